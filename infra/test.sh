@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The project's test command (README, CI): installs moto, checks formatting and lints, starts
+# one moto server on a free loopback port, runs every test of the workspace against it, and
+# checks that OpenSSL is nowhere in the dependency tree.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=target/moto-venv
+if ! "$venv/bin/moto_server" --help >/dev/null 2>&1; then
+    echo "==> installing moto into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
+fi
+
+echo "==> cargo fmt --check"
+cargo fmt --all --check
+
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "==> no OpenSSL in the tree"
+if cargo tree --workspace --target all --locked -i openssl-sys >/dev/null 2>&1; then
+    cargo tree --workspace --target all -i openssl-sys
+    echo "openssl-sys is in the dependency tree" >&2
+    exit 1
+fi
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+echo "==> moto on 127.0.0.1:$port"
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >target/moto.log 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+    if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/data.json', timeout=1)" 2>/dev/null; then
+        break
+    fi
+    sleep 0.2
+done
+
+echo "==> cargo test"
+MOTO_ENDPOINT="http://127.0.0.1:$port" MOTO_SERVER="$PWD/$venv/bin/moto_server" \
+    cargo test --workspace --locked "$@"

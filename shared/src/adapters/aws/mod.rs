@@ -1,0 +1,52 @@
+//! The production backend: DynamoDB, SQS and S3, with clients built once per cold start.
+
+mod dynamo;
+mod error;
+mod s3;
+mod sqs;
+
+pub use dynamo::{DynamoStore, TableLayout};
+pub use s3::S3Blobs;
+pub use sqs::SqsQueue;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::config::Resources;
+
+/// The SDK clients, built once per cold start and shared by every invocation.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+impl AwsClients {
+    /// Loads the standard AWS configuration: credentials, `AWS_REGION`, and `AWS_ENDPOINT_URL`
+    /// (plus per-service variants such as `AWS_ENDPOINT_URL_S3`) for emulators.
+    pub async fn from_env(resources: &Resources) -> Self {
+        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        Self::from_sdk_config(&sdk, resources)
+    }
+
+    pub fn from_sdk_config(sdk: &SdkConfig, resources: &Resources) -> Self {
+        let s3_config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(resources.s3_force_path_style).build();
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+        }
+    }
+
+    pub fn store(&self, resources: &Resources) -> DynamoStore {
+        DynamoStore::new(self.dynamodb.clone(), resources.table_name.clone())
+    }
+
+    pub fn launch_queue(&self, resources: &Resources) -> SqsQueue {
+        SqsQueue::new(self.sqs.clone(), resources.launch_queue_url.clone())
+    }
+
+    pub fn blobs(&self, resources: &Resources) -> S3Blobs {
+        S3Blobs::new(self.s3.clone(), resources.bucket_name.clone(), resources.s3_encryption.clone())
+    }
+}

@@ -1,0 +1,4 @@
+//! Implementations of the ports: AWS for production, embedded for the local runner.
+
+pub mod aws;
+pub mod embedded;

@@ -1,0 +1,476 @@
+//! Configuration from environment variables, validated once at cold start.
+//!
+//! Each function reads the sections it needs through one [`EnvReader`], which collects every
+//! problem before failing, so an operator fixes a deployment in one round:
+//!
+//! ```no_run
+//! # use fluxbot::config::*;
+//! let (resources, telegram) = EnvReader::from_process()
+//!     .load(|env| Some((Resources::read(env)?, TelegramSettings::read(env)?)))
+//!     .expect("configuration");
+//! ```
+//! Sections read all their variables before combining them, so one missing variable does not
+//! hide the next.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
+use url::Url;
+
+use crate::ports::queue::QueueDelay;
+
+/// One problem with one variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+/// Every problem found in the environment, named variable by variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub issues: Vec<ConfigIssue>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration ({} problem{}):", self.issues.len(), if self.issues.len() == 1 { "" } else { "s" })?;
+        for issue in &self.issues {
+            write!(f, " {} {};", issue.variable, issue.problem)?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads variables from a source (the process environment, or a map in tests) and collects
+/// problems. Values of secret variables never appear in a problem description.
+pub struct EnvReader {
+    vars: HashMap<String, String>,
+    issues: Vec<ConfigIssue>,
+}
+
+impl EnvReader {
+    pub fn from_process() -> Self {
+        Self::from_pairs(std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))))
+    }
+
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        Self { vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(), issues: Vec::new() }
+    }
+
+    /// Sets `name` to `value` unless the source already has a non-empty value for it.
+    pub fn with_default(mut self, name: &str, value: &str) -> Self {
+        if self.raw(name).is_none() {
+            self.vars.insert(name.to_owned(), value.to_owned());
+        }
+        self
+    }
+
+    fn raw(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    fn problem(&mut self, variable: &'static str, problem: impl Into<String>) {
+        self.issues.push(ConfigIssue { variable, problem: problem.into() });
+    }
+
+    /// A variable that must be set and parse.
+    pub fn required<T: FromStr>(&mut self, name: &'static str) -> Option<T>
+    where
+        T::Err: fmt::Display,
+    {
+        match self.raw(name).map(|v| (v.to_owned(), v.parse::<T>())) {
+            None => {
+                self.problem(name, "is not set");
+                None
+            }
+            Some((_, Ok(v))) => Some(v),
+            Some((raw, Err(e))) => {
+                self.problem(name, format!("is malformed ({e}): {raw:?}"));
+                None
+            }
+        }
+    }
+
+    /// A variable with a default when unset.
+    pub fn optional<T: FromStr>(&mut self, name: &'static str, default: T) -> Option<T>
+    where
+        T::Err: fmt::Display,
+    {
+        if self.raw(name).is_none() {
+            return Some(default);
+        }
+        self.required(name)
+    }
+
+    /// A variable that may be absent.
+    pub fn maybe<T: FromStr>(&mut self, name: &'static str) -> Option<Option<T>>
+    where
+        T::Err: fmt::Display,
+    {
+        if self.raw(name).is_none() {
+            return Some(None);
+        }
+        self.required(name).map(Some)
+    }
+
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`), with a default when unset.
+    pub fn flag(&mut self, name: &'static str, default: bool) -> Option<bool> {
+        let parsed = match self.raw(name).map(str::to_ascii_lowercase).as_deref() {
+            None => Some(default),
+            Some("true" | "1" | "yes" | "on") => Some(true),
+            Some("false" | "0" | "no" | "off") => Some(false),
+            Some(_) => None,
+        };
+        if parsed.is_none() {
+            self.problem(name, "is malformed: expected true or false");
+        }
+        parsed
+    }
+
+    /// Whole seconds, at least `min`, with a default when unset.
+    pub fn seconds(&mut self, name: &'static str, default: u64, min: u64) -> Option<Duration> {
+        let secs: u64 = self.optional(name, default)?;
+        if secs < min {
+            self.problem(name, format!("must be at least {min} seconds, got {secs}"));
+            return None;
+        }
+        Some(Duration::from_secs(secs))
+    }
+
+    /// A secret: must be set; its value is never echoed.
+    pub fn secret(&mut self, name: &'static str) -> Option<SecretString> {
+        match self.raw(name) {
+            Some(v) => Some(SecretString::from(v.to_owned())),
+            None => {
+                self.problem(name, "is not set");
+                None
+            }
+        }
+    }
+
+    /// A secret that may be absent.
+    pub fn maybe_secret(&mut self, name: &'static str) -> Option<SecretString> {
+        self.raw(name).map(|v| SecretString::from(v.to_owned()))
+    }
+
+    /// A URL without a trailing slash (clients append paths to it).
+    pub fn url(&mut self, name: &'static str, default: &str) -> Option<Url> {
+        let url: Url = self.optional(name, Url::parse(default).expect("default URLs are valid"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            self.problem(name, format!("must be an http(s) URL: {url}"));
+            return None;
+        }
+        Some(url)
+    }
+
+    /// Reports a cross-variable problem found while combining a section.
+    pub fn reject(&mut self, variable: &'static str, problem: impl Into<String>) {
+        self.problem(variable, problem);
+    }
+
+    /// Runs `read` (which reads sections) and returns its value, or every problem found.
+    pub fn load<T>(mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Result<T, ConfigError> {
+        let value = read(&mut self);
+        match value {
+            Some(v) if self.issues.is_empty() => Ok(v),
+            _ => {
+                if self.issues.is_empty() {
+                    self.problem("configuration", "could not be read");
+                }
+                Err(ConfigError { issues: self.issues })
+            }
+        }
+    }
+}
+
+/// How S3 encrypts objects at rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerSideEncryption {
+    /// SSE-S3 (AES-256 with S3-managed keys).
+    S3Managed,
+    /// SSE-KMS, with a specific key or the account's default `aws/s3` key.
+    Kms { key_id: Option<String> },
+}
+
+/// The AWS resources the functions share; names come from `template.yaml`.
+#[derive(Debug, Clone)]
+pub struct Resources {
+    pub table_name: String,
+    pub launch_queue_url: String,
+    pub bucket_name: String,
+    /// Path-style S3 URLs, for emulators that cannot do virtual-hosted buckets.
+    pub s3_force_path_style: bool,
+    pub s3_encryption: ServerSideEncryption,
+}
+
+impl Resources {
+    pub fn read(env: &mut EnvReader) -> Option<Self> {
+        let table_name = env.required("TABLE_NAME");
+        let launch_queue_url = env.required::<Url>("LAUNCH_QUEUE_URL");
+        let bucket_name = env.required("BUCKET_NAME");
+        let s3_force_path_style = env.flag("S3_FORCE_PATH_STYLE", false);
+        let sse: Option<String> = env.optional("S3_SSE", "AES256".to_owned());
+        let kms_key: Option<Option<String>> = env.maybe("S3_SSE_KMS_KEY_ID");
+        let s3_encryption = match (sse.as_deref(), kms_key) {
+            (Some("AES256"), Some(None)) => Some(ServerSideEncryption::S3Managed),
+            (Some("aws:kms"), Some(key_id)) => Some(ServerSideEncryption::Kms { key_id }),
+            (Some("AES256"), Some(Some(_))) => {
+                env.reject("S3_SSE_KMS_KEY_ID", "is set but S3_SSE is AES256 (set S3_SSE=aws:kms)");
+                None
+            }
+            (Some(other), _) => {
+                env.reject("S3_SSE", format!("must be AES256 or aws:kms, got {other:?}"));
+                None
+            }
+            _ => None,
+        };
+        Some(Self {
+            table_name: table_name?,
+            launch_queue_url: launch_queue_url?.to_string(),
+            bucket_name: bucket_name?,
+            s3_force_path_style: s3_force_path_style?,
+            s3_encryption: s3_encryption?,
+        })
+    }
+}
+
+/// The Bot API client's settings, needed by every function that talks to users.
+#[derive(Debug, Clone)]
+pub struct TelegramSettings {
+    pub token: SecretString,
+    /// `https://api.telegram.org`, a self-hosted Bot API server, or a fake in tests.
+    pub api_url: Url,
+}
+
+impl TelegramSettings {
+    pub const DEFAULT_API_URL: &'static str = "https://api.telegram.org";
+
+    pub fn read(env: &mut EnvReader) -> Option<Self> {
+        let token = env.secret("TELEGRAM_TOKEN");
+        let api_url = env.url("TELEGRAM_API_URL", Self::DEFAULT_API_URL);
+        Some(Self { token: token?, api_url: api_url? })
+    }
+}
+
+/// The secret Telegram sends in `X-Telegram-Bot-Api-Secret-Token`; only the webhook needs it.
+#[derive(Debug, Clone)]
+pub struct WebhookSecret(SecretString);
+
+impl WebhookSecret {
+    pub fn read(env: &mut EnvReader) -> Option<Self> {
+        let secret = env.secret("TELEGRAM_WEBHOOK_SECRET")?;
+        // Telegram accepts 1-256 characters of A-Z a-z 0-9 _ -; refuse anything it would reject.
+        let value = secret.expose_secret();
+        let well_formed = (1..=256).contains(&value.len())
+            && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !well_formed {
+            env.reject("TELEGRAM_WEBHOOK_SECRET", "must be 1-256 characters of A-Z a-z 0-9 _ -");
+            return None;
+        }
+        Some(Self(secret))
+    }
+
+    pub fn new(secret: SecretString) -> Self {
+        Self(secret)
+    }
+
+    /// Compares a presented token in constant time.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        self.0.expose_secret().as_bytes().ct_eq(presented).into()
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+/// Whether fal.ai is really called.
+#[derive(Debug, Clone)]
+pub enum FalMode {
+    Live { key: SecretString },
+    /// No fal.ai calls: trainings complete after `mock_training_duration` through the normal
+    /// completion path.
+    Test { mock_training_duration: QueueDelay },
+}
+
+#[derive(Debug, Clone)]
+pub struct FalSettings {
+    pub mode: FalMode,
+    pub queue_url: Url,
+    pub jwks_url: Url,
+    /// In-flight items younger than this are left alone by the sweep.
+    pub status_check_interval: Duration,
+    /// Trainings older than this are cancelled and failed.
+    pub training_timeout: Duration,
+    /// Lifetime of the presigned archive URL handed to fal.ai; must outlive its queue.
+    pub archive_url_ttl: Duration,
+}
+
+impl FalSettings {
+    pub const DEFAULT_QUEUE_URL: &'static str = "https://queue.fal.run";
+    pub const DEFAULT_JWKS_URL: &'static str = "https://rest.alpha.fal.ai/.well-known/jwks.json";
+
+    pub fn read(env: &mut EnvReader) -> Option<Self> {
+        let test_mode = env.flag("AVATAR_TEST_MODE", false);
+        let key = env.maybe_secret("FAL_KEY");
+        let mock: Option<QueueDelay> = env.optional("FAL_MOCK_TRAINING_DURATION", QueueDelay::from_secs(30).ok()?);
+        let queue_url = env.url("FAL_QUEUE_URL", Self::DEFAULT_QUEUE_URL);
+        let jwks_url = env.url("FAL_JWKS_URL", Self::DEFAULT_JWKS_URL);
+        let status_check_interval = env.seconds("FAL_STATUS_CHECK_INTERVAL", 120, 10);
+        let training_timeout = env.seconds("FAL_TRAINING_TIMEOUT", 3 * 3600, 60);
+        // S3 caps presigned URLs at 7 days.
+        let archive_url_ttl = env.seconds("FAL_ARCHIVE_URL_TTL", 24 * 3600, 600);
+        if archive_url_ttl.is_some_and(|d| d > Duration::from_secs(7 * 24 * 3600)) {
+            env.reject("FAL_ARCHIVE_URL_TTL", "must be at most 604800 seconds (7 days, the S3 presigning limit)");
+        }
+        let mode = match (test_mode?, key) {
+            (true, _) => FalMode::Test { mock_training_duration: mock? },
+            (false, Some(key)) => FalMode::Live { key },
+            (false, None) => {
+                // Never fall back to test mode silently: that would look like a working bot.
+                env.reject("FAL_KEY", "is not set (set it, or set AVATAR_TEST_MODE=true to simulate trainings)");
+                return None;
+            }
+        };
+        Some(Self {
+            mode,
+            queue_url: queue_url?,
+            jwks_url: jwks_url?,
+            status_check_interval: status_check_interval?,
+            training_timeout: training_timeout?,
+            archive_url_ttl: archive_url_ttl.filter(|d| d.as_secs() <= 7 * 24 * 3600)?,
+        })
+    }
+
+    pub fn is_test_mode(&self) -> bool {
+        matches!(self.mode, FalMode::Test { .. })
+    }
+}
+
+/// Per-user and per-avatar limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub min_photos_portrait: u32,
+    pub min_photos_style: u32,
+    pub max_photos: u32,
+    pub max_trainings_in_flight: u32,
+}
+
+impl Limits {
+    pub fn read(env: &mut EnvReader) -> Option<Self> {
+        let min_photos_portrait = env.optional("PHOTOS_MIN_PORTRAIT", 10u32);
+        let min_photos_style = env.optional("PHOTOS_MIN_STYLE", 5u32);
+        let max_photos = env.optional("PHOTOS_MAX", 20u32);
+        let max_trainings_in_flight = env.optional("MAX_TRAININGS_PER_USER", 1u32);
+        let limits = Self {
+            min_photos_portrait: min_photos_portrait?,
+            min_photos_style: min_photos_style?,
+            max_photos: max_photos?,
+            max_trainings_in_flight: max_trainings_in_flight?,
+        };
+        let smallest = limits.min_photos_portrait.min(limits.min_photos_style);
+        if smallest == 0 || limits.max_photos < limits.min_photos_portrait.max(limits.min_photos_style) {
+            env.reject("PHOTOS_MAX", "must be at least PHOTOS_MIN_PORTRAIT and PHOTOS_MIN_STYLE, which must be at least 1");
+            return None;
+        }
+        if limits.max_trainings_in_flight == 0 {
+            env.reject("MAX_TRAININGS_PER_USER", "must be at least 1");
+            return None;
+        }
+        Some(limits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> EnvReader {
+        EnvReader::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    const RESOURCES: &[(&str, &str)] = &[
+        ("TABLE_NAME", "t"),
+        ("LAUNCH_QUEUE_URL", "http://localhost:5000/123/launch"),
+        ("BUCKET_NAME", "b"),
+    ];
+
+    #[test]
+    fn one_error_names_every_missing_and_malformed_variable() {
+        let err = env(&[("TELEGRAM_API_URL", "not a url"), ("S3_FORCE_PATH_STYLE", "maybe"), ("FAL_TRAINING_TIMEOUT", "-3")])
+            .load(|e| Some((Resources::read(e)?, TelegramSettings::read(e)?, FalSettings::read(e)?)))
+            .unwrap_err();
+        let named: Vec<_> = err.issues.iter().map(|i| i.variable).collect();
+        for var in [
+            "TABLE_NAME",
+            "LAUNCH_QUEUE_URL",
+            "BUCKET_NAME",
+            "S3_FORCE_PATH_STYLE",
+            "TELEGRAM_TOKEN",
+            "TELEGRAM_API_URL",
+            "FAL_TRAINING_TIMEOUT",
+            "FAL_KEY",
+        ] {
+            assert!(named.contains(&var), "{var} not reported in: {err}");
+        }
+        assert!(err.to_string().contains("TABLE_NAME is not set"));
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = "123456:SUPER-SECRET-TOKEN";
+        let telegram = env(&[("TELEGRAM_TOKEN", secret)]).load(|e| TelegramSettings::read(e)).unwrap();
+        assert!(!format!("{telegram:?}").contains("SUPER-SECRET"));
+        let webhook = env(&[("TELEGRAM_WEBHOOK_SECRET", "has spaces SUPER-SECRET")]).load(|e| WebhookSecret::read(e));
+        assert!(!webhook.unwrap_err().to_string().contains("SUPER-SECRET"));
+        let fal = env(&[("FAL_KEY", "key:SUPER-SECRET")]).load(|e| FalSettings::read(e)).unwrap();
+        assert!(!format!("{fal:?}").contains("SUPER-SECRET"));
+    }
+
+    #[test]
+    fn missing_fal_key_is_an_error_not_test_mode() {
+        let err = env(&[]).load(|e| FalSettings::read(e)).unwrap_err();
+        assert_eq!(err.issues[0].variable, "FAL_KEY");
+        let test = env(&[("AVATAR_TEST_MODE", "true"), ("FAL_MOCK_TRAINING_DURATION", "5")]).load(|e| FalSettings::read(e)).unwrap();
+        assert!(matches!(test.mode, FalMode::Test { mock_training_duration } if mock_training_duration.as_secs() == 5));
+        let too_long = env(&[("AVATAR_TEST_MODE", "1"), ("FAL_MOCK_TRAINING_DURATION", "901")]).load(|e| FalSettings::read(e));
+        assert_eq!(too_long.unwrap_err().issues[0].variable, "FAL_MOCK_TRAINING_DURATION");
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let fal = env(&[("FAL_KEY", "k")]).load(|e| FalSettings::read(e)).unwrap();
+        assert_eq!(fal.queue_url.as_str(), "https://queue.fal.run/");
+        assert_eq!(fal.status_check_interval, Duration::from_secs(120));
+        let resources = env(RESOURCES).load(|e| Resources::read(e)).unwrap();
+        assert_eq!(resources.s3_encryption, ServerSideEncryption::S3Managed);
+        assert!(!resources.s3_force_path_style);
+        let limits = env(&[]).load(|e| Limits::read(e)).unwrap();
+        assert_eq!((limits.min_photos_portrait, limits.min_photos_style, limits.max_photos), (10, 5, 20));
+    }
+
+    #[test]
+    fn kms_encryption_and_inconsistent_limits() {
+        let mut pairs = RESOURCES.to_vec();
+        pairs.push(("S3_SSE", "aws:kms"));
+        pairs.push(("S3_SSE_KMS_KEY_ID", "alias/bot"));
+        let r = env(&pairs).load(|e| Resources::read(e)).unwrap();
+        assert_eq!(r.s3_encryption, ServerSideEncryption::Kms { key_id: Some("alias/bot".into()) });
+        let err = env(&[("PHOTOS_MAX", "5")]).load(|e| Limits::read(e)).unwrap_err();
+        assert_eq!(err.issues[0].variable, "PHOTOS_MAX");
+    }
+
+    #[test]
+    fn webhook_secret_compares_exactly() {
+        let secret = env(&[("TELEGRAM_WEBHOOK_SECRET", "abc_DEF-123")]).load(|e| WebhookSecret::read(e)).unwrap();
+        assert!(secret.matches(b"abc_DEF-123"));
+        assert!(!secret.matches(b"abc_DEF-12"));
+        assert!(!secret.matches(b"abc_DEF-1234"));
+        assert!(!secret.matches(b""));
+    }
+}

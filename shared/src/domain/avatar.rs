@@ -1,0 +1,239 @@
+//! The avatar: what the user chose, where it is in its lifecycle, and what training produced.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{AvatarId, Timestamp, UserId};
+use super::lifecycle::{AvatarEvent, AvatarState, AvatarStatus, IllegalTransition, transition};
+use super::ids::MessageRef;
+
+/// What the avatar depicts; decides the trainer and the photo minimum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AvatarKind {
+    /// A person.
+    Portrait,
+    /// An art style, object or concept.
+    Style,
+}
+
+/// A hint used in prompts; never inferred from photos.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gender {
+    Male,
+    Female,
+    Other,
+}
+
+/// Training quality preset: trades duration and cost against fidelity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    Fast,
+    Balanced,
+    Quality,
+}
+
+impl AvatarKind {
+    pub const ALL: [AvatarKind; 2] = [AvatarKind::Portrait, AvatarKind::Style];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AvatarKind::Portrait => "portrait",
+            AvatarKind::Style => "style",
+        }
+    }
+}
+
+impl Gender {
+    pub const ALL: [Gender; 3] = [Gender::Male, Gender::Female, Gender::Other];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Gender::Male => "male",
+            Gender::Female => "female",
+            Gender::Other => "other",
+        }
+    }
+}
+
+impl Preset {
+    pub const ALL: [Preset; 3] = [Preset::Fast, Preset::Balanced, Preset::Quality];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preset::Fast => "fast",
+            Preset::Balanced => "balanced",
+            Preset::Quality => "quality",
+        }
+    }
+}
+
+/// An avatar's display name: 1 to 40 characters after trimming, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct AvatarName(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("the name is empty")]
+    Empty,
+    #[error("the name has {length} characters; at most {max} are allowed")]
+    TooLong { length: usize, max: usize },
+    #[error("the name contains control characters")]
+    ControlCharacters,
+}
+
+impl AvatarName {
+    pub const MAX_CHARS: usize = 40;
+
+    pub fn parse(raw: &str) -> Result<Self, NameError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(NameError::Empty);
+        }
+        let length = trimmed.chars().count();
+        if length > Self::MAX_CHARS {
+            return Err(NameError::TooLong { length, max: Self::MAX_CHARS });
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(NameError::ControlCharacters);
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AvatarName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for AvatarName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        AvatarName::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The token the LoRA learns for this avatar; prepended to prompts. Derived from the id so it
+/// is unique, stable and never chosen by the user (no prompt injection through names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriggerPhrase(String);
+
+impl TriggerPhrase {
+    pub fn for_avatar(id: AvatarId) -> Self {
+        // The last 10 hex digits of a v7 id are random bits, unlike the leading timestamp.
+        let hex = id.to_string();
+        Self(format!("TOK_{}", &hex[hex.len() - 10..]))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TriggerPhrase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An avatar record. `version` is the optimistic-lock counter: 0 means "never stored"; the
+/// store increments it on every successful write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Avatar {
+    pub id: AvatarId,
+    pub owner: UserId,
+    pub kind: AvatarKind,
+    pub gender: Gender,
+    pub name: AvatarName,
+    pub preset: Preset,
+    pub state: AvatarState,
+    /// Photos recorded for this avatar; maintained by the store atomically with each photo.
+    pub photo_count: u32,
+    /// The message the bot edits to show this avatar's progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<MessageRef>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub version: u64,
+}
+
+impl Avatar {
+    /// A new avatar in `draft`, not yet stored.
+    pub fn draft(owner: UserId, kind: AvatarKind, gender: Gender, name: AvatarName, preset: Preset, now: Timestamp) -> Self {
+        Self {
+            id: AvatarId::new(),
+            owner,
+            kind,
+            gender,
+            name,
+            preset,
+            state: AvatarState::Draft,
+            photo_count: 0,
+            status_message: None,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+
+    pub fn status(&self) -> AvatarStatus {
+        self.state.status()
+    }
+
+    pub fn trigger_phrase(&self) -> TriggerPhrase {
+        TriggerPhrase::for_avatar(self.id)
+    }
+
+    /// Applies a lifecycle event, returning the next version of this avatar to be written
+    /// conditionally on the current `version`.
+    pub fn apply(&self, event: AvatarEvent, now: Timestamp) -> Result<Avatar, IllegalTransition> {
+        let state = transition(&self.state, event, now)?;
+        Ok(Avatar { state, updated_at: now, ..self.clone() })
+    }
+
+    /// When this avatar entered work that waits on fal.ai, if it is in such work now.
+    pub fn in_flight_since(&self) -> Option<Timestamp> {
+        self.state.in_flight_since()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(AvatarName::parse("  Анна  ").unwrap().as_str(), "Анна");
+        assert_eq!(AvatarName::parse("   "), Err(NameError::Empty));
+        assert_eq!(AvatarName::parse(""), Err(NameError::Empty));
+        let forty = "я".repeat(40);
+        assert!(AvatarName::parse(&forty).is_ok(), "40 characters (80 bytes) fit");
+        assert_eq!(
+            AvatarName::parse(&"a".repeat(41)),
+            Err(NameError::TooLong { length: 41, max: 40 })
+        );
+        assert_eq!(AvatarName::parse("a\u{7}b"), Err(NameError::ControlCharacters));
+    }
+
+    #[test]
+    fn names_are_validated_when_read_back() {
+        assert!(serde_json::from_str::<AvatarName>("\"  \"").is_err());
+        assert_eq!(serde_json::from_str::<AvatarName>("\"Bob\"").unwrap().as_str(), "Bob");
+    }
+
+    #[test]
+    fn trigger_phrase_is_stable_and_distinct() {
+        let (a, b) = (AvatarId::new(), AvatarId::new());
+        assert_eq!(TriggerPhrase::for_avatar(a), TriggerPhrase::for_avatar(a));
+        assert_ne!(TriggerPhrase::for_avatar(a), TriggerPhrase::for_avatar(b));
+        let phrase = TriggerPhrase::for_avatar(a);
+        assert!(phrase.as_str().starts_with("TOK_"));
+        assert_eq!(phrase.as_str().len(), 14);
+    }
+}

@@ -1,0 +1,16 @@
+//! The test stack shared by the integration tests and benchmarks: a moto server started on a
+//! free loopback port, AWS resources created from `template.yaml`, both backends built the
+//! way the functions build them, and the port conformance suite.
+
+pub mod backends;
+pub mod conformance;
+pub mod moto;
+pub mod template;
+
+/// Logs for tests: `RUST_LOG=debug cargo test` shows them.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}

@@ -1,0 +1,114 @@
+//! The port conformance suite against both backends: `embedded::*` (SQLite, local files) and
+//! `aws::*` (DynamoDB, SQS, S3 in moto over HTTP, resources from template.yaml).
+
+use fluxbot_tests::{backends, conformance as c};
+
+macro_rules! conformance {
+    ($backend:ident) => {
+        mod $backend {
+            use super::*;
+
+            async fn backend() -> backends::Backend {
+                backends::$backend().await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn users_are_versioned() {
+                c::users_are_versioned(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn avatars_are_versioned_and_owned() {
+                c::avatars_are_versioned_and_owned(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn concurrent_transitions_have_one_winner() {
+                c::concurrent_transitions_have_one_winner(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn photos_are_deduplicated_and_bounded() {
+                c::photos_are_deduplicated_and_bounded(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn an_album_arriving_at_once_is_counted_exactly() {
+                c::an_album_arriving_at_once_is_counted_exactly(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn generations_are_versioned_and_listed_newest_first() {
+                c::generations_are_versioned_and_listed_newest_first(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn deleting_an_avatar_removes_its_records() {
+                c::deleting_an_avatar_removes_its_records(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn fal_requests_route_to_their_owner() {
+                c::fal_requests_route_to_their_owner(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn update_ids_are_processed_once() {
+                c::update_ids_are_processed_once(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn in_flight_index_holds_exactly_the_waiting_work() {
+                c::in_flight_index_holds_exactly_the_waiting_work(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn queue_delivers_and_acknowledges() {
+                c::queue_delivers_and_acknowledges(&*backend().await.queue).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn queue_honours_delays() {
+                c::queue_honours_delays(&*backend().await.queue).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn queue_redelivers_released_messages() {
+                c::queue_redelivers_released_messages(&*backend().await.queue).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn blobs_round_trip() {
+                c::blobs_round_trip(&*backend().await.blobs).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn delete_prefix_removes_exactly_the_prefix() {
+                c::delete_prefix_removes_exactly_the_prefix(&*backend().await.blobs).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn a_failed_upload_stores_nothing() {
+                c::a_failed_upload_stores_nothing(&*backend().await.blobs).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn presigned_urls_name_the_object() {
+                c::presigned_urls_name_the_object(&*backend().await.blobs).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn zip_of_25_photos_unpacks_identically() {
+                c::zip_of_25_photos_unpacks_identically(backend().await.blobs.clone()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn a_zip_with_a_missing_source_stores_nothing() {
+                c::a_zip_with_a_missing_source_stores_nothing(&*backend().await.blobs).await;
+            }
+        }
+    };
+}
+
+conformance!(embedded);
+conformance!(aws);

@@ -1,0 +1,80 @@
+//! `template.yaml` and the code agree: the table layout the DynamoDB adapter uses, and the
+//! operational settings the design promises.
+
+use fluxbot::adapters::aws::TableLayout;
+use fluxbot_tests::template::{self, Template, str_at};
+use serde_norway::Value;
+
+fn int(v: &Value, key: &str) -> i64 {
+    v.get(key).and_then(Value::as_i64).unwrap_or_else(|| panic!("{key} is not a number"))
+}
+
+#[test]
+fn table_matches_the_adapter_layout() {
+    let t = Template::load();
+    let table = t.properties(template::TABLE);
+    let keys: Vec<(&str, &str)> = table["KeySchema"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| (str_at(k, "AttributeName"), str_at(k, "KeyType")))
+        .collect();
+    assert_eq!(keys, [(TableLayout::PARTITION_KEY, "HASH"), (TableLayout::SORT_KEY, "RANGE")]);
+    let gsi = &table["GlobalSecondaryIndexes"][0];
+    assert_eq!(str_at(gsi, "IndexName"), TableLayout::IN_FLIGHT_INDEX);
+    let gsi_keys: Vec<&str> = gsi["KeySchema"].as_sequence().unwrap().iter().map(|k| str_at(k, "AttributeName")).collect();
+    assert_eq!(gsi_keys, [TableLayout::IN_FLIGHT_PARTITION_KEY, TableLayout::IN_FLIGHT_SORT_KEY]);
+    assert_eq!(str_at(&gsi["Projection"], "ProjectionType"), "KEYS_ONLY");
+    assert_eq!(str_at(&table["TimeToLiveSpecification"], "AttributeName"), TableLayout::TTL_ATTRIBUTE);
+    assert_eq!(str_at(table, "BillingMode"), "PAY_PER_REQUEST");
+    assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true));
+}
+
+#[test]
+fn launch_queue_outlives_its_worker_and_dead_letters() {
+    let t = Template::load();
+    let queue = t.properties(template::LAUNCH_QUEUE);
+    let worker = t.properties("TrainingLaunchFunction");
+    assert!(int(queue, "VisibilityTimeout") >= 6 * int(worker, "Timeout"), "visibility timeout >= 6x function timeout");
+    assert!(int(&queue["RedrivePolicy"], "maxReceiveCount") >= 5);
+    let events = &worker["Events"]["Launch"]["Properties"];
+    assert_eq!(events["FunctionResponseTypes"][0].as_str(), Some("ReportBatchItemFailures"));
+}
+
+#[test]
+fn bucket_is_private_and_encrypted() {
+    let t = Template::load();
+    let bucket = t.properties(template::BUCKET);
+    let block = &bucket["PublicAccessBlockConfiguration"];
+    for flag in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(block[flag].as_bool(), Some(true), "{flag}");
+    }
+    let sse = &bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"];
+    assert!(matches!(str_at(sse, "SSEAlgorithm"), "AES256" | "aws:kms"));
+}
+
+#[test]
+fn every_function_builds_its_own_binary_for_arm64() {
+    let t = Template::load();
+    let functions = t.resources_of_type("AWS::Serverless::Function");
+    let mut binaries: Vec<&str> =
+        functions.iter().map(|(_, f)| str_at(&f["Metadata"]["BuildProperties"], "Binary")).collect();
+    binaries.sort();
+    assert_eq!(binaries, ["fal-webhook", "status-sweep", "telegram-webhook", "training-launch"]);
+    for (name, f) in &functions {
+        assert_eq!(str_at(&f["Metadata"], "BuildMethod"), "rust-cargolambda", "{name}");
+        // Each binary is a workspace member under functions/.
+        let binary = str_at(&f["Metadata"]["BuildProperties"], "Binary");
+        let manifest = Template::path().parent().unwrap().join("functions").join(binary).join("Cargo.toml");
+        assert!(manifest.exists(), "{name}: {manifest:?}");
+    }
+    let globals = &t_root_globals();
+    assert_eq!(globals["Architectures"][0].as_str(), Some("arm64"));
+    assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"));
+}
+
+fn t_root_globals() -> Value {
+    let text = std::fs::read_to_string(Template::path()).unwrap();
+    let root: Value = serde_norway::from_str(&text).unwrap();
+    root["Globals"]["Function"].clone()
+}
