@@ -5,11 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# moto 5.2 serialises CompleteMultipartUpload as <CompleteMultipartUploadResponse>, which no
+# AWS SDK accepts (real S3 says <CompleteMultipartUploadResult>); 5.1.22 is the last good one.
+moto_version=5.1.22
 venv=target/moto-venv
-if ! "$venv/bin/moto_server" --help >/dev/null 2>&1; then
-    echo "==> installing moto into $venv"
+if [ "$("$venv/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$moto_version" ]; then
+    echo "==> installing moto $moto_version into $venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$moto_version"
 fi
 
 echo "==> cargo fmt --check"

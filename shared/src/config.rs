@@ -6,11 +6,11 @@
 //! ```no_run
 //! # use fluxbot::config::*;
 //! let (resources, telegram) = EnvReader::from_process()
-//!     .load(|env| Some((Resources::read(env)?, TelegramSettings::read(env)?)))
+//!     .load::<(Resources, TelegramSettings)>()
 //!     .expect("configuration");
 //! ```
-//! Sections read all their variables before combining them, so one missing variable does not
-//! hide the next.
+//! Sections read all their variables before combining them, and a tuple of sections reads
+//! every section before combining those, so one missing variable never hides the next.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -173,9 +173,9 @@ impl EnvReader {
         self.problem(variable, problem);
     }
 
-    /// Runs `read` (which reads sections) and returns its value, or every problem found.
-    pub fn load<T>(mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Result<T, ConfigError> {
-        let value = read(&mut self);
+    /// Reads a section (or a tuple of sections) and returns it, or every problem found.
+    pub fn load<T: FromEnv>(mut self) -> Result<T, ConfigError> {
+        let value = T::read(&mut self);
         match value {
             Some(v) if self.issues.is_empty() => Ok(v),
             _ => {
@@ -187,6 +187,30 @@ impl EnvReader {
         }
     }
 }
+
+/// A configuration section: reads all of its variables, reporting problems to the reader, and
+/// returns `None` if any was missing or malformed.
+pub trait FromEnv: Sized {
+    fn read(env: &mut EnvReader) -> Option<Self>;
+}
+
+macro_rules! tuple_from_env {
+    ($($name:ident),+) => {
+        impl<$($name: FromEnv),+> FromEnv for ($($name,)+) {
+            #[allow(non_snake_case)]
+            fn read(env: &mut EnvReader) -> Option<Self> {
+                // Every section is read before any `?`, so all problems are reported.
+                $(let $name = $name::read(env);)+
+                Some(($($name?,)+))
+            }
+        }
+    };
+}
+
+tuple_from_env!(A, B);
+tuple_from_env!(A, B, C);
+tuple_from_env!(A, B, C, D);
+tuple_from_env!(A, B, C, D, E);
 
 /// How S3 encrypts objects at rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,8 +232,8 @@ pub struct Resources {
     pub s3_encryption: ServerSideEncryption,
 }
 
-impl Resources {
-    pub fn read(env: &mut EnvReader) -> Option<Self> {
+impl FromEnv for Resources {
+    fn read(env: &mut EnvReader) -> Option<Self> {
         let table_name = env.required("TABLE_NAME");
         let launch_queue_url = env.required::<Url>("LAUNCH_QUEUE_URL");
         let bucket_name = env.required("BUCKET_NAME");
@@ -247,22 +271,25 @@ pub struct TelegramSettings {
     pub api_url: Url,
 }
 
-impl TelegramSettings {
-    pub const DEFAULT_API_URL: &'static str = "https://api.telegram.org";
-
-    pub fn read(env: &mut EnvReader) -> Option<Self> {
+impl FromEnv for TelegramSettings {
+    fn read(env: &mut EnvReader) -> Option<Self> {
         let token = env.secret("TELEGRAM_TOKEN");
         let api_url = env.url("TELEGRAM_API_URL", Self::DEFAULT_API_URL);
         Some(Self { token: token?, api_url: api_url? })
     }
 }
 
+impl TelegramSettings {
+    pub const DEFAULT_API_URL: &'static str = "https://api.telegram.org";
+
+}
+
 /// The secret Telegram sends in `X-Telegram-Bot-Api-Secret-Token`; only the webhook needs it.
 #[derive(Debug, Clone)]
 pub struct WebhookSecret(SecretString);
 
-impl WebhookSecret {
-    pub fn read(env: &mut EnvReader) -> Option<Self> {
+impl FromEnv for WebhookSecret {
+    fn read(env: &mut EnvReader) -> Option<Self> {
         let secret = env.secret("TELEGRAM_WEBHOOK_SECRET")?;
         // Telegram accepts 1-256 characters of A-Z a-z 0-9 _ -; refuse anything it would reject.
         let value = secret.expose_secret();
@@ -274,6 +301,9 @@ impl WebhookSecret {
         }
         Some(Self(secret))
     }
+}
+
+impl WebhookSecret {
 
     pub fn new(secret: SecretString) -> Self {
         Self(secret)
@@ -311,11 +341,8 @@ pub struct FalSettings {
     pub archive_url_ttl: Duration,
 }
 
-impl FalSettings {
-    pub const DEFAULT_QUEUE_URL: &'static str = "https://queue.fal.run";
-    pub const DEFAULT_JWKS_URL: &'static str = "https://rest.alpha.fal.ai/.well-known/jwks.json";
-
-    pub fn read(env: &mut EnvReader) -> Option<Self> {
+impl FromEnv for FalSettings {
+    fn read(env: &mut EnvReader) -> Option<Self> {
         let test_mode = env.flag("AVATAR_TEST_MODE", false);
         let key = env.maybe_secret("FAL_KEY");
         let mock: Option<QueueDelay> = env.optional("FAL_MOCK_TRAINING_DURATION", QueueDelay::from_secs(30).ok()?);
@@ -346,6 +373,12 @@ impl FalSettings {
             archive_url_ttl: archive_url_ttl.filter(|d| d.as_secs() <= 7 * 24 * 3600)?,
         })
     }
+}
+
+impl FalSettings {
+    pub const DEFAULT_QUEUE_URL: &'static str = "https://queue.fal.run";
+    pub const DEFAULT_JWKS_URL: &'static str = "https://rest.alpha.fal.ai/.well-known/jwks.json";
+
 
     pub fn is_test_mode(&self) -> bool {
         matches!(self.mode, FalMode::Test { .. })
@@ -361,8 +394,8 @@ pub struct Limits {
     pub max_trainings_in_flight: u32,
 }
 
-impl Limits {
-    pub fn read(env: &mut EnvReader) -> Option<Self> {
+impl FromEnv for Limits {
+    fn read(env: &mut EnvReader) -> Option<Self> {
         let min_photos_portrait = env.optional("PHOTOS_MIN_PORTRAIT", 10u32);
         let min_photos_style = env.optional("PHOTOS_MIN_STYLE", 5u32);
         let max_photos = env.optional("PHOTOS_MAX", 20u32);
@@ -403,7 +436,7 @@ mod tests {
     #[test]
     fn one_error_names_every_missing_and_malformed_variable() {
         let err = env(&[("TELEGRAM_API_URL", "not a url"), ("S3_FORCE_PATH_STYLE", "maybe"), ("FAL_TRAINING_TIMEOUT", "-3")])
-            .load(|e| Some((Resources::read(e)?, TelegramSettings::read(e)?, FalSettings::read(e)?)))
+            .load::<(Resources, TelegramSettings, FalSettings)>()
             .unwrap_err();
         let named: Vec<_> = err.issues.iter().map(|i| i.variable).collect();
         for var in [
@@ -424,33 +457,33 @@ mod tests {
     #[test]
     fn secrets_never_print() {
         let secret = "123456:SUPER-SECRET-TOKEN";
-        let telegram = env(&[("TELEGRAM_TOKEN", secret)]).load(|e| TelegramSettings::read(e)).unwrap();
+        let telegram = env(&[("TELEGRAM_TOKEN", secret)]).load::<TelegramSettings>().unwrap();
         assert!(!format!("{telegram:?}").contains("SUPER-SECRET"));
-        let webhook = env(&[("TELEGRAM_WEBHOOK_SECRET", "has spaces SUPER-SECRET")]).load(|e| WebhookSecret::read(e));
+        let webhook = env(&[("TELEGRAM_WEBHOOK_SECRET", "has spaces SUPER-SECRET")]).load::<WebhookSecret>();
         assert!(!webhook.unwrap_err().to_string().contains("SUPER-SECRET"));
-        let fal = env(&[("FAL_KEY", "key:SUPER-SECRET")]).load(|e| FalSettings::read(e)).unwrap();
+        let fal = env(&[("FAL_KEY", "key:SUPER-SECRET")]).load::<FalSettings>().unwrap();
         assert!(!format!("{fal:?}").contains("SUPER-SECRET"));
     }
 
     #[test]
     fn missing_fal_key_is_an_error_not_test_mode() {
-        let err = env(&[]).load(|e| FalSettings::read(e)).unwrap_err();
+        let err = env(&[]).load::<FalSettings>().unwrap_err();
         assert_eq!(err.issues[0].variable, "FAL_KEY");
-        let test = env(&[("AVATAR_TEST_MODE", "true"), ("FAL_MOCK_TRAINING_DURATION", "5")]).load(|e| FalSettings::read(e)).unwrap();
+        let test = env(&[("AVATAR_TEST_MODE", "true"), ("FAL_MOCK_TRAINING_DURATION", "5")]).load::<FalSettings>().unwrap();
         assert!(matches!(test.mode, FalMode::Test { mock_training_duration } if mock_training_duration.as_secs() == 5));
-        let too_long = env(&[("AVATAR_TEST_MODE", "1"), ("FAL_MOCK_TRAINING_DURATION", "901")]).load(|e| FalSettings::read(e));
+        let too_long = env(&[("AVATAR_TEST_MODE", "1"), ("FAL_MOCK_TRAINING_DURATION", "901")]).load::<FalSettings>();
         assert_eq!(too_long.unwrap_err().issues[0].variable, "FAL_MOCK_TRAINING_DURATION");
     }
 
     #[test]
     fn defaults_apply() {
-        let fal = env(&[("FAL_KEY", "k")]).load(|e| FalSettings::read(e)).unwrap();
+        let fal = env(&[("FAL_KEY", "k")]).load::<FalSettings>().unwrap();
         assert_eq!(fal.queue_url.as_str(), "https://queue.fal.run/");
         assert_eq!(fal.status_check_interval, Duration::from_secs(120));
-        let resources = env(RESOURCES).load(|e| Resources::read(e)).unwrap();
+        let resources = env(RESOURCES).load::<Resources>().unwrap();
         assert_eq!(resources.s3_encryption, ServerSideEncryption::S3Managed);
         assert!(!resources.s3_force_path_style);
-        let limits = env(&[]).load(|e| Limits::read(e)).unwrap();
+        let limits = env(&[]).load::<Limits>().unwrap();
         assert_eq!((limits.min_photos_portrait, limits.min_photos_style, limits.max_photos), (10, 5, 20));
     }
 
@@ -459,15 +492,15 @@ mod tests {
         let mut pairs = RESOURCES.to_vec();
         pairs.push(("S3_SSE", "aws:kms"));
         pairs.push(("S3_SSE_KMS_KEY_ID", "alias/bot"));
-        let r = env(&pairs).load(|e| Resources::read(e)).unwrap();
+        let r = env(&pairs).load::<Resources>().unwrap();
         assert_eq!(r.s3_encryption, ServerSideEncryption::Kms { key_id: Some("alias/bot".into()) });
-        let err = env(&[("PHOTOS_MAX", "5")]).load(|e| Limits::read(e)).unwrap_err();
+        let err = env(&[("PHOTOS_MAX", "5")]).load::<Limits>().unwrap_err();
         assert_eq!(err.issues[0].variable, "PHOTOS_MAX");
     }
 
     #[test]
     fn webhook_secret_compares_exactly() {
-        let secret = env(&[("TELEGRAM_WEBHOOK_SECRET", "abc_DEF-123")]).load(|e| WebhookSecret::read(e)).unwrap();
+        let secret = env(&[("TELEGRAM_WEBHOOK_SECRET", "abc_DEF-123")]).load::<WebhookSecret>().unwrap();
         assert!(secret.matches(b"abc_DEF-123"));
         assert!(!secret.matches(b"abc_DEF-12"));
         assert!(!secret.matches(b"abc_DEF-1234"));

@@ -270,16 +270,16 @@ pub async fn fal_requests_route_to_their_owner(store: &dyn RecordStore) {
         target: FalTarget::Training { owner, avatar_id },
         created_at: T0,
     };
-    let gen = FalRequestOwner {
+    let generation_request = FalRequestOwner {
         request_id: "gen-1".into(),
         target: FalTarget::Generation { owner, avatar_id, generation_id: GenerationId::new() },
         created_at: T0,
     };
     store.put_fal_request(&training).await.unwrap();
-    store.put_fal_request(&gen).await.unwrap();
-    store.put_fal_request(&gen).await.unwrap();
+    store.put_fal_request(&generation_request).await.unwrap();
+    store.put_fal_request(&generation_request).await.unwrap();
     assert_eq!(store.get_fal_request(&training.request_id).await.unwrap(), Some(training));
-    assert_eq!(store.get_fal_request("gen-1").await.unwrap(), Some(gen));
+    assert_eq!(store.get_fal_request("gen-1").await.unwrap(), Some(generation_request));
     assert_eq!(store.get_fal_request("unknown").await.unwrap(), None);
 }
 

@@ -32,13 +32,13 @@ fn start() -> String {
     for _ in 0..3 {
         let port = free_port();
         let (tx, rx) = std::sync::mpsc::channel();
-        let program = program.clone();
+        let spawned = program.clone();
         // The child is spawned from a thread that lives as long as the process, because
         // PDEATHSIG fires when the spawning *thread* exits.
         std::thread::Builder::new()
             .name("moto-server".into())
             .spawn(move || {
-                let mut command = Command::new(&program);
+                let mut command = Command::new(&spawned);
                 command.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
                 #[cfg(target_os = "linux")]
                 unsafe {
@@ -62,7 +62,7 @@ fn start() -> String {
             })
             .expect("spawn the moto supervisor thread");
         if let Err(e) = rx.recv().expect("moto supervisor reports") {
-            panic!("could not start {program:?} ({e}); install it with: pip install 'moto[server]>=5,<6' or set MOTO_ENDPOINT");
+            panic!("could not start {program:?} ({e}); install it with: pip install 'moto[server]==5.1.22' or set MOTO_ENDPOINT");
         }
         let url = format!("http://127.0.0.1:{port}");
         if wait_ready(port, Duration::from_secs(30)) {

@@ -12,7 +12,7 @@ use lambda_http::{Body, Error, Request, Response, service_fn};
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let (resources, _telegram, fal) = EnvReader::from_process()
-        .load(|env| Some((Resources::read(env)?, TelegramSettings::read(env)?, FalSettings::read(env)?)))?;
+        .load::<(Resources, TelegramSettings, FalSettings)>()?;
     let clients = AwsClients::from_env(&resources).await;
     let _store = clients.store(&resources);
     let fal = &fal;

@@ -14,7 +14,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let (resources, fal) =
-        EnvReader::from_process().load(|env| Some((Resources::read(env)?, FalSettings::read(env)?)))?;
+        EnvReader::from_process().load::<(Resources, FalSettings)>()?;
     let store = AwsClients::from_env(&resources).await.store(&resources);
     let (store, fal) = (&store, &fal);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {

@@ -13,7 +13,7 @@ const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let (resources, _telegram, secret) = EnvReader::from_process()
-        .load(|env| Some((Resources::read(env)?, TelegramSettings::read(env)?, WebhookSecret::read(env)?)))?;
+        .load::<(Resources, TelegramSettings, WebhookSecret)>()?;
     let clients = AwsClients::from_env(&resources).await;
     let _store = clients.store(&resources);
     let secret = &secret;

@@ -13,7 +13,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let (resources, _telegram, _fal) = EnvReader::from_process()
-        .load(|env| Some((Resources::read(env)?, TelegramSettings::read(env)?, FalSettings::read(env)?)))?;
+        .load::<(Resources, TelegramSettings, FalSettings)>()?;
     let clients = AwsClients::from_env(&resources).await;
     let _store = clients.store(&resources);
     lambda_runtime::run(service_fn(handle)).await
@@ -23,10 +23,9 @@ async fn handle(event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error>
     let mut response = SqsBatchResponse::default();
     for record in event.payload.records {
         tracing::warn!(message_id = ?record.message_id, "launch message left on the queue: the launch use case is not wired yet");
-        response.batch_item_failures.push(BatchItemFailure {
-            item_identifier: record.message_id.unwrap_or_default(),
-            ..Default::default()
-        });
+        let mut failure = BatchItemFailure::default();
+        failure.item_identifier = record.message_id.unwrap_or_default();
+        response.batch_item_failures.push(failure);
     }
     Ok(response)
 }

@@ -21,7 +21,7 @@ async fn main() -> ExitCode {
     let has_fal_key = std::env::var_os("FAL_KEY").is_some_and(|k| !k.is_empty());
     // Locally, test mode is the default unless a fal.ai key is given; the banner says which.
     let env = EnvReader::from_process().with_default("AVATAR_TEST_MODE", if has_fal_key { "false" } else { "true" });
-    let config = env.load(|e| Some((TelegramSettings::read(e)?, FalSettings::read(e)?, Limits::read(e)?)));
+    let config = env.load::<(TelegramSettings, FalSettings, Limits)>();
     let (telegram, fal, _limits) = match config {
         Ok(c) => c,
         Err(e) => {

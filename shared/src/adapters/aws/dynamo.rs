@@ -194,20 +194,27 @@ impl DynamoStore {
         }
     }
 
-    /// All items of a partition whose sort key starts with `prefix`, in sort-key order.
+    /// All items of a partition whose sort key starts with `prefix` (every item when it is
+    /// empty: DynamoDB refuses `begins_with` on ""), in sort-key order.
     async fn query_prefix(&self, pk: String, prefix: &str, forward: bool, limit: Option<i32>) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let out = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
                 .expression_attribute_names("#pk", TableLayout::PARTITION_KEY)
-                .expression_attribute_names("#sk", TableLayout::SORT_KEY)
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":prefix", s(prefix))
+                .expression_attribute_values(":pk", s(pk.clone()));
+            query = if prefix.is_empty() {
+                query.key_condition_expression("#pk = :pk")
+            } else {
+                query
+                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                    .expression_attribute_names("#sk", TableLayout::SORT_KEY)
+                    .expression_attribute_values(":prefix", s(prefix))
+            };
+            let out = query
                 .scan_index_forward(forward)
                 .consistent_read(true)
                 .set_limit(limit)
