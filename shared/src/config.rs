@@ -38,7 +38,12 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid configuration ({} problem{}):", self.issues.len(), if self.issues.len() == 1 { "" } else { "s" })?;
+        write!(
+            f,
+            "invalid configuration ({} problem{}):",
+            self.issues.len(),
+            if self.issues.len() == 1 { "" } else { "s" }
+        )?;
         for issue in &self.issues {
             write!(f, " {} {};", issue.variable, issue.problem)?;
         }
@@ -55,11 +60,22 @@ pub struct EnvReader {
 
 impl EnvReader {
     pub fn from_process() -> Self {
-        Self::from_pairs(std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))))
+        Self::from_pairs(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )
     }
 
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        Self { vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(), issues: Vec::new() }
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            issues: Vec::new(),
+        }
     }
 
     /// Sets `name` to `value` unless the source already has a non-empty value for it.
@@ -71,11 +87,17 @@ impl EnvReader {
     }
 
     fn raw(&self, name: &str) -> Option<&str> {
-        self.vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+        self.vars
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
     }
 
     fn problem(&mut self, variable: &'static str, problem: impl Into<String>) {
-        self.issues.push(ConfigIssue { variable, problem: problem.into() });
+        self.issues.push(ConfigIssue {
+            variable,
+            problem: problem.into(),
+        });
     }
 
     /// A variable that must be set and parse.
@@ -182,7 +204,9 @@ impl EnvReader {
                 if self.issues.is_empty() {
                     self.problem("configuration", "could not be read");
                 }
-                Err(ConfigError { issues: self.issues })
+                Err(ConfigError {
+                    issues: self.issues,
+                })
             }
         }
     }
@@ -244,11 +268,17 @@ impl FromEnv for Resources {
             (Some("AES256"), Some(None)) => Some(ServerSideEncryption::S3Managed),
             (Some("aws:kms"), Some(key_id)) => Some(ServerSideEncryption::Kms { key_id }),
             (Some("AES256"), Some(Some(_))) => {
-                env.reject("S3_SSE_KMS_KEY_ID", "is set but S3_SSE is AES256 (set S3_SSE=aws:kms)");
+                env.reject(
+                    "S3_SSE_KMS_KEY_ID",
+                    "is set but S3_SSE is AES256 (set S3_SSE=aws:kms)",
+                );
                 None
             }
             (Some(other), _) => {
-                env.reject("S3_SSE", format!("must be AES256 or aws:kms, got {other:?}"));
+                env.reject(
+                    "S3_SSE",
+                    format!("must be AES256 or aws:kms, got {other:?}"),
+                );
                 None
             }
             _ => None,
@@ -275,13 +305,15 @@ impl FromEnv for TelegramSettings {
     fn read(env: &mut EnvReader) -> Option<Self> {
         let token = env.secret("TELEGRAM_TOKEN");
         let api_url = env.url("TELEGRAM_API_URL", Self::DEFAULT_API_URL);
-        Some(Self { token: token?, api_url: api_url? })
+        Some(Self {
+            token: token?,
+            api_url: api_url?,
+        })
     }
 }
 
 impl TelegramSettings {
     pub const DEFAULT_API_URL: &'static str = "https://api.telegram.org";
-
 }
 
 /// The secret Telegram sends in `X-Telegram-Bot-Api-Secret-Token`; only the webhook needs it.
@@ -294,9 +326,14 @@ impl FromEnv for WebhookSecret {
         // Telegram accepts 1-256 characters of A-Z a-z 0-9 _ -; refuse anything it would reject.
         let value = secret.expose_secret();
         let well_formed = (1..=256).contains(&value.len())
-            && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !well_formed {
-            env.reject("TELEGRAM_WEBHOOK_SECRET", "must be 1-256 characters of A-Z a-z 0-9 _ -");
+            env.reject(
+                "TELEGRAM_WEBHOOK_SECRET",
+                "must be 1-256 characters of A-Z a-z 0-9 _ -",
+            );
             return None;
         }
         Some(Self(secret))
@@ -304,7 +341,6 @@ impl FromEnv for WebhookSecret {
 }
 
 impl WebhookSecret {
-
     pub fn new(secret: SecretString) -> Self {
         Self(secret)
     }
@@ -322,10 +358,14 @@ impl WebhookSecret {
 /// Whether fal.ai is really called.
 #[derive(Debug, Clone)]
 pub enum FalMode {
-    Live { key: SecretString },
+    Live {
+        key: SecretString,
+    },
     /// No fal.ai calls: trainings complete after `mock_training_duration` through the normal
     /// completion path.
-    Test { mock_training_duration: QueueDelay },
+    Test {
+        mock_training_duration: QueueDelay,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -345,7 +385,10 @@ impl FromEnv for FalSettings {
     fn read(env: &mut EnvReader) -> Option<Self> {
         let test_mode = env.flag("AVATAR_TEST_MODE", false);
         let key = env.maybe_secret("FAL_KEY");
-        let mock: Option<QueueDelay> = env.optional("FAL_MOCK_TRAINING_DURATION", QueueDelay::from_secs(30).ok()?);
+        let mock: Option<QueueDelay> = env.optional(
+            "FAL_MOCK_TRAINING_DURATION",
+            QueueDelay::from_secs(30).ok()?,
+        );
         let queue_url = env.url("FAL_QUEUE_URL", Self::DEFAULT_QUEUE_URL);
         let jwks_url = env.url("FAL_JWKS_URL", Self::DEFAULT_JWKS_URL);
         let status_check_interval = env.seconds("FAL_STATUS_CHECK_INTERVAL", 120, 10);
@@ -353,14 +396,22 @@ impl FromEnv for FalSettings {
         // S3 caps presigned URLs at 7 days.
         let archive_url_ttl = env.seconds("FAL_ARCHIVE_URL_TTL", 24 * 3600, 600);
         if archive_url_ttl.is_some_and(|d| d > Duration::from_secs(7 * 24 * 3600)) {
-            env.reject("FAL_ARCHIVE_URL_TTL", "must be at most 604800 seconds (7 days, the S3 presigning limit)");
+            env.reject(
+                "FAL_ARCHIVE_URL_TTL",
+                "must be at most 604800 seconds (7 days, the S3 presigning limit)",
+            );
         }
         let mode = match (test_mode?, key) {
-            (true, _) => FalMode::Test { mock_training_duration: mock? },
+            (true, _) => FalMode::Test {
+                mock_training_duration: mock?,
+            },
             (false, Some(key)) => FalMode::Live { key },
             (false, None) => {
                 // Never fall back to test mode silently: that would look like a working bot.
-                env.reject("FAL_KEY", "is not set (set it, or set AVATAR_TEST_MODE=true to simulate trainings)");
+                env.reject(
+                    "FAL_KEY",
+                    "is not set (set it, or set AVATAR_TEST_MODE=true to simulate trainings)",
+                );
                 return None;
             }
         };
@@ -378,7 +429,6 @@ impl FromEnv for FalSettings {
 impl FalSettings {
     pub const DEFAULT_QUEUE_URL: &'static str = "https://queue.fal.run";
     pub const DEFAULT_JWKS_URL: &'static str = "https://rest.alpha.fal.ai/.well-known/jwks.json";
-
 
     pub fn is_test_mode(&self) -> bool {
         matches!(self.mode, FalMode::Test { .. })
@@ -407,7 +457,9 @@ impl FromEnv for Limits {
             max_trainings_in_flight: max_trainings_in_flight?,
         };
         let smallest = limits.min_photos_portrait.min(limits.min_photos_style);
-        if smallest == 0 || limits.max_photos < limits.min_photos_portrait.max(limits.min_photos_style) {
+        if smallest == 0
+            || limits.max_photos < limits.min_photos_portrait.max(limits.min_photos_style)
+        {
             env.reject("PHOTOS_MAX", "must be at least PHOTOS_MIN_PORTRAIT and PHOTOS_MIN_STYLE, which must be at least 1");
             return None;
         }
@@ -435,9 +487,13 @@ mod tests {
 
     #[test]
     fn one_error_names_every_missing_and_malformed_variable() {
-        let err = env(&[("TELEGRAM_API_URL", "not a url"), ("S3_FORCE_PATH_STYLE", "maybe"), ("FAL_TRAINING_TIMEOUT", "-3")])
-            .load::<(Resources, TelegramSettings, FalSettings)>()
-            .unwrap_err();
+        let err = env(&[
+            ("TELEGRAM_API_URL", "not a url"),
+            ("S3_FORCE_PATH_STYLE", "maybe"),
+            ("FAL_TRAINING_TIMEOUT", "-3"),
+        ])
+        .load::<(Resources, TelegramSettings, FalSettings)>()
+        .unwrap_err();
         let named: Vec<_> = err.issues.iter().map(|i| i.variable).collect();
         for var in [
             "TABLE_NAME",
@@ -457,11 +513,16 @@ mod tests {
     #[test]
     fn secrets_never_print() {
         let secret = "123456:SUPER-SECRET-TOKEN";
-        let telegram = env(&[("TELEGRAM_TOKEN", secret)]).load::<TelegramSettings>().unwrap();
+        let telegram = env(&[("TELEGRAM_TOKEN", secret)])
+            .load::<TelegramSettings>()
+            .unwrap();
         assert!(!format!("{telegram:?}").contains("SUPER-SECRET"));
-        let webhook = env(&[("TELEGRAM_WEBHOOK_SECRET", "has spaces SUPER-SECRET")]).load::<WebhookSecret>();
+        let webhook =
+            env(&[("TELEGRAM_WEBHOOK_SECRET", "has spaces SUPER-SECRET")]).load::<WebhookSecret>();
         assert!(!webhook.unwrap_err().to_string().contains("SUPER-SECRET"));
-        let fal = env(&[("FAL_KEY", "key:SUPER-SECRET")]).load::<FalSettings>().unwrap();
+        let fal = env(&[("FAL_KEY", "key:SUPER-SECRET")])
+            .load::<FalSettings>()
+            .unwrap();
         assert!(!format!("{fal:?}").contains("SUPER-SECRET"));
     }
 
@@ -469,10 +530,24 @@ mod tests {
     fn missing_fal_key_is_an_error_not_test_mode() {
         let err = env(&[]).load::<FalSettings>().unwrap_err();
         assert_eq!(err.issues[0].variable, "FAL_KEY");
-        let test = env(&[("AVATAR_TEST_MODE", "true"), ("FAL_MOCK_TRAINING_DURATION", "5")]).load::<FalSettings>().unwrap();
-        assert!(matches!(test.mode, FalMode::Test { mock_training_duration } if mock_training_duration.as_secs() == 5));
-        let too_long = env(&[("AVATAR_TEST_MODE", "1"), ("FAL_MOCK_TRAINING_DURATION", "901")]).load::<FalSettings>();
-        assert_eq!(too_long.unwrap_err().issues[0].variable, "FAL_MOCK_TRAINING_DURATION");
+        let test = env(&[
+            ("AVATAR_TEST_MODE", "true"),
+            ("FAL_MOCK_TRAINING_DURATION", "5"),
+        ])
+        .load::<FalSettings>()
+        .unwrap();
+        assert!(
+            matches!(test.mode, FalMode::Test { mock_training_duration } if mock_training_duration.as_secs() == 5)
+        );
+        let too_long = env(&[
+            ("AVATAR_TEST_MODE", "1"),
+            ("FAL_MOCK_TRAINING_DURATION", "901"),
+        ])
+        .load::<FalSettings>();
+        assert_eq!(
+            too_long.unwrap_err().issues[0].variable,
+            "FAL_MOCK_TRAINING_DURATION"
+        );
     }
 
     #[test]
@@ -484,7 +559,14 @@ mod tests {
         assert_eq!(resources.s3_encryption, ServerSideEncryption::S3Managed);
         assert!(!resources.s3_force_path_style);
         let limits = env(&[]).load::<Limits>().unwrap();
-        assert_eq!((limits.min_photos_portrait, limits.min_photos_style, limits.max_photos), (10, 5, 20));
+        assert_eq!(
+            (
+                limits.min_photos_portrait,
+                limits.min_photos_style,
+                limits.max_photos
+            ),
+            (10, 5, 20)
+        );
     }
 
     #[test]
@@ -493,14 +575,21 @@ mod tests {
         pairs.push(("S3_SSE", "aws:kms"));
         pairs.push(("S3_SSE_KMS_KEY_ID", "alias/bot"));
         let r = env(&pairs).load::<Resources>().unwrap();
-        assert_eq!(r.s3_encryption, ServerSideEncryption::Kms { key_id: Some("alias/bot".into()) });
+        assert_eq!(
+            r.s3_encryption,
+            ServerSideEncryption::Kms {
+                key_id: Some("alias/bot".into())
+            }
+        );
         let err = env(&[("PHOTOS_MAX", "5")]).load::<Limits>().unwrap_err();
         assert_eq!(err.issues[0].variable, "PHOTOS_MAX");
     }
 
     #[test]
     fn webhook_secret_compares_exactly() {
-        let secret = env(&[("TELEGRAM_WEBHOOK_SECRET", "abc_DEF-123")]).load::<WebhookSecret>().unwrap();
+        let secret = env(&[("TELEGRAM_WEBHOOK_SECRET", "abc_DEF-123")])
+            .load::<WebhookSecret>()
+            .unwrap();
         assert!(secret.matches(b"abc_DEF-123"));
         assert!(!secret.matches(b"abc_DEF-12"));
         assert!(!secret.matches(b"abc_DEF-1234"));

@@ -30,17 +30,21 @@ pub async fn zip_blobs<S: BlobStore + ?Sized>(
 ) -> Result<ZipSummary, BlobError> {
     let (write_half, read_half) = tokio::io::duplex(PIPE_BYTES);
     let finished = Arc::new(AtomicBool::new(false));
-    let body = CompletionGuard { inner: read_half, finished: finished.clone() };
+    let body = CompletionGuard {
+        inner: read_half,
+        finished: finished.clone(),
+    };
 
     let upload = store.put(dest, Box::pin(body), "application/zip");
-    let produce = async move {
-        let result = write_zip(store, sources, write_half, &finished).await;
-        // On failure the write half is dropped without `finished` set: the upload then reads
-        // an error instead of a clean end, and stores nothing.
-        result
-    };
+    // On failure the producer drops its end of the pipe without marking it finished: the
+    // upload then reads an error instead of a clean end, and stores nothing.
+    let produce = write_zip(store, sources, write_half, &finished);
     let (archive_bytes, (entries, content_bytes)) = tokio::try_join!(upload, produce)?;
-    Ok(ZipSummary { entries, content_bytes, archive_bytes })
+    Ok(ZipSummary {
+        entries,
+        content_bytes,
+        archive_bytes,
+    })
 }
 
 async fn write_zip<S: BlobStore + ?Sized>(
@@ -55,14 +59,19 @@ async fn write_zip<S: BlobStore + ?Sized>(
         let reader = store.get(&source.key).await?;
         let mut reader = BufReader::with_capacity(READ_BYTES, reader);
         let entry = ZipEntryBuilder::new(source.name.clone().into(), Compression::Stored);
-        let mut entry_writer = zip.write_entry_stream(entry).await.map_err(zip_error)?.compat_write();
+        let mut entry_writer = zip
+            .write_entry_stream(entry)
+            .await
+            .map_err(zip_error)?
+            .compat_write();
         content_bytes += tokio::io::copy_buf(&mut reader, &mut entry_writer).await?;
         entry_writer.into_inner().close().await.map_err(zip_error)?;
     }
     let mut pipe = zip.close().await.map_err(zip_error)?.into_inner();
     finished.store(true, Ordering::Release);
     pipe.shutdown().await?;
-    let entries = u32::try_from(sources.len()).map_err(|_| BlobError::Zip("too many entries".into()))?;
+    let entries =
+        u32::try_from(sources.len()).map_err(|_| BlobError::Zip("too many entries".into()))?;
     Ok((entries, content_bytes))
 }
 
@@ -78,13 +87,20 @@ struct CompletionGuard {
 }
 
 impl AsyncRead for CompletionGuard {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = polled {
             let at_eof = buf.filled().len() == before && buf.remaining() > 0;
             if at_eof && !self.finished.load(Ordering::Acquire) {
-                return Poll::Ready(Err(io::Error::new(io::ErrorKind::UnexpectedEof, "archive producer stopped early")));
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "archive producer stopped early",
+                )));
             }
         }
         polled

@@ -48,7 +48,11 @@ pub async fn embedded() -> Backend {
 pub async fn embedded_in(dir: tempfile::TempDir) -> Backend {
     let db = Database::open(&dir.path().join("bot.sqlite3")).expect("open database");
     let visibility = Duration::from_secs(launch_visibility_timeout());
-    let blobs = LocalBlobs::open(&dir.path().join("blobs"), "http://127.0.0.1:8080/".parse().expect("url")).expect("blob dir");
+    let blobs = LocalBlobs::open(
+        &dir.path().join("blobs"),
+        "http://127.0.0.1:8080/".parse().expect("url"),
+    )
+    .expect("blob dir");
     Backend {
         name: "embedded",
         store: Arc::new(EmbeddedStore::new(db.clone())),
@@ -63,5 +67,8 @@ pub async fn embedded_in(dir: tempfile::TempDir) -> Backend {
 pub fn launch_visibility_timeout() -> u64 {
     let template = template::Template::load();
     let props = template.properties(template::LAUNCH_QUEUE);
-    props.get("VisibilityTimeout").and_then(serde_norway::Value::as_u64).expect("VisibilityTimeout")
+    props
+        .get("VisibilityTimeout")
+        .and_then(serde_norway::Value::as_u64)
+        .expect("VisibilityTimeout")
 }

@@ -26,22 +26,40 @@ pub fn random_user() -> UserId {
 }
 
 pub fn draft(owner: UserId, kind: AvatarKind) -> Avatar {
-    Avatar::draft(owner, kind, Gender::Female, AvatarName::parse("Анна").unwrap(), Preset::Balanced, T0)
+    Avatar::draft(
+        owner,
+        kind,
+        Gender::Female,
+        AvatarName::parse("Анна").unwrap(),
+        Preset::Balanced,
+        T0,
+    )
 }
 
 fn request(id: &str) -> FalRequest {
-    FalRequest { request_id: id.to_owned(), endpoint: "fal-ai/flux-lora-portrait-trainer".to_owned() }
+    FalRequest {
+        request_id: id.to_owned(),
+        endpoint: "fal-ai/flux-lora-portrait-trainer".to_owned(),
+    }
 }
 
 /// Applies `event` at `now` and stores the result conditionally.
-pub async fn step(store: &dyn RecordStore, avatar: &Avatar, event: AvatarEvent, now: Timestamp) -> Avatar {
+pub async fn step(
+    store: &dyn RecordStore,
+    avatar: &Avatar,
+    event: AvatarEvent,
+    now: Timestamp,
+) -> Avatar {
     let next = avatar.apply(event, now).expect("legal transition");
     store.update_avatar(&next).await.expect("update avatar")
 }
 
 /// A stored avatar that is collecting photos.
 pub async fn collecting(store: &dyn RecordStore, owner: UserId) -> Avatar {
-    let created = store.create_avatar(&draft(owner, AvatarKind::Portrait)).await.unwrap();
+    let created = store
+        .create_avatar(&draft(owner, AvatarKind::Portrait))
+        .await
+        .unwrap();
     step(store, &created, AvatarEvent::BeginPhotos, T0).await
 }
 
@@ -51,8 +69,26 @@ pub async fn training_since(store: &dyn RecordStore, owner: UserId, at: Timestam
     let a = step(store, &a, AvatarEvent::MinimumReached, at).await;
     let a = step(store, &a, AvatarEvent::Enqueue, at).await;
     let attempt = AttemptId::new();
-    let a = step(store, &a, AvatarEvent::Claim { attempt, lease: LEASE }, at).await;
-    step(store, &a, AvatarEvent::Submitted { attempt, request: request(&format!("req-{}", a.id)) }, at).await
+    let a = step(
+        store,
+        &a,
+        AvatarEvent::Claim {
+            attempt,
+            lease: LEASE,
+        },
+        at,
+    )
+    .await;
+    step(
+        store,
+        &a,
+        AvatarEvent::Submitted {
+            attempt,
+            request: request(&format!("req-{}", a.id)),
+        },
+        at,
+    )
+    .await
 }
 
 pub fn photo(avatar: &Avatar, file_unique_id: &str, content: &[u8]) -> Photo {
@@ -94,36 +130,90 @@ pub async fn users_are_versioned(store: &dyn RecordStore) {
     let saved = store.save_user(&fresh).await.unwrap();
     assert_eq!(saved.version, 1);
     assert_eq!(store.get_user(id).await.unwrap().as_ref(), Some(&saved));
-    assert!(matches!(store.save_user(&fresh).await, Err(StoreError::Conflict(_))), "creating twice conflicts");
+    assert!(
+        matches!(store.save_user(&fresh).await, Err(StoreError::Conflict(_))),
+        "creating twice conflicts"
+    );
 
     let mut moved = saved.clone();
-    moved.dialogue = DialogueState::ChoosingGender { kind: AvatarKind::Style };
+    moved.dialogue = DialogueState::ChoosingGender {
+        kind: AvatarKind::Style,
+    };
     let moved = store.save_user(&moved).await.unwrap();
     assert_eq!(moved.version, 2);
-    assert!(matches!(store.save_user(&saved).await, Err(StoreError::Conflict(_))), "a stale write loses");
+    assert!(
+        matches!(store.save_user(&saved).await, Err(StoreError::Conflict(_))),
+        "a stale write loses"
+    );
     let read = store.get_user(id).await.unwrap().unwrap();
-    assert_eq!(read.dialogue, DialogueState::ChoosingGender { kind: AvatarKind::Style });
+    assert_eq!(
+        read.dialogue,
+        DialogueState::ChoosingGender {
+            kind: AvatarKind::Style
+        }
+    );
     assert_eq!(read.language, Language::En);
 }
 
 pub async fn avatars_are_versioned_and_owned(store: &dyn RecordStore) {
     let (owner, stranger) = (random_user(), random_user());
-    let first = store.create_avatar(&draft(owner, AvatarKind::Portrait)).await.unwrap();
+    let first = store
+        .create_avatar(&draft(owner, AvatarKind::Portrait))
+        .await
+        .unwrap();
     assert_eq!(first.version, 1);
-    assert!(matches!(store.create_avatar(&Avatar { version: 0, ..first.clone() }).await, Err(StoreError::Conflict(_))));
-    let second = store.create_avatar(&draft(owner, AvatarKind::Style)).await.unwrap();
+    assert!(matches!(
+        store
+            .create_avatar(&Avatar {
+                version: 0,
+                ..first.clone()
+            })
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let second = store
+        .create_avatar(&draft(owner, AvatarKind::Style))
+        .await
+        .unwrap();
 
-    assert_eq!(store.get_avatar(owner, first.id).await.unwrap().as_ref(), Some(&first));
-    assert_eq!(store.get_avatar(stranger, first.id).await.unwrap(), None, "another user's avatar is invisible");
-    let listed: Vec<_> = store.list_avatars(owner).await.unwrap().into_iter().map(|a| a.id).collect();
+    assert_eq!(
+        store.get_avatar(owner, first.id).await.unwrap().as_ref(),
+        Some(&first)
+    );
+    assert_eq!(
+        store.get_avatar(stranger, first.id).await.unwrap(),
+        None,
+        "another user's avatar is invisible"
+    );
+    let listed: Vec<_> = store
+        .list_avatars(owner)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
     assert_eq!(listed, vec![first.id, second.id], "oldest first");
     assert!(store.list_avatars(stranger).await.unwrap().is_empty());
 
     let moved = step(store, &first, AvatarEvent::BeginPhotos, T0).await;
-    assert_eq!((moved.version, moved.status()), (2, AvatarStatus::CollectingPhotos));
+    assert_eq!(
+        (moved.version, moved.status()),
+        (2, AvatarStatus::CollectingPhotos)
+    );
     let stale = first.apply(AvatarEvent::Cancel, T0).unwrap();
-    assert!(matches!(store.update_avatar(&stale).await, Err(StoreError::Conflict(_))));
-    assert_eq!(store.get_avatar(owner, first.id).await.unwrap().unwrap().status(), AvatarStatus::CollectingPhotos);
+    assert!(matches!(
+        store.update_avatar(&stale).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .get_avatar(owner, first.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status(),
+        AvatarStatus::CollectingPhotos
+    );
 
     // A forged delete by a stranger changes nothing.
     store.delete_avatar(stranger, first.id).await.unwrap();
@@ -133,7 +223,13 @@ pub async fn avatars_are_versioned_and_owned(store: &dyn RecordStore) {
     store.delete_avatar(owner, first.id).await.unwrap();
     assert_eq!(store.get_avatar(owner, first.id).await.unwrap(), None);
     let late = moved.apply(AvatarEvent::Cancel, T0).unwrap();
-    assert!(matches!(store.update_avatar(&late).await, Err(StoreError::NotFound(_))), "updating a deleted avatar");
+    assert!(
+        matches!(
+            store.update_avatar(&late).await,
+            Err(StoreError::NotFound(_))
+        ),
+        "updating a deleted avatar"
+    );
 }
 
 pub async fn concurrent_transitions_have_one_winner(store: &dyn RecordStore) {
@@ -144,14 +240,30 @@ pub async fn concurrent_transitions_have_one_winner(store: &dyn RecordStore) {
 
     let contenders: Vec<AttemptId> = (0..8).map(|_| AttemptId::new()).collect();
     let results = join_all(contenders.iter().map(|attempt| {
-        let next = queued.apply(AvatarEvent::Claim { attempt: *attempt, lease: LEASE }, T0).unwrap();
+        let next = queued
+            .apply(
+                AvatarEvent::Claim {
+                    attempt: *attempt,
+                    lease: LEASE,
+                },
+                T0,
+            )
+            .unwrap();
         async move { store.update_avatar(&next).await }
     }))
     .await;
-    let winners: Vec<usize> = results.iter().enumerate().filter(|(_, r)| r.is_ok()).map(|(i, _)| i).collect();
+    let winners: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(i, _)| i)
+        .collect();
     assert_eq!(winners.len(), 1, "exactly one claim wins: {results:?}");
     for r in results.iter().filter(|r| r.is_err()) {
-        assert!(matches!(r, Err(StoreError::Conflict(_))), "losers see a conflict: {r:?}");
+        assert!(
+            matches!(r, Err(StoreError::Conflict(_))),
+            "losers see a conflict: {r:?}"
+        );
     }
     let stored = store.get_avatar(owner, queued.id).await.unwrap().unwrap();
     match stored.state {
@@ -159,45 +271,139 @@ pub async fn concurrent_transitions_have_one_winner(store: &dyn RecordStore) {
         other => panic!("expected submitting, got {other:?}"),
     }
     // A loser that re-reads finds the lease held and may not take it.
-    assert!(stored.apply(AvatarEvent::Claim { attempt: AttemptId::new(), lease: LEASE }, T0).is_err());
+    assert!(
+        stored
+            .apply(
+                AvatarEvent::Claim {
+                    attempt: AttemptId::new(),
+                    lease: LEASE
+                },
+                T0
+            )
+            .is_err()
+    );
 }
 
 pub async fn photos_are_deduplicated_and_bounded(store: &dyn RecordStore) {
     let owner = random_user();
     let avatar = collecting(store, owner).await;
     let max = 3;
-    assert_eq!(store.add_photo(&photo(&avatar, "u1", b"one"), max).await.unwrap(), PhotoAdded::Added { photo_count: 1 });
-    assert_eq!(store.add_photo(&photo(&avatar, "u1", b"one"), max).await.unwrap(), PhotoAdded::DuplicateFile);
-    assert_eq!(store.add_photo(&photo(&avatar, "u1b", b"one"), max).await.unwrap(), PhotoAdded::DuplicateContent);
-    assert_eq!(store.add_photo(&photo(&avatar, "u2", b"two"), max).await.unwrap(), PhotoAdded::Added { photo_count: 2 });
-    assert_eq!(store.add_photo(&photo(&avatar, "u3", b"three"), max).await.unwrap(), PhotoAdded::Added { photo_count: 3 });
-    assert_eq!(store.add_photo(&photo(&avatar, "u4", b"four"), max).await.unwrap(), PhotoAdded::Full { max });
+    assert_eq!(
+        store
+            .add_photo(&photo(&avatar, "u1", b"one"), max)
+            .await
+            .unwrap(),
+        PhotoAdded::Added { photo_count: 1 }
+    );
+    assert_eq!(
+        store
+            .add_photo(&photo(&avatar, "u1", b"one"), max)
+            .await
+            .unwrap(),
+        PhotoAdded::DuplicateFile
+    );
+    assert_eq!(
+        store
+            .add_photo(&photo(&avatar, "u1b", b"one"), max)
+            .await
+            .unwrap(),
+        PhotoAdded::DuplicateContent
+    );
+    assert_eq!(
+        store
+            .add_photo(&photo(&avatar, "u2", b"two"), max)
+            .await
+            .unwrap(),
+        PhotoAdded::Added { photo_count: 2 }
+    );
+    assert_eq!(
+        store
+            .add_photo(&photo(&avatar, "u3", b"three"), max)
+            .await
+            .unwrap(),
+        PhotoAdded::Added { photo_count: 3 }
+    );
+    assert_eq!(
+        store
+            .add_photo(&photo(&avatar, "u4", b"four"), max)
+            .await
+            .unwrap(),
+        PhotoAdded::Full { max }
+    );
 
     let stored = store.get_avatar(owner, avatar.id).await.unwrap().unwrap();
     assert_eq!(stored.photo_count, 3);
-    assert!(stored.version > avatar.version, "each photo bumps the version, so stale full writes lose");
-    let mut names: Vec<_> = store.list_photos(avatar.id).await.unwrap().into_iter().map(|p| p.file_unique_id).collect();
+    assert!(
+        stored.version > avatar.version,
+        "each photo bumps the version, so stale full writes lose"
+    );
+    let mut names: Vec<_> = store
+        .list_photos(avatar.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.file_unique_id)
+        .collect();
     names.sort();
     assert_eq!(names, ["u1", "u2", "u3"]);
-    let found = store.find_photo_by_hash(avatar.id, &ContentHash::of(b"two")).await.unwrap().unwrap();
+    let found = store
+        .find_photo_by_hash(avatar.id, &ContentHash::of(b"two"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found, photo(&avatar, "u2", b"two"));
-    assert_eq!(store.find_photo_by_hash(avatar.id, &ContentHash::of(b"nope")).await.unwrap(), None);
+    assert_eq!(
+        store
+            .find_photo_by_hash(avatar.id, &ContentHash::of(b"nope"))
+            .await
+            .unwrap(),
+        None
+    );
 
     // Not accepting: a draft, and a stranger writing to someone else's avatar.
-    let drafted = store.create_avatar(&draft(owner, AvatarKind::Style)).await.unwrap();
-    assert_eq!(store.add_photo(&photo(&drafted, "d1", b"d"), max).await.unwrap(), PhotoAdded::NotAccepting);
-    let forged = Photo { owner: random_user(), ..photo(&avatar, "x1", b"x") };
-    assert_eq!(store.add_photo(&forged, max).await.unwrap(), PhotoAdded::AvatarMissing);
+    let drafted = store
+        .create_avatar(&draft(owner, AvatarKind::Style))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .add_photo(&photo(&drafted, "d1", b"d"), max)
+            .await
+            .unwrap(),
+        PhotoAdded::NotAccepting
+    );
+    let forged = Photo {
+        owner: random_user(),
+        ..photo(&avatar, "x1", b"x")
+    };
+    assert_eq!(
+        store.add_photo(&forged, max).await.unwrap(),
+        PhotoAdded::AvatarMissing
+    );
     // The same file may belong to two different avatars.
     let other = collecting(store, owner).await;
-    assert_eq!(store.add_photo(&photo(&other, "u1", b"one"), max).await.unwrap(), PhotoAdded::Added { photo_count: 1 });
+    assert_eq!(
+        store
+            .add_photo(&photo(&other, "u1", b"one"), max)
+            .await
+            .unwrap(),
+        PhotoAdded::Added { photo_count: 1 }
+    );
 }
 
 pub async fn an_album_arriving_at_once_is_counted_exactly(store: &dyn RecordStore) {
     let owner = random_user();
     let avatar = collecting(store, owner).await;
     let max = 6;
-    let photos: Vec<Photo> = (0..10).map(|i| photo(&avatar, &format!("album-{i}"), format!("bytes {i}").as_bytes())).collect();
+    let photos: Vec<Photo> = (0..10)
+        .map(|i| {
+            photo(
+                &avatar,
+                &format!("album-{i}"),
+                format!("bytes {i}").as_bytes(),
+            )
+        })
+        .collect();
     let outcomes = join_all(photos.iter().map(|p| async move {
         // Under contention a backend may report a conflict; callers retry, as here.
         for _ in 0..20 {
@@ -209,10 +415,24 @@ pub async fn an_album_arriving_at_once_is_counted_exactly(store: &dyn RecordStor
         panic!("add_photo kept conflicting");
     }))
     .await;
-    let added = outcomes.iter().filter(|o| matches!(o, PhotoAdded::Added { .. })).count();
-    let full = outcomes.iter().filter(|o| matches!(o, PhotoAdded::Full { .. })).count();
+    let added = outcomes
+        .iter()
+        .filter(|o| matches!(o, PhotoAdded::Added { .. }))
+        .count();
+    let full = outcomes
+        .iter()
+        .filter(|o| matches!(o, PhotoAdded::Full { .. }))
+        .count();
     assert_eq!((added, full), (6, 4), "{outcomes:?}");
-    assert_eq!(store.get_avatar(owner, avatar.id).await.unwrap().unwrap().photo_count, 6);
+    assert_eq!(
+        store
+            .get_avatar(owner, avatar.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .photo_count,
+        6
+    );
     assert_eq!(store.list_photos(avatar.id).await.unwrap().len(), 6);
 }
 
@@ -221,45 +441,115 @@ pub async fn generations_are_versioned_and_listed_newest_first(store: &dyn Recor
     let avatar = training_since(store, owner, T0).await;
     let mut ids = Vec::new();
     for i in 0..4 {
-        let g = store.create_generation(&generation(&avatar, T0.plus(secs(i)))).await.unwrap();
+        let g = store
+            .create_generation(&generation(&avatar, T0.plus(secs(i))))
+            .await
+            .unwrap();
         assert_eq!(g.version, 1);
         ids.push(g.id);
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    let first = store.get_generation(avatar.id, ids[0]).await.unwrap().unwrap();
-    assert!(matches!(store.create_generation(&Generation { version: 0, ..first.clone() }).await, Err(StoreError::Conflict(_))));
+    let first = store
+        .get_generation(avatar.id, ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_generation(&Generation {
+                version: 0,
+                ..first.clone()
+            })
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
     let submitted = Generation {
-        state: GenerationState::InProgress { request: request("gen-req"), submitted_at: T0 },
+        state: GenerationState::InProgress {
+            request: request("gen-req"),
+            submitted_at: T0,
+        },
         ..first.clone()
     };
     let submitted = store.update_generation(&submitted).await.unwrap();
     assert_eq!(submitted.version, 2);
-    assert!(matches!(store.update_generation(&first).await, Err(StoreError::Conflict(_))));
-    assert_eq!(store.get_generation(avatar.id, ids[0]).await.unwrap(), Some(submitted));
+    assert!(matches!(
+        store.update_generation(&first).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.get_generation(avatar.id, ids[0]).await.unwrap(),
+        Some(submitted)
+    );
 
-    let newest: Vec<_> = store.list_generations(avatar.id, 3).await.unwrap().into_iter().map(|g| g.id).collect();
+    let newest: Vec<_> = store
+        .list_generations(avatar.id, 3)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
     assert_eq!(newest, vec![ids[3], ids[2], ids[1]]);
     let stranger_avatar = AvatarId::new();
-    assert!(store.get_generation(stranger_avatar, ids[0]).await.unwrap().is_none());
+    assert!(
+        store
+            .get_generation(stranger_avatar, ids[0])
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 pub async fn deleting_an_avatar_removes_its_records(store: &dyn RecordStore) {
     let owner = random_user();
     let avatar = collecting(store, owner).await;
     for i in 0..30 {
-        store.add_photo(&photo(&avatar, &format!("p{i}"), format!("{i}").as_bytes()), 40).await.unwrap();
+        store
+            .add_photo(
+                &photo(&avatar, &format!("p{i}"), format!("{i}").as_bytes()),
+                40,
+            )
+            .await
+            .unwrap();
     }
-    let g = store.create_generation(&generation(&avatar, T0)).await.unwrap();
+    let g = store
+        .create_generation(&generation(&avatar, T0))
+        .await
+        .unwrap();
     let keep = collecting(store, owner).await;
-    store.add_photo(&photo(&keep, "k1", b"keep"), 20).await.unwrap();
+    store
+        .add_photo(&photo(&keep, "k1", b"keep"), 20)
+        .await
+        .unwrap();
 
     store.delete_avatar(owner, avatar.id).await.unwrap();
     assert!(store.get_avatar(owner, avatar.id).await.unwrap().is_none());
     assert!(store.list_photos(avatar.id).await.unwrap().is_empty());
-    assert!(store.find_photo_by_hash(avatar.id, &ContentHash::of(b"3")).await.unwrap().is_none());
-    assert!(store.get_generation(avatar.id, g.id).await.unwrap().is_none());
-    assert!(store.list_generations(avatar.id, 10).await.unwrap().is_empty());
-    assert_eq!(store.list_photos(keep.id).await.unwrap().len(), 1, "other avatars are untouched");
+    assert!(
+        store
+            .find_photo_by_hash(avatar.id, &ContentHash::of(b"3"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .get_generation(avatar.id, g.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .list_generations(avatar.id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.list_photos(keep.id).await.unwrap().len(),
+        1,
+        "other avatars are untouched"
+    );
 }
 
 pub async fn fal_requests_route_to_their_owner(store: &dyn RecordStore) {
@@ -272,35 +562,89 @@ pub async fn fal_requests_route_to_their_owner(store: &dyn RecordStore) {
     };
     let generation_request = FalRequestOwner {
         request_id: "gen-1".into(),
-        target: FalTarget::Generation { owner, avatar_id, generation_id: GenerationId::new() },
+        target: FalTarget::Generation {
+            owner,
+            avatar_id,
+            generation_id: GenerationId::new(),
+        },
         created_at: T0,
     };
     store.put_fal_request(&training).await.unwrap();
     store.put_fal_request(&generation_request).await.unwrap();
     store.put_fal_request(&generation_request).await.unwrap();
-    assert_eq!(store.get_fal_request(&training.request_id).await.unwrap(), Some(training));
-    assert_eq!(store.get_fal_request("gen-1").await.unwrap(), Some(generation_request));
+    assert_eq!(
+        store.get_fal_request(&training.request_id).await.unwrap(),
+        Some(training)
+    );
+    assert_eq!(
+        store.get_fal_request("gen-1").await.unwrap(),
+        Some(generation_request)
+    );
     assert_eq!(store.get_fal_request("unknown").await.unwrap(), None);
 }
 
 pub async fn update_ids_are_processed_once(store: &dyn RecordStore) {
     let day = secs(24 * 3600);
-    assert!(store.mark_update_seen(1001, T0, T0.plus(day)).await.unwrap());
-    assert!(!store.mark_update_seen(1001, T0, T0.plus(day)).await.unwrap(), "a retry is recognised");
-    assert!(store.mark_update_seen(1002, T0, T0.plus(day)).await.unwrap());
+    assert!(
+        store
+            .mark_update_seen(1001, T0, T0.plus(day))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .mark_update_seen(1001, T0, T0.plus(day))
+            .await
+            .unwrap(),
+        "a retry is recognised"
+    );
+    assert!(
+        store
+            .mark_update_seen(1002, T0, T0.plus(day))
+            .await
+            .unwrap()
+    );
     store.forget_update(1001).await.unwrap();
-    assert!(store.mark_update_seen(1001, T0, T0.plus(day)).await.unwrap(), "a forgotten update runs again");
+    assert!(
+        store
+            .mark_update_seen(1001, T0, T0.plus(day))
+            .await
+            .unwrap(),
+        "a forgotten update runs again"
+    );
     // Expired marks count as absent even before TTL removes them.
-    assert!(store.mark_update_seen(1003, T0, T0.plus(secs(10))).await.unwrap());
-    assert!(!store.mark_update_seen(1003, T0.plus(secs(5)), T0.plus(day)).await.unwrap());
-    assert!(store.mark_update_seen(1003, T0.plus(secs(11)), T0.plus(day)).await.unwrap());
+    assert!(
+        store
+            .mark_update_seen(1003, T0, T0.plus(secs(10)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .mark_update_seen(1003, T0.plus(secs(5)), T0.plus(day))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .mark_update_seen(1003, T0.plus(secs(11)), T0.plus(day))
+            .await
+            .unwrap()
+    );
 }
 
-async fn all_in_flight(store: &dyn RecordStore, older_than: Timestamp, page: u32) -> Vec<InFlightItem> {
+async fn all_in_flight(
+    store: &dyn RecordStore,
+    older_than: Timestamp,
+    page: u32,
+) -> Vec<InFlightItem> {
     let mut items = Vec::new();
     let mut cursor = None;
     for _ in 0..100 {
-        let result = store.list_in_flight(older_than, page, cursor).await.unwrap();
+        let result = store
+            .list_in_flight(older_than, page, cursor)
+            .await
+            .unwrap();
         assert!(result.items.len() <= page as usize);
         items.extend(result.items);
         match result.next {
@@ -319,34 +663,76 @@ pub async fn in_flight_index_holds_exactly_the_waiting_work(store: &dyn RecordSt
     let b = collecting(store, owner).await;
     let b = step(store, &b, AvatarEvent::MinimumReached, now).await;
     let b = step(store, &b, AvatarEvent::Enqueue, now).await;
-    let b = step(store, &b, AvatarEvent::Claim { attempt: AttemptId::new(), lease: LEASE }, now.minus(secs(200))).await;
+    let b = step(
+        store,
+        &b,
+        AvatarEvent::Claim {
+            attempt: AttemptId::new(),
+            lease: LEASE,
+        },
+        now.minus(secs(200)),
+    )
+    .await;
     // Not in flight: ready, queued, completed.
     let c = collecting(store, owner).await;
     let _c = step(store, &c, AvatarEvent::MinimumReached, now).await;
     let d = training_since(store, owner, now.minus(secs(1000))).await;
     let output = TrainingOutput {
-        model: TrainedModel::Lora { lora_url: "https://fal.media/l.safetensors".into(), config_url: None },
+        model: TrainedModel::Lora {
+            lora_url: "https://fal.media/l.safetensors".into(),
+            config_url: None,
+        },
         raw_response: "{}".into(),
     };
-    let _d = step(store, &d, AvatarEvent::Succeed { output: output.clone() }, now.minus(secs(900))).await;
+    let _d = step(
+        store,
+        &d,
+        AvatarEvent::Succeed {
+            output: output.clone(),
+        },
+        now.minus(secs(900)),
+    )
+    .await;
     // A generation in progress since now-250 s, and a pending one.
-    let g = store.create_generation(&generation(&a, now.minus(secs(260)))).await.unwrap();
+    let g = store
+        .create_generation(&generation(&a, now.minus(secs(260))))
+        .await
+        .unwrap();
     let g = store
         .update_generation(&Generation {
-            state: GenerationState::InProgress { request: request("g"), submitted_at: now.minus(secs(250)) },
+            state: GenerationState::InProgress {
+                request: request("g"),
+                submitted_at: now.minus(secs(250)),
+            },
             ..g
         })
         .await
         .unwrap();
     let _pending = store.create_generation(&generation(&a, now)).await.unwrap();
 
-    let training = |x: &Avatar| FalTarget::Training { owner, avatar_id: x.id };
-    let gen_target = FalTarget::Generation { owner, avatar_id: a.id, generation_id: g.id };
-    let targets = |items: Vec<InFlightItem>| items.into_iter().map(|i| i.target).collect::<Vec<_>>();
+    let training = |x: &Avatar| FalTarget::Training {
+        owner,
+        avatar_id: x.id,
+    };
+    let gen_target = FalTarget::Generation {
+        owner,
+        avatar_id: a.id,
+        generation_id: g.id,
+    };
+    let targets =
+        |items: Vec<InFlightItem>| items.into_iter().map(|i| i.target).collect::<Vec<_>>();
 
     let expected = vec![training(&a), gen_target.clone(), training(&b)];
-    assert_eq!(targets(all_in_flight(store, now, 50).await), expected, "oldest first, only in-flight items");
-    assert_eq!(targets(all_in_flight(store, now, 1).await), expected, "the same through pages of one");
+    assert_eq!(
+        targets(all_in_flight(store, now, 50).await),
+        expected,
+        "oldest first, only in-flight items"
+    );
+    assert_eq!(
+        targets(all_in_flight(store, now, 1).await),
+        expected,
+        "the same through pages of one"
+    );
     let items = all_in_flight(store, now, 50).await;
     assert_eq!(items[0].since, now.minus(secs(300)));
     assert_eq!(
@@ -357,10 +743,19 @@ pub async fn in_flight_index_holds_exactly_the_waiting_work(store: &dyn RecordSt
 
     // Items leave the index when their state does.
     let _a = step(store, &a, AvatarEvent::Succeed { output }, now).await;
-    assert_eq!(targets(all_in_flight(store, now, 50).await), vec![gen_target, training(&b)]);
+    assert_eq!(
+        targets(all_in_flight(store, now, 50).await),
+        vec![gen_target, training(&b)]
+    );
     let g = store.get_generation(a.id, g.id).await.unwrap().unwrap();
     store
-        .update_generation(&Generation { state: GenerationState::Completed { images: vec![], completed_at: now }, ..g })
+        .update_generation(&Generation {
+            state: GenerationState::Completed {
+                images: vec![],
+                completed_at: now,
+            },
+            ..g
+        })
         .await
         .unwrap();
     store.delete_avatar(owner, b.id).await.unwrap();
@@ -370,25 +765,51 @@ pub async fn in_flight_index_holds_exactly_the_waiting_work(store: &dyn RecordSt
 // ---------------------------------------------------------------- job queue
 
 pub async fn queue_delivers_and_acknowledges(queue: &dyn JobQueue) {
-    let id = queue.send(r#"{"job":"launch","n":1}"#, QueueDelay::NONE).await.unwrap();
+    let id = queue
+        .send(r#"{"job":"launch","n":1}"#, QueueDelay::NONE)
+        .await
+        .unwrap();
     let got = queue.receive(10, secs(5)).await.unwrap();
     assert_eq!(got.len(), 1);
-    assert_eq!((got[0].message_id.as_str(), got[0].body.as_str(), got[0].receive_count), (id.as_str(), r#"{"job":"launch","n":1}"#, 1));
-    assert!(queue.receive(10, Duration::ZERO).await.unwrap().is_empty(), "invisible while being processed");
+    assert_eq!(
+        (
+            got[0].message_id.as_str(),
+            got[0].body.as_str(),
+            got[0].receive_count
+        ),
+        (id.as_str(), r#"{"job":"launch","n":1}"#, 1)
+    );
+    assert!(
+        queue.receive(10, Duration::ZERO).await.unwrap().is_empty(),
+        "invisible while being processed"
+    );
     queue.ack(&got[0].receipt).await.unwrap();
-    assert!(queue.receive(10, secs(1)).await.unwrap().is_empty(), "gone once acknowledged");
+    assert!(
+        queue.receive(10, secs(1)).await.unwrap().is_empty(),
+        "gone once acknowledged"
+    );
 }
 
 pub async fn queue_honours_delays(queue: &dyn JobQueue) {
-    queue.send("later", QueueDelay::from_secs(2).unwrap()).await.unwrap();
-    assert!(queue.receive(10, Duration::ZERO).await.unwrap().is_empty(), "not before its delay");
+    queue
+        .send("later", QueueDelay::from_secs(2).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        queue.receive(10, Duration::ZERO).await.unwrap().is_empty(),
+        "not before its delay"
+    );
     let started = std::time::Instant::now();
     let mut got = Vec::new();
     while got.is_empty() && started.elapsed() < secs(15) {
         got = queue.receive(10, secs(1)).await.unwrap();
     }
     assert_eq!(got.first().map(|m| m.body.as_str()), Some("later"));
-    assert!(started.elapsed() >= Duration::from_millis(1500), "delivered after about 2 s, got {:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "delivered after about 2 s, got {:?}",
+        started.elapsed()
+    );
     queue.ack(&got[0].receipt).await.unwrap();
 }
 
@@ -396,10 +817,16 @@ pub async fn queue_redelivers_released_messages(queue: &dyn JobQueue) {
     queue.send("retry me", QueueDelay::NONE).await.unwrap();
     let first = queue.receive(1, secs(5)).await.unwrap();
     assert_eq!(first.len(), 1);
-    queue.release(&first[0].receipt, QueueDelay::NONE).await.unwrap();
+    queue
+        .release(&first[0].receipt, QueueDelay::NONE)
+        .await
+        .unwrap();
     let second = queue.receive(1, secs(5)).await.unwrap();
     assert_eq!(second.len(), 1);
-    assert_eq!((second[0].body.as_str(), second[0].receive_count), ("retry me", 2));
+    assert_eq!(
+        (second[0].body.as_str(), second[0].receive_count),
+        ("retry me", 2)
+    );
     queue.ack(&second[0].receipt).await.unwrap();
 }
 
@@ -417,7 +844,13 @@ pub fn body(bytes: Vec<u8>) -> BlobReader {
 
 pub async fn read_all(blobs: &dyn BlobStore, key: &BlobKey) -> Vec<u8> {
     let mut out = Vec::new();
-    blobs.get(key).await.unwrap().read_to_end(&mut out).await.unwrap();
+    blobs
+        .get(key)
+        .await
+        .unwrap()
+        .read_to_end(&mut out)
+        .await
+        .unwrap();
     out
 }
 
@@ -427,33 +860,77 @@ fn key(s: &str) -> BlobKey {
 
 pub async fn blobs_round_trip(blobs: &dyn BlobStore) {
     let small = key("photos/1/a/one.jpg");
-    assert_eq!(blobs.put(&small, body(b"jpeg bytes".to_vec()), "image/jpeg").await.unwrap(), 10);
+    assert_eq!(
+        blobs
+            .put(&small, body(b"jpeg bytes".to_vec()), "image/jpeg")
+            .await
+            .unwrap(),
+        10
+    );
     assert_eq!(read_all(blobs, &small).await, b"jpeg bytes");
     assert_eq!(blobs.size(&small).await.unwrap(), Some(10));
-    blobs.put(&small, body(b"replaced".to_vec()), "image/jpeg").await.unwrap();
+    blobs
+        .put(&small, body(b"replaced".to_vec()), "image/jpeg")
+        .await
+        .unwrap();
     assert_eq!(read_all(blobs, &small).await, b"replaced");
 
     // Larger than one multipart part.
     let large = random_bytes(7, 19 * 1024 * 1024 + 123);
     let big = key("photos/1/a/large.png");
-    assert_eq!(blobs.put(&big, body(large.clone()), "image/png").await.unwrap(), large.len() as u64);
-    assert_eq!(Sha256::digest(read_all(blobs, &big).await), Sha256::digest(&large));
+    assert_eq!(
+        blobs
+            .put(&big, body(large.clone()), "image/png")
+            .await
+            .unwrap(),
+        large.len() as u64
+    );
+    assert_eq!(
+        Sha256::digest(read_all(blobs, &big).await),
+        Sha256::digest(&large)
+    );
 
     let missing = key("photos/1/a/missing.jpg");
-    assert!(matches!(blobs.get(&missing).await, Err(BlobError::NotFound(_))));
+    assert!(matches!(
+        blobs.get(&missing).await,
+        Err(BlobError::NotFound(_))
+    ));
     assert_eq!(blobs.size(&missing).await.unwrap(), None);
 }
 
 pub async fn delete_prefix_removes_exactly_the_prefix(blobs: &dyn BlobStore) {
-    for k in ["photos/7/av1/a.jpg", "photos/7/av1/b.jpg", "photos/7/av1/deep/c.jpg", "photos/7/av11/x.jpg", "archives/7/av1/z.zip"] {
-        blobs.put(&key(k), body(k.as_bytes().to_vec()), "image/jpeg").await.unwrap();
+    for k in [
+        "photos/7/av1/a.jpg",
+        "photos/7/av1/b.jpg",
+        "photos/7/av1/deep/c.jpg",
+        "photos/7/av11/x.jpg",
+        "archives/7/av1/z.zip",
+    ] {
+        blobs
+            .put(&key(k), body(k.as_bytes().to_vec()), "image/jpeg")
+            .await
+            .unwrap();
     }
     assert_eq!(blobs.delete_prefix("photos/7/av1/").await.unwrap(), 3);
     assert_eq!(blobs.size(&key("photos/7/av1/a.jpg")).await.unwrap(), None);
-    assert_eq!(blobs.size(&key("photos/7/av11/x.jpg")).await.unwrap(), Some(19), "a sibling with a longer name stays");
-    assert_eq!(blobs.size(&key("archives/7/av1/z.zip")).await.unwrap(), Some(20));
-    assert_eq!(blobs.delete_prefix("photos/7/av1/").await.unwrap(), 0, "idempotent");
-    assert!(blobs.delete_prefix("photos/7/av1").await.is_err(), "a prefix must end in /");
+    assert_eq!(
+        blobs.size(&key("photos/7/av11/x.jpg")).await.unwrap(),
+        Some(19),
+        "a sibling with a longer name stays"
+    );
+    assert_eq!(
+        blobs.size(&key("archives/7/av1/z.zip")).await.unwrap(),
+        Some(20)
+    );
+    assert_eq!(
+        blobs.delete_prefix("photos/7/av1/").await.unwrap(),
+        0,
+        "idempotent"
+    );
+    assert!(
+        blobs.delete_prefix("photos/7/av1").await.is_err(),
+        "a prefix must end in /"
+    );
 }
 
 /// A body that yields `good` bytes, then fails.
@@ -462,7 +939,11 @@ struct FailingBody {
 }
 
 impl AsyncRead for FailingBody {
-    fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         if self.remaining == 0 {
             return Poll::Ready(Err(std::io::Error::other("connection reset by Telegram")));
         }
@@ -476,17 +957,32 @@ impl AsyncRead for FailingBody {
 pub async fn a_failed_upload_stores_nothing(blobs: &dyn BlobStore) {
     for (name, good) in [("small", 1000), ("multipart", 12 * 1024 * 1024)] {
         let k = key(&format!("photos/9/f/{name}.jpg"));
-        assert!(blobs.put(&k, Box::pin(FailingBody { remaining: good }), "image/jpeg").await.is_err());
-        assert_eq!(blobs.size(&k).await.unwrap(), None, "{name}: nothing stored");
+        assert!(
+            blobs
+                .put(&k, Box::pin(FailingBody { remaining: good }), "image/jpeg")
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            blobs.size(&k).await.unwrap(),
+            None,
+            "{name}: nothing stored"
+        );
     }
 }
 
 pub async fn presigned_urls_name_the_object(blobs: &dyn BlobStore) -> url::Url {
     let k = key("archives/3/x/attempt.zip");
-    blobs.put(&k, body(b"PK zip".to_vec()), "application/zip").await.unwrap();
+    blobs
+        .put(&k, body(b"PK zip".to_vec()), "application/zip")
+        .await
+        .unwrap();
     let url = blobs.presign_get(&k, secs(3600)).await.unwrap();
     assert!(url.path().ends_with("archives/3/x/attempt.zip"), "{url}");
-    assert!(url.query().is_some_and(|q| !q.is_empty()), "carries a signature: {url}");
+    assert!(
+        url.query().is_some_and(|q| !q.is_empty()),
+        "carries a signature: {url}"
+    );
     url
 }
 
@@ -503,13 +999,19 @@ pub async fn zip_of_25_photos_unpacks_identically(blobs: Arc<dyn BlobStore>) {
         digests.push(Sha256::digest(&bytes));
         let k = blob_keys::photo(owner, avatar, &format!("unique-{i}"), ImageFormat::Jpeg);
         blobs.put(&k, body(bytes), "image/jpeg").await.unwrap();
-        sources.push(ZipSource { key: k, name: format!("photo_{:02}.jpg", i + 1) });
+        sources.push(ZipSource {
+            key: k,
+            name: format!("photo_{:02}.jpg", i + 1),
+        });
     }
     let dest = blob_keys::archive(owner, avatar, AttemptId::new());
     let summary = zip_blobs(&*blobs, &sources, &dest).await.unwrap();
     assert_eq!(summary.entries, COUNT as u32);
     assert_eq!(summary.content_bytes, (COUNT * SIZE) as u64);
-    assert_eq!(blobs.size(&dest).await.unwrap(), Some(summary.archive_bytes));
+    assert_eq!(
+        blobs.size(&dest).await.unwrap(),
+        Some(summary.archive_bytes)
+    );
 
     let archive = read_all(&*blobs, &dest).await;
     assert_eq!(archive.len() as u64, summary.archive_bytes);
@@ -520,18 +1022,42 @@ pub async fn zip_of_25_photos_unpacks_identically(blobs: Arc<dyn BlobStore>) {
         assert_eq!(entry.name(), format!("photo_{:02}.jpg", i + 1));
         let mut content = Vec::with_capacity(SIZE);
         std::io::Read::read_to_end(&mut entry, &mut content).unwrap();
-        assert_eq!(&Sha256::digest(&content), digest, "entry {i} is byte-identical");
+        assert_eq!(
+            &Sha256::digest(&content),
+            digest,
+            "entry {i} is byte-identical"
+        );
     }
 }
 
 pub async fn a_zip_with_a_missing_source_stores_nothing(blobs: &dyn BlobStore) {
     let present = key("photos/4/z/present.jpg");
-    blobs.put(&present, body(random_bytes(1, 3 * 1024 * 1024)), "image/jpeg").await.unwrap();
+    blobs
+        .put(
+            &present,
+            body(random_bytes(1, 3 * 1024 * 1024)),
+            "image/jpeg",
+        )
+        .await
+        .unwrap();
     let sources = [
-        ZipSource { key: present, name: "1.jpg".into() },
-        ZipSource { key: key("photos/4/z/gone.jpg"), name: "2.jpg".into() },
+        ZipSource {
+            key: present,
+            name: "1.jpg".into(),
+        },
+        ZipSource {
+            key: key("photos/4/z/gone.jpg"),
+            name: "2.jpg".into(),
+        },
     ];
     let dest = key("archives/4/z/a.zip");
-    assert!(matches!(zip_blobs(blobs, &sources, &dest).await, Err(BlobError::NotFound(_))));
-    assert_eq!(blobs.size(&dest).await.unwrap(), None, "no truncated archive");
+    assert!(matches!(
+        zip_blobs(blobs, &sources, &dest).await,
+        Err(BlobError::NotFound(_))
+    ));
+    assert_eq!(
+        blobs.size(&dest).await.unwrap(),
+        None,
+        "no truncated archive"
+    );
 }

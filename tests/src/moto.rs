@@ -39,7 +39,10 @@ fn start() -> String {
             .name("moto-server".into())
             .spawn(move || {
                 let mut command = Command::new(&spawned);
-                command.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
+                command
+                    .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
                 #[cfg(target_os = "linux")]
                 unsafe {
                     use std::os::unix::process::CommandExt;
@@ -62,7 +65,9 @@ fn start() -> String {
             })
             .expect("spawn the moto supervisor thread");
         if let Err(e) = rx.recv().expect("moto supervisor reports") {
-            panic!("could not start {program:?} ({e}); install it with: pip install 'moto[server]==5.1.22' or set MOTO_ENDPOINT");
+            panic!(
+                "could not start {program:?} ({e}); install it with: pip install 'moto[server]==5.1.22' or set MOTO_ENDPOINT"
+            );
         }
         let url = format!("http://127.0.0.1:{port}");
         if wait_ready(port, Duration::from_secs(30)) {
@@ -80,7 +85,10 @@ fn wait_ready(port: u16, within: Duration) -> bool {
             let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
             let request = "GET /moto-api/data.json HTTP/1.0\r\nHost: localhost\r\n\r\n";
             let mut reply = [0u8; 12];
-            if stream.write_all(request.as_bytes()).is_ok() && stream.read_exact(&mut reply).is_ok() && reply.starts_with(b"HTTP/1.") {
+            if stream.write_all(request.as_bytes()).is_ok()
+                && stream.read_exact(&mut reply).is_ok()
+                && reply.starts_with(b"HTTP/1.")
+            {
                 return true;
             }
         }

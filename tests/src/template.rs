@@ -5,13 +5,14 @@ use std::collections::HashMap;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_s3::types::{
-    BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule, AbortIncompleteMultipartUpload,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
+    LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use fluxbot::config::{Resources, ServerSideEncryption as Sse};
@@ -34,19 +35,28 @@ impl Template {
 
     pub fn load() -> Self {
         let text = std::fs::read_to_string(Self::path()).expect("read template.yaml");
-        Self { root: serde_norway::from_str(&text).expect("template.yaml parses as YAML") }
+        Self {
+            root: serde_norway::from_str(&text).expect("template.yaml parses as YAML"),
+        }
     }
 
     pub fn resource(&self, logical_id: &str) -> &Value {
-        self.root.get("Resources").and_then(|r| r.get(logical_id)).unwrap_or_else(|| panic!("template has no {logical_id}"))
+        self.root
+            .get("Resources")
+            .and_then(|r| r.get(logical_id))
+            .unwrap_or_else(|| panic!("template has no {logical_id}"))
     }
 
     pub fn properties(&self, logical_id: &str) -> &Value {
-        self.resource(logical_id).get("Properties").unwrap_or_else(|| panic!("{logical_id} has no Properties"))
+        self.resource(logical_id)
+            .get("Properties")
+            .unwrap_or_else(|| panic!("{logical_id} has no Properties"))
     }
 
     pub fn resources_of_type(&self, kind: &str) -> Vec<(String, &Value)> {
-        let Some(Value::Mapping(resources)) = self.root.get("Resources") else { return vec![] };
+        let Some(Value::Mapping(resources)) = self.root.get("Resources") else {
+            return vec![];
+        };
         resources
             .iter()
             .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some(kind))
@@ -56,11 +66,16 @@ impl Template {
 }
 
 pub fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or_else(|| panic!("expected a string at {key} in {v:?}"))
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("expected a string at {key} in {v:?}"))
 }
 
 fn list_at<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key).and_then(Value::as_sequence).map(Vec::as_slice).unwrap_or(&[])
+    v.get(key)
+        .and_then(Value::as_sequence)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 fn number_at(v: &Value, key: &str) -> Option<i64> {
@@ -94,7 +109,13 @@ pub async fn provision(sdk: &SdkConfig) -> Resources {
     let launch_queue_url = create_queues(sdk, &template, &suffix).await;
     let bucket_name = format!("media-{suffix}");
     create_bucket(sdk, &template, &bucket_name).await;
-    Resources { table_name, launch_queue_url, bucket_name, s3_force_path_style: true, s3_encryption: Sse::S3Managed }
+    Resources {
+        table_name,
+        launch_queue_url,
+        bucket_name,
+        s3_force_path_style: true,
+        s3_encryption: Sse::S3Managed,
+    }
 }
 
 async fn create_table(sdk: &SdkConfig, template: &Template, name: &str) {
@@ -121,9 +142,15 @@ async fn create_table(sdk: &SdkConfig, template: &Template, name: &str) {
                     Projection::builder()
                         .projection_type(ProjectionType::from(str_at(projection, "ProjectionType")))
                         .set_non_key_attributes(
-                            projection.get("NonKeyAttributes").and_then(Value::as_sequence).map(|attrs| {
-                                attrs.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect()
-                            }),
+                            projection
+                                .get("NonKeyAttributes")
+                                .and_then(Value::as_sequence)
+                                .map(|attrs| {
+                                    attrs
+                                        .iter()
+                                        .filter_map(|a| a.as_str().map(str::to_owned))
+                                        .collect()
+                                }),
                         )
                         .build(),
                 )
@@ -158,11 +185,17 @@ async fn create_table(sdk: &SdkConfig, template: &Template, name: &str) {
     }
 }
 
-fn queue_attributes(props: &Value, dlq_arns: &HashMap<String, String>) -> HashMap<QueueAttributeName, String> {
+fn queue_attributes(
+    props: &Value,
+    dlq_arns: &HashMap<String, String>,
+) -> HashMap<QueueAttributeName, String> {
     let mut attributes = HashMap::new();
     for (name, attribute) in [
         ("VisibilityTimeout", QueueAttributeName::VisibilityTimeout),
-        ("MessageRetentionPeriod", QueueAttributeName::MessageRetentionPeriod),
+        (
+            "MessageRetentionPeriod",
+            QueueAttributeName::MessageRetentionPeriod,
+        ),
         ("DelaySeconds", QueueAttributeName::DelaySeconds),
     ] {
         if let Some(value) = number_at(props, name) {
@@ -170,10 +203,17 @@ fn queue_attributes(props: &Value, dlq_arns: &HashMap<String, String>) -> HashMa
         }
     }
     if let Some(redrive) = props.get("RedrivePolicy") {
-        let target = redrive.get("deadLetterTargetArn").expect("deadLetterTargetArn");
+        let target = redrive
+            .get("deadLetterTargetArn")
+            .expect("deadLetterTargetArn");
         // `!GetAtt Queue.Arn` arrives as a tagged scalar "Queue.Arn".
         let logical = match target {
-            Value::Tagged(tagged) => tagged.value.as_str().expect("GetAtt target").trim_end_matches(".Arn").to_owned(),
+            Value::Tagged(tagged) => tagged
+                .value
+                .as_str()
+                .expect("GetAtt target")
+                .trim_end_matches(".Arn")
+                .to_owned(),
             other => panic!("unsupported deadLetterTargetArn {other:?}"),
         };
         let policy = serde_json::json!({
@@ -207,7 +247,10 @@ async fn create_queues(sdk: &SdkConfig, template: &Template, suffix: &str) -> St
             .send()
             .await
             .expect("queue attributes");
-        let arn = attrs.attributes.and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned()).expect("queue ARN");
+        let arn = attrs
+            .attributes
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .expect("queue ARN");
         arns.insert(logical.to_owned(), arn);
         urls.insert(logical, url);
     }
@@ -216,18 +259,30 @@ async fn create_queues(sdk: &SdkConfig, template: &Template, suffix: &str) -> St
 
 async fn create_bucket(sdk: &SdkConfig, template: &Template, name: &str) {
     let props = template.properties(BUCKET);
-    let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build();
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(true)
+        .build();
     let client = aws_sdk_s3::Client::from_conf(config);
-    client.create_bucket().bucket(name).send().await.expect("create bucket");
+    client
+        .create_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .expect("create bucket");
     if let Some(encryption) = props.get("BucketEncryption") {
         let rules = list_at(encryption, "ServerSideEncryptionConfiguration")
             .iter()
             .map(|rule| {
-                let default = rule.get("ServerSideEncryptionByDefault").expect("default encryption");
+                let default = rule
+                    .get("ServerSideEncryptionByDefault")
+                    .expect("default encryption");
                 ServerSideEncryptionRule::builder()
                     .apply_server_side_encryption_by_default(
                         ServerSideEncryptionByDefault::builder()
-                            .sse_algorithm(ServerSideEncryption::from(str_at(default, "SSEAlgorithm")))
+                            .sse_algorithm(ServerSideEncryption::from(str_at(
+                                default,
+                                "SSEAlgorithm",
+                            )))
                             .build()
                             .expect("encryption default"),
                     )
@@ -239,7 +294,10 @@ async fn create_bucket(sdk: &SdkConfig, template: &Template, name: &str) {
             .put_bucket_encryption()
             .bucket(name)
             .server_side_encryption_configuration(
-                ServerSideEncryptionConfiguration::builder().set_rules(Some(rules)).build().expect("encryption config"),
+                ServerSideEncryptionConfiguration::builder()
+                    .set_rules(Some(rules))
+                    .build()
+                    .expect("encryption config"),
             )
             .send()
             .await
@@ -266,18 +324,26 @@ async fn create_bucket(sdk: &SdkConfig, template: &Template, name: &str) {
         let rules = list_at(lifecycle, "Rules")
             .iter()
             .map(|rule| {
-                let filter = LifecycleRuleFilter::builder().prefix(rule.get("Prefix").and_then(Value::as_str).unwrap_or("")).build();
+                let filter = LifecycleRuleFilter::builder()
+                    .prefix(rule.get("Prefix").and_then(Value::as_str).unwrap_or(""))
+                    .build();
                 LifecycleRule::builder()
                     .id(str_at(rule, "Id"))
                     .status(ExpirationStatus::from(str_at(rule, "Status")))
                     .filter(filter)
                     .set_expiration(
-                        number_at(rule, "ExpirationInDays").map(|d| LifecycleExpiration::builder().days(d as i32).build()),
+                        number_at(rule, "ExpirationInDays")
+                            .map(|d| LifecycleExpiration::builder().days(d as i32).build()),
                     )
-                    .set_abort_incomplete_multipart_upload(rule.get("AbortIncompleteMultipartUpload").and_then(|a| {
-                        number_at(a, "DaysAfterInitiation")
-                            .map(|d| AbortIncompleteMultipartUpload::builder().days_after_initiation(d as i32).build())
-                    }))
+                    .set_abort_incomplete_multipart_upload(
+                        rule.get("AbortIncompleteMultipartUpload").and_then(|a| {
+                            number_at(a, "DaysAfterInitiation").map(|d| {
+                                AbortIncompleteMultipartUpload::builder()
+                                    .days_after_initiation(d as i32)
+                                    .build()
+                            })
+                        }),
+                    )
                     .build()
                     .expect("lifecycle rule")
             })
@@ -285,7 +351,12 @@ async fn create_bucket(sdk: &SdkConfig, template: &Template, name: &str) {
         client
             .put_bucket_lifecycle_configuration()
             .bucket(name)
-            .lifecycle_configuration(BucketLifecycleConfiguration::builder().set_rules(Some(rules)).build().expect("lifecycle"))
+            .lifecycle_configuration(
+                BucketLifecycleConfiguration::builder()
+                    .set_rules(Some(rules))
+                    .build()
+                    .expect("lifecycle"),
+            )
             .send()
             .await
             .expect("bucket lifecycle");

@@ -21,7 +21,10 @@ async fn presigned_s3_urls_serve_the_object() {
     let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
     assert_eq!(query.get("X-Amz-Expires").map(String::as_str), Some("3600"));
     assert_eq!(query.get("X-Amz-Signature").map(String::len), Some(64));
-    assert_eq!(query.get("X-Amz-Algorithm").map(String::as_str), Some("AWS4-HMAC-SHA256"));
+    assert_eq!(
+        query.get("X-Amz-Algorithm").map(String::as_str),
+        Some("AWS4-HMAC-SHA256")
+    );
 }
 
 #[tokio::test]
@@ -29,9 +32,23 @@ async fn objects_are_encrypted_at_rest_in_s3() {
     let backend = backends::aws().await;
     let (clients, resources) = backend.aws.as_ref().unwrap();
     let key = BlobKey::new("photos/1/enc/a.jpg").unwrap();
-    backend.blobs.put(&key, c::body(vec![1; 10]), "image/jpeg").await.unwrap();
-    let head = clients.s3.head_object().bucket(&resources.bucket_name).key(key.as_str()).send().await.unwrap();
-    assert_eq!(head.server_side_encryption().map(|s| s.as_str()), Some("AES256"));
+    backend
+        .blobs
+        .put(&key, c::body(vec![1; 10]), "image/jpeg")
+        .await
+        .unwrap();
+    let head = clients
+        .s3
+        .head_object()
+        .bucket(&resources.bucket_name)
+        .key(key.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.server_side_encryption().map(|s| s.as_str()),
+        Some("AES256")
+    );
     assert_eq!(head.content_type(), Some("image/jpeg"));
 }
 
@@ -40,19 +57,43 @@ async fn embedded_data_survives_a_restart() {
     let first = backends::embedded().await;
     let owner = UserId(77);
     let avatar = c::collecting(&*first.store, owner).await;
-    first.store.add_photo(&c::photo(&avatar, "keep", b"bytes"), 20).await.unwrap();
-    first.queue.send("queued before restart", QueueDelay::NONE).await.unwrap();
+    first
+        .store
+        .add_photo(&c::photo(&avatar, "keep", b"bytes"), 20)
+        .await
+        .unwrap();
+    first
+        .queue
+        .send("queued before restart", QueueDelay::NONE)
+        .await
+        .unwrap();
     let key = BlobKey::new("photos/77/x/keep.jpg").unwrap();
-    first.blobs.put(&key, c::body(b"photo".to_vec()), "image/jpeg").await.unwrap();
+    first
+        .blobs
+        .put(&key, c::body(b"photo".to_vec()), "image/jpeg")
+        .await
+        .unwrap();
 
     let dir = first.dir.unwrap();
     drop((first.store, first.queue, first.blobs));
     let second = backends::embedded_in(dir).await;
-    let reread = second.store.get_avatar(owner, avatar.id).await.unwrap().unwrap();
+    let reread = second
+        .store
+        .get_avatar(owner, avatar.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((reread.kind, reread.photo_count), (AvatarKind::Portrait, 1));
     assert_eq!(second.store.list_photos(avatar.id).await.unwrap().len(), 1);
-    let jobs = second.queue.receive(10, Duration::from_secs(2)).await.unwrap();
-    assert_eq!(jobs.iter().map(|j| j.body.as_str()).collect::<Vec<_>>(), ["queued before restart"]);
+    let jobs = second
+        .queue
+        .receive(10, Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        jobs.iter().map(|j| j.body.as_str()).collect::<Vec<_>>(),
+        ["queued before restart"]
+    );
     assert_eq!(c::read_all(&*second.blobs, &key).await, b"photo");
 }
 
@@ -67,9 +108,18 @@ async fn embedded_presigned_urls_verify_and_expire() {
     let key = "archives/3/x/attempt.zip";
     let now = Timestamp::now();
     assert!(blobs.verify_presigned(key, expires, signature, now));
-    assert!(!blobs.verify_presigned("archives/3/x/other.zip", expires, signature, now), "bound to the key");
-    assert!(!blobs.verify_presigned(key, expires + 1, signature, now), "bound to the expiry");
-    assert!(!blobs.verify_presigned(key, expires, signature, Timestamp::from_secs(expires)), "expires");
+    assert!(
+        !blobs.verify_presigned("archives/3/x/other.zip", expires, signature, now),
+        "bound to the key"
+    );
+    assert!(
+        !blobs.verify_presigned(key, expires + 1, signature, now),
+        "bound to the expiry"
+    );
+    assert!(
+        !blobs.verify_presigned(key, expires, signature, Timestamp::from_secs(expires)),
+        "expires"
+    );
     // The key survives a reopen, so URLs handed out before a restart stay valid.
     let reopened = LocalBlobs::open(dir.path(), "http://127.0.0.1:8080/".parse().unwrap()).unwrap();
     assert!(reopened.verify_presigned(key, expires, signature, now));

@@ -6,7 +6,9 @@ use fluxbot_tests::template::{self, Template, str_at};
 use serde_norway::Value;
 
 fn int(v: &Value, key: &str) -> i64 {
-    v.get(key).and_then(Value::as_i64).unwrap_or_else(|| panic!("{key} is not a number"))
+    v.get(key)
+        .and_then(Value::as_i64)
+        .unwrap_or_else(|| panic!("{key} is not a number"))
 }
 
 #[test]
@@ -19,15 +21,38 @@ fn table_matches_the_adapter_layout() {
         .iter()
         .map(|k| (str_at(k, "AttributeName"), str_at(k, "KeyType")))
         .collect();
-    assert_eq!(keys, [(TableLayout::PARTITION_KEY, "HASH"), (TableLayout::SORT_KEY, "RANGE")]);
+    assert_eq!(
+        keys,
+        [
+            (TableLayout::PARTITION_KEY, "HASH"),
+            (TableLayout::SORT_KEY, "RANGE")
+        ]
+    );
     let gsi = &table["GlobalSecondaryIndexes"][0];
     assert_eq!(str_at(gsi, "IndexName"), TableLayout::IN_FLIGHT_INDEX);
-    let gsi_keys: Vec<&str> = gsi["KeySchema"].as_sequence().unwrap().iter().map(|k| str_at(k, "AttributeName")).collect();
-    assert_eq!(gsi_keys, [TableLayout::IN_FLIGHT_PARTITION_KEY, TableLayout::IN_FLIGHT_SORT_KEY]);
+    let gsi_keys: Vec<&str> = gsi["KeySchema"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| str_at(k, "AttributeName"))
+        .collect();
+    assert_eq!(
+        gsi_keys,
+        [
+            TableLayout::IN_FLIGHT_PARTITION_KEY,
+            TableLayout::IN_FLIGHT_SORT_KEY
+        ]
+    );
     assert_eq!(str_at(&gsi["Projection"], "ProjectionType"), "KEYS_ONLY");
-    assert_eq!(str_at(&table["TimeToLiveSpecification"], "AttributeName"), TableLayout::TTL_ATTRIBUTE);
+    assert_eq!(
+        str_at(&table["TimeToLiveSpecification"], "AttributeName"),
+        TableLayout::TTL_ATTRIBUTE
+    );
     assert_eq!(str_at(table, "BillingMode"), "PAY_PER_REQUEST");
-    assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true));
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+        Some(true)
+    );
 }
 
 #[test]
@@ -35,10 +60,16 @@ fn launch_queue_outlives_its_worker_and_dead_letters() {
     let t = Template::load();
     let queue = t.properties(template::LAUNCH_QUEUE);
     let worker = t.properties("TrainingLaunchFunction");
-    assert!(int(queue, "VisibilityTimeout") >= 6 * int(worker, "Timeout"), "visibility timeout >= 6x function timeout");
+    assert!(
+        int(queue, "VisibilityTimeout") >= 6 * int(worker, "Timeout"),
+        "visibility timeout >= 6x function timeout"
+    );
     assert!(int(&queue["RedrivePolicy"], "maxReceiveCount") >= 5);
     let events = &worker["Events"]["Launch"]["Properties"];
-    assert_eq!(events["FunctionResponseTypes"][0].as_str(), Some("ReportBatchItemFailures"));
+    assert_eq!(
+        events["FunctionResponseTypes"][0].as_str(),
+        Some("ReportBatchItemFailures")
+    );
 }
 
 #[test]
@@ -46,7 +77,12 @@ fn bucket_is_private_and_encrypted() {
     let t = Template::load();
     let bucket = t.properties(template::BUCKET);
     let block = &bucket["PublicAccessBlockConfiguration"];
-    for flag in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+    for flag in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
         assert_eq!(block[flag].as_bool(), Some(true), "{flag}");
     }
     let sse = &bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"];
@@ -57,15 +93,34 @@ fn bucket_is_private_and_encrypted() {
 fn every_function_builds_its_own_binary_for_arm64() {
     let t = Template::load();
     let functions = t.resources_of_type("AWS::Serverless::Function");
-    let mut binaries: Vec<&str> =
-        functions.iter().map(|(_, f)| str_at(&f["Metadata"]["BuildProperties"], "Binary")).collect();
+    let mut binaries: Vec<&str> = functions
+        .iter()
+        .map(|(_, f)| str_at(&f["Metadata"]["BuildProperties"], "Binary"))
+        .collect();
     binaries.sort();
-    assert_eq!(binaries, ["fal-webhook", "status-sweep", "telegram-webhook", "training-launch"]);
+    assert_eq!(
+        binaries,
+        [
+            "fal-webhook",
+            "status-sweep",
+            "telegram-webhook",
+            "training-launch"
+        ]
+    );
     for (name, f) in &functions {
-        assert_eq!(str_at(&f["Metadata"], "BuildMethod"), "rust-cargolambda", "{name}");
+        assert_eq!(
+            str_at(&f["Metadata"], "BuildMethod"),
+            "rust-cargolambda",
+            "{name}"
+        );
         // Each binary is a workspace member under functions/.
         let binary = str_at(&f["Metadata"]["BuildProperties"], "Binary");
-        let manifest = Template::path().parent().unwrap().join("functions").join(binary).join("Cargo.toml");
+        let manifest = Template::path()
+            .parent()
+            .unwrap()
+            .join("functions")
+            .join(binary)
+            .join("Cargo.toml");
         assert!(manifest.exists(), "{name}: {manifest:?}");
     }
     let globals = &t_root_globals();

@@ -13,16 +13,24 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let (resources, fal) =
-        EnvReader::from_process().load::<(Resources, FalSettings)>()?;
+    let (resources, fal) = EnvReader::from_process().load::<(Resources, FalSettings)>()?;
     let store = AwsClients::from_env(&resources).await.store(&resources);
     let (store, fal) = (&store, &fal);
-    lambda_runtime::run(service_fn(move |_: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
-        let now = Timestamp::now();
-        let page = store.list_in_flight(now.minus(fal.status_check_interval), 100, None).await?;
-        let oldest_secs = page.items.first().map(|i| now.since(i.since).as_secs());
-        tracing::info!(due = page.items.len(), more = page.next.is_some(), ?oldest_secs, "in-flight work due for a status check");
-        Ok::<_, Error>(())
-    }))
+    lambda_runtime::run(service_fn(
+        move |_: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
+            let now = Timestamp::now();
+            let page = store
+                .list_in_flight(now.minus(fal.status_check_interval), 100, None)
+                .await?;
+            let oldest_secs = page.items.first().map(|i| now.since(i.since).as_secs());
+            tracing::info!(
+                due = page.items.len(),
+                more = page.next.is_some(),
+                ?oldest_secs,
+                "in-flight work due for a status check"
+            );
+            Ok::<_, Error>(())
+        },
+    ))
     .await
 }

@@ -12,8 +12,8 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let (resources, _telegram, _fal) = EnvReader::from_process()
-        .load::<(Resources, TelegramSettings, FalSettings)>()?;
+    let (resources, _telegram, _fal) =
+        EnvReader::from_process().load::<(Resources, TelegramSettings, FalSettings)>()?;
     let clients = AwsClients::from_env(&resources).await;
     let _store = clients.store(&resources);
     lambda_runtime::run(service_fn(handle)).await

@@ -4,9 +4,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::ids::MessageRef;
 use super::ids::{AvatarId, Timestamp, UserId};
 use super::lifecycle::{AvatarEvent, AvatarState, AvatarStatus, IllegalTransition, transition};
-use super::ids::MessageRef;
 
 /// What the avatar depicts; decides the trainer and the photo minimum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -93,7 +93,10 @@ impl AvatarName {
         }
         let length = trimmed.chars().count();
         if length > Self::MAX_CHARS {
-            return Err(NameError::TooLong { length, max: Self::MAX_CHARS });
+            return Err(NameError::TooLong {
+                length,
+                max: Self::MAX_CHARS,
+            });
         }
         if trimmed.chars().any(char::is_control) {
             return Err(NameError::ControlCharacters);
@@ -165,7 +168,14 @@ pub struct Avatar {
 
 impl Avatar {
     /// A new avatar in `draft`, not yet stored.
-    pub fn draft(owner: UserId, kind: AvatarKind, gender: Gender, name: AvatarName, preset: Preset, now: Timestamp) -> Self {
+    pub fn draft(
+        owner: UserId,
+        kind: AvatarKind,
+        gender: Gender,
+        name: AvatarName,
+        preset: Preset,
+        now: Timestamp,
+    ) -> Self {
         Self {
             id: AvatarId::new(),
             owner,
@@ -194,7 +204,11 @@ impl Avatar {
     /// conditionally on the current `version`.
     pub fn apply(&self, event: AvatarEvent, now: Timestamp) -> Result<Avatar, IllegalTransition> {
         let state = transition(&self.state, event, now)?;
-        Ok(Avatar { state, updated_at: now, ..self.clone() })
+        Ok(Avatar {
+            state,
+            updated_at: now,
+            ..self.clone()
+        })
     }
 
     /// When this avatar entered work that waits on fal.ai, if it is in such work now.
@@ -213,18 +227,32 @@ mod tests {
         assert_eq!(AvatarName::parse("   "), Err(NameError::Empty));
         assert_eq!(AvatarName::parse(""), Err(NameError::Empty));
         let forty = "я".repeat(40);
-        assert!(AvatarName::parse(&forty).is_ok(), "40 characters (80 bytes) fit");
+        assert!(
+            AvatarName::parse(&forty).is_ok(),
+            "40 characters (80 bytes) fit"
+        );
         assert_eq!(
             AvatarName::parse(&"a".repeat(41)),
-            Err(NameError::TooLong { length: 41, max: 40 })
+            Err(NameError::TooLong {
+                length: 41,
+                max: 40
+            })
         );
-        assert_eq!(AvatarName::parse("a\u{7}b"), Err(NameError::ControlCharacters));
+        assert_eq!(
+            AvatarName::parse("a\u{7}b"),
+            Err(NameError::ControlCharacters)
+        );
     }
 
     #[test]
     fn names_are_validated_when_read_back() {
         assert!(serde_json::from_str::<AvatarName>("\"  \"").is_err());
-        assert_eq!(serde_json::from_str::<AvatarName>("\"Bob\"").unwrap().as_str(), "Bob");
+        assert_eq!(
+            serde_json::from_str::<AvatarName>("\"Bob\"")
+                .unwrap()
+                .as_str(),
+            "Bob"
+        );
     }
 
     #[test]

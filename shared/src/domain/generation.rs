@@ -36,14 +36,20 @@ impl Prompt {
     pub const MAX_CHARS: usize = 1000;
 
     pub fn parse(raw: &str) -> Result<Self, PromptError> {
-        let cleaned: String = raw.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        let cleaned: String = raw
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         let trimmed = cleaned.trim();
         if trimmed.is_empty() {
             return Err(PromptError::Empty);
         }
         let length = trimmed.chars().count();
         if length > Self::MAX_CHARS {
-            return Err(PromptError::TooLong { length, max: Self::MAX_CHARS });
+            return Err(PromptError::TooLong {
+                length,
+                max: Self::MAX_CHARS,
+            });
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -73,7 +79,11 @@ impl ImageCount {
 impl TryFrom<u8> for ImageCount {
     type Error = String;
     fn try_from(n: u8) -> Result<Self, Self::Error> {
-        if (1..=4).contains(&n) { Ok(Self(n)) } else { Err(format!("image count must be 1 to 4, got {n}")) }
+        if (1..=4).contains(&n) {
+            Ok(Self(n))
+        } else {
+            Err(format!("image count must be 1 to 4, got {n}"))
+        }
     }
 }
 
@@ -96,9 +106,18 @@ pub struct GeneratedImage {
 pub enum GenerationState {
     /// Recorded, not yet accepted by fal.ai.
     Pending,
-    InProgress { request: FalRequest, submitted_at: Timestamp },
-    Completed { images: Vec<GeneratedImage>, completed_at: Timestamp },
-    Failed { reason: FailureReason, failed_at: Timestamp },
+    InProgress {
+        request: FalRequest,
+        submitted_at: Timestamp,
+    },
+    Completed {
+        images: Vec<GeneratedImage>,
+        completed_at: Timestamp,
+    },
+    Failed {
+        reason: FailureReason,
+        failed_at: Timestamp,
+    },
 }
 
 impl GenerationState {
@@ -132,7 +151,13 @@ mod tests {
         assert_eq!(Prompt::parse("  a\tcat\u{0}  ").unwrap().as_str(), "a cat");
         assert_eq!(Prompt::parse(" \n "), Err(PromptError::Empty));
         assert!(Prompt::parse(&"я".repeat(1000)).is_ok());
-        assert_eq!(Prompt::parse(&"x".repeat(1001)), Err(PromptError::TooLong { length: 1001, max: 1000 }));
+        assert_eq!(
+            Prompt::parse(&"x".repeat(1001)),
+            Err(PromptError::TooLong {
+                length: 1001,
+                max: 1000
+            })
+        );
     }
 
     #[test]
@@ -145,6 +170,9 @@ mod tests {
 
     #[test]
     fn aspect_ratios_serialise_as_fal_spells_them() {
-        assert_eq!(serde_json::to_string(&AspectRatio::Portrait9x16).unwrap(), "\"9:16\"");
+        assert_eq!(
+            serde_json::to_string(&AspectRatio::Portrait9x16).unwrap(),
+            "\"9:16\""
+        );
     }
 }

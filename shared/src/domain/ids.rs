@@ -121,11 +121,17 @@ impl Timestamp {
     }
 
     pub fn plus(self, d: std::time::Duration) -> Self {
-        Self(self.0.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+        Self(
+            self.0
+                .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        )
     }
 
     pub fn minus(self, d: std::time::Duration) -> Self {
-        Self(self.0.saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+        Self(
+            self.0
+                .saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        )
     }
 
     /// Time elapsed from `earlier` to `self`; zero if `earlier` is later.
@@ -156,7 +162,13 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_refused() {
-        for bad in ["", "xyz", "ABCDEF0123456789ABCDEF0123456789", "0123456789abcdef0123456789abcde", "../etc/passwd"] {
+        for bad in [
+            "",
+            "xyz",
+            "ABCDEF0123456789ABCDEF0123456789",
+            "0123456789abcdef0123456789abcde",
+            "../etc/passwd",
+        ] {
             assert!(bad.parse::<AvatarId>().is_err(), "{bad}");
         }
     }

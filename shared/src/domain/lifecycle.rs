@@ -26,7 +26,10 @@ pub struct FalRequest {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TrainedModel {
     /// A LoRA file (portrait trainer, fast style trainer) for `fal-ai/flux-lora`.
-    Lora { lora_url: String, config_url: Option<String> },
+    Lora {
+        lora_url: String,
+        config_url: Option<String>,
+    },
     /// A FLUX Pro finetune for `fal-ai/flux-pro/v1.1-ultra-finetuned`.
     Finetune { finetune_id: String },
 }
@@ -137,7 +140,10 @@ impl AvatarStatus {
 
     /// Training work has been requested and has not reached an outcome.
     pub fn is_training_in_progress(self) -> bool {
-        matches!(self, AvatarStatus::Queued | AvatarStatus::Submitting | AvatarStatus::Training)
+        matches!(
+            self,
+            AvatarStatus::Queued | AvatarStatus::Submitting | AvatarStatus::Training
+        )
     }
 }
 
@@ -178,11 +184,21 @@ pub enum AvatarEvent {
     Enqueue,
     /// A launch worker takes the avatar for `lease`. Allowed again once a lease has expired,
     /// so a crashed worker does not strand the avatar.
-    Claim { attempt: AttemptId, lease: Duration },
+    Claim {
+        attempt: AttemptId,
+        lease: Duration,
+    },
     /// The attempt holding the lease got a request id from fal.ai.
-    Submitted { attempt: AttemptId, request: FalRequest },
-    Succeed { output: TrainingOutput },
-    Fail { reason: FailureReason },
+    Submitted {
+        attempt: AttemptId,
+        request: FalRequest,
+    },
+    Succeed {
+        output: TrainingOutput,
+    },
+    Fail {
+        reason: FailureReason,
+    },
     Cancel,
 }
 
@@ -209,33 +225,65 @@ pub struct IllegalTransition {
 }
 
 /// The lifecycle's single transition function.
-pub fn transition(state: &AvatarState, event: AvatarEvent, now: Timestamp) -> Result<AvatarState, IllegalTransition> {
+pub fn transition(
+    state: &AvatarState,
+    event: AvatarEvent,
+    now: Timestamp,
+) -> Result<AvatarState, IllegalTransition> {
     use AvatarEvent as E;
     use AvatarState as S;
-    let illegal = IllegalTransition { from: state.status(), event: event.name() };
+    let illegal = IllegalTransition {
+        from: state.status(),
+        event: event.name(),
+    };
     let next = match (state, event) {
         (S::Draft, E::BeginPhotos) => S::CollectingPhotos,
         (S::CollectingPhotos, E::MinimumReached) => S::Ready,
         (S::Ready, E::Enqueue) => S::Queued { queued_at: now },
-        (S::Queued { .. }, E::Claim { attempt, lease }) => {
-            S::Submitting { attempt, claimed_at: now, lease_until: now.plus(lease) }
-        }
+        (S::Queued { .. }, E::Claim { attempt, lease }) => S::Submitting {
+            attempt,
+            claimed_at: now,
+            lease_until: now.plus(lease),
+        },
         (S::Submitting { lease_until, .. }, E::Claim { attempt, lease }) if *lease_until <= now => {
-            S::Submitting { attempt, claimed_at: now, lease_until: now.plus(lease) }
+            S::Submitting {
+                attempt,
+                claimed_at: now,
+                lease_until: now.plus(lease),
+            }
         }
-        (S::Submitting { attempt: holder, .. }, E::Submitted { attempt, request }) if *holder == attempt => {
-            S::Training { attempt, request, submitted_at: now }
-        }
-        (S::Training { request, submitted_at, .. }, E::Succeed { output }) => S::Completed {
+        (
+            S::Submitting {
+                attempt: holder, ..
+            },
+            E::Submitted { attempt, request },
+        ) if *holder == attempt => S::Training {
+            attempt,
+            request,
+            submitted_at: now,
+        },
+        (
+            S::Training {
+                request,
+                submitted_at,
+                ..
+            },
+            E::Succeed { output },
+        ) => S::Completed {
             request: request.clone(),
             submitted_at: *submitted_at,
             output,
             completed_at: now,
         },
         (S::Queued { .. } | S::Submitting { .. } | S::Training { .. }, E::Fail { reason }) => {
-            S::Failed { reason, failed_at: now }
+            S::Failed {
+                reason,
+                failed_at: now,
+            }
         }
-        (S::Draft | S::CollectingPhotos | S::Ready | S::Queued { .. }, E::Cancel) => S::Cancelled { cancelled_at: now },
+        (S::Draft | S::CollectingPhotos | S::Ready | S::Queued { .. }, E::Cancel) => {
+            S::Cancelled { cancelled_at: now }
+        }
         _ => return Err(illegal),
     };
     Ok(next)
@@ -249,12 +297,18 @@ mod tests {
     const LEASE: Duration = Duration::from_secs(120);
 
     fn request() -> FalRequest {
-        FalRequest { request_id: "req-1".into(), endpoint: "fal-ai/flux-lora-portrait-trainer".into() }
+        FalRequest {
+            request_id: "req-1".into(),
+            endpoint: "fal-ai/flux-lora-portrait-trainer".into(),
+        }
     }
 
     fn output() -> TrainingOutput {
         TrainingOutput {
-            model: TrainedModel::Lora { lora_url: "https://x/l.safetensors".into(), config_url: None },
+            model: TrainedModel::Lora {
+                lora_url: "https://x/l.safetensors".into(),
+                config_url: None,
+            },
             raw_response: "{}".into(),
         }
     }
@@ -266,11 +320,46 @@ mod tests {
             ("collecting_photos", AvatarState::CollectingPhotos),
             ("ready", AvatarState::Ready),
             ("queued", AvatarState::Queued { queued_at: T0 }),
-            ("submitting_held", AvatarState::Submitting { attempt: holder, claimed_at: T0, lease_until: T0.plus(LEASE) }),
-            ("submitting_expired", AvatarState::Submitting { attempt: holder, claimed_at: T0.minus(LEASE * 2), lease_until: T0.minus(LEASE) }),
-            ("training", AvatarState::Training { attempt: holder, request: request(), submitted_at: T0 }),
-            ("completed", AvatarState::Completed { request: request(), submitted_at: T0, output: output(), completed_at: T0 }),
-            ("failed", AvatarState::Failed { reason: FailureReason::TimedOut, failed_at: T0 }),
+            (
+                "submitting_held",
+                AvatarState::Submitting {
+                    attempt: holder,
+                    claimed_at: T0,
+                    lease_until: T0.plus(LEASE),
+                },
+            ),
+            (
+                "submitting_expired",
+                AvatarState::Submitting {
+                    attempt: holder,
+                    claimed_at: T0.minus(LEASE * 2),
+                    lease_until: T0.minus(LEASE),
+                },
+            ),
+            (
+                "training",
+                AvatarState::Training {
+                    attempt: holder,
+                    request: request(),
+                    submitted_at: T0,
+                },
+            ),
+            (
+                "completed",
+                AvatarState::Completed {
+                    request: request(),
+                    submitted_at: T0,
+                    output: output(),
+                    completed_at: T0,
+                },
+            ),
+            (
+                "failed",
+                AvatarState::Failed {
+                    reason: FailureReason::TimedOut,
+                    failed_at: T0,
+                },
+            ),
             ("cancelled", AvatarState::Cancelled { cancelled_at: T0 }),
         ]
     }
@@ -280,11 +369,34 @@ mod tests {
             ("begin_photos", AvatarEvent::BeginPhotos),
             ("minimum_reached", AvatarEvent::MinimumReached),
             ("enqueue", AvatarEvent::Enqueue),
-            ("claim", AvatarEvent::Claim { attempt: other, lease: LEASE }),
-            ("submitted_by_holder", AvatarEvent::Submitted { attempt: holder, request: request() }),
-            ("submitted_by_other", AvatarEvent::Submitted { attempt: other, request: request() }),
+            (
+                "claim",
+                AvatarEvent::Claim {
+                    attempt: other,
+                    lease: LEASE,
+                },
+            ),
+            (
+                "submitted_by_holder",
+                AvatarEvent::Submitted {
+                    attempt: holder,
+                    request: request(),
+                },
+            ),
+            (
+                "submitted_by_other",
+                AvatarEvent::Submitted {
+                    attempt: other,
+                    request: request(),
+                },
+            ),
             ("succeed", AvatarEvent::Succeed { output: output() }),
-            ("fail", AvatarEvent::Fail { reason: FailureReason::Unauthorized }),
+            (
+                "fail",
+                AvatarEvent::Fail {
+                    reason: FailureReason::Unauthorized,
+                },
+            ),
             ("cancel", AvatarEvent::Cancel),
         ]
     }
@@ -300,10 +412,18 @@ mod tests {
         ("queued", "claim", AvatarStatus::Submitting),
         ("queued", "fail", AvatarStatus::Failed),
         ("queued", "cancel", AvatarStatus::Cancelled),
-        ("submitting_held", "submitted_by_holder", AvatarStatus::Training),
+        (
+            "submitting_held",
+            "submitted_by_holder",
+            AvatarStatus::Training,
+        ),
         ("submitting_held", "fail", AvatarStatus::Failed),
         ("submitting_expired", "claim", AvatarStatus::Submitting),
-        ("submitting_expired", "submitted_by_holder", AvatarStatus::Training),
+        (
+            "submitting_expired",
+            "submitted_by_holder",
+            AvatarStatus::Training,
+        ),
         ("submitting_expired", "fail", AvatarStatus::Failed),
         ("training", "succeed", AvatarStatus::Completed),
         ("training", "fail", AvatarStatus::Failed),
@@ -315,13 +435,25 @@ mod tests {
         let mut checked = 0;
         for (state_name, state) in states(holder) {
             for (event_name, event) in events(holder, other) {
-                let expected = LEGAL.iter().find(|(s, e, _)| *s == state_name && *e == event_name).map(|(_, _, to)| *to);
+                let expected = LEGAL
+                    .iter()
+                    .find(|(s, e, _)| *s == state_name && *e == event_name)
+                    .map(|(_, _, to)| *to);
                 let got = transition(&state, event, T0);
                 match (expected, got) {
-                    (Some(to), Ok(next)) => assert_eq!(next.status(), to, "{state_name} + {event_name}"),
-                    (None, Err(err)) => assert_eq!(err.from, state.status(), "{state_name} + {event_name}"),
-                    (Some(_), Err(err)) => panic!("{state_name} + {event_name} should be legal: {err}"),
-                    (None, Ok(next)) => panic!("{state_name} + {event_name} should be illegal, went to {:?}", next.status()),
+                    (Some(to), Ok(next)) => {
+                        assert_eq!(next.status(), to, "{state_name} + {event_name}")
+                    }
+                    (None, Err(err)) => {
+                        assert_eq!(err.from, state.status(), "{state_name} + {event_name}")
+                    }
+                    (Some(_), Err(err)) => {
+                        panic!("{state_name} + {event_name} should be legal: {err}")
+                    }
+                    (None, Ok(next)) => panic!(
+                        "{state_name} + {event_name} should be illegal, went to {:?}",
+                        next.status()
+                    ),
                 }
                 checked += 1;
             }
@@ -332,25 +464,59 @@ mod tests {
     #[test]
     fn claim_records_attempt_and_lease() {
         let attempt = AttemptId::new();
-        let next = transition(&AvatarState::Queued { queued_at: T0 }, AvatarEvent::Claim { attempt, lease: LEASE }, T0).unwrap();
-        assert_eq!(next, AvatarState::Submitting { attempt, claimed_at: T0, lease_until: T0.plus(LEASE) });
+        let next = transition(
+            &AvatarState::Queued { queued_at: T0 },
+            AvatarEvent::Claim {
+                attempt,
+                lease: LEASE,
+            },
+            T0,
+        )
+        .unwrap();
+        assert_eq!(
+            next,
+            AvatarState::Submitting {
+                attempt,
+                claimed_at: T0,
+                lease_until: T0.plus(LEASE)
+            }
+        );
     }
 
     #[test]
     fn a_held_lease_cannot_be_taken_until_it_expires() {
         let holder = AttemptId::new();
-        let held = AvatarState::Submitting { attempt: holder, claimed_at: T0, lease_until: T0.plus(LEASE) };
-        let claim = || AvatarEvent::Claim { attempt: AttemptId::new(), lease: LEASE };
+        let held = AvatarState::Submitting {
+            attempt: holder,
+            claimed_at: T0,
+            lease_until: T0.plus(LEASE),
+        };
+        let claim = || AvatarEvent::Claim {
+            attempt: AttemptId::new(),
+            lease: LEASE,
+        };
         assert!(transition(&held, claim(), T0.plus(LEASE / 2)).is_err());
-        assert!(transition(&held, claim(), T0.plus(LEASE)).is_ok(), "expires exactly at lease_until");
+        assert!(
+            transition(&held, claim(), T0.plus(LEASE)).is_ok(),
+            "expires exactly at lease_until"
+        );
     }
 
     #[test]
     fn completion_keeps_the_request_and_submission_time() {
-        let training = AvatarState::Training { attempt: AttemptId::new(), request: request(), submitted_at: T0 };
+        let training = AvatarState::Training {
+            attempt: AttemptId::new(),
+            request: request(),
+            submitted_at: T0,
+        };
         let done = T0.plus(Duration::from_secs(600));
         match transition(&training, AvatarEvent::Succeed { output: output() }, done).unwrap() {
-            AvatarState::Completed { request: r, submitted_at, completed_at, .. } => {
+            AvatarState::Completed {
+                request: r,
+                submitted_at,
+                completed_at,
+                ..
+            } => {
                 assert_eq!((r, submitted_at, completed_at), (request(), T0, done));
             }
             other => panic!("unexpected {other:?}"),
@@ -368,9 +534,15 @@ mod tests {
     #[test]
     fn state_serialises_with_a_status_tag() {
         let json = serde_json::to_value(AvatarState::Queued { queued_at: T0 }).unwrap();
-        assert_eq!(json, serde_json::json!({"status": "queued", "queued_at": T0.0}));
+        assert_eq!(
+            json,
+            serde_json::json!({"status": "queued", "queued_at": T0.0})
+        );
         for status in AvatarStatus::ALL {
-            assert_eq!(serde_json::to_value(status).unwrap(), serde_json::json!(status.as_str()));
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                serde_json::json!(status.as_str())
+            );
         }
     }
 }

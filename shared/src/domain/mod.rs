@@ -9,11 +9,15 @@ pub mod photo;
 pub mod user;
 
 pub use avatar::{Avatar, AvatarKind, AvatarName, Gender, NameError, Preset, TriggerPhrase};
-pub use generation::{AspectRatio, GeneratedImage, Generation, GenerationState, ImageCount, Prompt, PromptError};
-pub use ids::{AttemptId, AvatarId, ChatId, GenerationId, InvalidId, MessageRef, Timestamp, UserId};
+pub use generation::{
+    AspectRatio, GeneratedImage, Generation, GenerationState, ImageCount, Prompt, PromptError,
+};
+pub use ids::{
+    AttemptId, AvatarId, ChatId, GenerationId, InvalidId, MessageRef, Timestamp, UserId,
+};
 pub use lifecycle::{
-    AvatarEvent, AvatarState, AvatarStatus, FailureReason, FalRequest, IllegalTransition, TrainedModel, TrainingOutput,
-    transition,
+    AvatarEvent, AvatarState, AvatarStatus, FailureReason, FalRequest, IllegalTransition,
+    TrainedModel, TrainingOutput, transition,
 };
 pub use photo::{ContentHash, ImageFormat, Photo, blob_keys};
 pub use user::{DialogueState, Language, UserProfile};

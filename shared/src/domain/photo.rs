@@ -75,19 +75,32 @@ pub mod blob_keys {
     use super::*;
     use crate::domain::ids::AttemptId;
 
-    pub fn photo(owner: UserId, avatar: AvatarId, file_unique_id: &str, format: ImageFormat) -> BlobKey {
+    pub fn photo(
+        owner: UserId,
+        avatar: AvatarId,
+        file_unique_id: &str,
+        format: ImageFormat,
+    ) -> BlobKey {
         // file_unique_id is Telegram's [A-Za-z0-9_-] token; hashing keeps the key safe regardless.
         let name = ContentHash::of(file_unique_id.as_bytes());
-        BlobKey::new(format!("photos/{owner}/{avatar}/{}.{}", &name.as_str()[..32], format.extension()))
-            .expect("generated photo keys are valid")
+        BlobKey::new(format!(
+            "photos/{owner}/{avatar}/{}.{}",
+            &name.as_str()[..32],
+            format.extension()
+        ))
+        .expect("generated photo keys are valid")
     }
 
     pub fn archive(owner: UserId, avatar: AvatarId, attempt: AttemptId) -> BlobKey {
-        BlobKey::new(format!("archives/{owner}/{avatar}/{attempt}.zip")).expect("generated archive keys are valid")
+        BlobKey::new(format!("archives/{owner}/{avatar}/{attempt}.zip"))
+            .expect("generated archive keys are valid")
     }
 
     /// Every prefix under which this avatar has blobs; deleting them all removes its files.
     pub fn avatar_prefixes(owner: UserId, avatar: AvatarId) -> [String; 2] {
-        [format!("photos/{owner}/{avatar}/"), format!("archives/{owner}/{avatar}/")]
+        [
+            format!("photos/{owner}/{avatar}/"),
+            format!("archives/{owner}/{avatar}/"),
+        ]
     }
 }

@@ -29,13 +29,29 @@ impl Language {
 pub enum DialogueState {
     Idle,
     ChoosingKind,
-    ChoosingGender { kind: AvatarKind },
-    EnteringName { kind: AvatarKind, gender: Gender },
-    ChoosingPreset { kind: AvatarKind, gender: Gender, name: AvatarName },
+    ChoosingGender {
+        kind: AvatarKind,
+    },
+    EnteringName {
+        kind: AvatarKind,
+        gender: Gender,
+    },
+    ChoosingPreset {
+        kind: AvatarKind,
+        gender: Gender,
+        name: AvatarName,
+    },
     /// The avatar exists (draft or collecting photos); photos go to it.
-    SendingPhotos { avatar_id: AvatarId, progress_message: Option<MessageRef> },
-    ConfirmingTraining { avatar_id: AvatarId },
-    EnteringPrompt { avatar_id: AvatarId },
+    SendingPhotos {
+        avatar_id: AvatarId,
+        progress_message: Option<MessageRef>,
+    },
+    ConfirmingTraining {
+        avatar_id: AvatarId,
+    },
+    EnteringPrompt {
+        avatar_id: AvatarId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -27,8 +27,12 @@ pub struct InvalidBlobKey(pub String);
 impl BlobKey {
     pub fn new(key: impl Into<String>) -> Result<Self, InvalidBlobKey> {
         let key = key.into();
-        let charset_ok = key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'=' | b'-'));
-        let segments_ok = key.split('/').all(|s| !s.is_empty() && s != "." && s != "..");
+        let charset_ok = key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'=' | b'-'));
+        let segments_ok = key
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != "..");
         if key.is_empty() || key.len() > 512 || !charset_ok || !segments_ok {
             return Err(InvalidBlobKey(key));
         }
@@ -101,7 +105,12 @@ pub struct ZipSummary {
 pub trait BlobStore: Send + Sync {
     /// Stores `body` under `key`, replacing any previous object, and returns its size. The
     /// object appears whole or not at all: a body that fails midway leaves nothing behind.
-    async fn put(&self, key: &BlobKey, body: BlobReader, content_type: &str) -> Result<u64, BlobError>;
+    async fn put(
+        &self,
+        key: &BlobKey,
+        body: BlobReader,
+        content_type: &str,
+    ) -> Result<u64, BlobError>;
     /// Streams the object; [`BlobError::NotFound`] if there is none.
     async fn get(&self, key: &BlobKey) -> Result<BlobReader, BlobError>;
     /// The object's size, or `None` if there is none.
@@ -129,7 +138,9 @@ mod tests {
     #[test]
     fn keys_are_safe_as_paths() {
         assert!(BlobKey::new("photos/1/abc/x.jpg").is_ok());
-        for bad in ["", "/abs", "a//b", "a/../b", "./a", "a/", "sp ace", "ü", "a\\b"] {
+        for bad in [
+            "", "/abs", "a//b", "a/../b", "./a", "a/", "sp ace", "ü", "a\\b",
+        ] {
             assert!(BlobKey::new(bad).is_err(), "{bad:?}");
         }
         assert!(BlobKey::new("a".repeat(513)).is_err());

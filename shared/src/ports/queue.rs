@@ -17,7 +17,11 @@ impl QueueDelay {
     pub const NONE: QueueDelay = QueueDelay(0);
 
     pub fn from_secs(secs: u64) -> Result<Self, DelayTooLong> {
-        u16::try_from(secs).ok().filter(|s| *s <= Self::MAX_SECS).map(Self).ok_or(DelayTooLong(secs))
+        u16::try_from(secs)
+            .ok()
+            .filter(|s| *s <= Self::MAX_SECS)
+            .map(Self)
+            .ok_or(DelayTooLong(secs))
     }
 
     pub fn as_secs(self) -> u16 {
@@ -32,7 +36,10 @@ impl QueueDelay {
 impl std::str::FromStr for QueueDelay {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let secs: u64 = s.trim().parse().map_err(|_| format!("expected whole seconds, got {s:?}"))?;
+        let secs: u64 = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("expected whole seconds, got {s:?}"))?;
         QueueDelay::from_secs(secs).map_err(|e| e.to_string())
     }
 }

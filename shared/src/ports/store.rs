@@ -5,7 +5,9 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Avatar, AvatarId, ContentHash, Generation, GenerationId, Photo, Timestamp, UserId, UserProfile};
+use crate::domain::{
+    Avatar, AvatarId, ContentHash, Generation, GenerationId, Photo, Timestamp, UserId, UserProfile,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -53,8 +55,15 @@ pub enum PhotoAdded {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "target", rename_all = "snake_case")]
 pub enum FalTarget {
-    Training { owner: UserId, avatar_id: AvatarId },
-    Generation { owner: UserId, avatar_id: AvatarId, generation_id: GenerationId },
+    Training {
+        owner: UserId,
+        avatar_id: AvatarId,
+    },
+    Generation {
+        owner: UserId,
+        avatar_id: AvatarId,
+        generation_id: GenerationId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,8 +95,14 @@ pub struct InFlightPage {
 /// backends so their order and cursors agree.
 pub(crate) fn in_flight_sort_key(since: Timestamp, target: &FalTarget) -> String {
     match target {
-        FalTarget::Training { owner, avatar_id } => format!("{}#T#{owner}#{avatar_id}", since.sortable()),
-        FalTarget::Generation { owner, avatar_id, generation_id } => {
+        FalTarget::Training { owner, avatar_id } => {
+            format!("{}#T#{owner}#{avatar_id}", since.sortable())
+        }
+        FalTarget::Generation {
+            owner,
+            avatar_id,
+            generation_id,
+        } => {
             format!("{}#G#{owner}#{avatar_id}#{generation_id}", since.sortable())
         }
     }
@@ -101,10 +116,17 @@ pub(crate) fn parse_in_flight_sort_key(key: &str) -> Option<InFlightItem> {
     let avatar_id = parts.next()?.parse().ok()?;
     let target = match kind {
         "T" => FalTarget::Training { owner, avatar_id },
-        "G" => FalTarget::Generation { owner, avatar_id, generation_id: parts.next()?.parse().ok()? },
+        "G" => FalTarget::Generation {
+            owner,
+            avatar_id,
+            generation_id: parts.next()?.parse().ok()?,
+        },
         _ => return None,
     };
-    parts.next().is_none().then_some(InFlightItem { since, target })
+    parts
+        .next()
+        .is_none()
+        .then_some(InFlightItem { since, target })
 }
 
 #[async_trait]
@@ -131,14 +153,26 @@ pub trait RecordStore: Send + Sync {
     /// (by `file_unique_id` or content hash), a full avatar, or one not accepting photos.
     async fn add_photo(&self, photo: &Photo, max_photos: u32) -> StoreResult<PhotoAdded>;
     async fn list_photos(&self, avatar_id: AvatarId) -> StoreResult<Vec<Photo>>;
-    async fn find_photo_by_hash(&self, avatar_id: AvatarId, hash: &ContentHash) -> StoreResult<Option<Photo>>;
+    async fn find_photo_by_hash(
+        &self,
+        avatar_id: AvatarId,
+        hash: &ContentHash,
+    ) -> StoreResult<Option<Photo>>;
 
     // Generations.
     async fn create_generation(&self, generation: &Generation) -> StoreResult<Generation>;
-    async fn get_generation(&self, avatar_id: AvatarId, id: GenerationId) -> StoreResult<Option<Generation>>;
+    async fn get_generation(
+        &self,
+        avatar_id: AvatarId,
+        id: GenerationId,
+    ) -> StoreResult<Option<Generation>>;
     async fn update_generation(&self, generation: &Generation) -> StoreResult<Generation>;
     /// An avatar's generations, newest first, at most `limit`.
-    async fn list_generations(&self, avatar_id: AvatarId, limit: u32) -> StoreResult<Vec<Generation>>;
+    async fn list_generations(
+        &self,
+        avatar_id: AvatarId,
+        limit: u32,
+    ) -> StoreResult<Vec<Generation>>;
 
     // fal.ai request id -> owner.
     async fn put_fal_request(&self, owner: &FalRequestOwner) -> StoreResult<()>;
@@ -146,7 +180,12 @@ pub trait RecordStore: Send + Sync {
 
     // Telegram update ids.
     /// Records `update_id` as processed until `expires_at`; true when it was not yet recorded.
-    async fn mark_update_seen(&self, update_id: i64, now: Timestamp, expires_at: Timestamp) -> StoreResult<bool>;
+    async fn mark_update_seen(
+        &self,
+        update_id: i64,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<bool>;
     /// Forgets an update id so Telegram's retry is processed (after a retryable failure).
     async fn forget_update(&self, update_id: i64) -> StoreResult<()>;
 
@@ -167,10 +206,23 @@ mod tests {
 
     #[test]
     fn in_flight_keys_round_trip_and_sort_by_time() {
-        let t = FalTarget::Generation { owner: UserId(-5), avatar_id: AvatarId::new(), generation_id: GenerationId::new() };
+        let t = FalTarget::Generation {
+            owner: UserId(-5),
+            avatar_id: AvatarId::new(),
+            generation_id: GenerationId::new(),
+        };
         let key = in_flight_sort_key(Timestamp(42), &t);
-        assert_eq!(parse_in_flight_sort_key(&key), Some(InFlightItem { since: Timestamp(42), target: t }));
-        let a = FalTarget::Training { owner: UserId(9), avatar_id: AvatarId::new() };
+        assert_eq!(
+            parse_in_flight_sort_key(&key),
+            Some(InFlightItem {
+                since: Timestamp(42),
+                target: t
+            })
+        );
+        let a = FalTarget::Training {
+            owner: UserId(9),
+            avatar_id: AvatarId::new(),
+        };
         assert!(in_flight_sort_key(Timestamp(99), &a) < in_flight_sort_key(Timestamp(100), &a));
         assert_eq!(parse_in_flight_sort_key("12#X#1#2"), None);
     }

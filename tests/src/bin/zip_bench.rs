@@ -23,14 +23,21 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { backend: "s3".into(), photos: 20, photo_bytes: 5_000_000, rounds: 3 };
+    let mut args = Args {
+        backend: "s3".into(),
+        photos: 20,
+        photo_bytes: 5_000_000,
+        rounds: 3,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
             "--backend" => args.backend = value,
             "--photos" => args.photos = value.parse().expect("--photos N"),
-            "--photo-mb" => args.photo_bytes = (value.parse::<f64>().expect("--photo-mb X") * 1e6) as usize,
+            "--photo-mb" => {
+                args.photo_bytes = (value.parse::<f64>().expect("--photo-mb X") * 1e6) as usize
+            }
             "--rounds" => args.rounds = value.parse().expect("--rounds N"),
             other => panic!("unknown flag {other}"),
         }
@@ -82,8 +89,18 @@ async fn main() {
     let mut sources = Vec::new();
     for i in 0..args.photos {
         let key = blob_keys::photo(owner, avatar, &format!("photo-{i}"), ImageFormat::Jpeg);
-        blobs.put(&key, conformance::body(conformance::random_bytes(i as u64, args.photo_bytes)), "image/jpeg").await.unwrap();
-        sources.push(ZipSource { key, name: format!("{i:02}.jpg") });
+        blobs
+            .put(
+                &key,
+                conformance::body(conformance::random_bytes(i as u64, args.photo_bytes)),
+                "image/jpeg",
+            )
+            .await
+            .unwrap();
+        sources.push(ZipSource {
+            key,
+            name: format!("{i:02}.jpg"),
+        });
     }
     let total = (args.photos * args.photo_bytes) as f64;
 

@@ -19,15 +19,19 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, Put, TransactWriteItem, Update, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, Put, TransactWriteItem, Update, WriteRequest,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::AwsError;
-use crate::domain::{Avatar, AvatarId, ContentHash, Generation, GenerationId, Photo, Timestamp, UserId, UserProfile};
+use crate::domain::{
+    Avatar, AvatarId, ContentHash, Generation, GenerationId, Photo, Timestamp, UserId, UserProfile,
+};
 use crate::ports::store::{
-    FalRequestOwner, FalTarget, InFlightCursor, InFlightPage, PhotoAdded, RecordStore, StoreError, StoreResult,
-    in_flight_sort_key, parse_in_flight_sort_key,
+    FalRequestOwner, FalTarget, InFlightCursor, InFlightPage, PhotoAdded, RecordStore, StoreError,
+    StoreResult, in_flight_sort_key, parse_in_flight_sort_key,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -75,7 +79,10 @@ fn avatar_pk(id: AvatarId) -> String {
 }
 
 fn key(pk: String, sk: String) -> Item {
-    HashMap::from([(TableLayout::PARTITION_KEY.into(), s(pk)), (TableLayout::SORT_KEY.into(), s(sk))])
+    HashMap::from([
+        (TableLayout::PARTITION_KEY.into(), s(pk)),
+        (TableLayout::SORT_KEY.into(), s(sk)),
+    ])
 }
 
 fn to_item<T: Serialize>(value: &T, pk: String, sk: String, entity: &str) -> StoreResult<Item> {
@@ -86,57 +93,111 @@ fn to_item<T: Serialize>(value: &T, pk: String, sk: String, entity: &str) -> Sto
 }
 
 fn from_item<T: DeserializeOwned>(item: Item) -> StoreResult<T> {
-    let key = item.get(TableLayout::SORT_KEY).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt { key, reason: e.to_string() })
+    let key = item
+        .get(TableLayout::SORT_KEY)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default();
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
+        key,
+        reason: e.to_string(),
+    })
 }
 
 fn with_in_flight(mut item: Item, sort_key: Option<String>) -> Item {
     if let Some(sort_key) = sort_key {
-        item.insert(TableLayout::IN_FLIGHT_PARTITION_KEY.into(), s(IN_FLIGHT_PARTITION));
+        item.insert(
+            TableLayout::IN_FLIGHT_PARTITION_KEY.into(),
+            s(IN_FLIGHT_PARTITION),
+        );
         item.insert(TableLayout::IN_FLIGHT_SORT_KEY.into(), s(sort_key));
     }
     item
 }
 
 fn avatar_item(avatar: &Avatar) -> StoreResult<Item> {
-    let mut item = to_item(avatar, user_pk(avatar.owner), avatar_sk(avatar.id), "avatar")?;
+    let mut item = to_item(
+        avatar,
+        user_pk(avatar.owner),
+        avatar_sk(avatar.id),
+        "avatar",
+    )?;
     item.insert("status".into(), s(avatar.status().as_str()));
-    let target = FalTarget::Training { owner: avatar.owner, avatar_id: avatar.id };
-    Ok(with_in_flight(item, avatar.in_flight_since().map(|since| in_flight_sort_key(since, &target))))
+    let target = FalTarget::Training {
+        owner: avatar.owner,
+        avatar_id: avatar.id,
+    };
+    Ok(with_in_flight(
+        item,
+        avatar
+            .in_flight_since()
+            .map(|since| in_flight_sort_key(since, &target)),
+    ))
 }
 
 fn generation_item(g: &Generation) -> StoreResult<Item> {
-    let item = to_item(g, avatar_pk(g.avatar_id), format!("GEN#{}", g.id), "generation")?;
-    let target = FalTarget::Generation { owner: g.owner, avatar_id: g.avatar_id, generation_id: g.id };
-    Ok(with_in_flight(item, g.state.in_flight_since().map(|since| in_flight_sort_key(since, &target))))
+    let item = to_item(
+        g,
+        avatar_pk(g.avatar_id),
+        format!("GEN#{}", g.id),
+        "generation",
+    )?;
+    let target = FalTarget::Generation {
+        owner: g.owner,
+        avatar_id: g.avatar_id,
+        generation_id: g.id,
+    };
+    Ok(with_in_flight(
+        item,
+        g.state
+            .in_flight_since()
+            .map(|since| in_flight_sort_key(since, &target)),
+    ))
 }
 
 /// The table key of the item an in-flight entry points at (for pagination).
 fn in_flight_item_key(target: &FalTarget) -> Item {
     match target {
         FalTarget::Training { owner, avatar_id } => key(user_pk(*owner), avatar_sk(*avatar_id)),
-        FalTarget::Generation { avatar_id, generation_id, .. } => key(avatar_pk(*avatar_id), format!("GEN#{generation_id}")),
+        FalTarget::Generation {
+            avatar_id,
+            generation_id,
+            ..
+        } => key(avatar_pk(*avatar_id), format!("GEN#{generation_id}")),
     }
 }
 
-fn sdk_err<E: std::error::Error + Send + Sync + 'static>(e: aws_sdk_dynamodb::error::SdkError<E>) -> StoreError {
+fn sdk_err<E: std::error::Error + Send + Sync + 'static>(
+    e: aws_sdk_dynamodb::error::SdkError<E>,
+) -> StoreError {
     StoreError::backend(AwsError::from_sdk(e))
 }
 
 /// The outcome of a conditional put: `true` written, `false` condition failed.
 fn put_outcome<O>(
-    result: Result<O, aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError>>,
+    result: Result<
+        O,
+        aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError>,
+    >,
 ) -> StoreResult<bool> {
     match result {
         Ok(_) => Ok(true),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
         Err(e) => Err(sdk_err(e)),
     }
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     async fn get(&self, pk: String, sk: String) -> StoreResult<Option<Item>> {
@@ -170,8 +231,14 @@ impl DynamoStore {
     /// (`Conflict`) from a vanished record (`NotFound`).
     async fn put_versioned(&self, item: Item, expected: u64, what: String) -> StoreResult<()> {
         let item_key = key(
-            item[TableLayout::PARTITION_KEY].as_s().cloned().unwrap_or_default(),
-            item[TableLayout::SORT_KEY].as_s().cloned().unwrap_or_default(),
+            item[TableLayout::PARTITION_KEY]
+                .as_s()
+                .cloned()
+                .unwrap_or_default(),
+            item[TableLayout::SORT_KEY]
+                .as_s()
+                .cloned()
+                .unwrap_or_default(),
         );
         let result = self
             .client
@@ -186,17 +253,31 @@ impl DynamoStore {
         if put_outcome(result)? {
             return Ok(());
         }
-        let pk = item_key[TableLayout::PARTITION_KEY].as_s().cloned().unwrap_or_default();
-        let sk = item_key[TableLayout::SORT_KEY].as_s().cloned().unwrap_or_default();
+        let pk = item_key[TableLayout::PARTITION_KEY]
+            .as_s()
+            .cloned()
+            .unwrap_or_default();
+        let sk = item_key[TableLayout::SORT_KEY]
+            .as_s()
+            .cloned()
+            .unwrap_or_default();
         match self.get(pk, sk).await? {
-            Some(_) => Err(StoreError::Conflict(format!("{what} changed since version {expected}"))),
+            Some(_) => Err(StoreError::Conflict(format!(
+                "{what} changed since version {expected}"
+            ))),
             None => Err(StoreError::NotFound(what)),
         }
     }
 
     /// All items of a partition whose sort key starts with `prefix` (every item when it is
     /// empty: DynamoDB refuses `begins_with` on ""), in sort-key order.
-    async fn query_prefix(&self, pk: String, prefix: &str, forward: bool, limit: Option<i32>) -> StoreResult<Vec<Item>> {
+    async fn query_prefix(
+        &self,
+        pk: String,
+        prefix: &str,
+        forward: bool,
+        limit: Option<i32>,
+    ) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -237,7 +318,10 @@ impl DynamoStore {
             let mut requests: Vec<WriteRequest> = chunk
                 .iter()
                 .map(|k| {
-                    let delete = DeleteRequest::builder().set_key(Some(k.clone())).build().map_err(StoreError::backend)?;
+                    let delete = DeleteRequest::builder()
+                        .set_key(Some(k.clone()))
+                        .build()
+                        .map_err(StoreError::backend)?;
                     Ok(WriteRequest::builder().delete_request(delete).build())
                 })
                 .collect::<StoreResult<_>>()?;
@@ -250,14 +334,19 @@ impl DynamoStore {
                     .send()
                     .await
                     .map_err(sdk_err)?;
-                requests = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
                 if requests.is_empty() {
                     break;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
             }
             if !requests.is_empty() {
-                return Err(StoreError::backend(AwsError::msg("batch delete left unprocessed items")));
+                return Err(StoreError::backend(AwsError::msg(
+                    "batch delete left unprocessed items",
+                )));
             }
         }
         Ok(())
@@ -265,15 +354,27 @@ impl DynamoStore {
 
     /// Decides why an add-photo transaction was cancelled, with the same precedence as the
     /// embedded store: missing avatar, duplicate file, duplicate content, state, capacity.
-    async fn explain_photo_refusal(&self, photo: &Photo, max_photos: u32) -> StoreResult<PhotoAdded> {
+    async fn explain_photo_refusal(
+        &self,
+        photo: &Photo,
+        max_photos: u32,
+    ) -> StoreResult<PhotoAdded> {
         let Some(avatar) = self.get_avatar(photo.owner, photo.avatar_id).await? else {
             return Ok(PhotoAdded::AvatarMissing);
         };
         let pk = avatar_pk(photo.avatar_id);
-        if self.get(pk.clone(), format!("PHOTO#{}", photo.file_unique_id)).await?.is_some() {
+        if self
+            .get(pk.clone(), format!("PHOTO#{}", photo.file_unique_id))
+            .await?
+            .is_some()
+        {
             return Ok(PhotoAdded::DuplicateFile);
         }
-        if self.get(pk, format!("HASH#{}", photo.content_hash.as_str())).await?.is_some() {
+        if self
+            .get(pk, format!("HASH#{}", photo.content_hash.as_str()))
+            .await?
+            .is_some()
+        {
             return Ok(PhotoAdded::DuplicateContent);
         }
         if !avatar.status().accepts_photos() {
@@ -283,48 +384,82 @@ impl DynamoStore {
             return Ok(PhotoAdded::Full { max: max_photos });
         }
         // Nothing explains it: a concurrent transaction touched the same items.
-        Err(StoreError::Conflict(format!("photo {} raced another write", photo.file_unique_id)))
+        Err(StoreError::Conflict(format!(
+            "photo {} raced another write",
+            photo.file_unique_id
+        )))
     }
 }
 
 #[async_trait]
 impl RecordStore for DynamoStore {
     async fn get_user(&self, id: UserId) -> StoreResult<Option<UserProfile>> {
-        self.get(user_pk(id), "PROFILE".into()).await?.map(from_item).transpose()
+        self.get(user_pk(id), "PROFILE".into())
+            .await?
+            .map(from_item)
+            .transpose()
     }
 
     async fn save_user(&self, user: &UserProfile) -> StoreResult<UserProfile> {
-        let stored = UserProfile { version: user.version + 1, ..user.clone() };
+        let stored = UserProfile {
+            version: user.version + 1,
+            ..user.clone()
+        };
         let item = to_item(&stored, user_pk(user.id), "PROFILE".into(), "user")?;
         if user.version == 0 {
             if !self.put_new(item).await? {
-                return Err(StoreError::Conflict(format!("user {} already exists", user.id)));
+                return Err(StoreError::Conflict(format!(
+                    "user {} already exists",
+                    user.id
+                )));
             }
         } else {
-            self.put_versioned(item, user.version, format!("user {}", user.id)).await?;
+            self.put_versioned(item, user.version, format!("user {}", user.id))
+                .await?;
         }
         Ok(stored)
     }
 
     async fn create_avatar(&self, avatar: &Avatar) -> StoreResult<Avatar> {
-        let stored = Avatar { version: avatar.version + 1, ..avatar.clone() };
+        let stored = Avatar {
+            version: avatar.version + 1,
+            ..avatar.clone()
+        };
         if !self.put_new(avatar_item(&stored)?).await? {
-            return Err(StoreError::Conflict(format!("avatar {} already exists", avatar.id)));
+            return Err(StoreError::Conflict(format!(
+                "avatar {} already exists",
+                avatar.id
+            )));
         }
         Ok(stored)
     }
 
     async fn get_avatar(&self, owner: UserId, id: AvatarId) -> StoreResult<Option<Avatar>> {
-        self.get(user_pk(owner), avatar_sk(id)).await?.map(from_item).transpose()
+        self.get(user_pk(owner), avatar_sk(id))
+            .await?
+            .map(from_item)
+            .transpose()
     }
 
     async fn list_avatars(&self, owner: UserId) -> StoreResult<Vec<Avatar>> {
-        self.query_prefix(user_pk(owner), "AVATAR#", true, None).await?.into_iter().map(from_item).collect()
+        self.query_prefix(user_pk(owner), "AVATAR#", true, None)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 
     async fn update_avatar(&self, avatar: &Avatar) -> StoreResult<Avatar> {
-        let stored = Avatar { version: avatar.version + 1, ..avatar.clone() };
-        self.put_versioned(avatar_item(&stored)?, avatar.version, format!("avatar {}", avatar.id)).await?;
+        let stored = Avatar {
+            version: avatar.version + 1,
+            ..avatar.clone()
+        };
+        self.put_versioned(
+            avatar_item(&stored)?,
+            avatar.version,
+            format!("avatar {}", avatar.id),
+        )
+        .await?;
         Ok(stored)
     }
 
@@ -343,11 +478,19 @@ impl RecordStore for DynamoStore {
             .query_prefix(avatar_pk(id), "", true, None)
             .await?
             .into_iter()
-            .filter(|item| item.get("owner").and_then(|v| v.as_n().ok()) == Some(&owner.0.to_string()))
+            .filter(|item| {
+                item.get("owner").and_then(|v| v.as_n().ok()) == Some(&owner.0.to_string())
+            })
             .map(|item| {
                 key(
-                    item[TableLayout::PARTITION_KEY].as_s().cloned().unwrap_or_default(),
-                    item[TableLayout::SORT_KEY].as_s().cloned().unwrap_or_default(),
+                    item[TableLayout::PARTITION_KEY]
+                        .as_s()
+                        .cloned()
+                        .unwrap_or_default(),
+                    item[TableLayout::SORT_KEY]
+                        .as_s()
+                        .cloned()
+                        .unwrap_or_default(),
                 )
             })
             .collect();
@@ -356,7 +499,12 @@ impl RecordStore for DynamoStore {
 
     async fn add_photo(&self, photo: &Photo, max_photos: u32) -> StoreResult<PhotoAdded> {
         let pk = avatar_pk(photo.avatar_id);
-        let photo_item = to_item(photo, pk.clone(), format!("PHOTO#{}", photo.file_unique_id), "photo")?;
+        let photo_item = to_item(
+            photo,
+            pk.clone(),
+            format!("PHOTO#{}", photo.file_unique_id),
+            "photo",
+        )?;
         let mut hash_item = key(pk, format!("HASH#{}", photo.content_hash.as_str()));
         hash_item.insert("owner".into(), n(photo.owner.0));
         hash_item.insert("file_unique_id".into(), s(&photo.file_unique_id));
@@ -375,7 +523,9 @@ impl RecordStore for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(key(user_pk(photo.owner), avatar_sk(photo.avatar_id))))
             .update_expression("SET #pc = #pc + :one, #v = #v + :one")
-            .condition_expression("attribute_exists(#pk) AND #st IN (:collecting, :ready) AND #pc < :max")
+            .condition_expression(
+                "attribute_exists(#pk) AND #st IN (:collecting, :ready) AND #pc < :max",
+            )
             .expression_attribute_names("#pk", TableLayout::PARTITION_KEY)
             .expression_attribute_names("#pc", "photo_count")
             .expression_attribute_names("#v", "version")
@@ -396,62 +546,140 @@ impl RecordStore for DynamoStore {
             .await;
         match result {
             Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_transaction_canceled_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+            {
                 return self.explain_photo_refusal(photo, max_photos).await;
             }
             Err(e) => return Err(sdk_err(e)),
         }
-        let photo_count = self.get_avatar(photo.owner, photo.avatar_id).await?.map(|a| a.photo_count).unwrap_or(0);
+        let photo_count = self
+            .get_avatar(photo.owner, photo.avatar_id)
+            .await?
+            .map(|a| a.photo_count)
+            .unwrap_or(0);
         Ok(PhotoAdded::Added { photo_count })
     }
 
     async fn list_photos(&self, avatar_id: AvatarId) -> StoreResult<Vec<Photo>> {
-        self.query_prefix(avatar_pk(avatar_id), "PHOTO#", true, None).await?.into_iter().map(from_item).collect()
+        self.query_prefix(avatar_pk(avatar_id), "PHOTO#", true, None)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 
-    async fn find_photo_by_hash(&self, avatar_id: AvatarId, hash: &ContentHash) -> StoreResult<Option<Photo>> {
+    async fn find_photo_by_hash(
+        &self,
+        avatar_id: AvatarId,
+        hash: &ContentHash,
+    ) -> StoreResult<Option<Photo>> {
         let pk = avatar_pk(avatar_id);
-        let Some(hash_item) = self.get(pk.clone(), format!("HASH#{}", hash.as_str())).await? else { return Ok(None) };
-        let Some(fuid) = hash_item.get("file_unique_id").and_then(|v| v.as_s().ok()) else { return Ok(None) };
-        self.get(pk, format!("PHOTO#{fuid}")).await?.map(from_item).transpose()
+        let Some(hash_item) = self
+            .get(pk.clone(), format!("HASH#{}", hash.as_str()))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(fuid) = hash_item.get("file_unique_id").and_then(|v| v.as_s().ok()) else {
+            return Ok(None);
+        };
+        self.get(pk, format!("PHOTO#{fuid}"))
+            .await?
+            .map(from_item)
+            .transpose()
     }
 
     async fn create_generation(&self, generation: &Generation) -> StoreResult<Generation> {
-        let stored = Generation { version: generation.version + 1, ..generation.clone() };
+        let stored = Generation {
+            version: generation.version + 1,
+            ..generation.clone()
+        };
         if !self.put_new(generation_item(&stored)?).await? {
-            return Err(StoreError::Conflict(format!("generation {} already exists", generation.id)));
+            return Err(StoreError::Conflict(format!(
+                "generation {} already exists",
+                generation.id
+            )));
         }
         Ok(stored)
     }
 
-    async fn get_generation(&self, avatar_id: AvatarId, id: GenerationId) -> StoreResult<Option<Generation>> {
-        self.get(avatar_pk(avatar_id), format!("GEN#{id}")).await?.map(from_item).transpose()
+    async fn get_generation(
+        &self,
+        avatar_id: AvatarId,
+        id: GenerationId,
+    ) -> StoreResult<Option<Generation>> {
+        self.get(avatar_pk(avatar_id), format!("GEN#{id}"))
+            .await?
+            .map(from_item)
+            .transpose()
     }
 
     async fn update_generation(&self, generation: &Generation) -> StoreResult<Generation> {
-        let stored = Generation { version: generation.version + 1, ..generation.clone() };
-        self.put_versioned(generation_item(&stored)?, generation.version, format!("generation {}", generation.id)).await?;
+        let stored = Generation {
+            version: generation.version + 1,
+            ..generation.clone()
+        };
+        self.put_versioned(
+            generation_item(&stored)?,
+            generation.version,
+            format!("generation {}", generation.id),
+        )
+        .await?;
         Ok(stored)
     }
 
-    async fn list_generations(&self, avatar_id: AvatarId, limit: u32) -> StoreResult<Vec<Generation>> {
+    async fn list_generations(
+        &self,
+        avatar_id: AvatarId,
+        limit: u32,
+    ) -> StoreResult<Vec<Generation>> {
         let limit = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
-        let items = self.query_prefix(avatar_pk(avatar_id), "GEN#", false, Some(limit)).await?;
-        items.into_iter().take(limit as usize).map(from_item).collect()
+        let items = self
+            .query_prefix(avatar_pk(avatar_id), "GEN#", false, Some(limit))
+            .await?;
+        items
+            .into_iter()
+            .take(limit as usize)
+            .map(from_item)
+            .collect()
     }
 
     async fn put_fal_request(&self, owner: &FalRequestOwner) -> StoreResult<()> {
-        let mut item = to_item(owner, format!("FALREQ#{}", owner.request_id), "OWNER".into(), "fal_request")?;
-        item.insert(TableLayout::TTL_ATTRIBUTE.into(), n(owner.created_at.as_secs() + FAL_REQUEST_TTL_SECS));
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(sdk_err)?;
+        let mut item = to_item(
+            owner,
+            format!("FALREQ#{}", owner.request_id),
+            "OWNER".into(),
+            "fal_request",
+        )?;
+        item.insert(
+            TableLayout::TTL_ATTRIBUTE.into(),
+            n(owner.created_at.as_secs() + FAL_REQUEST_TTL_SECS),
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk_err)?;
         Ok(())
     }
 
     async fn get_fal_request(&self, request_id: &str) -> StoreResult<Option<FalRequestOwner>> {
-        self.get(format!("FALREQ#{request_id}"), "OWNER".into()).await?.map(from_item).transpose()
+        self.get(format!("FALREQ#{request_id}"), "OWNER".into())
+            .await?
+            .map(from_item)
+            .transpose()
     }
 
-    async fn mark_update_seen(&self, update_id: i64, now: Timestamp, expires_at: Timestamp) -> StoreResult<bool> {
+    async fn mark_update_seen(
+        &self,
+        update_id: i64,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<bool> {
         let mut item = key(format!("UPDATE#{update_id}"), "SEEN".into());
         item.insert(TableLayout::TTL_ATTRIBUTE.into(), n(expires_at.as_secs()));
         // TTL deletion lags by up to days: an expired mark counts as absent.
@@ -489,10 +717,16 @@ impl RecordStore for DynamoStore {
         let start = match cursor {
             None => None,
             Some(InFlightCursor(sort_key)) => {
-                let item = parse_in_flight_sort_key(&sort_key)
-                    .ok_or_else(|| StoreError::Corrupt { key: sort_key.clone(), reason: "bad in-flight cursor".into() })?;
+                let item =
+                    parse_in_flight_sort_key(&sort_key).ok_or_else(|| StoreError::Corrupt {
+                        key: sort_key.clone(),
+                        reason: "bad in-flight cursor".into(),
+                    })?;
                 let mut start = in_flight_item_key(&item.target);
-                start.insert(TableLayout::IN_FLIGHT_PARTITION_KEY.into(), s(IN_FLIGHT_PARTITION));
+                start.insert(
+                    TableLayout::IN_FLIGHT_PARTITION_KEY.into(),
+                    s(IN_FLIGHT_PARTITION),
+                );
                 start.insert(TableLayout::IN_FLIGHT_SORT_KEY.into(), s(sort_key));
                 Some(start)
             }
@@ -518,13 +752,24 @@ impl RecordStore for DynamoStore {
             .unwrap_or_default()
             .into_iter()
             .map(|item| {
-                let sort_key = item.get(TableLayout::IN_FLIGHT_SORT_KEY).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-                parse_in_flight_sort_key(&sort_key).ok_or(StoreError::Corrupt { key: sort_key, reason: "bad in-flight key".into() })
+                let sort_key = item
+                    .get(TableLayout::IN_FLIGHT_SORT_KEY)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                parse_in_flight_sort_key(&sort_key).ok_or(StoreError::Corrupt {
+                    key: sort_key,
+                    reason: "bad in-flight key".into(),
+                })
             })
             .collect::<StoreResult<Vec<_>>>()?;
         let next = out
             .last_evaluated_key
-            .and_then(|k| k.get(TableLayout::IN_FLIGHT_SORT_KEY).and_then(|v| v.as_s().ok()).cloned())
+            .and_then(|k| {
+                k.get(TableLayout::IN_FLIGHT_SORT_KEY)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+            })
             .map(InFlightCursor);
         Ok(InFlightPage { items, next })
     }

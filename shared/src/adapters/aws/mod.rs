@@ -30,7 +30,9 @@ impl AwsClients {
     }
 
     pub fn from_sdk_config(sdk: &SdkConfig, resources: &Resources) -> Self {
-        let s3_config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(resources.s3_force_path_style).build();
+        let s3_config = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(resources.s3_force_path_style)
+            .build();
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
@@ -47,6 +49,10 @@ impl AwsClients {
     }
 
     pub fn blobs(&self, resources: &Resources) -> S3Blobs {
-        S3Blobs::new(self.s3.clone(), resources.bucket_name.clone(), resources.s3_encryption.clone())
+        S3Blobs::new(
+            self.s3.clone(),
+            resources.bucket_name.clone(),
+            resources.s3_encryption.clone(),
+        )
     }
 }

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier, ServerSideEncryption as Sse};
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier, ServerSideEncryption as Sse,
+};
 use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
 use url::Url;
@@ -25,7 +27,9 @@ pub struct S3Blobs {
     encryption: ServerSideEncryption,
 }
 
-fn sdk_err<E: std::error::Error + Send + Sync + 'static>(e: aws_sdk_s3::error::SdkError<E>) -> BlobError {
+fn sdk_err<E: std::error::Error + Send + Sync + 'static>(
+    e: aws_sdk_s3::error::SdkError<E>,
+) -> BlobError {
     BlobError::backend(AwsError::from_sdk(e))
 }
 
@@ -40,8 +44,16 @@ async fn fill_part(body: &mut BlobReader, buf: &mut BytesMut) -> Result<bool, Bl
 }
 
 impl S3Blobs {
-    pub fn new(client: Client, bucket: impl Into<String>, encryption: ServerSideEncryption) -> Self {
-        Self { client, bucket: bucket.into(), encryption }
+    pub fn new(
+        client: Client,
+        bucket: impl Into<String>,
+        encryption: ServerSideEncryption,
+    ) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+            encryption,
+        }
     }
 
     fn sse(&self) -> (Sse, Option<String>) {
@@ -51,7 +63,12 @@ impl S3Blobs {
         }
     }
 
-    async fn put_single(&self, key: &BlobKey, data: bytes::Bytes, content_type: &str) -> Result<u64, BlobError> {
+    async fn put_single(
+        &self,
+        key: &BlobKey,
+        data: bytes::Bytes,
+        content_type: &str,
+    ) -> Result<u64, BlobError> {
         let (sse, kms_key) = self.sse();
         let len = data.len() as u64;
         self.client
@@ -69,7 +86,13 @@ impl S3Blobs {
         Ok(len)
     }
 
-    async fn put_multipart(&self, key: &BlobKey, first: BytesMut, body: &mut BlobReader, content_type: &str) -> Result<u64, BlobError> {
+    async fn put_multipart(
+        &self,
+        key: &BlobKey,
+        first: BytesMut,
+        body: &mut BlobReader,
+        content_type: &str,
+    ) -> Result<u64, BlobError> {
         let (sse, kms_key) = self.sse();
         let created = self
             .client
@@ -82,7 +105,9 @@ impl S3Blobs {
             .send()
             .await
             .map_err(sdk_err)?;
-        let upload_id = created.upload_id.ok_or_else(|| BlobError::backend(AwsError::msg("S3 returned no upload id")))?;
+        let upload_id = created
+            .upload_id
+            .ok_or_else(|| BlobError::backend(AwsError::msg("S3 returned no upload id")))?;
         let uploaded = self.upload_parts(key, &upload_id, first, body).await;
         match uploaded {
             Ok(total) => Ok(total),
@@ -101,7 +126,13 @@ impl S3Blobs {
         }
     }
 
-    async fn upload_parts(&self, key: &BlobKey, upload_id: &str, first: BytesMut, body: &mut BlobReader) -> Result<u64, BlobError> {
+    async fn upload_parts(
+        &self,
+        key: &BlobKey,
+        upload_id: &str,
+        first: BytesMut,
+        body: &mut BlobReader,
+    ) -> Result<u64, BlobError> {
         let mut parts = Vec::new();
         let mut total = 0u64;
         let mut buf = first;
@@ -122,7 +153,12 @@ impl S3Blobs {
                 .send()
                 .await
                 .map_err(sdk_err)?;
-            parts.push(CompletedPart::builder().part_number(number).set_e_tag(part.e_tag).build());
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(part.e_tag)
+                    .build(),
+            );
             number += 1;
             if more {
                 buf.reserve(PART_BYTES);
@@ -134,7 +170,11 @@ impl S3Blobs {
             .bucket(&self.bucket)
             .key(key.as_str())
             .upload_id(upload_id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
             .send()
             .await
             .map_err(sdk_err)?;
@@ -144,29 +184,49 @@ impl S3Blobs {
 
 #[async_trait]
 impl BlobStore for S3Blobs {
-    async fn put(&self, key: &BlobKey, mut body: BlobReader, content_type: &str) -> Result<u64, BlobError> {
+    async fn put(
+        &self,
+        key: &BlobKey,
+        mut body: BlobReader,
+        content_type: &str,
+    ) -> Result<u64, BlobError> {
         // Small bodies take one request; larger ones stream as a multipart upload, one part in
         // memory at a time, and an error mid-body aborts the upload so nothing is stored.
         let mut first = BytesMut::with_capacity(PART_BYTES);
         if !fill_part(&mut body, &mut first).await? {
             return self.put_single(key, first.freeze(), content_type).await;
         }
-        self.put_multipart(key, first, &mut body, content_type).await
+        self.put_multipart(key, first, &mut body, content_type)
+            .await
     }
 
     async fn get(&self, key: &BlobKey) -> Result<BlobReader, BlobError> {
-        let out = self.client.get_object().bucket(&self.bucket).key(key.as_str()).send().await.map_err(|e| {
-            if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
-                BlobError::NotFound(key.to_string())
-            } else {
-                sdk_err(e)
-            }
-        })?;
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+                    BlobError::NotFound(key.to_string())
+                } else {
+                    sdk_err(e)
+                }
+            })?;
         Ok(Box::pin(out.body.into_async_read()))
     }
 
     async fn size(&self, key: &BlobKey) -> Result<Option<u64>, BlobError> {
-        match self.client.head_object().bucket(&self.bucket).key(key.as_str()).send().await {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+        {
             Ok(out) => Ok(Some(out.content_length.unwrap_or(0).max(0) as u64)),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) => Err(sdk_err(e)),
@@ -176,7 +236,13 @@ impl BlobStore for S3Blobs {
     async fn delete_prefix(&self, prefix: &str) -> Result<u64, BlobError> {
         validate_prefix(prefix)?;
         let mut deleted = 0u64;
-        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(sdk_err)?;
             let objects: Vec<ObjectIdentifier> = page
@@ -189,8 +255,19 @@ impl BlobStore for S3Blobs {
                 continue;
             }
             let count = objects.len() as u64;
-            let delete = Delete::builder().set_objects(Some(objects)).quiet(true).build().map_err(BlobError::backend)?;
-            let out = self.client.delete_objects().bucket(&self.bucket).delete(delete).send().await.map_err(sdk_err)?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(BlobError::backend)?;
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(sdk_err)?;
             if let Some(first) = out.errors.as_deref().and_then(|e| e.first()) {
                 return Err(BlobError::backend(AwsError::msg(format!(
                     "S3 refused to delete {}: {}",
@@ -205,7 +282,14 @@ impl BlobStore for S3Blobs {
 
     async fn presign_get(&self, key: &BlobKey, ttl: Duration) -> Result<Url, BlobError> {
         let config = PresigningConfig::expires_in(ttl).map_err(BlobError::backend)?;
-        let request = self.client.get_object().bucket(&self.bucket).key(key.as_str()).presigned(config).await.map_err(sdk_err)?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .presigned(config)
+            .await
+            .map_err(sdk_err)?;
         Url::parse(request.uri()).map_err(BlobError::backend)
     }
 }

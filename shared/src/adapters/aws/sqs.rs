@@ -5,7 +5,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 
 use super::error::AwsError;
-use crate::ports::queue::{JobQueue, QueueDelay, QueueError, ReceivedMessage, Receipt};
+use crate::ports::queue::{JobQueue, QueueDelay, QueueError, Receipt, ReceivedMessage};
 
 /// [`JobQueue`] on one SQS queue.
 #[derive(Clone, Debug)]
@@ -16,11 +16,16 @@ pub struct SqsQueue {
 
 impl SqsQueue {
     pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
-        Self { client, queue_url: queue_url.into() }
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
     }
 }
 
-fn sdk_err<E: std::error::Error + Send + Sync + 'static>(e: aws_sdk_sqs::error::SdkError<E>) -> QueueError {
+fn sdk_err<E: std::error::Error + Send + Sync + 'static>(
+    e: aws_sdk_sqs::error::SdkError<E>,
+) -> QueueError {
     QueueError::backend(AwsError::from_sdk(e))
 }
 
@@ -36,7 +41,8 @@ impl JobQueue for SqsQueue {
             .send()
             .await
             .map_err(sdk_err)?;
-        out.message_id.ok_or_else(|| QueueError::backend(AwsError::msg("SQS returned no message id")))
+        out.message_id
+            .ok_or_else(|| QueueError::backend(AwsError::msg("SQS returned no message id")))
     }
 
     async fn receive(&self, max: u32, wait: Duration) -> Result<Vec<ReceivedMessage>, QueueError> {
@@ -72,7 +78,13 @@ impl JobQueue for SqsQueue {
     }
 
     async fn ack(&self, receipt: &Receipt) -> Result<(), QueueError> {
-        self.client.delete_message().queue_url(&self.queue_url).receipt_handle(&receipt.0).send().await.map_err(sdk_err)?;
+        self.client
+            .delete_message()
+            .queue_url(&self.queue_url)
+            .receipt_handle(&receipt.0)
+            .send()
+            .await
+            .map_err(sdk_err)?;
         Ok(())
     }
 

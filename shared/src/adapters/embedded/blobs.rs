@@ -31,12 +31,18 @@ impl LocalBlobs {
         let signing_key = match std::fs::read(&key_path) {
             Ok(key) if key.len() >= 32 => key,
             _ => {
-                let key: Vec<u8> = (0..4).flat_map(|_| *uuid::Uuid::new_v4().as_bytes()).collect();
+                let key: Vec<u8> = (0..4)
+                    .flat_map(|_| *uuid::Uuid::new_v4().as_bytes())
+                    .collect();
                 std::fs::write(&key_path, &key)?;
                 key
             }
         };
-        Ok(Self { root: root.to_owned(), public_url, signing_key })
+        Ok(Self {
+            root: root.to_owned(),
+            public_url,
+            signing_key,
+        })
     }
 
     fn path(&self, key: &BlobKey) -> PathBuf {
@@ -45,7 +51,8 @@ impl LocalBlobs {
     }
 
     fn signature(&self, key: &str, expires: i64) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.signing_key).expect("HMAC takes any key length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.signing_key).expect("HMAC takes any key length");
         mac.update(key.as_bytes());
         mac.update(b"\n");
         mac.update(expires.to_string().as_bytes());
@@ -53,9 +60,18 @@ impl LocalBlobs {
     }
 
     /// Checks a presigned request: the signature matches (in constant time) and has not expired.
-    pub fn verify_presigned(&self, key: &str, expires: i64, signature: &str, now: Timestamp) -> bool {
-        let Ok(presented) = hex::decode(signature) else { return false };
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.signing_key).expect("HMAC takes any key length");
+    pub fn verify_presigned(
+        &self,
+        key: &str,
+        expires: i64,
+        signature: &str,
+        now: Timestamp,
+    ) -> bool {
+        let Ok(presented) = hex::decode(signature) else {
+            return false;
+        };
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.signing_key).expect("HMAC takes any key length");
         mac.update(key.as_bytes());
         mac.update(b"\n");
         mac.update(expires.to_string().as_bytes());
@@ -64,14 +80,28 @@ impl LocalBlobs {
 }
 
 fn not_found_or(key: &BlobKey) -> impl FnOnce(io::Error) -> BlobError + '_ {
-    move |e| if e.kind() == io::ErrorKind::NotFound { BlobError::NotFound(key.to_string()) } else { BlobError::Io(e) }
+    move |e| {
+        if e.kind() == io::ErrorKind::NotFound {
+            BlobError::NotFound(key.to_string())
+        } else {
+            BlobError::Io(e)
+        }
+    }
 }
 
 #[async_trait]
 impl BlobStore for LocalBlobs {
-    async fn put(&self, key: &BlobKey, body: BlobReader, _content_type: &str) -> Result<u64, BlobError> {
+    async fn put(
+        &self,
+        key: &BlobKey,
+        body: BlobReader,
+        _content_type: &str,
+    ) -> Result<u64, BlobError> {
         let target = self.path(key);
-        let temp = self.root.join(".tmp").join(uuid::Uuid::now_v7().simple().to_string());
+        let temp = self
+            .root
+            .join(".tmp")
+            .join(uuid::Uuid::now_v7().simple().to_string());
         let written = async {
             let mut file = tokio::fs::File::create(&temp).await?;
             let mut body = BufReader::with_capacity(COPY_BUFFER, body);
@@ -91,7 +121,9 @@ impl BlobStore for LocalBlobs {
     }
 
     async fn get(&self, key: &BlobKey) -> Result<BlobReader, BlobError> {
-        let file = tokio::fs::File::open(self.path(key)).await.map_err(not_found_or(key))?;
+        let file = tokio::fs::File::open(self.path(key))
+            .await
+            .map_err(not_found_or(key))?;
         Ok(Box::pin(file))
     }
 
@@ -133,11 +165,13 @@ impl BlobStore for LocalBlobs {
 
     async fn presign_get(&self, key: &BlobKey, ttl: Duration) -> Result<Url, BlobError> {
         let expires = Timestamp::now().plus(ttl).as_secs();
-        let mut url = self.public_url.join(&format!("blobs/{key}")).map_err(BlobError::backend)?;
+        let mut url = self
+            .public_url
+            .join(&format!("blobs/{key}"))
+            .map_err(BlobError::backend)?;
         url.query_pairs_mut()
             .append_pair("expires", &expires.to_string())
             .append_pair("signature", &self.signature(key.as_str(), expires));
         Ok(url)
     }
 }
-

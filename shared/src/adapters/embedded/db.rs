@@ -84,11 +84,16 @@ impl Database {
 
     fn init(conn: Connection) -> StoreResult<Self> {
         // WAL + NORMAL: durable across process crashes, fast enough for one laptop.
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(StoreError::backend)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(StoreError::backend)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(StoreError::backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(StoreError::backend)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(StoreError::backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(StoreError::backend)?;
         conn.execute_batch(SCHEMA).map_err(StoreError::backend)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     pub(crate) async fn run<T, F>(&self, f: F) -> StoreResult<T>

@@ -7,7 +7,7 @@ use tokio::sync::Notify;
 
 use super::db::Database;
 use crate::domain::Timestamp;
-use crate::ports::queue::{JobQueue, QueueDelay, QueueError, ReceivedMessage, Receipt};
+use crate::ports::queue::{JobQueue, QueueDelay, QueueError, Receipt, ReceivedMessage};
 
 /// A durable in-process queue in the embedded database, with SQS semantics: per-message
 /// delays, a visibility timeout, receive counts, at-least-once delivery.
@@ -21,11 +21,19 @@ pub struct EmbeddedQueue {
 
 impl EmbeddedQueue {
     pub fn new(db: Database, name: impl Into<String>, visibility_timeout: Duration) -> Self {
-        Self { db, name: name.into(), visibility_timeout, wake: Arc::new(Notify::new()) }
+        Self {
+            db,
+            name: name.into(),
+            visibility_timeout,
+            wake: Arc::new(Notify::new()),
+        }
     }
 
     /// Claims up to `max` visible messages; also returns when the next invisible one is due.
-    async fn claim(&self, max: u32) -> Result<(Vec<ReceivedMessage>, Option<Timestamp>), QueueError> {
+    async fn claim(
+        &self,
+        max: u32,
+    ) -> Result<(Vec<ReceivedMessage>, Option<Timestamp>), QueueError> {
         let name = self.name.clone();
         let invisible_for = self.visibility_timeout;
         self.db
@@ -94,7 +102,9 @@ impl JobQueue for EmbeddedQueue {
                 return Ok(received);
             }
             let until_due = next_due
-                .map(|due| Duration::from_millis(u64::try_from(due.0 - Timestamp::now().0).unwrap_or(0)))
+                .map(|due| {
+                    Duration::from_millis(u64::try_from(due.0 - Timestamp::now().0).unwrap_or(0))
+                })
                 .unwrap_or(Duration::MAX);
             let nap = until_due.min(deadline - now).max(Duration::from_millis(5));
             tokio::select! {
@@ -121,9 +131,12 @@ impl JobQueue for EmbeddedQueue {
         let visible_at = Timestamp::now().plus(delay.as_duration());
         self.db
             .run(move |conn| {
-                conn.execute("UPDATE jobs SET visible_at = ?2 WHERE receipt = ?1", params![receipt, visible_at.0])
-                    .map_err(crate::ports::StoreError::backend)
-                    .map(drop)
+                conn.execute(
+                    "UPDATE jobs SET visible_at = ?2 WHERE receipt = ?1",
+                    params![receipt, visible_at.0],
+                )
+                .map_err(crate::ports::StoreError::backend)
+                .map(drop)
             })
             .await
             .map_err(QueueError::backend)?;

@@ -4,10 +4,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::db::Database;
-use crate::domain::{Avatar, AvatarId, ContentHash, Generation, GenerationId, Photo, Timestamp, UserId, UserProfile};
+use crate::domain::{
+    Avatar, AvatarId, ContentHash, Generation, GenerationId, Photo, Timestamp, UserId, UserProfile,
+};
 use crate::ports::store::{
-    FalRequestOwner, FalTarget, InFlightCursor, InFlightPage, PhotoAdded, RecordStore, StoreError, StoreResult,
-    in_flight_sort_key, parse_in_flight_sort_key,
+    FalRequestOwner, FalTarget, InFlightCursor, InFlightPage, PhotoAdded, RecordStore, StoreError,
+    StoreResult, in_flight_sort_key, parse_in_flight_sort_key,
 };
 
 /// [`RecordStore`] on SQLite. Records are JSON bodies; the columns beside them are what
@@ -32,7 +34,10 @@ fn encode<T: Serialize>(value: &T) -> StoreResult<String> {
 }
 
 fn decode<T: DeserializeOwned>(key: &str, body: &str) -> StoreResult<T> {
-    serde_json::from_str(body).map_err(|e| StoreError::Corrupt { key: key.to_owned(), reason: e.to_string() })
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
+        key: key.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 fn version_i64(v: u64) -> StoreResult<i64> {
@@ -40,19 +45,38 @@ fn version_i64(v: u64) -> StoreResult<i64> {
 }
 
 fn avatar_in_flight_key(a: &Avatar) -> Option<String> {
-    a.in_flight_since().map(|since| in_flight_sort_key(since, &FalTarget::Training { owner: a.owner, avatar_id: a.id }))
+    a.in_flight_since().map(|since| {
+        in_flight_sort_key(
+            since,
+            &FalTarget::Training {
+                owner: a.owner,
+                avatar_id: a.id,
+            },
+        )
+    })
 }
 
 fn generation_in_flight_key(g: &Generation) -> Option<String> {
     g.state.in_flight_since().map(|since| {
-        in_flight_sort_key(since, &FalTarget::Generation { owner: g.owner, avatar_id: g.avatar_id, generation_id: g.id })
+        in_flight_sort_key(
+            since,
+            &FalTarget::Generation {
+                owner: g.owner,
+                avatar_id: g.avatar_id,
+                generation_id: g.id,
+            },
+        )
     })
 }
 
 fn read_avatar(conn: &Connection, owner: UserId, id: AvatarId) -> StoreResult<Option<Avatar>> {
     let key = id.to_string();
     let body: Option<String> = conn
-        .query_row("SELECT body FROM avatars WHERE id = ?1 AND owner = ?2", params![key, owner.0], |r| r.get(0))
+        .query_row(
+            "SELECT body FROM avatars WHERE id = ?1 AND owner = ?2",
+            params![key, owner.0],
+            |r| r.get(0),
+        )
         .optional()
         .map_err(db_err)?;
     body.map(|b| decode(&key, &b)).transpose()
@@ -64,7 +88,9 @@ impl RecordStore for EmbeddedStore {
         self.db
             .run(move |conn| {
                 let body: Option<String> = conn
-                    .query_row("SELECT body FROM users WHERE id = ?1", params![id.0], |r| r.get(0))
+                    .query_row("SELECT body FROM users WHERE id = ?1", params![id.0], |r| {
+                        r.get(0)
+                    })
                     .optional()
                     .map_err(db_err)?;
                 body.map(|b| decode(&format!("user {id}"), &b)).transpose()
@@ -74,9 +100,16 @@ impl RecordStore for EmbeddedStore {
 
     async fn save_user(&self, user: &UserProfile) -> StoreResult<UserProfile> {
         let expected = user.version;
-        let stored = UserProfile { version: expected + 1, ..user.clone() };
+        let stored = UserProfile {
+            version: expected + 1,
+            ..user.clone()
+        };
         let body = encode(&stored)?;
-        let (id, new_version, old_version) = (user.id.0, version_i64(expected + 1)?, version_i64(expected)?);
+        let (id, new_version, old_version) = (
+            user.id.0,
+            version_i64(expected + 1)?,
+            version_i64(expected)?,
+        );
         self.db
             .run(move |conn| {
                 let changed = if old_version == 0 {
@@ -98,10 +131,17 @@ impl RecordStore for EmbeddedStore {
     }
 
     async fn create_avatar(&self, avatar: &Avatar) -> StoreResult<Avatar> {
-        let stored = Avatar { version: avatar.version + 1, ..avatar.clone() };
+        let stored = Avatar {
+            version: avatar.version + 1,
+            ..avatar.clone()
+        };
         let body = encode(&stored)?;
         let in_flight = avatar_in_flight_key(&stored);
-        let (id, owner, status) = (stored.id.to_string(), stored.owner.0, stored.status().as_str());
+        let (id, owner, status) = (
+            stored.id.to_string(),
+            stored.owner.0,
+            stored.status().as_str(),
+        );
         let (version, photo_count) = (version_i64(stored.version)?, stored.photo_count);
         self.db
             .run(move |conn| {
@@ -125,9 +165,13 @@ impl RecordStore for EmbeddedStore {
     async fn list_avatars(&self, owner: UserId) -> StoreResult<Vec<Avatar>> {
         self.db
             .run(move |conn| {
-                let mut stmt = conn.prepare("SELECT id, body FROM avatars WHERE owner = ?1 ORDER BY id").map_err(db_err)?;
+                let mut stmt = conn
+                    .prepare("SELECT id, body FROM avatars WHERE owner = ?1 ORDER BY id")
+                    .map_err(db_err)?;
                 let rows = stmt
-                    .query_map(params![owner.0], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                    .query_map(params![owner.0], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })
                     .map_err(db_err)?;
                 rows.map(|row| {
                     let (id, body) = row.map_err(db_err)?;
@@ -139,11 +183,22 @@ impl RecordStore for EmbeddedStore {
     }
 
     async fn update_avatar(&self, avatar: &Avatar) -> StoreResult<Avatar> {
-        let stored = Avatar { version: avatar.version + 1, ..avatar.clone() };
+        let stored = Avatar {
+            version: avatar.version + 1,
+            ..avatar.clone()
+        };
         let body = encode(&stored)?;
         let in_flight = avatar_in_flight_key(&stored);
-        let (id, owner, status) = (stored.id.to_string(), stored.owner.0, stored.status().as_str());
-        let (new_version, old_version, photo_count) = (version_i64(stored.version)?, version_i64(avatar.version)?, stored.photo_count);
+        let (id, owner, status) = (
+            stored.id.to_string(),
+            stored.owner.0,
+            stored.status().as_str(),
+        );
+        let (new_version, old_version, photo_count) = (
+            version_i64(stored.version)?,
+            version_i64(avatar.version)?,
+            stored.photo_count,
+        );
         self.db
             .run(move |conn| {
                 let changed = conn
@@ -175,15 +230,31 @@ impl RecordStore for EmbeddedStore {
             .run(move |conn| {
                 let tx = conn.transaction().map_err(db_err)?;
                 let other_owner: bool = tx
-                    .query_row("SELECT EXISTS (SELECT 1 FROM avatars WHERE id = ?1 AND owner != ?2)", params![id, owner.0], |r| r.get(0))
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM avatars WHERE id = ?1 AND owner != ?2)",
+                        params![id, owner.0],
+                        |r| r.get(0),
+                    )
                     .map_err(db_err)?;
                 if other_owner {
                     // Someone else's avatar: behave exactly as if it did not exist.
                     return Ok(());
                 }
-                tx.execute("DELETE FROM avatars WHERE id = ?1 AND owner = ?2", params![id, owner.0]).map_err(db_err)?;
-                tx.execute("DELETE FROM photos WHERE avatar_id = ?1 AND owner = ?2", params![id, owner.0]).map_err(db_err)?;
-                tx.execute("DELETE FROM generations WHERE avatar_id = ?1 AND owner = ?2", params![id, owner.0]).map_err(db_err)?;
+                tx.execute(
+                    "DELETE FROM avatars WHERE id = ?1 AND owner = ?2",
+                    params![id, owner.0],
+                )
+                .map_err(db_err)?;
+                tx.execute(
+                    "DELETE FROM photos WHERE avatar_id = ?1 AND owner = ?2",
+                    params![id, owner.0],
+                )
+                .map_err(db_err)?;
+                tx.execute(
+                    "DELETE FROM generations WHERE avatar_id = ?1 AND owner = ?2",
+                    params![id, owner.0],
+                )
+                .map_err(db_err)?;
                 tx.commit().map_err(db_err)
             })
             .await
@@ -192,7 +263,10 @@ impl RecordStore for EmbeddedStore {
     async fn add_photo(&self, photo: &Photo, max_photos: u32) -> StoreResult<PhotoAdded> {
         let body = encode(photo)?;
         let (avatar_id, owner) = (photo.avatar_id.to_string(), photo.owner.0);
-        let (fuid, hash) = (photo.file_unique_id.clone(), photo.content_hash.as_str().to_owned());
+        let (fuid, hash) = (
+            photo.file_unique_id.clone(),
+            photo.content_hash.as_str().to_owned(),
+        );
         self.db
             .run(move |conn| {
                 let tx = conn.transaction().map_err(db_err)?;
@@ -256,18 +330,29 @@ impl RecordStore for EmbeddedStore {
                 let mut stmt = conn
                     .prepare("SELECT body FROM photos WHERE avatar_id = ?1 ORDER BY file_unique_id")
                     .map_err(db_err)?;
-                let rows = stmt.query_map(params![key], |r| r.get::<_, String>(0)).map_err(db_err)?;
-                rows.map(|row| decode(&key, &row.map_err(db_err)?)).collect()
+                let rows = stmt
+                    .query_map(params![key], |r| r.get::<_, String>(0))
+                    .map_err(db_err)?;
+                rows.map(|row| decode(&key, &row.map_err(db_err)?))
+                    .collect()
             })
             .await
     }
 
-    async fn find_photo_by_hash(&self, avatar_id: AvatarId, hash: &ContentHash) -> StoreResult<Option<Photo>> {
+    async fn find_photo_by_hash(
+        &self,
+        avatar_id: AvatarId,
+        hash: &ContentHash,
+    ) -> StoreResult<Option<Photo>> {
         let (key, hash) = (avatar_id.to_string(), hash.as_str().to_owned());
         self.db
             .run(move |conn| {
                 let body: Option<String> = conn
-                    .query_row("SELECT body FROM photos WHERE avatar_id = ?1 AND content_hash = ?2", params![key, hash], |r| r.get(0))
+                    .query_row(
+                        "SELECT body FROM photos WHERE avatar_id = ?1 AND content_hash = ?2",
+                        params![key, hash],
+                        |r| r.get(0),
+                    )
                     .optional()
                     .map_err(db_err)?;
                 body.map(|b| decode(&key, &b)).transpose()
@@ -276,11 +361,18 @@ impl RecordStore for EmbeddedStore {
     }
 
     async fn create_generation(&self, generation: &Generation) -> StoreResult<Generation> {
-        let stored = Generation { version: generation.version + 1, ..generation.clone() };
+        let stored = Generation {
+            version: generation.version + 1,
+            ..generation.clone()
+        };
         let body = encode(&stored)?;
         let in_flight = generation_in_flight_key(&stored);
-        let (id, avatar_id, owner, version) =
-            (stored.id.to_string(), stored.avatar_id.to_string(), stored.owner.0, version_i64(stored.version)?);
+        let (id, avatar_id, owner, version) = (
+            stored.id.to_string(),
+            stored.avatar_id.to_string(),
+            stored.owner.0,
+            version_i64(stored.version)?,
+        );
         self.db
             .run(move |conn| {
                 let changed = conn
@@ -296,12 +388,20 @@ impl RecordStore for EmbeddedStore {
         Ok(stored)
     }
 
-    async fn get_generation(&self, avatar_id: AvatarId, id: GenerationId) -> StoreResult<Option<Generation>> {
+    async fn get_generation(
+        &self,
+        avatar_id: AvatarId,
+        id: GenerationId,
+    ) -> StoreResult<Option<Generation>> {
         let (avatar_id, id) = (avatar_id.to_string(), id.to_string());
         self.db
             .run(move |conn| {
                 let body: Option<String> = conn
-                    .query_row("SELECT body FROM generations WHERE id = ?1 AND avatar_id = ?2", params![id, avatar_id], |r| r.get(0))
+                    .query_row(
+                        "SELECT body FROM generations WHERE id = ?1 AND avatar_id = ?2",
+                        params![id, avatar_id],
+                        |r| r.get(0),
+                    )
                     .optional()
                     .map_err(db_err)?;
                 body.map(|b| decode(&id, &b)).transpose()
@@ -310,11 +410,17 @@ impl RecordStore for EmbeddedStore {
     }
 
     async fn update_generation(&self, generation: &Generation) -> StoreResult<Generation> {
-        let stored = Generation { version: generation.version + 1, ..generation.clone() };
+        let stored = Generation {
+            version: generation.version + 1,
+            ..generation.clone()
+        };
         let body = encode(&stored)?;
         let in_flight = generation_in_flight_key(&stored);
         let (id, avatar_id) = (stored.id.to_string(), stored.avatar_id.to_string());
-        let (new_version, old_version) = (version_i64(stored.version)?, version_i64(generation.version)?);
+        let (new_version, old_version) = (
+            version_i64(stored.version)?,
+            version_i64(generation.version)?,
+        );
         self.db
             .run(move |conn| {
                 let changed = conn
@@ -342,7 +448,11 @@ impl RecordStore for EmbeddedStore {
         Ok(stored)
     }
 
-    async fn list_generations(&self, avatar_id: AvatarId, limit: u32) -> StoreResult<Vec<Generation>> {
+    async fn list_generations(
+        &self,
+        avatar_id: AvatarId,
+        limit: u32,
+    ) -> StoreResult<Vec<Generation>> {
         let key = avatar_id.to_string();
         self.db
             .run(move |conn| {
@@ -376,7 +486,11 @@ impl RecordStore for EmbeddedStore {
         self.db
             .run(move |conn| {
                 let body: Option<String> = conn
-                    .query_row("SELECT body FROM fal_requests WHERE request_id = ?1", params![id], |r| r.get(0))
+                    .query_row(
+                        "SELECT body FROM fal_requests WHERE request_id = ?1",
+                        params![id],
+                        |r| r.get(0),
+                    )
                     .optional()
                     .map_err(db_err)?;
                 body.map(|b| decode(&id, &b)).transpose()
@@ -384,7 +498,12 @@ impl RecordStore for EmbeddedStore {
             .await
     }
 
-    async fn mark_update_seen(&self, update_id: i64, now: Timestamp, expires_at: Timestamp) -> StoreResult<bool> {
+    async fn mark_update_seen(
+        &self,
+        update_id: i64,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<bool> {
         self.db
             .run(move |conn| {
                 // Expired marks behave as absent, as DynamoDB TTL deletes lazily.
@@ -403,7 +522,12 @@ impl RecordStore for EmbeddedStore {
     async fn forget_update(&self, update_id: i64) -> StoreResult<()> {
         self.db
             .run(move |conn| {
-                conn.execute("DELETE FROM seen_updates WHERE update_id = ?1", params![update_id]).map_err(db_err).map(drop)
+                conn.execute(
+                    "DELETE FROM seen_updates WHERE update_id = ?1",
+                    params![update_id],
+                )
+                .map_err(db_err)
+                .map(drop)
             })
             .await
     }
