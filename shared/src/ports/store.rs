@@ -151,6 +151,7 @@ pub trait RecordStore: Send + Sync {
     // Photos.
     /// Records a photo and bumps the avatar's photo count atomically, refusing duplicates
     /// (by `file_unique_id` or content hash), a full avatar, or one not accepting photos.
+    /// Under contention (an album arriving at once) it may return `Conflict`: retry it.
     async fn add_photo(&self, photo: &Photo, max_photos: u32) -> StoreResult<PhotoAdded>;
     async fn list_photos(&self, avatar_id: AvatarId) -> StoreResult<Vec<Photo>>;
     async fn find_photo_by_hash(

@@ -40,6 +40,34 @@ fn decode<T: DeserializeOwned>(key: &str, body: &str) -> StoreResult<T> {
     })
 }
 
+/// The JSON body the query selects, decoded; `None` when no row matches.
+fn one<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    key: &str,
+) -> StoreResult<Option<T>> {
+    let body: Option<String> = conn
+        .query_row(sql, params, |r| r.get(0))
+        .optional()
+        .map_err(db_err)?;
+    body.map(|b| decode(key, &b)).transpose()
+}
+
+/// Every JSON body the query selects, decoded, in the query's order.
+fn many<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    key: &str,
+) -> StoreResult<Vec<T>> {
+    let mut stmt = conn.prepare(sql).map_err(db_err)?;
+    let rows = stmt
+        .query_map(params, |r| r.get::<_, String>(0))
+        .map_err(db_err)?;
+    rows.map(|row| decode(key, &row.map_err(db_err)?)).collect()
+}
+
 fn version_i64(v: u64) -> StoreResult<i64> {
     i64::try_from(v).map_err(|_| StoreError::Conflict(format!("version {v} out of range")))
 }
@@ -71,15 +99,12 @@ fn generation_in_flight_key(g: &Generation) -> Option<String> {
 
 fn read_avatar(conn: &Connection, owner: UserId, id: AvatarId) -> StoreResult<Option<Avatar>> {
     let key = id.to_string();
-    let body: Option<String> = conn
-        .query_row(
-            "SELECT body FROM avatars WHERE id = ?1 AND owner = ?2",
-            params![key, owner.0],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(db_err)?;
-    body.map(|b| decode(&key, &b)).transpose()
+    one(
+        conn,
+        "SELECT body FROM avatars WHERE id = ?1 AND owner = ?2",
+        params![key, owner.0],
+        &key,
+    )
 }
 
 #[async_trait]
@@ -163,21 +188,15 @@ impl RecordStore for EmbeddedStore {
     }
 
     async fn list_avatars(&self, owner: UserId) -> StoreResult<Vec<Avatar>> {
+        let key = format!("avatars of {owner}");
         self.db
             .run(move |conn| {
-                let mut stmt = conn
-                    .prepare("SELECT id, body FROM avatars WHERE owner = ?1 ORDER BY id")
-                    .map_err(db_err)?;
-                let rows = stmt
-                    .query_map(params![owner.0], |r| {
-                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                    })
-                    .map_err(db_err)?;
-                rows.map(|row| {
-                    let (id, body) = row.map_err(db_err)?;
-                    decode(&id, &body)
-                })
-                .collect()
+                many(
+                    conn,
+                    "SELECT body FROM avatars WHERE owner = ?1 ORDER BY id",
+                    params![owner.0],
+                    &key,
+                )
             })
             .await
     }
@@ -327,14 +346,12 @@ impl RecordStore for EmbeddedStore {
         let key = avatar_id.to_string();
         self.db
             .run(move |conn| {
-                let mut stmt = conn
-                    .prepare("SELECT body FROM photos WHERE avatar_id = ?1 ORDER BY file_unique_id")
-                    .map_err(db_err)?;
-                let rows = stmt
-                    .query_map(params![key], |r| r.get::<_, String>(0))
-                    .map_err(db_err)?;
-                rows.map(|row| decode(&key, &row.map_err(db_err)?))
-                    .collect()
+                many(
+                    conn,
+                    "SELECT body FROM photos WHERE avatar_id = ?1 ORDER BY file_unique_id",
+                    params![key],
+                    &key,
+                )
             })
             .await
     }
@@ -347,15 +364,12 @@ impl RecordStore for EmbeddedStore {
         let (key, hash) = (avatar_id.to_string(), hash.as_str().to_owned());
         self.db
             .run(move |conn| {
-                let body: Option<String> = conn
-                    .query_row(
-                        "SELECT body FROM photos WHERE avatar_id = ?1 AND content_hash = ?2",
-                        params![key, hash],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(db_err)?;
-                body.map(|b| decode(&key, &b)).transpose()
+                one(
+                    conn,
+                    "SELECT body FROM photos WHERE avatar_id = ?1 AND content_hash = ?2",
+                    params![key, hash],
+                    &key,
+                )
             })
             .await
     }
@@ -396,15 +410,12 @@ impl RecordStore for EmbeddedStore {
         let (avatar_id, id) = (avatar_id.to_string(), id.to_string());
         self.db
             .run(move |conn| {
-                let body: Option<String> = conn
-                    .query_row(
-                        "SELECT body FROM generations WHERE id = ?1 AND avatar_id = ?2",
-                        params![id, avatar_id],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(db_err)?;
-                body.map(|b| decode(&id, &b)).transpose()
+                one(
+                    conn,
+                    "SELECT body FROM generations WHERE id = ?1 AND avatar_id = ?2",
+                    params![id, avatar_id],
+                    &id,
+                )
             })
             .await
     }
@@ -456,11 +467,12 @@ impl RecordStore for EmbeddedStore {
         let key = avatar_id.to_string();
         self.db
             .run(move |conn| {
-                let mut stmt = conn
-                    .prepare("SELECT body FROM generations WHERE avatar_id = ?1 ORDER BY id DESC LIMIT ?2")
-                    .map_err(db_err)?;
-                let rows = stmt.query_map(params![key, limit], |r| r.get::<_, String>(0)).map_err(db_err)?;
-                rows.map(|row| decode(&key, &row.map_err(db_err)?)).collect()
+                many(
+                    conn,
+                    "SELECT body FROM generations WHERE avatar_id = ?1 ORDER BY id DESC LIMIT ?2",
+                    params![key, limit],
+                    &key,
+                )
             })
             .await
     }
@@ -485,15 +497,12 @@ impl RecordStore for EmbeddedStore {
         let id = request_id.to_owned();
         self.db
             .run(move |conn| {
-                let body: Option<String> = conn
-                    .query_row(
-                        "SELECT body FROM fal_requests WHERE request_id = ?1",
-                        params![id],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(db_err)?;
-                body.map(|b| decode(&id, &b)).transpose()
+                one(
+                    conn,
+                    "SELECT body FROM fal_requests WHERE request_id = ?1",
+                    params![id],
+                    &id,
+                )
             })
             .await
     }
