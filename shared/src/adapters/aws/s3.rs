@@ -9,6 +9,7 @@ use aws_sdk_s3::types::{
 };
 use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
+use tokio::task::JoinSet;
 use url::Url;
 
 use super::error::AwsError;
@@ -18,6 +19,8 @@ use crate::ports::blob::{BlobError, BlobKey, BlobReader, BlobStore, validate_pre
 /// Size of one multipart part, and so of the largest buffer a `put` holds. S3 requires at
 /// least 5 MiB for every part but the last.
 const PART_BYTES: usize = 8 << 20;
+/// Parts uploading at once while the next one fills.
+const PARTS_IN_FLIGHT: usize = 2;
 
 /// [`BlobStore`] on one S3 bucket, encrypting every object at rest.
 #[derive(Clone, Debug)]
@@ -133,38 +136,38 @@ impl S3Blobs {
         first: BytesMut,
         body: &mut BlobReader,
     ) -> Result<u64, BlobError> {
+        // Up to PARTS_IN_FLIGHT parts upload while the next one fills, so reading the body and
+        // uploading overlap; memory stays at PARTS_IN_FLIGHT + 1 part buffers.
+        let mut uploads: JoinSet<Result<CompletedPart, BlobError>> = JoinSet::new();
         let mut parts = Vec::new();
         let mut total = 0u64;
         let mut buf = first;
         let mut more = true;
-        let mut number = 1;
+        let mut number = 0;
         while !buf.is_empty() {
             let data = buf.split().freeze();
             total += data.len() as u64;
-            let part = self
-                .client
-                .upload_part()
-                .bucket(&self.bucket)
-                .key(key.as_str())
-                .upload_id(upload_id)
-                .part_number(number)
-                .content_length(data.len() as i64)
-                .body(ByteStream::from(data))
-                .send()
-                .await
-                .map_err(sdk_err)?;
-            parts.push(
-                CompletedPart::builder()
-                    .part_number(number)
-                    .set_e_tag(part.e_tag)
-                    .build(),
-            );
             number += 1;
+            uploads.spawn(upload_part(
+                self.client.clone(),
+                self.bucket.clone(),
+                key.to_string(),
+                upload_id.to_owned(),
+                number,
+                data,
+            ));
+            if uploads.len() >= PARTS_IN_FLIGHT {
+                parts.push(join_part(uploads.join_next().await)?);
+            }
             if more {
                 buf.reserve(PART_BYTES);
                 more = fill_part(body, &mut buf).await?;
             }
         }
+        while let Some(done) = uploads.join_next().await {
+            parts.push(join_part(Some(done))?);
+        }
+        parts.sort_by_key(|p| p.part_number);
         self.client
             .complete_multipart_upload()
             .bucket(&self.bucket)
@@ -179,6 +182,41 @@ impl S3Blobs {
             .await
             .map_err(sdk_err)?;
         Ok(total)
+    }
+}
+
+async fn upload_part(
+    client: Client,
+    bucket: String,
+    key: String,
+    upload_id: String,
+    number: i32,
+    data: bytes::Bytes,
+) -> Result<CompletedPart, BlobError> {
+    let out = client
+        .upload_part()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .part_number(number)
+        .content_length(data.len() as i64)
+        .body(ByteStream::from(data))
+        .send()
+        .await
+        .map_err(sdk_err)?;
+    Ok(CompletedPart::builder()
+        .part_number(number)
+        .set_e_tag(out.e_tag)
+        .build())
+}
+
+fn join_part(
+    joined: Option<Result<Result<CompletedPart, BlobError>, tokio::task::JoinError>>,
+) -> Result<CompletedPart, BlobError> {
+    match joined {
+        Some(Ok(part)) => part,
+        Some(Err(e)) => Err(BlobError::backend(e)),
+        None => Err(BlobError::backend(AwsError::msg("part upload vanished"))),
     }
 }
 
