@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use fluxbot::domain::*;
 use fluxbot::ports::*;
-use fluxbot::zip_stream::zip_blobs;
 use futures::future::join_all;
 use rand::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
@@ -1005,7 +1004,7 @@ pub async fn zip_of_25_photos_unpacks_identically(blobs: Arc<dyn BlobStore>) {
         });
     }
     let dest = blob_keys::archive(owner, avatar, AttemptId::new());
-    let summary = zip_blobs(&*blobs, &sources, &dest).await.unwrap();
+    let summary = blobs.zip_into(&sources, &dest).await.unwrap();
     assert_eq!(summary.entries, COUNT as u32);
     assert_eq!(summary.content_bytes, (COUNT * SIZE) as u64);
     assert_eq!(
@@ -1052,7 +1051,7 @@ pub async fn a_zip_with_a_missing_source_stores_nothing(blobs: &dyn BlobStore) {
     ];
     let dest = key("archives/4/z/a.zip");
     assert!(matches!(
-        zip_blobs(blobs, &sources, &dest).await,
+        blobs.zip_into(&sources, &dest).await,
         Err(BlobError::NotFound(_))
     ));
     assert_eq!(

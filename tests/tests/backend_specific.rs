@@ -124,3 +124,58 @@ async fn embedded_presigned_urls_verify_and_expire() {
     let reopened = LocalBlobs::open(dir.path(), "http://127.0.0.1:8080/".parse().unwrap()).unwrap();
     assert!(reopened.verify_presigned(key, expires, signature, now));
 }
+
+/// The functions build their clients with `AwsClients::from_env`; this proves that path honours
+/// `AWS_ENDPOINT_URL` and reads the resource names from the environment, by running
+/// `from_env_child` in a child process with only environment variables to go on.
+#[tokio::test]
+async fn aws_clients_from_env_honour_aws_endpoint_url() {
+    let backend = backends::aws().await;
+    let (_, resources) = backend.aws.as_ref().unwrap();
+    let avatar = c::collecting(&*backend.store, UserId(5)).await;
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "from_env_child", "--ignored", "--nocapture"])
+        .env("AWS_ENDPOINT_URL", fluxbot_tests::moto::endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("TABLE_NAME", &resources.table_name)
+        .env("LAUNCH_QUEUE_URL", &resources.launch_queue_url)
+        .env("BUCKET_NAME", &resources.bucket_name)
+        .env("S3_FORCE_PATH_STYLE", "true")
+        .env("CHILD_AVATAR_ID", avatar.id.to_string())
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "the child could not reach moto through AWS_ENDPOINT_URL"
+    );
+}
+
+#[tokio::test]
+#[ignore = "run by aws_clients_from_env_honour_aws_endpoint_url in a child process"]
+async fn from_env_child() {
+    use fluxbot::adapters::aws::AwsClients;
+    use fluxbot::config::{EnvReader, Resources};
+    use fluxbot::ports::{BlobStore, JobQueue, RecordStore};
+    let resources = EnvReader::from_process().load::<Resources>().unwrap();
+    let clients = AwsClients::from_env(&resources).await;
+    let avatar_id = std::env::var("CHILD_AVATAR_ID").unwrap().parse().unwrap();
+    let found = clients
+        .store(&resources)
+        .get_avatar(UserId(5), avatar_id)
+        .await
+        .unwrap();
+    assert!(found.is_some(), "the avatar the parent stored is visible");
+    clients
+        .launch_queue(&resources)
+        .send("ping", QueueDelay::NONE)
+        .await
+        .unwrap();
+    let key = BlobKey::new("photos/5/env/x.jpg").unwrap();
+    let blobs = clients.blobs(&resources);
+    blobs
+        .put(&key, c::body(vec![7; 3]), "image/jpeg")
+        .await
+        .unwrap();
+}

@@ -123,10 +123,11 @@ pub trait BlobStore: Send + Sync {
 
     /// Streams `sources` into one zip stored at `dest`, with memory bounded by a few buffers
     /// whatever the number and size of the sources.
-    async fn zip_into(&self, sources: &[ZipSource], dest: &BlobKey) -> Result<ZipSummary, BlobError>
-    where
-        Self: Sized,
-    {
+    async fn zip_into(
+        &self,
+        sources: &[ZipSource],
+        dest: &BlobKey,
+    ) -> Result<ZipSummary, BlobError> {
         zip_stream::zip_blobs(self, sources, dest).await
     }
 }
