@@ -144,11 +144,13 @@ async fn aws_clients_from_env_honour_aws_endpoint_url() {
         .env("BUCKET_NAME", &resources.bucket_name)
         .env("S3_FORCE_PATH_STYLE", "true")
         .env("CHILD_AVATAR_ID", avatar.id.to_string())
-        .status()
+        .output()
         .unwrap();
     assert!(
-        status.success(),
-        "the child could not reach moto through AWS_ENDPOINT_URL"
+        child.status.success(),
+        "the child could not reach moto through AWS_ENDPOINT_URL:\n{}{}",
+        String::from_utf8_lossy(&child.stdout),
+        String::from_utf8_lossy(&child.stderr)
     );
 }
 
