@@ -39,7 +39,12 @@ pub async fn zip_blobs<S: BlobStore + ?Sized>(
     // On failure the producer drops its end of the pipe without marking it finished: the
     // upload then reads an error instead of a clean end, and stores nothing.
     let produce = write_zip(store, sources, write_half, &finished);
-    let (archive_bytes, (entries, content_bytes)) = tokio::try_join!(upload, produce)?;
+    // Both run to completion (no short-circuit): a failed upload must get the chance to abort
+    // its multipart upload or remove its temporary file, and a failed producer makes the upload
+    // fail that way. If both fail, the producer's error is the cause.
+    let (uploaded, produced) = tokio::join!(upload, produce);
+    let (entries, content_bytes) = produced?;
+    let archive_bytes = uploaded?;
     Ok(ZipSummary {
         entries,
         content_bytes,

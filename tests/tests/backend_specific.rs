@@ -181,3 +181,52 @@ async fn from_env_child() {
         .await
         .unwrap();
 }
+
+/// Sources: three 5 MB photos (so the archive's multipart upload has begun) and a missing one.
+async fn zip_failing_midway(blobs: &dyn fluxbot::ports::BlobStore) -> BlobKey {
+    use fluxbot::ports::ZipSource;
+    let mut sources = Vec::new();
+    for i in 0..3 {
+        let key = BlobKey::new(format!("photos/8/mid/{i}.jpg")).unwrap();
+        blobs
+            .put(&key, c::body(c::random_bytes(i, 5_000_000)), "image/jpeg")
+            .await
+            .unwrap();
+        sources.push(ZipSource {
+            key,
+            name: format!("{i}.jpg"),
+        });
+    }
+    let missing = BlobKey::new("photos/8/mid/missing.jpg").unwrap();
+    sources.push(ZipSource {
+        key: missing,
+        name: "3.jpg".into(),
+    });
+    let dest = BlobKey::new("archives/8/mid/a.zip").unwrap();
+    assert!(blobs.zip_into(&sources, &dest).await.is_err());
+    assert_eq!(blobs.size(&dest).await.unwrap(), None);
+    dest
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_zip_aborts_its_multipart_upload() {
+    let backend = backends::aws().await;
+    zip_failing_midway(&*backend.blobs).await;
+    let (clients, resources) = backend.aws.as_ref().unwrap();
+    let open = clients
+        .s3
+        .list_multipart_uploads()
+        .bucket(&resources.bucket_name)
+        .send()
+        .await
+        .unwrap();
+    assert!(open.uploads().is_empty(), "left open: {:?}", open.uploads());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_zip_leaves_no_temporary_file() {
+    let backend = backends::embedded().await;
+    zip_failing_midway(&*backend.blobs).await;
+    let tmp = backend.dir.as_ref().unwrap().path().join("blobs/.tmp");
+    assert_eq!(std::fs::read_dir(tmp).unwrap().count(), 0);
+}
