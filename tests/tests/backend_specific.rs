@@ -120,6 +120,15 @@ async fn embedded_presigned_urls_verify_and_expire() {
         !blobs.verify_presigned(key, expires, signature, Timestamp::from_secs(expires)),
         "expires"
     );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(".signing-key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the signing key is private to its owner");
+    }
     // The key survives a reopen, so URLs handed out before a restart stay valid.
     let reopened = LocalBlobs::open(dir.path(), "http://127.0.0.1:8080/".parse().unwrap()).unwrap();
     assert!(reopened.verify_presigned(key, expires, signature, now));

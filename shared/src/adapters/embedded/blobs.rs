@@ -34,7 +34,7 @@ impl LocalBlobs {
                 let key: Vec<u8> = (0..4)
                     .flat_map(|_| *uuid::Uuid::new_v4().as_bytes())
                     .collect();
-                std::fs::write(&key_path, &key)?;
+                write_private(&key_path, &key)?;
                 key
             }
         };
@@ -77,6 +77,16 @@ impl LocalBlobs {
         mac.update(expires.to_string().as_bytes());
         mac.verify_slice(&presented).is_ok() && now.as_secs() < expires
     }
+}
+
+/// Writes a file only its owner can read (the signing key is a secret).
+fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
 }
 
 fn not_found_or(key: &BlobKey) -> impl FnOnce(io::Error) -> BlobError + '_ {
