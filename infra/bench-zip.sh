@@ -3,7 +3,6 @@
 # (moto) and on the embedded blob directory. Prints one JSON line per run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export MOTO_SERVER="${MOTO_SERVER:-$PWD/target/moto-venv/bin/moto_server}"
 cargo build --quiet --profile measure -p fluxbot-tests --bin zip-bench
 for backend in s3 local; do
     for photos in 10 20 40; do

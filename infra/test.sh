@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The project's test command (README, CI): installs moto, checks formatting and lints, starts
-# one moto server on a free loopback port, runs every test of the workspace against it, and
-# checks that OpenSSL is nowhere in the dependency tree.
+# The project's test command (README, CI): installs moto, checks formatting and lints, checks
+# that OpenSSL is nowhere in the dependency tree, starts one moto server (infra/moto_server.py)
+# on a free loopback port and runs every test of the workspace against it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 moto_version=5.1.22
 venv=target/moto-venv
 if [ "$("$venv/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$moto_version" ]; then
+    rm -rf "$venv"
     echo "==> installing moto $moto_version into $venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$moto_version"
@@ -30,7 +31,7 @@ fi
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 echo "==> moto on 127.0.0.1:$port"
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >target/moto.log 2>&1 &
+"$venv/bin/python" infra/moto_server.py --host 127.0.0.1 --port "$port" >target/moto.log 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
@@ -41,5 +42,5 @@ for _ in $(seq 1 100); do
 done
 
 echo "==> cargo test"
-MOTO_ENDPOINT="http://127.0.0.1:$port" MOTO_SERVER="$PWD/$venv/bin/moto_server" \
+MOTO_ENDPOINT="http://127.0.0.1:$port" MOTO_PYTHON="$PWD/$venv/bin/python" \
     cargo test --workspace --locked "$@"

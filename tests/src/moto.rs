@@ -1,8 +1,11 @@
 //! moto in server mode: a real AWS API emulator speaking HTTP on loopback.
 //!
-//! One server per test process, started on first use. If `MOTO_ENDPOINT` is set (the test
-//! command starts one for the whole run) it is used instead. A server we start is tied to our
-//! process with `PR_SET_PDEATHSIG`, so it dies with the test binary however that ends.
+//! One server per test process, started on first use through `infra/moto_server.py` (moto's
+//! own server, with DynamoDB requests serialised as DynamoDB itself isolates them). If
+//! `MOTO_ENDPOINT` is set (the test command starts one for the whole run) it is used instead.
+//! A server we start is tied to our process with `PR_SET_PDEATHSIG`, so it dies with the test
+//! binary however that ends. The Python comes from `MOTO_PYTHON`, else the test command's venv
+//! (`target/moto-venv`), else `python3`.
 
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
@@ -27,12 +30,29 @@ fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
+fn workspace() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn python() -> String {
+    if let Ok(python) = std::env::var("MOTO_PYTHON") {
+        return python;
+    }
+    let venv = workspace().join("target/moto-venv/bin/python");
+    if venv.exists() {
+        venv.to_string_lossy().into_owned()
+    } else {
+        "python3".to_owned()
+    }
+}
+
 fn start() -> String {
-    let program = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_owned());
+    let program = python();
+    let launcher = workspace().join("infra/moto_server.py");
     for _ in 0..3 {
         let port = free_port();
         let (tx, rx) = std::sync::mpsc::channel();
-        let spawned = program.clone();
+        let (spawned, launcher) = (program.clone(), launcher.clone());
         // The child is spawned from a thread that lives as long as the process, because
         // PDEATHSIG fires when the spawning *thread* exits.
         std::thread::Builder::new()
@@ -40,7 +60,8 @@ fn start() -> String {
             .spawn(move || {
                 let mut command = Command::new(&spawned);
                 command
-                    .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                    .arg(&launcher)
+                    .args(["--host", "127.0.0.1", "--port", &port.to_string()])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null());
                 #[cfg(target_os = "linux")]
@@ -74,7 +95,9 @@ fn start() -> String {
             return url;
         }
     }
-    panic!("moto_server did not become ready");
+    panic!(
+        "moto did not become ready (is moto installed for {program:?}? ./infra/test.sh installs it)"
+    );
 }
 
 fn wait_ready(port: u16, within: Duration) -> bool {
