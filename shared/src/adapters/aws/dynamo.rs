@@ -85,6 +85,20 @@ fn key(pk: String, sk: String) -> Item {
     ])
 }
 
+/// An item's table key (empty strings if absent, which DynamoDB then rejects).
+fn key_parts(item: &Item) -> (String, String) {
+    let part = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    (
+        part(TableLayout::PARTITION_KEY),
+        part(TableLayout::SORT_KEY),
+    )
+}
+
 fn to_item<T: Serialize>(value: &T, pk: String, sk: String, entity: &str) -> StoreResult<Item> {
     let mut item: Item = serde_dynamo::to_item(value).map_err(StoreError::backend)?;
     item.extend(key(pk, sk));
@@ -230,16 +244,7 @@ impl DynamoStore {
     /// Replaces `item` if the stored one is at `expected` version; otherwise tells a lost race
     /// (`Conflict`) from a vanished record (`NotFound`).
     async fn put_versioned(&self, item: Item, expected: u64, what: String) -> StoreResult<()> {
-        let item_key = key(
-            item[TableLayout::PARTITION_KEY]
-                .as_s()
-                .cloned()
-                .unwrap_or_default(),
-            item[TableLayout::SORT_KEY]
-                .as_s()
-                .cloned()
-                .unwrap_or_default(),
-        );
+        let (pk, sk) = key_parts(&item);
         let result = self
             .client
             .put_item()
@@ -253,14 +258,6 @@ impl DynamoStore {
         if put_outcome(result)? {
             return Ok(());
         }
-        let pk = item_key[TableLayout::PARTITION_KEY]
-            .as_s()
-            .cloned()
-            .unwrap_or_default();
-        let sk = item_key[TableLayout::SORT_KEY]
-            .as_s()
-            .cloned()
-            .unwrap_or_default();
         match self.get(pk, sk).await? {
             Some(_) => Err(StoreError::Conflict(format!(
                 "{what} changed since version {expected}"
@@ -482,16 +479,8 @@ impl RecordStore for DynamoStore {
                 item.get("owner").and_then(|v| v.as_n().ok()) == Some(&owner.0.to_string())
             })
             .map(|item| {
-                key(
-                    item[TableLayout::PARTITION_KEY]
-                        .as_s()
-                        .cloned()
-                        .unwrap_or_default(),
-                    item[TableLayout::SORT_KEY]
-                        .as_s()
-                        .cloned()
-                        .unwrap_or_default(),
-                )
+                let (pk, sk) = key_parts(&item);
+                key(pk, sk)
             })
             .collect();
         self.batch_delete(children).await
