@@ -45,5 +45,16 @@ for _ in $(seq 1 100); do
 done
 
 echo "==> cargo test"
+log=target/test-output.log
 MOTO_ENDPOINT="http://127.0.0.1:$port" MOTO_PYTHON="$PWD/$venv/bin/python" \
-    cargo test --workspace --locked "$@"
+    cargo test --workspace --locked "$@" 2>&1 | tee "$log"
+
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ {
+        for (i = 2; i <= NF; i++) {
+            if ($i == "passed;") passed += $(i - 1)
+            if ($i == "failed;") failed += $(i - 1)
+            if ($i == "ignored;") skipped += $(i - 1)
+        }
+    }
+    END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, skipped }' "$log"
