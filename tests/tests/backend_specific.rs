@@ -129,9 +129,21 @@ async fn embedded_presigned_urls_verify_and_expire() {
             .mode();
         assert_eq!(mode & 0o077, 0, "the signing key is private to its owner");
     }
+    // A write interrupted by a crash leaves a temporary file; reopening clears it.
+    std::fs::write(dir.path().join(".tmp/interrupted-write"), b"half a photo").unwrap();
     // The key survives a reopen, so URLs handed out before a restart stay valid.
     let reopened = LocalBlobs::open(dir.path(), "http://127.0.0.1:8080/".parse().unwrap()).unwrap();
     assert!(reopened.verify_presigned(key, expires, signature, now));
+    assert_eq!(
+        std::fs::read_dir(dir.path().join(".tmp")).unwrap().count(),
+        0,
+        "interrupted writes are swept"
+    );
+    assert_eq!(
+        c::read_all(&reopened, &BlobKey::new(key).unwrap()).await,
+        b"PK zip",
+        "objects stay"
+    );
 }
 
 /// The functions build their clients with `AwsClients::from_env`; this proves that path honours

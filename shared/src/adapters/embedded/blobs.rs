@@ -25,7 +25,13 @@ pub struct LocalBlobs {
 impl LocalBlobs {
     /// Opens a blob directory; `public_url` is where the local runner serves `GET /blobs/<key>`.
     pub fn open(root: &Path, public_url: Url) -> io::Result<Self> {
-        std::fs::create_dir_all(root.join(".tmp"))?;
+        // Temporary files left by writes that never finished (the process stopped mid-put)
+        // belong to no object: the directory has one owner, so they can go at open.
+        let tmp = root.join(".tmp");
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+        std::fs::create_dir_all(&tmp)?;
         let key_path = root.join(".signing-key");
         // One key per directory, kept so URLs stay valid across restarts.
         let signing_key = match std::fs::read(&key_path) {
