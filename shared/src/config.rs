@@ -444,6 +444,16 @@ pub struct Limits {
     pub max_trainings_in_flight: u32,
 }
 
+impl Limits {
+    /// The photo minimum for an avatar of this kind.
+    pub fn min_photos(&self, kind: crate::domain::AvatarKind) -> u32 {
+        match kind {
+            crate::domain::AvatarKind::Portrait => self.min_photos_portrait,
+            crate::domain::AvatarKind::Style => self.min_photos_style,
+        }
+    }
+}
+
 impl FromEnv for Limits {
     fn read(env: &mut EnvReader) -> Option<Self> {
         let min_photos_portrait = env.optional("PHOTOS_MIN_PORTRAIT", 10u32);

@@ -2,7 +2,10 @@
 //! depend on, and their AWS and embedded adapters. Function crates only wire these together.
 
 pub mod adapters;
+pub mod bot;
 pub mod config;
 pub mod domain;
+pub mod jobs;
 pub mod ports;
+pub mod telegram;
 pub mod zip_stream;

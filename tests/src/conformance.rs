@@ -932,6 +932,23 @@ pub async fn delete_prefix_removes_exactly_the_prefix(blobs: &dyn BlobStore) {
     );
 }
 
+pub async fn delete_removes_one_object_idempotently(blobs: &dyn BlobStore) {
+    let (a, b) = (key("photos/8/av/a.jpg"), key("photos/8/av/ab.jpg"));
+    for k in [&a, &b] {
+        blobs
+            .put(k, body(vec![1, 2, 3]), "image/jpeg")
+            .await
+            .unwrap();
+    }
+    blobs.delete(&a).await.unwrap();
+    assert_eq!(blobs.size(&a).await.unwrap(), None);
+    assert_eq!(blobs.size(&b).await.unwrap(), Some(3), "only that key");
+    blobs
+        .delete(&a)
+        .await
+        .expect("deleting a missing object is fine");
+}
+
 /// A body that yields `good` bytes, then fails.
 struct FailingBody {
     remaining: usize,

@@ -88,6 +88,11 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn delete_removes_one_object_idempotently() {
+                c::delete_removes_one_object_idempotently(&*backend().await.blobs).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn a_failed_upload_stores_nothing() {
                 c::a_failed_upload_stores_nothing(&*backend().await.blobs).await;
             }

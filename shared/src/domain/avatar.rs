@@ -66,6 +66,19 @@ impl Preset {
             Preset::Quality => "quality",
         }
     }
+
+    /// How long training usually takes, in minutes (low, high): the original product's
+    /// published figures, shown to users before they commit.
+    pub fn expected_minutes(self, kind: AvatarKind) -> (u32, u32) {
+        match (kind, self) {
+            (AvatarKind::Portrait, Preset::Fast) => (3, 5),
+            (AvatarKind::Portrait, Preset::Balanced) => (5, 15),
+            (AvatarKind::Portrait, Preset::Quality) => (15, 30),
+            (AvatarKind::Style, Preset::Fast) => (5, 10),
+            (AvatarKind::Style, Preset::Balanced) => (10, 20),
+            (AvatarKind::Style, Preset::Quality) => (20, 45),
+        }
+    }
 }
 
 /// An avatar's display name: 1 to 40 characters after trimming, no control characters.

@@ -19,5 +19,5 @@ pub use lifecycle::{
     AvatarEvent, AvatarState, AvatarStatus, FailureReason, FalRequest, IllegalTransition,
     TrainedModel, TrainingOutput, transition,
 };
-pub use photo::{ContentHash, ImageFormat, Photo, blob_keys};
+pub use photo::{ContentHash, ImageFormat, Photo, PhotoRejection, blob_keys};
 pub use user::{DialogueState, Language, UserProfile};

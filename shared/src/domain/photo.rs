@@ -104,3 +104,34 @@ pub mod blob_keys {
         ]
     }
 }
+
+/// Why an incoming image was not taken. Nothing is recorded for a rejected image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhotoRejection {
+    /// HEIC/HEIF (iPhone "High Efficiency"): trainers do not take it.
+    Heic,
+    /// Not JPEG, PNG or WebP (by declared type or by content).
+    UnsupportedFormat,
+    /// Over Telegram's 20 MB download limit for bots.
+    TooLarge { max_mb: u32 },
+    /// The shortest side is under the minimum.
+    TooSmall {
+        width: u32,
+        height: u32,
+        min_side: u32,
+    },
+    /// The bytes are not a readable image of the declared kind.
+    Unreadable,
+}
+
+impl PhotoRejection {
+    pub fn code(&self) -> &'static str {
+        match self {
+            PhotoRejection::Heic => "heic",
+            PhotoRejection::UnsupportedFormat => "unsupported_format",
+            PhotoRejection::TooLarge { .. } => "too_large",
+            PhotoRejection::TooSmall { .. } => "too_small",
+            PhotoRejection::Unreadable => "unreadable",
+        }
+    }
+}

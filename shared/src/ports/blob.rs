@@ -115,6 +115,8 @@ pub trait BlobStore: Send + Sync {
     async fn get(&self, key: &BlobKey) -> Result<BlobReader, BlobError>;
     /// The object's size, or `None` if there is none.
     async fn size(&self, key: &BlobKey) -> Result<Option<u64>, BlobError>;
+    /// Deletes one object; deleting a missing object is not an error.
+    async fn delete(&self, key: &BlobKey) -> Result<(), BlobError>;
     /// Deletes every object whose key starts with `prefix` (which must end in `/`); returns
     /// how many were deleted.
     async fn delete_prefix(&self, prefix: &str) -> Result<u64, BlobError>;

@@ -271,6 +271,18 @@ impl BlobStore for S3Blobs {
         }
     }
 
+    async fn delete(&self, key: &BlobKey) -> Result<(), BlobError> {
+        // S3 answers 204 for a missing key too.
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
     async fn delete_prefix(&self, prefix: &str) -> Result<u64, BlobError> {
         validate_prefix(prefix)?;
         let mut deleted = 0u64;

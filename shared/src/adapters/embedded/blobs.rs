@@ -152,6 +152,13 @@ impl BlobStore for LocalBlobs {
         }
     }
 
+    async fn delete(&self, key: &BlobKey) -> Result<(), BlobError> {
+        match tokio::fs::remove_file(self.path(key)).await {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
     async fn delete_prefix(&self, prefix: &str) -> Result<u64, BlobError> {
         validate_prefix(prefix)?;
         let dir = self.root.join(prefix.trim_end_matches('/'));

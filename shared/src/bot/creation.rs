@@ -1,0 +1,182 @@
+//! Avatar creation: kind, gender, name, preset; then the avatar exists and collects photos.
+//! Nothing is stored before the preset is chosen, so abandoning the dialogue early leaves
+//! nothing behind; `/cancel` afterwards removes the half-made avatar and its photos.
+
+use super::{Answer, BotResult, Turn};
+use crate::domain::{
+    Avatar, AvatarEvent, AvatarKind, AvatarName, AvatarStatus, DialogueState, Gender, MessageRef,
+    Preset, blob_keys,
+};
+use crate::telegram::screens::{self, Screen};
+
+impl Turn<'_> {
+    pub(super) async fn begin_creation(&mut self, at: Option<MessageRef>) {
+        let (t, l) = (self.t(), &self.bot.limits);
+        let screen = screens::choose_kind(t, l.min_photos_portrait, l.min_photos_style);
+        self.set_dialogue(DialogueState::ChoosingKind);
+        self.show(at, &screen).await;
+    }
+
+    /// The kind can be (re)chosen anywhere before the avatar exists: Back buttons lead here.
+    pub(super) async fn kind_chosen(
+        &mut self,
+        kind: AvatarKind,
+        at: Option<MessageRef>,
+    ) -> BotResult<Answer> {
+        match self.user.dialogue {
+            DialogueState::ChoosingKind
+            | DialogueState::ChoosingGender { .. }
+            | DialogueState::EnteringName { .. }
+            | DialogueState::ChoosingPreset { .. } => {
+                self.set_dialogue(DialogueState::ChoosingGender { kind });
+                let t = self.t();
+                self.show(at, &screens::choose_gender(t, kind)).await;
+                Ok(Answer::Silent)
+            }
+            _ => Ok(Answer::Toast(self.t().outdated())),
+        }
+    }
+
+    pub(super) async fn gender_chosen(
+        &mut self,
+        gender: Gender,
+        at: Option<MessageRef>,
+    ) -> BotResult<Answer> {
+        let kind = match self.user.dialogue {
+            DialogueState::ChoosingGender { kind }
+            | DialogueState::EnteringName { kind, .. }
+            | DialogueState::ChoosingPreset { kind, .. } => kind,
+            _ => return Ok(Answer::Toast(self.t().outdated())),
+        };
+        self.set_dialogue(DialogueState::EnteringName { kind, gender });
+        let t = self.t();
+        self.show(at, &screens::enter_name(t, kind)).await;
+        Ok(Answer::Silent)
+    }
+
+    pub(super) async fn name_entered(&mut self, kind: AvatarKind, gender: Gender, raw: &str) {
+        let t = self.t();
+        match AvatarName::parse(raw) {
+            Err(e) => {
+                // The step stays; the user just sends another name.
+                self.send(&screens::enter_name(t, kind).with_note(&t.name_refused(&e)))
+                    .await;
+            }
+            Ok(name) => {
+                let screen = screens::choose_preset(t, kind, gender, name.as_str());
+                self.set_dialogue(DialogueState::ChoosingPreset { kind, gender, name });
+                self.send(&screen).await;
+            }
+        }
+    }
+
+    /// The last choice: the avatar is created, ready for photos. A second tap on the same
+    /// menu finds the dialogue moved on and creates nothing.
+    pub(super) async fn preset_chosen(
+        &mut self,
+        preset: Preset,
+        at: Option<MessageRef>,
+    ) -> BotResult<Answer> {
+        let DialogueState::ChoosingPreset { kind, gender, name } = self.user.dialogue.clone()
+        else {
+            return Ok(Answer::Toast(self.t().outdated()));
+        };
+        let draft = Avatar::draft(self.user.id, kind, gender, name, preset, self.now);
+        let avatar = draft
+            .apply(AvatarEvent::BeginPhotos, self.now)
+            .expect("a new draft always begins collecting photos");
+        let avatar = self.bot.store.create_avatar(&avatar).await?;
+        tracing::info!(avatar = %avatar.id, kind = kind.as_str(), preset = preset.as_str(), "avatar created");
+        let screen = self.photos_screen(&avatar, false);
+        self.set_dialogue(DialogueState::SendingPhotos {
+            avatar_id: avatar.id,
+            progress_message: None,
+        });
+        let shown = self.show(at, &screen).await;
+        self.set_dialogue(DialogueState::SendingPhotos {
+            avatar_id: avatar.id,
+            progress_message: shown,
+        });
+        Ok(Answer::Silent)
+    }
+
+    /// The photo screen: instructions plus the running count, the message edited in place
+    /// as photos arrive.
+    pub(super) fn photos_screen(&self, avatar: &Avatar, duplicate_skipped: bool) -> Screen {
+        let (t, l) = (self.t(), &self.bot.limits);
+        let min = l.min_photos(avatar.kind);
+        let progress = screens::photo_progress(
+            t,
+            avatar.id,
+            avatar.photo_count,
+            min,
+            l.max_photos,
+            duplicate_skipped,
+        );
+        Screen::new(
+            format!(
+                "{}\n\n{}",
+                t.send_photos(avatar.name.as_str(), avatar.kind, min, l.max_photos),
+                progress.text
+            ),
+            progress.keyboard,
+        )
+    }
+
+    /// `/cancel`: leaves any step; a half-made avatar (not yet sent to training) is removed
+    /// with its photos.
+    pub(super) async fn cancel(&mut self) -> BotResult<()> {
+        let t = self.t();
+        let text = match self.user.dialogue.clone() {
+            DialogueState::Idle => t.nothing_to_cancel().to_owned(),
+            DialogueState::SendingPhotos { avatar_id, .. }
+            | DialogueState::ConfirmingTraining { avatar_id }
+            | DialogueState::EnteringPrompt { avatar_id } => {
+                let removed = match self.bot.store.get_avatar(self.user.id, avatar_id).await? {
+                    Some(avatar)
+                        if matches!(
+                            avatar.status(),
+                            AvatarStatus::Draft
+                                | AvatarStatus::CollectingPhotos
+                                | AvatarStatus::Ready
+                        ) =>
+                    {
+                        self.remove_avatar(&avatar).await?;
+                        Some(avatar.name)
+                    }
+                    _ => None,
+                };
+                t.cancelled(removed.as_ref().map(AvatarName::as_str))
+            }
+            _ => t.cancelled(None),
+        };
+        self.set_dialogue(DialogueState::Idle);
+        self.send(&Screen::new(text, screens::menu_keyboard(t)))
+            .await;
+        Ok(())
+    }
+
+    /// Removes an avatar's files, then its records. Files first: if the records went first
+    /// and the file deletion failed, nothing would remember the files. A retry after a
+    /// partial failure finds fewer files and finishes the job.
+    pub(super) async fn remove_avatar(&mut self, avatar: &Avatar) -> BotResult<()> {
+        for prefix in blob_keys::avatar_prefixes(avatar.owner, avatar.id) {
+            self.bot.blobs.delete_prefix(&prefix).await?;
+        }
+        self.bot
+            .store
+            .delete_avatar(avatar.owner, avatar.id)
+            .await?;
+        let points_here = match &self.user.dialogue {
+            DialogueState::SendingPhotos { avatar_id, .. }
+            | DialogueState::ConfirmingTraining { avatar_id }
+            | DialogueState::EnteringPrompt { avatar_id } => *avatar_id == avatar.id,
+            _ => false,
+        };
+        if points_here {
+            self.set_dialogue(DialogueState::Idle);
+        }
+        tracing::info!(avatar = %avatar.id, status = avatar.status().as_str(), "avatar deleted with its files");
+        Ok(())
+    }
+}

@@ -1,0 +1,99 @@
+//! The user's avatars: the list, a card, adding more photos, deletion with confirmation.
+//! Every id in a callback is looked up under the caller, so another user's avatar is simply
+//! "not found".
+
+use super::{Answer, BotResult, Turn};
+use crate::domain::{AvatarId, AvatarStatus, DialogueState, MessageRef};
+use crate::telegram::screens::{self, Screen};
+
+impl Turn<'_> {
+    pub(super) async fn show_avatars(
+        &mut self,
+        at: Option<MessageRef>,
+        page: usize,
+    ) -> BotResult<()> {
+        let avatars = self.bot.store.list_avatars(self.user.id).await?;
+        let t = self.t();
+        self.show(at, &screens::avatar_list(t, &avatars, page))
+            .await;
+        Ok(())
+    }
+
+    pub(super) async fn show_card(
+        &mut self,
+        id: AvatarId,
+        at: Option<MessageRef>,
+    ) -> BotResult<Answer> {
+        let t = self.t();
+        let Some(avatar) = self.bot.store.get_avatar(self.user.id, id).await? else {
+            self.show_avatars(at, 0).await?;
+            return Ok(Answer::Toast(t.not_found()));
+        };
+        let min = self.bot.limits.min_photos(avatar.kind);
+        self.show(at, &screens::avatar_card(t, &avatar, min, self.now))
+            .await;
+        Ok(Answer::Silent)
+    }
+
+    /// Back to collecting photos for a half-made avatar (also the Back of the summary).
+    pub(super) async fn continue_photos(
+        &mut self,
+        id: AvatarId,
+        at: Option<MessageRef>,
+    ) -> BotResult<Answer> {
+        let t = self.t();
+        let Some(avatar) = self.bot.store.get_avatar(self.user.id, id).await? else {
+            return Ok(Answer::Alert(t.not_found().to_owned()));
+        };
+        if !avatar.status().accepts_photos() {
+            return Ok(Answer::Alert(t.photos_closed().to_owned()));
+        }
+        let screen = self.photos_screen(&avatar, false);
+        let shown = self.show(at, &screen).await;
+        self.set_dialogue(DialogueState::SendingPhotos {
+            avatar_id: id,
+            progress_message: shown,
+        });
+        Ok(Answer::Silent)
+    }
+
+    pub(super) async fn ask_delete(
+        &mut self,
+        id: AvatarId,
+        at: Option<MessageRef>,
+    ) -> BotResult<Answer> {
+        let t = self.t();
+        let Some(avatar) = self.bot.store.get_avatar(self.user.id, id).await? else {
+            self.show_avatars(at, 0).await?;
+            return Ok(Answer::Toast(t.not_found()));
+        };
+        self.show(at, &screens::delete_question(t, &avatar)).await;
+        Ok(Answer::Silent)
+    }
+
+    /// Deletes the avatar with its photos, archives and generations, whatever its state: a
+    /// training avatar's late result then finds nothing and is ignored.
+    pub(super) async fn delete(
+        &mut self,
+        id: AvatarId,
+        at: Option<MessageRef>,
+    ) -> BotResult<Answer> {
+        let t = self.t();
+        let Some(avatar) = self.bot.store.get_avatar(self.user.id, id).await? else {
+            self.show_avatars(at, 0).await?;
+            return Ok(Answer::Toast(t.not_found()));
+        };
+        if avatar.status() == AvatarStatus::Training {
+            tracing::info!(avatar = %avatar.id, "deleting an avatar in training; its result will be ignored");
+        }
+        self.remove_avatar(&avatar).await?;
+        let avatars = self.bot.store.list_avatars(self.user.id).await?;
+        let list = screens::avatar_list(t, &avatars, 0);
+        let screen = Screen::new(
+            format!("{}\n\n{}", t.deleted(avatar.name.as_str()), list.text),
+            list.keyboard,
+        );
+        self.show(at, &screen).await;
+        Ok(Answer::Silent)
+    }
+}

@@ -1,0 +1,358 @@
+//! The conversation: what the bot does with each Telegram update. Runs inside the webhook
+//! function (and the local runner's long-polling loop); works only through the ports and the
+//! Telegram client, so it behaves the same on AWS and on the embedded backend.
+//!
+//! Updates arrive at least once; [`Conversation::process`] records each `update_id` before
+//! acting so a retry changes nothing, and forgets it again only when a transient failure
+//! means Telegram's retry should run the step anew.
+
+mod creation;
+mod gallery;
+mod photos;
+mod training;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use teloxide_core::types::Update;
+
+use crate::config::Limits;
+use crate::domain::{DialogueState, MessageRef, Timestamp, UserProfile};
+use crate::ports::{BlobError, BlobStore, JobQueue, QueueError, RecordStore, StoreError};
+use crate::telegram::callback::Callback;
+use crate::telegram::client::{CallbackAnswer, TelegramClient, TelegramError};
+use crate::telegram::incoming::{Command, Incoming, Sender};
+use crate::telegram::screens::{self, Screen};
+use crate::telegram::texts::{Texts, texts};
+
+/// How long a processed `update_id` is remembered: Telegram keeps undelivered updates 24 h.
+pub const UPDATE_MEMORY: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum BotError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Telegram(#[from] TelegramError),
+}
+
+impl BotError {
+    /// Whether running the update again later may succeed. Corrupt records and refusals will
+    /// not get better by retrying, so they are logged and acknowledged instead.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            BotError::Store(StoreError::Corrupt { .. }) => false,
+            BotError::Store(_) | BotError::Queue(_) => true,
+            BotError::Blob(BlobError::InvalidKey(_)) => false,
+            BotError::Blob(_) => true,
+            BotError::Telegram(e) => e.is_transient(),
+        }
+    }
+}
+
+pub type BotResult<T> = Result<T, BotError>;
+
+/// Everything the conversation needs, built once per cold start.
+#[derive(Clone)]
+pub struct Conversation {
+    pub store: Arc<dyn RecordStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub launches: Arc<dyn JobQueue>,
+    pub telegram: TelegramClient,
+    pub limits: Limits,
+}
+
+/// The result of one update, for the transport: a callback answer to put in the webhook
+/// response, if any.
+pub type Reply = Option<CallbackAnswer>;
+
+impl Conversation {
+    /// Processes one update at most once. `Err` only for transient failures, after which the
+    /// update id is forgotten so Telegram's retry runs it again.
+    pub async fn process(&self, update: &Update) -> BotResult<Reply> {
+        let update_id = i64::from(update.id.0);
+        let now = Timestamp::now();
+        let fresh = self
+            .store
+            .mark_update_seen(update_id, now, now.plus(UPDATE_MEMORY))
+            .await?;
+        if !fresh {
+            tracing::info!(update_id, "update already processed; ignoring the repeat");
+            return Ok(None);
+        }
+        match self.handle(Incoming::from_update(update), now).await {
+            Ok(reply) => Ok(reply),
+            Err(e) if e.is_transient() => {
+                tracing::warn!(update_id, error = %e, "transient failure; Telegram will retry");
+                if let Err(forget) = self.store.forget_update(update_id).await {
+                    tracing::error!(update_id, error = %forget, "could not forget the update id; the retry will be dropped");
+                }
+                Err(e)
+            }
+            Err(e) => {
+                tracing::error!(update_id, error = %e, "update failed permanently; acknowledged");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Handles one already-deduplicated update.
+    pub async fn handle(&self, incoming: Incoming, now: Timestamp) -> BotResult<Reply> {
+        let from = match &incoming {
+            Incoming::Ignored { why } => {
+                tracing::debug!(why, "update ignored");
+                return Ok(None);
+            }
+            Incoming::Command { from, .. }
+            | Incoming::UnknownCommand { from }
+            | Incoming::Text { from, .. }
+            | Incoming::Image { from, .. }
+            | Incoming::OtherMedia { from }
+            | Incoming::Callback { from, .. } => from.clone(),
+        };
+        let mut turn = Turn::begin(self, from, now).await?;
+        let reply = turn.dispatch(incoming).await;
+        // The profile is saved even when the step failed: a blocked user stays marked.
+        turn.finish().await?;
+        reply
+    }
+}
+
+/// One update being handled for one user: their profile as loaded, and as it becomes.
+pub(crate) struct Turn<'a> {
+    bot: &'a Conversation,
+    from: Sender,
+    user: UserProfile,
+    loaded: UserProfile,
+    now: Timestamp,
+}
+
+impl<'a> Turn<'a> {
+    async fn begin(bot: &'a Conversation, from: Sender, now: Timestamp) -> BotResult<Self> {
+        let mut user = match bot.store.get_user(from.user).await? {
+            Some(user) => user,
+            None => UserProfile::new(from.user, from.chat, from.language_code.as_deref(), now),
+        };
+        let loaded = user.clone();
+        if !user.language_chosen {
+            user.language = crate::domain::Language::from_telegram(from.language_code.as_deref());
+        }
+        // Writing to us again means they are reachable again.
+        user.active = true;
+        user.chat_id = from.chat;
+        Ok(Self {
+            bot,
+            from,
+            user,
+            loaded,
+            now,
+        })
+    }
+
+    async fn finish(self) -> BotResult<()> {
+        if self.user != self.loaded || self.user.version == 0 {
+            let mut user = self.user;
+            user.updated_at = self.now;
+            self.bot.store.save_user(&user).await?;
+        }
+        Ok(())
+    }
+
+    fn t(&self) -> &'static dyn Texts {
+        texts(self.user.language)
+    }
+
+    fn set_dialogue(&mut self, dialogue: DialogueState) {
+        self.user.dialogue = dialogue;
+    }
+
+    /// Shows a screen (editing `at` when given). Telegram failures here are logged, not
+    /// raised: the step's state change has happened and must not be repeated by a retry.
+    async fn show(&mut self, at: Option<MessageRef>, screen: &Screen) -> Option<MessageRef> {
+        match self.bot.telegram.show(self.from.chat, at, screen).await {
+            Ok(shown) => Some(shown),
+            Err(e) => {
+                self.note_failure(&e);
+                None
+            }
+        }
+    }
+
+    async fn send(&mut self, screen: &Screen) -> Option<MessageRef> {
+        self.show(None, screen).await
+    }
+
+    fn note_failure(&mut self, e: &TelegramError) {
+        if let TelegramError::Blocked(_) = e {
+            tracing::info!(user = %self.user.id, "user blocked the bot; marked inactive");
+            self.user.active = false;
+        }
+    }
+
+    async fn dispatch(&mut self, incoming: Incoming) -> BotResult<Reply> {
+        match incoming {
+            Incoming::Command {
+                command, payload, ..
+            } => self
+                .command(command, payload.as_deref())
+                .await
+                .map(|()| None),
+            Incoming::UnknownCommand { .. } => {
+                let t = self.t();
+                self.send(&Screen::new(t.unknown_command(), screens::back_to_menu(t)))
+                    .await;
+                Ok(None)
+            }
+            Incoming::Text { text, .. } => self.text(&text).await.map(|()| None),
+            Incoming::Image { image, .. } => self.image(image).await.map(|()| None),
+            Incoming::OtherMedia { .. } => {
+                let t = self.t();
+                self.send(&Screen::text(t.other_media())).await;
+                Ok(None)
+            }
+            Incoming::Callback {
+                query_id,
+                data,
+                message,
+                ..
+            } => {
+                let answer = match data.as_deref().and_then(Callback::parse) {
+                    Some(callback) => self.callback(callback, message).await?,
+                    None => Answer::Toast(self.t().outdated()),
+                };
+                Ok(Some(answer.into_callback_answer(query_id)))
+            }
+            Incoming::Ignored { .. } => Ok(None),
+        }
+    }
+
+    async fn command(&mut self, command: Command, payload: Option<&str>) -> BotResult<()> {
+        let t = self.t();
+        match command {
+            Command::Start => {
+                self.set_dialogue(DialogueState::Idle);
+                // Deep links: t.me/<bot>?start=create | avatars.
+                match payload {
+                    Some("create") => self.begin_creation(None).await,
+                    Some("avatars") => self.show_avatars(None, 0).await?,
+                    _ => {
+                        self.send(&screens::main_menu(t)).await;
+                    }
+                }
+            }
+            Command::Help => {
+                self.send(&self.help_screen()).await;
+            }
+            Command::Language => {
+                self.send(&screens::language_picker(t)).await;
+            }
+            Command::Create => self.begin_creation(None).await,
+            Command::Avatars => self.show_avatars(None, 0).await?,
+            Command::Cancel => self.cancel().await?,
+        }
+        Ok(())
+    }
+
+    fn help_screen(&self) -> Screen {
+        let (t, l) = (self.t(), &self.bot.limits);
+        Screen::new(
+            t.help(l.min_photos_portrait, l.min_photos_style, l.max_photos),
+            screens::back_to_menu(t),
+        )
+    }
+
+    async fn text(&mut self, text: &str) -> BotResult<()> {
+        match self.user.dialogue.clone() {
+            DialogueState::EnteringName { kind, gender } => {
+                self.name_entered(kind, gender, text).await;
+            }
+            DialogueState::SendingPhotos { .. } | DialogueState::ConfirmingTraining { .. } => {
+                let t = self.t();
+                self.send(&Screen::text(t.text_while_collecting())).await;
+            }
+            _ => {
+                let t = self.t();
+                self.send(&Screen::new(t.fallback(), screens::menu_keyboard(t)))
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn callback(&mut self, callback: Callback, at: Option<MessageRef>) -> BotResult<Answer> {
+        let t = self.t();
+        match callback {
+            Callback::Menu => {
+                if !matches!(
+                    self.user.dialogue,
+                    DialogueState::SendingPhotos { .. } | DialogueState::ConfirmingTraining { .. }
+                ) {
+                    self.set_dialogue(DialogueState::Idle);
+                }
+                self.show(at, &screens::main_menu(t)).await;
+                Ok(Answer::Silent)
+            }
+            Callback::Help => {
+                let screen = self.help_screen();
+                self.show(at, &screen).await;
+                Ok(Answer::Silent)
+            }
+            Callback::ChooseLanguage => {
+                self.show(at, &screens::language_picker(t)).await;
+                Ok(Answer::Silent)
+            }
+            Callback::SetLanguage(language) => {
+                self.user.language = language;
+                self.user.language_chosen = true;
+                let t = self.t();
+                self.show(at, &screens::main_menu(t)).await;
+                Ok(Answer::Toast(t.language_set()))
+            }
+            Callback::Create => {
+                self.begin_creation(at).await;
+                Ok(Answer::Silent)
+            }
+            Callback::Kind(kind) => self.kind_chosen(kind, at).await,
+            Callback::Gender(gender) => self.gender_chosen(gender, at).await,
+            Callback::Preset(preset) => self.preset_chosen(preset, at).await,
+            Callback::Avatars(page) => {
+                self.show_avatars(at, usize::from(page)).await?;
+                Ok(Answer::Silent)
+            }
+            Callback::Card(id) => self.show_card(id, at).await,
+            Callback::Continue(id) => self.continue_photos(id, at).await,
+            Callback::StartTraining(id) => self.start_training(id, at).await,
+            Callback::ConfirmTraining(id) => self.confirm_training(id, at).await,
+            Callback::Delete(id) => self.ask_delete(id, at).await,
+            Callback::ConfirmDelete(id) => self.delete(id, at).await,
+        }
+    }
+}
+
+/// How a callback query is answered: silently (the screen changed), with a short toast, or
+/// with an alert the user must dismiss.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Answer {
+    Silent,
+    Toast(&'static str),
+    Alert(String),
+}
+
+impl Answer {
+    fn into_callback_answer(self, query_id: String) -> CallbackAnswer {
+        let (text, alert) = match self {
+            Answer::Silent => (None, false),
+            Answer::Toast(text) => (Some(text.to_owned()), false),
+            Answer::Alert(text) => (Some(text), true),
+        };
+        CallbackAnswer {
+            query_id,
+            text,
+            alert,
+        }
+    }
+}

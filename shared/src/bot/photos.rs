@@ -1,0 +1,458 @@
+//! Photo intake: one image per update (an album is one update per item), checked before and
+//! after download, streamed from Telegram into blob storage while hashing, then recorded
+//! atomically with the avatar's photo count. A refused image leaves nothing behind.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio_util::io::StreamReader;
+
+use super::{BotResult, Turn};
+use crate::domain::{
+    Avatar, AvatarEvent, AvatarId, AvatarStatus, ContentHash, DialogueState, ImageFormat,
+    MessageRef, Photo, PhotoRejection, blob_keys,
+};
+use crate::ports::{BlobError, PhotoAdded, StoreError};
+use crate::telegram::client::TelegramError;
+use crate::telegram::incoming::{ImageOrigin, IncomingImage};
+use crate::telegram::screens::{self, Screen};
+
+/// Telegram lets bots download files up to 20 MB.
+pub const MAX_DOWNLOAD_BYTES: u64 = 20 * 1024 * 1024;
+/// The shortest side a training photo must have.
+pub const MIN_SIDE_PX: u32 = 512;
+/// How much of the file is read to find its format and size before anything is stored
+/// (JPEG dimensions can sit behind a large EXIF block).
+const HEADER_LIMIT: usize = 256 * 1024;
+/// Attempts at recording a photo when concurrent writes to the avatar conflict.
+const RECORD_ATTEMPTS: u32 = 5;
+
+impl Turn<'_> {
+    pub(super) async fn image(&mut self, image: IncomingImage) -> BotResult<()> {
+        let t = self.t();
+        let (avatar_id, progress) = match &self.user.dialogue {
+            DialogueState::SendingPhotos {
+                avatar_id,
+                progress_message,
+            } => (*avatar_id, *progress_message),
+            DialogueState::ConfirmingTraining { avatar_id } => (*avatar_id, None),
+            _ => {
+                self.send(&Screen::new(
+                    t.photo_not_expected(),
+                    screens::menu_keyboard(t),
+                ))
+                .await;
+                return Ok(());
+            }
+        };
+        let Some(avatar) = self.bot.store.get_avatar(self.user.id, avatar_id).await? else {
+            self.set_dialogue(crate::domain::DialogueState::Idle);
+            self.send(&Screen::new(t.not_found(), screens::menu_keyboard(t)))
+                .await;
+            return Ok(());
+        };
+        if !avatar.status().accepts_photos() {
+            self.send(&Screen::text(t.photos_closed())).await;
+            return Ok(());
+        }
+        if avatar.photo_count >= self.bot.limits.max_photos {
+            self.send(&Screen::text(t.photos_full(self.bot.limits.max_photos)))
+                .await;
+            return Ok(());
+        }
+        if let Err(rejection) = check_declared(&image) {
+            return self.reject(&avatar, rejection).await;
+        }
+        // A photo sent again is known by its file_unique_id: skip it without downloading.
+        let known = self.bot.store.list_photos(avatar.id).await?;
+        if known
+            .iter()
+            .any(|p| p.file_unique_id == image.file_unique_id)
+        {
+            return self.show_progress(&avatar, progress, true).await;
+        }
+        let stored = match self.fetch_and_store(&avatar, &image).await? {
+            Ok(stored) => stored,
+            Err(rejection) => return self.reject(&avatar, rejection).await,
+        };
+        let key = stored.key.clone();
+        let photo = Photo {
+            avatar_id: avatar.id,
+            owner: avatar.owner,
+            file_unique_id: image.file_unique_id.clone(),
+            file_id: image.file_id.clone(),
+            blob_key: stored.key,
+            content_hash: stored.hash,
+            format: stored.format,
+            width: stored.width,
+            height: stored.height,
+            size_bytes: stored.size,
+            added_at: self.now,
+        };
+        let outcome = self.record(&photo).await;
+        // Anything but "added" (or the same file recorded meanwhile under this very key)
+        // leaves an object nobody refers to: remove it.
+        if !matches!(
+            outcome,
+            Ok(PhotoAdded::Added { .. }) | Ok(PhotoAdded::DuplicateFile)
+        ) {
+            if let Err(e) = self.bot.blobs.delete(&key).await {
+                tracing::warn!(error = %e, "could not remove an unrecorded photo; the bucket lifecycle rule will");
+            }
+        }
+        match outcome? {
+            PhotoAdded::Added { photo_count } => {
+                tracing::info!(avatar = %avatar.id, photo_count, "photo added");
+                let avatar = self.after_added(avatar.id).await?.unwrap_or(Avatar {
+                    photo_count,
+                    ..avatar
+                });
+                self.show_progress(&avatar, progress, false).await
+            }
+            PhotoAdded::DuplicateFile | PhotoAdded::DuplicateContent => {
+                self.show_progress(&avatar, progress, true).await
+            }
+            PhotoAdded::Full { max } => {
+                self.send(&Screen::text(t.photos_full(max))).await;
+                Ok(())
+            }
+            PhotoAdded::NotAccepting => {
+                self.send(&Screen::text(t.photos_closed())).await;
+                Ok(())
+            }
+            PhotoAdded::AvatarMissing => {
+                self.set_dialogue(DialogueState::Idle);
+                self.send(&Screen::text(t.not_found())).await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn reject(&mut self, avatar: &Avatar, rejection: PhotoRejection) -> BotResult<()> {
+        tracing::info!(avatar = %avatar.id, reason = rejection.code(), "photo rejected");
+        let t = self.t();
+        self.send(&Screen::text(t.photo_rejected(&rejection))).await;
+        Ok(())
+    }
+
+    /// Edits the one progress message (or sends it when there is none yet) and remembers it.
+    async fn show_progress(
+        &mut self,
+        avatar: &Avatar,
+        progress: Option<MessageRef>,
+        duplicate_skipped: bool,
+    ) -> BotResult<()> {
+        let screen = self.photos_screen(avatar, duplicate_skipped);
+        let shown = self.show(progress, &screen).await;
+        self.set_dialogue(DialogueState::SendingPhotos {
+            avatar_id: avatar.id,
+            progress_message: shown.or(progress),
+        });
+        Ok(())
+    }
+
+    async fn record(&self, photo: &Photo) -> BotResult<PhotoAdded> {
+        let mut attempt = 1;
+        loop {
+            match self
+                .bot
+                .store
+                .add_photo(photo, self.bot.limits.max_photos)
+                .await
+            {
+                Err(StoreError::Conflict(_)) if attempt < RECORD_ATTEMPTS => attempt += 1,
+                other => return Ok(other?),
+            }
+        }
+    }
+
+    /// Once the minimum is reached the avatar becomes `ready`. Returns the avatar as stored.
+    async fn after_added(&self, id: AvatarId) -> BotResult<Option<Avatar>> {
+        for _ in 0..RECORD_ATTEMPTS {
+            let Some(avatar) = self.bot.store.get_avatar(self.user.id, id).await? else {
+                return Ok(None);
+            };
+            let min = self.bot.limits.min_photos(avatar.kind);
+            if avatar.status() != AvatarStatus::CollectingPhotos || avatar.photo_count < min {
+                return Ok(Some(avatar));
+            }
+            let ready = avatar
+                .apply(AvatarEvent::MinimumReached, self.now)
+                .expect("collecting photos -> ready is legal");
+            match self.bot.store.update_avatar(&ready).await {
+                Ok(stored) => return Ok(Some(stored)),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(self.bot.store.get_avatar(self.user.id, id).await?)
+    }
+
+    /// Downloads the image and streams it into blob storage. `Ok(Err(_))` is the user's
+    /// problem (a refusal to explain), `Err(_)` ours (transient: the update is retried).
+    async fn fetch_and_store(
+        &self,
+        avatar: &Avatar,
+        image: &IncomingImage,
+    ) -> BotResult<Result<Stored, PhotoRejection>> {
+        let too_large = PhotoRejection::TooLarge {
+            max_mb: (MAX_DOWNLOAD_BYTES / (1024 * 1024)) as u32,
+        };
+        let file = match self.bot.telegram.get_file(&image.file_id).await {
+            Ok(file) => file,
+            Err(TelegramError::Refused(text)) if text.contains("file is too big") => {
+                return Ok(Err(too_large));
+            }
+            Err(TelegramError::Refused(text)) => {
+                tracing::warn!(%text, "getFile refused");
+                return Ok(Err(PhotoRejection::Unreadable));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if u64::from(file.size) > MAX_DOWNLOAD_BYTES {
+            return Ok(Err(too_large));
+        }
+        let mut body = StreamReader::new(self.bot.telegram.download(&file));
+        let mut head = Vec::with_capacity(16 * 1024);
+        let sniffed = loop {
+            let mut chunk = [0u8; 16 * 1024];
+            let n = body.read(&mut chunk).await.map_err(BlobError::Io)?;
+            head.extend_from_slice(&chunk[..n]);
+            match sniff(&head) {
+                Sniff::Known(found) => break found,
+                Sniff::Refused(rejection) => return Ok(Err(rejection)),
+                Sniff::NeedMore if n == 0 || head.len() >= HEADER_LIMIT => {
+                    return Ok(Err(PhotoRejection::Unreadable));
+                }
+                Sniff::NeedMore => {}
+            }
+        };
+        let (format, width, height) = sniffed;
+        if width.min(height) < MIN_SIDE_PX {
+            return Ok(Err(PhotoRejection::TooSmall {
+                width,
+                height,
+                min_side: MIN_SIDE_PX,
+            }));
+        }
+        let key = blob_keys::photo(avatar.owner, avatar.id, &image.file_unique_id, format);
+        let tally = Arc::new(Mutex::new(Tally::default()));
+        let reader = Hashing {
+            inner: std::io::Cursor::new(head).chain(body),
+            tally: tally.clone(),
+        };
+        let put = self
+            .bot
+            .blobs
+            .put(&key, Box::pin(reader), format.mime_type())
+            .await;
+        let tally = std::mem::take(&mut *tally.lock().expect("tally lock"));
+        match put {
+            Ok(size) => Ok(Ok(Stored {
+                key,
+                hash: ContentHash::from_digest(tally.hasher.finalize().into()),
+                format,
+                width,
+                height,
+                size,
+            })),
+            Err(_) if tally.over_limit => Ok(Err(too_large)),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+struct Stored {
+    key: crate::ports::BlobKey,
+    hash: ContentHash,
+    format: ImageFormat,
+    width: u32,
+    height: u32,
+    size: u64,
+}
+
+/// Refusals that need no download: declared type, declared size, Telegram's photo size.
+fn check_declared(image: &IncomingImage) -> Result<(), PhotoRejection> {
+    if u64::from(image.declared_size) > MAX_DOWNLOAD_BYTES {
+        return Err(PhotoRejection::TooLarge {
+            max_mb: (MAX_DOWNLOAD_BYTES / (1024 * 1024)) as u32,
+        });
+    }
+    match &image.origin {
+        ImageOrigin::Photo { width, height } => {
+            if (*width).min(*height) < MIN_SIDE_PX {
+                return Err(PhotoRejection::TooSmall {
+                    width: *width,
+                    height: *height,
+                    min_side: MIN_SIDE_PX,
+                });
+            }
+        }
+        ImageOrigin::Document {
+            mime_type,
+            file_name,
+        } => {
+            let mime = mime_type
+                .as_deref()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let extension = file_name
+                .as_deref()
+                .and_then(|n| n.rsplit_once('.'))
+                .map(|(_, e)| e.to_ascii_lowercase())
+                .unwrap_or_default();
+            if mime.starts_with("image/hei") || matches!(extension.as_str(), "heic" | "heif") {
+                return Err(PhotoRejection::Heic);
+            }
+            let declared_ok = matches!(mime.as_str(), "image/jpeg" | "image/png" | "image/webp")
+                || (mime.is_empty() || mime == "application/octet-stream")
+                    && matches!(extension.as_str(), "jpg" | "jpeg" | "png" | "webp");
+            if !declared_ok {
+                return Err(PhotoRejection::UnsupportedFormat);
+            }
+        }
+    }
+    Ok(())
+}
+
+enum Sniff {
+    Known((ImageFormat, u32, u32)),
+    Refused(PhotoRejection),
+    NeedMore,
+}
+
+/// The format and size from the file's own bytes: what it claims is not trusted.
+fn sniff(head: &[u8]) -> Sniff {
+    use imagesize::ImageType;
+    if head.len() < 32 {
+        return Sniff::NeedMore;
+    }
+    let format = match imagesize::image_type(head) {
+        Ok(ImageType::Jpeg) => ImageFormat::Jpeg,
+        Ok(ImageType::Png) => ImageFormat::Png,
+        Ok(ImageType::Webp) => ImageFormat::Webp,
+        Ok(ImageType::Heif(_)) => return Sniff::Refused(PhotoRejection::Heic),
+        Ok(_) => return Sniff::Refused(PhotoRejection::UnsupportedFormat),
+        Err(_) => return Sniff::Refused(PhotoRejection::Unreadable),
+    };
+    match imagesize::blob_size(head) {
+        Ok(size) if size.width > 0 && size.height > 0 => Sniff::Known((
+            format,
+            u32::try_from(size.width).unwrap_or(u32::MAX),
+            u32::try_from(size.height).unwrap_or(u32::MAX),
+        )),
+        _ => Sniff::NeedMore,
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    hasher: Sha256,
+    bytes: u64,
+    over_limit: bool,
+}
+
+/// Hashes and counts what passes through, and stops a body that outgrows the download limit
+/// (a server that ignores its own `file_size`).
+struct Hashing<R> {
+    inner: R,
+    tally: Arc<Mutex<Tally>>,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Hashing<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = &polled {
+            let fresh = &buf.filled()[before..];
+            let mut tally = self.tally.lock().expect("tally lock");
+            tally.hasher.update(fresh);
+            tally.bytes += fresh.len() as u64;
+            if tally.bytes > MAX_DOWNLOAD_BYTES {
+                tally.over_limit = true;
+                return Poll::Ready(Err(std::io::Error::other(
+                    "file exceeds the download limit",
+                )));
+            }
+        }
+        polled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(mime: Option<&str>, name: Option<&str>) -> IncomingImage {
+        IncomingImage {
+            file_id: "f".into(),
+            file_unique_id: "u".into(),
+            declared_size: 1000,
+            origin: ImageOrigin::Document {
+                mime_type: mime.map(str::to_owned),
+                file_name: name.map(str::to_owned),
+            },
+        }
+    }
+
+    #[test]
+    fn declared_checks() {
+        assert_eq!(
+            check_declared(&doc(Some("image/heic"), Some("a.HEIC"))),
+            Err(PhotoRejection::Heic)
+        );
+        assert_eq!(
+            check_declared(&doc(None, Some("IMG_1.heic"))),
+            Err(PhotoRejection::Heic)
+        );
+        assert_eq!(
+            check_declared(&doc(Some("application/pdf"), Some("a.pdf"))),
+            Err(PhotoRejection::UnsupportedFormat)
+        );
+        assert_eq!(check_declared(&doc(Some("image/png"), None)), Ok(()));
+        assert_eq!(check_declared(&doc(None, Some("x.JPG"))), Ok(()));
+        let mut big = doc(Some("image/jpeg"), None);
+        big.declared_size = 21 * 1024 * 1024;
+        assert_eq!(
+            check_declared(&big),
+            Err(PhotoRejection::TooLarge { max_mb: 20 })
+        );
+        let small = IncomingImage {
+            origin: ImageOrigin::Photo {
+                width: 320,
+                height: 640,
+            },
+            ..doc(None, None)
+        };
+        assert!(matches!(
+            check_declared(&small),
+            Err(PhotoRejection::TooSmall { .. })
+        ));
+    }
+
+    #[test]
+    fn sniffing_refuses_what_is_not_an_image() {
+        assert!(matches!(sniff(&[0u8; 10]), Sniff::NeedMore));
+        assert!(matches!(
+            sniff(b"%PDF-1.7 this is a document, not an image at all"),
+            Sniff::Refused(_)
+        ));
+        // A PNG header claiming 600x700.
+        let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13];
+        png.extend_from_slice(b"IHDR");
+        png.extend_from_slice(&600u32.to_be_bytes());
+        png.extend_from_slice(&700u32.to_be_bytes());
+        png.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert!(matches!(
+            sniff(&png),
+            Sniff::Known((ImageFormat::Png, 600, 700))
+        ));
+    }
+}

@@ -1,0 +1,127 @@
+//! Starting training: a summary to confirm, then the avatar is queued and a launch message
+//! goes to the training-launch worker. The avatar is marked `queued` before the message is
+//! sent; confirming a `queued` avatar again re-sends the message, so a failed send is healed
+//! by Telegram's retry of the same update (and duplicates are harmless: the worker's claim
+//! is conditional).
+
+use super::{Answer, BotResult, Turn};
+use crate::domain::{Avatar, AvatarEvent, AvatarId, AvatarStatus, DialogueState, MessageRef};
+use crate::jobs::LaunchTraining;
+use crate::ports::{QueueDelay, StoreError};
+use crate::telegram::screens::{self, Screen};
+use crate::telegram::texts::TrainingRefusal;
+
+impl Turn<'_> {
+    /// Shows the summary with Confirm / Back.
+    pub(super) async fn start_training(
+        &mut self,
+        id: AvatarId,
+        at: Option<MessageRef>,
+    ) -> BotResult<Answer> {
+        let t = self.t();
+        let Some(avatar) = self.bot.store.get_avatar(self.user.id, id).await? else {
+            return Ok(Answer::Alert(t.not_found().to_owned()));
+        };
+        if let Some(refusal) = self.refusal(&avatar).await? {
+            return Ok(Answer::Alert(t.training_refused(refusal)));
+        }
+        self.set_dialogue(DialogueState::ConfirmingTraining { avatar_id: id });
+        self.show(at, &screens::training_summary(t, &avatar)).await;
+        Ok(Answer::Silent)
+    }
+
+    pub(super) async fn confirm_training(
+        &mut self,
+        id: AvatarId,
+        at: Option<MessageRef>,
+    ) -> BotResult<Answer> {
+        let t = self.t();
+        let Some(mut avatar) = self.bot.store.get_avatar(self.user.id, id).await? else {
+            return Ok(Answer::Alert(t.not_found().to_owned()));
+        };
+        if avatar.status() != AvatarStatus::Queued {
+            if let Some(refusal) = self.refusal(&avatar).await? {
+                return Ok(Answer::Alert(t.training_refused(refusal)));
+            }
+            avatar = self.enqueue(avatar, at).await?;
+        }
+        let message = LaunchTraining {
+            owner: avatar.owner,
+            avatar_id: avatar.id,
+        };
+        // Transient failure: the error makes Telegram retry this update, which lands in the
+        // `queued` branch above and sends again.
+        let message_id = self
+            .bot
+            .launches
+            .send(&message.to_body(), QueueDelay::NONE)
+            .await?;
+        tracing::info!(avatar = %avatar.id, %message_id, "training launch enqueued");
+        if matches!(self.user.dialogue, DialogueState::ConfirmingTraining { avatar_id } | DialogueState::SendingPhotos { avatar_id, .. } if avatar_id == id)
+        {
+            self.set_dialogue(DialogueState::Idle);
+        }
+        let expected = avatar.preset.expected_minutes(avatar.kind);
+        let screen = Screen::new(
+            t.training_queued(avatar.name.as_str(), expected),
+            screens::back_to_menu(t),
+        );
+        self.show(avatar.status_message.or(at), &screen).await;
+        Ok(Answer::Silent)
+    }
+
+    /// Why this avatar cannot start training now, if it cannot.
+    async fn refusal(&self, avatar: &Avatar) -> BotResult<Option<TrainingRefusal>> {
+        let min = self.bot.limits.min_photos(avatar.kind);
+        match avatar.status() {
+            AvatarStatus::Ready | AvatarStatus::CollectingPhotos => {}
+            AvatarStatus::Draft => {
+                return Ok(Some(TrainingRefusal::NotEnoughPhotos {
+                    count: avatar.photo_count,
+                    min,
+                }));
+            }
+            _ => return Ok(Some(TrainingRefusal::AlreadyStarted)),
+        }
+        if avatar.photo_count < min {
+            return Ok(Some(TrainingRefusal::NotEnoughPhotos {
+                count: avatar.photo_count,
+                min,
+            }));
+        }
+        let limit = self.bot.limits.max_trainings_in_flight;
+        let running = self
+            .bot
+            .store
+            .list_avatars(avatar.owner)
+            .await?
+            .iter()
+            .filter(|a| a.id != avatar.id && a.status().is_training_in_progress())
+            .count();
+        if running >= limit as usize {
+            return Ok(Some(TrainingRefusal::TooManyInFlight { limit }));
+        }
+        Ok(None)
+    }
+
+    /// `ready` (reaching it first if the count allows) -> `queued`, remembering the message
+    /// that will show training progress.
+    async fn enqueue(&self, avatar: Avatar, at: Option<MessageRef>) -> BotResult<Avatar> {
+        let mut avatar = avatar;
+        if avatar.status() == AvatarStatus::CollectingPhotos {
+            avatar = avatar
+                .apply(AvatarEvent::MinimumReached, self.now)
+                .expect("checked: collecting photos with enough of them");
+        }
+        let mut queued = avatar
+            .apply(AvatarEvent::Enqueue, self.now)
+            .expect("checked: ready avatars can be queued");
+        queued.status_message = at.or(queued.status_message);
+        match self.bot.store.update_avatar(&queued).await {
+            Ok(stored) => Ok(stored),
+            // A photo landed meanwhile: Telegram's retry re-reads and confirms again.
+            Err(e @ StoreError::Conflict(_)) => Err(e.into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

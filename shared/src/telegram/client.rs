@@ -1,0 +1,267 @@
+//! The Bot API client: teloxide-core's `Bot` plus this product's policies. Every call goes
+//! through [`TelegramClient::call`], which honours 429 `retry_after` within a budget (a
+//! webhook must answer well inside Telegram's 60 s) and sorts failures into what the
+//! conversation can act on: a user who blocked the bot, a transient failure, a refusal.
+
+use std::future::IntoFuture;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use secrecy::ExposeSecret;
+use teloxide_core::net::Download;
+use teloxide_core::payloads::setters::*;
+use teloxide_core::requests::Requester;
+use teloxide_core::types::{
+    BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, MessageId, ParseMode,
+};
+use teloxide_core::{ApiError, Bot, RequestError};
+
+use super::screens::{Keyboard, Screen};
+use crate::config::TelegramSettings;
+use crate::domain::{ChatId, MessageRef};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelegramError {
+    /// 403: the user blocked the bot or deleted their account. Retrying cannot help.
+    #[error("the user blocked the bot or is gone: {0}")]
+    Blocked(String),
+    /// 429 with a wait longer than this invocation can afford.
+    #[error("rate limited by Telegram for {0:?}")]
+    RateLimited(Duration),
+    /// Telegram refused the request (400 and friends).
+    #[error("Telegram refused the request: {0}")]
+    Refused(String),
+    /// Network trouble or an unreadable answer: retrying later may help.
+    #[error("could not reach Telegram: {0}")]
+    Unavailable(String),
+}
+
+impl TelegramError {
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            TelegramError::RateLimited(_) | TelegramError::Unavailable(_)
+        )
+    }
+
+    fn from_request(e: RequestError) -> Self {
+        match e {
+            RequestError::Api(api) => {
+                let text = api.to_string();
+                if text.starts_with("Forbidden") {
+                    TelegramError::Blocked(text)
+                } else {
+                    TelegramError::Refused(text)
+                }
+            }
+            RequestError::RetryAfter(s) => TelegramError::RateLimited(s.duration()),
+            // The error text never contains the token: teloxide redacts it.
+            other => TelegramError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// A file Telegram will let the bot download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteFile {
+    pub path: String,
+    pub size: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct TelegramClient {
+    bot: Bot,
+    /// The longest total time one call may spend waiting on 429s.
+    retry_budget: Duration,
+}
+
+impl TelegramClient {
+    pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(10);
+
+    pub fn new(settings: &TelegramSettings) -> Self {
+        let client = teloxide_core::net::default_reqwest_settings()
+            .build()
+            .expect("a rustls client with timeouts always builds");
+        let bot = Bot::with_client(settings.token.expose_secret(), client)
+            .set_api_url(settings.api_url.clone());
+        Self {
+            bot,
+            retry_budget: Self::DEFAULT_RETRY_BUDGET,
+        }
+    }
+
+    pub fn with_retry_budget(mut self, budget: Duration) -> Self {
+        self.retry_budget = budget;
+        self
+    }
+
+    /// Runs one Bot API call, waiting out 429s while the budget lasts.
+    async fn call<T, F, Fut>(&self, what: &'static str, request: F) -> Result<T, TelegramError>
+    where
+        F: Fn() -> Fut,
+        Fut: IntoFuture<Output = Result<T, RequestError>>,
+    {
+        let mut waited = Duration::ZERO;
+        loop {
+            match request().await {
+                Ok(value) => return Ok(value),
+                Err(RequestError::RetryAfter(s)) if waited + s.duration() <= self.retry_budget => {
+                    tracing::warn!(
+                        method = what,
+                        retry_after_s = s.seconds(),
+                        "Telegram 429; waiting"
+                    );
+                    waited += s.duration();
+                    tokio::time::sleep(s.duration()).await;
+                }
+                Err(e) => {
+                    let e = TelegramError::from_request(e);
+                    tracing::warn!(method = what, error = %e, "Telegram call failed");
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    pub async fn send(&self, chat: ChatId, screen: &Screen) -> Result<MessageRef, TelegramError> {
+        let message = self
+            .call("sendMessage", || {
+                let mut request = self
+                    .bot
+                    .send_message(tg_chat(chat), screen.text.clone())
+                    .parse_mode(ParseMode::Html);
+                if !screen.keyboard.is_empty() {
+                    request = request.reply_markup(markup(&screen.keyboard));
+                }
+                request
+            })
+            .await?;
+        Ok(MessageRef {
+            chat_id: chat,
+            message_id: message.id.0,
+        })
+    }
+
+    /// Edits a message in place. "Message is not modified" is success: the user already sees
+    /// exactly this screen (a double tap, a repeated progress count).
+    pub async fn edit(&self, at: MessageRef, screen: &Screen) -> Result<(), TelegramError> {
+        let result = self
+            .call("editMessageText", || {
+                self.bot
+                    .edit_message_text(
+                        tg_chat(at.chat_id),
+                        MessageId(at.message_id),
+                        screen.text.clone(),
+                    )
+                    .parse_mode(ParseMode::Html)
+                    .reply_markup(markup(&screen.keyboard))
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(TelegramError::Refused(text))
+                if text == ApiError::MessageNotModified.to_string() =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Shows a screen by editing `at` when given, else (or when that message can no longer be
+    /// edited: too old, deleted) by sending a new message. Returns where the screen now is.
+    pub async fn show(
+        &self,
+        chat: ChatId,
+        at: Option<MessageRef>,
+        screen: &Screen,
+    ) -> Result<MessageRef, TelegramError> {
+        if let Some(at) = at {
+            match self.edit(at, screen).await {
+                Ok(()) => return Ok(at),
+                Err(TelegramError::Refused(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.send(chat, screen).await
+    }
+
+    pub async fn get_file(&self, file_id: &str) -> Result<RemoteFile, TelegramError> {
+        let file = self
+            .call("getFile", || {
+                self.bot
+                    .get_file(teloxide_core::types::FileId(file_id.to_owned()))
+            })
+            .await?;
+        Ok(RemoteFile {
+            path: file.path,
+            size: file.meta.size,
+        })
+    }
+
+    /// The file's bytes as they arrive; a non-2xx answer is an error item.
+    pub fn download(&self, file: &RemoteFile) -> BoxStream<'static, std::io::Result<Bytes>> {
+        // The URL holds the bot token: errors drop it before they can reach a log.
+        self.bot
+            .download_file_stream(&file.path)
+            .map(|chunk| chunk.map_err(|e| std::io::Error::other(e.without_url())))
+            .boxed()
+    }
+
+    /// Registers the command list shown by Telegram clients, in one language or as default.
+    pub async fn set_commands(
+        &self,
+        commands: Vec<BotCommand>,
+        language_code: Option<&str>,
+    ) -> Result<(), TelegramError> {
+        self.call("setMyCommands", || {
+            let mut request = self.bot.set_my_commands(commands.clone());
+            if let Some(code) = language_code {
+                request = request.language_code(code.to_owned());
+            }
+            request
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+fn tg_chat(chat: ChatId) -> teloxide_core::types::ChatId {
+    teloxide_core::types::ChatId(chat.0)
+}
+
+fn markup(keyboard: &Keyboard) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(keyboard.0.iter().map(|row| {
+        row.iter()
+            .map(|b| InlineKeyboardButton::callback(b.label.clone(), b.callback.encode()))
+            .collect::<Vec<_>>()
+    }))
+}
+
+/// The answer to a callback query, returned in the webhook's HTTP response so it costs no
+/// extra round trip (Telegram executes a method given as the response body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackAnswer {
+    pub query_id: String,
+    pub text: Option<String>,
+    pub alert: bool,
+}
+
+impl CallbackAnswer {
+    pub fn to_webhook_body(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({
+            "method": "answerCallbackQuery",
+            "callback_query_id": self.query_id,
+        });
+        if let Some(text) = &self.text {
+            // Telegram allows 0-200 characters.
+            body["text"] = text.chars().take(200).collect::<String>().into();
+        }
+        if self.alert {
+            body["show_alert"] = true.into();
+        }
+        body
+    }
+}

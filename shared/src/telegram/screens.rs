@@ -1,0 +1,308 @@
+//! Screens: a text plus its inline keyboard, built from the texts of the user's language.
+//! Pure functions, so every screen can be checked without Telegram.
+
+use super::callback::Callback;
+use super::texts::{CardFacts, Texts, status_icon};
+use crate::domain::{
+    Avatar, AvatarId, AvatarKind, AvatarStatus, Gender, Language, Preset, Timestamp,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Button {
+    pub label: String,
+    pub callback: Callback,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Keyboard(pub Vec<Vec<Button>>);
+
+impl Keyboard {
+    pub fn row(mut self, buttons: impl IntoIterator<Item = (String, Callback)>) -> Self {
+        let row: Vec<Button> = buttons
+            .into_iter()
+            .map(|(label, callback)| Button { label, callback })
+            .collect();
+        if !row.is_empty() {
+            self.0.push(row);
+        }
+        self
+    }
+
+    pub fn button(self, label: impl Into<String>, callback: Callback) -> Self {
+        self.row([(label.into(), callback)])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A message as the bot shows it: HTML text and buttons.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Screen {
+    pub text: String,
+    pub keyboard: Keyboard,
+}
+
+impl Screen {
+    pub fn new(text: impl Into<String>, keyboard: Keyboard) -> Self {
+        Self {
+            text: text.into(),
+            keyboard,
+        }
+    }
+
+    pub fn text(text: impl Into<String>) -> Self {
+        Self::new(text, Keyboard::default())
+    }
+
+    /// The same screen with a note above it (a refusal, a confirmation).
+    pub fn with_note(mut self, note: &str) -> Self {
+        self.text = format!("{note}\n\n{}", self.text);
+        self
+    }
+}
+
+/// Avatars per page of the list.
+pub const PAGE_SIZE: usize = 8;
+
+pub fn main_menu(t: &dyn Texts) -> Screen {
+    Screen::new(t.welcome(), menu_keyboard(t))
+}
+
+pub fn menu_keyboard(t: &dyn Texts) -> Keyboard {
+    Keyboard::default()
+        .row([
+            (t.btn_create().into(), Callback::Create),
+            (t.btn_avatars().into(), Callback::Avatars(0)),
+        ])
+        .row([
+            (t.btn_language().into(), Callback::ChooseLanguage),
+            (t.btn_help().into(), Callback::Help),
+        ])
+}
+
+pub fn back_to_menu(t: &dyn Texts) -> Keyboard {
+    Keyboard::default().button(t.btn_menu(), Callback::Menu)
+}
+
+pub fn language_picker(t: &dyn Texts) -> Screen {
+    Screen::new(
+        t.choose_language(),
+        Keyboard::default()
+            .row([
+                ("🇷🇺 Русский".to_owned(), Callback::SetLanguage(Language::Ru)),
+                ("🇬🇧 English".to_owned(), Callback::SetLanguage(Language::En)),
+            ])
+            .button(t.btn_back(), Callback::Menu),
+    )
+}
+
+pub fn choose_kind(t: &dyn Texts, min_portrait: u32, min_style: u32) -> Screen {
+    Screen::new(
+        t.choose_kind(min_portrait, min_style),
+        Keyboard::default()
+            .row(AvatarKind::ALL.map(|k| (t.btn_kind(k).to_owned(), Callback::Kind(k))))
+            .button(t.btn_back(), Callback::Menu),
+    )
+}
+
+pub fn choose_gender(t: &dyn Texts, kind: AvatarKind) -> Screen {
+    Screen::new(
+        t.choose_gender(kind),
+        Keyboard::default()
+            .row(Gender::ALL.map(|g| (t.btn_gender(g).to_owned(), Callback::Gender(g))))
+            .button(t.btn_back(), Callback::Create),
+    )
+}
+
+pub fn enter_name(t: &dyn Texts, kind: AvatarKind) -> Screen {
+    Screen::new(
+        t.enter_name(kind),
+        Keyboard::default().button(t.btn_back(), Callback::Kind(kind)),
+    )
+}
+
+pub fn choose_preset(t: &dyn Texts, kind: AvatarKind, gender: Gender, name: &str) -> Screen {
+    let mut keyboard = Keyboard::default();
+    for preset in Preset::ALL {
+        keyboard = keyboard.button(t.btn_preset(kind, preset), Callback::Preset(preset));
+    }
+    Screen::new(
+        t.choose_preset(name),
+        keyboard.button(t.btn_back(), Callback::Gender(gender)),
+    )
+}
+
+/// The one progress message of photo collection, edited as photos arrive.
+pub fn photo_progress(
+    t: &dyn Texts,
+    avatar: AvatarId,
+    count: u32,
+    min: u32,
+    max: u32,
+    duplicate_skipped: bool,
+) -> Screen {
+    let keyboard = if count >= min {
+        Keyboard::default().button(t.btn_start_training(), Callback::StartTraining(avatar))
+    } else {
+        Keyboard::default()
+    };
+    Screen::new(
+        t.photo_progress(count, min, max, duplicate_skipped),
+        keyboard,
+    )
+}
+
+pub fn training_summary(t: &dyn Texts, avatar: &Avatar) -> Screen {
+    Screen::new(
+        t.training_summary(
+            avatar.name.as_str(),
+            avatar.kind,
+            avatar.preset,
+            avatar.photo_count,
+        ),
+        Keyboard::default().row([
+            (
+                t.btn_confirm_training().to_owned(),
+                Callback::ConfirmTraining(avatar.id),
+            ),
+            (t.btn_back().to_owned(), Callback::Continue(avatar.id)),
+        ]),
+    )
+}
+
+/// One page of the avatar list: a button per avatar with its status icon, a pager, Back.
+pub fn avatar_list(t: &dyn Texts, avatars: &[Avatar], page: usize) -> Screen {
+    if avatars.is_empty() {
+        return Screen::new(
+            t.no_avatars(),
+            Keyboard::default()
+                .button(t.btn_create(), Callback::Create)
+                .button(t.btn_back(), Callback::Menu),
+        );
+    }
+    let pages = avatars.len().div_ceil(PAGE_SIZE);
+    let page = page.min(pages - 1);
+    let mut keyboard = Keyboard::default();
+    // Newest first: the one just created is on the first page.
+    for avatar in avatars.iter().rev().skip(page * PAGE_SIZE).take(PAGE_SIZE) {
+        keyboard = keyboard.button(
+            format!("{} {}", status_icon(avatar.status()), avatar.name),
+            Callback::Card(avatar.id),
+        );
+    }
+    let mut pager = Vec::new();
+    if page > 0 {
+        pager.push((t.btn_prev().to_owned(), Callback::Avatars(page as u16 - 1)));
+    }
+    if page + 1 < pages {
+        pager.push((t.btn_next().to_owned(), Callback::Avatars(page as u16 + 1)));
+    }
+    Screen::new(
+        t.avatar_list(avatars.len(), page + 1, pages),
+        keyboard.row(pager).button(t.btn_back(), Callback::Menu),
+    )
+}
+
+/// An avatar's card: what it is, how it is doing, and what can be done with it.
+pub fn avatar_card(t: &dyn Texts, avatar: &Avatar, min_photos: u32, now: Timestamp) -> Screen {
+    use crate::domain::AvatarState as S;
+    let status = avatar.status();
+    let running_since = match &avatar.state {
+        S::Queued { queued_at } => Some(*queued_at),
+        S::Submitting { claimed_at, .. } => Some(*claimed_at),
+        S::Training { submitted_at, .. } => Some(*submitted_at),
+        _ => None,
+    };
+    let failure = match &avatar.state {
+        S::Failed { reason, .. } => Some(reason),
+        _ => None,
+    };
+    let facts = CardFacts {
+        name: avatar.name.as_str(),
+        kind: avatar.kind,
+        gender: avatar.gender,
+        preset: avatar.preset,
+        status,
+        photo_count: avatar.photo_count,
+        min_photos,
+        created_at: avatar.created_at,
+        training_minutes: running_since.map(|since| now.since(since).as_secs() / 60),
+        failure,
+    };
+    let mut keyboard = Keyboard::default();
+    if status.accepts_photos() || status == AvatarStatus::Draft {
+        keyboard = keyboard.button(t.btn_continue(), Callback::Continue(avatar.id));
+    }
+    if status == AvatarStatus::Ready {
+        keyboard = keyboard.button(t.btn_start_training(), Callback::StartTraining(avatar.id));
+    }
+    keyboard = keyboard.row([
+        (t.btn_delete().to_owned(), Callback::Delete(avatar.id)),
+        (t.btn_back().to_owned(), Callback::Avatars(0)),
+    ]);
+    Screen::new(t.avatar_card(&facts), keyboard)
+}
+
+pub fn delete_question(t: &dyn Texts, avatar: &Avatar) -> Screen {
+    let trained = avatar.status() == AvatarStatus::Completed;
+    Screen::new(
+        t.delete_question(avatar.name.as_str(), avatar.photo_count, trained),
+        Keyboard::default().row([
+            (
+                t.btn_confirm_delete().to_owned(),
+                Callback::ConfirmDelete(avatar.id),
+            ),
+            (t.btn_cancel().to_owned(), Callback::Card(avatar.id)),
+        ]),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AvatarName, UserId};
+    use crate::telegram::texts::texts;
+
+    fn avatar(n: usize) -> Avatar {
+        Avatar::draft(
+            UserId(1),
+            AvatarKind::Portrait,
+            Gender::Male,
+            AvatarName::parse(&format!("a{n}")).unwrap(),
+            Preset::Fast,
+            Timestamp(0),
+        )
+    }
+
+    #[test]
+    fn list_pages_beyond_eight_newest_first() {
+        let t = texts(Language::En);
+        let avatars: Vec<Avatar> = (0..11).map(avatar).collect();
+        let first = avatar_list(t, &avatars, 0);
+        assert_eq!(first.keyboard.0.len(), 8 + 2, "8 avatars, pager, back");
+        assert_eq!(
+            first.keyboard.0[0][0].callback,
+            Callback::Card(avatars[10].id)
+        );
+        assert_eq!(first.keyboard.0[8][0].callback, Callback::Avatars(1));
+        let second = avatar_list(t, &avatars, 1);
+        assert_eq!(second.keyboard.0.len(), 3 + 2);
+        assert_eq!(second.keyboard.0[3][0].callback, Callback::Avatars(0));
+        assert!(second.text.contains("2/2"));
+        // A page past the end (a stale button after deletions) shows the last page.
+        assert_eq!(avatar_list(t, &avatars, 7), second);
+    }
+
+    #[test]
+    fn start_button_only_once_the_minimum_is_reached() {
+        let t = texts(Language::Ru);
+        let id = AvatarId::new();
+        assert!(photo_progress(t, id, 9, 10, 20, false).keyboard.is_empty());
+        assert_eq!(
+            photo_progress(t, id, 10, 10, 20, false).keyboard.0[0][0].callback,
+            Callback::StartTraining(id)
+        );
+    }
+}

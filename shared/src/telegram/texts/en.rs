@@ -1,0 +1,407 @@
+//! English.
+
+use super::{CardFacts, Texts, TrainingRefusal, date, escape};
+use crate::domain::{
+    AvatarKind, AvatarStatus, FailureReason, Gender, NameError, PhotoRejection, Preset,
+};
+use crate::telegram::incoming::Command;
+
+pub struct En;
+
+impl Texts for En {
+    fn btn_create(&self) -> &'static str {
+        "➕ Create avatar"
+    }
+    fn btn_avatars(&self) -> &'static str {
+        "🖼 My avatars"
+    }
+    fn btn_language(&self) -> &'static str {
+        "🌐 Language"
+    }
+    fn btn_help(&self) -> &'static str {
+        "❓ Help"
+    }
+    fn btn_back(&self) -> &'static str {
+        "⬅️ Back"
+    }
+    fn btn_menu(&self) -> &'static str {
+        "🏠 Menu"
+    }
+    fn btn_kind(&self, kind: AvatarKind) -> &'static str {
+        match kind {
+            AvatarKind::Portrait => "👤 Portrait",
+            AvatarKind::Style => "🎨 Style",
+        }
+    }
+    fn btn_gender(&self, gender: Gender) -> &'static str {
+        match gender {
+            Gender::Male => "👨 Male",
+            Gender::Female => "👩 Female",
+            Gender::Other => "🧑 Other",
+        }
+    }
+    fn btn_preset(&self, kind: AvatarKind, preset: Preset) -> String {
+        let icon = match preset {
+            Preset::Fast => "⚡",
+            Preset::Balanced => "⚖️",
+            Preset::Quality => "💎",
+        };
+        format!(
+            "{icon} {} · {}",
+            self.preset_name(preset),
+            self.minutes(preset.expected_minutes(kind))
+        )
+    }
+    fn btn_start_training(&self) -> &'static str {
+        "🚀 Start training"
+    }
+    fn btn_confirm_training(&self) -> &'static str {
+        "✅ Confirm"
+    }
+    fn btn_continue(&self) -> &'static str {
+        "📥 Add photos"
+    }
+    fn btn_delete(&self) -> &'static str {
+        "🗑 Delete"
+    }
+    fn btn_confirm_delete(&self) -> &'static str {
+        "🗑 Yes, delete"
+    }
+    fn btn_cancel(&self) -> &'static str {
+        "✖️ Cancel"
+    }
+    fn btn_prev(&self) -> &'static str {
+        "◀️"
+    }
+    fn btn_next(&self) -> &'static str {
+        "▶️"
+    }
+
+    fn command_description(&self, command: Command) -> &'static str {
+        match command {
+            Command::Start => "Main menu",
+            Command::Create => "Create an avatar",
+            Command::Avatars => "My avatars",
+            Command::Language => "Change language",
+            Command::Help => "How it works",
+            Command::Cancel => "Stop what you are doing",
+        }
+    }
+
+    fn kind_name(&self, kind: AvatarKind) -> &'static str {
+        match kind {
+            AvatarKind::Portrait => "portrait",
+            AvatarKind::Style => "style",
+        }
+    }
+    fn gender_name(&self, gender: Gender) -> &'static str {
+        match gender {
+            Gender::Male => "male",
+            Gender::Female => "female",
+            Gender::Other => "other",
+        }
+    }
+    fn preset_name(&self, preset: Preset) -> &'static str {
+        match preset {
+            Preset::Fast => "Fast",
+            Preset::Balanced => "Balanced",
+            Preset::Quality => "Quality",
+        }
+    }
+    fn status_name(&self, status: AvatarStatus) -> &'static str {
+        match status {
+            AvatarStatus::Draft | AvatarStatus::CollectingPhotos => "collecting photos",
+            AvatarStatus::Ready => "ready to train",
+            AvatarStatus::Queued | AvatarStatus::Submitting => "waiting to start training",
+            AvatarStatus::Training => "training",
+            AvatarStatus::Completed => "ready to use",
+            AvatarStatus::Failed => "training failed",
+            AvatarStatus::Cancelled => "cancelled",
+        }
+    }
+    fn minutes(&self, (low, high): (u32, u32)) -> String {
+        format!("{low}-{high} min")
+    }
+
+    fn welcome(&self) -> String {
+        "👋 <b>Welcome!</b>\n\nI train a personal image model (an <i>avatar</i>) from your \
+         photos and then draw new pictures with it.\n\nCreate an avatar to begin, or open the \
+         ones you have."
+            .into()
+    }
+    fn help(&self, min_portrait: u32, min_style: u32, max: u32) -> String {
+        format!(
+            "<b>How it works</b>\n\
+             1. <b>Create avatar</b>: pick a kind, a name and a quality preset.\n\
+             2. Send photos: {min_portrait}-{max} of one person for a portrait, \
+             {min_style}-{max} images for a style. JPEG, PNG or WebP, at least 512 px on the \
+             shortest side; albums are fine.\n\
+             3. Press <b>Start training</b>. I will tell you when the avatar is ready.\n\n\
+             <b>Commands</b>\n\
+             /create: new avatar\n/avatars: your avatars\n/language: change language\n\
+             /cancel: stop what you are doing (a half-made avatar and its photos are removed)\n\
+             /help: this message"
+        )
+    }
+    fn choose_language(&self) -> &'static str {
+        "🌐 Choose your language:"
+    }
+    fn language_set(&self) -> &'static str {
+        "Language set to English."
+    }
+    fn unknown_command(&self) -> &'static str {
+        "I don't know that command. /help lists the ones I do."
+    }
+    fn fallback(&self) -> &'static str {
+        "Use the menu below, or /help."
+    }
+    fn outdated(&self) -> &'static str {
+        "This menu is out of date."
+    }
+    fn not_found(&self) -> &'static str {
+        "Avatar not found."
+    }
+    fn try_again_later(&self) -> &'static str {
+        "Something went wrong on my side. Please try again in a minute."
+    }
+
+    fn choose_kind(&self, min_portrait: u32, min_style: u32) -> String {
+        format!(
+            "<b>New avatar.</b> What will it learn?\n\n\
+             👤 <b>Portrait</b>: a person. Send {min_portrait}+ photos of one face, \
+             different angles and light.\n\
+             🎨 <b>Style</b>: an art style, object or concept. Send {min_style}+ consistent images."
+        )
+    }
+    fn choose_gender(&self, kind: AvatarKind) -> String {
+        match kind {
+            AvatarKind::Portrait => "Who is in the photos? This helps the model.".into(),
+            AvatarKind::Style => {
+                "Gender of people this style will usually draw (choose Other if none):".into()
+            }
+        }
+    }
+    fn enter_name(&self, kind: AvatarKind) -> String {
+        let example = match kind {
+            AvatarKind::Portrait => "Anna",
+            AvatarKind::Style => "Watercolour",
+        };
+        format!("Send a name for the avatar (1-40 characters), for example <i>{example}</i>.")
+    }
+    fn name_refused(&self, error: &NameError) -> String {
+        let why = match error {
+            NameError::Empty => "the name is empty".to_owned(),
+            NameError::TooLong { length, max } => {
+                format!("it has {length} characters, at most {max} are allowed")
+            }
+            NameError::ControlCharacters => "it contains invisible control characters".to_owned(),
+        };
+        format!("⚠️ That name does not work: {why}. Send another one.")
+    }
+    fn choose_preset(&self, name: &str) -> String {
+        format!(
+            "Avatar <b>{}</b>. Choose the training quality: faster is cheaper, slower is \
+             more faithful.",
+            escape(name)
+        )
+    }
+    fn send_photos(&self, name: &str, kind: AvatarKind, min: u32, max: u32) -> String {
+        let what = match kind {
+            AvatarKind::Portrait => {
+                "photos of one person: face clearly visible, different angles, expressions \
+                 and light; no sunglasses, no other people"
+            }
+            AvatarKind::Style => "images in one consistent style or of one object",
+        };
+        format!(
+            "📸 Avatar <b>{}</b>: send {min}-{max} {what}.\n\n\
+             JPEG, PNG or WebP, at least 512 px on the shortest side. Albums are welcome. \
+             /cancel stops and removes the avatar.",
+            escape(name)
+        )
+    }
+    fn photo_progress(&self, count: u32, min: u32, max: u32, duplicate_skipped: bool) -> String {
+        let mut s = if count >= max {
+            format!("📸 <b>{count}/{max}</b>: that's the maximum. Press Start training.")
+        } else if count >= min {
+            format!("📸 <b>{count}/{max}</b>: send more or press Start training.")
+        } else {
+            format!(
+                "📸 <b>{count}/{max}</b>: send {} more (at least {min}).",
+                min - count
+            )
+        };
+        if duplicate_skipped {
+            s.push_str("\n↩️ The last photo was already added; skipped.");
+        }
+        s
+    }
+    fn photos_full(&self, max: u32) -> String {
+        format!("This avatar already has {max} photos, the maximum. Press Start training.")
+    }
+    fn photo_rejected(&self, rejection: &PhotoRejection) -> String {
+        let why = match rejection {
+            PhotoRejection::Heic => "HEIC photos are not supported. Send it as a photo (not as a \
+                 file), or set iPhone Settings → Camera → Formats → Most Compatible."
+                .to_owned(),
+            PhotoRejection::UnsupportedFormat => {
+                "only JPEG, PNG and WebP images can be used.".to_owned()
+            }
+            PhotoRejection::TooLarge { max_mb } => format!(
+                "the file is over {max_mb} MB, the most Telegram lets bots download. Send it \
+                 as a photo instead of a file."
+            ),
+            PhotoRejection::TooSmall {
+                width,
+                height,
+                min_side,
+            } => format!(
+                "it is {width}×{height} px; the shortest side must be at least {min_side} px."
+            ),
+            PhotoRejection::Unreadable => "the file could not be read as an image.".to_owned(),
+        };
+        format!("⚠️ Photo not added: {why}")
+    }
+    fn photo_not_expected(&self) -> &'static str {
+        "To train on photos, create an avatar first."
+    }
+    fn photos_closed(&self) -> &'static str {
+        "This avatar no longer takes photos."
+    }
+    fn text_while_collecting(&self) -> &'static str {
+        "I'm waiting for photos. Send them, press Start training, or /cancel."
+    }
+    fn other_media(&self) -> &'static str {
+        "I can only use photos (JPEG, PNG, WebP) and text."
+    }
+    fn training_summary(
+        &self,
+        name: &str,
+        kind: AvatarKind,
+        preset: Preset,
+        photo_count: u32,
+    ) -> String {
+        format!(
+            "<b>Ready to train</b>\n\nName: <b>{}</b>\nKind: {}\nQuality: {}\nPhotos: {photo_count}\n\
+             Expected time: {}\n\nStart training?",
+            escape(name),
+            self.kind_name(kind),
+            self.preset_name(preset),
+            self.minutes(preset.expected_minutes(kind)),
+        )
+    }
+    fn training_refused(&self, refusal: TrainingRefusal) -> String {
+        match refusal {
+            TrainingRefusal::NotEnoughPhotos { count, min } => {
+                format!("Not yet: {count} photos, at least {min} are needed.")
+            }
+            TrainingRefusal::TooManyInFlight { limit } => format!(
+                "You already have {limit} training(s) running. Please wait until it finishes; \
+                 I will message you."
+            ),
+            TrainingRefusal::AlreadyStarted => "Training has already started.".to_owned(),
+        }
+    }
+    fn training_queued(&self, name: &str, expected: (u32, u32)) -> String {
+        format!(
+            "⏳ <b>{}</b> is queued for training (usually {}). I will message you when it is \
+             ready.",
+            escape(name),
+            self.minutes(expected)
+        )
+    }
+    fn cancelled(&self, removed_avatar: Option<&str>) -> String {
+        match removed_avatar {
+            Some(name) => format!(
+                "Cancelled. The unfinished avatar <b>{}</b> and its photos were removed.",
+                escape(name)
+            ),
+            None => "Cancelled.".to_owned(),
+        }
+    }
+    fn nothing_to_cancel(&self) -> &'static str {
+        "Nothing to cancel."
+    }
+
+    fn avatar_list(&self, total: usize, page: usize, pages: usize) -> String {
+        if pages > 1 {
+            format!("<b>Your avatars</b> ({total}), page {page}/{pages}:")
+        } else {
+            format!("<b>Your avatars</b> ({total}):")
+        }
+    }
+    fn no_avatars(&self) -> &'static str {
+        "You have no avatars yet."
+    }
+    fn avatar_card(&self, f: &CardFacts<'_>) -> String {
+        let mut s = format!(
+            "<b>{}</b>\n{} · {} · {}\nStatus: {} {}\nCreated: {}\nPhotos: {}",
+            escape(f.name),
+            self.kind_name(f.kind),
+            self.gender_name(f.gender),
+            self.preset_name(f.preset),
+            super::status_icon(f.status),
+            self.status_name(f.status),
+            date(f.created_at),
+            f.photo_count,
+        );
+        match f.status {
+            AvatarStatus::Draft | AvatarStatus::CollectingPhotos => {
+                s.push_str(&format!(" (at least {} needed)", f.min_photos));
+            }
+            AvatarStatus::Training | AvatarStatus::Queued | AvatarStatus::Submitting => {
+                let expected = self.minutes(f.preset.expected_minutes(f.kind));
+                match f.training_minutes {
+                    Some(m) => s.push_str(&format!("\nRunning for {m} min (usually {expected})")),
+                    None => s.push_str(&format!("\nUsually takes {expected}")),
+                }
+            }
+            AvatarStatus::Failed => {
+                if let Some(reason) = f.failure {
+                    s.push_str(&format!("\nReason: {}", self.failure_reason(reason)));
+                }
+            }
+            AvatarStatus::Completed => s.push_str("\nThe avatar is trained and ready."),
+            AvatarStatus::Ready | AvatarStatus::Cancelled => {}
+        }
+        s
+    }
+    fn failure_reason(&self, reason: &FailureReason) -> String {
+        match reason {
+            FailureReason::Rejected { detail } => {
+                format!(
+                    "the training service refused the photos ({})",
+                    escape(detail)
+                )
+            }
+            FailureReason::Unauthorized => {
+                "the bot's training account is misconfigured; the operator has been told".to_owned()
+            }
+            FailureReason::ProviderError { detail } => {
+                format!(
+                    "the training service reported an error ({})",
+                    escape(detail)
+                )
+            }
+            FailureReason::TimedOut => "training took too long and was stopped".to_owned(),
+        }
+    }
+    fn delete_question(&self, name: &str, photo_count: u32, trained: bool) -> String {
+        let model = if trained {
+            ", the trained model and every picture generated with it"
+        } else {
+            ""
+        };
+        format!(
+            "Delete <b>{}</b>?\n\nThis removes its {photo_count} photos, the training \
+             archive{model}. This cannot be undone.",
+            escape(name)
+        )
+    }
+    fn deleted(&self, name: &str) -> String {
+        format!("🗑 <b>{}</b> and all its files were deleted.", escape(name))
+    }
+    fn delete_cancelled(&self) -> &'static str {
+        "Not deleted."
+    }
+}

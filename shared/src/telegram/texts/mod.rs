@@ -1,0 +1,274 @@
+//! Everything the bot says. One implementation per language, each in its own file, so a
+//! translator reads (and the compiler checks) a whole language in one place. Texts are HTML
+//! (parse mode HTML); anything a user typed is escaped with [`escape`] before it goes in.
+
+mod en;
+mod ru;
+
+use crate::domain::{
+    AvatarKind, AvatarStatus, FailureReason, Gender, Language, NameError, PhotoRejection, Preset,
+    Timestamp,
+};
+use crate::telegram::incoming::Command;
+
+/// What an avatar card shows; gathered by the gallery, worded by the language.
+#[derive(Debug, Clone)]
+pub struct CardFacts<'a> {
+    pub name: &'a str,
+    pub kind: AvatarKind,
+    pub gender: Gender,
+    pub preset: Preset,
+    pub status: AvatarStatus,
+    pub photo_count: u32,
+    pub min_photos: u32,
+    pub created_at: Timestamp,
+    /// Minutes since training was submitted or queued, while it runs.
+    pub training_minutes: Option<u64>,
+    pub failure: Option<&'a FailureReason>,
+}
+
+/// Why the user's attempt to start training was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrainingRefusal {
+    NotEnoughPhotos { count: u32, min: u32 },
+    TooManyInFlight { limit: u32 },
+    AlreadyStarted,
+}
+
+pub trait Texts: Sync {
+    // Buttons: short, with an icon.
+    fn btn_create(&self) -> &'static str;
+    fn btn_avatars(&self) -> &'static str;
+    fn btn_language(&self) -> &'static str;
+    fn btn_help(&self) -> &'static str;
+    fn btn_back(&self) -> &'static str;
+    fn btn_menu(&self) -> &'static str;
+    fn btn_kind(&self, kind: AvatarKind) -> &'static str;
+    fn btn_gender(&self, gender: Gender) -> &'static str;
+    fn btn_preset(&self, kind: AvatarKind, preset: Preset) -> String;
+    fn btn_start_training(&self) -> &'static str;
+    fn btn_confirm_training(&self) -> &'static str;
+    fn btn_continue(&self) -> &'static str;
+    fn btn_delete(&self) -> &'static str;
+    fn btn_confirm_delete(&self) -> &'static str;
+    fn btn_cancel(&self) -> &'static str;
+    fn btn_prev(&self) -> &'static str;
+    fn btn_next(&self) -> &'static str;
+
+    /// For the command list Telegram shows (setMyCommands).
+    fn command_description(&self, command: Command) -> &'static str;
+
+    // Names of things.
+    fn kind_name(&self, kind: AvatarKind) -> &'static str;
+    fn gender_name(&self, gender: Gender) -> &'static str;
+    fn preset_name(&self, preset: Preset) -> &'static str;
+    fn status_name(&self, status: AvatarStatus) -> &'static str;
+    fn minutes(&self, range: (u32, u32)) -> String;
+
+    // Menus and help.
+    fn welcome(&self) -> String;
+    fn help(&self, min_portrait: u32, min_style: u32, max: u32) -> String;
+    fn choose_language(&self) -> &'static str;
+    fn language_set(&self) -> &'static str;
+    fn unknown_command(&self) -> &'static str;
+    fn fallback(&self) -> &'static str;
+    fn outdated(&self) -> &'static str;
+    fn not_found(&self) -> &'static str;
+    fn try_again_later(&self) -> &'static str;
+
+    // Avatar creation.
+    fn choose_kind(&self, min_portrait: u32, min_style: u32) -> String;
+    fn choose_gender(&self, kind: AvatarKind) -> String;
+    fn enter_name(&self, kind: AvatarKind) -> String;
+    fn name_refused(&self, error: &NameError) -> String;
+    fn choose_preset(&self, name: &str) -> String;
+    fn send_photos(&self, name: &str, kind: AvatarKind, min: u32, max: u32) -> String;
+    fn photo_progress(&self, count: u32, min: u32, max: u32, duplicate_skipped: bool) -> String;
+    fn photos_full(&self, max: u32) -> String;
+    fn photo_rejected(&self, rejection: &PhotoRejection) -> String;
+    fn photo_not_expected(&self) -> &'static str;
+    fn photos_closed(&self) -> &'static str;
+    fn text_while_collecting(&self) -> &'static str;
+    fn other_media(&self) -> &'static str;
+    fn training_summary(
+        &self,
+        name: &str,
+        kind: AvatarKind,
+        preset: Preset,
+        photo_count: u32,
+    ) -> String;
+    fn training_refused(&self, refusal: TrainingRefusal) -> String;
+    fn training_queued(&self, name: &str, expected: (u32, u32)) -> String;
+    fn cancelled(&self, removed_avatar: Option<&str>) -> String;
+    fn nothing_to_cancel(&self) -> &'static str;
+
+    // Gallery and deletion.
+    fn avatar_list(&self, total: usize, page: usize, pages: usize) -> String;
+    fn no_avatars(&self) -> &'static str;
+    fn avatar_card(&self, facts: &CardFacts<'_>) -> String;
+    fn failure_reason(&self, reason: &FailureReason) -> String;
+    fn delete_question(&self, name: &str, photo_count: u32, trained: bool) -> String;
+    fn deleted(&self, name: &str) -> String;
+    fn delete_cancelled(&self) -> &'static str;
+}
+
+pub fn texts(language: Language) -> &'static dyn Texts {
+    match language {
+        Language::Ru => &ru::Ru,
+        Language::En => &en::En,
+    }
+}
+
+/// Escapes text for Telegram's HTML parse mode: only `<`, `>` and `&` need it.
+pub fn escape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A calendar date (UTC) for cards: unambiguous in both languages.
+pub fn date(ts: Timestamp) -> String {
+    chrono::DateTime::from_timestamp_millis(ts.0)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+pub fn status_icon(status: AvatarStatus) -> &'static str {
+    match status {
+        AvatarStatus::Draft | AvatarStatus::CollectingPhotos => "📥",
+        AvatarStatus::Ready => "🟢",
+        AvatarStatus::Queued | AvatarStatus::Submitting => "⏳",
+        AvatarStatus::Training => "🧠",
+        AvatarStatus::Completed => "✅",
+        AvatarStatus::Failed => "❌",
+        AvatarStatus::Cancelled => "🚫",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_covers_exactly_the_html_specials() {
+        assert_eq!(
+            escape("<b>Tom & \"Jerry\"</b>"),
+            "&lt;b&gt;Tom &amp; \"Jerry\"&lt;/b&gt;"
+        );
+        assert_eq!(date(Timestamp(1_763_683_200_000)), "2025-11-21");
+    }
+
+    /// Every text of every language renders without panicking, is non-empty and stays within
+    /// Telegram's limits (4096 for messages, 64 for buttons is not a rule but a sanity bound).
+    #[test]
+    fn every_text_renders_in_both_languages() {
+        let reason = FailureReason::Rejected {
+            detail: "<bad>".into(),
+        };
+        for lang in [Language::Ru, Language::En] {
+            let t = texts(lang);
+            let mut all: Vec<String> = vec![
+                t.welcome(),
+                t.help(10, 5, 20),
+                t.choose_kind(10, 5),
+                t.choose_preset("<x>"),
+                t.avatar_list(9, 1, 2),
+                t.deleted("a&b"),
+                t.cancelled(Some("n")),
+                t.cancelled(None),
+                t.photos_full(20),
+                t.training_queued("n", (3, 5)),
+                t.delete_question("n", 12, true),
+                t.failure_reason(&reason),
+            ];
+            for s in [
+                t.choose_language(),
+                t.language_set(),
+                t.unknown_command(),
+                t.fallback(),
+                t.outdated(),
+                t.not_found(),
+                t.try_again_later(),
+                t.photo_not_expected(),
+                t.photos_closed(),
+                t.text_while_collecting(),
+                t.other_media(),
+                t.nothing_to_cancel(),
+                t.no_avatars(),
+                t.delete_cancelled(),
+            ] {
+                all.push(s.to_owned());
+            }
+            for kind in AvatarKind::ALL {
+                all.push(t.choose_gender(kind));
+                all.push(t.enter_name(kind));
+                all.push(t.send_photos("n", kind, 10, 20));
+                for preset in Preset::ALL {
+                    all.push(t.btn_preset(kind, preset));
+                    all.push(t.training_summary("n", kind, preset, 12));
+                }
+            }
+            for status in AvatarStatus::ALL {
+                all.push(t.avatar_card(&CardFacts {
+                    name: "n",
+                    kind: AvatarKind::Portrait,
+                    gender: Gender::Female,
+                    preset: Preset::Fast,
+                    status,
+                    photo_count: 3,
+                    min_photos: 10,
+                    created_at: Timestamp(0),
+                    training_minutes: Some(4),
+                    failure: Some(&reason),
+                }));
+            }
+            for refusal in [
+                TrainingRefusal::NotEnoughPhotos { count: 3, min: 10 },
+                TrainingRefusal::TooManyInFlight { limit: 1 },
+                TrainingRefusal::AlreadyStarted,
+            ] {
+                all.push(t.training_refused(refusal));
+            }
+            for rejection in [
+                PhotoRejection::Heic,
+                PhotoRejection::UnsupportedFormat,
+                PhotoRejection::TooLarge { max_mb: 20 },
+                PhotoRejection::TooSmall {
+                    width: 300,
+                    height: 800,
+                    min_side: 512,
+                },
+                PhotoRejection::Unreadable,
+            ] {
+                all.push(t.photo_rejected(&rejection));
+            }
+            for e in [
+                NameError::Empty,
+                NameError::TooLong {
+                    length: 41,
+                    max: 40,
+                },
+                NameError::ControlCharacters,
+            ] {
+                all.push(t.name_refused(&e));
+            }
+            all.push(t.photo_progress(12, 10, 20, true));
+            all.push(t.photo_progress(3, 10, 20, false));
+            for s in &all {
+                assert!(!s.trim().is_empty());
+                assert!(s.chars().count() <= 4096);
+                assert!(
+                    !s.contains("<x>") && !s.contains("<bad>"),
+                    "unescaped input in {s}"
+                );
+            }
+        }
+    }
+}

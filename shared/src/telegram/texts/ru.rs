@@ -1,0 +1,432 @@
+//! Русский (язык по умолчанию, как в исходном продукте).
+
+use super::{CardFacts, Texts, TrainingRefusal, date, escape};
+use crate::domain::{
+    AvatarKind, AvatarStatus, FailureReason, Gender, NameError, PhotoRejection, Preset,
+};
+use crate::telegram::incoming::Command;
+
+pub struct Ru;
+
+/// Russian plural forms: 1 фотография, 2 фотографии, 5 фотографий.
+fn plural(n: u32, one: &'static str, few: &'static str, many: &'static str) -> &'static str {
+    match (n % 10, n % 100) {
+        (1, r) if r != 11 => one,
+        (2..=4, r) if !(12..=14).contains(&r) => few,
+        _ => many,
+    }
+}
+
+impl Texts for Ru {
+    fn btn_create(&self) -> &'static str {
+        "➕ Создать аватар"
+    }
+    fn btn_avatars(&self) -> &'static str {
+        "🖼 Мои аватары"
+    }
+    fn btn_language(&self) -> &'static str {
+        "🌐 Язык"
+    }
+    fn btn_help(&self) -> &'static str {
+        "❓ Помощь"
+    }
+    fn btn_back(&self) -> &'static str {
+        "⬅️ Назад"
+    }
+    fn btn_menu(&self) -> &'static str {
+        "🏠 Меню"
+    }
+    fn btn_kind(&self, kind: AvatarKind) -> &'static str {
+        match kind {
+            AvatarKind::Portrait => "👤 Портретный",
+            AvatarKind::Style => "🎨 Художественный",
+        }
+    }
+    fn btn_gender(&self, gender: Gender) -> &'static str {
+        match gender {
+            Gender::Male => "👨 Мужской",
+            Gender::Female => "👩 Женский",
+            Gender::Other => "🧑 Другой",
+        }
+    }
+    fn btn_preset(&self, kind: AvatarKind, preset: Preset) -> String {
+        let icon = match preset {
+            Preset::Fast => "⚡",
+            Preset::Balanced => "⚖️",
+            Preset::Quality => "💎",
+        };
+        format!(
+            "{icon} {} · {}",
+            self.preset_name(preset),
+            self.minutes(preset.expected_minutes(kind))
+        )
+    }
+    fn btn_start_training(&self) -> &'static str {
+        "🚀 Начать обучение"
+    }
+    fn btn_confirm_training(&self) -> &'static str {
+        "✅ Подтвердить"
+    }
+    fn btn_continue(&self) -> &'static str {
+        "📥 Добавить фото"
+    }
+    fn btn_delete(&self) -> &'static str {
+        "🗑 Удалить"
+    }
+    fn btn_confirm_delete(&self) -> &'static str {
+        "🗑 Да, удалить"
+    }
+    fn btn_cancel(&self) -> &'static str {
+        "✖️ Отмена"
+    }
+    fn btn_prev(&self) -> &'static str {
+        "◀️"
+    }
+    fn btn_next(&self) -> &'static str {
+        "▶️"
+    }
+
+    fn command_description(&self, command: Command) -> &'static str {
+        match command {
+            Command::Start => "Главное меню",
+            Command::Create => "Создать аватар",
+            Command::Avatars => "Мои аватары",
+            Command::Language => "Сменить язык",
+            Command::Help => "Как это работает",
+            Command::Cancel => "Прервать текущее действие",
+        }
+    }
+
+    fn kind_name(&self, kind: AvatarKind) -> &'static str {
+        match kind {
+            AvatarKind::Portrait => "портретный",
+            AvatarKind::Style => "художественный",
+        }
+    }
+    fn gender_name(&self, gender: Gender) -> &'static str {
+        match gender {
+            Gender::Male => "мужской",
+            Gender::Female => "женский",
+            Gender::Other => "другой",
+        }
+    }
+    fn preset_name(&self, preset: Preset) -> &'static str {
+        match preset {
+            Preset::Fast => "Быстрое",
+            Preset::Balanced => "Сбалансированное",
+            Preset::Quality => "Качественное",
+        }
+    }
+    fn status_name(&self, status: AvatarStatus) -> &'static str {
+        match status {
+            AvatarStatus::Draft | AvatarStatus::CollectingPhotos => "сбор фотографий",
+            AvatarStatus::Ready => "готов к обучению",
+            AvatarStatus::Queued | AvatarStatus::Submitting => "ожидает запуска обучения",
+            AvatarStatus::Training => "обучается",
+            AvatarStatus::Completed => "готов к использованию",
+            AvatarStatus::Failed => "ошибка обучения",
+            AvatarStatus::Cancelled => "отменён",
+        }
+    }
+    fn minutes(&self, (low, high): (u32, u32)) -> String {
+        format!("{low}-{high} мин")
+    }
+
+    fn welcome(&self) -> String {
+        "👋 <b>Добро пожаловать!</b>\n\nЯ обучаю персональную модель (<i>аватар</i>) по вашим \
+         фотографиям и затем рисую с ней новые изображения.\n\nСоздайте аватар или откройте \
+         уже созданные."
+            .into()
+    }
+    fn help(&self, min_portrait: u32, min_style: u32, max: u32) -> String {
+        format!(
+            "<b>Как это работает</b>\n\
+             1. <b>Создать аватар</b>: выберите тип, имя и качество обучения.\n\
+             2. Пришлите фотографии: {min_portrait}-{max} фото одного человека для портретного, \
+             {min_style}-{max} изображений для художественного. JPEG, PNG или WebP, не меньше \
+             512 пикселей по короткой стороне; можно альбомами.\n\
+             3. Нажмите <b>Начать обучение</b>. Я напишу, когда аватар будет готов.\n\n\
+             <b>Команды</b>\n\
+             /create: новый аватар\n/avatars: мои аватары\n/language: сменить язык\n\
+             /cancel: прервать текущее действие (незаконченный аватар и его фото удаляются)\n\
+             /help: эта справка"
+        )
+    }
+    fn choose_language(&self) -> &'static str {
+        "🌐 Выберите язык:"
+    }
+    fn language_set(&self) -> &'static str {
+        "Язык: русский."
+    }
+    fn unknown_command(&self) -> &'static str {
+        "Такой команды нет. Список команд: /help."
+    }
+    fn fallback(&self) -> &'static str {
+        "Воспользуйтесь меню ниже или /help."
+    }
+    fn outdated(&self) -> &'static str {
+        "Это меню устарело."
+    }
+    fn not_found(&self) -> &'static str {
+        "Аватар не найден."
+    }
+    fn try_again_later(&self) -> &'static str {
+        "Что-то пошло не так на моей стороне. Попробуйте ещё раз через минуту."
+    }
+
+    fn choose_kind(&self, min_portrait: u32, min_style: u32) -> String {
+        format!(
+            "<b>Новый аватар.</b> Чему он будет учиться?\n\n\
+             👤 <b>Портретный</b>: человек. Нужно от {min_portrait} фото одного лица с разных \
+             ракурсов и при разном освещении.\n\
+             🎨 <b>Художественный</b>: стиль, предмет или идея. Нужно от {min_style} \
+             изображений в едином стиле."
+        )
+    }
+    fn choose_gender(&self, kind: AvatarKind) -> String {
+        match kind {
+            AvatarKind::Portrait => "Кто на фотографиях? Это помогает модели.".into(),
+            AvatarKind::Style => {
+                "Пол людей, которых обычно будет рисовать этот стиль (если людей нет, выберите «Другой»):"
+                    .into()
+            }
+        }
+    }
+    fn enter_name(&self, kind: AvatarKind) -> String {
+        let example = match kind {
+            AvatarKind::Portrait => "Анна",
+            AvatarKind::Style => "Акварель",
+        };
+        format!("Пришлите имя аватара (от 1 до 40 символов), например <i>{example}</i>.")
+    }
+    fn name_refused(&self, error: &NameError) -> String {
+        let why = match error {
+            NameError::Empty => "имя пустое".to_owned(),
+            NameError::TooLong { length, max } => format!(
+                "в нём {length} {}, а можно не больше {max}",
+                plural(*length as u32, "символ", "символа", "символов")
+            ),
+            NameError::ControlCharacters => "в нём есть невидимые управляющие символы".to_owned(),
+        };
+        format!("⚠️ Такое имя не подходит: {why}. Пришлите другое.")
+    }
+    fn choose_preset(&self, name: &str) -> String {
+        format!(
+            "Аватар <b>{}</b>. Выберите качество обучения: быстрее значит дешевле, дольше \
+             значит точнее.",
+            escape(name)
+        )
+    }
+    fn send_photos(&self, name: &str, kind: AvatarKind, min: u32, max: u32) -> String {
+        let what = match kind {
+            AvatarKind::Portrait => {
+                "фотографий одного человека: лицо хорошо видно, разные ракурсы, выражения и \
+                 освещение; без солнечных очков и других людей"
+            }
+            AvatarKind::Style => "изображений в едином стиле или с одним предметом",
+        };
+        format!(
+            "📸 Аватар <b>{}</b>: пришлите от {min} до {max} {what}.\n\n\
+             JPEG, PNG или WebP, не меньше 512 пикселей по короткой стороне. Можно альбомами. \
+             /cancel прервёт создание и удалит аватар.",
+            escape(name)
+        )
+    }
+    fn photo_progress(&self, count: u32, min: u32, max: u32, duplicate_skipped: bool) -> String {
+        let mut s = if count >= max {
+            format!("📸 <b>{count}/{max}</b>: это максимум. Нажмите «Начать обучение».")
+        } else if count >= min {
+            format!("📸 <b>{count}/{max}</b>: пришлите ещё или нажмите «Начать обучение».")
+        } else {
+            format!(
+                "📸 <b>{count}/{max}</b>: пришлите ещё {} (минимум {min}).",
+                min - count
+            )
+        };
+        if duplicate_skipped {
+            s.push_str("\n↩️ Последнее фото уже было добавлено, пропускаю.");
+        }
+        s
+    }
+    fn photos_full(&self, max: u32) -> String {
+        format!("У аватара уже {max} фото, это максимум. Нажмите «Начать обучение».")
+    }
+    fn photo_rejected(&self, rejection: &PhotoRejection) -> String {
+        let why = match rejection {
+            PhotoRejection::Heic => "формат HEIC не поддерживается. Отправьте снимок как фото \
+                 (не файлом) или включите на iPhone: Настройки → Камера → Форматы → Наиболее \
+                 совместимые."
+                .to_owned(),
+            PhotoRejection::UnsupportedFormat => {
+                "подходят только изображения JPEG, PNG и WebP.".to_owned()
+            }
+            PhotoRejection::TooLarge { max_mb } => format!(
+                "файл больше {max_mb} МБ, а Telegram не даёт ботам скачивать файлы крупнее. \
+                 Отправьте его как фото, а не файлом."
+            ),
+            PhotoRejection::TooSmall {
+                width,
+                height,
+                min_side,
+            } => format!(
+                "размер {width}×{height} пикселей, а короткая сторона должна быть не меньше \
+                 {min_side}."
+            ),
+            PhotoRejection::Unreadable => "файл не удалось прочитать как изображение.".to_owned(),
+        };
+        format!("⚠️ Фото не добавлено: {why}")
+    }
+    fn photo_not_expected(&self) -> &'static str {
+        "Чтобы обучить модель на фотографиях, сначала создайте аватар."
+    }
+    fn photos_closed(&self) -> &'static str {
+        "Этот аватар больше не принимает фотографии."
+    }
+    fn text_while_collecting(&self) -> &'static str {
+        "Жду фотографии. Пришлите их, нажмите «Начать обучение» или /cancel."
+    }
+    fn other_media(&self) -> &'static str {
+        "Я понимаю только фотографии (JPEG, PNG, WebP) и текст."
+    }
+    fn training_summary(
+        &self,
+        name: &str,
+        kind: AvatarKind,
+        preset: Preset,
+        photo_count: u32,
+    ) -> String {
+        format!(
+            "<b>Всё готово к обучению</b>\n\nИмя: <b>{}</b>\nТип: {}\nКачество: {}\nФото: {photo_count}\n\
+             Ожидаемое время: {}\n\nНачать обучение?",
+            escape(name),
+            self.kind_name(kind),
+            self.preset_name(preset),
+            self.minutes(preset.expected_minutes(kind)),
+        )
+    }
+    fn training_refused(&self, refusal: TrainingRefusal) -> String {
+        match refusal {
+            TrainingRefusal::NotEnoughPhotos { count, min } => {
+                format!("Пока рано: {count} фото, а нужно не меньше {min}.")
+            }
+            TrainingRefusal::TooManyInFlight { limit } => format!(
+                "У вас уже идёт обучение (не больше {limit} одновременно). Дождитесь его \
+                 окончания, я напишу."
+            ),
+            TrainingRefusal::AlreadyStarted => "Обучение уже запущено.".to_owned(),
+        }
+    }
+    fn training_queued(&self, name: &str, expected: (u32, u32)) -> String {
+        format!(
+            "⏳ <b>{}</b> в очереди на обучение (обычно {}). Я напишу, когда аватар будет готов.",
+            escape(name),
+            self.minutes(expected)
+        )
+    }
+    fn cancelled(&self, removed_avatar: Option<&str>) -> String {
+        match removed_avatar {
+            Some(name) => format!(
+                "Отменено. Незаконченный аватар <b>{}</b> и его фото удалены.",
+                escape(name)
+            ),
+            None => "Отменено.".to_owned(),
+        }
+    }
+    fn nothing_to_cancel(&self) -> &'static str {
+        "Отменять нечего."
+    }
+
+    fn avatar_list(&self, total: usize, page: usize, pages: usize) -> String {
+        if pages > 1 {
+            format!("<b>Ваши аватары</b> ({total}), страница {page}/{pages}:")
+        } else {
+            format!("<b>Ваши аватары</b> ({total}):")
+        }
+    }
+    fn no_avatars(&self) -> &'static str {
+        "У вас пока нет аватаров."
+    }
+    fn avatar_card(&self, f: &CardFacts<'_>) -> String {
+        let mut s = format!(
+            "<b>{}</b>\n{} · {} · {}\nСтатус: {} {}\nСоздан: {}\nФото: {}",
+            escape(f.name),
+            self.kind_name(f.kind),
+            self.gender_name(f.gender),
+            self.preset_name(f.preset),
+            super::status_icon(f.status),
+            self.status_name(f.status),
+            date(f.created_at),
+            f.photo_count,
+        );
+        match f.status {
+            AvatarStatus::Draft | AvatarStatus::CollectingPhotos => {
+                s.push_str(&format!(" (нужно не меньше {})", f.min_photos));
+            }
+            AvatarStatus::Training | AvatarStatus::Queued | AvatarStatus::Submitting => {
+                let expected = self.minutes(f.preset.expected_minutes(f.kind));
+                match f.training_minutes {
+                    Some(m) => s.push_str(&format!("\nИдёт {m} мин (обычно {expected})")),
+                    None => s.push_str(&format!("\nОбычно занимает {expected}")),
+                }
+            }
+            AvatarStatus::Failed => {
+                if let Some(reason) = f.failure {
+                    s.push_str(&format!("\nПричина: {}", self.failure_reason(reason)));
+                }
+            }
+            AvatarStatus::Completed => s.push_str("\nАватар обучен и готов."),
+            AvatarStatus::Ready | AvatarStatus::Cancelled => {}
+        }
+        s
+    }
+    fn failure_reason(&self, reason: &FailureReason) -> String {
+        match reason {
+            FailureReason::Rejected { detail } => {
+                format!("сервис обучения не принял фотографии ({})", escape(detail))
+            }
+            FailureReason::Unauthorized => {
+                "у бота неверно настроен доступ к сервису обучения; администратор уже знает"
+                    .to_owned()
+            }
+            FailureReason::ProviderError { detail } => {
+                format!("сервис обучения сообщил об ошибке ({})", escape(detail))
+            }
+            FailureReason::TimedOut => "обучение шло слишком долго и было остановлено".to_owned(),
+        }
+    }
+    fn delete_question(&self, name: &str, photo_count: u32, trained: bool) -> String {
+        let model = if trained {
+            ", обученная модель и все созданные с ней изображения"
+        } else {
+            ""
+        };
+        format!(
+            "Удалить <b>{}</b>?\n\nБудут удалены {photo_count} фото, архив для обучения{model}. \
+             Это нельзя отменить.",
+            escape(name)
+        )
+    }
+    fn deleted(&self, name: &str) -> String {
+        format!("🗑 <b>{}</b> и все его файлы удалены.", escape(name))
+    }
+    fn delete_cancelled(&self) -> &'static str {
+        "Удаление отменено."
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plural;
+
+    #[test]
+    fn russian_plurals() {
+        let f = |n| plural(n, "символ", "символа", "символов");
+        assert_eq!(f(1), "символ");
+        assert_eq!(f(21), "символ");
+        assert_eq!(f(11), "символов");
+        assert_eq!(f(3), "символа");
+        assert_eq!(f(13), "символов");
+        assert_eq!(f(41), "символ");
+        assert_eq!(f(45), "символов");
+    }
+}
