@@ -3,7 +3,10 @@
 //! way the functions build them, and the port conformance suite.
 
 pub mod backends;
+pub mod bot_world;
 pub mod conformance;
+pub mod fake_telegram;
+pub mod images;
 pub mod moto;
 pub mod template;
 

@@ -1,0 +1,198 @@
+//! The bot under test: the real `telegram-webhook` handler on a backend (moto or embedded),
+//! talking to [`FakeTelegram`] through the URL an operator would configure. Updates go in as
+//! API Gateway HTTP API (payload 2.0) events, parsed by lambda_http as in production.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use fluxbot::bot::Conversation;
+use fluxbot::config::{EnvReader, Limits, TelegramSettings, WebhookSecret};
+use fluxbot::domain::{Avatar, UserId, UserProfile};
+use fluxbot::telegram::client::TelegramClient;
+use serde_json::{Value, json};
+use telegram_webhook::App;
+
+use crate::backends::Backend;
+use crate::fake_telegram::{FakeTelegram, TOKEN, updates::User};
+
+pub const SECRET: &str = "webhook-secret_for-tests-0123456789";
+
+pub struct BotWorld {
+    pub backend: Backend,
+    pub telegram: FakeTelegram,
+    pub app: App,
+    next_update: AtomicU32,
+}
+
+/// A handler's answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+impl BotWorld {
+    /// `limits` are extra environment pairs (`PHOTOS_MAX`...) over the defaults.
+    pub async fn new(backend: Backend, limits: &[(&str, &str)]) -> Self {
+        crate::init_tracing();
+        let telegram = FakeTelegram::start().await;
+        let mut pairs: Vec<(String, String)> = vec![
+            ("TELEGRAM_TOKEN".into(), TOKEN.into()),
+            ("TELEGRAM_API_URL".into(), telegram.url()),
+            ("TELEGRAM_WEBHOOK_SECRET".into(), SECRET.into()),
+        ];
+        pairs.extend(limits.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let (settings, secret, limits) = EnvReader::from_pairs(pairs)
+            .load::<(TelegramSettings, WebhookSecret, Limits)>()
+            .expect("test configuration is valid");
+        let conversation = Conversation {
+            store: backend.store.clone(),
+            blobs: backend.blobs.clone(),
+            launches: backend.queue.clone(),
+            telegram: TelegramClient::new(&settings),
+            limits,
+        };
+        Self {
+            backend,
+            telegram,
+            app: App::new(secret, conversation),
+            next_update: AtomicU32::new(1000),
+        }
+    }
+
+    pub fn next_update_id(&self) -> u32 {
+        self.next_update.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// Posts an API Gateway event with these headers and body to the handler.
+    pub async fn post_raw(&self, headers: Value, body: &str) -> Answer {
+        let event = json!({
+            "version": "2.0",
+            "routeKey": "POST /telegram/webhook",
+            "rawPath": "/telegram/webhook",
+            "rawQueryString": "",
+            "headers": headers,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "fluxapi",
+                "domainName": "fluxapi.execute-api.eu-central-1.amazonaws.com",
+                "domainPrefix": "fluxapi",
+                "http": {"method": "POST", "path": "/telegram/webhook", "protocol": "HTTP/1.1",
+                         "sourceIp": "149.154.167.220", "userAgent": ""},
+                "requestId": "JKJaXmPLvHcESHA=",
+                "routeKey": "POST /telegram/webhook",
+                "stage": "$default",
+                "time": "21/Nov/2026:07:00:00 +0000",
+                "timeEpoch": 1_795_244_400_000u64
+            },
+            "body": body,
+            "isBase64Encoded": false
+        });
+        let request = lambda_http::request::from_str(&event.to_string())
+            .expect("a valid API Gateway v2 event");
+        let response = self.app.handle(request).await;
+        Answer {
+            status: response.status().as_u16(),
+            body: String::from_utf8_lossy(response.body().as_ref()).into_owned(),
+        }
+    }
+
+    /// Posts an update as Telegram does, with the secret header.
+    pub async fn post(&self, update: &Value) -> Answer {
+        self.post_raw(
+            json!({"content-type": "application/json", "x-telegram-bot-api-secret-token": SECRET}),
+            &update.to_string(),
+        )
+        .await
+    }
+
+    /// Posts an update and insists on 200.
+    pub async fn deliver(&self, update: &Value) -> Answer {
+        let answer = self.post(update).await;
+        assert_eq!(answer.status, 200, "update {update} -> {answer:?}");
+        answer
+    }
+
+    pub async fn say(&self, user: User, text: &str) -> Answer {
+        let id = self.next_update_id();
+        self.deliver(&crate::fake_telegram::updates::text(id, user, text))
+            .await
+    }
+
+    /// Presses the button whose label contains `label` on the bot's message `message_id`.
+    pub async fn press(&self, user: User, message_id: i32, label: &str) -> Answer {
+        let message = self.telegram.message(user.id, message_id);
+        let data = message
+            .button(label)
+            .unwrap_or_else(|| panic!("no button {label:?} in {message:#?}"))
+            .to_owned();
+        self.press_data(user, message_id, &data).await
+    }
+
+    /// Presses on the last message the bot sent to the user.
+    pub async fn press_last(&self, user: User, label: &str) -> Answer {
+        let last = self.telegram.last_message(user.id);
+        self.press(user, last.message_id, label).await
+    }
+
+    /// Presses the button with callback data `data`, which must be on the bot's last message.
+    pub async fn press_cb(&self, user: User, data: &str) -> Answer {
+        let last = self.telegram.last_message(user.id);
+        assert!(
+            last.buttons.iter().flatten().any(|(_, d)| d == data),
+            "no button {data:?} on the last message {last:#?}"
+        );
+        self.press_data(user, last.message_id, data).await
+    }
+
+    /// Sends a compressed photo (a fresh JPEG of `size` unless `file` is given).
+    pub async fn send_photo(
+        &self,
+        user: User,
+        file: &crate::fake_telegram::FakeFile,
+        size: (u32, u32),
+        album: Option<&str>,
+    ) -> Answer {
+        let id = self.next_update_id();
+        self.deliver(&crate::fake_telegram::updates::photo(
+            id, user, file, size, album,
+        ))
+        .await
+    }
+
+    pub async fn press_data(&self, user: User, message_id: i32, data: &str) -> Answer {
+        let id = self.next_update_id();
+        let answer = self
+            .deliver(&crate::fake_telegram::updates::callback(
+                id, user, message_id, data,
+            ))
+            .await;
+        let body = answer.json();
+        assert_eq!(
+            body["method"], "answerCallbackQuery",
+            "every callback is answered: {answer:?}"
+        );
+        assert_eq!(
+            body["callback_query_id"],
+            format!("{}", 900_000_000_000u64 + id as u64)
+        );
+        answer
+    }
+
+    pub async fn profile(&self, user: User) -> Option<UserProfile> {
+        self.backend.store.get_user(UserId(user.id)).await.unwrap()
+    }
+
+    pub async fn avatars(&self, user: User) -> Vec<Avatar> {
+        self.backend
+            .store
+            .list_avatars(UserId(user.id))
+            .await
+            .unwrap()
+    }
+}

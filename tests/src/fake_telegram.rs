@@ -1,0 +1,518 @@
+//! A fake Telegram Bot API server speaking the real wire format: `POST /bot<token>/<Method>`
+//! with JSON bodies answered `{"ok":true,"result":...}` or `{"ok":false,"error_code":...,
+//! "description":...,"parameters":{...}}`, and file downloads under `/file/bot<token>/<path>`.
+//! It keeps the chat as a user would see it (messages with their current text and buttons,
+//! edits applied) and records every call, so tests assert on what the user sees.
+//!
+//! It also refuses what the real server refuses: empty or over-long texts, callback data over
+//! 64 bytes, HTML with unknown tags (unescaped user input), edits to unknown messages, and
+//! "message is not modified" for edits that change nothing.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+pub const BOT_ID: i64 = 7_000_000_001;
+pub const TOKEN: &str = "7000000001:AAFakeTokenForTestsOnly_abcdefghijk";
+
+/// A message in the chat as the user sees it now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatMessage {
+    pub chat_id: i64,
+    pub message_id: i32,
+    pub text: String,
+    /// Button rows as (label, callback_data).
+    pub buttons: Vec<Vec<(String, String)>>,
+}
+
+impl ChatMessage {
+    pub fn button(&self, label_part: &str) -> Option<&str> {
+        self.buttons
+            .iter()
+            .flatten()
+            .find(|(label, _)| label.contains(label_part))
+            .map(|(_, data)| data.as_str())
+    }
+
+    pub fn labels(&self) -> Vec<&str> {
+        self.buttons
+            .iter()
+            .flatten()
+            .map(|(l, _)| l.as_str())
+            .collect()
+    }
+}
+
+/// One Bot API call as received.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// Lower-case method name (clients may use any case).
+    pub method: String,
+    pub params: Value,
+    /// What the fake answered: true when `ok`.
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeFile {
+    pub file_id: String,
+    pub file_unique_id: String,
+    pub size: usize,
+}
+
+#[derive(Default)]
+struct State {
+    next_message_id: i32,
+    next_file: u32,
+    messages: HashMap<(i64, i32), ChatMessage>,
+    /// In the order they were sent.
+    order: Vec<(i64, i32)>,
+    calls: Vec<Call>,
+    /// file_id -> (unique id, path, bytes)
+    files: HashMap<String, (String, String, Vec<u8>)>,
+    /// path -> bytes
+    downloads: HashMap<String, Vec<u8>>,
+    /// Answers to give instead of the normal one, per lower-case method, in order.
+    injected: HashMap<String, VecDeque<(u16, Value)>>,
+    blocked_chats: HashSet<i64>,
+    downloads_served: u32,
+}
+
+#[derive(Clone)]
+pub struct FakeTelegram {
+    server: Arc<MockServer>,
+    state: Arc<Mutex<State>>,
+}
+
+impl FakeTelegram {
+    pub async fn start() -> Self {
+        let server = MockServer::start().await;
+        let state = Arc::new(Mutex::new(State {
+            next_message_id: 100,
+            ..State::default()
+        }));
+        Mock::given(any())
+            .respond_with(Responder {
+                state: state.clone(),
+            })
+            .mount(&server)
+            .await;
+        Self {
+            server: Arc::new(server),
+            state,
+        }
+    }
+
+    /// What `TELEGRAM_API_URL` is set to.
+    pub fn url(&self) -> String {
+        self.server.uri()
+    }
+
+    /// Registers a file the bot can fetch with getFile and download.
+    pub fn add_file(&self, bytes: Vec<u8>, extension: &str) -> FakeFile {
+        let mut s = self.state.lock().unwrap();
+        s.next_file += 1;
+        let n = s.next_file;
+        let file_id = format!("AgACAgIAAxkBAAI{n:06}FileId");
+        let unique = format!("AQAD{n:06}Uq");
+        let path = format!("photos/file_{n}.{extension}");
+        let size = bytes.len();
+        s.downloads.insert(path.clone(), bytes.clone());
+        s.files
+            .insert(file_id.clone(), (unique.clone(), path, bytes));
+        FakeFile {
+            file_id,
+            file_unique_id: unique,
+            size,
+        }
+    }
+
+    /// The next `count` calls of `method` get `status` with this error body.
+    pub fn inject_error(&self, method: &str, status: u16, body: Value) {
+        self.state
+            .lock()
+            .unwrap()
+            .injected
+            .entry(method.to_ascii_lowercase())
+            .or_default()
+            .push_back((status, body));
+    }
+
+    /// The next call of `method` answers 429 Too Many Requests with `retry_after`.
+    pub fn inject_429(&self, method: &str, retry_after: u32) {
+        self.inject_error(
+            method,
+            429,
+            json!({"ok": false, "error_code": 429,
+                   "description": format!("Too Many Requests: retry after {retry_after}"),
+                   "parameters": {"retry_after": retry_after}}),
+        );
+    }
+
+    /// From now on, sending to this chat fails as when the user blocked the bot.
+    pub fn block(&self, chat_id: i64) {
+        self.state.lock().unwrap().blocked_chats.insert(chat_id);
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    pub fn calls_of(&self, method: &str) -> Vec<Call> {
+        let method = method.to_ascii_lowercase();
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method)
+            .collect()
+    }
+
+    pub fn downloads_served(&self) -> u32 {
+        self.state.lock().unwrap().downloads_served
+    }
+
+    /// The chat's messages from the bot, oldest first, as they look now.
+    pub fn chat(&self, chat_id: i64) -> Vec<ChatMessage> {
+        let s = self.state.lock().unwrap();
+        s.order
+            .iter()
+            .filter(|(c, _)| *c == chat_id)
+            .filter_map(|k| s.messages.get(k).cloned())
+            .collect()
+    }
+
+    pub fn last_message(&self, chat_id: i64) -> ChatMessage {
+        self.chat(chat_id)
+            .pop()
+            .expect("the bot has sent at least one message")
+    }
+
+    pub fn message(&self, chat_id: i64, message_id: i32) -> ChatMessage {
+        self.state.lock().unwrap().messages[&(chat_id, message_id)].clone()
+    }
+}
+
+struct Responder {
+    state: Arc<Mutex<State>>,
+}
+
+fn ok(result: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": result}))
+}
+
+fn bad_request(description: &str) -> (u16, Value) {
+    (
+        400,
+        json!({"ok": false, "error_code": 400, "description": format!("Bad Request: {description}")}),
+    )
+}
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let path = request.url.path().to_owned();
+        let mut s = self.state.lock().unwrap();
+        if let Some(rest) = path.strip_prefix(&format!("/file/bot{TOKEN}/")) {
+            // teloxide sends the file path as one segment ("photos%2Ffile_1.jpg"); the Bot
+            // API server decodes it, and so does the fake.
+            let rest = rest.replace("%2F", "/").replace("%2f", "/");
+            return match s.downloads.get(&rest).cloned() {
+                Some(bytes) => {
+                    s.downloads_served += 1;
+                    ResponseTemplate::new(200)
+                        .insert_header("content-type", "application/octet-stream")
+                        .set_body_bytes(bytes)
+                }
+                None => ResponseTemplate::new(404).set_body_string("Not Found"),
+            };
+        }
+        let Some(method) = path.strip_prefix(&format!("/bot{TOKEN}/")) else {
+            return ResponseTemplate::new(401).set_body_json(
+                json!({"ok": false, "error_code": 401, "description": "Unauthorized"}),
+            );
+        };
+        let method = method.to_ascii_lowercase();
+        let params: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let injected = s.injected.get_mut(&method).and_then(VecDeque::pop_front);
+        let outcome = match injected {
+            Some(error) => Err(error),
+            None => s.execute(&method, &params),
+        };
+        s.calls.push(Call {
+            method,
+            params,
+            ok: outcome.is_ok(),
+        });
+        match outcome {
+            Ok(result) => ok(result),
+            Err((status, body)) => ResponseTemplate::new(status).set_body_json(body),
+        }
+    }
+}
+
+impl State {
+    fn execute(&mut self, method: &str, p: &Value) -> Result<Value, (u16, Value)> {
+        match method {
+            "sendmessage" => {
+                let chat_id = p["chat_id"]
+                    .as_i64()
+                    .ok_or_else(|| bad_request("chat not found"))?;
+                if self.blocked_chats.contains(&chat_id) {
+                    return Err((
+                        403,
+                        json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}),
+                    ));
+                }
+                let (text, buttons) = validate_message(p)?;
+                self.next_message_id += 1;
+                let message_id = self.next_message_id;
+                let message = ChatMessage {
+                    chat_id,
+                    message_id,
+                    text,
+                    buttons,
+                };
+                let json = message_json(&message, p);
+                self.messages.insert((chat_id, message_id), message);
+                self.order.push((chat_id, message_id));
+                Ok(json)
+            }
+            "editmessagetext" => {
+                let chat_id = p["chat_id"]
+                    .as_i64()
+                    .ok_or_else(|| bad_request("chat not found"))?;
+                if self.blocked_chats.contains(&chat_id) {
+                    return Err((
+                        403,
+                        json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}),
+                    ));
+                }
+                let message_id = p["message_id"].as_i64().unwrap_or_default() as i32;
+                let (text, buttons) = validate_message(p)?;
+                let Some(existing) = self.messages.get_mut(&(chat_id, message_id)) else {
+                    return Err(bad_request("message to edit not found"));
+                };
+                if existing.text == text && existing.buttons == buttons {
+                    return Err(bad_request(
+                        "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
+                    ));
+                }
+                existing.text = text;
+                existing.buttons = buttons;
+                let message = existing.clone();
+                Ok(message_json(&message, p))
+            }
+            "answercallbackquery" => {
+                if p["callback_query_id"].as_str().is_none() {
+                    return Err(bad_request(
+                        "query is too old and response timeout expired or query id is invalid",
+                    ));
+                }
+                Ok(Value::Bool(true))
+            }
+            "getfile" => {
+                let file_id = p["file_id"].as_str().unwrap_or_default();
+                let Some((unique, path, bytes)) = self.files.get(file_id) else {
+                    return Err(bad_request("invalid file_id"));
+                };
+                if bytes.len() > 20 * 1024 * 1024 {
+                    return Err(bad_request("file is too big"));
+                }
+                Ok(json!({"file_id": file_id, "file_unique_id": unique,
+                          "file_size": bytes.len(), "file_path": path}))
+            }
+            "setmycommands" | "deletewebhook" | "setwebhook" | "sendchataction" => {
+                Ok(Value::Bool(true))
+            }
+            "getme" => Ok(json!({"id": BOT_ID, "is_bot": true, "first_name": "Flux",
+                                  "username": "flux_test_bot", "can_join_groups": false,
+                                  "can_read_all_group_messages": false,
+                                  "supports_inline_queries": false})),
+            other => Err(bad_request(&format!(
+                "method {other} is not implemented by the fake"
+            ))),
+        }
+    }
+}
+
+/// Checks a message's text and keyboard the way Telegram does; returns them.
+#[allow(clippy::type_complexity)]
+fn validate_message(p: &Value) -> Result<(String, Vec<Vec<(String, String)>>), (u16, Value)> {
+    let text = p["text"].as_str().unwrap_or_default().to_owned();
+    if text.trim().is_empty() {
+        return Err(bad_request("message text is empty"));
+    }
+    if text.chars().count() > 4096 {
+        return Err(bad_request("message is too long"));
+    }
+    if p["parse_mode"].as_str() == Some("HTML") {
+        check_html(&text).map_err(|e| bad_request(&format!("can't parse entities: {e}")))?;
+    }
+    let mut buttons = Vec::new();
+    if let Some(rows) = p["reply_markup"]["inline_keyboard"].as_array() {
+        for row in rows {
+            let mut out = Vec::new();
+            for b in row.as_array().into_iter().flatten() {
+                let data = b["callback_data"].as_str().unwrap_or_default();
+                if data.is_empty() || data.len() > 64 {
+                    return Err(bad_request("BUTTON_DATA_INVALID"));
+                }
+                out.push((
+                    b["text"].as_str().unwrap_or_default().to_owned(),
+                    data.to_owned(),
+                ));
+            }
+            buttons.push(out);
+        }
+    }
+    Ok((text, buttons))
+}
+
+/// Telegram's HTML subset: known tags only, entities only lt/gt/amp/quot.
+fn check_html(text: &str) -> Result<(), String> {
+    const TAGS: [&str; 9] = [
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "s",
+        "code",
+        "pre",
+        "blockquote",
+    ];
+    let mut rest = text;
+    while let Some(start) = rest.find(['<', '&']) {
+        let tail = &rest[start..];
+        if tail.starts_with('&') {
+            let end = tail.find(';').ok_or("unclosed entity")?;
+            if !matches!(&tail[..=end], "&lt;" | "&gt;" | "&amp;" | "&quot;") {
+                return Err(format!("unsupported entity {}", &tail[..=end]));
+            }
+            rest = &tail[end + 1..];
+        } else {
+            let end = tail.find('>').ok_or("unclosed start tag")?;
+            let name = tail[1..end].trim_start_matches('/');
+            if !TAGS.contains(&name) {
+                return Err(format!("Unsupported start tag \"{name}\""));
+            }
+            rest = &tail[end + 1..];
+        }
+    }
+    Ok(())
+}
+
+fn message_json(m: &ChatMessage, p: &Value) -> Value {
+    let mut json = json!({
+        "message_id": m.message_id,
+        "date": 1_763_700_000,
+        "chat": {"id": m.chat_id, "type": "private", "first_name": "Test"},
+        "from": {"id": BOT_ID, "is_bot": true, "first_name": "Flux", "username": "flux_test_bot"},
+        "text": m.text,
+    });
+    if !p["reply_markup"].is_null() {
+        json["reply_markup"] = p["reply_markup"].clone();
+    }
+    json
+}
+
+/// Builders of Telegram updates as the real server posts them to the webhook.
+pub mod updates {
+    use super::*;
+
+    #[derive(Debug, Clone, Copy)]
+    pub struct User {
+        pub id: i64,
+        pub language_code: &'static str,
+    }
+
+    fn user_json(u: User) -> Value {
+        json!({"id": u.id, "is_bot": false, "first_name": "Анна", "username": format!("user{}", u.id),
+               "language_code": u.language_code})
+    }
+
+    fn message(update_id: u32, u: User, extra: Value) -> Value {
+        let mut message = json!({
+            "message_id": update_id as i64 + 5000,
+            "from": user_json(u),
+            "chat": {"id": u.id, "type": "private", "first_name": "Анна", "username": format!("user{}", u.id)},
+            "date": 1_763_700_000,
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            message[k] = v.clone();
+        }
+        json!({"update_id": update_id, "message": message})
+    }
+
+    pub fn text(update_id: u32, u: User, text: &str) -> Value {
+        let mut extra = json!({"text": text});
+        if text.starts_with('/') {
+            let len = text
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .encode_utf16()
+                .count();
+            extra["entities"] = json!([{"type": "bot_command", "offset": 0, "length": len}]);
+        }
+        message(update_id, u, extra)
+    }
+
+    /// A compressed photo: Telegram sends a thumbnail and the full size.
+    pub fn photo(
+        update_id: u32,
+        u: User,
+        file: &FakeFile,
+        (width, height): (u32, u32),
+        media_group: Option<&str>,
+    ) -> Value {
+        let mut extra = json!({"photo": [
+            {"file_id": format!("{}_thumb", file.file_id), "file_unique_id": format!("{}t", file.file_unique_id),
+             "file_size": 1200, "width": 90, "height": 90 * height / width.max(1)},
+            {"file_id": file.file_id, "file_unique_id": file.file_unique_id,
+             "file_size": file.size, "width": width, "height": height},
+        ]});
+        if let Some(group) = media_group {
+            extra["media_group_id"] = json!(group);
+        }
+        message(update_id, u, extra)
+    }
+
+    /// An image sent "as a file".
+    pub fn document(update_id: u32, u: User, file: &FakeFile, mime: &str, name: &str) -> Value {
+        message(
+            update_id,
+            u,
+            json!({"document": {"file_id": file.file_id, "file_unique_id": file.file_unique_id,
+                                "file_size": file.size, "mime_type": mime, "file_name": name}}),
+        )
+    }
+
+    pub fn sticker(update_id: u32, u: User) -> Value {
+        message(
+            update_id,
+            u,
+            json!({"sticker": {"file_id": "CAACAgIAAxkBAAEStickerId", "file_unique_id": "AgADStk",
+                               "type": "regular", "width": 512, "height": 512,
+                               "is_animated": false, "is_video": false}}),
+        )
+    }
+
+    /// A press on an inline button of the bot's message `message_id`.
+    pub fn callback(update_id: u32, u: User, message_id: i32, data: &str) -> Value {
+        json!({"update_id": update_id, "callback_query": {
+            "id": format!("{}", 900_000_000_000u64 + update_id as u64),
+            "from": user_json(u),
+            "message": {
+                "message_id": message_id,
+                "from": {"id": BOT_ID, "is_bot": true, "first_name": "Flux", "username": "flux_test_bot"},
+                "chat": {"id": u.id, "type": "private", "first_name": "Анна"},
+                "date": 1_763_700_000,
+                "text": "…",
+            },
+            "chat_instance": "-1234567890123456789",
+            "data": data,
+        }})
+    }
+}
