@@ -5,10 +5,11 @@
 use fluxbot::domain::{AvatarKind, AvatarStatus, DialogueState, UserId};
 use fluxbot::jobs::LaunchTraining;
 use fluxbot_tests::backends;
-use fluxbot_tests::bot_world::BotWorld;
+use fluxbot_tests::bot_world::{BotWorld, SECRET};
 use fluxbot_tests::fake_telegram::FakeFile;
 use fluxbot_tests::fake_telegram::updates::{self, User};
 use fluxbot_tests::images;
+use serde_json::json;
 use std::time::Duration;
 
 const ANNA: User = User {
@@ -208,4 +209,526 @@ async fn style_avatar_in_english_from_files_and_photos() {
             .contains("queued for training")
     );
     assert_eq!(w.avatars(JOHN).await[0].status(), AvatarStatus::Queued);
+}
+
+/// Small limits so refusals at the edges are cheap to reach.
+const SMALL: &[(&str, &str)] = &[
+    ("PHOTOS_MIN_PORTRAIT", "2"),
+    ("PHOTOS_MIN_STYLE", "2"),
+    ("PHOTOS_MAX", "3"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_validation_refusal_is_explained_and_records_nothing() {
+    let w = world(SMALL).await;
+    // Photos before any avatar exists.
+    w.send_photo(JOHN, &jpeg_file(&w, 1), (640, 800), None)
+        .await;
+    assert!(
+        w.telegram
+            .last_message(JOHN.id)
+            .text
+            .contains("create an avatar first")
+    );
+
+    // Names: too long, control characters; the step stays until a good one comes.
+    w.say(JOHN, "/create").await;
+    w.press_cb(JOHN, "k:portrait").await;
+    w.press_cb(JOHN, "g:male").await;
+    w.say(JOHN, &"x".repeat(41)).await;
+    assert!(
+        w.telegram
+            .last_message(JOHN.id)
+            .text
+            .contains("it has 41 characters, at most 40"),
+        "{}",
+        w.telegram.last_message(JOHN.id).text
+    );
+    w.say(JOHN, "bad\u{0007}name").await;
+    assert!(
+        w.telegram
+            .last_message(JOHN.id)
+            .text
+            .contains("control characters")
+    );
+    w.say(JOHN, "   ").await;
+    assert!(
+        w.telegram
+            .last_message(JOHN.id)
+            .text
+            .contains("the name is empty")
+    );
+    assert!(
+        w.avatars(JOHN).await.is_empty(),
+        "nothing stored before the preset"
+    );
+    w.say(JOHN, "John").await;
+    w.press_cb(JOHN, "p:fast").await;
+    let progress = w.telegram.last_message(JOHN.id).message_id;
+
+    let refusals: Vec<(serde_json::Value, &str)> = {
+        let heic = w.telegram.add_file(images::heic(), "heic");
+        let heic_in_disguise = w.telegram.add_file(images::heic(), "jpg");
+        let pdf = w
+            .telegram
+            .add_file(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3 a document".repeat(50), "pdf");
+        let garbage = w.telegram.add_file(vec![0x42; 5000], "jpg");
+        let tiny = w.telegram.add_file(images::png(300, 900, 3), "png");
+        let huge = w.telegram.add_file(vec![0xFF; 21 * 1024 * 1024], "jpg");
+        let mut understated = huge.clone();
+        understated.size = 1000; // the message claims a small file; getFile knows better
+        let small_photo = w.telegram.add_file(images::jpeg(400, 300, 4), "jpg");
+        let mut id = || w.next_update_id();
+        vec![
+            (
+                updates::document(id(), JOHN, &heic, "image/heic", "IMG_0001.HEIC"),
+                "HEIC photos are not supported",
+            ),
+            (
+                updates::document(id(), JOHN, &heic_in_disguise, "image/jpeg", "IMG_0002.jpg"),
+                "HEIC photos are not supported",
+            ),
+            (
+                updates::document(id(), JOHN, &pdf, "application/pdf", "cv.pdf"),
+                "only JPEG, PNG and WebP",
+            ),
+            (
+                updates::document(id(), JOHN, &garbage, "image/jpeg", "broken.jpg"),
+                "could not be read as an image",
+            ),
+            (
+                updates::document(id(), JOHN, &tiny, "image/png", "tiny.png"),
+                "it is 300×900 px",
+            ),
+            (
+                updates::document(id(), JOHN, &huge, "image/jpeg", "huge.jpg"),
+                "over 20 MB",
+            ),
+            (
+                updates::document(id(), JOHN, &understated, "image/jpeg", "huge.jpg"),
+                "over 20 MB",
+            ),
+            (
+                updates::photo(id(), JOHN, &small_photo, (400, 300), None),
+                "it is 400×300 px",
+            ),
+            (updates::sticker(id(), JOHN), "I can only use photos"),
+        ]
+    };
+    for (update, expected) in refusals {
+        w.deliver(&update).await;
+        let last = w.telegram.last_message(JOHN.id);
+        assert!(
+            last.text.contains(expected),
+            "expected {expected:?}, got {:?}",
+            last.text
+        );
+    }
+    // Refused before download where the message said enough (HEIC by type, PDF, declared
+    // size, Telegram's photo size); the disguised HEIC, garbage and tiny PNG were read.
+    assert_eq!(w.telegram.downloads_served(), 3);
+    let avatar = &w.avatars(JOHN).await[0];
+    assert_eq!(avatar.photo_count, 0);
+    assert!(
+        w.backend
+            .store
+            .list_photos(avatar.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(photo_blobs_exist(&w, JOHN).await.is_empty());
+    assert!(w.telegram.message(JOHN.id, progress).text.contains("0/3"));
+
+    // Training before the minimum: a forged Start is refused with an alert.
+    let answer = w
+        .press_data(JOHN, progress, &format!("ts:{}", avatar.id))
+        .await;
+    assert_eq!(answer.json()["show_alert"], true);
+    assert!(
+        answer.json()["text"]
+            .as_str()
+            .unwrap()
+            .contains("at least 2 are needed")
+    );
+
+    // Up to the maximum, then "full" without downloading.
+    for seed in 10..13 {
+        w.send_photo(JOHN, &jpeg_file(&w, seed), (640, 800), None)
+            .await;
+    }
+    assert!(
+        w.telegram
+            .message(JOHN.id, progress)
+            .text
+            .contains("3/3</b>: that's the maximum")
+    );
+    let before = w.telegram.downloads_served();
+    w.send_photo(JOHN, &jpeg_file(&w, 14), (640, 800), None)
+        .await;
+    assert!(
+        w.telegram
+            .last_message(JOHN.id)
+            .text
+            .contains("3 photos, the maximum")
+    );
+    assert_eq!(w.telegram.downloads_served(), before);
+    assert_eq!(w.avatars(JOHN).await[0].photo_count, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_training_in_flight_per_user() {
+    let w = world(SMALL).await;
+    for (name, seeds) in [("First", [1u8, 2]), ("Second", [3, 4])] {
+        create_avatar(&w, JOHN, "style", name, "fast").await;
+        for seed in seeds {
+            w.send_photo(JOHN, &jpeg_file(&w, seed), (640, 800), None)
+                .await;
+        }
+    }
+    let avatars = w.avatars(JOHN).await;
+    let (first, second) = (&avatars[0], &avatars[1]);
+    let msg = w.telegram.last_message(JOHN.id).message_id;
+    w.press_data(JOHN, msg, &format!("ts:{}", first.id)).await;
+    w.press_cb(JOHN, &format!("tc:{}", first.id)).await;
+    let answer = w.press_data(JOHN, msg, &format!("ts:{}", second.id)).await;
+    assert!(
+        answer.json()["text"]
+            .as_str()
+            .unwrap()
+            .contains("already have 1 training(s) running"),
+        "{answer:?}"
+    );
+    // A stale Confirm of the second is refused too; and confirming the first twice sends the
+    // launch again (harmless: the worker's claim is conditional) but queues nothing new.
+    let answer = w.press_data(JOHN, msg, &format!("tc:{}", second.id)).await;
+    assert_eq!(answer.json()["show_alert"], true);
+    assert_eq!(w.avatars(JOHN).await[1].status(), AvatarStatus::Ready);
+    assert_eq!(w.avatars(JOHN).await[0].status(), AvatarStatus::Queued);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_half_way_removes_the_avatar_and_its_photos() {
+    let w = world(&[]).await;
+    create_avatar(&w, ANNA, "portrait", "Черновик", "fast").await;
+    for seed in 0..3 {
+        w.send_photo(ANNA, &jpeg_file(&w, seed), (640, 800), None)
+            .await;
+    }
+    let avatar = w.avatars(ANNA).await[0].clone();
+    assert_eq!(photo_blobs_exist(&w, ANNA).await.len(), 3);
+    let keys: Vec<_> = w
+        .backend
+        .store
+        .list_photos(avatar.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.blob_key)
+        .collect();
+
+    w.say(ANNA, "/cancel").await;
+    let last = w.telegram.last_message(ANNA.id);
+    assert!(
+        last.text.contains("Черновик") && last.text.contains("удалены"),
+        "{}",
+        last.text
+    );
+    assert!(w.avatars(ANNA).await.is_empty());
+    for key in keys {
+        assert_eq!(
+            w.backend.blobs.size(&key).await.unwrap(),
+            None,
+            "{key} is gone"
+        );
+    }
+    assert_eq!(w.profile(ANNA).await.unwrap().dialogue, DialogueState::Idle);
+    // Photos now go nowhere, and say so.
+    w.send_photo(ANNA, &jpeg_file(&w, 9), (640, 800), None)
+        .await;
+    assert!(
+        w.telegram
+            .last_message(ANNA.id)
+            .text
+            .contains("сначала создайте аватар")
+    );
+    w.say(ANNA, "/cancel").await;
+    assert!(
+        w.telegram
+            .last_message(ANNA.id)
+            .text
+            .contains("Отменять нечего")
+    );
+
+    // Cancelling in the middle of the questions stores nothing and leaves nothing.
+    w.say(ANNA, "/create").await;
+    w.press_cb(ANNA, "k:style").await;
+    w.say(ANNA, "/cancel").await;
+    assert!(
+        w.telegram
+            .last_message(ANNA.id)
+            .text
+            .starts_with("Отменено.")
+    );
+    assert!(w.avatars(ANNA).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_asks_first_then_removes_everything() {
+    let w = world(SMALL).await;
+    create_avatar(&w, JOHN, "portrait", "Keep me?", "fast").await;
+    for seed in 0..2 {
+        w.send_photo(JOHN, &jpeg_file(&w, seed), (640, 800), None)
+            .await;
+    }
+    let avatar = w.avatars(JOHN).await[0].clone();
+    let keys: Vec<_> = w
+        .backend
+        .store
+        .list_photos(avatar.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.blob_key)
+        .collect();
+
+    w.say(JOHN, "/avatars").await;
+    let list = w.telegram.last_message(JOHN.id);
+    assert!(list.text.contains("Your avatars</b> (1)"), "{}", list.text);
+    w.press(JOHN, list.message_id, "Keep me?").await;
+    let card = w.telegram.message(JOHN.id, list.message_id);
+    assert!(
+        card.text.contains("Status: 🟢 ready to train"),
+        "{}",
+        card.text
+    );
+    assert!(card.text.contains("Photos: 2"), "{}", card.text);
+
+    w.press(JOHN, list.message_id, "Delete").await;
+    let question = w.telegram.message(JOHN.id, list.message_id);
+    assert!(
+        question.text.contains("removes its 2 photos"),
+        "{}",
+        question.text
+    );
+    w.press(JOHN, list.message_id, "Cancel").await;
+    assert_eq!(
+        w.telegram.message(JOHN.id, list.message_id).text,
+        card.text,
+        "back on the card"
+    );
+    assert_eq!(w.avatars(JOHN).await.len(), 1);
+
+    w.press(JOHN, list.message_id, "Delete").await;
+    w.press(JOHN, list.message_id, "Yes, delete").await;
+    let after = w.telegram.message(JOHN.id, list.message_id);
+    assert!(
+        after.text.contains("were deleted") && after.text.contains("no avatars"),
+        "{}",
+        after.text
+    );
+    assert!(w.avatars(JOHN).await.is_empty());
+    for key in keys {
+        assert_eq!(
+            w.backend.blobs.size(&key).await.unwrap(),
+            None,
+            "{key} is gone from S3"
+        );
+    }
+    // Pressing the stale Yes again finds nothing and says so.
+    let answer = w
+        .press_data(JOHN, list.message_id, &format!("dy:{}", avatar.id))
+        .await;
+    assert_eq!(answer.json()["text"], "Avatar not found.");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_callbacks_for_someone_elses_avatar_get_not_found() {
+    let w = world(SMALL).await;
+    create_avatar(&w, ANNA, "portrait", "Секрет Анны", "fast").await;
+    w.send_photo(ANNA, &jpeg_file(&w, 1), (640, 800), None)
+        .await;
+    let victim = w.avatars(ANNA).await[0].clone();
+
+    w.say(JOHN, "/start").await;
+    let msg = w.telegram.last_message(JOHN.id).message_id;
+    for data in ["a", "ct", "ts", "tc", "d", "dy"] {
+        let answer = w
+            .press_data(JOHN, msg, &format!("{data}:{}", victim.id))
+            .await;
+        assert_eq!(
+            answer.json()["text"],
+            "Avatar not found.",
+            "{data}: {answer:?}"
+        );
+    }
+    // Garbage callback data is "out of date", never an error.
+    let answer = w.press_data(JOHN, msg, "dy:../../etc/passwd").await;
+    assert_eq!(answer.json()["text"], "This menu is out of date.");
+    let leaked = w
+        .telegram
+        .chat(JOHN.id)
+        .iter()
+        .any(|m| m.text.contains("Секрет"));
+    assert!(!leaked, "nothing of Anna's avatar was shown to John");
+    let still = w
+        .backend
+        .store
+        .get_avatar(UserId(ANNA.id), victim.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(still, victim, "untouched");
+    assert_eq!(
+        photo_blobs_exist(&w, ANNA).await,
+        vec![Some(photo_size(&w, &victim).await)]
+    );
+}
+
+async fn photo_size(w: &BotWorld, avatar: &fluxbot::domain::Avatar) -> u64 {
+    w.backend.store.list_photos(avatar.id).await.unwrap()[0].size_bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_update_ids_change_nothing() {
+    let w = world(SMALL).await;
+    create_avatar(&w, JOHN, "style", "Once", "fast").await;
+    let file = jpeg_file(&w, 7);
+    let update = updates::photo(w.next_update_id(), JOHN, &file, (640, 800), None);
+    w.deliver(&update).await;
+    let calls = w.telegram.calls().len();
+    let answer = w.deliver(&update).await;
+    assert_eq!(answer.body, "");
+    assert_eq!(
+        w.telegram.calls().len(),
+        calls,
+        "no Bot API call for a repeat"
+    );
+    assert_eq!(w.telegram.downloads_served(), 1);
+    assert_eq!(w.avatars(JOHN).await[0].photo_count, 1);
+
+    // A repeated callback is not answered twice either (Telegram got the answer already).
+    let msg = w.telegram.last_message(JOHN.id).message_id;
+    let press = updates::callback(w.next_update_id(), JOHN, msg, "m");
+    assert_eq!(
+        w.deliver(&press).await.json()["method"],
+        "answerCallbackQuery"
+    );
+    assert_eq!(w.deliver(&press).await.body, "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_secret_and_malformed_bodies_are_refused_without_writes() {
+    let w = world(&[]).await;
+    let update = updates::text(w.next_update_id(), JOHN, "/start");
+    for headers in [
+        json!({"content-type": "application/json"}),
+        json!({"content-type": "application/json", "x-telegram-bot-api-secret-token": "wrong"}),
+        json!({"content-type": "application/json", "x-telegram-bot-api-secret-token": format!("{SECRET}x")}),
+    ] {
+        let answer = w.post_raw(headers, &update.to_string()).await;
+        assert_eq!(answer.status, 401);
+    }
+    for body in [
+        "",
+        "not json",
+        "{\"update_id\": \"seven\"}",
+        "[1,2,3]",
+        "{\"message\": {}}",
+    ] {
+        let answer = w.post_raw(
+            json!({"content-type": "application/json", "x-telegram-bot-api-secret-token": SECRET}),
+            body,
+        )
+        .await;
+        assert_eq!(answer.status, 400, "{body:?}");
+    }
+    assert!(w.telegram.calls().is_empty());
+    assert!(w.profile(JOHN).await.is_none(), "no user record written");
+    // The same update with the right secret is then processed normally (its id was not
+    // consumed by the refused attempts).
+    w.deliver(&update).await;
+    assert!(w.telegram.last_message(JOHN.id).text.contains("Welcome"));
+
+    // Update kinds this bot does not use: 200 and nothing else.
+    let unknown = json!({"update_id": w.next_update_id(), "some_future_kind": {"x": 1}});
+    let poll = json!({"update_id": w.next_update_id(), "poll": {
+        "id": "1", "question": "?", "options": [], "total_voter_count": 0, "is_closed": false,
+        "is_anonymous": true, "type": "regular", "allows_multiple_answers": false}});
+    let calls = w.telegram.calls().len();
+    for update in [unknown, poll] {
+        assert_eq!(w.post(&update).await.status, 200, "{update}");
+    }
+    assert_eq!(w.telegram.calls().len(), calls);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_429_is_waited_out_and_blocked_users_are_marked() {
+    let w = world(&[]).await;
+    w.telegram.inject_429("sendMessage", 1);
+    w.say(ANNA, "/start").await;
+    let sends = w.telegram.calls_of("sendMessage");
+    assert_eq!(sends.len(), 2, "refused once, then sent");
+    assert!(!sends[0].ok && sends[1].ok);
+    assert!(
+        w.telegram
+            .last_message(ANNA.id)
+            .text
+            .contains("Добро пожаловать")
+    );
+
+    w.telegram.block(ANNA.id);
+    let answer = w.say(ANNA, "/help").await;
+    assert_eq!(
+        answer.status, 200,
+        "a blocked user does not make Telegram retry"
+    );
+    assert!(!w.profile(ANNA).await.unwrap().active);
+    assert_eq!(
+        w.telegram.calls_of("sendMessage").len(),
+        3,
+        "one attempt, no retry storm"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn language_follows_telegram_until_chosen() {
+    let w = world(&[]).await;
+    w.say(ANNA, "/start").await;
+    assert!(
+        w.telegram
+            .last_message(ANNA.id)
+            .text
+            .contains("Добро пожаловать")
+    );
+    w.say(ANNA, "/language").await;
+    let answer = w.press_cb(ANNA, "lang:en").await;
+    assert_eq!(answer.json()["text"], "Language set to English.");
+    let menu = w.telegram.last_message(ANNA.id);
+    assert!(menu.text.contains("Welcome"), "{}", menu.text);
+    assert!(menu.labels().contains(&"➕ Create avatar"));
+    w.say(ANNA, "/help").await;
+    assert!(
+        w.telegram
+            .last_message(ANNA.id)
+            .text
+            .contains("How it works")
+    );
+    let profile = w.profile(ANNA).await.unwrap();
+    assert!(profile.language_chosen);
+    // Unknown commands and stray text get a hint, in the chosen language.
+    w.say(ANNA, "/frobnicate").await;
+    assert!(
+        w.telegram
+            .last_message(ANNA.id)
+            .text
+            .contains("don't know that command")
+    );
+    w.say(ANNA, "hello?").await;
+    assert!(
+        w.telegram
+            .last_message(ANNA.id)
+            .text
+            .contains("Use the menu")
+    );
 }
