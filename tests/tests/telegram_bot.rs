@@ -278,7 +278,7 @@ async fn every_validation_refusal_is_explained_and_records_nothing() {
         let mut understated = huge.clone();
         understated.size = 1000; // the message claims a small file; getFile knows better
         let small_photo = w.telegram.add_file(images::jpeg(400, 300, 4), "jpg");
-        let mut id = || w.next_update_id();
+        let id = || w.next_update_id();
         vec![
             (
                 updates::document(id(), JOHN, &heic, "image/heic", "IMG_0001.HEIC"),

@@ -95,13 +95,12 @@ impl Turn<'_> {
         let outcome = self.record(&photo).await;
         // Anything but "added" (or the same file recorded meanwhile under this very key)
         // leaves an object nobody refers to: remove it.
-        if !matches!(
+        let orphaned = !matches!(
             outcome,
             Ok(PhotoAdded::Added { .. }) | Ok(PhotoAdded::DuplicateFile)
-        ) {
-            if let Err(e) = self.bot.blobs.delete(&key).await {
-                tracing::warn!(error = %e, "could not remove an unrecorded photo; the bucket lifecycle rule will");
-            }
+        );
+        if orphaned && let Err(e) = self.bot.blobs.delete(&key).await {
+            tracing::warn!(error = %e, "could not remove an unrecorded photo; it stays under the avatar prefix until the avatar is deleted");
         }
         match outcome? {
             PhotoAdded::Added { photo_count } => {
