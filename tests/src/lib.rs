@@ -9,6 +9,7 @@ pub mod fake_telegram;
 pub mod images;
 pub mod moto;
 pub mod template;
+pub mod transcript;
 
 /// Logs for tests: `RUST_LOG=debug cargo test` shows them.
 pub fn init_tracing() {
