@@ -79,6 +79,8 @@ struct State {
     injected: HashMap<String, VecDeque<(u16, Value)>>,
     blocked_chats: HashSet<i64>,
     downloads_served: u32,
+    /// Updates waiting for getUpdates (long polling).
+    pending_updates: Vec<Value>,
 }
 
 #[derive(Clone)]
@@ -150,6 +152,11 @@ impl FakeTelegram {
                    "description": format!("Too Many Requests: retry after {retry_after}"),
                    "parameters": {"retry_after": retry_after}}),
         );
+    }
+
+    /// Queues an update for the bot's next getUpdates.
+    pub fn push_update(&self, update: Value) {
+        self.state.lock().unwrap().pending_updates.push(update);
     }
 
     /// From now on, sending to this chat fails as when the user blocked the bot.
@@ -234,6 +241,25 @@ impl Respond for Responder {
         };
         let method = method.to_ascii_lowercase();
         let params: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        if method == "getupdates" {
+            // getUpdates confirms everything below `offset`; with nothing new the real server
+            // holds the request for `timeout` seconds: a short pause keeps clients from spinning.
+            let offset = params["offset"].as_i64().unwrap_or(0);
+            s.pending_updates
+                .retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+            let updates = s.pending_updates.clone();
+            s.calls.push(Call {
+                method,
+                params,
+                ok: true,
+            });
+            let response = ok(Value::Array(updates.clone()));
+            return if updates.is_empty() {
+                response.set_delay(std::time::Duration::from_millis(200))
+            } else {
+                response
+            };
+        }
         let injected = s.injected.get_mut(&method).and_then(VecDeque::pop_front);
         let outcome = match injected {
             Some(error) => Err(error),

@@ -14,7 +14,8 @@ use teloxide_core::net::Download;
 use teloxide_core::payloads::setters::*;
 use teloxide_core::requests::Requester;
 use teloxide_core::types::{
-    BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, MessageId, ParseMode,
+    AllowedUpdate, BotCommand, CallbackQueryId, InlineKeyboardButton, InlineKeyboardMarkup,
+    MessageId, ParseMode,
 };
 use teloxide_core::{ApiError, Bot, RequestError};
 
@@ -208,6 +209,47 @@ impl TelegramClient {
             .download_file_stream(&file.path)
             .map(|chunk| chunk.map_err(|e| std::io::Error::other(e.without_url())))
             .boxed()
+    }
+
+    /// Answers a callback query by a call of its own (long polling has no response body to
+    /// carry the answer, unlike the webhook).
+    pub async fn answer_callback(&self, answer: &CallbackAnswer) -> Result<(), TelegramError> {
+        self.call("answerCallbackQuery", || {
+            let mut request = self
+                .bot
+                .answer_callback_query(CallbackQueryId(answer.query_id.clone()))
+                .show_alert(answer.alert);
+            if let Some(text) = &answer.text {
+                request = request.text(text.chars().take(200).collect::<String>());
+            }
+            request
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Removes any webhook (keeping pending updates) so getUpdates may be used.
+    pub async fn delete_webhook(&self) -> Result<(), TelegramError> {
+        self.call("deleteWebhook", || self.bot.delete_webhook())
+            .await?;
+        Ok(())
+    }
+
+    /// Long polling: updates from `offset` on, waiting up to `wait` for the first one.
+    pub async fn get_updates(
+        &self,
+        offset: i32,
+        wait: Duration,
+    ) -> Result<Vec<teloxide_core::types::Update>, TelegramError> {
+        let wait = u32::try_from(wait.as_secs()).unwrap_or(u32::MAX);
+        self.call("getUpdates", || {
+            self.bot
+                .get_updates()
+                .offset(offset)
+                .timeout(wait)
+                .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
+        })
+        .await
     }
 
     /// Registers the command list shown by Telegram clients, in one language or as default.
