@@ -607,6 +607,24 @@ async fn replayed_update_ids_change_nothing() {
     assert_eq!(w.telegram.downloads_served(), 1);
     assert_eq!(w.avatars(JOHN).await[0].photo_count, 1);
 
+    // A retry that arrives while the first delivery is still being processed (another
+    // invocation holds the claim) is asked to come back later, not acknowledged and lost.
+    let busy = updates::text(w.next_update_id(), JOHN, "/help");
+    let now = fluxbot::domain::Timestamp::now();
+    let claim = w
+        .backend
+        .store
+        .claim_update(
+            busy["update_id"].as_i64().unwrap(),
+            now,
+            now.plus(Duration::from_secs(90)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(claim, fluxbot::ports::UpdateClaim::Fresh);
+    assert_eq!(w.post(&busy).await.status, 503);
+    assert_eq!(w.telegram.calls().len(), calls, "nothing done for it");
+
     // A repeated callback is not answered twice either (Telegram got the answer already).
     let msg = w.telegram.last_message(JOHN.id).message_id;
     let press = updates::callback(w.next_update_id(), JOHN, msg, "m");

@@ -4,12 +4,13 @@
 //! - wrong or missing `X-Telegram-Bot-Api-Secret-Token`: 401, before the body is read;
 //! - a body that is not an `Update`: 400, nothing written;
 //! - processed, repeated or ignored updates: 200 (a callback answer rides in the body);
+//! - an update another invocation is still processing: 503, so Telegram comes back;
 //! - a transient failure on our side: 500, so Telegram retries the update later.
 
 use std::sync::Arc;
 
 use fluxbot::adapters::aws::AwsClients;
-use fluxbot::bot::Conversation;
+use fluxbot::bot::{Conversation, Processed};
 use fluxbot::config::{ConfigError, EnvReader, Limits, Resources, TelegramSettings, WebhookSecret};
 use fluxbot::telegram::client::TelegramClient;
 use lambda_http::http::{Method, StatusCode, header};
@@ -73,12 +74,17 @@ impl App {
         let span = tracing::info_span!("update", update_id);
         let _guard = span.enter();
         match self.conversation.process(&update).await {
-            Ok(Some(answer)) => Response::builder()
+            Ok(Processed::Done(Some(answer))) => Response::builder()
                 .status(StatusCode::OK)
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(Body::from(answer.to_webhook_body().to_string()))
                 .expect("static response parts are valid"),
-            Ok(None) => status(StatusCode::OK, ""),
+            Ok(Processed::Done(None) | Processed::Duplicate) => status(StatusCode::OK, ""),
+            // A retry that overtook its own first delivery: come back when that one is done.
+            Ok(Processed::InProgress) => status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "update in progress; retry later",
+            ),
             Err(_) => status(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "temporary failure; retry later",

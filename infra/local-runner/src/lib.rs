@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fluxbot::adapters::embedded::{Database, EmbeddedQueue, EmbeddedStore, LocalBlobs};
-use fluxbot::bot::Conversation;
+use fluxbot::bot::{Conversation, Processed};
 use fluxbot::config::{Limits, TelegramSettings};
 use fluxbot::telegram::client::TelegramClient;
 
@@ -72,8 +72,8 @@ impl LocalBot {
             };
             for update in updates {
                 match self.conversation.process(&update).await {
-                    Ok(reply) => {
-                        if let Some(answer) = reply
+                    Ok(processed) => {
+                        if let Processed::Done(Some(answer)) = processed
                             && let Err(e) = telegram.answer_callback(&answer).await
                         {
                             tracing::warn!(error = %e, "could not answer a callback query");

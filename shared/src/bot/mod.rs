@@ -18,7 +18,9 @@ use teloxide_core::types::Update;
 
 use crate::config::Limits;
 use crate::domain::{DialogueState, MessageRef, Timestamp, UserProfile};
-use crate::ports::{BlobError, BlobStore, JobQueue, QueueError, RecordStore, StoreError};
+use crate::ports::{
+    BlobError, BlobStore, JobQueue, QueueError, RecordStore, StoreError, UpdateClaim,
+};
 use crate::telegram::callback::Callback;
 use crate::telegram::client::{CallbackAnswer, TelegramClient, TelegramError};
 use crate::telegram::incoming::{Command, Incoming, Sender};
@@ -27,6 +29,9 @@ use crate::telegram::texts::{Texts, texts};
 
 /// How long a processed `update_id` is remembered: Telegram keeps undelivered updates 24 h.
 pub const UPDATE_MEMORY: Duration = Duration::from_secs(24 * 3600);
+/// How long an update is held by the invocation processing it: longer than the webhook
+/// function's timeout (25 s), so only a crashed invocation's claim runs out.
+pub const UPDATE_LEASE: Duration = Duration::from_secs(90);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BotError {
@@ -70,34 +75,64 @@ pub struct Conversation {
 /// response, if any.
 pub type Reply = Option<CallbackAnswer>;
 
+/// What became of an update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Processed {
+    /// Handled now.
+    Done(Reply),
+    /// Handled before: acknowledge and do nothing.
+    Duplicate,
+    /// Being handled by another invocation: ask Telegram to come back later.
+    InProgress,
+}
+
 impl Conversation {
-    /// Processes one update at most once. `Err` only for transient failures, after which the
-    /// update id is forgotten so Telegram's retry runs it again.
-    pub async fn process(&self, update: &Update) -> BotResult<Reply> {
+    /// Processes one update at most once: claimed (with a lease) before the step runs,
+    /// marked done after. A retry while the step runs gets [`Processed::InProgress`] (the
+    /// transport answers non-2xx so Telegram tries again later), after it `Duplicate`. A
+    /// transient failure forgets the claim, so Telegram's retry runs the step anew; so does a
+    /// crash, once the lease runs out.
+    pub async fn process(&self, update: &Update) -> BotResult<Processed> {
         let update_id = i64::from(update.id.0);
         let now = Timestamp::now();
-        let fresh = self
+        match self
             .store
-            .mark_update_seen(update_id, now, now.plus(UPDATE_MEMORY))
-            .await?;
-        if !fresh {
-            tracing::info!(update_id, "update already processed; ignoring the repeat");
-            return Ok(None);
+            .claim_update(update_id, now, now.plus(UPDATE_LEASE))
+            .await?
+        {
+            UpdateClaim::Fresh => {}
+            UpdateClaim::Done => {
+                tracing::info!(update_id, "update already processed; ignoring the repeat");
+                return Ok(Processed::Duplicate);
+            }
+            UpdateClaim::InProgress => {
+                tracing::info!(update_id, "update is being processed by another invocation");
+                return Ok(Processed::InProgress);
+            }
         }
-        match self.handle(Incoming::from_update(update), now).await {
-            Ok(reply) => Ok(reply),
+        let outcome = match self.handle(Incoming::from_update(update), now).await {
+            Ok(reply) => Processed::Done(reply),
             Err(e) if e.is_transient() => {
                 tracing::warn!(update_id, error = %e, "transient failure; Telegram will retry");
                 if let Err(forget) = self.store.forget_update(update_id).await {
-                    tracing::error!(update_id, error = %forget, "could not forget the update id; the retry will be dropped");
+                    tracing::error!(update_id, error = %forget, "could not release the update; its retry runs once the lease ends");
                 }
-                Err(e)
+                return Err(e);
             }
             Err(e) => {
                 tracing::error!(update_id, error = %e, "update failed permanently; acknowledged");
-                Ok(None)
+                Processed::Done(None)
             }
+        };
+        if let Err(e) = self
+            .store
+            .complete_update(update_id, now.plus(UPDATE_MEMORY))
+            .await
+        {
+            // The step is done and Telegram gets its 200: no retry will come for it.
+            tracing::warn!(update_id, error = %e, "could not mark the update done");
         }
+        Ok(outcome)
     }
 
     /// Handles one already-deduplicated update.

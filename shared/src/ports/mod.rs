@@ -8,5 +8,5 @@ pub use blob::{BlobError, BlobKey, BlobReader, BlobStore, ZipSource, ZipSummary}
 pub use queue::{JobQueue, QueueDelay, QueueError, Receipt, ReceivedMessage};
 pub use store::{
     FalRequestOwner, FalTarget, InFlightCursor, InFlightItem, InFlightPage, PhotoAdded,
-    RecordStore, StoreError, StoreResult,
+    RecordStore, StoreError, StoreResult, UpdateClaim,
 };

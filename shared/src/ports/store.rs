@@ -50,6 +50,17 @@ pub enum PhotoAdded {
     AvatarMissing,
 }
 
+/// Where an update id stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateClaim {
+    /// Claimed now by the caller: process it.
+    Fresh,
+    /// Another invocation is processing it (or crashed less than a lease ago).
+    InProgress,
+    /// Processed already.
+    Done,
+}
+
 /// What a fal.ai request id belongs to; written before the request is submitted so every
 /// result, however late, can be routed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,14 +191,17 @@ pub trait RecordStore: Send + Sync {
     async fn get_fal_request(&self, request_id: &str) -> StoreResult<Option<FalRequestOwner>>;
 
     // Telegram update ids.
-    /// Records `update_id` as processed until `expires_at`; true when it was not yet recorded.
-    async fn mark_update_seen(
+    /// Claims `update_id` for processing until `lease_until`. `Fresh` when nobody has it (or
+    /// a previous claim's lease ran out: that worker crashed); otherwise whether it is still
+    /// being processed or already done.
+    async fn claim_update(
         &self,
         update_id: i64,
         now: Timestamp,
-        expires_at: Timestamp,
-    ) -> StoreResult<bool>;
-    /// Forgets an update id so Telegram's retry is processed (after a retryable failure).
+        lease_until: Timestamp,
+    ) -> StoreResult<UpdateClaim>;
+    /// Marks a claimed update as processed, remembered until `expires_at`.
+    async fn complete_update(&self, update_id: i64, expires_at: Timestamp) -> StoreResult<()>;
     async fn forget_update(&self, update_id: i64) -> StoreResult<()>;
 
     // In-flight work, oldest first.

@@ -31,7 +31,7 @@ use crate::domain::{
 };
 use crate::ports::store::{
     FalRequestOwner, FalTarget, InFlightCursor, InFlightPage, PhotoAdded, RecordStore, StoreError,
-    StoreResult, in_flight_sort_key, parse_in_flight_sort_key,
+    StoreResult, UpdateClaim, in_flight_sort_key, parse_in_flight_sort_key,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -663,14 +663,16 @@ impl RecordStore for DynamoStore {
             .transpose()
     }
 
-    async fn mark_update_seen(
+    async fn claim_update(
         &self,
         update_id: i64,
         now: Timestamp,
-        expires_at: Timestamp,
-    ) -> StoreResult<bool> {
-        let mut item = key(format!("UPDATE#{update_id}"), "SEEN".into());
-        item.insert(TableLayout::TTL_ATTRIBUTE.into(), n(expires_at.as_secs()));
+        lease_until: Timestamp,
+    ) -> StoreResult<UpdateClaim> {
+        let key_attrs = key(format!("UPDATE#{update_id}"), "SEEN".into());
+        let mut item = key_attrs.clone();
+        item.insert(TableLayout::TTL_ATTRIBUTE.into(), n(lease_until.as_secs()));
+        item.insert("state".into(), s("processing"));
         // TTL deletion lags by up to days: an expired mark counts as absent.
         let result = self
             .client
@@ -683,7 +685,43 @@ impl RecordStore for DynamoStore {
             .expression_attribute_values(":now", n(now.as_secs()))
             .send()
             .await;
-        put_outcome(result)
+        if put_outcome(result)? {
+            return Ok(UpdateClaim::Fresh);
+        }
+        let existing = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        let done = existing
+            .item
+            .as_ref()
+            .and_then(|i| i.get("state"))
+            .and_then(|v| v.as_s().ok())
+            .is_some_and(|state| state == "done");
+        Ok(if done {
+            UpdateClaim::Done
+        } else {
+            UpdateClaim::InProgress
+        })
+    }
+
+    async fn complete_update(&self, update_id: i64, expires_at: Timestamp) -> StoreResult<()> {
+        let mut item = key(format!("UPDATE#{update_id}"), "SEEN".into());
+        item.insert(TableLayout::TTL_ATTRIBUTE.into(), n(expires_at.as_secs()));
+        item.insert("state".into(), s("done"));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
     }
 
     async fn forget_update(&self, update_id: i64) -> StoreResult<()> {

@@ -45,11 +45,12 @@ CREATE TABLE IF NOT EXISTS fal_requests (
     request_id TEXT PRIMARY KEY,
     body TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS seen_updates (
+CREATE TABLE IF NOT EXISTS claimed_updates (
     update_id INTEGER PRIMARY KEY,
-    expires_at INTEGER NOT NULL
+    expires_at INTEGER NOT NULL,
+    done INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS seen_updates_expiry ON seen_updates (expires_at);
+CREATE INDEX IF NOT EXISTS claimed_updates_expiry ON claimed_updates (expires_at);
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
     queue TEXT NOT NULL,

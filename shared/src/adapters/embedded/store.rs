@@ -9,7 +9,7 @@ use crate::domain::{
 };
 use crate::ports::store::{
     FalRequestOwner, FalTarget, InFlightCursor, InFlightPage, PhotoAdded, RecordStore, StoreError,
-    StoreResult, in_flight_sort_key, parse_in_flight_sort_key,
+    StoreResult, UpdateClaim, in_flight_sort_key, parse_in_flight_sort_key,
 };
 
 /// [`RecordStore`] on SQLite. Records are JSON bodies; the columns beside them are what
@@ -507,23 +507,49 @@ impl RecordStore for EmbeddedStore {
             .await
     }
 
-    async fn mark_update_seen(
+    async fn claim_update(
         &self,
         update_id: i64,
         now: Timestamp,
-        expires_at: Timestamp,
-    ) -> StoreResult<bool> {
+        lease_until: Timestamp,
+    ) -> StoreResult<UpdateClaim> {
         self.db
             .run(move |conn| {
+                let tx = conn.transaction().map_err(db_err)?;
                 // Expired marks behave as absent, as DynamoDB TTL deletes lazily.
-                conn.execute("DELETE FROM seen_updates WHERE expires_at <= ?1", params![now.as_secs()]).map_err(db_err)?;
-                let inserted = conn
-                    .execute(
-                        "INSERT INTO seen_updates (update_id, expires_at) VALUES (?1, ?2) ON CONFLICT (update_id) DO NOTHING",
-                        params![update_id, expires_at.as_secs()],
-                    )
+                tx.execute("DELETE FROM claimed_updates WHERE expires_at <= ?1", params![now.as_secs()]).map_err(db_err)?;
+                let existing: Option<bool> = tx
+                    .query_row("SELECT done FROM claimed_updates WHERE update_id = ?1", params![update_id], |r| r.get(0))
+                    .optional()
                     .map_err(db_err)?;
-                Ok(inserted == 1)
+                let claim = match existing {
+                    Some(true) => UpdateClaim::Done,
+                    Some(false) => UpdateClaim::InProgress,
+                    None => {
+                        tx.execute(
+                            "INSERT INTO claimed_updates (update_id, expires_at, done) VALUES (?1, ?2, 0)",
+                            params![update_id, lease_until.as_secs()],
+                        )
+                        .map_err(db_err)?;
+                        UpdateClaim::Fresh
+                    }
+                };
+                tx.commit().map_err(db_err)?;
+                Ok(claim)
+            })
+            .await
+    }
+
+    async fn complete_update(&self, update_id: i64, expires_at: Timestamp) -> StoreResult<()> {
+        self.db
+            .run(move |conn| {
+                conn.execute(
+                    "INSERT INTO claimed_updates (update_id, expires_at, done) VALUES (?1, ?2, 1)
+                     ON CONFLICT (update_id) DO UPDATE SET expires_at = excluded.expires_at, done = 1",
+                    params![update_id, expires_at.as_secs()],
+                )
+                .map_err(db_err)
+                .map(drop)
             })
             .await
     }
@@ -532,7 +558,7 @@ impl RecordStore for EmbeddedStore {
         self.db
             .run(move |conn| {
                 conn.execute(
-                    "DELETE FROM seen_updates WHERE update_id = ?1",
+                    "DELETE FROM claimed_updates WHERE update_id = ?1",
                     params![update_id],
                 )
                 .map_err(db_err)
