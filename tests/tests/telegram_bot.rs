@@ -734,6 +734,16 @@ async fn language_follows_telegram_until_chosen() {
     );
     let profile = w.profile(ANNA).await.unwrap();
     assert!(profile.language_chosen);
+    // Deep links: t.me/<bot>?start=create and ?start=avatars.
+    w.say(ANNA, "/start create").await;
+    assert!(w.telegram.last_message(ANNA.id).text.contains("New avatar"));
+    w.say(ANNA, "/start avatars").await;
+    assert!(
+        w.telegram
+            .last_message(ANNA.id)
+            .text
+            .contains("no avatars yet")
+    );
     // Unknown commands and stray text get a hint, in the chosen language.
     w.say(ANNA, "/frobnicate").await;
     assert!(
