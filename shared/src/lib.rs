@@ -5,6 +5,7 @@ pub mod adapters;
 pub mod bot;
 pub mod config;
 pub mod domain;
+pub mod fal;
 pub mod jobs;
 pub mod ports;
 pub mod telegram;

@@ -1,0 +1,8 @@
+//! fal.ai: the queue API client and the shapes it speaks. See `../shared/reference/fal-api.md`
+//! beside the repository for the protocol facts this follows.
+
+pub mod queue;
+
+pub use queue::{
+    CancelOutcome, FalClient, FalError, LogEntry, QueueStatus, RetryPolicy, Submitted, app_path,
+};
