@@ -2,6 +2,7 @@
 //! beside the repository for the protocol facts this follows.
 
 pub mod queue;
+pub mod training;
 
 pub use queue::{
     CancelOutcome, FalClient, FalError, LogEntry, QueueStatus, RetryPolicy, Submitted, app_path,
