@@ -3,6 +3,7 @@
 
 pub mod queue;
 pub mod training;
+pub mod webhook;
 
 pub use queue::{
     CancelOutcome, FalClient, FalError, LogEntry, QueueStatus, RetryPolicy, Submitted, app_path,
