@@ -1,23 +1,29 @@
-//! Messages on the queues: the contract between the function that enqueues work and the
-//! worker that performs it. Versioned by shape: unknown fields are refused, not guessed at.
+//! Messages on the launch queue: the contract between whoever enqueues work and the
+//! training-launch worker that performs it. They carry ids only; the worker re-reads the
+//! avatar, so a stale or duplicated message can never do anything the avatar's state forbids.
 
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{AvatarId, UserId};
 
-/// "Launch the training of this avatar": sent by the Telegram webhook when the user confirms,
-/// consumed by the training-launch worker. Carries ids only; the worker re-reads the avatar,
-/// so a stale or duplicated message can never launch anything the avatar's state forbids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LaunchTraining {
-    pub owner: UserId,
-    pub avatar_id: AvatarId,
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Job {
+    /// Archive the avatar's photos and submit its training. Sent by the Telegram webhook when
+    /// the user confirms, and by the sweep for avatars a launch never picked up.
+    LaunchTraining { owner: UserId, avatar_id: AvatarId },
+    /// Test mode: the simulated training is over; complete it with a realistic result.
+    /// Delivered after `FAL_MOCK_TRAINING_DURATION` seconds (an SQS delay).
+    FinishTestTraining {
+        owner: UserId,
+        avatar_id: AvatarId,
+        request_id: String,
+    },
 }
 
-impl LaunchTraining {
+impl Job {
     pub fn to_body(&self) -> String {
-        serde_json::to_string(self).expect("ids always serialize")
+        serde_json::to_string(self).expect("jobs always serialize")
     }
 
     pub fn from_body(body: &str) -> Result<Self, serde_json::Error> {
@@ -30,13 +36,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn launch_message_round_trips_and_refuses_garbage() {
-        let m = LaunchTraining {
+    fn jobs_round_trip_and_garbage_is_refused() {
+        let avatar_id = AvatarId::new();
+        let launch = Job::LaunchTraining {
             owner: UserId(42),
-            avatar_id: AvatarId::new(),
+            avatar_id,
         };
-        assert_eq!(LaunchTraining::from_body(&m.to_body()).unwrap(), m);
-        assert!(LaunchTraining::from_body("{\"owner\":1}").is_err());
-        assert!(LaunchTraining::from_body("not json").is_err());
+        assert_eq!(
+            launch.to_body(),
+            format!(r#"{{"job":"launch_training","owner":42,"avatar_id":"{avatar_id}"}}"#)
+        );
+        assert_eq!(Job::from_body(&launch.to_body()).unwrap(), launch);
+        let finish = Job::FinishTestTraining {
+            owner: UserId(42),
+            avatar_id,
+            request_id: "test_1".into(),
+        };
+        assert_eq!(Job::from_body(&finish.to_body()).unwrap(), finish);
+        for bad in [
+            r#"{"owner":1}"#,
+            r#"{"job":"launch_training","owner":1}"#,
+            r#"{"job":"explode"}"#,
+            "not json",
+        ] {
+            assert!(Job::from_body(bad).is_err(), "{bad}");
+        }
+        let extra =
+            format!(r#"{{"job":"launch_training","owner":1,"avatar_id":"{avatar_id}","x":1}}"#);
+        assert!(
+            Job::from_body(&extra).is_err(),
+            "unknown fields are refused"
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! format and shows what the user sees.
 
 use fluxbot::domain::{AvatarKind, AvatarStatus, DialogueState, UserId};
-use fluxbot::jobs::LaunchTraining;
+use fluxbot::jobs::Job;
 use fluxbot_tests::backends;
 use fluxbot_tests::bot_world::{BotWorld, SECRET};
 use fluxbot_tests::fake_telegram::FakeFile;
@@ -154,8 +154,8 @@ async fn portrait_from_an_album_of_ten_and_singles_with_duplicates() {
         .unwrap();
     assert_eq!(messages.len(), 1);
     assert_eq!(
-        LaunchTraining::from_body(&messages[0].body).unwrap(),
-        LaunchTraining {
+        Job::from_body(&messages[0].body).unwrap(),
+        Job::LaunchTraining {
             owner: UserId(ANNA.id),
             avatar_id: avatar.id
         }

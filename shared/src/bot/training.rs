@@ -6,7 +6,7 @@
 
 use super::{Answer, BotResult, Turn};
 use crate::domain::{Avatar, AvatarEvent, AvatarId, AvatarStatus, DialogueState, MessageRef};
-use crate::jobs::LaunchTraining;
+use crate::jobs::Job;
 use crate::ports::{QueueDelay, StoreError};
 use crate::telegram::screens::{self, Screen};
 use crate::telegram::texts::TrainingRefusal;
@@ -45,7 +45,7 @@ impl Turn<'_> {
             }
             avatar = self.enqueue(avatar, at).await?;
         }
-        let message = LaunchTraining {
+        let message = Job::LaunchTraining {
             owner: avatar.owner,
             avatar_id: avatar.id,
         };

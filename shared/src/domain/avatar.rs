@@ -158,6 +158,22 @@ impl fmt::Display for TriggerPhrase {
     }
 }
 
+/// The user's notification of a training outcome: claimed by whoever sends it (so a webhook
+/// and the sweep racing on one result cannot both send), and marked sent afterwards.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "notice", rename_all = "snake_case")]
+pub enum OutcomeNotice {
+    /// No outcome yet.
+    #[default]
+    NotDue,
+    /// An outcome exists; `claimed_until` is when the current sender's claim lapses (a sender
+    /// that crashed is replaced by the next sweep after that).
+    Due {
+        claimed_until: Timestamp,
+    },
+    Sent,
+}
+
 /// An avatar record. `version` is the optimistic-lock counter: 0 means "never stored"; the
 /// store increments it on every successful write.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -174,6 +190,12 @@ pub struct Avatar {
     /// The message the bot edits to show this avatar's progress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_message: Option<MessageRef>,
+    /// When training progress was last shown to the user (edits at most once a minute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_shown_at: Option<Timestamp>,
+    /// Whether the user has been told how training ended.
+    #[serde(default)]
+    pub notice: OutcomeNotice,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub version: u64,
@@ -199,6 +221,8 @@ impl Avatar {
             state: AvatarState::Draft,
             photo_count: 0,
             status_message: None,
+            progress_shown_at: None,
+            notice: OutcomeNotice::NotDue,
             created_at: now,
             updated_at: now,
             version: 0,
@@ -224,9 +248,20 @@ impl Avatar {
         })
     }
 
-    /// When this avatar entered work that waits on fal.ai, if it is in such work now.
+    /// Since when the status sweep should keep an eye on this avatar: while it waits for a
+    /// launch worker or fal.ai, and after an outcome until the user has been told. This is
+    /// what puts the avatar into the in-flight index.
     pub fn in_flight_since(&self) -> Option<Timestamp> {
-        self.state.in_flight_since()
+        match &self.state {
+            AvatarState::Queued { queued_at } => Some(*queued_at),
+            AvatarState::Completed { completed_at, .. } if self.notice != OutcomeNotice::Sent => {
+                Some(*completed_at)
+            }
+            AvatarState::Failed { failed_at, .. } if self.notice != OutcomeNotice::Sent => {
+                Some(*failed_at)
+            }
+            state => state.in_flight_since(),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! ```text
 //! draft -> collecting_photos -> ready -> queued -> submitting -> training -> completed
 //!                                           \          \  ^(lease expired)  \-> failed
+//!                                  queued <- submitting (release: nothing was submitted)
 //!   cancel: draft | collecting_photos | ready | queued -> cancelled
 //!   fail:   queued | submitting | training -> failed
 //! ```
@@ -193,6 +194,11 @@ pub enum AvatarEvent {
         attempt: AttemptId,
         request: FalRequest,
     },
+    /// The attempt holding the lease gives the avatar back to the queue: it failed before
+    /// anything was submitted, so another attempt may start at once.
+    Release {
+        attempt: AttemptId,
+    },
     Succeed {
         output: TrainingOutput,
     },
@@ -210,6 +216,7 @@ impl AvatarEvent {
             AvatarEvent::Enqueue => "enqueue",
             AvatarEvent::Claim { .. } => "claim",
             AvatarEvent::Submitted { .. } => "submitted",
+            AvatarEvent::Release { .. } => "release",
             AvatarEvent::Succeed { .. } => "succeed",
             AvatarEvent::Fail { .. } => "fail",
             AvatarEvent::Cancel => "cancel",
@@ -262,6 +269,12 @@ pub fn transition(
             request,
             submitted_at: now,
         },
+        (
+            S::Submitting {
+                attempt: holder, ..
+            },
+            E::Release { attempt },
+        ) if *holder == attempt => S::Queued { queued_at: now },
         (
             S::Training {
                 request,
@@ -390,6 +403,11 @@ mod tests {
                     request: request(),
                 },
             ),
+            (
+                "release_by_holder",
+                AvatarEvent::Release { attempt: holder },
+            ),
+            ("release_by_other", AvatarEvent::Release { attempt: other }),
             ("succeed", AvatarEvent::Succeed { output: output() }),
             (
                 "fail",
@@ -418,6 +436,12 @@ mod tests {
             AvatarStatus::Training,
         ),
         ("submitting_held", "fail", AvatarStatus::Failed),
+        ("submitting_held", "release_by_holder", AvatarStatus::Queued),
+        (
+            "submitting_expired",
+            "release_by_holder",
+            AvatarStatus::Queued,
+        ),
         ("submitting_expired", "claim", AvatarStatus::Submitting),
         (
             "submitting_expired",
@@ -458,7 +482,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 10 * 9);
+        assert_eq!(checked, 10 * 11);
     }
 
     #[test]

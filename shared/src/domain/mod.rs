@@ -8,7 +8,9 @@ pub mod lifecycle;
 pub mod photo;
 pub mod user;
 
-pub use avatar::{Avatar, AvatarKind, AvatarName, Gender, NameError, Preset, TriggerPhrase};
+pub use avatar::{
+    Avatar, AvatarKind, AvatarName, Gender, NameError, OutcomeNotice, Preset, TriggerPhrase,
+};
 pub use generation::{
     AspectRatio, GeneratedImage, Generation, GenerationState, ImageCount, Prompt, PromptError,
 };
