@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{AvatarId, UserId};
+use crate::domain::{AttemptId, AvatarId, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "snake_case", deny_unknown_fields)]
@@ -17,7 +17,9 @@ pub enum Job {
     FinishTestTraining {
         owner: UserId,
         avatar_id: AvatarId,
+        attempt: AttemptId,
         request_id: String,
+        endpoint: String,
     },
 }
 
@@ -50,7 +52,9 @@ mod tests {
         let finish = Job::FinishTestTraining {
             owner: UserId(42),
             avatar_id,
+            attempt: AttemptId::new(),
             request_id: "test_1".into(),
+            endpoint: "fal-ai/flux-lora-portrait-trainer".into(),
         };
         assert_eq!(Job::from_body(&finish.to_body()).unwrap(), finish);
         for bad in [

@@ -57,6 +57,11 @@ pub struct TrainingSettings {
     pub portrait_subject_crop: bool,
     pub portrait_create_masks: bool,
     pub portrait_multiresolution: bool,
+    /// Where fal.ai posts results (`FAL_WEBHOOK_URL`, the fal-webhook route). Without it,
+    /// results are collected by the status sweep alone.
+    pub webhook_url: Option<Url>,
+    /// Delete the raw photos once training succeeded (`DELETE_PHOTOS_AFTER_TRAINING`).
+    pub delete_photos_after_training: bool,
 }
 
 /// The original product's presets.
@@ -114,7 +119,11 @@ impl FromEnv for TrainingSettings {
         let subject_crop = env.flag("FAL_PORTRAIT_SUBJECT_CROP", true);
         let create_masks = env.flag("FAL_PORTRAIT_CREATE_MASKS", false);
         let multiresolution = env.flag("FAL_PORTRAIT_MULTIRESOLUTION", true);
+        let webhook_url: Option<Option<Url>> = env.maybe("FAL_WEBHOOK_URL");
+        let delete_photos = env.flag("DELETE_PHOTOS_AFTER_TRAINING", true);
         Some(Self {
+            webhook_url: webhook_url?,
+            delete_photos_after_training: delete_photos?,
             style_trainer: style_trainer?,
             portrait: portrait?,
             general: general?,

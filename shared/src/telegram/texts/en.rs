@@ -1,6 +1,6 @@
 //! English.
 
-use super::{CardFacts, Texts, TrainingRefusal, date, escape};
+use super::{CardFacts, Texts, TrainingProgress, TrainingRefusal, date, escape};
 use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, NameError, PhotoRejection, Preset,
 };
@@ -321,6 +321,46 @@ impl Texts for En {
     }
     fn nothing_to_cancel(&self) -> &'static str {
         "Nothing to cancel."
+    }
+
+    fn btn_open_avatar(&self) -> &'static str {
+        "🖼 Open avatar"
+    }
+    fn training_started(&self, name: &str, expected: (u32, u32)) -> String {
+        format!(
+            "🧠 <b>{}</b>: training started, usually {}. I will message you when it is done.",
+            escape(name),
+            self.minutes(expected)
+        )
+    }
+    fn training_progress(&self, name: &str, progress: TrainingProgress) -> String {
+        let how = match progress {
+            TrainingProgress::InQueue { position: Some(p) } => {
+                format!("waiting in the training queue (position {})", p + 1)
+            }
+            TrainingProgress::InQueue { position: None } => {
+                "waiting in the training queue".to_owned()
+            }
+            TrainingProgress::Steps { done, total } => format!(
+                "step {done}/{total} ({}%)",
+                u64::from(done) * 100 / u64::from(total.max(1))
+            ),
+            TrainingProgress::Elapsed { minutes, expected } => {
+                format!("{minutes} min so far (usually {})", self.minutes(expected))
+            }
+        };
+        format!("🧠 <b>{}</b> is training: {how}.", escape(name))
+    }
+    fn training_done(&self, name: &str) -> String {
+        format!("✅ <b>{}</b> is trained and ready!", escape(name))
+    }
+    fn training_failed(&self, name: &str, reason: &FailureReason) -> String {
+        format!(
+            "❌ Training of <b>{}</b> failed: {}. Your photos are kept; delete the avatar and \
+             create it again to retry.",
+            escape(name),
+            self.failure_reason(reason)
+        )
     }
 
     fn avatar_list(&self, total: usize, page: usize, pages: usize) -> String {

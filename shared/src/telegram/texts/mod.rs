@@ -27,6 +27,14 @@ pub struct CardFacts<'a> {
     pub failure: Option<&'a FailureReason>,
 }
 
+/// How far a training is, as well as fal.ai lets us know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrainingProgress {
+    InQueue { position: Option<u32> },
+    Steps { done: u32, total: u32 },
+    Elapsed { minutes: u64, expected: (u32, u32) },
+}
+
 /// Why the user's attempt to start training was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrainingRefusal {
@@ -101,6 +109,13 @@ pub trait Texts: Sync {
     fn training_queued(&self, name: &str, expected: (u32, u32)) -> String;
     fn cancelled(&self, removed_avatar: Option<&str>) -> String;
     fn nothing_to_cancel(&self) -> &'static str;
+
+    // Training progress and outcome.
+    fn btn_open_avatar(&self) -> &'static str;
+    fn training_started(&self, name: &str, expected: (u32, u32)) -> String;
+    fn training_progress(&self, name: &str, progress: TrainingProgress) -> String;
+    fn training_done(&self, name: &str) -> String;
+    fn training_failed(&self, name: &str, reason: &FailureReason) -> String;
 
     // Gallery and deletion.
     fn avatar_list(&self, total: usize, page: usize, pages: usize) -> String;
@@ -229,6 +244,23 @@ mod tests {
                     failure: Some(&reason),
                 }));
             }
+            for progress in [
+                TrainingProgress::InQueue { position: Some(3) },
+                TrainingProgress::InQueue { position: None },
+                TrainingProgress::Steps {
+                    done: 120,
+                    total: 1000,
+                },
+                TrainingProgress::Elapsed {
+                    minutes: 7,
+                    expected: (5, 15),
+                },
+            ] {
+                all.push(t.training_progress("<x>", progress));
+            }
+            all.push(t.training_started("<x>", (5, 15)));
+            all.push(t.training_done("<x>"));
+            all.push(t.training_failed("<x>", &reason));
             for refusal in [
                 TrainingRefusal::NotEnoughPhotos { count: 3, min: 10 },
                 TrainingRefusal::TooManyInFlight { limit: 1 },

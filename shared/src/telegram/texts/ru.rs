@@ -1,6 +1,6 @@
 //! Русский (язык по умолчанию, как в исходном продукте).
 
-use super::{CardFacts, Texts, TrainingRefusal, date, escape};
+use super::{CardFacts, Texts, TrainingProgress, TrainingRefusal, date, escape};
 use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, NameError, PhotoRejection, Preset,
 };
@@ -334,6 +334,44 @@ impl Texts for Ru {
     }
     fn nothing_to_cancel(&self) -> &'static str {
         "Отменять нечего."
+    }
+
+    fn btn_open_avatar(&self) -> &'static str {
+        "🖼 Открыть аватар"
+    }
+    fn training_started(&self, name: &str, expected: (u32, u32)) -> String {
+        format!(
+            "🧠 <b>{}</b>: обучение началось, обычно это {}. Я напишу, когда оно закончится.",
+            escape(name),
+            self.minutes(expected)
+        )
+    }
+    fn training_progress(&self, name: &str, progress: TrainingProgress) -> String {
+        let how = match progress {
+            TrainingProgress::InQueue { position: Some(p) } => {
+                format!("ждёт в очереди на обучение (место {})", p + 1)
+            }
+            TrainingProgress::InQueue { position: None } => "ждёт в очереди на обучение".to_owned(),
+            TrainingProgress::Steps { done, total } => format!(
+                "шаг {done}/{total} ({}%)",
+                u64::from(done) * 100 / u64::from(total.max(1))
+            ),
+            TrainingProgress::Elapsed { minutes, expected } => {
+                format!("идёт {minutes} мин (обычно {})", self.minutes(expected))
+            }
+        };
+        format!("🧠 <b>{}</b> обучается: {how}.", escape(name))
+    }
+    fn training_done(&self, name: &str) -> String {
+        format!("✅ <b>{}</b> обучен и готов!", escape(name))
+    }
+    fn training_failed(&self, name: &str, reason: &FailureReason) -> String {
+        format!(
+            "❌ Обучение <b>{}</b> не удалось: {}. Фотографии сохранены; чтобы попробовать \
+             снова, удалите аватар и создайте его заново.",
+            escape(name),
+            self.failure_reason(reason)
+        )
     }
 
     fn avatar_list(&self, total: usize, page: usize, pages: usize) -> String {

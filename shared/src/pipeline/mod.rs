@@ -1,0 +1,90 @@
+//! The training pipeline's use cases, shared by the training-launch worker, the fal-webhook
+//! function, the status sweep and the local runner:
+//!
+//! - [`Pipeline::run_job`]: launch a training (claim, archive, presign, submit, record), or in
+//!   test mode finish a simulated one;
+//! - [`Pipeline::complete`]: the one completion path for webhook, sweep and test mode;
+//! - [`Pipeline::sweep`]: reconcile the in-flight index with fal.ai.
+//!
+//! Every state change is a conditional write; the user hears of each outcome once (a claim on
+//! the notice is taken with the outcome itself, and a failed send is retried by the sweep).
+
+mod complete;
+mod launch;
+mod notify;
+mod sweep;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::FalSettings;
+use crate::fal::training::TrainingSettings;
+use crate::fal::{FalClient, FalError};
+use crate::ports::{
+    BlobError, BlobStore, JobQueue, QueueDelay, QueueError, RecordStore, StoreError,
+};
+use crate::telegram::client::{TelegramClient, TelegramError};
+
+pub use complete::{Completion, Outcome};
+pub use launch::JobOutcome;
+pub use sweep::SweepReport;
+
+/// How long a launch worker holds an avatar: far longer than archiving and submitting take,
+/// so only a crashed worker's claim runs out.
+pub const LAUNCH_LEASE: Duration = Duration::from_secs(600);
+/// How long the sender of a notice holds it before the sweep may send it instead.
+pub const NOTICE_CLAIM: Duration = Duration::from_secs(120);
+/// Progress messages are edited at most this often.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(60);
+
+/// Where trainings run: fal.ai, or nowhere (test mode) with results after a delay.
+#[derive(Clone, Debug)]
+pub enum FalBackend {
+    Live(FalClient),
+    Test { mock_duration: QueueDelay },
+}
+
+impl FalBackend {
+    pub fn from_settings(fal: &FalSettings) -> Self {
+        match &fal.mode {
+            crate::config::FalMode::Live { key } => {
+                FalBackend::Live(FalClient::new(fal.queue_url.clone(), key.clone()))
+            }
+            crate::config::FalMode::Test {
+                mock_training_duration,
+            } => FalBackend::Test {
+                mock_duration: *mock_training_duration,
+            },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Fal(#[from] FalError),
+    #[error(transparent)]
+    Telegram(#[from] TelegramError),
+    #[error("gave up after repeated write conflicts on avatar {0}")]
+    Contended(String),
+}
+
+pub type PipelineResult<T> = Result<T, PipelineError>;
+
+#[derive(Clone)]
+pub struct Pipeline {
+    pub store: Arc<dyn RecordStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    /// The launch queue (also carries test-mode completions).
+    pub queue: Arc<dyn JobQueue>,
+    pub telegram: TelegramClient,
+    pub fal: FalBackend,
+    pub fal_settings: FalSettings,
+    pub training: TrainingSettings,
+}
