@@ -1,35 +1,43 @@
-//! Status sweep (EventBridge schedule, every minute).
-//!
-//! Wiring only. Until reconciliation lands (issue #4) it reports what is in flight and for how
-//! long, reading only the in-flight index.
+//! Status sweep (EventBridge schedule, every minute). Wiring only: each run hands
+//! [`fluxbot::pipeline::Pipeline::sweep`] a deadline 10 s before the function's own.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use fluxbot::adapters::aws::AwsClients;
-use fluxbot::config::{EnvReader, FalSettings, Resources};
+use fluxbot::config::{EnvReader, FalSettings, Resources, TelegramSettings};
 use fluxbot::domain::Timestamp;
-use fluxbot::ports::RecordStore;
+use fluxbot::fal::training::TrainingSettings;
+use fluxbot::pipeline::Pipeline;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+const MARGIN: Duration = Duration::from_secs(10);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let (resources, fal) = EnvReader::from_process().load::<(Resources, FalSettings)>()?;
-    let store = AwsClients::from_env(&resources).await.store(&resources);
-    let (store, fal) = (&store, &fal);
+    let (resources, telegram, fal, training) =
+        EnvReader::from_process()
+            .load::<(Resources, TelegramSettings, FalSettings, TrainingSettings)>()?;
+    let clients = AwsClients::from_env(&resources).await;
+    let pipeline = Pipeline::on_aws(&clients, &resources, &telegram, fal, training);
+    pipeline.log_mode();
+    let pipeline = &pipeline;
     lambda_runtime::run(service_fn(
-        move |_: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
-            let now = Timestamp::now();
-            let page = store
-                .list_in_flight(now.minus(fal.status_check_interval), 100, None)
-                .await?;
-            let oldest_secs = page.items.first().map(|i| now.since(i.since).as_secs());
-            tracing::info!(
-                due = page.items.len(),
-                more = page.next.is_some(),
-                ?oldest_secs,
-                "in-flight work due for a status check"
-            );
-            Ok::<_, Error>(())
+        move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as u64;
+            let left = Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
+            let deadline = Instant::now() + left.saturating_sub(MARGIN);
+            let report = pipeline.sweep(Timestamp::now(), deadline).await?;
+            Ok::<_, Error>(serde_json::json!({
+                "checked": report.checked, "completed": report.completed, "failed": report.failed,
+                "timed_out": report.timed_out, "relaunched": report.relaunched,
+                "notices_sent": report.notices_sent, "errors": report.errors,
+                "truncated": report.truncated,
+            }))
         },
     ))
     .await

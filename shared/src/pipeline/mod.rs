@@ -13,6 +13,7 @@ mod complete;
 mod launch;
 mod notify;
 mod sweep;
+mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,7 @@ use crate::telegram::client::{TelegramClient, TelegramError};
 pub use complete::{Completion, Outcome};
 pub use launch::JobOutcome;
 pub use sweep::SweepReport;
+pub use webhook::{RouteHint, WebhookResult};
 
 /// How long a launch worker holds an avatar: far longer than archiving and submitting take,
 /// so only a crashed worker's claim runs out.
@@ -87,4 +89,39 @@ pub struct Pipeline {
     pub fal: FalBackend,
     pub fal_settings: FalSettings,
     pub training: TrainingSettings,
+}
+
+impl Pipeline {
+    /// The production wiring: DynamoDB, S3, the SQS launch queue, Telegram and fal.ai.
+    pub fn on_aws(
+        clients: &crate::adapters::aws::AwsClients,
+        resources: &crate::config::Resources,
+        telegram: &crate::config::TelegramSettings,
+        fal_settings: FalSettings,
+        training: TrainingSettings,
+    ) -> Self {
+        Self {
+            store: Arc::new(clients.store(resources)),
+            blobs: Arc::new(clients.blobs(resources)),
+            queue: Arc::new(clients.launch_queue(resources)),
+            telegram: TelegramClient::new(telegram),
+            fal: FalBackend::from_settings(&fal_settings),
+            fal_settings,
+            training,
+        }
+    }
+
+    /// Says plainly at cold start how trainings will run.
+    pub fn log_mode(&self) {
+        match &self.fal {
+            FalBackend::Live(_) => tracing::info!(
+                webhook = self.training.webhook_url.is_some(),
+                "fal.ai live mode"
+            ),
+            FalBackend::Test { mock_duration } => tracing::warn!(
+                mock_duration_s = mock_duration.as_secs(),
+                "TEST MODE: no fal.ai calls; trainings are simulated and cost nothing"
+            ),
+        }
+    }
 }
