@@ -71,35 +71,55 @@ impl BotWorld {
 
     /// Posts an API Gateway event with these headers and body to the handler.
     pub async fn post_raw(&self, headers: Value, body: &str) -> Answer {
-        let event = json!({
-            "version": "2.0",
-            "routeKey": "POST /telegram/webhook",
-            "rawPath": "/telegram/webhook",
-            "rawQueryString": "",
-            "headers": headers,
-            "requestContext": {
-                "accountId": "123456789012",
-                "apiId": "fluxapi",
-                "domainName": "fluxapi.execute-api.eu-central-1.amazonaws.com",
-                "domainPrefix": "fluxapi",
-                "http": {"method": "POST", "path": "/telegram/webhook", "protocol": "HTTP/1.1",
-                         "sourceIp": "149.154.167.220", "userAgent": ""},
-                "requestId": "JKJaXmPLvHcESHA=",
-                "routeKey": "POST /telegram/webhook",
-                "stage": "$default",
-                "time": "21/Nov/2026:07:00:00 +0000",
-                "timeEpoch": 1_795_244_400_000u64
-            },
-            "body": body,
-            "isBase64Encoded": false
-        });
-        let request = lambda_http::request::from_str(&event.to_string())
-            .expect("a valid API Gateway v2 event");
+        let request = apigw_request("POST", "/telegram/webhook", "", headers, body);
         let response = self.app.handle(request).await;
         Answer {
             status: response.status().as_u16(),
             body: String::from_utf8_lossy(response.body().as_ref()).into_owned(),
         }
+    }
+
+    /// /start, Create, kind, gender, name, preset: returns the photo message's id.
+    pub async fn create_avatar(&self, user: User, kind: &str, name: &str, preset: &str) -> i32 {
+        self.say(user, "/start").await;
+        self.press_cb(user, "c").await;
+        self.press_cb(user, &format!("k:{kind}")).await;
+        self.press_cb(user, "g:female").await;
+        self.say(user, name).await;
+        self.press_cb(user, &format!("p:{preset}")).await;
+        self.telegram.last_message(user.id).message_id
+    }
+
+    /// An avatar taken through the whole conversation to `queued`, with `photos` photos.
+    pub async fn queued_avatar(
+        &self,
+        user: User,
+        kind: &str,
+        name: &str,
+        preset: &str,
+        photos: u8,
+    ) -> Avatar {
+        let message = self.create_avatar(user, kind, name, preset).await;
+        for seed in 0..photos {
+            let file = self
+                .telegram
+                .add_file(crate::images::jpeg(640, 800, seed.wrapping_mul(13)), "jpg");
+            self.send_photo(user, &file, (640, 800), None).await;
+        }
+        let avatar = self.avatars(user).await.pop().expect("the avatar exists");
+        self.press_data(user, message, &format!("ts:{}", avatar.id))
+            .await;
+        self.press_data(user, message, &format!("tc:{}", avatar.id))
+            .await;
+        let avatar = self
+            .backend
+            .store
+            .get_avatar(avatar.owner, avatar.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(avatar.status(), fluxbot::domain::AvatarStatus::Queued);
+        avatar
     }
 
     /// Posts an update as Telegram does, with the secret header.
@@ -195,4 +215,37 @@ impl BotWorld {
             .await
             .unwrap()
     }
+}
+
+/// An API Gateway HTTP API (payload 2.0) event, parsed by lambda_http as in production.
+pub fn apigw_request(
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: Value,
+    body: &str,
+) -> lambda_http::Request {
+    let event = json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {path}"),
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "fluxapi",
+            "domainName": "fluxapi.execute-api.eu-central-1.amazonaws.com",
+            "domainPrefix": "fluxapi",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                     "sourceIp": "149.154.167.220", "userAgent": ""},
+            "requestId": "JKJaXmPLvHcESHA=",
+            "routeKey": format!("{method} {path}"),
+            "stage": "$default",
+            "time": "21/Nov/2026:07:00:00 +0000",
+            "timeEpoch": 1_795_244_400_000u64
+        },
+        "body": body,
+        "isBase64Encoded": false
+    });
+    lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
 }

@@ -5,9 +5,12 @@
 pub mod backends;
 pub mod bot_world;
 pub mod conformance;
+pub mod fake_fal;
 pub mod fake_telegram;
+pub mod flaky_store;
 pub mod images;
 pub mod moto;
+pub mod pipeline_world;
 pub mod template;
 pub mod transcript;
 

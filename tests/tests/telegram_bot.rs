@@ -25,15 +25,8 @@ async fn world(limits: &[(&str, &str)]) -> BotWorld {
     BotWorld::new(backends::aws().await, limits).await
 }
 
-/// /start, Create, kind, gender, name, preset: returns the photo message's id.
 async fn create_avatar(w: &BotWorld, user: User, kind: &str, name: &str, preset: &str) -> i32 {
-    w.say(user, "/start").await;
-    w.press_cb(user, "c").await;
-    w.press_cb(user, &format!("k:{kind}")).await;
-    w.press_cb(user, "g:female").await;
-    w.say(user, name).await;
-    w.press_cb(user, &format!("p:{preset}")).await;
-    w.telegram.last_message(user.id).message_id
+    w.create_avatar(user, kind, name, preset).await
 }
 
 fn jpeg_file(w: &BotWorld, seed: u8) -> FakeFile {

@@ -1,0 +1,248 @@
+//! A fake fal.ai speaking the queue API's wire format (submit, status with logs, result,
+//! cancel under the `owner/app` sub-path, `Authorization: Key`), serving a JWKS, and signing
+//! webhook deliveries with a real Ed25519 key exactly as fal does.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use ed25519_dalek::{Signer, SigningKey};
+use fluxbot::fal::webhook::signed_message;
+use serde_json::{Value, json};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+pub const FAL_KEY: &str = "test-key-id:test-key-secret";
+/// fal's user id in the signed headers.
+pub const FAL_USER: &str = "fal-user-7";
+
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub endpoint: String,
+    pub input: Value,
+    pub webhook: Option<String>,
+    pub request_id: String,
+}
+
+#[derive(Default)]
+struct State {
+    next: u32,
+    submissions: Vec<Submission>,
+    statuses: HashMap<String, Value>,
+    results: HashMap<String, String>,
+    cancels: Vec<String>,
+    reject_next_submit: Option<(u16, Value)>,
+}
+
+#[derive(Clone)]
+pub struct FakeFal {
+    server: Arc<MockServer>,
+    state: Arc<Mutex<State>>,
+    key: Arc<SigningKey>,
+}
+
+impl FakeFal {
+    pub async fn start() -> Self {
+        let server = MockServer::start().await;
+        let state = Arc::new(Mutex::new(State::default()));
+        let key = Arc::new(SigningKey::from_bytes(&[7; 32]));
+        Mock::given(any())
+            .respond_with(Responder {
+                state: state.clone(),
+                key: key.clone(),
+            })
+            .mount(&server)
+            .await;
+        Self {
+            server: Arc::new(server),
+            state,
+            key,
+        }
+    }
+
+    pub fn queue_url(&self) -> String {
+        self.server.uri()
+    }
+
+    pub fn jwks_url(&self) -> String {
+        format!("{}/.well-known/jwks.json", self.server.uri())
+    }
+
+    pub fn submissions(&self) -> Vec<Submission> {
+        self.state.lock().unwrap().submissions.clone()
+    }
+
+    pub fn cancels(&self) -> Vec<String> {
+        self.state.lock().unwrap().cancels.clone()
+    }
+
+    /// The next submit is refused with this status and body.
+    pub fn reject_next_submit(&self, status: u16, body: Value) {
+        self.state.lock().unwrap().reject_next_submit = Some((status, body));
+    }
+
+    pub fn set_status(&self, request_id: &str, status: Value) {
+        self.state
+            .lock()
+            .unwrap()
+            .statuses
+            .insert(request_id.to_owned(), status);
+    }
+
+    pub fn set_result(&self, request_id: &str, raw: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .results
+            .insert(request_id.to_owned(), raw.to_owned());
+    }
+
+    /// The headers fal sends with a webhook body: signed now (or at `timestamp`).
+    pub fn signed_headers(&self, request_id: &str, body: &str, timestamp: i64) -> Value {
+        sign(&self.key, request_id, body, timestamp)
+    }
+
+    /// Headers signed with a key fal does not publish.
+    pub fn forged_headers(&self, request_id: &str, body: &str, timestamp: i64) -> Value {
+        sign(
+            &SigningKey::from_bytes(&[9; 32]),
+            request_id,
+            body,
+            timestamp,
+        )
+    }
+}
+
+fn sign(key: &SigningKey, request_id: &str, body: &str, timestamp: i64) -> Value {
+    let message = signed_message(request_id, FAL_USER, timestamp, body.as_bytes());
+    json!({
+        "content-type": "application/json",
+        "x-fal-webhook-request-id": request_id,
+        "x-fal-webhook-user-id": FAL_USER,
+        "x-fal-webhook-timestamp": timestamp.to_string(),
+        "x-fal-webhook-signature": hex::encode(key.sign(&message).to_bytes()),
+    })
+}
+
+/// A portrait trainer's output as fal returns it.
+pub fn portrait_result(request_id: &str) -> String {
+    json!({
+        "diffusers_lora_file": {
+            "url": format!("https://v3.fal.media/files/rabbit/{request_id}_pytorch_lora_weights.safetensors"),
+            "content_type": "application/octet-stream",
+            "file_name": "pytorch_lora_weights.safetensors",
+            "file_size": 89745224
+        },
+        "config_file": {
+            "url": format!("https://v3.fal.media/files/rabbit/{request_id}_config.json"),
+            "content_type": "application/octet-stream",
+            "file_name": "config.json",
+            "file_size": 1254
+        }
+    })
+    .to_string()
+}
+
+/// The webhook body fal posts for a successful request.
+pub fn ok_webhook(request_id: &str, payload: &str) -> String {
+    format!(
+        r#"{{"request_id":"{request_id}","gateway_request_id":"{request_id}","status":"OK","payload":{payload}}}"#
+    )
+}
+
+struct Responder {
+    state: Arc<Mutex<State>>,
+    key: Arc<SigningKey>,
+}
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let path = request.url.path().trim_start_matches('/').to_owned();
+        if path == ".well-known/jwks.json" {
+            let x = |k: &SigningKey| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(k.verifying_key().as_bytes())
+            };
+            return ResponseTemplate::new(200).set_body_json(json!({"keys": [
+                {"kty": "OKP", "crv": "Ed25519", "kid": "old", "x": x(&SigningKey::from_bytes(&[3; 32]))},
+                {"kty": "OKP", "crv": "Ed25519", "kid": "current", "x": x(&self.key)},
+            ]}));
+        }
+        let authorized = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            == Some(&format!("Key {FAL_KEY}"));
+        if !authorized {
+            return ResponseTemplate::new(401).set_body_json(json!({"detail": "Unauthorized"}));
+        }
+        let mut s = self.state.lock().unwrap();
+        let method = request.method.as_str();
+        match path.split_once("/requests/") {
+            None if method == "POST" => {
+                if let Some((status, body)) = s.reject_next_submit.take() {
+                    return ResponseTemplate::new(status).set_body_json(body);
+                }
+                s.next += 1;
+                let request_id = format!("0192a3b4-fake-4000-8000-{:012}", s.next);
+                let webhook = request
+                    .url
+                    .query_pairs()
+                    .find(|(k, _)| k == "fal_webhook")
+                    .map(|(_, v)| v.into_owned());
+                s.submissions.push(Submission {
+                    endpoint: path.clone(),
+                    input: serde_json::from_slice(&request.body).unwrap_or(Value::Null),
+                    webhook,
+                    request_id: request_id.clone(),
+                });
+                let app = fluxbot::fal::app_path(&path).to_owned();
+                let base = format!(
+                    "{}://{}/{app}/requests/{request_id}",
+                    request.url.scheme(),
+                    request.url.authority()
+                );
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "request_id": request_id, "response_url": base,
+                    "status_url": format!("{base}/status"), "cancel_url": format!("{base}/cancel"),
+                    "queue_position": 0
+                }))
+            }
+            Some((_app, rest)) => {
+                let (id, action) = rest.split_once('/').unwrap_or((rest, ""));
+                let known = s.submissions.iter().any(|sub| sub.request_id == id);
+                if !known {
+                    return ResponseTemplate::new(404)
+                        .set_body_json(json!({"status": "NOT_FOUND"}));
+                }
+                match (method, action) {
+                    ("GET", "status") => {
+                        let status = s.statuses.get(id).cloned().unwrap_or(
+                            json!({"status": "IN_QUEUE", "request_id": id, "queue_position": 0}),
+                        );
+                        let code = if status["status"] == "COMPLETED" {
+                            200
+                        } else {
+                            202
+                        };
+                        ResponseTemplate::new(code).set_body_json(status)
+                    }
+                    ("GET", "") => match s.results.get(id) {
+                        Some(raw) => ResponseTemplate::new(200)
+                            .insert_header("content-type", "application/json")
+                            .set_body_string(raw.clone()),
+                        None => ResponseTemplate::new(400)
+                            .set_body_json(json!({"detail": "Request is still in progress"})),
+                    },
+                    ("PUT", "cancel") => {
+                        s.cancels.push(id.to_owned());
+                        ResponseTemplate::new(202)
+                            .set_body_json(json!({"status": "CANCELLATION_REQUESTED"}))
+                    }
+                    _ => ResponseTemplate::new(405),
+                }
+            }
+            None => ResponseTemplate::new(405),
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! A record store that fails chosen operations once, delegating everything else to a real
+//! store: for crash windows that cannot be produced from outside (a worker dying between
+//! submitting to fal.ai and recording the request id).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use async_trait::async_trait;
+use fluxbot::domain::{
+    Avatar, AvatarId, ContentHash, Generation, GenerationId, Photo, Timestamp, UserId, UserProfile,
+};
+use fluxbot::ports::{
+    FalRequestOwner, InFlightCursor, InFlightPage, PhotoAdded, RecordStore, StoreError,
+    StoreResult, UpdateClaim,
+};
+
+pub struct FlakyStore {
+    inner: Arc<dyn RecordStore>,
+    /// How many `put_fal_request` calls still fail.
+    pub fail_put_fal_request: AtomicU32,
+}
+
+impl FlakyStore {
+    pub fn failing_put_fal_request(inner: Arc<dyn RecordStore>, times: u32) -> Self {
+        Self {
+            inner,
+            fail_put_fal_request: AtomicU32::new(times),
+        }
+    }
+}
+
+#[async_trait]
+impl RecordStore for FlakyStore {
+    async fn get_user(&self, id: UserId) -> StoreResult<Option<UserProfile>> {
+        self.inner.get_user(id).await
+    }
+    async fn save_user(&self, user: &UserProfile) -> StoreResult<UserProfile> {
+        self.inner.save_user(user).await
+    }
+    async fn create_avatar(&self, avatar: &Avatar) -> StoreResult<Avatar> {
+        self.inner.create_avatar(avatar).await
+    }
+    async fn get_avatar(&self, owner: UserId, id: AvatarId) -> StoreResult<Option<Avatar>> {
+        self.inner.get_avatar(owner, id).await
+    }
+    async fn list_avatars(&self, owner: UserId) -> StoreResult<Vec<Avatar>> {
+        self.inner.list_avatars(owner).await
+    }
+    async fn update_avatar(&self, avatar: &Avatar) -> StoreResult<Avatar> {
+        self.inner.update_avatar(avatar).await
+    }
+    async fn delete_avatar(&self, owner: UserId, id: AvatarId) -> StoreResult<()> {
+        self.inner.delete_avatar(owner, id).await
+    }
+    async fn add_photo(&self, photo: &Photo, max_photos: u32) -> StoreResult<PhotoAdded> {
+        self.inner.add_photo(photo, max_photos).await
+    }
+    async fn list_photos(&self, avatar_id: AvatarId) -> StoreResult<Vec<Photo>> {
+        self.inner.list_photos(avatar_id).await
+    }
+    async fn find_photo_by_hash(
+        &self,
+        avatar_id: AvatarId,
+        hash: &ContentHash,
+    ) -> StoreResult<Option<Photo>> {
+        self.inner.find_photo_by_hash(avatar_id, hash).await
+    }
+    async fn create_generation(&self, generation: &Generation) -> StoreResult<Generation> {
+        self.inner.create_generation(generation).await
+    }
+    async fn get_generation(
+        &self,
+        avatar_id: AvatarId,
+        id: GenerationId,
+    ) -> StoreResult<Option<Generation>> {
+        self.inner.get_generation(avatar_id, id).await
+    }
+    async fn update_generation(&self, generation: &Generation) -> StoreResult<Generation> {
+        self.inner.update_generation(generation).await
+    }
+    async fn list_generations(
+        &self,
+        avatar_id: AvatarId,
+        limit: u32,
+    ) -> StoreResult<Vec<Generation>> {
+        self.inner.list_generations(avatar_id, limit).await
+    }
+    async fn put_fal_request(&self, owner: &FalRequestOwner) -> StoreResult<()> {
+        let left = self.fail_put_fal_request.load(Ordering::SeqCst);
+        if left > 0 {
+            self.fail_put_fal_request.store(left - 1, Ordering::SeqCst);
+            return Err(StoreError::backend(std::io::Error::other(
+                "injected: the worker died here",
+            )));
+        }
+        self.inner.put_fal_request(owner).await
+    }
+    async fn get_fal_request(&self, request_id: &str) -> StoreResult<Option<FalRequestOwner>> {
+        self.inner.get_fal_request(request_id).await
+    }
+    async fn claim_update(
+        &self,
+        update_id: i64,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> StoreResult<UpdateClaim> {
+        self.inner.claim_update(update_id, now, lease_until).await
+    }
+    async fn complete_update(&self, update_id: i64, expires_at: Timestamp) -> StoreResult<()> {
+        self.inner.complete_update(update_id, expires_at).await
+    }
+    async fn forget_update(&self, update_id: i64) -> StoreResult<()> {
+        self.inner.forget_update(update_id).await
+    }
+    async fn list_in_flight(
+        &self,
+        older_than: Timestamp,
+        limit: u32,
+        cursor: Option<InFlightCursor>,
+    ) -> StoreResult<InFlightPage> {
+        self.inner.list_in_flight(older_than, limit, cursor).await
+    }
+}

@@ -1,0 +1,143 @@
+//! The training pipeline under test: the conversation (to make avatars the way users do),
+//! the training-launch SQS handler, the fal-webhook handler and the sweep, all on the AWS
+//! adapters against moto, with fake Telegram and fake fal.ai behind their configured URLs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use fluxbot::config::{EnvReader, FalSettings, TelegramSettings};
+use fluxbot::fal::training::TrainingSettings;
+use fluxbot::fal::{FalClient, RetryPolicy};
+use fluxbot::pipeline::{FalBackend, Pipeline};
+use fluxbot::ports::RecordStore;
+use fluxbot::telegram::client::TelegramClient;
+use serde_json::{Value, json};
+
+use crate::bot_world::{Answer, BotWorld, apigw_request};
+use crate::fake_fal::{FAL_KEY, FakeFal};
+use crate::fake_telegram::TOKEN;
+
+pub const WEBHOOK_URL: &str = "https://fluxapi.execute-api.eu-central-1.amazonaws.com/fal/webhook";
+
+pub struct PipelineWorld {
+    pub bot: BotWorld,
+    pub fal: FakeFal,
+    pub pipeline: Pipeline,
+    pub webhook: fal_webhook::App,
+}
+
+impl PipelineWorld {
+    pub async fn new(test_mode: bool) -> Self {
+        let bot = BotWorld::new(crate::backends::aws().await, &[]).await;
+        let fal = FakeFal::start().await;
+        let mut pairs = vec![
+            ("TELEGRAM_TOKEN".to_owned(), TOKEN.to_owned()),
+            ("TELEGRAM_API_URL".to_owned(), bot.telegram.url()),
+            ("FAL_QUEUE_URL".to_owned(), fal.queue_url()),
+            ("FAL_JWKS_URL".to_owned(), fal.jwks_url()),
+            ("FAL_WEBHOOK_URL".to_owned(), WEBHOOK_URL.to_owned()),
+        ];
+        if test_mode {
+            pairs.push(("AVATAR_TEST_MODE".into(), "true".into()));
+            pairs.push(("FAL_MOCK_TRAINING_DURATION".into(), "1".into()));
+        } else {
+            pairs.push(("FAL_KEY".into(), FAL_KEY.into()));
+        }
+        let (telegram, fal_settings, training) = EnvReader::from_pairs(pairs)
+            .load::<(TelegramSettings, FalSettings, TrainingSettings)>()
+            .expect("test configuration is valid");
+        let backend = match &fal_settings.mode {
+            fluxbot::config::FalMode::Live { key } => FalBackend::Live(
+                FalClient::new(fal_settings.queue_url.clone(), key.clone()).with_retry(
+                    RetryPolicy {
+                        attempts: 2,
+                        base_delay: Duration::from_millis(5),
+                        max_delay: Duration::from_millis(10),
+                    },
+                ),
+            ),
+            _ => FalBackend::from_settings(&fal_settings),
+        };
+        let pipeline = Pipeline {
+            store: bot.backend.store.clone(),
+            blobs: bot.backend.blobs.clone(),
+            queue: bot.backend.queue.clone(),
+            telegram: TelegramClient::new(&telegram),
+            fal: backend,
+            fal_settings,
+            training,
+        };
+        let webhook = fal_webhook::App::new(pipeline.clone());
+        Self {
+            bot,
+            fal,
+            pipeline,
+            webhook,
+        }
+    }
+
+    /// The same pipeline on another record store (to inject failures).
+    pub fn with_store(&self, store: Arc<dyn RecordStore>) -> Pipeline {
+        Pipeline {
+            store,
+            ..self.pipeline.clone()
+        }
+    }
+
+    /// Receives what is on the launch queue (waiting up to `wait` for the first message),
+    /// hands it to the real SQS handler as Lambda would, and deletes what succeeded.
+    pub async fn run_queue(
+        &self,
+        pipeline: &Pipeline,
+        wait: Duration,
+    ) -> (usize, SqsBatchResponse) {
+        let queue = &self.bot.backend.queue;
+        let messages = queue.receive(10, wait).await.unwrap();
+        let records: Vec<Value> = messages
+            .iter()
+            .map(|m| {
+                json!({"messageId": m.message_id, "receiptHandle": m.receipt.0, "body": m.body,
+                       "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+                       "eventSource": "aws:sqs", "awsRegion": "eu-central-1"})
+            })
+            .collect();
+        let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
+        let response = training_launch::handle_batch(pipeline, event).await;
+        for m in &messages {
+            let failed = response
+                .batch_item_failures
+                .iter()
+                .any(|f| f.item_identifier == m.message_id);
+            if failed {
+                queue
+                    .release(&m.receipt, fluxbot::ports::QueueDelay::NONE)
+                    .await
+                    .unwrap();
+            } else {
+                queue.ack(&m.receipt).await.unwrap();
+            }
+        }
+        (messages.len(), response)
+    }
+
+    /// Delivers a webhook the way fal does: to the URL given at submit, with these headers.
+    pub async fn post_webhook(&self, url: &str, headers: Value, body: &str) -> Answer {
+        let url = url::Url::parse(url).unwrap();
+        let request = apigw_request("POST", url.path(), url.query().unwrap_or(""), headers, body);
+        let response = self.webhook.handle(request).await;
+        Answer {
+            status: response.status().as_u16(),
+            body: String::from_utf8_lossy(response.body().as_ref()).into_owned(),
+        }
+    }
+
+    pub async fn get_health(&self) -> Answer {
+        let request = apigw_request("GET", "/health", "", json!({}), "");
+        let response = self.webhook.handle(request).await;
+        Answer {
+            status: response.status().as_u16(),
+            body: String::from_utf8_lossy(response.body().as_ref()).into_owned(),
+        }
+    }
+}

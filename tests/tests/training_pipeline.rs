@@ -1,0 +1,532 @@
+//! The training pipeline end to end: avatars made through the real conversation, launched by
+//! the real SQS handler, completed by signed webhooks into the real fal-webhook handler or by
+//! the sweep; AWS adapters against moto, fake fal.ai and fake Telegram behind their URLs.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fluxbot::domain::{
+    AvatarState, AvatarStatus, FailureReason, OutcomeNotice, Timestamp, TrainedModel,
+};
+use fluxbot::jobs::Job;
+use fluxbot::ports::QueueDelay;
+use fluxbot_tests::fake_fal::{ok_webhook, portrait_result};
+use fluxbot_tests::fake_telegram::updates::User;
+use fluxbot_tests::flaky_store::FlakyStore;
+use fluxbot_tests::pipeline_world::PipelineWorld;
+use serde_json::json;
+
+const ANNA: User = User {
+    id: 6_000_001,
+    language_code: "en",
+};
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(60)
+}
+
+/// Messages the bot sent (not edits) whose text contains `needle`.
+fn sent_containing(w: &PipelineWorld, needle: &str) -> usize {
+    w.bot
+        .telegram
+        .calls_of("sendMessage")
+        .iter()
+        .filter(|c| c.ok && c.params["text"].as_str().unwrap_or("").contains(needle))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_submits_once_and_a_signed_webhook_completes_with_one_notice() {
+    let w = PipelineWorld::new(false).await;
+    let avatar = w
+        .bot
+        .queued_avatar(ANNA, "portrait", "Anna", "balanced", 10)
+        .await;
+
+    let (received, response) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    assert_eq!((received, response.batch_item_failures.len()), (1, 0));
+    let subs = w.fal.submissions();
+    assert_eq!(subs.len(), 1);
+    let sub = &subs[0];
+    assert_eq!(sub.endpoint, "fal-ai/flux-lora-portrait-trainer");
+    let archive_url = sub.input["images_data_url"].as_str().unwrap().to_owned();
+    assert_eq!(
+        sub.input,
+        json!({
+            "images_data_url": archive_url,
+            "trigger_phrase": avatar.trigger_phrase().as_str(),
+            "steps": 1000,
+            "learning_rate": 0.0002,
+            "multiresolution_training": true,
+            "subject_crop": true,
+            "create_masks": false,
+            "data_archive_format": "zip",
+        })
+    );
+    // The presigned URL really serves the archive: ten photos, named by position.
+    let zip_bytes = reqwest::get(&archive_url)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes.to_vec())).unwrap();
+    assert_eq!(zip.len(), 10);
+    let mut first = Vec::new();
+    zip.by_name("01.jpg")
+        .unwrap()
+        .read_to_end(&mut first)
+        .unwrap();
+    assert_eq!(&first[..3], &[0xFF, 0xD8, 0xFF], "a JPEG");
+    let webhook = sub.webhook.clone().expect("submitted with a webhook");
+    assert!(webhook.starts_with(
+        "https://fluxapi.execute-api.eu-central-1.amazonaws.com/fal/webhook?owner=6000001&avatar="
+    ));
+
+    let stored = w
+        .pipeline
+        .store
+        .get_avatar(avatar.owner, avatar.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let AvatarState::Training { request, .. } = &stored.state else {
+        panic!("{:?}", stored.state)
+    };
+    assert_eq!(request.request_id, sub.request_id);
+    assert!(
+        w.pipeline
+            .store
+            .get_fal_request(&sub.request_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let status = w
+        .bot
+        .telegram
+        .message(ANNA.id, stored.status_message.unwrap().message_id);
+    assert!(
+        status.text.contains("training started, usually 5-15 min"),
+        "{}",
+        status.text
+    );
+
+    // A duplicate delivery of the launch pays nothing more.
+    let job = Job::LaunchTraining {
+        owner: avatar.owner,
+        avatar_id: avatar.id,
+    };
+    w.bot
+        .backend
+        .queue
+        .send(&job.to_body(), QueueDelay::NONE)
+        .await
+        .unwrap();
+    let (received, response) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    assert_eq!((received, response.batch_item_failures.len()), (1, 0));
+    assert_eq!(w.fal.submissions().len(), 1, "never two paid submissions");
+
+    // fal.ai delivers the result, signed.
+    let body = ok_webhook(&sub.request_id, &portrait_result(&sub.request_id));
+    let now = Timestamp::now().as_secs();
+    let answer = w
+        .post_webhook(
+            &webhook,
+            w.fal.signed_headers(&sub.request_id, &body, now),
+            &body,
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let done = w
+        .pipeline
+        .store
+        .get_avatar(avatar.owner, avatar.id)
+        .await
+        .unwrap()
+        .unwrap();
+    match &done.state {
+        AvatarState::Completed { output, .. } => {
+            assert_eq!(
+                output.model,
+                TrainedModel::Lora {
+                    lora_url: format!(
+                        "https://v3.fal.media/files/rabbit/{}_pytorch_lora_weights.safetensors",
+                        sub.request_id
+                    ),
+                    config_url: Some(format!(
+                        "https://v3.fal.media/files/rabbit/{}_config.json",
+                        sub.request_id
+                    )),
+                }
+            );
+            assert_eq!(output.raw_response, body, "fal's response kept as received");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(done.notice, OutcomeNotice::Sent);
+    assert_eq!(sent_containing(&w, "is trained and ready"), 1);
+    let notice = w.bot.telegram.last_message(ANNA.id);
+    assert!(notice.button("Open avatar").is_some());
+    // The archive and (by default) the photos are gone; the records stay.
+    for photo in w.pipeline.store.list_photos(avatar.id).await.unwrap() {
+        assert_eq!(w.pipeline.blobs.size(&photo.blob_key).await.unwrap(), None);
+    }
+    assert_eq!(
+        w.pipeline
+            .blobs
+            .delete_prefix(&format!("archives/{}/{}/", avatar.owner, avatar.id))
+            .await
+            .unwrap(),
+        0,
+        "no archive left"
+    );
+
+    // fal.ai retries the same webhook: nothing changes, nobody is told twice.
+    let answer = w
+        .post_webhook(
+            &webhook,
+            w.fal.signed_headers(&sub.request_id, &body, now),
+            &body,
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(sent_containing(&w, "is trained and ready"), 1);
+    let again = w
+        .pipeline
+        .store
+        .get_avatar(avatar.owner, avatar.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.version, done.version);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_authenticated_before_they_are_read() {
+    let w = PipelineWorld::new(false).await;
+    let url = fluxbot_tests::pipeline_world::WEBHOOK_URL.to_string();
+    let body = ok_webhook("req-x", r#"{"finetune_id":"ft"}"#);
+    let now = Timestamp::now().as_secs();
+    let cases = [
+        (
+            "forged",
+            w.fal.forged_headers("req-x", &body, now),
+            body.clone(),
+        ),
+        (
+            "stale",
+            w.fal.signed_headers("req-x", &body, now - 301),
+            body.clone(),
+        ),
+        (
+            "tampered",
+            w.fal.signed_headers("req-x", &body, now),
+            body.replace("ft", "evil"),
+        ),
+        (
+            "unsigned",
+            json!({"content-type": "application/json"}),
+            body.clone(),
+        ),
+    ];
+    for (name, headers, body) in cases {
+        let answer = w.post_webhook(&url, headers, &body).await;
+        assert_eq!(answer.status, 401, "{name}");
+    }
+    // Signed but not a fal webhook body: 400. Signed for another request id: 400.
+    let junk = "{\"hello\": 1}";
+    let answer = w
+        .post_webhook(&url, w.fal.signed_headers("req-x", junk, now), junk)
+        .await;
+    assert_eq!(answer.status, 400);
+    let answer = w
+        .post_webhook(&url, w.fal.signed_headers("req-y", &body, now), &body)
+        .await;
+    assert_eq!(answer.status, 400);
+    // Genuine, but for a request nobody knows: acknowledged, nothing done.
+    let answer = w
+        .post_webhook(&url, w.fal.signed_headers("req-x", &body, now), &body)
+        .await;
+    assert_eq!(answer.status, 200);
+
+    let health = w.get_health().await;
+    assert_eq!(health.status, 200, "{}", health.body);
+    let json = health.json();
+    assert_eq!(json["status"], "ok");
+    assert_eq!(json["checks"]["fal_webhook_keys"], "ok (2 keys)");
+    assert!(!health.body.contains("test-key-secret") && !health.body.contains("AAFake"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_recovers_a_lost_webhook_and_the_late_one_changes_nothing() {
+    let w = PipelineWorld::new(false).await;
+    let avatar = w
+        .bot
+        .queued_avatar(ANNA, "portrait", "Anna", "fast", 10)
+        .await;
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    let sub = w.fal.submissions()[0].clone();
+    w.fal.set_status(
+        &sub.request_id,
+        json!({"status": "COMPLETED", "request_id": sub.request_id, "logs": []}),
+    );
+    w.fal
+        .set_result(&sub.request_id, &portrait_result(&sub.request_id));
+
+    let later = Timestamp::now().plus(Duration::from_secs(600));
+    let report = w.pipeline.sweep(later, deadline()).await.unwrap();
+    assert_eq!((report.completed, report.errors), (1, 0), "{report:?}");
+    let done = w
+        .pipeline
+        .store
+        .get_avatar(avatar.owner, avatar.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.status(), AvatarStatus::Completed);
+    assert_eq!(sent_containing(&w, "is trained and ready"), 1);
+    assert!(
+        done.in_flight_since().is_none(),
+        "out of the in-flight index once told"
+    );
+
+    let body = ok_webhook(&sub.request_id, &portrait_result(&sub.request_id));
+    let now = Timestamp::now().as_secs();
+    let answer = w
+        .post_webhook(
+            sub.webhook.as_deref().unwrap(),
+            w.fal.signed_headers(&sub.request_id, &body, now),
+            &body,
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        sent_containing(&w, "is trained and ready"),
+        1,
+        "one notice per outcome"
+    );
+    let report = w.pipeline.sweep(later, deadline()).await.unwrap();
+    assert_eq!(report.checked, 0, "nothing left in flight");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_shows_progress_once_a_minute_and_times_out_stuck_trainings() {
+    let w = PipelineWorld::new(false).await;
+    let avatar = w
+        .bot
+        .queued_avatar(ANNA, "portrait", "Anna", "quality", 10)
+        .await;
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    let sub = w.fal.submissions()[0].clone();
+    w.fal.set_status(&sub.request_id, json!({"status": "IN_PROGRESS", "request_id": sub.request_id,
+        "logs": [{"message": "Training step 300/2500", "level": "INFO", "source": "user", "timestamp": "2026-11-21T08:00:00Z"}]}));
+    let status_message = avatar.status_message.unwrap().message_id;
+
+    let t1 = Timestamp::now().plus(Duration::from_secs(600));
+    let report = w.pipeline.sweep(t1, deadline()).await.unwrap();
+    assert_eq!(report.progress_shown, 1, "{report:?}");
+    let shown = w.bot.telegram.message(ANNA.id, status_message);
+    assert!(shown.text.contains("step 300/2500 (12%)"), "{}", shown.text);
+    let report = w
+        .pipeline
+        .sweep(t1.plus(Duration::from_secs(30)), deadline())
+        .await
+        .unwrap();
+    assert_eq!(report.progress_shown, 0, "at most once a minute");
+
+    let stuck = Timestamp::now().plus(Duration::from_secs(4 * 3600));
+    let report = w.pipeline.sweep(stuck, deadline()).await.unwrap();
+    assert_eq!(report.timed_out, 1, "{report:?}");
+    assert_eq!(w.fal.cancels(), vec![sub.request_id.clone()]);
+    let failed = w
+        .pipeline
+        .store
+        .get_avatar(avatar.owner, avatar.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        failed.state,
+        AvatarState::Failed {
+            reason: FailureReason::TimedOut,
+            ..
+        }
+    ));
+    assert_eq!(sent_containing(&w, "took too long and was stopped"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_submission_fails_the_avatar_and_says_why() {
+    let w = PipelineWorld::new(false).await;
+    let avatar = w.bot.queued_avatar(ANNA, "style", "Ink", "fast", 5).await;
+    w.fal.reject_next_submit(
+        422,
+        json!({"detail": [{"loc": ["body", "images_data_url"],
+        "msg": "Could not download the archive", "type": "file_download_error"}]}),
+    );
+    let (_, response) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "permanent: not retried"
+    );
+    let failed = w
+        .pipeline
+        .store
+        .get_avatar(avatar.owner, avatar.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(&failed.state, AvatarState::Failed { reason: FailureReason::Rejected { detail }, .. }
+        if detail.contains("Could not download the archive")),
+        "{:?}",
+        failed.state
+    );
+    assert_eq!(sent_containing(&w, "Could not download the archive"), 1);
+    assert_eq!(failed.notice, OutcomeNotice::Sent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_whose_record_was_lost_is_adopted_and_never_resubmitted() {
+    let w = PipelineWorld::new(false).await;
+    let avatar = w
+        .bot
+        .queued_avatar(ANNA, "portrait", "Anna", "fast", 10)
+        .await;
+    let flaky = w.with_store(Arc::new(FlakyStore::failing_put_fal_request(
+        w.pipeline.store.clone(),
+        1,
+    )));
+    let (_, response) = w.run_queue(&flaky, Duration::from_secs(2)).await;
+    assert_eq!(
+        response.batch_item_failures.len(),
+        1,
+        "the message comes back"
+    );
+    assert_eq!(w.fal.submissions().len(), 1);
+    let claimed = w
+        .pipeline
+        .store
+        .get_avatar(avatar.owner, avatar.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        claimed.status(),
+        AvatarStatus::Submitting,
+        "claim kept: it was paid for"
+    );
+
+    // The redelivered launch finds the claim held and submits nothing.
+    let (received, response) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    assert_eq!((received, response.batch_item_failures.len()), (1, 0));
+    assert_eq!(w.fal.submissions().len(), 1);
+
+    // The result arrives; its request id was never recorded, the attempt in the URL routes it.
+    let sub = w.fal.submissions()[0].clone();
+    assert!(
+        w.pipeline
+            .store
+            .get_fal_request(&sub.request_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let body = ok_webhook(&sub.request_id, &portrait_result(&sub.request_id));
+    let now = Timestamp::now().as_secs();
+    let answer = w
+        .post_webhook(
+            sub.webhook.as_deref().unwrap(),
+            w.fal.signed_headers(&sub.request_id, &body, now),
+            &body,
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    let done = w
+        .pipeline
+        .store
+        .get_avatar(avatar.owner, avatar.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.status(), AvatarStatus::Completed);
+    assert_eq!(sent_containing(&w, "is trained and ready"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_for_deleted_avatars_are_ignored() {
+    let w = PipelineWorld::new(false).await;
+    let avatar = w
+        .bot
+        .queued_avatar(ANNA, "portrait", "Anna", "fast", 10)
+        .await;
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    let sub = w.fal.submissions()[0].clone();
+    // The user deletes the avatar while it trains.
+    w.bot.say(ANNA, "/avatars").await;
+    let list = w.bot.telegram.last_message(ANNA.id).message_id;
+    w.bot
+        .press_data(ANNA, list, &format!("d:{}", avatar.id))
+        .await;
+    w.bot
+        .press_data(ANNA, list, &format!("dy:{}", avatar.id))
+        .await;
+    assert!(w.bot.avatars(ANNA).await.is_empty());
+    let body = ok_webhook(&sub.request_id, &portrait_result(&sub.request_id));
+    let now = Timestamp::now().as_secs();
+    let answer = w
+        .post_webhook(
+            sub.webhook.as_deref().unwrap(),
+            w.fal.signed_headers(&sub.request_id, &body, now),
+            &body,
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    assert!(w.bot.avatars(ANNA).await.is_empty(), "nothing resurrected");
+    assert_eq!(sent_containing(&w, "is trained and ready"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_mode_trains_for_free_through_the_same_completion() {
+    let w = PipelineWorld::new(true).await;
+    let avatar = w
+        .bot
+        .queued_avatar(ANNA, "style", "Ink", "balanced", 5)
+        .await;
+    let (received, response) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    assert_eq!((received, response.batch_item_failures.len()), (1, 0));
+    assert!(
+        w.fal.submissions().is_empty(),
+        "no fal.ai call in test mode"
+    );
+    let training = w
+        .pipeline
+        .store
+        .get_avatar(avatar.owner, avatar.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let AvatarState::Training { request, .. } = &training.state else {
+        panic!("{:?}", training.state)
+    };
+    assert!(request.request_id.starts_with("test_"));
+
+    // The simulated result arrives after FAL_MOCK_TRAINING_DURATION (1 s) as a delayed job.
+    let (received, response) = w.run_queue(&w.pipeline, Duration::from_secs(10)).await;
+    assert_eq!((received, response.batch_item_failures.len()), (1, 0));
+    let done = w
+        .pipeline
+        .store
+        .get_avatar(avatar.owner, avatar.id)
+        .await
+        .unwrap()
+        .unwrap();
+    match &done.state {
+        AvatarState::Completed { output, .. } => assert!(matches!(&output.model,
+            TrainedModel::Lora { lora_url, .. } if lora_url.contains("test-mode"))),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sent_containing(&w, "is trained and ready"), 1);
+}
