@@ -1,31 +1,44 @@
-//! The local runner's long polling against the fake Telegram, on the embedded backend in a
-//! temporary folder: updates are fetched, handled by the same conversation as the webhook,
-//! callback queries answered by a call of their own, and the data survives a restart.
+//! The local runner against the fake Telegram (long polling), on the embedded backend in a
+//! temporary folder, in test mode: a whole avatar, from /start to "trained and ready", then
+//! a restart that finds everything where it was.
 
 use std::time::Duration;
 
-use fluxbot::config::{EnvReader, Limits, TelegramSettings};
-use fluxbot::domain::{DialogueState, UserId};
+use fluxbot::config::{EnvReader, FalSettings, Limits, TelegramSettings};
+use fluxbot::domain::{AvatarStatus, UserId};
+use fluxbot::fal::training::TrainingSettings;
 use fluxbot_tests::fake_telegram::updates::{self, User};
 use fluxbot_tests::fake_telegram::{FakeTelegram, TOKEN};
-use local_runner::LocalBot;
+use fluxbot_tests::images;
+use local_runner::{LocalBot, LocalConfig};
+use serde_json::Value;
 
 const EVA: User = User {
     id: 5_000_301,
     language_code: "en",
 };
 
-fn settings(telegram: &FakeTelegram) -> (TelegramSettings, Limits) {
-    EnvReader::from_pairs([
+fn config(telegram: &FakeTelegram) -> LocalConfig {
+    let (telegram, fal, limits, training) = EnvReader::from_pairs([
         ("TELEGRAM_TOKEN", TOKEN.to_owned()),
         ("TELEGRAM_API_URL", telegram.url()),
+        ("AVATAR_TEST_MODE", "true".to_owned()),
+        ("FAL_MOCK_TRAINING_DURATION", "1".to_owned()),
+        ("PHOTOS_MIN_STYLE", "2".to_owned()),
     ])
-    .load::<(TelegramSettings, Limits)>()
-    .unwrap()
+    .load::<(TelegramSettings, FalSettings, Limits, TrainingSettings)>()
+    .unwrap();
+    LocalConfig {
+        telegram,
+        fal,
+        limits,
+        training,
+        sweep_every: Duration::from_secs(1),
+    }
 }
 
 async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..200 {
+    for _ in 0..300 {
         if done() {
             return;
         }
@@ -34,53 +47,81 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// Queues an update for long polling and waits until the runner has taken it.
+async fn deliver(telegram: &FakeTelegram, update: Value) {
+    let id = update["update_id"].as_i64().unwrap();
+    telegram.push_update(update);
+    wait_for(&format!("update {id} to be consumed"), || {
+        telegram
+            .calls_of("getUpdates")
+            .iter()
+            .any(|c| c.params["offset"].as_i64().unwrap_or(0) > id)
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn long_polling_runs_the_conversation_and_keeps_data_across_restarts() {
+async fn a_whole_avatar_in_test_mode_over_long_polling_and_a_restart() {
     fluxbot_tests::init_tracing();
     let telegram = FakeTelegram::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let (tg, limits) = settings(&telegram);
 
-    let bot = LocalBot::open(dir.path(), &tg, limits.clone()).unwrap();
+    let bot = LocalBot::open(dir.path(), config(&telegram)).unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(async move {
-        bot.poll(async {
+        bot.run(async {
             let _ = stop_rx.await;
         })
         .await
     });
-    telegram.push_update(updates::text(1, EVA, "/start"));
-    wait_for("the welcome message", || {
-        telegram
-            .chat(EVA.id)
-            .iter()
-            .any(|m| m.text.contains("Welcome"))
-    })
-    .await;
+    deliver(&telegram, updates::text(1, EVA, "/start")).await;
     assert_eq!(
         telegram.calls()[0].method,
         "deletewebhook",
         "webhook removed first"
     );
-    let menu = telegram.last_message(EVA.id);
-    telegram.push_update(updates::callback(2, EVA, menu.message_id, "c"));
-    wait_for("the callback answer", || {
-        !telegram.calls_of("answerCallbackQuery").is_empty()
-    })
-    .await;
-    wait_for("the kind menu", || {
+    let menu = telegram.last_message(EVA.id).message_id;
+    assert!(telegram.message(EVA.id, menu).text.contains("Welcome"));
+    let mut id = 1;
+    for data in ["c", "k:style", "g:other"] {
+        id += 1;
+        deliver(&telegram, updates::callback(id, EVA, menu, data)).await;
+    }
+    assert!(
+        !telegram.calls_of("answerCallbackQuery").is_empty(),
+        "answered by a call"
+    );
+    id += 1;
+    deliver(&telegram, updates::text(id, EVA, "Ink")).await;
+    let photos = telegram.last_message(EVA.id).message_id;
+    id += 1;
+    deliver(&telegram, updates::callback(id, EVA, photos, "p:fast")).await;
+    for seed in 0..2u8 {
+        id += 1;
+        let file = telegram.add_file(images::jpeg(640, 800, seed), "jpg");
+        deliver(&telegram, updates::photo(id, EVA, &file, (640, 800), None)).await;
+    }
+    let start = telegram
+        .message(EVA.id, photos)
+        .button("Start training")
+        .unwrap()
+        .to_owned();
+    id += 1;
+    deliver(&telegram, updates::callback(id, EVA, photos, &start)).await;
+    let confirm = telegram
+        .message(EVA.id, photos)
+        .button("Confirm")
+        .unwrap()
+        .to_owned();
+    id += 1;
+    deliver(&telegram, updates::callback(id, EVA, photos, &confirm)).await;
+
+    // The worker launches (test mode), the simulated result arrives a second later.
+    wait_for("the avatar to be ready and the user told", || {
         telegram
-            .message(EVA.id, menu.message_id)
-            .text
-            .contains("New avatar")
-    })
-    .await;
-    // Update 2 was confirmed by a later getUpdates offset.
-    wait_for("the offset to move past update 2", || {
-        telegram
-            .calls_of("getUpdates")
+            .chat(EVA.id)
             .iter()
-            .any(|c| c.params["offset"] == 3)
+            .any(|m| m.text.contains("is trained and ready"))
     })
     .await;
     stop_tx.send(()).unwrap();
@@ -90,14 +131,14 @@ async fn long_polling_runs_the_conversation_and_keeps_data_across_restarts() {
         .unwrap()
         .unwrap();
 
-    // A restart on the same folder finds the user where they were.
-    let again = LocalBot::open(dir.path(), &tg, limits).unwrap();
-    let profile = again
+    // A restart on the same folder finds the trained avatar.
+    let again = LocalBot::open(dir.path(), config(&telegram)).unwrap();
+    let avatars = again
         .conversation
         .store
-        .get_user(UserId(EVA.id))
+        .list_avatars(UserId(EVA.id))
         .await
-        .unwrap()
-        .expect("the profile survived the restart");
-    assert_eq!(profile.dialogue, DialogueState::ChoosingKind);
+        .unwrap();
+    assert_eq!(avatars.len(), 1);
+    assert_eq!(avatars[0].status(), AvatarStatus::Completed);
 }

@@ -1,68 +1,109 @@
-//! The local runner: the bot in one process on the embedded backend, data in a local folder
-//! kept across restarts. Telegram updates come by long polling (getUpdates, after removing
-//! any webhook) and go through the same [`Conversation::process`] the webhook function uses.
+//! The local runner: the whole bot in one process on the embedded backend, data in a local
+//! folder kept across restarts.
 //!
-//! Training launches are put on the local queue; the worker that performs them, the local
-//! fal.ai webhook and the sweep timer are wired here as their issues (#4, #6) land.
+//! - Telegram updates come by long polling (getUpdates, after removing any webhook) and go
+//!   through the same [`Conversation::process`] the webhook function uses;
+//! - a worker takes jobs off the local launch queue and runs [`Pipeline::run_job`], as the
+//!   training-launch function does with SQS;
+//! - the status sweep runs every minute, as EventBridge schedules it in AWS.
+//!
+//! Test mode (no fal.ai calls) is the default locally; with `FAL_KEY` trainings are real and,
+//! since fal.ai cannot reach a laptop, their results are collected by the sweep.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fluxbot::adapters::embedded::{Database, EmbeddedQueue, EmbeddedStore, LocalBlobs};
 use fluxbot::bot::{Conversation, Processed};
-use fluxbot::config::{Limits, TelegramSettings};
+use fluxbot::config::{FalSettings, Limits, TelegramSettings};
+use fluxbot::domain::Timestamp;
+use fluxbot::fal::training::TrainingSettings;
+use fluxbot::jobs::Job;
+use fluxbot::pipeline::{FalBackend, JobOutcome, Pipeline};
+use fluxbot::ports::QueueDelay;
 use fluxbot::telegram::client::TelegramClient;
 
 /// How long one getUpdates call waits for news (below the client's 17 s request timeout).
 const POLL_WAIT: Duration = Duration::from_secs(10);
 /// Pause after a failure before polling again.
 const BACKOFF: Duration = Duration::from_secs(2);
+/// How long the worker waits on an empty queue before asking again.
+const QUEUE_WAIT: Duration = Duration::from_secs(1);
+/// A job that asks to be retried comes back after this long.
+const RETRY_DELAY: u64 = 30;
+
+/// Everything the runner reads from the environment.
+pub struct LocalConfig {
+    pub telegram: TelegramSettings,
+    pub fal: FalSettings,
+    pub limits: Limits,
+    pub training: TrainingSettings,
+    /// How often the sweep runs (every minute, as in AWS).
+    pub sweep_every: Duration,
+}
 
 pub struct LocalBot {
     pub conversation: Conversation,
+    pub pipeline: Pipeline,
     pub data_dir: PathBuf,
+    sweep_every: Duration,
 }
 
 impl LocalBot {
     /// Opens (or creates) the local database, queue and blob folder under `data_dir`.
-    pub fn open(
-        data_dir: &Path,
-        telegram: &TelegramSettings,
-        limits: Limits,
-    ) -> anyhow::Result<Self> {
+    pub fn open(data_dir: &Path, config: LocalConfig) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir)?;
         let db = Database::open(&data_dir.join("bot.sqlite3"))?;
-        let blobs = LocalBlobs::open(
+        let blobs = Arc::new(LocalBlobs::open(
             &data_dir.join("blobs"),
             url::Url::parse("http://127.0.0.1:8080/")?,
-        )?;
+        )?);
+        let store = Arc::new(EmbeddedStore::new(db.clone()));
+        let queue = Arc::new(EmbeddedQueue::new(db, "launch", Duration::from_secs(540)));
+        let telegram = TelegramClient::new(&config.telegram);
         Ok(Self {
             conversation: Conversation {
-                store: Arc::new(EmbeddedStore::new(db.clone())),
-                blobs: Arc::new(blobs),
-                launches: Arc::new(EmbeddedQueue::new(db, "launch", Duration::from_secs(540))),
-                telegram: TelegramClient::new(telegram),
-                limits,
+                store: store.clone(),
+                blobs: blobs.clone(),
+                launches: queue.clone(),
+                telegram: telegram.clone(),
+                limits: config.limits,
+            },
+            pipeline: Pipeline {
+                store,
+                blobs,
+                queue,
+                telegram,
+                fal: FalBackend::from_settings(&config.fal),
+                fal_settings: config.fal,
+                training: config.training,
             },
             data_dir: data_dir.to_owned(),
+            sweep_every: config.sweep_every,
         })
     }
 
-    /// Polls Telegram until `stop` resolves. Updates are handled one at a time, in order; a
-    /// transient failure stops the batch so the same update is fetched and tried again.
-    pub async fn poll(&self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    /// Runs everything until `stop` resolves.
+    pub async fn run(&self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        self.pipeline.log_mode();
+        tokio::select! {
+            () = stop => Ok(()),
+            polled = self.poll() => polled,
+            () = self.work() => Ok(()),
+            () = self.sweep() => Ok(()),
+        }
+    }
+
+    /// Long polling. Updates are handled one at a time, in order; a transient failure stops
+    /// the batch so the same update is fetched and tried again.
+    async fn poll(&self) -> anyhow::Result<()> {
         let telegram = &self.conversation.telegram;
         telegram.delete_webhook().await?;
         tracing::info!("long polling Telegram for updates");
         let mut offset = 0i32;
-        tokio::pin!(stop);
         loop {
-            let updates = tokio::select! {
-                () = &mut stop => return Ok(()),
-                updates = telegram.get_updates(offset, POLL_WAIT) => updates,
-            };
-            let updates = match updates {
+            let updates = match telegram.get_updates(offset, POLL_WAIT).await {
                 Ok(updates) => updates,
                 Err(e) => {
                     tracing::warn!(error = %e, "getUpdates failed; retrying");
@@ -88,6 +129,55 @@ impl LocalBot {
                         break;
                     }
                 }
+            }
+        }
+    }
+
+    /// The launch worker: the local queue's jobs, as SQS would deliver them.
+    async fn work(&self) {
+        let queue = &self.pipeline.queue;
+        loop {
+            let messages = match queue.receive(5, QUEUE_WAIT).await {
+                Ok(messages) => messages,
+                Err(e) => {
+                    tracing::warn!(error = %e, "local queue unavailable; retrying");
+                    tokio::time::sleep(BACKOFF).await;
+                    continue;
+                }
+            };
+            if messages.is_empty() {
+                tokio::time::sleep(QUEUE_WAIT).await;
+            }
+            for message in messages {
+                let outcome = match Job::from_body(&message.body) {
+                    Ok(job) => self.pipeline.run_job(job, Timestamp::now()).await,
+                    Err(e) => {
+                        tracing::error!(error = %e, "unreadable job dropped");
+                        JobOutcome::Done
+                    }
+                };
+                let settled = match outcome {
+                    JobOutcome::Done => queue.ack(&message.receipt).await,
+                    JobOutcome::RetryLater(_) => {
+                        let delay = QueueDelay::from_secs(RETRY_DELAY).expect("within 900 s");
+                        queue.release(&message.receipt, delay).await
+                    }
+                };
+                if let Err(e) = settled {
+                    tracing::warn!(error = %e, "could not settle a job; it comes back after its visibility timeout");
+                }
+            }
+        }
+    }
+
+    /// The status sweep on a timer.
+    async fn sweep(&self) {
+        let mut every = tokio::time::interval(self.sweep_every);
+        loop {
+            every.tick().await;
+            let deadline = Instant::now() + self.sweep_every;
+            if let Err(e) = self.pipeline.sweep(Timestamp::now(), deadline).await {
+                tracing::warn!(error = %e, "sweep failed; next tick retries");
             }
         }
     }

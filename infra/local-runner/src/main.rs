@@ -4,9 +4,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use fluxbot::config::{EnvReader, FalSettings, Limits, TelegramSettings};
-use local_runner::LocalBot;
+use fluxbot::fal::training::TrainingSettings;
+use local_runner::{LocalBot, LocalConfig};
 
 const HOW_TO: &str = "\
 The local runner needs a Telegram bot token:
@@ -27,7 +29,8 @@ async fn main() -> ExitCode {
         "AVATAR_TEST_MODE",
         if has_fal_key { "false" } else { "true" },
     );
-    let (telegram, fal, limits) = match env.load::<(TelegramSettings, FalSettings, Limits)>() {
+    let loaded = env.load::<(TelegramSettings, FalSettings, Limits, TrainingSettings)>();
+    let (telegram, fal, limits, training) = match loaded {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}\n\n{HOW_TO}");
@@ -37,13 +40,6 @@ async fn main() -> ExitCode {
     let data = std::env::var("LOCAL_DATA_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(".local-data"));
-    let bot = match LocalBot::open(&data, &telegram, limits) {
-        Ok(bot) => bot,
-        Err(e) => {
-            eprintln!("local runner could not open {}: {e:#}", data.display());
-            return ExitCode::FAILURE;
-        }
-    };
     println!(
         "data: {} (SQLite records and queue, local blobs; kept across restarts)",
         data.display()
@@ -52,18 +48,32 @@ async fn main() -> ExitCode {
     println!(
         "fal.ai: {}",
         if fal.is_test_mode() {
-            "test mode (simulated trainings, no cost)"
+            "TEST MODE (simulated trainings, no cost)"
         } else {
-            "live"
+            "live (results collected by the sweep: fal.ai cannot call a laptop)"
         }
     );
-    println!("Running: the conversation over long polling. Training launches are queued locally;");
-    println!("the launch worker, the fal.ai webhook and the sweep join with issues #4 and #6.");
-    println!("Stop with Ctrl-C.");
+    let config = LocalConfig {
+        telegram,
+        fal,
+        limits,
+        training,
+        sweep_every: Duration::from_secs(60),
+    };
+    let bot = match LocalBot::open(&data, config) {
+        Ok(bot) => bot,
+        Err(e) => {
+            eprintln!("local runner could not open {}: {e:#}", data.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "Running: conversation (long polling), launch worker, sweep every minute. Ctrl-C stops."
+    );
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    match bot.poll(stop).await {
+    match bot.run(stop).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("local runner stopped: {e:#}");
