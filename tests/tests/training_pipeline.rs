@@ -530,3 +530,160 @@ async fn test_mode_trains_for_free_through_the_same_completion() {
     }
     assert_eq!(sent_containing(&w, "is trained and ready"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn style_happy_path_with_the_fast_lora_trainer() {
+    let w = PipelineWorld::new(false).await;
+    let avatar = w
+        .bot
+        .queued_avatar(ANNA, "style", "Ink", "quality", 5)
+        .await;
+    let (_, response) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    assert!(response.batch_item_failures.is_empty());
+    let sub = w.fal.submissions()[0].clone();
+    assert_eq!(sub.endpoint, "fal-ai/flux-lora-fast-training");
+    let archive_url = sub.input["images_data_url"].as_str().unwrap().to_owned();
+    assert_eq!(
+        sub.input,
+        json!({
+            "images_data_url": archive_url,
+            "trigger_word": avatar.trigger_phrase().as_str(),
+            "steps": 1000,
+            "is_style": true,
+            "create_masks": false,
+            "data_archive_format": "zip",
+        })
+    );
+    let zip_bytes = reqwest::get(&archive_url)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        zip::ZipArchive::new(std::io::Cursor::new(zip_bytes.to_vec()))
+            .unwrap()
+            .len(),
+        5
+    );
+    let payload = r#"{"diffusers_lora_file":{"url":"https://v3.fal.media/files/koala/style_lora.safetensors","content_type":"application/octet-stream","file_name":"pytorch_lora_weights.safetensors","file_size":44000000},"config_file":{"url":"https://v3.fal.media/files/koala/config.json","content_type":"application/octet-stream","file_name":"config.json","file_size":1100},"debug_preprocessed_output":null}"#;
+    let body = ok_webhook(&sub.request_id, payload);
+    let now = Timestamp::now().as_secs();
+    let answer = w
+        .post_webhook(
+            sub.webhook.as_deref().unwrap(),
+            w.fal.signed_headers(&sub.request_id, &body, now),
+            &body,
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    let done = w
+        .pipeline
+        .store
+        .get_avatar(avatar.owner, avatar.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(&done.state, AvatarState::Completed { output, .. }
+    if output.model == TrainedModel::Lora {
+        lora_url: "https://v3.fal.media/files/koala/style_lora.safetensors".into(),
+        config_url: Some("https://v3.fal.media/files/koala/config.json".into()),
+    }));
+    assert_eq!(sent_containing(&w, "is trained and ready"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_key_fails_the_avatar_and_a_500_is_retried() {
+    let w = PipelineWorld::new(false).await;
+    let first = w
+        .bot
+        .queued_avatar(ANNA, "portrait", "Anna", "fast", 10)
+        .await;
+    w.fal
+        .reject_next_submit(401, json!({"detail": "Unauthorized"}));
+    let (_, response) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "a bad key is not retried"
+    );
+    let failed = w
+        .pipeline
+        .store
+        .get_avatar(first.owner, first.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        failed.state,
+        AvatarState::Failed {
+            reason: FailureReason::Unauthorized,
+            ..
+        }
+    ));
+    assert_eq!(sent_containing(&w, "misconfigured"), 1);
+
+    // A second avatar (the first one's training is over), and fal.ai answers 500 once.
+    let second = w
+        .bot
+        .queued_avatar(ANNA, "portrait", "Bob", "fast", 10)
+        .await;
+    w.fal.reject_next_submit(
+        500,
+        json!({"detail": "Internal error", "error_type": "internal_error"}),
+    );
+    let (_, response) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "retried within the call"
+    );
+    assert_eq!(w.fal.submissions().len(), 1, "one submission in all");
+    let training = w
+        .pipeline
+        .store
+        .get_avatar(second.owner, second.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(training.status(), AvatarStatus::Training);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_and_sweep_racing_notify_once() {
+    let w = PipelineWorld::new(false).await;
+    let avatar = w
+        .bot
+        .queued_avatar(ANNA, "portrait", "Anna", "fast", 10)
+        .await;
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    let sub = w.fal.submissions()[0].clone();
+    w.fal.set_status(
+        &sub.request_id,
+        json!({"status": "COMPLETED", "request_id": sub.request_id}),
+    );
+    w.fal
+        .set_result(&sub.request_id, &portrait_result(&sub.request_id));
+    let body = ok_webhook(&sub.request_id, &portrait_result(&sub.request_id));
+    let headers = w
+        .fal
+        .signed_headers(&sub.request_id, &body, Timestamp::now().as_secs());
+    let later = Timestamp::now().plus(Duration::from_secs(600));
+    let (answer, report) = tokio::join!(
+        w.post_webhook(sub.webhook.as_deref().unwrap(), headers, &body),
+        w.pipeline.sweep(later, deadline()),
+    );
+    assert_eq!(answer.status, 200);
+    report.unwrap();
+    let done = w
+        .pipeline
+        .store
+        .get_avatar(avatar.owner, avatar.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.status(), AvatarStatus::Completed);
+    assert_eq!(
+        sent_containing(&w, "is trained and ready"),
+        1,
+        "exactly one notice"
+    );
+}
