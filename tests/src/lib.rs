@@ -11,6 +11,7 @@ pub mod flaky_store;
 pub mod images;
 pub mod moto;
 pub mod pipeline_world;
+pub mod rss;
 pub mod template;
 pub mod transcript;
 

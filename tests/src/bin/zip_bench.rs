@@ -45,22 +45,6 @@ fn parse_args() -> Args {
     args
 }
 
-/// A field of /proc/self/status, in kB.
-fn status_kb(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Resets the peak-RSS watermark (Linux >= 4.0), so VmHWM covers only what follows.
-fn reset_peak() {
-    std::fs::write("/proc/self/clear_refs", "5").expect("reset VmHWM via /proc/self/clear_refs");
-}
-
 async fn plain_copy(blobs: &dyn BlobStore, sources: &[ZipSource]) -> Duration {
     let started = Instant::now();
     for (i, s) in sources.iter().enumerate() {
@@ -105,15 +89,15 @@ async fn main() {
     let total = (args.photos * args.photo_bytes) as f64;
 
     let (mut zip_times, mut copy_times, mut peaks) = (Vec::new(), Vec::new(), Vec::new());
-    let baseline_kb = status_kb("VmRSS:");
+    let baseline_kb = fluxbot_tests::rss::status_kb("VmRSS:");
     for _ in 0..args.rounds {
         copy_times.push(plain_copy(&*blobs, &sources).await);
-        reset_peak();
+        fluxbot_tests::rss::reset_peak();
         let dest = blob_keys::archive(owner, avatar, AttemptId::new());
         let started = Instant::now();
         let summary = zip_blobs(&*blobs, &sources, &dest).await.unwrap();
         zip_times.push(started.elapsed());
-        peaks.push(status_kb("VmHWM:"));
+        peaks.push(fluxbot_tests::rss::status_kb("VmHWM:"));
         assert_eq!(summary.content_bytes as f64, total);
     }
     let (zip, copy) = (median(zip_times), median(copy_times));
