@@ -645,6 +645,15 @@ async fn all_in_flight(
     panic!("in-flight pagination does not end");
 }
 
+/// Marks the avatar's outcome as told to the user.
+async fn told(store: &dyn RecordStore, mut avatar: Avatar) -> Avatar {
+    avatar.notice = fluxbot::domain::OutcomeNotice::Sent;
+    store
+        .update_avatar(&avatar)
+        .await
+        .expect("notice marked sent")
+}
+
 pub async fn in_flight_index_holds_exactly_the_waiting_work(store: &dyn RecordStore) {
     let owner = random_user();
     let now = T0.plus(secs(3600));
@@ -663,7 +672,11 @@ pub async fn in_flight_index_holds_exactly_the_waiting_work(store: &dyn RecordSt
         now.minus(secs(200)),
     )
     .await;
-    // Not in flight: ready, queued, completed.
+    // Queued since now-100 s: in the index too, so a lost launch message is sent again.
+    let e = collecting(store, owner).await;
+    let e = step(store, &e, AvatarEvent::MinimumReached, now).await;
+    let e = step(store, &e, AvatarEvent::Enqueue, now.minus(secs(100))).await;
+    // Not in flight: ready; completed with the user told.
     let c = collecting(store, owner).await;
     let _c = step(store, &c, AvatarEvent::MinimumReached, now).await;
     let d = training_since(store, owner, now.minus(secs(1000))).await;
@@ -674,7 +687,7 @@ pub async fn in_flight_index_holds_exactly_the_waiting_work(store: &dyn RecordSt
         },
         raw_response: "{}".into(),
     };
-    let _d = step(
+    let d = step(
         store,
         &d,
         AvatarEvent::Succeed {
@@ -683,6 +696,7 @@ pub async fn in_flight_index_holds_exactly_the_waiting_work(store: &dyn RecordSt
         now.minus(secs(900)),
     )
     .await;
+    let _d = told(store, d).await;
     // A generation in progress since now-250 s, and a pending one.
     let g = store
         .create_generation(&generation(&a, now.minus(secs(260))))
@@ -712,7 +726,7 @@ pub async fn in_flight_index_holds_exactly_the_waiting_work(store: &dyn RecordSt
     let targets =
         |items: Vec<InFlightItem>| items.into_iter().map(|i| i.target).collect::<Vec<_>>();
 
-    let expected = vec![training(&a), gen_target.clone(), training(&b)];
+    let expected = vec![training(&a), gen_target.clone(), training(&b), training(&e)];
     assert_eq!(
         targets(all_in_flight(store, now, 50).await),
         expected,
@@ -731,8 +745,15 @@ pub async fn in_flight_index_holds_exactly_the_waiting_work(store: &dyn RecordSt
         "younger items are left out"
     );
 
-    // Items leave the index when their state does.
-    let _a = step(store, &a, AvatarEvent::Succeed { output }, now).await;
+    // Items leave the index when their state does; an outcome stays until the user is told.
+    let a = step(store, &a, AvatarEvent::Succeed { output }, now).await;
+    assert_eq!(
+        targets(all_in_flight(store, now.plus(secs(1)), 50).await),
+        vec![gen_target.clone(), training(&b), training(&e), training(&a)],
+        "completed, not yet told: still watched"
+    );
+    let a = told(store, a).await;
+    store.delete_avatar(owner, e.id).await.unwrap();
     assert_eq!(
         targets(all_in_flight(store, now, 50).await),
         vec![gen_target, training(&b)]

@@ -127,36 +127,27 @@ impl Pipeline {
         reason: FailureReason,
         now: Timestamp,
     ) -> PipelineResult<()> {
-        let mut current = avatar;
-        for _ in 0..5 {
-            let Ok(mut next) = current.apply(
-                AvatarEvent::Fail {
-                    reason: reason.clone(),
-                },
-                now,
-            ) else {
-                return Ok(());
-            };
-            next.notice = OutcomeNotice::Due {
-                claimed_until: now.plus(NOTICE_CLAIM),
-            };
-            match self.store.update_avatar(&next).await {
-                Ok(stored) => {
-                    tracing::warn!(avatar = %stored.id, reason = ?reason, "training failed before it started");
-                    self.after_outcome(&stored).await;
-                    return Ok(());
-                }
-                Err(StoreError::Conflict(_)) => {
-                    match self.store.get_avatar(current.owner, current.id).await? {
-                        Some(fresh) => current = fresh,
-                        None => return Ok(()),
-                    }
-                }
-                Err(StoreError::NotFound(_)) => return Ok(()),
-                Err(e) => return Err(e.into()),
-            }
+        let failed = self
+            .update_avatar_with(avatar, |current| {
+                let mut next = current
+                    .apply(
+                        AvatarEvent::Fail {
+                            reason: reason.clone(),
+                        },
+                        now,
+                    )
+                    .ok()?;
+                next.notice = OutcomeNotice::Due {
+                    claimed_until: now.plus(NOTICE_CLAIM),
+                };
+                Some(next)
+            })
+            .await?;
+        if let Some(stored) = failed {
+            tracing::warn!(avatar = %stored.id, reason = ?reason, "training failed before it started");
+            self.after_outcome(&stored).await;
         }
-        Err(PipelineError::Contended(current.id.to_string()))
+        Ok(())
     }
 
     /// Notice (the caller holds its claim) and clean-up. Failures here are logged: the

@@ -207,34 +207,24 @@ impl Pipeline {
                 created_at: now,
             })
             .await?;
-        let mut current = avatar.clone();
-        for _ in 0..5 {
-            let Ok(training) = current.apply(
-                AvatarEvent::Submitted {
-                    attempt,
-                    request: request.clone(),
-                },
-                now,
-            ) else {
-                // A fast webhook adopted the result already, or the avatar moved on.
-                return Ok(());
-            };
-            match self.store.update_avatar(&training).await {
-                Ok(stored) => {
-                    self.announce_start(&stored).await?;
-                    return Ok(());
-                }
-                Err(StoreError::Conflict(_)) => {
-                    match self.store.get_avatar(avatar.owner, avatar.id).await? {
-                        Some(fresh) => current = fresh,
-                        None => return Ok(()),
-                    }
-                }
-                Err(StoreError::NotFound(_)) => return Ok(()),
-                Err(e) => return Err(e.into()),
-            }
+        let submitted = self
+            .update_avatar_with(avatar.clone(), |current| {
+                // Declines when a fast webhook adopted the result already.
+                current
+                    .apply(
+                        AvatarEvent::Submitted {
+                            attempt,
+                            request: request.clone(),
+                        },
+                        now,
+                    )
+                    .ok()
+            })
+            .await?;
+        if let Some(training) = submitted {
+            self.announce_start(&training).await?;
         }
-        Err(super::PipelineError::Contended(avatar.id.to_string()))
+        Ok(())
     }
 
     async fn release(&self, avatar: &Avatar, attempt: AttemptId, now: Timestamp) {

@@ -92,6 +92,34 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// Applies `change` to the avatar and writes it conditionally; after a conflicting write
+    /// it re-reads and applies `change` again, a few times. `Ok(None)` when `change` declines
+    /// (the avatar moved on) or the avatar is gone.
+    pub(crate) async fn update_avatar_with(
+        &self,
+        start: crate::domain::Avatar,
+        mut change: impl FnMut(&crate::domain::Avatar) -> Option<crate::domain::Avatar>,
+    ) -> PipelineResult<Option<crate::domain::Avatar>> {
+        let mut current = start;
+        for _ in 0..5 {
+            let Some(next) = change(&current) else {
+                return Ok(None);
+            };
+            match self.store.update_avatar(&next).await {
+                Ok(stored) => return Ok(Some(stored)),
+                Err(StoreError::Conflict(_)) => {
+                    match self.store.get_avatar(current.owner, current.id).await? {
+                        Some(fresh) => current = fresh,
+                        None => return Ok(None),
+                    }
+                }
+                Err(StoreError::NotFound(_)) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(PipelineError::Contended(current.id.to_string()))
+    }
+
     /// The production wiring: DynamoDB, S3, the SQS launch queue, Telegram and fal.ai.
     pub fn on_aws(
         clients: &crate::adapters::aws::AwsClients,

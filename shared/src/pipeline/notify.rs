@@ -100,29 +100,18 @@ impl Pipeline {
     }
 
     async fn mark_notice_sent(&self, avatar: &Avatar) -> PipelineResult<()> {
-        let mut current = avatar.clone();
-        for _ in 0..5 {
-            if current.notice == OutcomeNotice::Sent {
-                return Ok(());
-            }
-            let mut next = current.clone();
-            next.notice = OutcomeNotice::Sent;
-            match self.store.update_avatar(&next).await {
-                Ok(_) => {
-                    tracing::info!(avatar = %avatar.id, status = avatar.status().as_str(), "user told of the outcome");
-                    return Ok(());
-                }
-                Err(StoreError::Conflict(_)) => {
-                    match self.store.get_avatar(avatar.owner, avatar.id).await? {
-                        Some(fresh) => current = fresh,
-                        None => return Ok(()),
-                    }
-                }
-                Err(StoreError::NotFound(_)) => return Ok(()),
-                Err(e) => return Err(e.into()),
-            }
+        let marked = self
+            .update_avatar_with(avatar.clone(), |current| {
+                (current.notice != OutcomeNotice::Sent).then(|| Avatar {
+                    notice: OutcomeNotice::Sent,
+                    ..current.clone()
+                })
+            })
+            .await?;
+        if marked.is_some() {
+            tracing::info!(avatar = %avatar.id, status = avatar.status().as_str(), "user told of the outcome");
         }
-        Err(super::PipelineError::Contended(avatar.id.to_string()))
+        Ok(())
     }
 
     /// For the sweep: takes over a due notice whose sender's claim has lapsed, and sends it.
