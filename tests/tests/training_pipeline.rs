@@ -245,6 +245,12 @@ async fn webhooks_are_authenticated_before_they_are_read() {
         .post_webhook(&url, w.fal.signed_headers("req-y", &body, now), &body)
         .await;
     assert_eq!(answer.status, 400);
+    // Signed under the gateway attempt's id (fal retried internally): accepted.
+    let retried = r#"{"request_id":"req-x","gateway_request_id":"gw-2","status":"OK","payload":{"finetune_id":"ft"}}"#;
+    let answer = w
+        .post_webhook(&url, w.fal.signed_headers("gw-2", retried, now), retried)
+        .await;
+    assert_eq!(answer.status, 200);
     // Genuine, but for a request nobody knows: acknowledged, nothing done.
     let answer = w
         .post_webhook(&url, w.fal.signed_headers("req-x", &body, now), &body)

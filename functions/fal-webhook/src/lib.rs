@@ -73,7 +73,11 @@ impl App {
                 return text(StatusCode::BAD_REQUEST, "not a fal.ai webhook body");
             }
         };
-        if body.request_id != signed.request_id {
+        // The signed header names the request (or, after fal's own retries, possibly the
+        // gateway attempt); anything else is a body replayed under another signature.
+        if signed.request_id != body.request_id
+            && Some(&signed.request_id) != body.gateway_request_id.as_ref()
+        {
             tracing::warn!("webhook body names another request than its signed header");
             return text(StatusCode::BAD_REQUEST, "request id mismatch");
         }
