@@ -81,6 +81,10 @@ struct State {
     downloads_served: u32,
     /// Updates waiting for getUpdates (long polling).
     pending_updates: Vec<Value>,
+    /// The webhook as set by setWebhook: its parameters as received.
+    webhook: Option<Value>,
+    /// The last delivery error getWebhookInfo reports: (unix time, message).
+    webhook_error: Option<(i64, String)>,
 }
 
 #[derive(Clone)]
@@ -157,6 +161,16 @@ impl FakeTelegram {
     /// Queues an update for the bot's next getUpdates.
     pub fn push_update(&self, update: Value) {
         self.state.lock().unwrap().pending_updates.push(update);
+    }
+
+    /// What getWebhookInfo will report as the last delivery error.
+    pub fn set_webhook_error(&self, unix_time: i64, message: &str) {
+        self.state.lock().unwrap().webhook_error = Some((unix_time, message.to_owned()));
+    }
+
+    /// The parameters of the last setWebhook.
+    pub fn webhook(&self) -> Option<Value> {
+        self.state.lock().unwrap().webhook.clone()
     }
 
     /// From now on, sending to this chat fails as when the user blocked the bot.
@@ -240,7 +254,19 @@ impl Respond for Responder {
             );
         };
         let method = method.to_ascii_lowercase();
-        let params: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let content_type = request
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        // teloxide sends JSON for most methods and multipart/form-data for the ones that may
+        // carry files (setWebhook, sendPhoto...), as the Bot API allows.
+        let params: Value = if content_type.starts_with("multipart/form-data") {
+            parse_multipart(&content_type, &request.body)
+        } else {
+            serde_json::from_slice(&request.body).unwrap_or(Value::Null)
+        };
         if method == "getupdates" {
             // getUpdates confirms everything below `offset`; with nothing new the real server
             // holds the request for `timeout` seconds: a short pause keeps clients from spinning.
@@ -348,9 +374,47 @@ impl State {
                 Ok(json!({"file_id": file_id, "file_unique_id": unique,
                           "file_size": bytes.len(), "file_path": path}))
             }
-            "setmycommands" | "deletewebhook" | "setwebhook" | "sendchataction" => {
+            "setwebhook" => {
+                let url = p["url"].as_str().unwrap_or_default();
+                if !url.starts_with("https://") {
+                    return Err(bad_request(
+                        "bad webhook: An HTTPS URL must be provided for webhook",
+                    ));
+                }
+                let secret = p["secret_token"].as_str().unwrap_or_default();
+                if !secret
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                {
+                    return Err(bad_request("secret token contains unallowed characters"));
+                }
+                if p["drop_pending_updates"] == true {
+                    self.pending_updates.clear();
+                }
+                self.webhook = Some(p.clone());
                 Ok(Value::Bool(true))
             }
+            "deletewebhook" => {
+                self.webhook = None;
+                Ok(Value::Bool(true))
+            }
+            "getwebhookinfo" => {
+                let mut info = json!({
+                    "url": self.webhook.as_ref().map(|w| w["url"].clone()).unwrap_or(json!("")),
+                    "has_custom_certificate": false,
+                    "pending_update_count": self.pending_updates.len(),
+                });
+                if let Some(w) = &self.webhook {
+                    info["max_connections"] = json!(40);
+                    info["allowed_updates"] = w["allowed_updates"].clone();
+                }
+                if let Some((at, message)) = &self.webhook_error {
+                    info["last_error_date"] = json!(at);
+                    info["last_error_message"] = json!(message);
+                }
+                Ok(info)
+            }
+            "setmycommands" | "sendchataction" => Ok(Value::Bool(true)),
             "getme" => Ok(json!({"id": BOT_ID, "is_bot": true, "first_name": "Flux",
                                   "username": "flux_test_bot", "can_join_groups": false,
                                   "can_read_all_group_messages": false,
@@ -360,6 +424,40 @@ impl State {
             ))),
         }
     }
+}
+
+/// The fields of a multipart/form-data body as a JSON object: text fields as strings, or as
+/// the JSON they hold (arrays, objects, booleans, numbers), as the Bot API reads them.
+fn parse_multipart(content_type: &str, body: &[u8]) -> Value {
+    let Some(boundary) = content_type
+        .split(';')
+        .filter_map(|p| p.trim().strip_prefix("boundary="))
+        .next()
+        .map(|b| format!("--{}", b.trim_matches('"')))
+    else {
+        return Value::Null;
+    };
+    let text = String::from_utf8_lossy(body);
+    let mut fields = serde_json::Map::new();
+    for part in text.split(boundary.as_str()) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+        else {
+            continue;
+        };
+        let value = value.strip_suffix("\r\n").unwrap_or(value);
+        let parsed = match serde_json::from_str::<Value>(value) {
+            Ok(v @ (Value::Array(_) | Value::Object(_) | Value::Bool(_) | Value::Number(_))) => v,
+            _ => Value::String(value.to_owned()),
+        };
+        fields.insert(name.to_owned(), parsed);
+    }
+    Value::Object(fields)
 }
 
 /// Checks a message's text and keyboard the way Telegram does; returns them.

@@ -64,6 +64,17 @@ impl TelegramError {
     }
 }
 
+/// Telegram's view of the webhook (getWebhookInfo), without anything secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookStatus {
+    pub url: Option<String>,
+    pub pending_update_count: u32,
+    /// When (UTC) and what the last delivery error was.
+    pub last_error: Option<(String, String)>,
+    pub max_connections: Option<u32>,
+    pub allowed_updates: Vec<String>,
+}
+
 /// A file Telegram will let the bot download.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteFile {
@@ -250,6 +261,54 @@ impl TelegramClient {
                 .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
         })
         .await
+    }
+
+    /// Points Telegram at the webhook: with the secret it must send back, only the update
+    /// kinds the bot uses, and optionally dropping what is pending.
+    pub async fn set_webhook(
+        &self,
+        url: &url::Url,
+        secret: &str,
+        drop_pending_updates: bool,
+    ) -> Result<(), TelegramError> {
+        self.call("setWebhook", || {
+            self.bot
+                .set_webhook(url.clone())
+                .secret_token(secret.to_owned())
+                .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
+                .drop_pending_updates(drop_pending_updates)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// What Telegram knows of the webhook: where it points, what is pending, the last error.
+    pub async fn webhook_info(&self) -> Result<WebhookStatus, TelegramError> {
+        let info = self
+            .call("getWebhookInfo", || self.bot.get_webhook_info())
+            .await?;
+        Ok(WebhookStatus {
+            url: info.url.map(|u| u.to_string()),
+            pending_update_count: info.pending_update_count,
+            last_error: info.last_error_date.map(|at| {
+                (
+                    at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                    info.last_error_message.unwrap_or_default(),
+                )
+            }),
+            max_connections: info.max_connections,
+            allowed_updates: info
+                .allowed_updates
+                .unwrap_or_default()
+                .iter()
+                .map(|u| {
+                    serde_json::to_value(u)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                })
+                .collect(),
+        })
     }
 
     /// Registers the command list shown by Telegram clients, in one language or as default.

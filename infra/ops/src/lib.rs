@@ -1,0 +1,102 @@
+//! Operator commands that talk to Telegram. Each returns the text to print, so tests can
+//! check exactly what an operator sees.
+
+use std::fmt::Write;
+
+use fluxbot::telegram::client::{TelegramClient, WebhookStatus};
+use fluxbot::telegram::commands;
+
+/// setWebhook with the secret token and the update kinds the bot uses (optionally dropping
+/// pending updates), then setMyCommands: Russian as the default and for `ru`, English for
+/// `en`.
+pub async fn set_webhook(
+    telegram: &TelegramClient,
+    url: &url::Url,
+    secret: &str,
+    drop_pending_updates: bool,
+) -> anyhow::Result<String> {
+    if url.scheme() != "https" {
+        anyhow::bail!("Telegram only delivers to https URLs; got {url}");
+    }
+    if secret.is_empty()
+        || secret.len() > 256
+        || !secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        anyhow::bail!("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -");
+    }
+    telegram
+        .set_webhook(url, secret, drop_pending_updates)
+        .await?;
+    let mut out = format!("webhook set: {url}\n");
+    if drop_pending_updates {
+        out.push_str("pending updates dropped\n");
+    }
+    for (language_code, list) in commands::registrations() {
+        let count = list.len();
+        telegram.set_commands(list, language_code).await?;
+        let _ = writeln!(
+            out,
+            "commands registered ({}): {count}",
+            language_code.unwrap_or("default")
+        );
+    }
+    Ok(out)
+}
+
+/// getWebhookInfo, worded for an operator wondering why updates do not arrive.
+pub async fn webhook_info(telegram: &TelegramClient) -> anyhow::Result<String> {
+    Ok(describe(&telegram.webhook_info().await?))
+}
+
+pub fn describe(info: &WebhookStatus) -> String {
+    let mut out = String::new();
+    match &info.url {
+        Some(url) if !url.is_empty() => {
+            let _ = writeln!(out, "webhook: {url}");
+        }
+        _ => out.push_str(
+            "webhook: NOT SET: Telegram is not delivering updates (run set-webhook, or the \
+             local runner is polling)\n",
+        ),
+    }
+    let _ = writeln!(out, "pending updates: {}", info.pending_update_count);
+    match &info.last_error {
+        Some((at, message)) => {
+            let _ = writeln!(out, "last delivery error: {at}: {message}");
+            match status_code(message) {
+                Some(401) => out.push_str(
+                    "  hint: the webhook answered 401: TELEGRAM_WEBHOOK_SECRET differs from the \
+                     secret given to set-webhook; run set-webhook again\n",
+                ),
+                Some(code) if code >= 500 => out.push_str(
+                    "  hint: the webhook answered with a server error: see the telegram-webhook \
+                     function's logs\n",
+                ),
+                Some(404) => out.push_str(
+                    "  hint: the webhook URL does not exist: use the stack's TelegramWebhookUrl \
+                     output\n",
+                ),
+                _ => {}
+            }
+        }
+        None => out.push_str("last delivery error: none\n"),
+    }
+    if let Some(max) = info.max_connections {
+        let _ = writeln!(out, "max connections: {max}");
+    }
+    if !info.allowed_updates.is_empty() {
+        let _ = writeln!(out, "allowed updates: {}", info.allowed_updates.join(", "));
+    }
+    out
+}
+
+/// The first three-digit number in Telegram's error text ("Wrong response from the webhook:
+/// 401 Unauthorized").
+fn status_code(message: &str) -> Option<u16> {
+    message
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|part| part.len() == 3)
+        .and_then(|part| part.parse().ok())
+}

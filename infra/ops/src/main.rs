@@ -1,0 +1,72 @@
+//! `fluxbot-ops`: the operator's command line.
+//!
+//! ```text
+//! fluxbot-ops set-webhook --url https://<api>/telegram/webhook [--drop-pending-updates]
+//! fluxbot-ops webhook-info
+//! ```
+//! `TELEGRAM_TOKEN` (and `TELEGRAM_WEBHOOK_SECRET` for set-webhook) come from the
+//! environment, so they stay out of shell history; `TELEGRAM_API_URL` as everywhere else.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use fluxbot::config::{EnvReader, TelegramSettings, WebhookSecret};
+use fluxbot::telegram::client::TelegramClient;
+
+#[derive(Parser)]
+#[command(name = "fluxbot-ops", about = "Operate a deployed FLUX avatar bot")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Register the webhook (with its secret) and the command list in Russian and English.
+    SetWebhook {
+        /// The stack's TelegramWebhookUrl output.
+        #[arg(long)]
+        url: url::Url,
+        /// Discard updates Telegram is still holding.
+        #[arg(long)]
+        drop_pending_updates: bool,
+    },
+    /// Where Telegram delivers, what is pending, and the last delivery error.
+    WebhookInfo,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::SetWebhook {
+            url,
+            drop_pending_updates,
+        } => match EnvReader::from_process().load::<(TelegramSettings, WebhookSecret)>() {
+            Ok((telegram, secret)) => {
+                ops::set_webhook(
+                    &TelegramClient::new(&telegram),
+                    &url,
+                    secret.expose(),
+                    drop_pending_updates,
+                )
+                .await
+            }
+            Err(e) => Err(e.into()),
+        },
+        Command::WebhookInfo => match EnvReader::from_process().load::<TelegramSettings>() {
+            Ok(telegram) => ops::webhook_info(&TelegramClient::new(&telegram)).await,
+            Err(e) => Err(e.into()),
+        },
+    };
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

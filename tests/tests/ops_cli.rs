@@ -1,0 +1,93 @@
+//! The operator's commands against the fake Telegram: what they send, and what they print.
+
+use fluxbot::config::{EnvReader, TelegramSettings};
+use fluxbot::telegram::client::TelegramClient;
+use fluxbot_tests::fake_telegram::{FakeTelegram, TOKEN};
+use serde_json::json;
+
+fn client(telegram: &FakeTelegram) -> TelegramClient {
+    let settings = EnvReader::from_pairs([
+        ("TELEGRAM_TOKEN", TOKEN.to_owned()),
+        ("TELEGRAM_API_URL", telegram.url()),
+    ])
+    .load::<TelegramSettings>()
+    .unwrap();
+    TelegramClient::new(&settings)
+}
+
+#[tokio::test]
+async fn set_webhook_registers_the_secret_updates_and_commands() {
+    let telegram = FakeTelegram::start().await;
+    let tg = client(&telegram);
+    let url: url::Url = "https://abc123.execute-api.eu-central-1.amazonaws.com/telegram/webhook"
+        .parse()
+        .unwrap();
+    let out = ops::set_webhook(&tg, &url, "s3cret_-TOKEN", true)
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        "webhook set: https://abc123.execute-api.eu-central-1.amazonaws.com/telegram/webhook\n\
+         pending updates dropped\n\
+         commands registered (default): 6\n\
+         commands registered (ru): 6\n\
+         commands registered (en): 6\n"
+    );
+    let webhook = telegram.webhook().unwrap();
+    assert_eq!(webhook["secret_token"], "s3cret_-TOKEN");
+    assert_eq!(
+        webhook["allowed_updates"],
+        json!(["message", "callback_query"])
+    );
+    assert_eq!(webhook["drop_pending_updates"], true);
+    let commands = telegram.calls_of("setMyCommands");
+    assert_eq!(commands.len(), 3);
+    assert!(commands[0].params.get("language_code").is_none());
+    assert_eq!(commands[1].params["language_code"], "ru");
+    assert_eq!(commands[2].params["language_code"], "en");
+    assert_eq!(commands[2].params["commands"][1]["command"], "create");
+    assert_eq!(
+        commands[2].params["commands"][1]["description"],
+        "Create an avatar"
+    );
+    assert_eq!(
+        commands[1].params["commands"][1]["description"],
+        "Создать аватар"
+    );
+
+    // Refused before any call: plain http, or a secret Telegram would not accept.
+    let plain: url::Url = "http://example.com/telegram/webhook".parse().unwrap();
+    assert!(ops::set_webhook(&tg, &plain, "ok", false).await.is_err());
+    assert!(
+        ops::set_webhook(&tg, &url, "has space", false)
+            .await
+            .is_err()
+    );
+    assert_eq!(telegram.calls_of("setWebhook").len(), 1);
+}
+
+#[tokio::test]
+async fn webhook_info_says_why_updates_do_not_arrive() {
+    let telegram = FakeTelegram::start().await;
+    let tg = client(&telegram);
+    let out = ops::webhook_info(&tg).await.unwrap();
+    assert!(out.starts_with("webhook: NOT SET"), "{out}");
+
+    let url: url::Url = "https://abc.example/telegram/webhook".parse().unwrap();
+    ops::set_webhook(&tg, &url, "secret", false).await.unwrap();
+    telegram.push_update(json!({"update_id": 1}));
+    telegram.set_webhook_error(
+        1_795_244_400,
+        "Wrong response from the webhook: 401 Unauthorized",
+    );
+    let out = ops::webhook_info(&tg).await.unwrap();
+    assert_eq!(
+        out,
+        "webhook: https://abc.example/telegram/webhook\n\
+         pending updates: 1\n\
+         last delivery error: 2026-11-21 07:00:00 UTC: Wrong response from the webhook: 401 Unauthorized\n  \
+         hint: the webhook answered 401: TELEGRAM_WEBHOOK_SECRET differs from the secret given to set-webhook; run set-webhook again\n\
+         max connections: 40\n\
+         allowed updates: message, callback_query\n"
+    );
+}
