@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod fal;
 pub mod jobs;
+pub mod metrics;
 pub mod pipeline;
 pub mod ports;
 pub mod telegram;

@@ -133,3 +133,40 @@ fn t_root_globals() -> Value {
     let root: Value = serde_norway::from_str(&text).unwrap();
     root["Globals"]["Function"].clone()
 }
+
+#[test]
+fn alarms_watch_dead_letters_every_function_and_stuck_trainings() {
+    let t = Template::load();
+    let alarms: Vec<Value> = t
+        .resources_of_type("AWS::CloudWatch::Alarm")
+        .into_iter()
+        .map(|(_, a)| a["Properties"].clone())
+        .collect();
+    let dims = |a: &Value| serde_norway::to_string(&a["Dimensions"]).unwrap();
+    let watching = |metric: &str, dimension: &str| {
+        alarms
+            .iter()
+            .any(|a| str_at(a, "MetricName") == metric && dims(a).contains(dimension))
+    };
+    for (name, _) in t.resources_of_type("AWS::Serverless::Function") {
+        assert!(watching("Errors", &name), "no error alarm for {name}");
+    }
+    assert!(watching(
+        "ApproximateNumberOfMessagesVisible",
+        "LaunchDeadLetterQueue"
+    ));
+    assert!(
+        alarms
+            .iter()
+            .any(|a| str_at(a, "MetricName") == "TrainingsTimedOut"
+                && str_at(a, "Namespace") == fluxbot::metrics::NAMESPACE)
+    );
+    for a in &alarms {
+        assert!(
+            serde_norway::to_string(&a["AlarmActions"])
+                .unwrap()
+                .contains("AlarmTopic"),
+            "every alarm notifies the topic"
+        );
+    }
+}

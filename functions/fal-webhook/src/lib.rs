@@ -62,6 +62,7 @@ impl App {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "fal.ai webhook rejected");
+                fluxbot::metrics::count("WebhookRejections", &[("Source", "fal")]);
                 return text(StatusCode::UNAUTHORIZED, "invalid signature");
             }
         };

@@ -61,6 +61,7 @@ impl App {
             .unwrap_or_default();
         if !self.secret.matches(presented) {
             tracing::warn!("webhook call with a missing or wrong secret token rejected");
+            fluxbot::metrics::count("WebhookRejections", &[("Source", "telegram")]);
             return status(StatusCode::UNAUTHORIZED, "unauthorized");
         }
         let update: Update = match serde_json::from_slice(request.body().as_ref()) {

@@ -154,6 +154,28 @@ impl Pipeline {
     /// outcome is recorded, the sweep retries the notice, and the bucket's lifecycle rule
     /// expires archives regardless.
     async fn after_outcome(&self, avatar: &Avatar) {
+        let kind = [("Kind", avatar.kind.as_str())];
+        match &avatar.state {
+            AvatarState::Completed {
+                submitted_at,
+                completed_at,
+                ..
+            } => {
+                crate::metrics::count("TrainingsCompleted", &kind);
+                crate::metrics::seconds(
+                    "TrainingDuration",
+                    completed_at.since(*submitted_at).as_secs_f64(),
+                    &kind,
+                );
+            }
+            AvatarState::Failed { reason, .. } => {
+                crate::metrics::count("TrainingsFailed", &kind);
+                if *reason == FailureReason::TimedOut {
+                    crate::metrics::count("TrainingsTimedOut", &[]);
+                }
+            }
+            _ => {}
+        }
         if let Err(e) = self.send_notice(avatar).await {
             tracing::warn!(avatar = %avatar.id, error = %e, "notice not sent now; the sweep will retry");
         }

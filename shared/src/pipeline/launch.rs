@@ -222,6 +222,7 @@ impl Pipeline {
             })
             .await?;
         if let Some(training) = submitted {
+            crate::metrics::count("TrainingsStarted", &[("Kind", training.kind.as_str())]);
             self.announce_start(&training).await?;
         }
         Ok(())

@@ -68,6 +68,10 @@ impl Pipeline {
                 None => break,
             }
         }
+        let recovered = report.completed + report.failed + report.relaunched + report.notices_sent;
+        if recovered > 0 {
+            crate::metrics::counts("SweepRecoveries", recovered, &[]);
+        }
         tracing::info!(?report, "sweep finished");
         Ok(report)
     }
