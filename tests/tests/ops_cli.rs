@@ -91,3 +91,72 @@ async fn webhook_info_says_why_updates_do_not_arrive() {
          allowed updates: message, callback_query\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redrive_moves_dead_letters_back_without_losing_any() {
+    use fluxbot::ports::{JobQueue, QueueDelay};
+    let backend = fluxbot_tests::backends::aws().await;
+    let (clients, resources) = backend.aws.as_ref().unwrap();
+    // The dead-letter queue the template pairs with the launch queue.
+    let attrs = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&resources.launch_queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy)
+        .send()
+        .await
+        .unwrap();
+    let policy: serde_json::Value = serde_json::from_str(
+        &attrs.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy],
+    )
+    .unwrap();
+    let dlq_name = policy["deadLetterTargetArn"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let dlq_url = clients
+        .sqs
+        .get_queue_url()
+        .queue_name(dlq_name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dlq = fluxbot::adapters::aws::SqsQueue::new(clients.sqs.clone(), dlq_url.clone());
+    for n in 0..12 {
+        dlq.send(&format!(r#"{{"n":{n}}}"#), QueueDelay::NONE)
+            .await
+            .unwrap();
+    }
+    let out = ops::redrive(&clients.sqs, &dlq_url, &resources.launch_queue_url)
+        .await
+        .unwrap();
+    assert_eq!(out, "moved 12 message(s) back to the launch queue\n");
+    let mut bodies = Vec::new();
+    loop {
+        let batch = backend
+            .queue
+            .receive(10, std::time::Duration::from_secs(1))
+            .await
+            .unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        for m in batch {
+            bodies.push(m.body.clone());
+            backend.queue.ack(&m.receipt).await.unwrap();
+        }
+    }
+    bodies.sort();
+    assert_eq!(bodies.len(), 12);
+    assert!(
+        dlq.receive(10, std::time::Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

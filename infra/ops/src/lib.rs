@@ -3,6 +3,10 @@
 
 use std::fmt::Write;
 
+use std::time::Duration;
+
+use fluxbot::adapters::aws::SqsQueue;
+use fluxbot::ports::{JobQueue, QueueDelay};
 use fluxbot::telegram::client::{TelegramClient, WebhookStatus};
 use fluxbot::telegram::commands;
 
@@ -99,4 +103,31 @@ fn status_code(message: &str) -> Option<u16> {
         .split(|c: char| !c.is_ascii_digit())
         .find(|part| part.len() == 3)
         .and_then(|part| part.parse().ok())
+}
+
+/// Moves every message from the dead-letter queue back to the launch queue: each is sent to
+/// the launch queue first and only then deleted from the dead-letter queue, so a failure
+/// half-way can duplicate a message (harmless: launches are idempotent) but never lose one.
+pub async fn redrive(
+    sqs: &aws_sdk_sqs::Client,
+    dead_letter_url: &str,
+    queue_url: &str,
+) -> anyhow::Result<String> {
+    let dead = SqsQueue::new(sqs.clone(), dead_letter_url);
+    let live = SqsQueue::new(sqs.clone(), queue_url);
+    let mut moved = 0u32;
+    loop {
+        let batch = dead.receive(10, Duration::from_secs(1)).await?;
+        if batch.is_empty() {
+            break;
+        }
+        for message in batch {
+            live.send(&message.body, QueueDelay::NONE).await?;
+            dead.ack(&message.receipt).await?;
+            moved += 1;
+        }
+    }
+    Ok(format!(
+        "moved {moved} message(s) back to the launch queue\n"
+    ))
 }

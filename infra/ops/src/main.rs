@@ -3,6 +3,7 @@
 //! ```text
 //! fluxbot-ops set-webhook --url https://<api>/telegram/webhook [--drop-pending-updates]
 //! fluxbot-ops webhook-info
+//! fluxbot-ops redrive --dead-letter-queue-url <url> --queue-url <url>
 //! ```
 //! `TELEGRAM_TOKEN` (and `TELEGRAM_WEBHOOK_SECRET` for set-webhook) come from the
 //! environment, so they stay out of shell history; `TELEGRAM_API_URL` as everywhere else.
@@ -33,6 +34,15 @@ enum Command {
     },
     /// Where Telegram delivers, what is pending, and the last delivery error.
     WebhookInfo,
+    /// Move dead-lettered launches back to the launch queue (after fixing their cause).
+    Redrive {
+        /// The stack's LaunchDeadLetterQueueUrl output.
+        #[arg(long, env = "LAUNCH_DLQ_URL")]
+        dead_letter_queue_url: String,
+        /// The stack's LaunchQueueUrl output.
+        #[arg(long, env = "LAUNCH_QUEUE_URL")]
+        queue_url: String,
+    },
 }
 
 #[tokio::main]
@@ -54,6 +64,18 @@ async fn main() -> ExitCode {
             }
             Err(e) => Err(e.into()),
         },
+        Command::Redrive {
+            dead_letter_queue_url,
+            queue_url,
+        } => {
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            ops::redrive(
+                &aws_sdk_sqs::Client::new(&sdk),
+                &dead_letter_queue_url,
+                &queue_url,
+            )
+            .await
+        }
         Command::WebhookInfo => match EnvReader::from_process().load::<TelegramSettings>() {
             Ok(telegram) => ops::webhook_info(&TelegramClient::new(&telegram)).await,
             Err(e) => Err(e.into()),
