@@ -645,6 +645,22 @@ async fn all_in_flight(
     panic!("in-flight pagination does not end");
 }
 
+pub async fn avatars_are_counted_by_status(store: &dyn RecordStore) {
+    let (one, two) = (random_user(), random_user());
+    collecting(store, one).await;
+    collecting(store, two).await;
+    training_since(store, two, T0).await;
+    let ready = collecting(store, one).await;
+    step(store, &ready, AvatarEvent::MinimumReached, T0).await;
+    let counts = store.count_avatars_by_status().await.unwrap();
+    assert_eq!(counts.len(), AvatarStatus::ALL.len());
+    let of = |status| counts.iter().find(|(s, _)| *s == status).unwrap().1;
+    assert_eq!(of(AvatarStatus::CollectingPhotos), 2);
+    assert_eq!(of(AvatarStatus::Ready), 1);
+    assert_eq!(of(AvatarStatus::Training), 1);
+    assert_eq!(of(AvatarStatus::Completed), 0);
+}
+
 /// Marks the avatar's outcome as told to the user.
 async fn told(store: &dyn RecordStore, mut avatar: Avatar) -> Avatar {
     avatar.notice = fluxbot::domain::OutcomeNotice::Sent;

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use async_trait::async_trait;
 use fluxbot::domain::{
-    Avatar, AvatarId, ContentHash, Generation, GenerationId, Photo, Timestamp, UserId, UserProfile,
+    Avatar, AvatarId, AvatarStatus, ContentHash, Generation, GenerationId, Photo, Timestamp,
+    UserId, UserProfile,
 };
 use fluxbot::ports::{
     FalRequestOwner, InFlightCursor, InFlightPage, PhotoAdded, RecordStore, StoreError,
@@ -111,6 +112,9 @@ impl RecordStore for FlakyStore {
     }
     async fn forget_update(&self, update_id: i64) -> StoreResult<()> {
         self.inner.forget_update(update_id).await
+    }
+    async fn count_avatars_by_status(&self) -> StoreResult<Vec<(AvatarStatus, u64)>> {
+        self.inner.count_avatars_by_status().await
     }
     async fn list_in_flight(
         &self,

@@ -88,6 +88,11 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn avatars_are_counted_by_status() {
+                c::avatars_are_counted_by_status(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn delete_removes_one_object_idempotently() {
                 c::delete_removes_one_object_idempotently(&*backend().await.blobs).await;
             }

@@ -160,3 +160,24 @@ async fn redrive_moves_dead_letters_back_without_losing_any() {
             .is_empty()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_count_avatars_and_in_flight_work() {
+    use fluxbot::domain::{AvatarEvent, Timestamp, UserId};
+    let backend = fluxbot_tests::backends::aws().await;
+    let store = &*backend.store;
+    let owner = UserId(8_000_001);
+    let t0 = Timestamp::now().minus(std::time::Duration::from_secs(600));
+    fluxbot_tests::conformance::collecting(store, owner).await;
+    fluxbot_tests::conformance::training_since(store, owner, t0).await;
+    let queued = fluxbot_tests::conformance::collecting(store, owner).await;
+    let queued =
+        fluxbot_tests::conformance::step(store, &queued, AvatarEvent::MinimumReached, t0).await;
+    fluxbot_tests::conformance::step(store, &queued, AvatarEvent::Enqueue, Timestamp::now()).await;
+    let out = ops::stats(store, Timestamp::now()).await.unwrap();
+    assert!(out.contains("  collecting_photos  1\n"), "{out}");
+    assert!(out.contains("  queued             1\n"), "{out}");
+    assert!(out.contains("  training           1\n"), "{out}");
+    assert!(out.contains("in flight: 2 avatar(s)"), "{out}");
+    assert!(out.contains("oldest in flight: 10 min"), "{out}");
+}

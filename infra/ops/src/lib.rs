@@ -6,7 +6,8 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use fluxbot::adapters::aws::SqsQueue;
-use fluxbot::ports::{JobQueue, QueueDelay};
+use fluxbot::domain::Timestamp;
+use fluxbot::ports::{FalTarget, JobQueue, QueueDelay, RecordStore};
 use fluxbot::telegram::client::{TelegramClient, WebhookStatus};
 use fluxbot::telegram::commands;
 
@@ -130,4 +131,43 @@ pub async fn redrive(
     Ok(format!(
         "moved {moved} message(s) back to the launch queue\n"
     ))
+}
+
+/// Avatars by status, work in flight and its oldest age.
+pub async fn stats(store: &dyn RecordStore, now: Timestamp) -> anyhow::Result<String> {
+    let mut out = String::from("avatars by status:\n");
+    for (status, n) in store.count_avatars_by_status().await? {
+        let _ = writeln!(out, "  {:<18} {n}", status.as_str());
+    }
+    let (mut trainings, mut generations, mut oldest) = (0u32, 0u32, None::<Timestamp>);
+    let mut cursor = None;
+    loop {
+        let page = store.list_in_flight(now, 100, cursor).await?;
+        for item in page.items {
+            match item.target {
+                FalTarget::Training { .. } => trainings += 1,
+                FalTarget::Generation { .. } => generations += 1,
+            }
+            oldest = Some(oldest.map_or(item.since, |o: Timestamp| o.min(item.since)));
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let _ = writeln!(
+        out,
+        "in flight: {trainings} avatar(s) (queued, launching, training or awaiting their notice), {generations} generation(s)"
+    );
+    match oldest {
+        Some(since) => {
+            let _ = writeln!(
+                out,
+                "oldest in flight: {} min",
+                now.since(since).as_secs() / 60
+            );
+        }
+        None => out.push_str("oldest in flight: none\n"),
+    }
+    Ok(out)
 }

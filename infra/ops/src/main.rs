@@ -3,6 +3,7 @@
 //! ```text
 //! fluxbot-ops set-webhook --url https://<api>/telegram/webhook [--drop-pending-updates]
 //! fluxbot-ops webhook-info
+//! fluxbot-ops stats --table <name>
 //! fluxbot-ops redrive --dead-letter-queue-url <url> --queue-url <url>
 //! ```
 //! `TELEGRAM_TOKEN` (and `TELEGRAM_WEBHOOK_SECRET` for set-webhook) come from the
@@ -34,6 +35,12 @@ enum Command {
     },
     /// Where Telegram delivers, what is pending, and the last delivery error.
     WebhookInfo,
+    /// Avatars by status, work in flight and the oldest in-flight age.
+    Stats {
+        /// The stack's TableName output.
+        #[arg(long, env = "TABLE_NAME")]
+        table: String,
+    },
     /// Move dead-lettered launches back to the launch queue (after fixing their cause).
     Redrive {
         /// The stack's LaunchDeadLetterQueueUrl output.
@@ -75,6 +82,14 @@ async fn main() -> ExitCode {
                 &queue_url,
             )
             .await
+        }
+        Command::Stats { table } => {
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let store = fluxbot::adapters::aws::DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                table,
+            );
+            ops::stats(&store, fluxbot::domain::Timestamp::now()).await
         }
         Command::WebhookInfo => match EnvReader::from_process().load::<TelegramSettings>() {
             Ok(telegram) => ops::webhook_info(&TelegramClient::new(&telegram)).await,

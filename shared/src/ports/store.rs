@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Avatar, AvatarId, ContentHash, Generation, GenerationId, Photo, Timestamp, UserId, UserProfile,
+    Avatar, AvatarId, AvatarStatus, ContentHash, Generation, GenerationId, Photo, Timestamp,
+    UserId, UserProfile,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +204,11 @@ pub trait RecordStore: Send + Sync {
     /// Marks a claimed update as processed, remembered until `expires_at`.
     async fn complete_update(&self, update_id: i64, expires_at: Timestamp) -> StoreResult<()>;
     async fn forget_update(&self, update_id: i64) -> StoreResult<()>;
+
+    // Operations.
+    /// How many avatars are in each status (all users): a full read of the avatars, for
+    /// operators only, never on a user's path.
+    async fn count_avatars_by_status(&self) -> StoreResult<Vec<(AvatarStatus, u64)>>;
 
     // In-flight work, oldest first.
     /// Items in flight since before `older_than`, oldest first, at most `limit` per page.

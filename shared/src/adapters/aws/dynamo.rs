@@ -27,7 +27,8 @@ use serde::de::DeserializeOwned;
 
 use super::error::AwsError;
 use crate::domain::{
-    Avatar, AvatarId, ContentHash, Generation, GenerationId, Photo, Timestamp, UserId, UserProfile,
+    Avatar, AvatarId, AvatarStatus, ContentHash, Generation, GenerationId, Photo, Timestamp,
+    UserId, UserProfile,
 };
 use crate::ports::store::{
     FalRequestOwner, FalTarget, InFlightCursor, InFlightPage, PhotoAdded, RecordStore, StoreError,
@@ -733,6 +734,32 @@ impl RecordStore for DynamoStore {
             .await
             .map_err(sdk_err)?;
         Ok(())
+    }
+
+    async fn count_avatars_by_status(&self) -> StoreResult<Vec<(AvatarStatus, u64)>> {
+        let mut counts: std::collections::HashMap<String, u64> = Default::default();
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("#entity = :avatar")
+            .projection_expression("#status")
+            .expression_attribute_names("#entity", "entity")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":avatar", s("avatar"))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for item in page.map_err(sdk_err)?.items.unwrap_or_default() {
+                if let Some(status) = item.get("status").and_then(|v| v.as_s().ok()) {
+                    *counts.entry(status.clone()).or_default() += 1;
+                }
+            }
+        }
+        Ok(AvatarStatus::ALL
+            .iter()
+            .map(|st| (*st, counts.get(st.as_str()).copied().unwrap_or(0)))
+            .collect())
     }
 
     async fn list_in_flight(

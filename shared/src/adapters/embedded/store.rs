@@ -4,6 +4,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::db::Database;
+use crate::domain::AvatarStatus;
 use crate::domain::{
     Avatar, AvatarId, ContentHash, Generation, GenerationId, Photo, Timestamp, UserId, UserProfile,
 };
@@ -565,6 +566,32 @@ impl RecordStore for EmbeddedStore {
                 .map(drop)
             })
             .await
+    }
+
+    async fn count_avatars_by_status(&self) -> StoreResult<Vec<(AvatarStatus, u64)>> {
+        let counts: Vec<(String, u64)> = self
+            .db
+            .run(|conn| {
+                let mut stmt = conn
+                    .prepare("SELECT status, COUNT(*) FROM avatars GROUP BY status")
+                    .map_err(db_err)?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                    .map_err(db_err)?;
+                rows.map(|r| r.map(|(s, n)| (s, n.max(0) as u64)).map_err(db_err))
+                    .collect()
+            })
+            .await?;
+        Ok(AvatarStatus::ALL
+            .iter()
+            .map(|st| {
+                let n = counts
+                    .iter()
+                    .find(|(s, _)| s == st.as_str())
+                    .map_or(0, |(_, n)| *n);
+                (*st, n)
+            })
+            .collect())
     }
 
     async fn list_in_flight(
