@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command (README, CI): installs moto, checks formatting and lints, checks
+# The project's test command (README, CI): installs moto and the template linters, lints the
+# template, checks formatting and lints the code, checks
 # that OpenSSL is nowhere in the dependency tree, starts one moto server (infra/moto_server.py)
 # on a free loopback port and runs every test of the workspace against it.
 set -euo pipefail
@@ -18,6 +19,24 @@ if [ "$("$venv/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null
     "$venv/bin/pip" install --quiet --disable-pip-version-check \
         "moto[dynamodb,s3,sqs]==$moto_version" "flask==3.1.3" "flask-cors==6.0.5"
 fi
+
+# The template's linters, pinned: SAM's own validation with its lint, and cfn-lint with the
+# serverless rules (cfn-lint-serverless).
+tools=target/tools-venv
+tools_pins="aws-sam-cli==1.170.0 cfn-lint==1.58.0 cfn-lint-serverless==0.3.6"
+if [ "$(cat "$tools/.pins" 2>/dev/null)" != "$tools_pins" ]; then
+    rm -rf "$tools"
+    echo "==> installing $tools_pins into $tools"
+    python3 -m venv "$tools"
+    # shellcheck disable=SC2086
+    "$tools/bin/pip" install --quiet --disable-pip-version-check $tools_pins
+    echo "$tools_pins" >"$tools/.pins"
+fi
+
+echo "==> template: sam validate --lint, cfn-lint with the serverless rules"
+AWS_DEFAULT_REGION=eu-central-1 SAM_CLI_TELEMETRY=0 \
+    "$tools/bin/sam" validate --lint --template template.yaml
+"$tools/bin/cfn-lint" --append-rules cfn_lint_serverless.rules -- template.yaml
 
 echo "==> cargo fmt --check"
 cargo fmt --all --check
