@@ -132,6 +132,20 @@ impl PipelineWorld {
         }
     }
 
+    /// fal.ai delivering `payload` as the successful result of `sub`: signed now, to the
+    /// webhook URL given at submit.
+    pub async fn deliver_ok(&self, sub: &crate::fake_fal::Submission, payload: &str) -> Answer {
+        let body = crate::fake_fal::ok_webhook(&sub.request_id, payload);
+        let now = fluxbot::domain::Timestamp::now().as_secs();
+        let url = sub.webhook.as_deref().expect("submitted with a webhook");
+        self.post_webhook(
+            url,
+            self.fal.signed_headers(&sub.request_id, &body, now),
+            &body,
+        )
+        .await
+    }
+
     pub async fn get_health(&self) -> Answer {
         let request = apigw_request("GET", "/health", "", json!({}), "");
         let response = self.webhook.handle(request).await;

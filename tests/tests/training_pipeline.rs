@@ -298,15 +298,7 @@ async fn the_sweep_recovers_a_lost_webhook_and_the_late_one_changes_nothing() {
         "out of the in-flight index once told"
     );
 
-    let body = ok_webhook(&sub.request_id, &portrait_result(&sub.request_id));
-    let now = Timestamp::now().as_secs();
-    let answer = w
-        .post_webhook(
-            sub.webhook.as_deref().unwrap(),
-            w.fal.signed_headers(&sub.request_id, &body, now),
-            &body,
-        )
-        .await;
+    let answer = w.deliver_ok(&sub, &portrait_result(&sub.request_id)).await;
     assert_eq!(answer.status, 200);
     assert_eq!(
         sent_containing(&w, "is trained and ready"),
@@ -440,15 +432,7 @@ async fn a_submission_whose_record_was_lost_is_adopted_and_never_resubmitted() {
             .unwrap()
             .is_none()
     );
-    let body = ok_webhook(&sub.request_id, &portrait_result(&sub.request_id));
-    let now = Timestamp::now().as_secs();
-    let answer = w
-        .post_webhook(
-            sub.webhook.as_deref().unwrap(),
-            w.fal.signed_headers(&sub.request_id, &body, now),
-            &body,
-        )
-        .await;
+    let answer = w.deliver_ok(&sub, &portrait_result(&sub.request_id)).await;
     assert_eq!(answer.status, 200);
     let done = w
         .pipeline
@@ -480,15 +464,7 @@ async fn results_for_deleted_avatars_are_ignored() {
         .press_data(ANNA, list, &format!("dy:{}", avatar.id))
         .await;
     assert!(w.bot.avatars(ANNA).await.is_empty());
-    let body = ok_webhook(&sub.request_id, &portrait_result(&sub.request_id));
-    let now = Timestamp::now().as_secs();
-    let answer = w
-        .post_webhook(
-            sub.webhook.as_deref().unwrap(),
-            w.fal.signed_headers(&sub.request_id, &body, now),
-            &body,
-        )
-        .await;
+    let answer = w.deliver_ok(&sub, &portrait_result(&sub.request_id)).await;
     assert_eq!(answer.status, 200);
     assert!(w.bot.avatars(ANNA).await.is_empty(), "nothing resurrected");
     assert_eq!(sent_containing(&w, "is trained and ready"), 0);
@@ -573,15 +549,7 @@ async fn style_happy_path_with_the_fast_lora_trainer() {
         5
     );
     let payload = r#"{"diffusers_lora_file":{"url":"https://v3.fal.media/files/koala/style_lora.safetensors","content_type":"application/octet-stream","file_name":"pytorch_lora_weights.safetensors","file_size":44000000},"config_file":{"url":"https://v3.fal.media/files/koala/config.json","content_type":"application/octet-stream","file_name":"config.json","file_size":1100},"debug_preprocessed_output":null}"#;
-    let body = ok_webhook(&sub.request_id, payload);
-    let now = Timestamp::now().as_secs();
-    let answer = w
-        .post_webhook(
-            sub.webhook.as_deref().unwrap(),
-            w.fal.signed_headers(&sub.request_id, &body, now),
-            &body,
-        )
-        .await;
+    let answer = w.deliver_ok(&sub, payload).await;
     assert_eq!(answer.status, 200);
     let done = w
         .pipeline
