@@ -365,6 +365,7 @@ pub enum FalMode {
     /// completion path.
     Test {
         mock_training_duration: QueueDelay,
+        mock_generation_duration: QueueDelay,
     },
 }
 
@@ -377,6 +378,8 @@ pub struct FalSettings {
     pub status_check_interval: Duration,
     /// Trainings older than this are cancelled and failed.
     pub training_timeout: Duration,
+    /// Generations older than this are cancelled and failed.
+    pub generation_timeout: Duration,
     /// Lifetime of the presigned archive URL handed to fal.ai; must outlive its queue.
     pub archive_url_ttl: Duration,
 }
@@ -389,10 +392,15 @@ impl FromEnv for FalSettings {
             "FAL_MOCK_TRAINING_DURATION",
             QueueDelay::from_secs(30).ok()?,
         );
+        let mock_generation: Option<QueueDelay> = env.optional(
+            "FAL_MOCK_GENERATION_DURATION",
+            QueueDelay::from_secs(5).ok()?,
+        );
         let queue_url = env.url("FAL_QUEUE_URL", Self::DEFAULT_QUEUE_URL);
         let jwks_url = env.url("FAL_JWKS_URL", Self::DEFAULT_JWKS_URL);
         let status_check_interval = env.seconds("FAL_STATUS_CHECK_INTERVAL", 120, 10);
         let training_timeout = env.seconds("FAL_TRAINING_TIMEOUT", 3 * 3600, 60);
+        let generation_timeout = env.seconds("FAL_GENERATION_TIMEOUT", 600, 60);
         // S3 caps presigned URLs at 7 days.
         let archive_url_ttl = env.seconds("FAL_ARCHIVE_URL_TTL", 24 * 3600, 600);
         if archive_url_ttl.is_some_and(|d| d > Duration::from_secs(7 * 24 * 3600)) {
@@ -404,6 +412,7 @@ impl FromEnv for FalSettings {
         let mode = match (test_mode?, key) {
             (true, _) => FalMode::Test {
                 mock_training_duration: mock?,
+                mock_generation_duration: mock_generation?,
             },
             (false, Some(key)) => FalMode::Live { key },
             (false, None) => {
@@ -421,6 +430,7 @@ impl FromEnv for FalSettings {
             jwks_url: jwks_url?,
             status_check_interval: status_check_interval?,
             training_timeout: training_timeout?,
+            generation_timeout: generation_timeout?,
             archive_url_ttl: archive_url_ttl.filter(|d| d.as_secs() <= 7 * 24 * 3600)?,
         })
     }
@@ -442,6 +452,10 @@ pub struct Limits {
     pub min_photos_style: u32,
     pub max_photos: u32,
     pub max_trainings_in_flight: u32,
+    /// Generations one user may have running at once.
+    pub max_generations_in_flight: u32,
+    /// Generations one user may start in any hour.
+    pub generations_per_hour: u32,
 }
 
 impl Limits {
@@ -460,11 +474,21 @@ impl FromEnv for Limits {
         let min_photos_style = env.optional("PHOTOS_MIN_STYLE", 5u32);
         let max_photos = env.optional("PHOTOS_MAX", 20u32);
         let max_trainings_in_flight = env.optional("MAX_TRAININGS_PER_USER", 1u32);
+        let max_generations_in_flight = env.optional("MAX_GENERATIONS_IN_FLIGHT", 2u32);
+        let generations_per_hour = env.optional("GENERATIONS_PER_HOUR", 30u32);
+        if max_generations_in_flight == Some(0) {
+            env.reject("MAX_GENERATIONS_IN_FLIGHT", "must be at least 1");
+        }
+        if generations_per_hour == Some(0) {
+            env.reject("GENERATIONS_PER_HOUR", "must be at least 1");
+        }
         let limits = Self {
             min_photos_portrait: min_photos_portrait?,
             min_photos_style: min_photos_style?,
             max_photos: max_photos?,
             max_trainings_in_flight: max_trainings_in_flight?,
+            max_generations_in_flight: max_generations_in_flight.filter(|n| *n > 0)?,
+            generations_per_hour: generations_per_hour.filter(|n| *n > 0)?,
         };
         let smallest = limits.min_photos_portrait.min(limits.min_photos_style);
         if smallest == 0
@@ -547,7 +571,7 @@ mod tests {
         .load::<FalSettings>()
         .unwrap();
         assert!(
-            matches!(test.mode, FalMode::Test { mock_training_duration } if mock_training_duration.as_secs() == 5)
+            matches!(test.mode, FalMode::Test { mock_training_duration, .. } if mock_training_duration.as_secs() == 5)
         );
         let too_long = env(&[
             ("AVATAR_TEST_MODE", "1"),

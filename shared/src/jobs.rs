@@ -1,10 +1,11 @@
-//! Messages on the launch queue: the contract between whoever enqueues work and the
-//! training-launch worker that performs it. They carry ids only; the worker re-reads the
-//! avatar, so a stale or duplicated message can never do anything the avatar's state forbids.
+//! Messages on the launch queue: the contract between whoever enqueues work and the launch
+//! worker (the training-launch function) that performs it, for trainings and generations.
+//! They carry ids only; the worker re-reads the record, so a stale or duplicated message can
+//! never do anything the record's state forbids.
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{AttemptId, AvatarId, UserId};
+use crate::domain::{AttemptId, AvatarId, GenerationId, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "snake_case", deny_unknown_fields)]
@@ -18,6 +19,21 @@ pub enum Job {
         owner: UserId,
         avatar_id: AvatarId,
         attempt: AttemptId,
+        request_id: String,
+        endpoint: String,
+    },
+    /// Submit a recorded generation to fal.ai. Sent by the Telegram webhook when the user
+    /// asks for images, and by the sweep for generations a launch never picked up.
+    LaunchGeneration {
+        owner: UserId,
+        avatar_id: AvatarId,
+        generation_id: GenerationId,
+    },
+    /// Test mode: the simulated generation is over; deliver placeholder images.
+    FinishTestGeneration {
+        owner: UserId,
+        avatar_id: AvatarId,
+        generation_id: GenerationId,
         request_id: String,
         endpoint: String,
     },
@@ -57,6 +73,19 @@ mod tests {
             endpoint: "fal-ai/flux-lora-portrait-trainer".into(),
         };
         assert_eq!(Job::from_body(&finish.to_body()).unwrap(), finish);
+        let generation_id = GenerationId::new();
+        let generate = Job::LaunchGeneration {
+            owner: UserId(42),
+            avatar_id,
+            generation_id,
+        };
+        assert_eq!(
+            generate.to_body(),
+            format!(
+                r#"{{"job":"launch_generation","owner":42,"avatar_id":"{avatar_id}","generation_id":"{generation_id}"}}"#
+            )
+        );
+        assert_eq!(Job::from_body(&generate.to_body()).unwrap(), generate);
         for bad in [
             r#"{"owner":1}"#,
             r#"{"job":"launch_training","owner":1}"#,

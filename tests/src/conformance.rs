@@ -112,10 +112,14 @@ fn generation(avatar: &Avatar, created_at: Timestamp) -> Generation {
         avatar_id: avatar.id,
         owner: avatar.owner,
         prompt: Prompt::parse("a portrait in the rain").unwrap(),
+        style: None,
         aspect_ratio: AspectRatio::Portrait3x4,
         num_images: ImageCount::try_from(2).unwrap(),
         state: GenerationState::Pending,
+        status_message: None,
+        notice: OutcomeNotice::NotDue,
         created_at,
+        updated_at: created_at,
         version: 0,
     }
 }
@@ -728,7 +732,11 @@ pub async fn in_flight_index_holds_exactly_the_waiting_work(store: &dyn RecordSt
         })
         .await
         .unwrap();
-    let _pending = store.create_generation(&generation(&a, now)).await.unwrap();
+    // Pending work is watched too (a lost launch message is re-sent), from its creation.
+    let _pending = store
+        .create_generation(&generation(&a, now.plus(secs(5))))
+        .await
+        .unwrap();
 
     let training = |x: &Avatar| FalTarget::Training {
         owner,
@@ -778,9 +786,11 @@ pub async fn in_flight_index_holds_exactly_the_waiting_work(store: &dyn RecordSt
     store
         .update_generation(&Generation {
             state: GenerationState::Completed {
+                request: request("g"),
                 images: vec![],
                 completed_at: now,
             },
+            notice: OutcomeNotice::Sent,
             ..g
         })
         .await

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use fluxbot::config::{EnvReader, FalSettings, TelegramSettings};
+use fluxbot::fal::generation::GenerationSettings;
 use fluxbot::fal::training::TrainingSettings;
 use fluxbot::fal::{FalClient, RetryPolicy};
 use fluxbot::pipeline::{FalBackend, Pipeline};
@@ -29,7 +30,12 @@ pub struct PipelineWorld {
 
 impl PipelineWorld {
     pub async fn new(test_mode: bool) -> Self {
-        let bot = BotWorld::new(crate::backends::aws().await, &[]).await;
+        Self::with_limits(test_mode, &[]).await
+    }
+
+    /// With extra environment pairs for the limits (`GENERATIONS_PER_HOUR`...).
+    pub async fn with_limits(test_mode: bool, limits: &[(&str, &str)]) -> Self {
+        let bot = BotWorld::new(crate::backends::aws().await, limits).await;
         let fal = FakeFal::start().await;
         let mut pairs = vec![
             ("TELEGRAM_TOKEN".to_owned(), TOKEN.to_owned()),
@@ -41,11 +47,17 @@ impl PipelineWorld {
         if test_mode {
             pairs.push(("AVATAR_TEST_MODE".into(), "true".into()));
             pairs.push(("FAL_MOCK_TRAINING_DURATION".into(), "1".into()));
+            pairs.push(("FAL_MOCK_GENERATION_DURATION".into(), "1".into()));
         } else {
             pairs.push(("FAL_KEY".into(), FAL_KEY.into()));
         }
-        let (telegram, fal_settings, training) = EnvReader::from_pairs(pairs)
-            .load::<(TelegramSettings, FalSettings, TrainingSettings)>()
+        let (telegram, fal_settings, training, generation) = EnvReader::from_pairs(pairs)
+            .load::<(
+                TelegramSettings,
+                FalSettings,
+                TrainingSettings,
+                GenerationSettings,
+            )>()
             .expect("test configuration is valid");
         let backend = match &fal_settings.mode {
             fluxbot::config::FalMode::Live { key } => FalBackend::Live(
@@ -67,6 +79,7 @@ impl PipelineWorld {
             fal: backend,
             fal_settings,
             training,
+            generation,
         };
         let webhook = fal_webhook::App::new(pipeline.clone());
         Self {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use fluxbot::config::{EnvReader, FalSettings, Limits, TelegramSettings};
 use fluxbot::domain::{AvatarStatus, UserId};
+use fluxbot::fal::generation::GenerationSettings;
 use fluxbot::fal::training::TrainingSettings;
 use fluxbot_tests::fake_telegram::updates::{self, User};
 use fluxbot_tests::fake_telegram::{FakeTelegram, TOKEN};
@@ -19,20 +20,28 @@ const EVA: User = User {
 };
 
 fn config(telegram: &FakeTelegram) -> LocalConfig {
-    let (telegram, fal, limits, training) = EnvReader::from_pairs([
+    let (telegram, fal, limits, training, generation) = EnvReader::from_pairs([
         ("TELEGRAM_TOKEN", TOKEN.to_owned()),
         ("TELEGRAM_API_URL", telegram.url()),
         ("AVATAR_TEST_MODE", "true".to_owned()),
         ("FAL_MOCK_TRAINING_DURATION", "1".to_owned()),
+        ("FAL_MOCK_GENERATION_DURATION", "1".to_owned()),
         ("PHOTOS_MIN_STYLE", "2".to_owned()),
     ])
-    .load::<(TelegramSettings, FalSettings, Limits, TrainingSettings)>()
+    .load::<(
+        TelegramSettings,
+        FalSettings,
+        Limits,
+        TrainingSettings,
+        GenerationSettings,
+    )>()
     .unwrap();
     LocalConfig {
         telegram,
         fal,
         limits,
         training,
+        generation,
         sweep_every: Duration::from_secs(1),
     }
 }

@@ -11,6 +11,7 @@
 use fluxbot::adapters::aws::AwsClients;
 use fluxbot::config::{ConfigError, EnvReader, FalSettings, Resources, TelegramSettings};
 use fluxbot::domain::Timestamp;
+use fluxbot::fal::generation::GenerationSettings;
 use fluxbot::fal::training::TrainingSettings;
 use fluxbot::fal::webhook::{WebhookBody, WebhookVerifier};
 use fluxbot::pipeline::{FalBackend, Pipeline, RouteHint};
@@ -30,14 +31,16 @@ impl App {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let (resources, telegram, fal, training) = EnvReader::from_process().load::<(
+        let (resources, telegram, fal, training, generation) = EnvReader::from_process().load::<(
             Resources,
             TelegramSettings,
             FalSettings,
             TrainingSettings,
-        )>()?;
+            GenerationSettings,
+        )>(
+        )?;
         let clients = AwsClients::from_env(&resources).await;
-        let pipeline = Pipeline::on_aws(&clients, &resources, &telegram, fal, training);
+        let pipeline = Pipeline::on_aws(&clients, &resources, &telegram, fal, training, generation);
         pipeline.log_mode();
         Ok(Self::new(pipeline))
     }

@@ -18,6 +18,7 @@ use fluxbot::adapters::embedded::{Database, EmbeddedQueue, EmbeddedStore, LocalB
 use fluxbot::bot::{Conversation, Processed};
 use fluxbot::config::{FalSettings, Limits, TelegramSettings};
 use fluxbot::domain::Timestamp;
+use fluxbot::fal::generation::GenerationSettings;
 use fluxbot::fal::training::TrainingSettings;
 use fluxbot::jobs::Job;
 use fluxbot::pipeline::{FalBackend, JobOutcome, Pipeline};
@@ -39,6 +40,7 @@ pub struct LocalConfig {
     pub fal: FalSettings,
     pub limits: Limits,
     pub training: TrainingSettings,
+    pub generation: GenerationSettings,
     /// How often the sweep runs (every minute, as in AWS).
     pub sweep_every: Duration,
 }
@@ -78,6 +80,7 @@ impl LocalBot {
                 fal: FalBackend::from_settings(&config.fal),
                 fal_settings: config.fal,
                 training: config.training,
+                generation: config.generation,
             },
             data_dir: data_dir.to_owned(),
             sweep_every: config.sweep_every,

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use fluxbot::config::{EnvReader, FalSettings, Limits, TelegramSettings};
+use fluxbot::fal::generation::GenerationSettings;
 use fluxbot::fal::training::TrainingSettings;
 use local_runner::{LocalBot, LocalConfig};
 
@@ -29,8 +30,14 @@ async fn main() -> ExitCode {
         "AVATAR_TEST_MODE",
         if has_fal_key { "false" } else { "true" },
     );
-    let loaded = env.load::<(TelegramSettings, FalSettings, Limits, TrainingSettings)>();
-    let (telegram, fal, limits, training) = match loaded {
+    let loaded = env.load::<(
+        TelegramSettings,
+        FalSettings,
+        Limits,
+        TrainingSettings,
+        GenerationSettings,
+    )>();
+    let (telegram, fal, limits, training, generation) = match loaded {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}\n\n{HOW_TO}");
@@ -48,7 +55,7 @@ async fn main() -> ExitCode {
     println!(
         "fal.ai: {}",
         if fal.is_test_mode() {
-            "TEST MODE (simulated trainings, no cost)"
+            "TEST MODE (simulated trainings and placeholder images, no cost)"
         } else {
             "live (results collected by the sweep: fal.ai cannot call a laptop)"
         }
@@ -58,6 +65,7 @@ async fn main() -> ExitCode {
         fal,
         limits,
         training,
+        generation,
         sweep_every: Duration::from_secs(60),
     };
     let bot = match LocalBot::open(&data, config) {

@@ -6,6 +6,9 @@ use super::{Answer, BotResult, Turn};
 use crate::domain::{AvatarId, AvatarStatus, DialogueState, MessageRef};
 use crate::telegram::screens::{self, Screen};
 
+/// Generations listed on a card.
+const HISTORY: u32 = 5;
+
 impl Turn<'_> {
     pub(super) async fn show_avatars(
         &mut self,
@@ -29,9 +32,21 @@ impl Turn<'_> {
             self.show_avatars(at, 0).await?;
             return Ok(Answer::Toast(t.not_found()));
         };
+        if matches!(self.user.dialogue, DialogueState::EnteringPrompt { .. }) {
+            // Left the prompt screen: a message is no longer a prompt.
+            self.set_dialogue(DialogueState::Idle);
+        }
         let min = self.bot.limits.min_photos(avatar.kind);
-        self.show(at, &screens::avatar_card(t, &avatar, min, self.now))
-            .await;
+        let history = if avatar.status() == AvatarStatus::Completed {
+            self.bot.store.list_generations(avatar.id, HISTORY).await?
+        } else {
+            Vec::new()
+        };
+        self.show(
+            at,
+            &screens::avatar_card(t, &avatar, &history, min, self.now),
+        )
+        .await;
         Ok(Answer::Silent)
     }
 

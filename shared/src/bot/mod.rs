@@ -8,6 +8,7 @@
 
 mod creation;
 mod gallery;
+mod generation;
 mod photos;
 mod training;
 
@@ -188,13 +189,29 @@ impl<'a> Turn<'a> {
         })
     }
 
+    /// Saves the profile if this turn changed it. Another update of the same user may have
+    /// saved it meanwhile (a double tap): then this turn's changes are applied to theirs,
+    /// rather than failing a step whose effects (a recorded generation) already happened.
     async fn finish(self) -> BotResult<()> {
-        if self.user != self.loaded || self.user.version == 0 {
-            let mut user = self.user;
-            user.updated_at = self.now;
-            self.bot.store.save_user(&user).await?;
+        if self.user == self.loaded && self.user.version != 0 {
+            return Ok(());
         }
-        Ok(())
+        let mut user = self.user.clone();
+        user.updated_at = self.now;
+        for _ in 0..3 {
+            match self.bot.store.save_user(&user).await {
+                Ok(_) => return Ok(()),
+                Err(StoreError::Conflict(_)) => {
+                    let Some(theirs) = self.bot.store.get_user(user.id).await? else {
+                        continue;
+                    };
+                    user = merge_profile(&self.loaded, &self.user, theirs);
+                    user.updated_at = self.now;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict(format!("user {} kept changing", self.user.id)).into())
     }
 
     fn t(&self) -> &'static dyn Texts {
@@ -287,6 +304,7 @@ impl<'a> Turn<'a> {
             }
             Command::Create => self.begin_creation(None).await,
             Command::Avatars => self.show_avatars(None, 0).await?,
+            Command::Generate => self.generate_command().await?,
             Command::Cancel => self.cancel().await?,
         }
         Ok(())
@@ -308,6 +326,9 @@ impl<'a> Turn<'a> {
             DialogueState::SendingPhotos { .. } | DialogueState::ConfirmingTraining { .. } => {
                 let t = self.t();
                 self.send(&Screen::text(t.text_while_collecting())).await;
+            }
+            DialogueState::EnteringPrompt { avatar_id } => {
+                self.prompt_entered(avatar_id, text).await?;
             }
             _ => {
                 let t = self.t();
@@ -364,8 +385,39 @@ impl<'a> Turn<'a> {
             Callback::ConfirmTraining(id) => self.confirm_training(id, at).await,
             Callback::Delete(id) => self.ask_delete(id, at).await,
             Callback::ConfirmDelete(id) => self.delete(id, at).await,
+            Callback::Generate(id) => self.open_generate(id, at).await,
+            Callback::Style(id, index) => self.style_chosen(id, index, at).await,
+            Callback::GenerationSettings(id) => self.open_generation_settings(id, at).await,
+            Callback::SetRatio(id, ratio) => {
+                self.change_generation_settings(id, |d| d.aspect_ratio = ratio, at)
+                    .await
+            }
+            Callback::SetCount(id, count) => {
+                self.change_generation_settings(id, |d| d.num_images = count, at)
+                    .await
+            }
+            Callback::Again(id, previous) => self.generate_again(id, previous).await,
         }
     }
+}
+
+/// `theirs` (stored meanwhile) with the fields this turn changed from `loaded` to `ours`.
+fn merge_profile(loaded: &UserProfile, ours: &UserProfile, theirs: UserProfile) -> UserProfile {
+    let mut merged = theirs;
+    if ours.dialogue != loaded.dialogue {
+        merged.dialogue = ours.dialogue.clone();
+    }
+    if ours.language != loaded.language || ours.language_chosen != loaded.language_chosen {
+        merged.language = ours.language;
+        merged.language_chosen = ours.language_chosen;
+    }
+    if ours.generation != loaded.generation {
+        merged.generation = ours.generation;
+    }
+    // Reachability and chat are facts of this update: the latest word wins.
+    merged.active = ours.active;
+    merged.chat_id = ours.chat_id;
+    merged
 }
 
 /// How a callback query is answered: silently (the screen changed), with a short toast, or
@@ -378,6 +430,15 @@ pub(crate) enum Answer {
 }
 
 impl Answer {
+    /// The words of a toast or alert, for when the same answer goes out as a message.
+    fn text(&self) -> String {
+        match self {
+            Answer::Silent => String::new(),
+            Answer::Toast(text) => (*text).to_owned(),
+            Answer::Alert(text) => text.clone(),
+        }
+    }
+
     fn into_callback_answer(self, query_id: String) -> CallbackAnswer {
         let (text, alert) = match self {
             Answer::Silent => (None, false),

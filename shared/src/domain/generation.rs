@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{AvatarId, GenerationId, Timestamp, UserId};
+use super::avatar::{Avatar, OutcomeNotice};
+use super::ids::{AvatarId, GenerationId, MessageRef, Timestamp, UserId};
 use super::lifecycle::{FailureReason, FalRequest};
+use super::styles::Style;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AspectRatio {
@@ -93,24 +95,91 @@ impl From<ImageCount> for u8 {
     }
 }
 
+/// What became of one image fal.ai returned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GeneratedImage {
-    pub url: String,
-    pub width: Option<u32>,
-    pub height: Option<u32>,
-    pub nsfw: bool,
+#[serde(tag = "image", rename_all = "snake_case")]
+pub enum GeneratedImage {
+    /// Kept in blob storage under `key` (the user's copy; deleted with the avatar).
+    Stored {
+        key: String,
+        width: Option<u32>,
+        height: Option<u32>,
+    },
+    /// Flagged NSFW by fal.ai: neither kept nor sent.
+    Filtered,
+    /// fal.ai named it but it could not be fetched (gone, too big, not an image).
+    Unavailable { detail: String },
+}
+
+/// The user's choices for the next generation, remembered between generations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenerationDefaults {
+    pub aspect_ratio: AspectRatio,
+    pub num_images: ImageCount,
+}
+
+impl Default for GenerationDefaults {
+    fn default() -> Self {
+        Self {
+            aspect_ratio: AspectRatio::Portrait3x4,
+            num_images: ImageCount(2),
+        }
+    }
+}
+
+impl AspectRatio {
+    pub const ALL: [AspectRatio; 5] = [
+        AspectRatio::Square,
+        AspectRatio::Portrait3x4,
+        AspectRatio::Landscape4x3,
+        AspectRatio::Portrait9x16,
+        AspectRatio::Landscape16x9,
+    ];
+
+    /// As fal.ai and people write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AspectRatio::Square => "1:1",
+            AspectRatio::Portrait3x4 => "3:4",
+            AspectRatio::Landscape4x3 => "4:3",
+            AspectRatio::Portrait9x16 => "9:16",
+            AspectRatio::Landscape16x9 => "16:9",
+        }
+    }
+
+    /// Width and height in parts (3:4 -> (3, 4)).
+    pub fn parts(self) -> (u32, u32) {
+        match self {
+            AspectRatio::Square => (1, 1),
+            AspectRatio::Portrait3x4 => (3, 4),
+            AspectRatio::Landscape4x3 => (4, 3),
+            AspectRatio::Portrait9x16 => (9, 16),
+            AspectRatio::Landscape16x9 => (16, 9),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl ImageCount {
+    pub const ALL: [ImageCount; 4] = [ImageCount(1), ImageCount(2), ImageCount(3), ImageCount(4)];
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum GenerationState {
-    /// Recorded, not yet accepted by fal.ai.
+    /// Recorded; the launch job is on its way.
     Pending,
+    /// A launch worker is submitting it; another may take over once the lease lapses.
+    Submitting { lease_until: Timestamp },
     InProgress {
         request: FalRequest,
         submitted_at: Timestamp,
     },
     Completed {
+        request: FalRequest,
         images: Vec<GeneratedImage>,
         completed_at: Timestamp,
     },
@@ -121,10 +190,20 @@ pub enum GenerationState {
 }
 
 impl GenerationState {
-    pub fn in_flight_since(&self) -> Option<Timestamp> {
+    pub fn is_finished(&self) -> bool {
+        matches!(
+            self,
+            GenerationState::Completed { .. } | GenerationState::Failed { .. }
+        )
+    }
+
+    pub fn as_str(&self) -> &'static str {
         match self {
-            GenerationState::InProgress { submitted_at, .. } => Some(*submitted_at),
-            _ => None,
+            GenerationState::Pending => "pending",
+            GenerationState::Submitting { .. } => "submitting",
+            GenerationState::InProgress { .. } => "in_progress",
+            GenerationState::Completed { .. } => "completed",
+            GenerationState::Failed { .. } => "failed",
         }
     }
 }
@@ -134,12 +213,82 @@ pub struct Generation {
     pub id: GenerationId,
     pub avatar_id: AvatarId,
     pub owner: UserId,
+    /// The user's prompt, or the chosen style's prompt.
     pub prompt: Prompt,
+    /// The style preset the prompt came from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style: Option<Style>,
     pub aspect_ratio: AspectRatio,
     pub num_images: ImageCount,
     pub state: GenerationState,
+    /// The "generating..." message, edited when the images arrive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<MessageRef>,
+    /// Whether the user has been sent the result.
+    #[serde(default)]
+    pub notice: OutcomeNotice,
     pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     pub version: u64,
+}
+
+impl Generation {
+    /// A new generation in `pending`, not yet stored.
+    pub fn pending(
+        avatar: &Avatar,
+        prompt: Prompt,
+        style: Option<Style>,
+        defaults: GenerationDefaults,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id: GenerationId::new(),
+            avatar_id: avatar.id,
+            owner: avatar.owner,
+            prompt,
+            style,
+            aspect_ratio: defaults.aspect_ratio,
+            num_images: defaults.num_images,
+            state: GenerationState::Pending,
+            status_message: None,
+            notice: OutcomeNotice::NotDue,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+
+    /// Waiting on a launch worker or fal.ai.
+    pub fn is_running(&self) -> bool {
+        !self.state.is_finished()
+    }
+
+    /// Since when the sweep should look after it: while it runs, and after it finished
+    /// until the user has the result. This is what puts it into the in-flight index.
+    pub fn in_flight_since(&self) -> Option<Timestamp> {
+        match &self.state {
+            GenerationState::Pending | GenerationState::Submitting { .. } => Some(self.created_at),
+            GenerationState::InProgress { submitted_at, .. } => Some(*submitted_at),
+            GenerationState::Completed { completed_at, .. }
+                if self.notice != OutcomeNotice::Sent =>
+            {
+                Some(*completed_at)
+            }
+            GenerationState::Failed { failed_at, .. } if self.notice != OutcomeNotice::Sent => {
+                Some(*failed_at)
+            }
+            _ => None,
+        }
+    }
+
+    /// The next version with `state`, to be written conditionally on `version`.
+    pub fn with_state(&self, state: GenerationState, now: Timestamp) -> Generation {
+        Generation {
+            state,
+            updated_at: now,
+            ..self.clone()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -45,6 +45,15 @@ macro_rules! uuid_id {
             pub fn new() -> Self {
                 Self(Uuid::now_v7())
             }
+
+            /// The 16 raw bytes, for compact encodings (two ids in one callback).
+            pub fn to_bytes(self) -> [u8; 16] {
+                *self.0.as_bytes()
+            }
+
+            pub fn from_bytes(bytes: [u8; 16]) -> Self {
+                Self(Uuid::from_bytes(bytes))
+            }
         }
 
         impl Default for $name {

@@ -6,13 +6,15 @@ pub mod generation;
 pub mod ids;
 pub mod lifecycle;
 pub mod photo;
+pub mod styles;
 pub mod user;
 
 pub use avatar::{
     Avatar, AvatarKind, AvatarName, Gender, NameError, OutcomeNotice, Preset, TriggerPhrase,
 };
 pub use generation::{
-    AspectRatio, GeneratedImage, Generation, GenerationState, ImageCount, Prompt, PromptError,
+    AspectRatio, GeneratedImage, Generation, GenerationDefaults, GenerationState, ImageCount,
+    Prompt, PromptError,
 };
 pub use ids::{
     AttemptId, AvatarId, ChatId, GenerationId, InvalidId, MessageRef, Timestamp, UserId,
@@ -22,4 +24,5 @@ pub use lifecycle::{
     TrainedModel, TrainingOutput, transition,
 };
 pub use photo::{ContentHash, ImageFormat, Photo, PhotoRejection, blob_keys};
+pub use styles::Style;
 pub use user::{DialogueState, Language, UserProfile};

@@ -96,11 +96,28 @@ pub mod blob_keys {
             .expect("generated archive keys are valid")
     }
 
+    /// Image `index` (0-based) of a generation's result.
+    pub fn generated_image(
+        owner: UserId,
+        avatar: AvatarId,
+        generation: crate::domain::GenerationId,
+        index: usize,
+        format: ImageFormat,
+    ) -> BlobKey {
+        BlobKey::new(format!(
+            "generations/{owner}/{avatar}/{generation}/{}.{}",
+            index + 1,
+            format.extension()
+        ))
+        .expect("generated image keys are valid")
+    }
+
     /// Every prefix under which this avatar has blobs; deleting them all removes its files.
-    pub fn avatar_prefixes(owner: UserId, avatar: AvatarId) -> [String; 2] {
+    pub fn avatar_prefixes(owner: UserId, avatar: AvatarId) -> [String; 3] {
         [
             format!("photos/{owner}/{avatar}/"),
             format!("archives/{owner}/{avatar}/"),
+            format!("generations/{owner}/{avatar}/"),
         ]
     }
 }

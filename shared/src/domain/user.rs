@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::avatar::{AvatarKind, AvatarName, Gender};
+use super::generation::GenerationDefaults;
 use super::ids::{AvatarId, ChatId, MessageRef, Timestamp, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -64,6 +65,9 @@ pub struct UserProfile {
     pub dialogue: DialogueState,
     /// False once Telegram told us the user blocked the bot (403).
     pub active: bool,
+    /// Aspect ratio and image count of the last generation: the next one's defaults.
+    #[serde(default)]
+    pub generation: GenerationDefaults,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub version: u64,
@@ -78,6 +82,7 @@ impl UserProfile {
             language_chosen: false,
             dialogue: DialogueState::Idle,
             active: true,
+            generation: GenerationDefaults::default(),
             created_at: now,
             updated_at: now,
             version: 0,

@@ -128,7 +128,7 @@ impl Pipeline {
         now: Timestamp,
     ) -> PipelineResult<()> {
         let failed = self
-            .update_avatar_with(avatar, |current| {
+            .update_with(avatar, |current| {
                 let mut next = current
                     .apply(
                         AvatarEvent::Fail {
@@ -179,7 +179,7 @@ impl Pipeline {
         if let Err(e) = self.send_notice(avatar).await {
             tracing::warn!(avatar = %avatar.id, error = %e, "notice not sent now; the sweep will retry");
         }
-        let [photos, archives] = blob_keys::avatar_prefixes(avatar.owner, avatar.id);
+        let [photos, archives, _generations] = blob_keys::avatar_prefixes(avatar.owner, avatar.id);
         let mut prefixes = vec![archives];
         if matches!(avatar.state, AvatarState::Completed { .. })
             && self.training.delete_photos_after_training

@@ -1,4 +1,4 @@
-//! The training-launch worker's jobs.
+//! The launch worker's jobs (trainings here; generations in `generate`).
 //!
 //! Launching a training: claim the avatar (`queued -> submitting`, conditional, with a lease
 //! and a fresh attempt id), stream its photos into a zip in blob storage, presign it, submit
@@ -49,6 +49,28 @@ impl Pipeline {
                 endpoint,
             } => {
                 self.finish_test_training(owner, avatar_id, attempt, request_id, endpoint, now)
+                    .await
+            }
+            Job::LaunchGeneration {
+                owner,
+                avatar_id,
+                generation_id,
+            } => {
+                self.launch_generation(owner, avatar_id, generation_id, now)
+                    .await
+            }
+            Job::FinishTestGeneration {
+                avatar_id,
+                generation_id,
+                request_id,
+                endpoint,
+                ..
+            } => {
+                let request = FalRequest {
+                    request_id,
+                    endpoint,
+                };
+                self.finish_test_generation(avatar_id, generation_id, request, now)
                     .await
             }
         };
@@ -163,7 +185,7 @@ impl Pipeline {
                     Err(e) => return Err(e.into()),
                 }
             }
-            FalBackend::Test { mock_duration } => {
+            FalBackend::Test { mock_duration, .. } => {
                 let request_id = format!("test_{}", AttemptId::new());
                 tracing::info!(avatar = %avatar.id, %request_id, delay_s = mock_duration.as_secs(), "TEST MODE: no fal.ai call; the result arrives after the mock duration");
                 let finish = Job::FinishTestTraining {
@@ -208,7 +230,7 @@ impl Pipeline {
             })
             .await?;
         let submitted = self
-            .update_avatar_with(avatar.clone(), |current| {
+            .update_with(avatar.clone(), |current| {
                 // Declines when a fast webhook adopted the result already.
                 current
                     .apply(

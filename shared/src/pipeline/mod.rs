@@ -10,6 +10,7 @@
 //! the notice is taken with the outcome itself, and a failed send is retried by the sweep).
 
 mod complete;
+mod generate;
 mod launch;
 mod notify;
 mod sweep;
@@ -18,7 +19,11 @@ mod webhook;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
+
 use crate::config::FalSettings;
+use crate::domain::{Avatar, Generation};
+use crate::fal::generation::GenerationSettings;
 use crate::fal::training::TrainingSettings;
 use crate::fal::{FalClient, FalError};
 use crate::ports::{
@@ -27,6 +32,7 @@ use crate::ports::{
 use crate::telegram::client::{TelegramClient, TelegramError};
 
 pub use complete::{Completion, Outcome};
+pub use generate::GenerationOutcome;
 pub use launch::JobOutcome;
 pub use sweep::SweepReport;
 pub use webhook::{RouteHint, WebhookResult};
@@ -43,7 +49,10 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(60);
 #[derive(Clone, Debug)]
 pub enum FalBackend {
     Live(FalClient),
-    Test { mock_duration: QueueDelay },
+    Test {
+        mock_duration: QueueDelay,
+        mock_generation: QueueDelay,
+    },
 }
 
 impl FalBackend {
@@ -54,8 +63,10 @@ impl FalBackend {
             }
             crate::config::FalMode::Test {
                 mock_training_duration,
+                mock_generation_duration,
             } => FalBackend::Test {
                 mock_duration: *mock_training_duration,
+                mock_generation: *mock_generation_duration,
             },
         }
     }
@@ -73,8 +84,11 @@ pub enum PipelineError {
     Fal(#[from] FalError),
     #[error(transparent)]
     Telegram(#[from] TelegramError),
-    #[error("gave up after repeated write conflicts on avatar {0}")]
+    #[error("gave up after repeated write conflicts on {0}")]
     Contended(String),
+    /// A generated image could not be fetched now (network, 5xx): retried later.
+    #[error("could not fetch a generated image: {0}")]
+    ImageFetch(String),
 }
 
 pub type PipelineResult<T> = Result<T, PipelineError>;
@@ -89,35 +103,70 @@ pub struct Pipeline {
     pub fal: FalBackend,
     pub fal_settings: FalSettings,
     pub training: TrainingSettings,
+    pub generation: GenerationSettings,
+}
+
+/// A versioned record the pipeline changes with conditional writes.
+#[async_trait]
+pub(crate) trait Versioned: Clone + Send + Sync + Sized {
+    /// Writes `self` if the stored record is still at `self.version`.
+    async fn write(&self, store: &dyn RecordStore) -> Result<Self, StoreError>;
+    /// The stored record now, if it still exists.
+    async fn reread(&self, store: &dyn RecordStore) -> Result<Option<Self>, StoreError>;
+    fn label(&self) -> String;
+}
+
+#[async_trait]
+impl Versioned for Avatar {
+    async fn write(&self, store: &dyn RecordStore) -> Result<Self, StoreError> {
+        store.update_avatar(self).await
+    }
+    async fn reread(&self, store: &dyn RecordStore) -> Result<Option<Self>, StoreError> {
+        store.get_avatar(self.owner, self.id).await
+    }
+    fn label(&self) -> String {
+        format!("avatar {}", self.id)
+    }
+}
+
+#[async_trait]
+impl Versioned for Generation {
+    async fn write(&self, store: &dyn RecordStore) -> Result<Self, StoreError> {
+        store.update_generation(self).await
+    }
+    async fn reread(&self, store: &dyn RecordStore) -> Result<Option<Self>, StoreError> {
+        store.get_generation(self.avatar_id, self.id).await
+    }
+    fn label(&self) -> String {
+        format!("generation {}", self.id)
+    }
 }
 
 impl Pipeline {
-    /// Applies `change` to the avatar and writes it conditionally; after a conflicting write
-    /// it re-reads and applies `change` again, a few times. `Ok(None)` when `change` declines
-    /// (the avatar moved on) or the avatar is gone.
-    pub(crate) async fn update_avatar_with(
+    /// Applies `change` to the record and writes it conditionally; after a conflicting
+    /// write it re-reads and applies `change` again, a few times. `Ok(None)` when `change`
+    /// declines (the record moved on) or the record is gone.
+    pub(crate) async fn update_with<R: Versioned>(
         &self,
-        start: crate::domain::Avatar,
-        mut change: impl FnMut(&crate::domain::Avatar) -> Option<crate::domain::Avatar>,
-    ) -> PipelineResult<Option<crate::domain::Avatar>> {
+        start: R,
+        mut change: impl FnMut(&R) -> Option<R>,
+    ) -> PipelineResult<Option<R>> {
         let mut current = start;
         for _ in 0..5 {
             let Some(next) = change(&current) else {
                 return Ok(None);
             };
-            match self.store.update_avatar(&next).await {
+            match next.write(self.store.as_ref()).await {
                 Ok(stored) => return Ok(Some(stored)),
-                Err(StoreError::Conflict(_)) => {
-                    match self.store.get_avatar(current.owner, current.id).await? {
-                        Some(fresh) => current = fresh,
-                        None => return Ok(None),
-                    }
-                }
+                Err(StoreError::Conflict(_)) => match current.reread(self.store.as_ref()).await? {
+                    Some(fresh) => current = fresh,
+                    None => return Ok(None),
+                },
                 Err(StoreError::NotFound(_)) => return Ok(None),
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(PipelineError::Contended(current.id.to_string()))
+        Err(PipelineError::Contended(current.label()))
     }
 
     /// The production wiring: DynamoDB, S3, the SQS launch queue, Telegram and fal.ai.
@@ -127,6 +176,7 @@ impl Pipeline {
         telegram: &crate::config::TelegramSettings,
         fal_settings: FalSettings,
         training: TrainingSettings,
+        generation: GenerationSettings,
     ) -> Self {
         Self {
             store: Arc::new(clients.store(resources)),
@@ -136,6 +186,7 @@ impl Pipeline {
             fal: FalBackend::from_settings(&fal_settings),
             fal_settings,
             training,
+            generation,
         }
     }
 
@@ -146,7 +197,7 @@ impl Pipeline {
                 webhook = self.training.webhook_url.is_some(),
                 "fal.ai live mode"
             ),
-            FalBackend::Test { mock_duration } => tracing::warn!(
+            FalBackend::Test { mock_duration, .. } => tracing::warn!(
                 mock_duration_s = mock_duration.as_secs(),
                 "TEST MODE: no fal.ai calls; trainings are simulated and cost nothing"
             ),

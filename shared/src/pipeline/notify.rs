@@ -1,7 +1,7 @@
 //! Telling the user: training started, progress, and the outcome (exactly once).
 
 use super::{NOTICE_CLAIM, Pipeline, PipelineResult};
-use crate::domain::{Avatar, AvatarState, ChatId, Language, OutcomeNotice, Timestamp};
+use crate::domain::{Avatar, AvatarState, ChatId, Language, OutcomeNotice, Timestamp, UserId};
 use crate::ports::StoreError;
 use crate::telegram::callback::Callback;
 use crate::telegram::client::TelegramError;
@@ -10,10 +10,10 @@ use crate::telegram::texts::{TrainingProgress, texts};
 
 impl Pipeline {
     /// The user's chat and language (a private chat's id is the user's id).
-    async fn audience(&self, avatar: &Avatar) -> PipelineResult<(ChatId, Language)> {
-        Ok(match self.store.get_user(avatar.owner).await? {
+    pub(super) async fn audience(&self, owner: UserId) -> PipelineResult<(ChatId, Language)> {
+        Ok(match self.store.get_user(owner).await? {
             Some(user) => (user.chat_id, user.language),
-            None => (ChatId(avatar.owner.0), Language::Ru),
+            None => (ChatId(owner.0), Language::Ru),
         })
     }
 
@@ -29,7 +29,7 @@ impl Pipeline {
     }
 
     pub(super) async fn announce_start(&self, avatar: &Avatar) -> PipelineResult<()> {
-        let (_, language) = self.audience(avatar).await?;
+        let (_, language) = self.audience(avatar.owner).await?;
         let text = texts(language).training_started(
             avatar.name.as_str(),
             avatar.preset.expected_minutes(avatar.kind),
@@ -52,7 +52,7 @@ impl Pipeline {
         {
             return Ok(false);
         }
-        let (_, language) = self.audience(avatar).await?;
+        let (_, language) = self.audience(avatar.owner).await?;
         self.show_status(
             avatar,
             texts(language).training_progress(avatar.name.as_str(), progress),
@@ -69,7 +69,7 @@ impl Pipeline {
     /// Sends the outcome notice of an avatar whose claim the caller holds, then marks it
     /// sent. A transient failure leaves it due: the sweep sends it once the claim lapses.
     pub(super) async fn send_notice(&self, avatar: &Avatar) -> PipelineResult<()> {
-        let (chat, language) = self.audience(avatar).await?;
+        let (chat, language) = self.audience(avatar.owner).await?;
         let t = texts(language);
         let text = match &avatar.state {
             AvatarState::Completed { .. } => t.training_done(avatar.name.as_str()),
@@ -101,7 +101,7 @@ impl Pipeline {
 
     async fn mark_notice_sent(&self, avatar: &Avatar) -> PipelineResult<()> {
         let marked = self
-            .update_avatar_with(avatar.clone(), |current| {
+            .update_with(avatar.clone(), |current| {
                 (current.notice != OutcomeNotice::Sent).then(|| Avatar {
                     notice: OutcomeNotice::Sent,
                     ..current.clone()

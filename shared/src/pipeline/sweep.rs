@@ -6,7 +6,10 @@
 //! - `training`: fal.ai is asked. Completed: the result goes through the completion path.
 //!   Running: progress is shown (step x/y from the logs, else time so far), at most once a
 //!   minute. Past `FAL_TRAINING_TIMEOUT`: cancelled at fal.ai, failed, the user told;
-//! - an outcome the user has not been told of (the sender crashed or Telegram failed): told.
+//! - an outcome the user has not been told of (the sender crashed or Telegram failed): told;
+//! - generations likewise: pending or lapsed claims relaunched, running ones asked about
+//!   (results fetched and delivered, past `FAL_GENERATION_TIMEOUT` cancelled and failed),
+//!   undelivered results sent.
 //!
 //! Work is bounded by a deadline under the function's timeout; what is left waits for the
 //! next run.
@@ -50,9 +53,25 @@ impl Pipeline {
                     report.truncated = true;
                     return Ok(report);
                 }
-                let FalTarget::Training { owner, avatar_id } = item.target else {
-                    // Generations join the sweep with their issue (#5).
-                    continue;
+                let (owner, avatar_id) = match item.target {
+                    FalTarget::Training { owner, avatar_id } => (owner, avatar_id),
+                    FalTarget::Generation {
+                        avatar_id,
+                        generation_id,
+                        ..
+                    } => {
+                        let Some(generation) =
+                            self.store.get_generation(avatar_id, generation_id).await?
+                        else {
+                            continue;
+                        };
+                        report.checked += 1;
+                        if let Err(e) = self.sweep_generation(&generation, now, &mut report).await {
+                            report.errors += 1;
+                            tracing::warn!(generation = %generation_id, error = %e, "sweep could not settle this generation; next run retries");
+                        }
+                        continue;
+                    }
                 };
                 let Some(avatar) = self.store.get_avatar(owner, avatar_id).await? else {
                     continue;

@@ -1,49 +1,70 @@
-//! Applying an authenticated fal.ai webhook: route it to its avatar (by the recorded request
-//! id, or by the attempt named in the webhook URL when the request id was never recorded) and
-//! hand its outcome to the completion path.
+//! Applying an authenticated fal.ai webhook: route it to its avatar or generation (by the
+//! recorded request id, or by what the webhook URL names when the request id was never
+//! recorded) and hand its outcome to the completion path.
 
 use serde_json::Value;
 
 use super::complete::{Completion, Outcome};
+use super::generate::GenerationOutcome;
 use super::{Pipeline, PipelineResult};
 use crate::domain::{
-    AttemptId, AvatarId, AvatarState, FailureReason, FalRequest, Timestamp, UserId,
+    AttemptId, AvatarId, AvatarState, FailureReason, FalRequest, GenerationId, GenerationState,
+    Timestamp, UserId,
 };
+use crate::fal::generation::FLUX_LORA;
 use crate::fal::training::PORTRAIT_TRAINER;
 use crate::fal::webhook::{WebhookBody, WebhookStatus};
 use crate::ports::FalTarget;
 
 /// What the launch worker put in the webhook URL's query.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteHint {
-    pub owner: UserId,
-    pub avatar_id: AvatarId,
-    pub attempt: AttemptId,
-    pub endpoint: String,
+pub enum RouteHint {
+    /// A training attempt of an avatar, submitted to the trainer `endpoint`.
+    Training {
+        owner: UserId,
+        avatar_id: AvatarId,
+        attempt: AttemptId,
+        endpoint: String,
+    },
+    Generation {
+        owner: UserId,
+        avatar_id: AvatarId,
+        generation_id: GenerationId,
+    },
 }
 
 impl RouteHint {
-    /// Reads `owner`, `avatar`, `attempt` and `endpoint` from a query string; `None` unless
-    /// all four are present and well-formed.
+    /// Reads `owner` and `avatar`, then `generation`, or `attempt` and `endpoint`, from a
+    /// query string; `None` unless one complete, well-formed set is present.
     pub fn from_query(query: &str) -> Option<Self> {
         let mut owner = None;
         let mut avatar = None;
         let mut attempt = None;
         let mut endpoint = None;
+        let mut generation = None;
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
             match k.as_ref() {
                 "owner" => owner = v.parse().ok().map(UserId),
                 "avatar" => avatar = v.parse().ok(),
                 "attempt" => attempt = v.parse().ok(),
                 "endpoint" => endpoint = Some(v.into_owned()),
+                "generation" => generation = Some(v.parse().ok()?),
                 _ => {}
             }
         }
-        Some(Self {
-            owner: owner?,
-            avatar_id: avatar?,
-            attempt: attempt?,
-            endpoint: endpoint?,
+        let (owner, avatar_id) = (owner?, avatar?);
+        Some(match generation {
+            Some(generation_id) => RouteHint::Generation {
+                owner,
+                avatar_id,
+                generation_id,
+            },
+            None => RouteHint::Training {
+                owner,
+                avatar_id,
+                attempt: attempt?,
+                endpoint: endpoint?,
+            },
         })
     }
 }
@@ -52,8 +73,7 @@ impl RouteHint {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WebhookResult {
     Training(Completion),
-    /// A generation's result: handled with generation (issue #5).
-    Generation,
+    Generation(Completion),
     /// Neither recorded nor routable: not ours, or long forgotten.
     Unknown,
 }
@@ -68,22 +88,55 @@ impl Pipeline {
         now: Timestamp,
     ) -> PipelineResult<WebhookResult> {
         let recorded = self.store.get_fal_request(&body.request_id).await?;
-        let (owner, avatar_id, attempt) = match (recorded.map(|r| r.target), &hint) {
-            (Some(FalTarget::Training { owner, avatar_id }), hint) => {
-                (owner, avatar_id, hint.as_ref().map(|h| h.attempt))
+        let training_hint = match &hint {
+            Some(RouteHint::Training {
+                attempt, endpoint, ..
+            }) => Some((*attempt, endpoint.clone())),
+            _ => None,
+        };
+        let (owner, avatar_id, attempt) = match (recorded.map(|r| r.target), hint) {
+            (
+                Some(FalTarget::Generation {
+                    avatar_id,
+                    generation_id,
+                    ..
+                }),
+                _,
+            )
+            | (
+                None,
+                Some(RouteHint::Generation {
+                    avatar_id,
+                    generation_id,
+                    ..
+                }),
+            ) => {
+                return self
+                    .apply_generation_webhook(body, avatar_id, generation_id, now)
+                    .await;
             }
-            (Some(FalTarget::Generation { .. }), _) => {
-                tracing::info!(request = %body.request_id, "generation result: handled with generation (issue #5)");
-                return Ok(WebhookResult::Generation);
+            (Some(FalTarget::Training { owner, avatar_id }), _) => {
+                (owner, avatar_id, training_hint.as_ref().map(|h| h.0))
             }
-            (None, Some(hint)) => (hint.owner, hint.avatar_id, Some(hint.attempt)),
+            (
+                None,
+                Some(RouteHint::Training {
+                    owner,
+                    avatar_id,
+                    attempt,
+                    ..
+                }),
+            ) => (owner, avatar_id, Some(attempt)),
             (None, None) => {
                 tracing::warn!(request = %body.request_id, "webhook for an unknown request ignored");
                 return Ok(WebhookResult::Unknown);
             }
         };
-        let endpoint = match (&hint, self.store.get_avatar(owner, avatar_id).await?) {
-            (Some(hint), _) => hint.endpoint.clone(),
+        let endpoint = match (
+            &training_hint,
+            self.store.get_avatar(owner, avatar_id).await?,
+        ) {
+            (Some((_, endpoint)), _) => endpoint.clone(),
             (None, Some(avatar)) => match avatar.state {
                 AvatarState::Training { request, .. } | AvatarState::Completed { request, .. } => {
                     request.endpoint
@@ -102,6 +155,39 @@ impl Pipeline {
             .await?;
         Ok(WebhookResult::Training(completion))
     }
+
+    async fn apply_generation_webhook(
+        &self,
+        body: &WebhookBody,
+        avatar_id: AvatarId,
+        generation_id: GenerationId,
+        now: Timestamp,
+    ) -> PipelineResult<WebhookResult> {
+        let Some(generation) = self.store.get_generation(avatar_id, generation_id).await? else {
+            tracing::info!(generation = %generation_id, "result for a deleted generation ignored");
+            return Ok(WebhookResult::Generation(Completion::AvatarGone));
+        };
+        let endpoint = match &generation.state {
+            GenerationState::InProgress { request, .. }
+            | GenerationState::Completed { request, .. } => request.endpoint.clone(),
+            // Submitted but not recorded: the endpoint only matters for the record.
+            _ => FLUX_LORA.to_owned(),
+        };
+        let outcome = match (body.status, &body.payload) {
+            (WebhookStatus::Ok, Some(payload)) if !payload.is_null() => {
+                GenerationOutcome::from_payload(payload)
+            }
+            _ => GenerationOutcome::Failed(failure_of(body)),
+        };
+        let request = FalRequest {
+            request_id: body.request_id.clone(),
+            endpoint,
+        };
+        let completion = self
+            .complete_generation(&generation, Some(&request), outcome, now)
+            .await?;
+        Ok(WebhookResult::Generation(completion))
+    }
 }
 
 fn outcome_of(body: &WebhookBody, raw: &str, endpoint: &str) -> Outcome {
@@ -115,35 +201,42 @@ fn outcome_of(body: &WebhookBody, raw: &str, endpoint: &str) -> Outcome {
                 Err(problem) => Outcome::Failed(FailureReason::ProviderError { detail: problem }),
             }
         }
-        (WebhookStatus::Ok, _) => Outcome::Failed(FailureReason::ProviderError {
+        _ => Outcome::Failed(failure_of(body)),
+    }
+}
+
+/// Why fal.ai says a request failed: its validation details (422) as a refusal, anything
+/// else as a provider error.
+fn failure_of(body: &WebhookBody) -> FailureReason {
+    if body.status == WebhookStatus::Ok {
+        return FailureReason::ProviderError {
             detail: body
                 .payload_error
                 .clone()
                 .unwrap_or_else(|| "fal.ai returned no result".into()),
-        }),
-        (WebhookStatus::Error, payload) => {
-            let details = payload
-                .as_ref()
-                .map(|p| &p["detail"])
-                .and_then(|d| match d {
-                    Value::Array(items) => Some(
-                        items
-                            .iter()
-                            .filter_map(|i| i["msg"].as_str())
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    ),
-                    Value::String(s) => Some(s.clone()),
-                    _ => None,
-                })
-                .filter(|d| !d.is_empty());
-            match details {
-                Some(detail) => Outcome::Failed(FailureReason::Rejected { detail }),
-                None => Outcome::Failed(FailureReason::ProviderError {
-                    detail: body.error.clone().unwrap_or_else(|| "unknown error".into()),
-                }),
-            }
-        }
+        };
+    }
+    let details = body
+        .payload
+        .as_ref()
+        .map(|p| &p["detail"])
+        .and_then(|d| match d {
+            Value::Array(items) => Some(
+                items
+                    .iter()
+                    .filter_map(|i| i["msg"].as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            Value::String(s) => Some(s.clone()),
+            _ => None,
+        })
+        .filter(|d| !d.is_empty());
+    match details {
+        Some(detail) => FailureReason::Rejected { detail },
+        None => FailureReason::ProviderError {
+            detail: body.error.clone().unwrap_or_else(|| "unknown error".into()),
+        },
     }
 }
 
@@ -192,12 +285,25 @@ mod tests {
             format!("owner=42&avatar={a}&attempt={t}&endpoint=fal-ai%2Fflux-lora-portrait-trainer");
         assert_eq!(
             RouteHint::from_query(&q),
-            Some(RouteHint {
+            Some(RouteHint::Training {
                 owner: UserId(42),
                 avatar_id: a,
                 attempt: t,
                 endpoint: "fal-ai/flux-lora-portrait-trainer".into()
             })
+        );
+        let g = GenerationId::new();
+        assert_eq!(
+            RouteHint::from_query(&format!("owner=42&avatar={a}&generation={g}")),
+            Some(RouteHint::Generation {
+                owner: UserId(42),
+                avatar_id: a,
+                generation_id: g
+            })
+        );
+        assert_eq!(
+            RouteHint::from_query(&format!("owner=42&avatar={a}&generation=nope")),
+            None
         );
         assert_eq!(RouteHint::from_query(&format!("owner=42&avatar={a}")), None);
         assert_eq!(

@@ -2,7 +2,12 @@
 //! most 64 bytes as Telegram requires. Whatever a button claims is re-checked on arrival:
 //! ownership by looking the avatar up under the caller, the step against the dialogue state.
 
-use crate::domain::{AvatarId, AvatarKind, Gender, Language, Preset};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::domain::{
+    AspectRatio, AvatarId, AvatarKind, Gender, GenerationId, ImageCount, Language, Preset,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Callback {
@@ -29,6 +34,16 @@ pub enum Callback {
     /// Ask to delete; then confirm it.
     Delete(AvatarId),
     ConfirmDelete(AvatarId),
+    /// Generation with a trained avatar: the style/prompt screen.
+    Generate(AvatarId),
+    /// A style preset, by its position in the avatar kind's list.
+    Style(AvatarId, u8),
+    /// The format/count screen, and a choice made on it.
+    GenerationSettings(AvatarId),
+    SetRatio(AvatarId, AspectRatio),
+    SetCount(AvatarId, ImageCount),
+    /// The same prompt and settings as an earlier generation.
+    Again(AvatarId, GenerationId),
 }
 
 impl Callback {
@@ -49,6 +64,17 @@ impl Callback {
             Callback::ConfirmTraining(id) => format!("tc:{id}"),
             Callback::Delete(id) => format!("d:{id}"),
             Callback::ConfirmDelete(id) => format!("dy:{id}"),
+            Callback::Generate(id) => format!("gen:{id}"),
+            Callback::Style(id, i) => format!("gs:{id}:{i}"),
+            Callback::GenerationSettings(id) => format!("go:{id}"),
+            Callback::SetRatio(id, r) => format!("gr:{id}:{}", r.as_str().replace(':', "x")),
+            Callback::SetCount(id, n) => format!("gn:{id}:{}", n.get()),
+            // Two hex ids and a tag would be 68 bytes; base64 of both keeps it at 46.
+            Callback::Again(avatar, generation) => {
+                let mut both = avatar.to_bytes().to_vec();
+                both.extend(generation.to_bytes());
+                format!("ga:{}", URL_SAFE_NO_PAD.encode(both))
+            }
         }
     }
 
@@ -59,6 +85,11 @@ impl Callback {
             None => (data, None),
         };
         let id = || arg.and_then(|a| a.parse::<AvatarId>().ok());
+        // "<id>:<choice>"
+        let id_and = || {
+            let (id, choice) = arg?.split_once(':')?;
+            Some((id.parse::<AvatarId>().ok()?, choice))
+        };
         Some(match (tag, arg) {
             ("m", None) => Callback::Menu,
             ("h", None) => Callback::Help,
@@ -76,6 +107,29 @@ impl Callback {
             ("tc", Some(_)) => Callback::ConfirmTraining(id()?),
             ("d", Some(_)) => Callback::Delete(id()?),
             ("dy", Some(_)) => Callback::ConfirmDelete(id()?),
+            ("gen", Some(_)) => Callback::Generate(id()?),
+            ("go", Some(_)) => Callback::GenerationSettings(id()?),
+            ("gs", Some(_)) => {
+                let (id, i) = id_and()?;
+                let i: u8 = i.parse().ok()?;
+                (i < 8).then_some(Callback::Style(id, i))?
+            }
+            ("gr", Some(_)) => {
+                let (id, r) = id_and()?;
+                Callback::SetRatio(id, AspectRatio::parse(&r.replace('x', ":"))?)
+            }
+            ("gn", Some(_)) => {
+                let (id, n) = id_and()?;
+                Callback::SetCount(id, ImageCount::try_from(n.parse::<u8>().ok()?).ok()?)
+            }
+            ("ga", Some(a)) => {
+                let bytes = URL_SAFE_NO_PAD.decode(a).ok()?;
+                let (avatar, generation) = (bytes.get(..16)?, bytes.get(16..)?);
+                Callback::Again(
+                    AvatarId::from_bytes(avatar.try_into().ok()?),
+                    GenerationId::from_bytes(generation.try_into().ok()?),
+                )
+            }
             _ => return None,
         })
     }
@@ -109,7 +163,14 @@ mod tests {
             Callback::ConfirmTraining(id),
             Callback::Delete(id),
             Callback::ConfirmDelete(id),
+            Callback::Generate(id),
+            Callback::Style(id, 0),
+            Callback::Style(id, 7),
+            Callback::GenerationSettings(id),
+            Callback::Again(id, GenerationId::new()),
         ];
+        v.extend(AspectRatio::ALL.map(|r| Callback::SetRatio(id, r)));
+        v.extend(ImageCount::ALL.map(|n| Callback::SetCount(id, n)));
         v.extend(AvatarKind::ALL.map(Callback::Kind));
         v.extend(Gender::ALL.map(Callback::Gender));
         v.extend(Preset::ALL.map(Callback::Preset));
@@ -138,6 +199,10 @@ mod tests {
             "lang:de",
             "m:extra",
             "dy:../../etc",
+            "gs:0123:1",
+            "ga:AAAA",
+            "gn:00000000000000000000000000000000:5",
+            "gr:00000000000000000000000000000000:2x1",
         ] {
             assert_eq!(Callback::parse(data), None, "{data:?}");
         }

@@ -15,7 +15,7 @@ use teloxide_core::payloads::setters::*;
 use teloxide_core::requests::Requester;
 use teloxide_core::types::{
     AllowedUpdate, BotCommand, CallbackQueryId, InlineKeyboardButton, InlineKeyboardMarkup,
-    MessageId, ParseMode,
+    InputFile, InputMedia, InputMediaPhoto, MessageId, ParseMode,
 };
 use teloxide_core::{ApiError, Bot, RequestError};
 
@@ -73,6 +73,30 @@ pub struct WebhookStatus {
     pub last_error: Option<(String, String)>,
     pub max_connections: Option<u32>,
     pub allowed_updates: Vec<String>,
+}
+
+/// An image to upload.
+#[derive(Debug, Clone)]
+pub struct Picture {
+    pub bytes: Bytes,
+    pub file_name: String,
+}
+
+impl Picture {
+    fn input_file(&self) -> InputFile {
+        InputFile::memory(self.bytes.clone()).file_name(self.file_name.clone())
+    }
+}
+
+/// Telegram's caption limit is 1024 characters; longer text is cut with an ellipsis.
+fn caption_of(text: &str) -> String {
+    const MAX: usize = 1024;
+    if text.chars().count() <= MAX {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(MAX - 1).collect();
+    cut.push('…');
+    cut
 }
 
 /// A file Telegram will let the bot download.
@@ -154,6 +178,44 @@ impl TelegramClient {
             chat_id: chat,
             message_id: message.id.0,
         })
+    }
+
+    /// Sends pictures (JPEG/PNG bytes) as one photo, or as an album of up to 10, with
+    /// `caption` (plain text, at most 1024 characters) under the first.
+    pub async fn send_pictures(
+        &self,
+        chat: ChatId,
+        pictures: &[Picture],
+        caption: &str,
+    ) -> Result<(), TelegramError> {
+        let caption = caption_of(caption);
+        match pictures {
+            [] => Ok(()),
+            [one] => {
+                self.call("sendPhoto", || {
+                    self.bot
+                        .send_photo(tg_chat(chat), one.input_file())
+                        .caption(caption.clone())
+                })
+                .await?;
+                Ok(())
+            }
+            many => {
+                self.call("sendMediaGroup", || {
+                    let media = many.iter().enumerate().map(|(i, p)| {
+                        let photo = InputMediaPhoto::new(p.input_file());
+                        InputMedia::Photo(if i == 0 {
+                            photo.caption(caption.clone())
+                        } else {
+                            photo
+                        })
+                    });
+                    self.bot.send_media_group(tg_chat(chat), media)
+                })
+                .await?;
+                Ok(())
+            }
+        }
     }
 
     /// Edits a message in place. "Message is not modified" is success: the user already sees

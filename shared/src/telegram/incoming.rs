@@ -22,11 +22,13 @@ pub enum Command {
     Language,
     Create,
     Avatars,
+    Generate,
 }
 
 impl Command {
-    pub const ALL: [Command; 6] = [
+    pub const ALL: [Command; 7] = [
         Command::Start,
+        Command::Generate,
         Command::Create,
         Command::Avatars,
         Command::Language,
@@ -42,6 +44,7 @@ impl Command {
             Command::Language => "language",
             Command::Create => "create",
             Command::Avatars => "avatars",
+            Command::Generate => "generate",
         }
     }
 }

@@ -2,9 +2,10 @@
 //! Pure functions, so every screen can be checked without Telegram.
 
 use super::callback::Callback;
-use super::texts::{CardFacts, Texts, status_icon};
+use super::texts::{CardFacts, HistoryEntry, Texts, status_icon};
 use crate::domain::{
-    Avatar, AvatarId, AvatarKind, AvatarStatus, Gender, Language, Preset, Timestamp,
+    AspectRatio, Avatar, AvatarId, AvatarKind, AvatarStatus, Gender, GeneratedImage, Generation,
+    GenerationDefaults, GenerationState, ImageCount, Language, Preset, Style, Timestamp,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,8 +206,15 @@ pub fn avatar_list(t: &dyn Texts, avatars: &[Avatar], page: usize) -> Screen {
     )
 }
 
-/// An avatar's card: what it is, how it is doing, and what can be done with it.
-pub fn avatar_card(t: &dyn Texts, avatar: &Avatar, min_photos: u32, now: Timestamp) -> Screen {
+/// An avatar's card: what it is, how it is doing, what it drew lately, and what can be done
+/// with it. `history` is its latest generations, newest first.
+pub fn avatar_card(
+    t: &dyn Texts,
+    avatar: &Avatar,
+    history: &[Generation],
+    min_photos: u32,
+    now: Timestamp,
+) -> Screen {
     use crate::domain::AvatarState as S;
     let status = avatar.status();
     let running_since = match &avatar.state {
@@ -238,11 +246,118 @@ pub fn avatar_card(t: &dyn Texts, avatar: &Avatar, min_photos: u32, now: Timesta
     if status == AvatarStatus::Ready {
         keyboard = keyboard.button(t.btn_start_training(), Callback::StartTraining(avatar.id));
     }
+    if status == AvatarStatus::Completed {
+        keyboard = keyboard.button(t.btn_generate(), Callback::Generate(avatar.id));
+    }
     keyboard = keyboard.row([
         (t.btn_delete().to_owned(), Callback::Delete(avatar.id)),
         (t.btn_back().to_owned(), Callback::Avatars(0)),
     ]);
-    Screen::new(t.avatar_card(&facts), keyboard)
+    let mut text = t.avatar_card(&facts);
+    if !history.is_empty() {
+        let entries: Vec<HistoryEntry<'_>> = history.iter().map(history_entry).collect();
+        text.push_str(&t.history(&entries));
+    }
+    Screen::new(text, keyboard)
+}
+
+fn history_entry(g: &Generation) -> HistoryEntry<'_> {
+    HistoryEntry {
+        created_at: g.created_at,
+        prompt: g.prompt.as_str(),
+        style: g.style,
+        images: match &g.state {
+            GenerationState::Completed { images, .. } => Some(
+                images
+                    .iter()
+                    .filter(|i| matches!(i, GeneratedImage::Stored { .. }))
+                    .count(),
+            ),
+            GenerationState::Failed { .. } => Some(0),
+            _ => None,
+        },
+    }
+}
+
+/// The trained avatars to pick from for /generate.
+pub fn pick_avatar_to_generate(t: &dyn Texts, trained: &[Avatar]) -> Screen {
+    let mut keyboard = Keyboard::default();
+    for avatar in trained.iter().rev() {
+        keyboard = keyboard.button(
+            format!("{} {}", status_icon(avatar.status()), avatar.name.as_str()),
+            Callback::Generate(avatar.id),
+        );
+    }
+    Screen::new(
+        t.pick_avatar_to_generate(),
+        keyboard.button(t.btn_menu(), Callback::Menu),
+    )
+}
+
+/// Styles (two a row), settings, back: the user may also just type a prompt.
+pub fn generate(t: &dyn Texts, avatar: &Avatar, defaults: GenerationDefaults) -> Screen {
+    let styles: Vec<(String, Callback)> = Style::for_kind(avatar.kind)
+        .iter()
+        .map(|s| {
+            (
+                t.style_name(*s).to_owned(),
+                Callback::Style(avatar.id, s.index()),
+            )
+        })
+        .collect();
+    let mut keyboard = Keyboard::default();
+    for pair in styles.chunks(2) {
+        keyboard = keyboard.row(pair.to_vec());
+    }
+    Screen::new(
+        t.generate_intro(avatar.name.as_str(), defaults),
+        keyboard
+            .button(
+                t.btn_generation_settings(),
+                Callback::GenerationSettings(avatar.id),
+            )
+            .button(t.btn_back_to_avatar(), Callback::Card(avatar.id)),
+    )
+}
+
+/// Aspect ratio and image count, the current ones ticked.
+pub fn generation_settings(t: &dyn Texts, avatar: AvatarId, d: GenerationDefaults) -> Screen {
+    let tick = |on: bool, label: String| if on { format!("✓ {label}") } else { label };
+    let ratios = AspectRatio::ALL.map(|r| {
+        (
+            tick(r == d.aspect_ratio, r.as_str().to_owned()),
+            Callback::SetRatio(avatar, r),
+        )
+    });
+    let counts = ImageCount::ALL.map(|n| {
+        (
+            tick(n == d.num_images, n.get().to_string()),
+            Callback::SetCount(avatar, n),
+        )
+    });
+    Screen::new(
+        t.generation_settings(d),
+        Keyboard::default()
+            .row(ratios)
+            .row(counts)
+            .button(t.btn_back(), Callback::Generate(avatar)),
+    )
+}
+
+/// Under every result: the same again, another prompt, or back to the avatar.
+pub fn after_generation(t: &dyn Texts, generation: &Generation) -> Keyboard {
+    Keyboard::default()
+        .row([
+            (
+                t.btn_again().to_owned(),
+                Callback::Again(generation.avatar_id, generation.id),
+            ),
+            (
+                t.btn_new_prompt().to_owned(),
+                Callback::Generate(generation.avatar_id),
+            ),
+        ])
+        .button(t.btn_back_to_avatar(), Callback::Card(generation.avatar_id))
 }
 
 pub fn delete_question(t: &dyn Texts, avatar: &Avatar) -> Screen {

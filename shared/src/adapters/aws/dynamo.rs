@@ -164,8 +164,7 @@ fn generation_item(g: &Generation) -> StoreResult<Item> {
     };
     Ok(with_in_flight(
         item,
-        g.state
-            .in_flight_since()
+        g.in_flight_since()
             .map(|since| in_flight_sort_key(since, &target)),
     ))
 }

@@ -86,7 +86,7 @@ fn avatar_in_flight_key(a: &Avatar) -> Option<String> {
 }
 
 fn generation_in_flight_key(g: &Generation) -> Option<String> {
-    g.state.in_flight_since().map(|since| {
+    g.in_flight_since().map(|since| {
         in_flight_sort_key(
             since,
             &FalTarget::Generation {

@@ -1,8 +1,12 @@
 //! English.
 
-use super::{CardFacts, Texts, TrainingProgress, TrainingRefusal, date, escape};
+use super::{
+    CardFacts, DeliveryReport, GenerationRefusal, HistoryEntry, Texts, TrainingProgress,
+    TrainingRefusal, date, escape, preview, wait_minutes,
+};
 use crate::domain::{
-    AvatarKind, AvatarStatus, FailureReason, Gender, NameError, PhotoRejection, Preset,
+    AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, NameError, PhotoRejection,
+    Preset, PromptError, Style,
 };
 use crate::telegram::incoming::Command;
 
@@ -82,6 +86,7 @@ impl Texts for En {
             Command::Start => "Main menu",
             Command::Create => "Create an avatar",
             Command::Avatars => "My avatars",
+            Command::Generate => "Generate images",
             Command::Language => "Change language",
             Command::Help => "How it works",
             Command::Cancel => "Stop what you are doing",
@@ -443,5 +448,168 @@ impl Texts for En {
     }
     fn delete_cancelled(&self) -> &'static str {
         "Not deleted."
+    }
+
+    fn btn_generate(&self) -> &'static str {
+        "🎨 Generate"
+    }
+    fn btn_generation_settings(&self) -> &'static str {
+        "⚙️ Format and number"
+    }
+    fn btn_again(&self) -> &'static str {
+        "🔁 Again"
+    }
+    fn btn_new_prompt(&self) -> &'static str {
+        "✏️ New prompt"
+    }
+    fn btn_back_to_avatar(&self) -> &'static str {
+        "👤 Back to avatar"
+    }
+    fn btn_images(&self, count: u8) -> String {
+        format!("{count} {}", if count == 1 { "image" } else { "images" })
+    }
+    fn style_name(&self, style: Style) -> &'static str {
+        match style {
+            Style::Business => "💼 Business portrait",
+            Style::Cinematic => "🎬 Cinematic",
+            Style::Anime => "🌸 Anime",
+            Style::Watercolour => "🖌 Watercolour",
+            Style::Fashion => "👗 Fashion editorial",
+            Style::Fantasy => "🐉 Fantasy hero",
+            Style::VintageFilm => "📷 Vintage film",
+            Style::Studio => "💡 Studio headshot",
+            Style::Landscape => "🏔 Landscape",
+            Style::CityStreet => "🌃 City at night",
+            Style::StillLife => "🍎 Still life",
+            Style::Character => "👒 Portrait",
+            Style::Animal => "🦊 Animal",
+            Style::Architecture => "🏛 Architecture",
+            Style::Poster => "🗺 Travel poster",
+            Style::Interior => "🛋 Interior",
+        }
+    }
+    fn generate_intro(&self, name: &str, d: GenerationDefaults) -> String {
+        format!(
+            "🎨 <b>{}</b>\n\nPick a style, or write what to draw in a message (up to 1000 \
+             characters, English works best).\n\nFormat {} · {}",
+            escape(name),
+            d.aspect_ratio.as_str(),
+            self.btn_images(d.num_images.get())
+        )
+    }
+    fn generation_settings(&self, d: GenerationDefaults) -> String {
+        format!(
+            "⚙️ Format and number of images.\nNow: {} · {}",
+            d.aspect_ratio.as_str(),
+            self.btn_images(d.num_images.get())
+        )
+    }
+    fn prompt_refused(&self, error: &PromptError) -> String {
+        match error {
+            PromptError::Empty => "The prompt is empty. Write what to draw.".to_owned(),
+            PromptError::TooLong { length, max } => {
+                format!("The prompt has {length} characters; at most {max} fit. Please shorten it.")
+            }
+        }
+    }
+    fn generation_refused(&self, refusal: GenerationRefusal) -> String {
+        match refusal {
+            GenerationRefusal::NotTrained => {
+                "This avatar is not trained, so it cannot draw yet.".to_owned()
+            }
+            GenerationRefusal::TooManyInFlight { limit } => format!(
+                "You already have {limit} generation(s) running. Wait for them to arrive \
+                 (usually under a minute), then try again."
+            ),
+            GenerationRefusal::HourlyLimit {
+                limit,
+                wait_minutes: m,
+            } => format!(
+                "That makes {limit} generations this hour, the hourly limit. The next one is \
+                 possible in {} min.",
+                wait_minutes(m)
+            ),
+        }
+    }
+    fn generation_started(&self, name: &str, d: GenerationDefaults) -> String {
+        format!(
+            "⏳ <b>{}</b> is drawing {} ({}). This usually takes under a minute.",
+            escape(name),
+            self.btn_images(d.num_images.get()),
+            d.aspect_ratio.as_str()
+        )
+    }
+    fn generation_delivered(&self, name: &str) -> String {
+        format!(
+            "✅ <b>{}</b> has drawn your pictures: see below.",
+            escape(name)
+        )
+    }
+    fn generation_result(&self, name: &str, r: DeliveryReport) -> String {
+        let mut s = if r.sent > 0 {
+            format!(
+                "✅ {} by <b>{}</b>.",
+                self.btn_images(r.sent as u8),
+                escape(name)
+            )
+        } else {
+            format!(
+                "<b>{}</b> has no pictures to show for this prompt.",
+                escape(name)
+            )
+        };
+        if r.filtered > 0 {
+            s.push_str(&format!(
+                "\n🙈 {} hidden: the safety filter flagged {}. Try rewording the prompt.",
+                r.filtered,
+                if r.filtered == 1 { "it" } else { "them" }
+            ));
+        }
+        if r.unavailable > 0 {
+            s.push_str(&format!(
+                "\n⚠️ {} could not be fetched from the image service.",
+                r.unavailable
+            ));
+        }
+        s
+    }
+    fn generation_failed(&self, name: &str, reason: &FailureReason) -> String {
+        let why = match reason {
+            FailureReason::Rejected { detail } => {
+                format!("the image service refused the request ({})", escape(detail))
+            }
+            FailureReason::Unauthorized => {
+                "the image service is not available right now (the bot's operator has been \
+                 told)"
+                    .to_owned()
+            }
+            FailureReason::ProviderError { detail } => {
+                format!("the image service reported an error ({})", escape(detail))
+            }
+            FailureReason::TimedOut => "it took too long and was stopped".to_owned(),
+        };
+        format!("❌ <b>{}</b> could not draw this: {why}.", escape(name))
+    }
+    fn no_trained_avatars(&self) -> &'static str {
+        "You have no trained avatars yet. Create one: once it is trained, it can draw."
+    }
+    fn pick_avatar_to_generate(&self) -> &'static str {
+        "🎨 Which avatar should draw?"
+    }
+    fn history(&self, entries: &[HistoryEntry<'_>]) -> String {
+        let mut s = String::from("\n\n<b>Recent pictures</b>");
+        for e in entries {
+            let what = match e.style {
+                Some(style) => self.style_name(style).to_owned(),
+                None => format!("«{}»", preview(e.prompt, 40)),
+            };
+            let status = match e.images {
+                None => "⏳".to_owned(),
+                Some(0) => "—".to_owned(),
+                Some(n) => format!("🖼 {n}"),
+            };
+            s.push_str(&format!("\n{} · {what} · {status}", date(e.created_at)));
+        }
+        s
     }
 }

@@ -6,8 +6,8 @@ mod en;
 mod ru;
 
 use crate::domain::{
-    AvatarKind, AvatarStatus, FailureReason, Gender, Language, NameError, PhotoRejection, Preset,
-    Timestamp,
+    AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, Language, NameError,
+    PhotoRejection, Preset, PromptError, Style, Timestamp,
 };
 use crate::telegram::incoming::Command;
 
@@ -41,6 +41,41 @@ pub enum TrainingRefusal {
     NotEnoughPhotos { count: u32, min: u32 },
     TooManyInFlight { limit: u32 },
     AlreadyStarted,
+}
+
+/// Why a generation was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GenerationRefusal {
+    /// The avatar is not trained (yet, or any more).
+    NotTrained,
+    TooManyInFlight {
+        limit: u32,
+    },
+    /// `limit` generations in the last hour; the next is possible in `wait_minutes`.
+    HourlyLimit {
+        limit: u32,
+        wait_minutes: u64,
+    },
+}
+
+/// What reached the user of a finished generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub sent: usize,
+    /// Flagged NSFW by fal.ai and not sent.
+    pub filtered: usize,
+    /// Could not be fetched from fal.ai.
+    pub unavailable: usize,
+}
+
+/// One line of an avatar's generation history.
+#[derive(Debug, Clone)]
+pub struct HistoryEntry<'a> {
+    pub created_at: Timestamp,
+    pub prompt: &'a str,
+    pub style: Option<Style>,
+    /// Images the user got; `None` while it runs, `Some(0)` when it failed.
+    pub images: Option<usize>,
 }
 
 pub trait Texts: Sync {
@@ -125,6 +160,40 @@ pub trait Texts: Sync {
     fn delete_question(&self, name: &str, photo_count: u32, trained: bool) -> String;
     fn deleted(&self, name: &str) -> String;
     fn delete_cancelled(&self) -> &'static str;
+
+    // Generation.
+    fn btn_generate(&self) -> &'static str;
+    fn btn_generation_settings(&self) -> &'static str;
+    fn btn_again(&self) -> &'static str;
+    fn btn_new_prompt(&self) -> &'static str;
+    fn btn_back_to_avatar(&self) -> &'static str;
+    fn btn_images(&self, count: u8) -> String;
+    fn style_name(&self, style: Style) -> &'static str;
+    fn generate_intro(&self, name: &str, defaults: GenerationDefaults) -> String;
+    fn generation_settings(&self, defaults: GenerationDefaults) -> String;
+    fn prompt_refused(&self, error: &PromptError) -> String;
+    fn generation_refused(&self, refusal: GenerationRefusal) -> String;
+    fn generation_started(&self, name: &str, defaults: GenerationDefaults) -> String;
+    fn generation_delivered(&self, name: &str) -> String;
+    fn generation_result(&self, name: &str, report: DeliveryReport) -> String;
+    fn generation_failed(&self, name: &str, reason: &FailureReason) -> String;
+    fn no_trained_avatars(&self) -> &'static str;
+    fn pick_avatar_to_generate(&self) -> &'static str;
+    fn history(&self, entries: &[HistoryEntry<'_>]) -> String;
+}
+
+/// A prompt cut to `max` characters for a one-line preview.
+pub fn preview(prompt: &str, max: usize) -> String {
+    if prompt.chars().count() <= max {
+        return escape(prompt);
+    }
+    let cut: String = prompt.chars().take(max - 1).collect();
+    format!("{}…", escape(cut.trim_end()))
+}
+
+/// Minutes as the user should read a wait: at least one.
+pub fn wait_minutes(minutes: u64) -> u64 {
+    minutes.max(1)
 }
 
 pub fn texts(language: Language) -> &'static dyn Texts {
@@ -293,6 +362,67 @@ mod tests {
             }
             all.push(t.photo_progress(12, 10, 20, true));
             all.push(t.photo_progress(3, 10, 20, false));
+            let defaults = GenerationDefaults::default();
+            all.push(t.generate_intro("<x>", defaults));
+            all.push(t.generation_settings(defaults));
+            all.push(t.generation_started("<x>", defaults));
+            all.push(t.generation_delivered("<x>"));
+            all.push(t.generation_failed("<x>", &reason));
+            all.push(t.prompt_refused(&PromptError::Empty));
+            all.push(t.prompt_refused(&PromptError::TooLong {
+                length: 1001,
+                max: 1000,
+            }));
+            for refusal in [
+                GenerationRefusal::NotTrained,
+                GenerationRefusal::TooManyInFlight { limit: 2 },
+                GenerationRefusal::HourlyLimit {
+                    limit: 30,
+                    wait_minutes: 0,
+                },
+            ] {
+                all.push(t.generation_refused(refusal));
+            }
+            for (sent, filtered, unavailable) in [(2, 0, 0), (0, 4, 0), (1, 1, 1)] {
+                all.push(t.generation_result(
+                    "<x>",
+                    DeliveryReport {
+                        sent,
+                        filtered,
+                        unavailable,
+                    },
+                ));
+            }
+            all.push(t.history(&[
+                HistoryEntry {
+                    created_at: Timestamp(0),
+                    prompt: &"<long> ".repeat(30),
+                    style: None,
+                    images: Some(2),
+                },
+                HistoryEntry {
+                    created_at: Timestamp(0),
+                    prompt: "p",
+                    style: Some(Style::Anime),
+                    images: None,
+                },
+            ]));
+            for kind in AvatarKind::ALL {
+                for style in Style::for_kind(kind) {
+                    all.push(t.style_name(*style).to_owned());
+                }
+            }
+            for s in [
+                t.btn_generate(),
+                t.btn_generation_settings(),
+                t.btn_again(),
+                t.btn_new_prompt(),
+                t.btn_back_to_avatar(),
+                t.no_trained_avatars(),
+                t.pick_avatar_to_generate(),
+            ] {
+                all.push(s.to_owned());
+            }
             for s in &all {
                 assert!(!s.trim().is_empty());
                 assert!(s.chars().count() <= 4096);

@@ -1,8 +1,12 @@
 //! Русский (язык по умолчанию, как в исходном продукте).
 
-use super::{CardFacts, Texts, TrainingProgress, TrainingRefusal, date, escape};
+use super::{
+    CardFacts, DeliveryReport, GenerationRefusal, HistoryEntry, Texts, TrainingProgress,
+    TrainingRefusal, date, escape, preview, wait_minutes,
+};
 use crate::domain::{
-    AvatarKind, AvatarStatus, FailureReason, Gender, NameError, PhotoRejection, Preset,
+    AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, NameError, PhotoRejection,
+    Preset, PromptError, Style,
 };
 use crate::telegram::incoming::Command;
 
@@ -91,6 +95,7 @@ impl Texts for Ru {
             Command::Start => "Главное меню",
             Command::Create => "Создать аватар",
             Command::Avatars => "Мои аватары",
+            Command::Generate => "Создать изображения",
             Command::Language => "Сменить язык",
             Command::Help => "Как это работает",
             Command::Cancel => "Прервать текущее действие",
@@ -449,6 +454,171 @@ impl Texts for Ru {
     }
     fn delete_cancelled(&self) -> &'static str {
         "Удаление отменено."
+    }
+
+    fn btn_generate(&self) -> &'static str {
+        "🎨 Создать изображение"
+    }
+    fn btn_generation_settings(&self) -> &'static str {
+        "⚙️ Формат и количество"
+    }
+    fn btn_again(&self) -> &'static str {
+        "🔁 Ещё раз"
+    }
+    fn btn_new_prompt(&self) -> &'static str {
+        "✏️ Новый запрос"
+    }
+    fn btn_back_to_avatar(&self) -> &'static str {
+        "👤 К аватару"
+    }
+    fn btn_images(&self, count: u8) -> String {
+        let n = u32::from(count);
+        format!(
+            "{count} {}",
+            plural(n, "изображение", "изображения", "изображений")
+        )
+    }
+    fn style_name(&self, style: Style) -> &'static str {
+        match style {
+            Style::Business => "💼 Деловой портрет",
+            Style::Cinematic => "🎬 Кино",
+            Style::Anime => "🌸 Аниме",
+            Style::Watercolour => "🖌 Акварель",
+            Style::Fashion => "👗 Модная съёмка",
+            Style::Fantasy => "🐉 Фэнтези",
+            Style::VintageFilm => "📷 Винтажная плёнка",
+            Style::Studio => "💡 Студийный портрет",
+            Style::Landscape => "🏔 Пейзаж",
+            Style::CityStreet => "🌃 Ночной город",
+            Style::StillLife => "🍎 Натюрморт",
+            Style::Character => "👒 Портрет",
+            Style::Animal => "🦊 Животное",
+            Style::Architecture => "🏛 Архитектура",
+            Style::Poster => "🗺 Туристический плакат",
+            Style::Interior => "🛋 Интерьер",
+        }
+    }
+    fn generate_intro(&self, name: &str, d: GenerationDefaults) -> String {
+        format!(
+            "🎨 <b>{}</b>\n\nВыберите стиль или напишите в сообщении, что нарисовать (до 1000 \
+             символов; лучше всего модель понимает английский).\n\nФормат {} · {}",
+            escape(name),
+            d.aspect_ratio.as_str(),
+            self.btn_images(d.num_images.get())
+        )
+    }
+    fn generation_settings(&self, d: GenerationDefaults) -> String {
+        format!(
+            "⚙️ Формат и количество изображений.\nСейчас: {} · {}",
+            d.aspect_ratio.as_str(),
+            self.btn_images(d.num_images.get())
+        )
+    }
+    fn prompt_refused(&self, error: &PromptError) -> String {
+        match error {
+            PromptError::Empty => "Запрос пустой. Напишите, что нарисовать.".to_owned(),
+            PromptError::TooLong { length, max } => format!(
+                "В запросе {length} {}, а помещается не больше {max}. Сократите его, пожалуйста.",
+                plural(*length as u32, "символ", "символа", "символов")
+            ),
+        }
+    }
+    fn generation_refused(&self, refusal: GenerationRefusal) -> String {
+        match refusal {
+            GenerationRefusal::NotTrained => {
+                "Этот аватар не обучен, поэтому пока не может рисовать.".to_owned()
+            }
+            GenerationRefusal::TooManyInFlight { limit } => format!(
+                "У вас уже идёт генераций: {limit}. Дождитесь результата (обычно меньше \
+                 минуты) и попробуйте снова."
+            ),
+            GenerationRefusal::HourlyLimit {
+                limit,
+                wait_minutes: m,
+            } => format!(
+                "За этот час уже {limit} генераций — это предел. Следующая будет доступна \
+                 через {} мин.",
+                wait_minutes(m)
+            ),
+        }
+    }
+    fn generation_started(&self, name: &str, d: GenerationDefaults) -> String {
+        format!(
+            "⏳ <b>{}</b> рисует: {} ({}). Обычно это занимает меньше минуты.",
+            escape(name),
+            self.btn_images(d.num_images.get()),
+            d.aspect_ratio.as_str()
+        )
+    }
+    fn generation_delivered(&self, name: &str) -> String {
+        format!(
+            "✅ <b>{}</b> нарисовал(а) ваши картинки — они ниже.",
+            escape(name)
+        )
+    }
+    fn generation_result(&self, name: &str, r: DeliveryReport) -> String {
+        let mut s = if r.sent > 0 {
+            format!(
+                "✅ {} — <b>{}</b>.",
+                self.btn_images(r.sent as u8),
+                escape(name)
+            )
+        } else {
+            format!("<b>{}</b>: по этому запросу показать нечего.", escape(name))
+        };
+        if r.filtered > 0 {
+            s.push_str(&format!(
+                "\n🙈 Скрыто: {}. Фильтр безопасности счёл их недопустимыми; попробуйте \
+                 переформулировать запрос.",
+                r.filtered
+            ));
+        }
+        if r.unavailable > 0 {
+            s.push_str(&format!(
+                "\n⚠️ Не удалось получить от сервиса изображений: {}.",
+                r.unavailable
+            ));
+        }
+        s
+    }
+    fn generation_failed(&self, name: &str, reason: &FailureReason) -> String {
+        let why = match reason {
+            FailureReason::Rejected { detail } => {
+                format!("сервис изображений отклонил запрос ({})", escape(detail))
+            }
+            FailureReason::Unauthorized => {
+                "сервис изображений сейчас недоступен (администратор бота уже знает)".to_owned()
+            }
+            FailureReason::ProviderError { detail } => {
+                format!("сервис изображений сообщил об ошибке ({})", escape(detail))
+            }
+            FailureReason::TimedOut => {
+                "это заняло слишком много времени и было остановлено".to_owned()
+            }
+        };
+        format!("❌ <b>{}</b> не смог(ла) нарисовать: {why}.", escape(name))
+    }
+    fn no_trained_avatars(&self) -> &'static str {
+        "У вас пока нет обученных аватаров. Создайте аватар — после обучения он сможет рисовать."
+    }
+    fn pick_avatar_to_generate(&self) -> &'static str {
+        "🎨 Какой аватар будет рисовать?"
+    }
+    fn history(&self, entries: &[HistoryEntry<'_>]) -> String {
+        let mut s = String::from("\n\n<b>Последние изображения</b>");
+        for e in entries {
+            let what = match e.style {
+                Some(style) => self.style_name(style).to_owned(),
+                None => format!("«{}»", preview(e.prompt, 40)),
+            };
+            let status = match e.images {
+                None => "⏳".to_owned(),
+                Some(0) => "—".to_owned(),
+                Some(n) => format!("🖼 {n}"),
+            };
+            s.push_str(&format!("\n{} · {what} · {status}", date(e.created_at)));
+        }
+        s
     }
 }
 

@@ -1,0 +1,342 @@
+//! Asking a trained avatar for pictures: the style/prompt screen, format and count (the last
+//! choices are the next defaults), the per-user limits, and the hand-over to the launch worker.
+//!
+//! The generation record is the commit point: it is written before the launch message is
+//! sent, and nothing after it fails the update (a lost launch message is re-sent by the
+//! sweep, which watches pending generations), so Telegram's retry of an update can never
+//! start a second, paid generation.
+
+use std::time::Duration;
+
+use super::{Answer, BotResult, Turn};
+use crate::domain::{
+    Avatar, AvatarId, AvatarStatus, DialogueState, Generation, GenerationDefaults, GenerationId,
+    MessageRef, Prompt, Style, Timestamp,
+};
+use crate::jobs::Job;
+use crate::ports::QueueDelay;
+use crate::telegram::callback::Callback;
+use crate::telegram::screens::{self, Keyboard, Screen};
+use crate::telegram::texts::GenerationRefusal;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+impl Turn<'_> {
+    /// /generate: straight to the only trained avatar, a choice of several, or a nudge to
+    /// create one.
+    pub(super) async fn generate_command(&mut self) -> BotResult<()> {
+        let t = self.t();
+        let trained: Vec<Avatar> = self
+            .bot
+            .store
+            .list_avatars(self.user.id)
+            .await?
+            .into_iter()
+            .filter(|a| a.status() == AvatarStatus::Completed)
+            .collect();
+        match trained.as_slice() {
+            [] => {
+                let keyboard = Keyboard::default()
+                    .button(t.btn_create(), Callback::Create)
+                    .button(t.btn_menu(), Callback::Menu);
+                self.send(&Screen::new(t.no_trained_avatars(), keyboard))
+                    .await;
+            }
+            [only] => {
+                let only = only.clone();
+                self.show_generate(&only, None).await;
+            }
+            several => {
+                let screen = screens::pick_avatar_to_generate(t, several);
+                self.send(&screen).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The caller's avatar if it can draw; otherwise how to answer.
+    async fn trained_avatar(&self, id: AvatarId) -> BotResult<Result<Avatar, Answer>> {
+        let t = self.t();
+        Ok(match self.bot.store.get_avatar(self.user.id, id).await? {
+            None => Err(Answer::Alert(t.not_found().to_owned())),
+            Some(a) if a.status() != AvatarStatus::Completed => Err(Answer::Alert(
+                t.generation_refused(GenerationRefusal::NotTrained),
+            )),
+            Some(a) => Ok(a),
+        })
+    }
+
+    async fn show_generate(&mut self, avatar: &Avatar, at: Option<MessageRef>) {
+        self.set_dialogue(DialogueState::EnteringPrompt {
+            avatar_id: avatar.id,
+        });
+        let screen = screens::generate(self.t(), avatar, self.user.generation);
+        self.show(at, &screen).await;
+    }
+
+    pub(super) async fn open_generate(
+        &mut self,
+        id: AvatarId,
+        at: Option<MessageRef>,
+    ) -> BotResult<Answer> {
+        let avatar = match self.trained_avatar(id).await? {
+            Ok(avatar) => avatar,
+            Err(answer) => return Ok(answer),
+        };
+        self.show_generate(&avatar, at).await;
+        Ok(Answer::Silent)
+    }
+
+    pub(super) async fn open_generation_settings(
+        &mut self,
+        id: AvatarId,
+        at: Option<MessageRef>,
+    ) -> BotResult<Answer> {
+        if let Err(answer) = self.trained_avatar(id).await? {
+            return Ok(answer);
+        }
+        let screen = screens::generation_settings(self.t(), id, self.user.generation);
+        self.show(at, &screen).await;
+        Ok(Answer::Silent)
+    }
+
+    /// Format or count changed: remembered as the default, the settings screen redrawn.
+    pub(super) async fn change_generation_settings(
+        &mut self,
+        id: AvatarId,
+        change: impl FnOnce(&mut GenerationDefaults),
+        at: Option<MessageRef>,
+    ) -> BotResult<Answer> {
+        change(&mut self.user.generation);
+        self.open_generation_settings(id, at).await
+    }
+
+    pub(super) async fn style_chosen(
+        &mut self,
+        id: AvatarId,
+        index: u8,
+        at: Option<MessageRef>,
+    ) -> BotResult<Answer> {
+        let avatar = match self.trained_avatar(id).await? {
+            Ok(avatar) => avatar,
+            Err(answer) => return Ok(answer),
+        };
+        let Some(style) = Style::for_kind(avatar.kind)
+            .get(usize::from(index))
+            .copied()
+        else {
+            return Ok(Answer::Toast(self.t().outdated()));
+        };
+        let prompt = Prompt::parse(style.prompt()).expect("style prompts are valid");
+        let defaults = self.user.generation;
+        self.start_generation(&avatar, prompt, Some(style), defaults, at)
+            .await
+    }
+
+    /// "Again" under a result: the same prompt, style, format and count, as a new message.
+    pub(super) async fn generate_again(
+        &mut self,
+        id: AvatarId,
+        previous: GenerationId,
+    ) -> BotResult<Answer> {
+        let avatar = match self.trained_avatar(id).await? {
+            Ok(avatar) => avatar,
+            Err(answer) => return Ok(answer),
+        };
+        // Looked up under the caller's avatar: another user's generation is not found.
+        let Some(previous) = self.bot.store.get_generation(avatar.id, previous).await? else {
+            return Ok(Answer::Alert(self.t().not_found().to_owned()));
+        };
+        let settings = GenerationDefaults {
+            aspect_ratio: previous.aspect_ratio,
+            num_images: previous.num_images,
+        };
+        self.start_generation(&avatar, previous.prompt, previous.style, settings, None)
+            .await
+    }
+
+    /// A message while the prompt screen is open: the prompt.
+    pub(super) async fn prompt_entered(&mut self, id: AvatarId, text: &str) -> BotResult<()> {
+        let t = self.t();
+        let prompt = match Prompt::parse(text) {
+            Ok(prompt) => prompt,
+            Err(e) => {
+                self.send(&Screen::text(t.prompt_refused(&e))).await;
+                return Ok(());
+            }
+        };
+        let avatar = match self.trained_avatar(id).await? {
+            Ok(avatar) => avatar,
+            Err(answer) => {
+                self.set_dialogue(DialogueState::Idle);
+                self.send(&Screen::new(answer.text(), screens::back_to_menu(t)))
+                    .await;
+                return Ok(());
+            }
+        };
+        let defaults = self.user.generation;
+        if let Answer::Alert(refusal) = self
+            .start_generation(&avatar, prompt, None, defaults, None)
+            .await?
+        {
+            // Typed, so answered by a message rather than a popup.
+            self.send(&Screen::text(refusal)).await;
+        }
+        Ok(())
+    }
+
+    /// Checks the limits, records the generation and sends it to the launch worker. The
+    /// "drawing..." message is shown first so the record knows which message to update.
+    async fn start_generation(
+        &mut self,
+        avatar: &Avatar,
+        prompt: Prompt,
+        style: Option<Style>,
+        settings: GenerationDefaults,
+        at: Option<MessageRef>,
+    ) -> BotResult<Answer> {
+        let t = self.t();
+        if let Some(refusal) = self.generation_refusal(avatar).await? {
+            return Ok(Answer::Alert(t.generation_refused(refusal)));
+        }
+        let mut generation = Generation::pending(avatar, prompt, style, settings, self.now);
+        let status = Screen::text(t.generation_started(avatar.name.as_str(), settings));
+        generation.status_message = self.show(at, &status).await;
+        let generation = self.bot.store.create_generation(&generation).await?;
+        self.user.generation = settings;
+        let job = Job::LaunchGeneration {
+            owner: generation.owner,
+            avatar_id: generation.avatar_id,
+            generation_id: generation.id,
+        };
+        match self
+            .bot
+            .launches
+            .send(&job.to_body(), QueueDelay::NONE)
+            .await
+        {
+            Ok(message_id) => {
+                tracing::info!(generation = %generation.id, avatar = %avatar.id, %message_id, "generation enqueued")
+            }
+            // Recorded as pending: the sweep sends the launch again. Failing the update
+            // instead would make Telegram's retry record a second generation.
+            Err(e) => {
+                tracing::warn!(generation = %generation.id, error = %e, "launch not sent; the sweep will send it")
+            }
+        }
+        Ok(Answer::Silent)
+    }
+
+    /// Why this user cannot start another generation now, if they cannot.
+    async fn generation_refusal(&self, avatar: &Avatar) -> BotResult<Option<GenerationRefusal>> {
+        if avatar.status() != AvatarStatus::Completed {
+            return Ok(Some(GenerationRefusal::NotTrained));
+        }
+        let limits = &self.bot.limits;
+        // Enough of each avatar's newest generations to see both limits.
+        let window = limits.generations_per_hour + limits.max_generations_in_flight;
+        let mut recent = Vec::new();
+        for a in self.bot.store.list_avatars(self.user.id).await? {
+            if a.status() == AvatarStatus::Completed {
+                recent.extend(self.bot.store.list_generations(a.id, window).await?);
+            }
+        }
+        Ok(refusal_for(
+            &recent,
+            limits.max_generations_in_flight,
+            limits.generations_per_hour,
+            self.now,
+        ))
+    }
+}
+
+/// The limits applied to a user's recent generations (of all their avatars).
+fn refusal_for(
+    recent: &[Generation],
+    max_in_flight: u32,
+    per_hour: u32,
+    now: Timestamp,
+) -> Option<GenerationRefusal> {
+    let running = recent.iter().filter(|g| g.is_running()).count();
+    if running >= max_in_flight as usize {
+        return Some(GenerationRefusal::TooManyInFlight {
+            limit: max_in_flight,
+        });
+    }
+    let hour_ago = now.minus(HOUR);
+    let in_last_hour: Vec<Timestamp> = recent
+        .iter()
+        .map(|g| g.created_at)
+        .filter(|at| *at > hour_ago)
+        .collect();
+    if in_last_hour.len() >= per_hour as usize {
+        let oldest = in_last_hour.iter().min().copied().unwrap_or(now);
+        let free_at = oldest.plus(HOUR);
+        return Some(GenerationRefusal::HourlyLimit {
+            limit: per_hour,
+            wait_minutes: free_at.since(now).as_secs().div_ceil(60),
+        });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{
+        AvatarKind, AvatarName, FailureReason, Gender, GenerationState, Preset, UserId,
+    };
+
+    fn generation(created_at: Timestamp, state: GenerationState) -> Generation {
+        let avatar = Avatar::draft(
+            UserId(1),
+            AvatarKind::Portrait,
+            Gender::Female,
+            AvatarName::parse("A").unwrap(),
+            Preset::Fast,
+            Timestamp(0),
+        );
+        let mut g = Generation::pending(
+            &avatar,
+            Prompt::parse("p").unwrap(),
+            None,
+            GenerationDefaults::default(),
+            created_at,
+        );
+        g.state = state;
+        g
+    }
+
+    #[test]
+    fn limits_count_running_work_and_the_last_hour() {
+        let now = Timestamp(10_000_000);
+        let failed = || GenerationState::Failed {
+            reason: FailureReason::TimedOut,
+            failed_at: now,
+        };
+        let running = vec![
+            generation(now, GenerationState::Pending),
+            generation(now, GenerationState::Submitting { lease_until: now }),
+        ];
+        assert_eq!(
+            refusal_for(&running, 2, 30, now),
+            Some(GenerationRefusal::TooManyInFlight { limit: 2 })
+        );
+        assert_eq!(refusal_for(&running, 3, 30, now), None);
+        // Three finished in the last hour, the oldest 50 minutes ago: free in 10 minutes.
+        let done = vec![
+            generation(now.minus(Duration::from_secs(50 * 60)), failed()),
+            generation(now.minus(Duration::from_secs(20 * 60)), failed()),
+            generation(now.minus(Duration::from_secs(61 * 60)), failed()),
+            generation(now.minus(Duration::from_secs(60)), failed()),
+        ];
+        assert_eq!(
+            refusal_for(&done, 2, 3, now),
+            Some(GenerationRefusal::HourlyLimit {
+                limit: 3,
+                wait_minutes: 10
+            })
+        );
+        assert_eq!(refusal_for(&done, 2, 4, now), None);
+    }
+}
