@@ -32,6 +32,9 @@ struct State {
     results: HashMap<String, String>,
     cancels: Vec<String>,
     reject_next_submit: Option<(u16, Value)>,
+    /// The CDN: path under /files/ -> bytes (public, as fal's media URLs are).
+    files: HashMap<String, Vec<u8>>,
+    files_served: u32,
 }
 
 #[derive(Clone)]
@@ -95,6 +98,45 @@ impl FakeFal {
             .unwrap()
             .results
             .insert(request_id.to_owned(), raw.to_owned());
+    }
+
+    /// Puts bytes on the fake CDN; returns their public URL.
+    pub fn host_file(&self, name: &str, bytes: Vec<u8>) -> String {
+        self.state
+            .lock()
+            .unwrap()
+            .files
+            .insert(name.to_owned(), bytes);
+        format!("{}/files/{name}", self.server.uri())
+    }
+
+    pub fn files_served(&self) -> u32 {
+        self.state.lock().unwrap().files_served
+    }
+
+    /// A flux-lora / ultra-finetuned result as fal returns it: one hosted 768x1024 JPEG per
+    /// flag, `has_nsfw_concepts` as given.
+    pub fn generation_result(&self, request_id: &str, nsfw: &[bool]) -> String {
+        let images: Vec<Value> = nsfw
+            .iter()
+            .enumerate()
+            .map(|(i, _)| {
+                let url = self.host_file(
+                    &format!("{request_id}/{i}.jpeg"),
+                    crate::images::jpeg(768, 1024, i as u8 + 1),
+                );
+                json!({"url": url, "width": 768, "height": 1024,
+                       "content_type": "image/jpeg", "file_name": format!("{i}.jpeg")})
+            })
+            .collect();
+        json!({
+            "images": images,
+            "timings": {"inference": 1.93},
+            "seed": 1_234_567,
+            "has_nsfw_concepts": nsfw,
+            "prompt": "as sent"
+        })
+        .to_string()
     }
 
     /// The headers fal sends with a webhook body: signed now (or at `timestamp`).
@@ -167,6 +209,18 @@ impl Respond for Responder {
                 {"kty": "OKP", "crv": "Ed25519", "kid": "old", "x": x(&SigningKey::from_bytes(&[3; 32]))},
                 {"kty": "OKP", "crv": "Ed25519", "kid": "current", "x": x(&self.key)},
             ]}));
+        }
+        if let Some(name) = path.strip_prefix("files/") {
+            let mut s = self.state.lock().unwrap();
+            return match s.files.get(name).cloned() {
+                Some(bytes) => {
+                    s.files_served += 1;
+                    ResponseTemplate::new(200)
+                        .insert_header("content-type", "image/jpeg")
+                        .set_body_bytes(bytes)
+                }
+                None => ResponseTemplate::new(404).set_body_string("Not Found"),
+            };
         }
         let authorized = request
             .headers

@@ -26,6 +26,18 @@ pub struct ChatMessage {
     pub text: String,
     /// Button rows as (label, callback_data).
     pub buttons: Vec<Vec<(String, String)>>,
+    /// A photo message's picture (its text is the caption).
+    pub photo: Option<SentPhoto>,
+    /// Set on every message of one album.
+    pub media_group_id: Option<String>,
+}
+
+/// A picture the bot uploaded, as Telegram decoded it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentPhoto {
+    pub width: u32,
+    pub height: u32,
+    pub bytes: Vec<u8>,
 }
 
 impl ChatMessage {
@@ -262,10 +274,13 @@ impl Respond for Responder {
             .to_owned();
         // teloxide sends JSON for most methods and multipart/form-data for the ones that may
         // carry files (setWebhook, sendPhoto...), as the Bot API allows.
-        let params: Value = if content_type.starts_with("multipart/form-data") {
+        let (params, files) = if content_type.starts_with("multipart/form-data") {
             parse_multipart(&content_type, &request.body)
         } else {
-            serde_json::from_slice(&request.body).unwrap_or(Value::Null)
+            (
+                serde_json::from_slice(&request.body).unwrap_or(Value::Null),
+                HashMap::new(),
+            )
         };
         if method == "getupdates" {
             // getUpdates confirms everything below `offset`; with nothing new the real server
@@ -289,7 +304,7 @@ impl Respond for Responder {
         let injected = s.injected.get_mut(&method).and_then(VecDeque::pop_front);
         let outcome = match injected {
             Some(error) => Err(error),
-            None => s.execute(&method, &params),
+            None => s.execute(&method, &params, &files),
         };
         s.calls.push(Call {
             method,
@@ -304,31 +319,95 @@ impl Respond for Responder {
 }
 
 impl State {
-    fn execute(&mut self, method: &str, p: &Value) -> Result<Value, (u16, Value)> {
+    /// The chat a send goes to, refusing blocked users as Telegram does.
+    fn reachable_chat(&self, p: &Value) -> Result<i64, (u16, Value)> {
+        let chat_id = p["chat_id"]
+            .as_i64()
+            .or_else(|| p["chat_id"].as_str().and_then(|s| s.parse().ok()))
+            .ok_or_else(|| bad_request("chat not found"))?;
+        if self.blocked_chats.contains(&chat_id) {
+            return Err((
+                403,
+                json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}),
+            ));
+        }
+        Ok(chat_id)
+    }
+
+    fn add_message(
+        &mut self,
+        chat_id: i64,
+        text: String,
+        buttons: Vec<Vec<(String, String)>>,
+        photo: Option<SentPhoto>,
+        media_group_id: Option<String>,
+    ) -> ChatMessage {
+        self.next_message_id += 1;
+        let message = ChatMessage {
+            chat_id,
+            message_id: self.next_message_id,
+            text,
+            buttons,
+            photo,
+            media_group_id,
+        };
+        self.messages
+            .insert((chat_id, message.message_id), message.clone());
+        self.order.push((chat_id, message.message_id));
+        message
+    }
+
+    fn execute(
+        &mut self,
+        method: &str,
+        p: &Value,
+        files: &HashMap<String, Vec<u8>>,
+    ) -> Result<Value, (u16, Value)> {
         match method {
-            "sendmessage" => {
-                let chat_id = p["chat_id"]
-                    .as_i64()
-                    .ok_or_else(|| bad_request("chat not found"))?;
-                if self.blocked_chats.contains(&chat_id) {
-                    return Err((
-                        403,
-                        json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}),
-                    ));
+            "sendphoto" => {
+                let chat_id = self.reachable_chat(p)?;
+                let photo = decode_photo(resolve_file(&p["photo"], "photo", files)?)?;
+                let caption = caption_of(p)?;
+                let buttons = validate_keyboard(p)?;
+                let message = self.add_message(chat_id, caption, buttons, Some(photo), None);
+                Ok(photo_message_json(&message))
+            }
+            "sendmediagroup" => {
+                let chat_id = self.reachable_chat(p)?;
+                let media = p["media"].as_array().cloned().unwrap_or_default();
+                if !(2..=10).contains(&media.len()) {
+                    return Err(bad_request("wrong number of media in the group"));
                 }
+                let mut photos = Vec::new();
+                for item in &media {
+                    if item["type"] != "photo" {
+                        return Err(bad_request("unsupported media type in the group"));
+                    }
+                    let photo = decode_photo(resolve_file(&item["media"], "", files)?)?;
+                    photos.push((photo, caption_of(item)?));
+                }
+                self.next_file += 1;
+                let group = format!("album{}", self.next_file);
+                let sent: Vec<Value> = photos
+                    .into_iter()
+                    .map(|(photo, caption)| {
+                        let m = self.add_message(
+                            chat_id,
+                            caption,
+                            Vec::new(),
+                            Some(photo),
+                            Some(group.clone()),
+                        );
+                        photo_message_json(&m)
+                    })
+                    .collect();
+                Ok(Value::Array(sent))
+            }
+            "sendmessage" => {
+                let chat_id = self.reachable_chat(p)?;
                 let (text, buttons) = validate_message(p)?;
-                self.next_message_id += 1;
-                let message_id = self.next_message_id;
-                let message = ChatMessage {
-                    chat_id,
-                    message_id,
-                    text,
-                    buttons,
-                };
-                let json = message_json(&message, p);
-                self.messages.insert((chat_id, message_id), message);
-                self.order.push((chat_id, message_id));
-                Ok(json)
+                let message = self.add_message(chat_id, text, buttons, None, None);
+                Ok(message_json(&message, p))
             }
             "editmessagetext" => {
                 let chat_id = p["chat_id"]
@@ -426,38 +505,102 @@ impl State {
     }
 }
 
-/// The fields of a multipart/form-data body as a JSON object: text fields as strings, or as
-/// the JSON they hold (arrays, objects, booleans, numbers), as the Bot API reads them.
-fn parse_multipart(content_type: &str, body: &[u8]) -> Value {
-    let Some(boundary) = content_type
-        .split(';')
-        .filter_map(|p| p.trim().strip_prefix("boundary="))
-        .next()
-        .map(|b| format!("--{}", b.trim_matches('"')))
-    else {
-        return Value::Null;
+/// The fields of a multipart/form-data body as a JSON object (text fields as strings, or as
+/// the JSON they hold: arrays, objects, booleans, numbers, as the Bot API reads them), and
+/// the uploaded files by field name.
+fn parse_multipart(content_type: &str, body: &[u8]) -> (Value, HashMap<String, Vec<u8>>) {
+    let Ok(boundary) = multer::parse_boundary(content_type) else {
+        return (Value::Null, HashMap::new());
     };
-    let text = String::from_utf8_lossy(body);
+    let body = bytes::Bytes::copy_from_slice(body);
+    let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(body) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
     let mut fields = serde_json::Map::new();
-    for part in text.split(boundary.as_str()) {
-        let Some((head, value)) = part.split_once("\r\n\r\n") else {
-            continue;
-        };
-        let Some(name) = head
-            .split("name=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-        else {
-            continue;
-        };
-        let value = value.strip_suffix("\r\n").unwrap_or(value);
-        let parsed = match serde_json::from_str::<Value>(value) {
-            Ok(v @ (Value::Array(_) | Value::Object(_) | Value::Bool(_) | Value::Number(_))) => v,
-            _ => Value::String(value.to_owned()),
-        };
-        fields.insert(name.to_owned(), parsed);
+    let mut files = HashMap::new();
+    futures::executor::block_on(async {
+        while let Ok(Some(field)) = multipart.next_field().await {
+            let name = field.name().unwrap_or_default().to_owned();
+            let is_file = field.file_name().is_some();
+            let Ok(bytes) = field.bytes().await else {
+                break;
+            };
+            if is_file {
+                files.insert(name, bytes.to_vec());
+                continue;
+            }
+            let value = String::from_utf8_lossy(&bytes).into_owned();
+            let parsed = match serde_json::from_str::<Value>(&value) {
+                Ok(
+                    v @ (Value::Array(_) | Value::Object(_) | Value::Bool(_) | Value::Number(_)),
+                ) => v,
+                _ => Value::String(value),
+            };
+            fields.insert(name, parsed);
+        }
+    });
+    (Value::Object(fields), files)
+}
+
+/// The bytes of an uploaded file: the part named `field`, or the one an `attach://<name>`
+/// value points at.
+fn resolve_file<'a>(
+    value: &Value,
+    field: &str,
+    files: &'a HashMap<String, Vec<u8>>,
+) -> Result<&'a [u8], (u16, Value)> {
+    let attached = value
+        .as_str()
+        .and_then(|v| v.strip_prefix("attach://"))
+        .and_then(|name| files.get(name));
+    attached
+        .or_else(|| files.get(field))
+        .map(Vec::as_slice)
+        .ok_or_else(|| bad_request("wrong file identifier/HTTP URL specified"))
+}
+
+/// Telegram decodes every uploaded photo; anything that is not an image is refused.
+fn decode_photo(bytes: &[u8]) -> Result<SentPhoto, (u16, Value)> {
+    if bytes.len() > 10 * 1024 * 1024 {
+        return Err(bad_request("file is too big"));
     }
-    Value::Object(fields)
+    let size = imagesize::blob_size(bytes).map_err(|_| bad_request("IMAGE_PROCESS_FAILED"))?;
+    Ok(SentPhoto {
+        width: size.width as u32,
+        height: size.height as u32,
+        bytes: bytes.to_vec(),
+    })
+}
+
+fn caption_of(p: &Value) -> Result<String, (u16, Value)> {
+    let caption = p["caption"].as_str().unwrap_or_default().to_owned();
+    if caption.chars().count() > 1024 {
+        return Err(bad_request("message caption is too long"));
+    }
+    if p["parse_mode"].as_str() == Some("HTML") {
+        check_html(&caption).map_err(|e| bad_request(&format!("can't parse entities: {e}")))?;
+    }
+    Ok(caption)
+}
+
+fn photo_message_json(m: &ChatMessage) -> Value {
+    let photo = m.photo.as_ref().expect("a photo message");
+    let mut json = json!({
+        "message_id": m.message_id,
+        "date": 1_763_700_000,
+        "chat": {"id": m.chat_id, "type": "private", "first_name": "Test"},
+        "from": {"id": BOT_ID, "is_bot": true, "first_name": "Flux", "username": "flux_test_bot"},
+        "photo": [{"file_id": format!("sent_photo_{}", m.message_id),
+                   "file_unique_id": format!("sp{}", m.message_id),
+                   "width": photo.width, "height": photo.height,
+                   "file_size": photo.bytes.len()}],
+    });
+    if !m.text.is_empty() {
+        json["caption"] = json!(m.text);
+    }
+    if let Some(group) = &m.media_group_id {
+        json["media_group_id"] = json!(group);
+    }
+    json
 }
 
 /// Checks a message's text and keyboard the way Telegram does; returns them.
@@ -473,6 +616,13 @@ fn validate_message(p: &Value) -> Result<(String, Vec<Vec<(String, String)>>), (
     if p["parse_mode"].as_str() == Some("HTML") {
         check_html(&text).map_err(|e| bad_request(&format!("can't parse entities: {e}")))?;
     }
+    let buttons = validate_keyboard(p)?;
+    Ok((text, buttons))
+}
+
+/// Checks an inline keyboard the way Telegram does; returns its rows.
+#[allow(clippy::type_complexity)]
+fn validate_keyboard(p: &Value) -> Result<Vec<Vec<(String, String)>>, (u16, Value)> {
     let mut buttons = Vec::new();
     if let Some(rows) = p["reply_markup"]["inline_keyboard"].as_array() {
         for row in rows {
@@ -490,7 +640,7 @@ fn validate_message(p: &Value) -> Result<(String, Vec<Vec<(String, String)>>), (
             buttons.push(out);
         }
     }
-    Ok((text, buttons))
+    Ok(buttons)
 }
 
 /// Telegram's HTML subset: known tags only, entities only lt/gt/amp/quot.

@@ -30,12 +30,13 @@ pub struct PipelineWorld {
 
 impl PipelineWorld {
     pub async fn new(test_mode: bool) -> Self {
-        Self::with_limits(test_mode, &[]).await
+        Self::with_env(test_mode, &[]).await
     }
 
-    /// With extra environment pairs for the limits (`GENERATIONS_PER_HOUR`...).
-    pub async fn with_limits(test_mode: bool, limits: &[(&str, &str)]) -> Self {
-        let bot = BotWorld::new(crate::backends::aws().await, limits).await;
+    /// With extra environment pairs for the conversation and the pipeline
+    /// (`GENERATIONS_PER_HOUR`, `FAL_STYLE_TRAINER`...).
+    pub async fn with_env(test_mode: bool, extra: &[(&str, &str)]) -> Self {
+        let bot = BotWorld::new(crate::backends::aws().await, extra).await;
         let fal = FakeFal::start().await;
         let mut pairs = vec![
             ("TELEGRAM_TOKEN".to_owned(), TOKEN.to_owned()),
@@ -44,6 +45,7 @@ impl PipelineWorld {
             ("FAL_JWKS_URL".to_owned(), fal.jwks_url()),
             ("FAL_WEBHOOK_URL".to_owned(), WEBHOOK_URL.to_owned()),
         ];
+        pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         if test_mode {
             pairs.push(("AVATAR_TEST_MODE".into(), "true".into()));
             pairs.push(("FAL_MOCK_TRAINING_DURATION".into(), "1".into()));

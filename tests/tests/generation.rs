@@ -1,0 +1,443 @@
+//! Generation end to end: avatars trained through the real conversation and pipeline, then
+//! asked for pictures through the Telegram webhook; submissions by the real SQS handler to the
+//! fake fal.ai (exact JSON pinned), results by signed webhooks or the sweep, images fetched from
+//! fal's (fake) CDN, kept in S3 (moto) and uploaded to the fake Telegram as real multipart.
+
+use std::time::{Duration, Instant};
+
+use fluxbot::domain::{
+    Avatar, AvatarStatus, GeneratedImage, Generation, GenerationState, OutcomeNotice, Timestamp,
+    UserId,
+};
+use fluxbot::ports::BlobKey;
+use fluxbot_tests::fake_fal::portrait_result;
+use fluxbot_tests::fake_telegram::updates::User;
+use fluxbot_tests::pipeline_world::PipelineWorld;
+use serde_json::json;
+
+const ANNA: User = User {
+    id: 7_000_101,
+    language_code: "en",
+};
+const OLEG: User = User {
+    id: 7_000_102,
+    language_code: "ru",
+};
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(60)
+}
+
+/// An avatar taken through the conversation, the launch worker and a signed trainer result.
+async fn trained(w: &PipelineWorld, user: User, kind: &str, trainer_result: &str) -> Avatar {
+    let photos = if kind == "portrait" { 10 } else { 5 };
+    let avatar = w
+        .bot
+        .queued_avatar(user, kind, "Anna", "fast", photos)
+        .await;
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    let sub = w.fal.submissions().last().unwrap().clone();
+    let payload = if trainer_result.is_empty() {
+        portrait_result(&sub.request_id)
+    } else {
+        trainer_result.to_owned()
+    };
+    assert_eq!(w.deliver_ok(&sub, &payload).await.status, 200);
+    let avatar = reload(w, &avatar).await;
+    assert_eq!(avatar.status(), AvatarStatus::Completed);
+    avatar
+}
+
+async fn reload(w: &PipelineWorld, avatar: &Avatar) -> Avatar {
+    w.bot
+        .backend
+        .store
+        .get_avatar(avatar.owner, avatar.id)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn generations(w: &PipelineWorld, avatar: &Avatar) -> Vec<Generation> {
+    w.bot
+        .backend
+        .store
+        .list_generations(avatar.id, 50)
+        .await
+        .unwrap()
+}
+
+/// The photos the user received (in albums or alone), in order.
+fn photos_in_chat(w: &PipelineWorld, user: User) -> Vec<fluxbot_tests::fake_telegram::ChatMessage> {
+    w.bot
+        .telegram
+        .chat(user.id)
+        .into_iter()
+        .filter(|m| m.photo.is_some())
+        .collect()
+}
+
+fn stored_keys(g: &Generation) -> Vec<BlobKey> {
+    match &g.state {
+        GenerationState::Completed { images, .. } => images
+            .iter()
+            .filter_map(|i| match i {
+                GeneratedImage::Stored { key, .. } => Some(BlobKey::new(key.clone()).unwrap()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portrait_generation_goes_to_flux_lora_and_comes_back_by_webhook_as_an_album() {
+    let w = PipelineWorld::new(false).await;
+    let avatar = trained(&w, ANNA, "portrait", "").await;
+    let id = avatar.id;
+    let lora_url = match &avatar.state {
+        fluxbot::domain::AvatarState::Completed { output, .. } => match &output.model {
+            fluxbot::domain::TrainedModel::Lora { lora_url, .. } => lora_url.clone(),
+            other => panic!("portrait trainers make LoRAs, got {other:?}"),
+        },
+        _ => unreachable!(),
+    };
+
+    // The completion notice -> card (with Generate) -> settings: 9:16, 3 images -> back.
+    w.bot.press_cb(ANNA, &format!("a:{id}")).await;
+    let card = w.bot.telegram.last_message(ANNA.id);
+    assert!(card.button("Generate").is_some(), "{card:#?}");
+    w.bot.press_cb(ANNA, &format!("gen:{id}")).await;
+    let screen = w.bot.telegram.last_message(ANNA.id);
+    assert_eq!(
+        screen.buttons.len(),
+        4 + 2,
+        "8 styles two a row, settings, back"
+    );
+    assert!(screen.text.contains("3:4 · 2 images"), "{}", screen.text);
+    w.bot.press_cb(ANNA, &format!("go:{id}")).await;
+    w.bot.press_cb(ANNA, &format!("gr:{id}:9x16")).await;
+    w.bot.press_cb(ANNA, &format!("gn:{id}:3")).await;
+    let settings = w.bot.telegram.last_message(ANNA.id);
+    assert!(settings.labels().contains(&"✓ 9:16"), "{settings:#?}");
+    assert!(settings.labels().contains(&"✓ 3"), "{settings:#?}");
+    w.bot.press_cb(ANNA, &format!("gen:{id}")).await;
+
+    // A typed prompt, with HTML in it and surrounding spaces.
+    w.bot.say(ANNA, "  on a <sunny> beach & smiling  ").await;
+    let status = w.bot.telegram.last_message(ANNA.id);
+    assert!(
+        status.text.contains("drawing 3 images (9:16)"),
+        "{}",
+        status.text
+    );
+    let pending = generations(&w, &avatar).await;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].prompt.as_str(), "on a <sunny> beach & smiling");
+    let profile = w.bot.profile(ANNA).await.unwrap();
+    assert_eq!(profile.generation.num_images.get(), 3, "remembered");
+
+    let (received, response) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    assert_eq!((received, response.batch_item_failures.len()), (1, 0));
+    let subs = w.fal.submissions();
+    assert_eq!(subs.len(), 2, "the training, then this generation");
+    let sub = subs[1].clone();
+    assert_eq!(sub.endpoint, "fal-ai/flux-lora");
+    assert_eq!(
+        sub.input,
+        json!({
+            "prompt": format!("{} woman, on a <sunny> beach & smiling", avatar.trigger_phrase().as_str()),
+            "loras": [{"path": lora_url, "scale": 1.0}],
+            "image_size": "portrait_16_9",
+            "num_images": 3,
+            "output_format": "jpeg",
+            "enable_safety_checker": true
+        })
+    );
+    let webhook = sub.webhook.clone().unwrap();
+    assert!(
+        webhook.contains(&format!("generation={}", pending[0].id)),
+        "{webhook}"
+    );
+
+    // fal.ai flags the second of three images.
+    let result = w
+        .fal
+        .generation_result(&sub.request_id, &[false, true, false]);
+    assert_eq!(w.deliver_ok(&sub, &result).await.status, 200);
+    let albums = w.bot.telegram.calls_of("sendMediaGroup");
+    assert_eq!(albums.len(), 1);
+    let media = albums[0].params["media"].as_array().unwrap().clone();
+    assert_eq!(media.len(), 2, "the flagged image is not sent");
+    assert_eq!(media[0]["caption"], "on a <sunny> beach & smiling");
+    let photos = photos_in_chat(&w, ANNA);
+    assert_eq!(photos.len(), 2);
+    assert!(photos.iter().all(|p| {
+        let photo = p.photo.as_ref().unwrap();
+        (photo.width, photo.height) == (768, 1024) && p.media_group_id == photos[0].media_group_id
+    }));
+    let summary = w.bot.telegram.last_message(ANNA.id);
+    assert!(summary.text.contains("2 images"), "{}", summary.text);
+    assert!(summary.text.contains("1 hidden"), "{}", summary.text);
+    assert_eq!(
+        summary.labels(),
+        ["🔁 Again", "✏️ New prompt", "👤 Back to avatar"]
+    );
+    let status = w.bot.telegram.message(ANNA.id, status.message_id);
+    assert!(status.text.contains("see below"), "{}", status.text);
+
+    // Kept in S3 under the avatar; the record is done and told.
+    let done = generations(&w, &avatar).await.remove(0);
+    assert_eq!(done.notice, OutcomeNotice::Sent);
+    let keys = stored_keys(&done);
+    assert_eq!(keys.len(), 2);
+    for key in &keys {
+        assert!(
+            key.as_str()
+                .starts_with(&format!("generations/{}/{id}/", ANNA.id))
+        );
+        assert!(w.bot.backend.blobs.size(key).await.unwrap().is_some());
+    }
+
+    // fal.ai retrying the webhook changes nothing.
+    assert_eq!(w.deliver_ok(&sub, &result).await.status, 200);
+    assert_eq!(w.bot.telegram.calls_of("sendMediaGroup").len(), 1);
+
+    // Again: the same prompt and settings; this time everything is flagged.
+    w.bot.press_cb(ANNA, &format!("a:{id}")).await; // card, with the history line
+    let card = w.bot.telegram.last_message(ANNA.id);
+    assert!(card.text.contains("Recent pictures"), "{}", card.text);
+    assert!(
+        card.text.contains("on a &lt;sunny&gt; beach"),
+        "{}",
+        card.text
+    );
+    let again = summary.button("Again").unwrap().to_owned();
+    w.bot.press_data(ANNA, summary.message_id, &again).await;
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    let sub2 = w.fal.submissions()[2].clone();
+    assert_eq!(sub2.input, sub.input, "Again repeats the request exactly");
+    let flagged = w
+        .fal
+        .generation_result(&sub2.request_id, &[true, true, true]);
+    assert_eq!(w.deliver_ok(&sub2, &flagged).await.status, 200);
+    assert_eq!(w.bot.telegram.calls_of("sendMediaGroup").len(), 1);
+    assert_eq!(w.bot.telegram.calls_of("sendPhoto").len(), 0);
+    let told = w.bot.telegram.last_message(ANNA.id);
+    assert!(told.text.contains("3 hidden"), "{}", told.text);
+
+    // Deleting the avatar deletes its generations and their images.
+    w.bot.press_cb(ANNA, &format!("a:{id}")).await;
+    w.bot.press_cb(ANNA, &format!("d:{id}")).await;
+    w.bot.press_cb(ANNA, &format!("dy:{id}")).await;
+    assert!(generations(&w, &avatar).await.is_empty());
+    for key in &keys {
+        assert_eq!(w.bot.backend.blobs.size(key).await.unwrap(), None);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finetuned_style_generation_goes_to_ultra_and_the_sweep_delivers_a_lost_result() {
+    let w = PipelineWorld::with_env(false, &[("FAL_STYLE_TRAINER", "flux-pro-trainer")]).await;
+    let avatar = trained(&w, OLEG, "style", r#"{"finetune_id":"ft-5a1"}"#).await;
+    let id = avatar.id;
+    w.bot.press_cb(OLEG, &format!("a:{id}")).await;
+    w.bot.press_cb(OLEG, &format!("gen:{id}")).await;
+    let screen = w.bot.telegram.last_message(OLEG.id);
+    assert!(
+        screen.button("Пейзаж").is_some(),
+        "Russian style names: {screen:#?}"
+    );
+    w.bot.press_cb(OLEG, &format!("gs:{id}:0")).await;
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    let sub = w.fal.submissions().last().unwrap().clone();
+    assert_eq!(sub.endpoint, "fal-ai/flux-pro/v1.1-ultra-finetuned");
+    assert_eq!(
+        sub.input,
+        json!({
+            "prompt": format!("{} style, a wide mountain landscape with a lake at sunrise", avatar.trigger_phrase().as_str()),
+            "finetune_id": "ft-5a1",
+            "finetune_strength": 1.2,
+            "aspect_ratio": "3:4",
+            "num_images": 2,
+            "output_format": "jpeg",
+            "enable_safety_checker": true,
+            "safety_tolerance": "2"
+        })
+    );
+
+    // The webhook never comes; fal.ai has the result. The sweep leaves young work alone,
+    // then fetches the result and delivers it once.
+    let report = w
+        .pipeline
+        .sweep(Timestamp::now(), deadline())
+        .await
+        .unwrap();
+    assert_eq!(report.completed, 0);
+    w.fal.set_status(
+        &sub.request_id,
+        json!({"status": "COMPLETED", "request_id": sub.request_id, "logs": []}),
+    );
+    w.fal.set_result(
+        &sub.request_id,
+        &w.fal.generation_result(&sub.request_id, &[false, false]),
+    );
+    let later = Timestamp::now().plus(Duration::from_secs(180));
+    let report = w.pipeline.sweep(later, deadline()).await.unwrap();
+    assert_eq!(report.completed, 1, "{report:?}");
+    let albums = w.bot.telegram.calls_of("sendMediaGroup");
+    assert_eq!(albums.len(), 1);
+    assert_eq!(
+        albums[0].params["media"][0]["caption"],
+        "a wide mountain landscape with a lake at sunrise"
+    );
+    assert_eq!(photos_in_chat(&w, OLEG).len(), 2);
+    let summary = w.bot.telegram.last_message(OLEG.id);
+    assert!(summary.text.contains("2 изображения"), "{}", summary.text);
+
+    // A late webhook, and another sweep, change nothing.
+    let result = w.fal.generation_result(&sub.request_id, &[false, false]);
+    assert_eq!(w.deliver_ok(&sub, &result).await.status, 200);
+    let report = w
+        .pipeline
+        .sweep(later.plus(Duration::from_secs(300)), deadline())
+        .await
+        .unwrap();
+    assert_eq!(report.checked, 0, "nothing left in flight: {report:?}");
+    assert_eq!(w.bot.telegram.calls_of("sendMediaGroup").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_mode_placeholders_limits_and_prompt_validation() {
+    let w = PipelineWorld::with_env(
+        true,
+        &[
+            ("MAX_GENERATIONS_IN_FLIGHT", "1"),
+            ("GENERATIONS_PER_HOUR", "2"),
+        ],
+    )
+    .await;
+    // Trained in test mode: the launch, then the simulated result a second later.
+    let avatar = w
+        .bot
+        .queued_avatar(ANNA, "portrait", "Anna", "fast", 10)
+        .await;
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    w.run_queue(&w.pipeline, Duration::from_secs(5)).await;
+    let avatar = reload(&w, &avatar).await;
+    assert_eq!(avatar.status(), AvatarStatus::Completed);
+
+    // /generate with one trained avatar opens its screen directly.
+    w.bot.say(ANNA, "/generate").await;
+    assert!(
+        w.bot
+            .telegram
+            .last_message(ANNA.id)
+            .text
+            .contains("Pick a style"),
+        "{:#?}",
+        w.bot.telegram.last_message(ANNA.id)
+    );
+    // Prompts are validated before anything is recorded.
+    w.bot.say(ANNA, &"x".repeat(1001)).await;
+    assert!(
+        w.bot
+            .telegram
+            .last_message(ANNA.id)
+            .text
+            .contains("1001 characters")
+    );
+    w.bot.say(ANNA, "\u{7}\u{7}").await;
+    assert!(w.bot.telegram.last_message(ANNA.id).text.contains("empty"));
+    assert!(generations(&w, &avatar).await.is_empty());
+
+    // One in flight at a time.
+    w.bot.say(ANNA, "a red bicycle").await;
+    w.bot.say(ANNA, "a blue bicycle").await;
+    let refusal = w.bot.telegram.last_message(ANNA.id);
+    assert!(
+        refusal.text.contains("already have 1 generation"),
+        "{}",
+        refusal.text
+    );
+    assert_eq!(generations(&w, &avatar).await.len(), 1);
+
+    // Test mode: no fal.ai call; placeholders come back through the same delivery.
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    w.run_queue(&w.pipeline, Duration::from_secs(5)).await;
+    assert_eq!(w.fal.submissions().len(), 0);
+    let photos = photos_in_chat(&w, ANNA);
+    assert_eq!(photos.len(), 2, "two placeholder images by default");
+    let photo = photos[0].photo.as_ref().unwrap();
+    assert_eq!((photo.width, photo.height), (576, 768), "3:4");
+    assert_eq!(photos[0].text, "a red bicycle");
+
+    // Two an hour: the second is allowed, the third is refused with the wait.
+    w.bot.say(ANNA, "a green bicycle").await;
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    w.run_queue(&w.pipeline, Duration::from_secs(5)).await;
+    assert_eq!(photos_in_chat(&w, ANNA).len(), 4);
+    w.bot.say(ANNA, "a yellow bicycle").await;
+    let refusal = w.bot.telegram.last_message(ANNA.id);
+    assert!(refusal.text.contains("hourly limit"), "{}", refusal.text);
+    assert!(refusal.text.contains("in 60 min"), "{}", refusal.text);
+    assert_eq!(generations(&w, &avatar).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_for_a_deleted_avatar_is_ignored_and_nothing_is_kept() {
+    let w = PipelineWorld::new(false).await;
+    let avatar = trained(&w, ANNA, "portrait", "").await;
+    let id = avatar.id;
+    w.bot.press_cb(ANNA, &format!("a:{id}")).await;
+    w.bot.press_cb(ANNA, &format!("gen:{id}")).await;
+    w.bot.press_cb(ANNA, &format!("gs:{id}:2")).await;
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    let sub = w.fal.submissions().last().unwrap().clone();
+    assert!(sub.input["prompt"].as_str().unwrap().contains("anime"));
+
+    // Deleted while fal.ai draws.
+    w.bot.say(ANNA, "/avatars").await;
+    w.bot.press_cb(ANNA, &format!("a:{id}")).await;
+    w.bot.press_cb(ANNA, &format!("d:{id}")).await;
+    w.bot.press_cb(ANNA, &format!("dy:{id}")).await;
+    assert!(reload_gone(&w, &avatar).await);
+
+    let result = w.fal.generation_result(&sub.request_id, &[false, false]);
+    assert_eq!(w.deliver_ok(&sub, &result).await.status, 200);
+    assert_eq!(
+        w.fal.files_served(),
+        0,
+        "nothing fetched for a deleted avatar"
+    );
+    assert!(photos_in_chat(&w, ANNA).is_empty());
+    let report = w
+        .pipeline
+        .sweep(Timestamp::now().plus(Duration::from_secs(600)), deadline())
+        .await
+        .unwrap();
+    assert_eq!(report.checked, 0);
+    // The callbacks of the old buttons find nothing.
+    let stale = w
+        .bot
+        .press_data(
+            ANNA,
+            w.bot.telegram.last_message(ANNA.id).message_id,
+            &format!("gen:{id}"),
+        )
+        .await;
+    assert!(
+        stale.body.contains("not found") || stale.body.contains("Not found"),
+        "{stale:?}"
+    );
+}
+
+async fn reload_gone(w: &PipelineWorld, avatar: &Avatar) -> bool {
+    w.bot
+        .backend
+        .store
+        .get_avatar(UserId(avatar.owner.0), avatar.id)
+        .await
+        .unwrap()
+        .is_none()
+}
