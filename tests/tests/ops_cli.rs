@@ -29,9 +29,9 @@ async fn set_webhook_registers_the_secret_updates_and_commands() {
         out,
         "webhook set: https://abc123.execute-api.eu-central-1.amazonaws.com/telegram/webhook\n\
          pending updates dropped\n\
-         commands registered (default): 6\n\
-         commands registered (ru): 6\n\
-         commands registered (en): 6\n"
+         commands registered (default): 7\n\
+         commands registered (ru): 7\n\
+         commands registered (en): 7\n"
     );
     let webhook = telegram.webhook().unwrap();
     assert_eq!(webhook["secret_token"], "s3cret_-TOKEN");
@@ -45,13 +45,13 @@ async fn set_webhook_registers_the_secret_updates_and_commands() {
     assert!(commands[0].params.get("language_code").is_none());
     assert_eq!(commands[1].params["language_code"], "ru");
     assert_eq!(commands[2].params["language_code"], "en");
-    assert_eq!(commands[2].params["commands"][1]["command"], "create");
+    assert_eq!(commands[2].params["commands"][1]["command"], "generate");
     assert_eq!(
         commands[2].params["commands"][1]["description"],
-        "Create an avatar"
+        "Generate images"
     );
     assert_eq!(
-        commands[1].params["commands"][1]["description"],
+        commands[1].params["commands"][2]["description"],
         "Создать аватар"
     );
 
