@@ -317,6 +317,11 @@ async fn test_mode_placeholders_limits_and_prompt_validation() {
         ],
     )
     .await;
+    // Nothing trained yet: /generate says so and offers to create an avatar.
+    w.bot.say(ANNA, "/generate").await;
+    let nudge = w.bot.telegram.last_message(ANNA.id);
+    assert!(nudge.text.contains("no trained avatars"), "{}", nudge.text);
+    assert_eq!(nudge.button("Create"), Some("c"));
     // Trained in test mode: the launch, then the simulated result a second later.
     let avatar = w
         .bot

@@ -1,6 +1,6 @@
 //! The local runner against the fake Telegram (long polling), on the embedded backend in a
 //! temporary folder, in test mode: a whole avatar, from /start to "trained and ready", then
-//! a restart that finds everything where it was.
+//! placeholder pictures for a prompt, then a restart that finds everything where it was.
 
 use std::time::Duration;
 
@@ -131,6 +131,21 @@ async fn a_whole_avatar_in_test_mode_over_long_polling_and_a_restart() {
             .chat(EVA.id)
             .iter()
             .any(|m| m.text.contains("is trained and ready"))
+    })
+    .await;
+
+    // And draws: /generate opens the only trained avatar; a prompt brings placeholders.
+    id += 1;
+    deliver(&telegram, updates::text(id, EVA, "/generate")).await;
+    id += 1;
+    deliver(&telegram, updates::text(id, EVA, "a lighthouse in ink")).await;
+    wait_for("the placeholder pictures", || {
+        telegram
+            .chat(EVA.id)
+            .iter()
+            .filter(|m| m.photo.is_some())
+            .count()
+            == 2
     })
     .await;
     stop_tx.send(()).unwrap();

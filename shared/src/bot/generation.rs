@@ -22,9 +22,9 @@ use crate::telegram::texts::GenerationRefusal;
 const HOUR: Duration = Duration::from_secs(3600);
 
 impl Turn<'_> {
-    /// /generate: straight to the only trained avatar, a choice of several, or a nudge to
+    /// /generate or the menu's button: straight to the only trained avatar, a choice of several, or a nudge to
     /// create one.
-    pub(super) async fn generate_command(&mut self) -> BotResult<()> {
+    pub(super) async fn choose_for_generation(&mut self, at: Option<MessageRef>) -> BotResult<()> {
         let t = self.t();
         let trained: Vec<Avatar> = self
             .bot
@@ -39,16 +39,16 @@ impl Turn<'_> {
                 let keyboard = Keyboard::default()
                     .button(t.btn_create(), Callback::Create)
                     .button(t.btn_menu(), Callback::Menu);
-                self.send(&Screen::new(t.no_trained_avatars(), keyboard))
+                self.show(at, &Screen::new(t.no_trained_avatars(), keyboard))
                     .await;
             }
             [only] => {
                 let only = only.clone();
-                self.show_generate(&only, None).await;
+                self.show_generate(&only, at).await;
             }
             several => {
                 let screen = screens::pick_avatar_to_generate(t, several);
-                self.send(&screen).await;
+                self.show(at, &screen).await;
             }
         }
         Ok(())

@@ -304,7 +304,7 @@ impl<'a> Turn<'a> {
             }
             Command::Create => self.begin_creation(None).await,
             Command::Avatars => self.show_avatars(None, 0).await?,
-            Command::Generate => self.generate_command().await?,
+            Command::Generate => self.choose_for_generation(None).await?,
             Command::Cancel => self.cancel().await?,
         }
         Ok(())
@@ -385,6 +385,10 @@ impl<'a> Turn<'a> {
             Callback::ConfirmTraining(id) => self.confirm_training(id, at).await,
             Callback::Delete(id) => self.ask_delete(id, at).await,
             Callback::ConfirmDelete(id) => self.delete(id, at).await,
+            Callback::ChooseForGeneration => {
+                self.choose_for_generation(at).await?;
+                Ok(Answer::Silent)
+            }
             Callback::Generate(id) => self.open_generate(id, at).await,
             Callback::Style(id, index) => self.style_chosen(id, index, at).await,
             Callback::GenerationSettings(id) => self.open_generation_settings(id, at).await,

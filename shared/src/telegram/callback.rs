@@ -34,6 +34,8 @@ pub enum Callback {
     /// Ask to delete; then confirm it.
     Delete(AvatarId),
     ConfirmDelete(AvatarId),
+    /// Generation from the menu: pick the avatar (or go straight to the only one).
+    ChooseForGeneration,
     /// Generation with a trained avatar: the style/prompt screen.
     Generate(AvatarId),
     /// A style preset, by its position in the avatar kind's list.
@@ -64,6 +66,7 @@ impl Callback {
             Callback::ConfirmTraining(id) => format!("tc:{id}"),
             Callback::Delete(id) => format!("d:{id}"),
             Callback::ConfirmDelete(id) => format!("dy:{id}"),
+            Callback::ChooseForGeneration => "gp".into(),
             Callback::Generate(id) => format!("gen:{id}"),
             Callback::Style(id, i) => format!("gs:{id}:{i}"),
             Callback::GenerationSettings(id) => format!("go:{id}"),
@@ -107,6 +110,7 @@ impl Callback {
             ("tc", Some(_)) => Callback::ConfirmTraining(id()?),
             ("d", Some(_)) => Callback::Delete(id()?),
             ("dy", Some(_)) => Callback::ConfirmDelete(id()?),
+            ("gp", None) => Callback::ChooseForGeneration,
             ("gen", Some(_)) => Callback::Generate(id()?),
             ("go", Some(_)) => Callback::GenerationSettings(id()?),
             ("gs", Some(_)) => {
@@ -163,6 +167,7 @@ mod tests {
             Callback::ConfirmTraining(id),
             Callback::Delete(id),
             Callback::ConfirmDelete(id),
+            Callback::ChooseForGeneration,
             Callback::Generate(id),
             Callback::Style(id, 0),
             Callback::Style(id, 7),

@@ -73,6 +73,7 @@ pub fn main_menu(t: &dyn Texts) -> Screen {
 
 pub fn menu_keyboard(t: &dyn Texts) -> Keyboard {
     Keyboard::default()
+        .button(t.btn_generate(), Callback::ChooseForGeneration)
         .row([
             (t.btn_create().into(), Callback::Create),
             (t.btn_avatars().into(), Callback::Avatars(0)),

@@ -141,8 +141,11 @@ impl Texts for En {
              2. Send photos: {min_portrait}-{max} of one person for a portrait, \
              {min_style}-{max} images for a style. JPEG, PNG or WebP, at least 512 px on the \
              shortest side; albums are fine.\n\
-             3. Press <b>Start training</b>. I will tell you when the avatar is ready.\n\n\
+             3. Press <b>Start training</b>. I will tell you when the avatar is ready.\n\
+             4. <b>Generate</b>: pick a style or write a prompt; choose the format and 1-4 \
+             images. The pictures arrive here in about a minute.\n\n\
              <b>Commands</b>\n\
+             /generate: pictures with a trained avatar\n\
              /create: new avatar\n/avatars: your avatars\n/language: change language\n\
              /cancel: stop what you are doing (a half-made avatar and its photos are removed)\n\
              /help: this message"
