@@ -377,16 +377,81 @@ async fn test_mode_placeholders_limits_and_prompt_validation() {
     assert_eq!((photo.width, photo.height), (576, 768), "3:4");
     assert_eq!(photos[0].text, "a red bicycle");
 
-    // Two an hour: the second is allowed, the third is refused with the wait.
+    // Two an hour: the second (one picture, sent as a single photo) is allowed, the third is
+    // refused with the wait.
+    let id = avatar.id;
+    w.bot.say(ANNA, "/generate").await;
+    w.bot.press_cb(ANNA, &format!("go:{id}")).await;
+    w.bot.press_cb(ANNA, &format!("gn:{id}:1")).await;
+    w.bot.press_cb(ANNA, &format!("gen:{id}")).await;
     w.bot.say(ANNA, "a green bicycle").await;
     w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     w.run_queue(&w.pipeline, Duration::from_secs(5)).await;
-    assert_eq!(photos_in_chat(&w, ANNA).len(), 4);
+    assert_eq!(photos_in_chat(&w, ANNA).len(), 3);
+    let single = w.bot.telegram.calls_of("sendPhoto");
+    assert_eq!(single.len(), 1);
+    assert_eq!(single[0].params["caption"], "a green bicycle");
     w.bot.say(ANNA, "a yellow bicycle").await;
     let refusal = w.bot.telegram.last_message(ANNA.id);
     assert!(refusal.text.contains("hourly limit"), "{}", refusal.text);
     assert!(refusal.text.contains("in 60 min"), "{}", refusal.text);
     assert_eq!(generations(&w, &avatar).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_and_errors_from_fal_are_told_with_the_buttons() {
+    let w = PipelineWorld::new(false).await;
+    let avatar = trained(&w, ANNA, "portrait", "").await;
+    let id = avatar.id;
+    w.bot.press_cb(ANNA, &format!("a:{id}")).await;
+    w.bot.press_cb(ANNA, &format!("gen:{id}")).await;
+
+    // A 422 at submit: failed, not retried, told with fal's reason.
+    w.fal.reject_next_submit(
+        422,
+        json!({"detail": [{"loc": ["body", "prompt"], "msg": "Prompt contains forbidden words",
+                           "type": "value_error"}]}),
+    );
+    w.bot.say(ANNA, "something fal will not draw").await;
+    let (_, response) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "permanent: not retried"
+    );
+    let told = w.bot.telegram.last_message(ANNA.id);
+    assert!(told.text.contains("could not draw this"), "{}", told.text);
+    assert!(told.text.contains("forbidden words"), "{}", told.text);
+    assert_eq!(
+        told.labels().len(),
+        3,
+        "Again / New prompt / Back to avatar"
+    );
+
+    // An error delivered by webhook: the same.
+    w.bot.say(ANNA, "a quiet harbour").await;
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    let sub = w.fal.submissions().last().unwrap().clone();
+    let body = json!({"request_id": sub.request_id, "gateway_request_id": sub.request_id,
+                      "status": "ERROR", "error": "Internal Server Error", "payload": null})
+    .to_string();
+    let now = Timestamp::now().as_secs();
+    let answer = w
+        .post_webhook(
+            sub.webhook.as_deref().unwrap(),
+            w.fal.signed_headers(&sub.request_id, &body, now),
+            &body,
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    let told = w.bot.telegram.last_message(ANNA.id);
+    assert!(told.text.contains("Internal Server Error"), "{}", told.text);
+    let states: Vec<&str> = generations(&w, &avatar)
+        .await
+        .iter()
+        .map(|g| g.state.as_str())
+        .collect();
+    assert_eq!(states, ["failed", "failed"]);
+    assert!(photos_in_chat(&w, ANNA).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -406,10 +406,12 @@ impl Pipeline {
                 pictures_sent
             }
             GenerationState::Failed { reason, .. } => {
+                // In place of the "drawing..." message (or new, if that cannot be edited).
                 let screen = Screen::new(t.generation_failed(name, reason), keyboard);
-                self.show_generation_status(generation, t.generation_failed(name, reason))
-                    .await;
-                self.telegram.send(chat, &screen).await.map(|_| ())
+                self.telegram
+                    .show(chat, generation.status_message, &screen)
+                    .await
+                    .map(|_| ())
             }
             _ => return Ok(()),
         };
