@@ -8,11 +8,8 @@
 //! - `GET .../health`: configuration sanity and reachability of the table and fal's keys,
 //!   without secrets; 200 when all is well, 503 otherwise.
 
-use fluxbot::adapters::aws::AwsClients;
-use fluxbot::config::{ConfigError, EnvReader, FalSettings, Resources, TelegramSettings};
+use fluxbot::config::ConfigError;
 use fluxbot::domain::Timestamp;
-use fluxbot::fal::generation::GenerationSettings;
-use fluxbot::fal::training::TrainingSettings;
 use fluxbot::fal::webhook::{WebhookBody, WebhookVerifier};
 use fluxbot::pipeline::{FalBackend, Pipeline, RouteHint};
 use lambda_http::http::{Method, StatusCode, header};
@@ -31,16 +28,7 @@ impl App {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let (resources, telegram, fal, training, generation) = EnvReader::from_process().load::<(
-            Resources,
-            TelegramSettings,
-            FalSettings,
-            TrainingSettings,
-            GenerationSettings,
-        )>(
-        )?;
-        let clients = AwsClients::from_env(&resources).await;
-        let pipeline = Pipeline::on_aws(&clients, &resources, &telegram, fal, training, generation);
+        let pipeline = Pipeline::from_env().await?;
         pipeline.log_mode();
         Ok(Self::new(pipeline))
     }

@@ -4,11 +4,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use fluxbot::adapters::aws::AwsClients;
-use fluxbot::config::{EnvReader, FalSettings, Resources, TelegramSettings};
 use fluxbot::domain::Timestamp;
-use fluxbot::fal::generation::GenerationSettings;
-use fluxbot::fal::training::TrainingSettings;
 use fluxbot::pipeline::Pipeline;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
@@ -17,15 +13,7 @@ const MARGIN: Duration = Duration::from_secs(10);
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let (resources, telegram, fal, training, generation) = EnvReader::from_process().load::<(
-        Resources,
-        TelegramSettings,
-        FalSettings,
-        TrainingSettings,
-        GenerationSettings,
-    )>()?;
-    let clients = AwsClients::from_env(&resources).await;
-    let pipeline = Pipeline::on_aws(&clients, &resources, &telegram, fal, training, generation);
+    let pipeline = Pipeline::from_env().await?;
     pipeline.log_mode();
     let pipeline = &pipeline;
     lambda_runtime::run(service_fn(

@@ -190,6 +190,23 @@ impl Pipeline {
         }
     }
 
+    /// The production wiring from the environment: every missing or malformed variable is
+    /// named in one error.
+    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
+        let (resources, telegram, fal, training, generation) =
+            crate::config::EnvReader::from_process().load::<(
+                crate::config::Resources,
+                crate::config::TelegramSettings,
+                FalSettings,
+                TrainingSettings,
+                GenerationSettings,
+            )>()?;
+        let clients = crate::adapters::aws::AwsClients::from_env(&resources).await;
+        Ok(Self::on_aws(
+            &clients, &resources, &telegram, fal, training, generation,
+        ))
+    }
+
     /// Says plainly at cold start how trainings will run.
     pub fn log_mode(&self) {
         match &self.fal {
