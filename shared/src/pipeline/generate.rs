@@ -96,8 +96,7 @@ impl Pipeline {
             let reason = FailureReason::Rejected {
                 detail: "the avatar is not trained".into(),
             };
-            self.complete_generation(&generation, None, GenerationOutcome::Failed(reason), now)
-                .await?;
+            self.fail_generation(&generation, reason, now).await?;
             return Ok(JobOutcome::Done);
         };
         let claimed = generation.with_state(
@@ -134,13 +133,7 @@ impl Pipeline {
                                 detail: other.to_string(),
                             },
                         };
-                        self.complete_generation(
-                            &claimed,
-                            None,
-                            GenerationOutcome::Failed(reason),
-                            now,
-                        )
-                        .await?;
+                        self.fail_generation(&claimed, reason, now).await?;
                         return Ok(JobOutcome::Done);
                     }
                     Err(e) => {
@@ -242,7 +235,7 @@ impl Pipeline {
         let completion = self
             .complete_generation(
                 &generation,
-                Some(&request),
+                &request,
                 GenerationOutcome::from_payload(&payload),
                 now,
             )
@@ -251,55 +244,54 @@ impl Pipeline {
         Ok(JobOutcome::Done)
     }
 
-    /// Applies a result by generation id (webhook and sweep): loads it first.
-    pub async fn complete_generation_by_id(
-        &self,
-        avatar_id: AvatarId,
-        generation_id: GenerationId,
-        request: &FalRequest,
-        outcome: GenerationOutcome,
-        now: Timestamp,
-    ) -> PipelineResult<Completion> {
-        match self.store.get_generation(avatar_id, generation_id).await? {
-            Some(generation) => {
-                self.complete_generation(&generation, Some(request), outcome, now)
-                    .await
-            }
-            None => {
-                tracing::info!(generation = %generation_id, "result for a deleted generation ignored");
-                Ok(Completion::AvatarGone)
-            }
-        }
-    }
-
-    /// The one completion path. Images are kept before the outcome is written, so whoever
-    /// wins the write can deliver them (and the sweep can deliver them again) without fal.ai.
+    /// The one completion path for a result of `request`. Images are kept before the
+    /// outcome is written, so whoever wins the write can deliver them (and the sweep can
+    /// deliver them again) without fal.ai.
     pub(super) async fn complete_generation(
         &self,
         generation: &Generation,
-        request: Option<&FalRequest>,
+        request: &FalRequest,
         outcome: GenerationOutcome,
         now: Timestamp,
     ) -> PipelineResult<Completion> {
         if generation.state.is_finished() {
             return Ok(Completion::AlreadyDone);
         }
-        let request = request.cloned().or_else(|| match &generation.state {
-            GenerationState::InProgress { request, .. } => Some(request.clone()),
-            _ => None,
-        });
-        let state = match (outcome, request) {
-            (GenerationOutcome::Images(images), Some(request)) => GenerationState::Completed {
-                request,
+        let state = match outcome {
+            GenerationOutcome::Images(images) => GenerationState::Completed {
+                request: request.clone(),
                 images: self.keep_images(generation, &images).await?,
                 completed_at: now,
             },
-            (GenerationOutcome::Images(_), None) => unreachable!("images come with a request"),
-            (GenerationOutcome::Failed(reason), _) => GenerationState::Failed {
+            GenerationOutcome::Failed(reason) => GenerationState::Failed {
                 reason,
                 failed_at: now,
             },
         };
+        self.finish_generation(generation, state, now).await
+    }
+
+    /// A generation that never reached fal.ai (refused at submit, avatar not trained).
+    async fn fail_generation(
+        &self,
+        generation: &Generation,
+        reason: FailureReason,
+        now: Timestamp,
+    ) -> PipelineResult<Completion> {
+        let state = GenerationState::Failed {
+            reason,
+            failed_at: now,
+        };
+        self.finish_generation(generation, state, now).await
+    }
+
+    /// Writes the outcome with the claim on its delivery, then delivers.
+    async fn finish_generation(
+        &self,
+        generation: &Generation,
+        state: GenerationState,
+        now: Timestamp,
+    ) -> PipelineResult<Completion> {
         let written = self
             .update_with(generation.clone(), |current| {
                 (!current.state.is_finished()).then(|| Generation {
@@ -515,7 +507,7 @@ impl Pipeline {
                     }
                     self.complete_generation(
                         generation,
-                        Some(request),
+                        request,
                         GenerationOutcome::Failed(FailureReason::TimedOut),
                         now,
                     )
@@ -554,7 +546,7 @@ impl Pipeline {
                     Err(e) => return Err(e.into()),
                 };
                 let failed = matches!(outcome, GenerationOutcome::Failed(_));
-                self.complete_generation(generation, Some(request), outcome, now)
+                self.complete_generation(generation, request, outcome, now)
                     .await?;
                 tracing::info!(generation = %generation.id, "sweep recovered a finished generation");
                 if failed {

@@ -184,7 +184,7 @@ impl Pipeline {
             endpoint,
         };
         let completion = self
-            .complete_generation(&generation, Some(&request), outcome, now)
+            .complete_generation(&generation, &request, outcome, now)
             .await?;
         Ok(WebhookResult::Generation(completion))
     }
