@@ -27,6 +27,11 @@ fn config(telegram: &FakeTelegram) -> LocalConfig {
         ("FAL_MOCK_TRAINING_DURATION", "1".to_owned()),
         ("FAL_MOCK_GENERATION_DURATION", "1".to_owned()),
         ("PHOTOS_MIN_STYLE", "2".to_owned()),
+        // Nothing listens there: the health check reports fal's keys unreachable at once.
+        (
+            "FAL_JWKS_URL",
+            "http://127.0.0.1:9/.well-known/jwks.json".to_owned(),
+        ),
     ])
     .load::<(
         TelegramSettings,
@@ -43,6 +48,7 @@ fn config(telegram: &FakeTelegram) -> LocalConfig {
         training,
         generation,
         sweep_every: Duration::from_secs(1),
+        fal_webhook_addr: "127.0.0.1:0".parse().unwrap(),
     }
 }
 
@@ -76,6 +82,7 @@ async fn a_whole_avatar_in_test_mode_over_long_polling_and_a_restart() {
     let dir = tempfile::tempdir().unwrap();
 
     let bot = LocalBot::open(dir.path(), config(&telegram)).unwrap();
+    let webhook = format!("http://{}", bot.fal_webhook_addr());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(async move {
         bot.run(async {
@@ -148,6 +155,21 @@ async fn a_whole_avatar_in_test_mode_over_long_polling_and_a_restart() {
             == 2
     })
     .await;
+
+    // The fal-webhook handler is served on localhost: health, and signatures checked first.
+    let http = reqwest::Client::new();
+    let health = http.get(format!("{webhook}/health")).send().await.unwrap();
+    assert_eq!(health.status(), 503, "fal's keys are unreachable here");
+    let health: Value = health.json().await.unwrap();
+    assert_eq!(health["fal_mode"], "test");
+    assert_eq!(health["checks"]["table"], "ok");
+    let unsigned = http
+        .post(format!("{webhook}/fal/webhook"))
+        .body(r#"{"request_id":"x","status":"OK","payload":{}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 401);
     stop_tx.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(30), running)
         .await

@@ -5,11 +5,16 @@
 //!   through the same [`Conversation::process`] the webhook function uses;
 //! - a worker takes jobs off the local launch queue and runs [`Pipeline::run_job`], as the
 //!   training-launch function does with SQS;
-//! - the status sweep runs every minute, as EventBridge schedules it in AWS.
+//! - the status sweep runs every minute, as EventBridge schedules it in AWS;
+//! - the fal-webhook handler is served on localhost (`LOCAL_FAL_WEBHOOK_ADDR`), for a tunnel.
 //!
-//! Test mode (no fal.ai calls) is the default locally; with `FAL_KEY` trainings are real and,
-//! since fal.ai cannot reach a laptop, their results are collected by the sweep.
+//! Test mode (no fal.ai calls) is the default locally; with `FAL_KEY` trainings and
+//! generations are real and, unless a tunnel brings fal.ai's webhooks to the local server,
+//! their results are collected by the sweep.
 
+mod webhook_server;
+
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,6 +48,8 @@ pub struct LocalConfig {
     pub generation: GenerationSettings,
     /// How often the sweep runs (every minute, as in AWS).
     pub sweep_every: Duration,
+    /// Where the fal-webhook handler listens (port 0: any free port).
+    pub fal_webhook_addr: SocketAddr,
 }
 
 pub struct LocalBot {
@@ -50,6 +57,8 @@ pub struct LocalBot {
     pub pipeline: Pipeline,
     pub data_dir: PathBuf,
     sweep_every: Duration,
+    fal_webhook: std::sync::Mutex<Option<std::net::TcpListener>>,
+    fal_webhook_addr: SocketAddr,
 }
 
 impl LocalBot {
@@ -64,6 +73,10 @@ impl LocalBot {
         let store = Arc::new(EmbeddedStore::new(db.clone()));
         let queue = Arc::new(EmbeddedQueue::new(db, "launch", Duration::from_secs(540)));
         let telegram = TelegramClient::new(&config.telegram);
+        // Bound now, so a port in use is an error at start and the address is known.
+        let listener = std::net::TcpListener::bind(config.fal_webhook_addr)?;
+        listener.set_nonblocking(true)?;
+        let fal_webhook_addr = listener.local_addr()?;
         Ok(Self {
             conversation: Conversation {
                 store: store.clone(),
@@ -84,17 +97,34 @@ impl LocalBot {
             },
             data_dir: data_dir.to_owned(),
             sweep_every: config.sweep_every,
+            fal_webhook: std::sync::Mutex::new(Some(listener)),
+            fal_webhook_addr,
         })
+    }
+
+    /// Where the local fal-webhook server listens.
+    pub fn fal_webhook_addr(&self) -> SocketAddr {
+        self.fal_webhook_addr
     }
 
     /// Runs everything until `stop` resolves.
     pub async fn run(&self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
         self.pipeline.log_mode();
+        let listener = self
+            .fal_webhook
+            .lock()
+            .expect("not poisoned")
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("the local runner runs once"))?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let app = Arc::new(fal_webhook::App::new(self.pipeline.clone()));
+        tracing::info!(addr = %self.fal_webhook_addr, "fal.ai webhook handler on /fal/webhook, health on /health");
         tokio::select! {
             () = stop => Ok(()),
             polled = self.poll() => polled,
             () = self.work() => Ok(()),
             () = self.sweep() => Ok(()),
+            () = webhook_server::serve(listener, app) => Ok(()),
         }
     }
 

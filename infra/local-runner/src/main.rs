@@ -57,9 +57,19 @@ async fn main() -> ExitCode {
         if fal.is_test_mode() {
             "TEST MODE (simulated trainings and placeholder images, no cost)"
         } else {
-            "live (results collected by the sweep: fal.ai cannot call a laptop)"
+            "live (results by webhook through a tunnel, else collected by the sweep)"
         }
     );
+    let fal_webhook_addr = match std::env::var("LOCAL_FAL_WEBHOOK_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:8081".into())
+        .parse()
+    {
+        Ok(addr) => addr,
+        Err(e) => {
+            eprintln!("LOCAL_FAL_WEBHOOK_ADDR: {e} (expected host:port, e.g. 127.0.0.1:8081)");
+            return ExitCode::from(2);
+        }
+    };
     let config = LocalConfig {
         telegram,
         fal,
@@ -67,6 +77,7 @@ async fn main() -> ExitCode {
         training,
         generation,
         sweep_every: Duration::from_secs(60),
+        fal_webhook_addr,
     };
     let bot = match LocalBot::open(&data, config) {
         Ok(bot) => bot,
@@ -75,6 +86,12 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    println!(
+        "fal.ai webhook: http://{}/fal/webhook, health: http://{}/health (fal.ai reaches it only \
+         through a tunnel: set FAL_WEBHOOK_URL to the tunnel's /fal/webhook)",
+        bot.fal_webhook_addr(),
+        bot.fal_webhook_addr()
+    );
     println!(
         "Running: conversation (long polling), launch worker, sweep every minute. Ctrl-C stops."
     );
