@@ -181,3 +181,67 @@ async fn stats_count_avatars_and_in_flight_work() {
     assert!(out.contains("in flight: 2 avatar(s)"), "{out}");
     assert!(out.contains("oldest in flight: 10 min"), "{out}");
 }
+
+#[tokio::test]
+async fn stack_outputs_fill_in_what_the_flags_do_not_give() {
+    let sdk = fluxbot_tests::moto::sdk_config().await;
+    let cloudformation = aws_sdk_cloudformation::Client::new(&sdk);
+    let stack = format!("fluxbot-ops-{}", uuid::Uuid::new_v4().simple());
+    // A stack with the outputs the CLI reads (values as the real template produces them).
+    let template = json!({
+        "Resources": {"LaunchQueue": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {
+            "TableName": {"Value": "fluxbot-RecordsTable-ABC"},
+            "LaunchQueueUrl": {"Value": {"Ref": "LaunchQueue"}},
+            "TelegramWebhookUrl": {"Value": "https://abc.execute-api.eu-central-1.amazonaws.com/telegram/webhook"}
+        }
+    });
+    cloudformation
+        .create_stack()
+        .stack_name(&stack)
+        .template_body(template.to_string())
+        .send()
+        .await
+        .unwrap();
+
+    let outputs = ops::StackOutputs::load(&cloudformation, &stack)
+        .await
+        .unwrap();
+    assert_eq!(
+        outputs.pick(None, "TableName", "--table").unwrap(),
+        "fluxbot-RecordsTable-ABC"
+    );
+    assert!(
+        outputs
+            .pick(None, "LaunchQueueUrl", "--queue-url")
+            .unwrap()
+            .starts_with("http"),
+        "a Ref to the queue is its URL"
+    );
+    assert_eq!(
+        outputs
+            .pick(Some("explicit".into()), "TableName", "--table")
+            .unwrap(),
+        "explicit",
+        "a flag wins over the stack"
+    );
+    let missing = outputs
+        .pick(None, "LaunchDeadLetterQueueUrl", "--dead-letter-queue-url")
+        .unwrap_err();
+    assert!(
+        missing
+            .to_string()
+            .contains("has no output LaunchDeadLetterQueueUrl")
+    );
+    let no_stack = ops::StackOutputs::default()
+        .pick(None, "TableName", "--table")
+        .unwrap_err();
+    assert_eq!(
+        no_stack.to_string(),
+        "pass --table, or --stack <name> to read it from the stack's TableName output"
+    );
+    let unknown = ops::StackOutputs::load(&cloudformation, "no-such-stack")
+        .await
+        .unwrap_err();
+    assert!(unknown.to_string().contains("no-such-stack"), "{unknown}");
+}

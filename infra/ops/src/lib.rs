@@ -171,3 +171,59 @@ pub async fn stats(store: &dyn RecordStore, now: Timestamp) -> anyhow::Result<St
     }
     Ok(out)
 }
+
+/// A deployed stack's outputs (`TableName`, `LaunchQueueUrl`...), by output key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StackOutputs {
+    stack: String,
+    values: std::collections::BTreeMap<String, String>,
+}
+
+impl StackOutputs {
+    /// Reads the outputs of `stack` (its name or id) with CloudFormation's DescribeStacks.
+    pub async fn load(
+        cloudformation: &aws_sdk_cloudformation::Client,
+        stack: &str,
+    ) -> anyhow::Result<Self> {
+        let described = cloudformation
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "could not read stack {stack:?}: {}",
+                    aws_sdk_cloudformation::error::DisplayErrorContext(e)
+                )
+            })?;
+        let Some(found) = described.stacks.unwrap_or_default().into_iter().next() else {
+            anyhow::bail!("no stack named {stack:?}");
+        };
+        let values = found
+            .outputs
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|o| Some((o.output_key?, o.output_value?)))
+            .collect();
+        Ok(Self {
+            stack: stack.to_owned(),
+            values,
+        })
+    }
+
+    /// `explicit` when given (a flag or its variable), else the stack's output `key`.
+    pub fn pick(&self, explicit: Option<String>, key: &str, flag: &str) -> anyhow::Result<String> {
+        if let Some(value) = explicit {
+            return Ok(value);
+        }
+        if self.stack.is_empty() {
+            anyhow::bail!(
+                "pass {flag}, or --stack <name> to read it from the stack's {key} output"
+            );
+        }
+        self.values
+            .get(key)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("stack {:?} has no output {key}", self.stack))
+    }
+}

@@ -1,13 +1,15 @@
 //! `fluxbot-ops`: the operator's command line.
 //!
 //! ```text
-//! fluxbot-ops set-webhook --url https://<api>/telegram/webhook [--drop-pending-updates]
+//! fluxbot-ops [--stack <name>] set-webhook [--url https://<api>/telegram/webhook] [--drop-pending-updates]
 //! fluxbot-ops webhook-info
-//! fluxbot-ops stats --table <name>
-//! fluxbot-ops redrive --dead-letter-queue-url <url> --queue-url <url>
+//! fluxbot-ops [--stack <name>] stats [--table <name>]
+//! fluxbot-ops [--stack <name>] redrive [--dead-letter-queue-url <url>] [--queue-url <url>]
 //! ```
-//! `TELEGRAM_TOKEN` (and `TELEGRAM_WEBHOOK_SECRET` for set-webhook) come from the
-//! environment, so they stay out of shell history; `TELEGRAM_API_URL` as everywhere else.
+//! With `--stack` (or `FLUXBOT_STACK`) the URLs and names come from the stack's outputs; a
+//! flag (or its variable) given explicitly wins. `TELEGRAM_TOKEN` (and
+//! `TELEGRAM_WEBHOOK_SECRET` for set-webhook) come from the environment, so they stay out of
+//! shell history; `TELEGRAM_API_URL` as everywhere else.
 
 use std::process::ExitCode;
 
@@ -18,6 +20,9 @@ use fluxbot::telegram::client::TelegramClient;
 #[derive(Parser)]
 #[command(name = "fluxbot-ops", about = "Operate a deployed FLUX avatar bot")]
 struct Cli {
+    /// The deployed stack whose outputs fill in what the flags do not give.
+    #[arg(long, global = true, env = "FLUXBOT_STACK")]
+    stack: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -28,7 +33,7 @@ enum Command {
     SetWebhook {
         /// The stack's TelegramWebhookUrl output.
         #[arg(long)]
-        url: url::Url,
+        url: Option<url::Url>,
         /// Discard updates Telegram is still holding.
         #[arg(long)]
         drop_pending_updates: bool,
@@ -39,64 +44,23 @@ enum Command {
     Stats {
         /// The stack's TableName output.
         #[arg(long, env = "TABLE_NAME")]
-        table: String,
+        table: Option<String>,
     },
     /// Move dead-lettered launches back to the launch queue (after fixing their cause).
     Redrive {
         /// The stack's LaunchDeadLetterQueueUrl output.
         #[arg(long, env = "LAUNCH_DLQ_URL")]
-        dead_letter_queue_url: String,
+        dead_letter_queue_url: Option<String>,
         /// The stack's LaunchQueueUrl output.
         #[arg(long, env = "LAUNCH_QUEUE_URL")]
-        queue_url: String,
+        queue_url: Option<String>,
     },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::SetWebhook {
-            url,
-            drop_pending_updates,
-        } => match EnvReader::from_process().load::<(TelegramSettings, WebhookSecret)>() {
-            Ok((telegram, secret)) => {
-                ops::set_webhook(
-                    &TelegramClient::new(&telegram),
-                    &url,
-                    secret.expose(),
-                    drop_pending_updates,
-                )
-                .await
-            }
-            Err(e) => Err(e.into()),
-        },
-        Command::Redrive {
-            dead_letter_queue_url,
-            queue_url,
-        } => {
-            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            ops::redrive(
-                &aws_sdk_sqs::Client::new(&sdk),
-                &dead_letter_queue_url,
-                &queue_url,
-            )
-            .await
-        }
-        Command::Stats { table } => {
-            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            let store = fluxbot::adapters::aws::DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(&sdk),
-                table,
-            );
-            ops::stats(&store, fluxbot::domain::Timestamp::now()).await
-        }
-        Command::WebhookInfo => match EnvReader::from_process().load::<TelegramSettings>() {
-            Ok(telegram) => ops::webhook_info(&TelegramClient::new(&telegram)).await,
-            Err(e) => Err(e.into()),
-        },
-    };
-    match result {
+    match run(cli).await {
         Ok(text) => {
             print!("{text}");
             ExitCode::SUCCESS
@@ -104,6 +68,65 @@ async fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<String> {
+    let sdk = || aws_config::load_defaults(aws_config::BehaviorVersion::latest());
+    let outputs = match &cli.stack {
+        Some(stack) => {
+            ops::StackOutputs::load(&aws_sdk_cloudformation::Client::new(&sdk().await), stack)
+                .await?
+        }
+        None => ops::StackOutputs::default(),
+    };
+    match cli.command {
+        Command::SetWebhook {
+            url,
+            drop_pending_updates,
+        } => {
+            let url: url::Url = outputs
+                .pick(url.map(String::from), "TelegramWebhookUrl", "--url")?
+                .parse()?;
+            let (telegram, secret) =
+                EnvReader::from_process().load::<(TelegramSettings, WebhookSecret)>()?;
+            ops::set_webhook(
+                &TelegramClient::new(&telegram),
+                &url,
+                secret.expose(),
+                drop_pending_updates,
+            )
+            .await
+        }
+        Command::Redrive {
+            dead_letter_queue_url,
+            queue_url,
+        } => {
+            let dead_letters = outputs.pick(
+                dead_letter_queue_url,
+                "LaunchDeadLetterQueueUrl",
+                "--dead-letter-queue-url",
+            )?;
+            let queue = outputs.pick(queue_url, "LaunchQueueUrl", "--queue-url")?;
+            ops::redrive(
+                &aws_sdk_sqs::Client::new(&sdk().await),
+                &dead_letters,
+                &queue,
+            )
+            .await
+        }
+        Command::Stats { table } => {
+            let table = outputs.pick(table, "TableName", "--table")?;
+            let store = fluxbot::adapters::aws::DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&sdk().await),
+                table,
+            );
+            ops::stats(&store, fluxbot::domain::Timestamp::now()).await
+        }
+        Command::WebhookInfo => {
+            let telegram = EnvReader::from_process().load::<TelegramSettings>()?;
+            ops::webhook_info(&TelegramClient::new(&telegram)).await
         }
     }
 }
