@@ -120,6 +120,7 @@ impl App {
                 "fal_webhook_url_set": self.pipeline.training.webhook_url.is_some(),
                 "status_check_interval_s": self.pipeline.fal_settings.status_check_interval.as_secs(),
                 "training_timeout_s": self.pipeline.fal_settings.training_timeout.as_secs(),
+                "generation_timeout_s": self.pipeline.fal_settings.generation_timeout.as_secs(),
             },
             "version": env!("CARGO_PKG_VERSION"),
         });

@@ -456,3 +456,33 @@ impl Answer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AvatarId, ChatId, GenerationDefaults, ImageCount, Language, UserId};
+
+    #[test]
+    fn a_concurrent_save_keeps_both_turns_changes() {
+        let loaded = UserProfile::new(UserId(1), ChatId(1), Some("en"), Timestamp(0));
+        // This turn opened the prompt screen...
+        let mut ours = loaded.clone();
+        ours.dialogue = DialogueState::EnteringPrompt {
+            avatar_id: AvatarId::new(),
+        };
+        // ...while another update of the same user changed the image count and language.
+        let mut theirs = loaded.clone();
+        theirs.generation = GenerationDefaults {
+            num_images: ImageCount::try_from(4).unwrap(),
+            ..GenerationDefaults::default()
+        };
+        theirs.language = Language::Ru;
+        theirs.language_chosen = true;
+        theirs.version = 7;
+        let merged = merge_profile(&loaded, &ours, theirs.clone());
+        assert_eq!(merged.dialogue, ours.dialogue);
+        assert_eq!(merged.generation, theirs.generation);
+        assert_eq!(merged.language, Language::Ru);
+        assert_eq!(merged.version, 7, "written over the version stored now");
+    }
+}
