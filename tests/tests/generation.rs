@@ -511,3 +511,52 @@ async fn reload_gone(w: &PipelineWorld, avatar: &Avatar) -> bool {
         .unwrap()
         .is_none()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pictures_telegram_failed_to_take_are_sent_again_by_the_sweep_from_s3() {
+    let w = PipelineWorld::new(false).await;
+    let avatar = trained(&w, ANNA, "portrait", "").await;
+    let id = avatar.id;
+    w.bot.press_cb(ANNA, &format!("a:{id}")).await;
+    w.bot.press_cb(ANNA, &format!("gen:{id}")).await;
+    w.bot.say(ANNA, "a lantern in the fog").await;
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    let sub = w.fal.submissions().last().unwrap().clone();
+
+    // Telegram's flood control holds the album back for a minute when the result arrives:
+    // the result is kept, the delivery stays due.
+    w.bot.telegram.inject_429("sendMediaGroup", 60);
+    let result = w.fal.generation_result(&sub.request_id, &[false, false]);
+    assert_eq!(w.deliver_ok(&sub, &result).await.status, 200);
+    assert!(photos_in_chat(&w, ANNA).is_empty());
+    let fetched = w.fal.files_served();
+    assert_eq!(fetched, 2);
+    let due = generations(&w, &avatar).await.remove(0);
+    assert!(
+        matches!(due.notice, OutcomeNotice::Due { .. }),
+        "{:?}",
+        due.notice
+    );
+
+    // A minute on the sweep leaves it (too young); later the pictures go out from S3.
+    let report = w
+        .pipeline
+        .sweep(Timestamp::now().plus(Duration::from_secs(60)), deadline())
+        .await
+        .unwrap();
+    assert_eq!(report.notices_sent, 0, "{report:?}");
+    let report = w
+        .pipeline
+        .sweep(Timestamp::now().plus(Duration::from_secs(300)), deadline())
+        .await
+        .unwrap();
+    assert_eq!(report.notices_sent, 1, "{report:?}");
+    assert_eq!(photos_in_chat(&w, ANNA).len(), 2);
+    assert_eq!(
+        w.fal.files_served(),
+        fetched,
+        "not fetched from fal.ai again"
+    );
+    let sent = generations(&w, &avatar).await.remove(0);
+    assert_eq!(sent.notice, OutcomeNotice::Sent);
+}
