@@ -10,14 +10,16 @@ cd "$(dirname "$0")/.."
 # AWS SDK accepts (real S3 says <CompleteMultipartUploadResult>); 5.1.22 is the last good one.
 moto_version=5.1.22
 venv=target/moto-venv
-if [ "$("$venv/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$moto_version" ]; then
+# Only the services we use (CloudFormation for the ops CLI's --stack), plus what moto's server
+# app imports: a fraction of moto[server]'s dependencies, so the install takes under a minute.
+moto_pins="moto[dynamodb,s3,sqs,cloudformation]==$moto_version flask==3.1.3 flask-cors==6.0.5"
+if [ "$(cat "$venv/.pins" 2>/dev/null)" != "$moto_pins" ]; then
     rm -rf "$venv"
-    echo "==> installing moto $moto_version into $venv"
+    echo "==> installing $moto_pins into $venv"
     python3 -m venv "$venv"
-    # Only the services we use, plus what moto's server app imports: a fraction of
-    # moto[server]'s dependencies, so the install takes seconds rather than minutes.
-    "$venv/bin/pip" install --quiet --disable-pip-version-check \
-        "moto[dynamodb,s3,sqs]==$moto_version" "flask==3.1.3" "flask-cors==6.0.5"
+    # shellcheck disable=SC2086 # the pins are separate words
+    "$venv/bin/pip" install --quiet --disable-pip-version-check $moto_pins
+    echo "$moto_pins" > "$venv/.pins"
 fi
 
 # The template's linters, pinned: SAM's own validation with its lint, and cfn-lint with the
