@@ -29,7 +29,7 @@ use crate::fal::FalError;
 use crate::fal::generation::{ResultImage, result_images};
 use crate::jobs::Job;
 use crate::ports::{BlobError, BlobKey, FalRequestOwner, FalTarget, StoreError};
-use crate::telegram::client::{Picture, TelegramError};
+use crate::telegram::client::Picture;
 use crate::telegram::screens::{self, Keyboard, Screen};
 use crate::telegram::texts::{DeliveryReport, texts};
 
@@ -407,18 +407,8 @@ impl Pipeline {
             }
             _ => return Ok(()),
         };
-        match sent {
-            Ok(()) => {}
-            Err(TelegramError::Blocked(_)) => {
-                tracing::info!(generation = %generation.id, "user blocked the bot; result dropped");
-            }
-            Err(e) if e.is_transient() => {
-                tracing::warn!(generation = %generation.id, error = %e, "result not sent; the sweep will retry");
-                return Ok(());
-            }
-            Err(e) => {
-                tracing::error!(generation = %generation.id, error = %e, "result refused by Telegram; not retried");
-            }
+        if !super::notify::settles_notice(sent, &format!("generation {}", generation.id)) {
+            return Ok(());
         }
         self.update_with(generation.clone(), |current| {
             (current.notice != OutcomeNotice::Sent).then(|| Generation {

@@ -83,18 +83,9 @@ impl Pipeline {
                 .button(t.btn_menu(), Callback::Menu),
         );
         // A new message rather than an edit: edits do not notify the user.
-        match self.telegram.send(chat, &screen).await {
-            Ok(_) => {}
-            Err(TelegramError::Blocked(_)) => {
-                tracing::info!(avatar = %avatar.id, "user blocked the bot; notice dropped");
-            }
-            Err(e) if e.is_transient() => {
-                tracing::warn!(avatar = %avatar.id, error = %e, "notice not sent; the sweep will retry");
-                return Ok(());
-            }
-            Err(e) => {
-                tracing::error!(avatar = %avatar.id, error = %e, "notice refused by Telegram; not retried");
-            }
+        let sent = self.telegram.send(chat, &screen).await.map(|_| ());
+        if !settles_notice(sent, &format!("avatar {}", avatar.id)) {
+            return Ok(());
         }
         self.mark_notice_sent(avatar).await
     }
@@ -138,5 +129,25 @@ impl Pipeline {
         };
         self.send_notice(&claimed).await?;
         Ok(true)
+    }
+}
+
+/// Whether an attempt to tell the user settles the notice: sent, or never sendable (blocked,
+/// refused). A transient failure leaves it due for the sweep.
+pub(super) fn settles_notice(sent: Result<(), TelegramError>, subject: &str) -> bool {
+    match sent {
+        Ok(()) => true,
+        Err(TelegramError::Blocked(_)) => {
+            tracing::info!(%subject, "user blocked the bot; notice dropped");
+            true
+        }
+        Err(e) if e.is_transient() => {
+            tracing::warn!(%subject, error = %e, "notice not sent; the sweep will retry");
+            false
+        }
+        Err(e) => {
+            tracing::error!(%subject, error = %e, "notice refused by Telegram; not retried");
+            true
+        }
     }
 }
