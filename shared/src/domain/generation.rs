@@ -38,9 +38,14 @@ impl Prompt {
     pub const MAX_CHARS: usize = 1000;
 
     pub fn parse(raw: &str) -> Result<Self, PromptError> {
+        // Line breaks and tabs separate words; other control characters are dropped.
         let cleaned: String = raw
             .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
+            .filter_map(|c| match c {
+                c if c.is_whitespace() => Some(if c.is_control() { ' ' } else { c }),
+                c if c.is_control() => None,
+                c => Some(c),
+            })
             .collect();
         let trimmed = cleaned.trim();
         if trimmed.is_empty() {
@@ -298,6 +303,7 @@ mod tests {
     #[test]
     fn prompts_are_cleaned_and_bounded() {
         assert_eq!(Prompt::parse("  a\tcat\u{0}  ").unwrap().as_str(), "a cat");
+        assert_eq!(Prompt::parse("a\u{7}b\nc").unwrap().as_str(), "ab c");
         assert_eq!(Prompt::parse(" \n "), Err(PromptError::Empty));
         assert!(Prompt::parse(&"я".repeat(1000)).is_ok());
         assert_eq!(
