@@ -53,6 +53,8 @@ impl TelegramError {
                 let text = api.to_string();
                 if text.starts_with("Forbidden") {
                     TelegramError::Blocked(text)
+                } else if is_server_trouble(&api) {
+                    TelegramError::Unavailable(text)
                 } else {
                     TelegramError::Refused(text)
                 }
@@ -62,6 +64,19 @@ impl TelegramError {
             other => TelegramError::Unavailable(other.to_string()),
         }
     }
+}
+
+/// A JSON error whose description is a server-side HTTP status ("Internal Server Error",
+/// "Bad Gateway"...): teloxide has no status code for it, but it is Telegram's trouble, not a
+/// refusal of the request, so it is retried rather than dropped.
+fn is_server_trouble(api: &ApiError) -> bool {
+    const SERVER: [&str; 4] = [
+        "Internal Server Error",
+        "Bad Gateway",
+        "Service Unavailable",
+        "Gateway Timeout",
+    ];
+    matches!(api, ApiError::Unknown(text) if SERVER.iter().any(|s| text.contains(s)))
 }
 
 /// Telegram's view of the webhook (getWebhookInfo), without anything secret.
@@ -426,5 +441,26 @@ impl CallbackAnswer {
             body["show_alert"] = true.into();
         }
         body
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_are_transient_and_refusals_are_not() {
+        let api = |text: &str| RequestError::Api(ApiError::Unknown(text.to_owned()));
+        assert!(TelegramError::from_request(api("Bad Gateway")).is_transient());
+        assert!(TelegramError::from_request(api("Internal Server Error: restart")).is_transient());
+        assert!(!TelegramError::from_request(api("Bad Request: chat not found")).is_transient());
+        assert!(matches!(
+            TelegramError::from_request(RequestError::Api(ApiError::BotBlocked)),
+            TelegramError::Blocked(_)
+        ));
+        assert_eq!(caption_of("short"), "short");
+        let long = caption_of(&"я".repeat(1500));
+        assert_eq!(long.chars().count(), 1024);
+        assert!(long.ends_with('…'));
     }
 }
