@@ -19,6 +19,8 @@ pub struct FlakyStore {
     inner: Arc<dyn RecordStore>,
     /// How many `put_fal_request` calls still fail.
     pub fail_put_fal_request: AtomicU32,
+    /// How many `save_user` calls still fail.
+    pub fail_save_user: AtomicU32,
 }
 
 impl FlakyStore {
@@ -26,6 +28,15 @@ impl FlakyStore {
         Self {
             inner,
             fail_put_fal_request: AtomicU32::new(times),
+            fail_save_user: AtomicU32::new(0),
+        }
+    }
+
+    pub fn failing_save_user(inner: Arc<dyn RecordStore>, times: u32) -> Self {
+        Self {
+            inner,
+            fail_put_fal_request: AtomicU32::new(0),
+            fail_save_user: AtomicU32::new(times),
         }
     }
 }
@@ -36,6 +47,11 @@ impl RecordStore for FlakyStore {
         self.inner.get_user(id).await
     }
     async fn save_user(&self, user: &UserProfile) -> StoreResult<UserProfile> {
+        if take_one(&self.fail_save_user) {
+            return Err(StoreError::backend(std::io::Error::other(
+                "injected: DynamoDB throttled the profile write",
+            )));
+        }
         self.inner.save_user(user).await
     }
     async fn create_avatar(&self, avatar: &Avatar) -> StoreResult<Avatar> {
@@ -87,9 +103,7 @@ impl RecordStore for FlakyStore {
         self.inner.list_generations(avatar_id, limit).await
     }
     async fn put_fal_request(&self, owner: &FalRequestOwner) -> StoreResult<()> {
-        let left = self.fail_put_fal_request.load(Ordering::SeqCst);
-        if left > 0 {
-            self.fail_put_fal_request.store(left - 1, Ordering::SeqCst);
+        if take_one(&self.fail_put_fal_request) {
             return Err(StoreError::backend(std::io::Error::other(
                 "injected: the worker died here",
             )));
@@ -124,4 +138,10 @@ impl RecordStore for FlakyStore {
     ) -> StoreResult<InFlightPage> {
         self.inner.list_in_flight(older_than, limit, cursor).await
     }
+}
+
+/// Counts one injected failure down; true while there are failures left.
+fn take_one(left: &AtomicU32) -> bool {
+    left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
 }

@@ -560,3 +560,54 @@ async fn pictures_telegram_failed_to_take_are_sent_again_by_the_sweep_from_s3() 
     let sent = generations(&w, &avatar).await.remove(0);
     assert_eq!(sent.notice, OutcomeNotice::Sent);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_write_failing_after_the_generation_is_recorded_does_not_repeat_it() {
+    use fluxbot::bot::{Conversation, Processed};
+    use fluxbot::config::{EnvReader, Limits, TelegramSettings};
+    use fluxbot::telegram::client::TelegramClient;
+    use fluxbot_tests::fake_telegram::{TOKEN, updates};
+    use fluxbot_tests::flaky_store::FlakyStore;
+    use std::sync::Arc;
+
+    let w = PipelineWorld::new(false).await;
+    let avatar = trained(&w, ANNA, "portrait", "").await;
+    w.bot.press_cb(ANNA, &format!("a:{}", avatar.id)).await;
+    w.bot.press_cb(ANNA, &format!("gen:{}", avatar.id)).await;
+
+    // The same conversation, over a store whose next profile write fails.
+    let (telegram, limits) = EnvReader::from_pairs([
+        ("TELEGRAM_TOKEN", TOKEN.to_owned()),
+        ("TELEGRAM_API_URL", w.bot.telegram.url()),
+    ])
+    .load::<(TelegramSettings, Limits)>()
+    .unwrap();
+    let conversation = Conversation {
+        store: Arc::new(FlakyStore::failing_save_user(
+            w.bot.backend.store.clone(),
+            1,
+        )),
+        blobs: w.bot.backend.blobs.clone(),
+        launches: w.bot.backend.queue.clone(),
+        telegram: TelegramClient::new(&telegram),
+        limits,
+    };
+    // As the webhook reads it: from the bytes Telegram posts. Her Telegram is now Russian, so
+    // the profile changes and must be written after the generation was recorded.
+    let switched = User {
+        id: ANNA.id,
+        language_code: "ru",
+    };
+    let body = updates::text(w.bot.next_update_id(), switched, "a cat on a roof").to_string();
+    let update: teloxide_core::types::Update = serde_json::from_str(&body).unwrap();
+    // Recorded, then the profile write fails: acknowledged (Telegram does not retry), once.
+    let first = conversation.process(&update).await.unwrap();
+    assert_eq!(first, Processed::Done(None));
+    assert_eq!(
+        conversation.process(&update).await.unwrap(),
+        Processed::Duplicate
+    );
+    assert_eq!(generations(&w, &avatar).await.len(), 1);
+    let (received, _) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    assert_eq!(received, 1, "one launch");
+}

@@ -3,8 +3,8 @@
 //!
 //! The generation record is the commit point: it is written before the launch message is
 //! sent, and nothing after it fails the update (a lost launch message is re-sent by the
-//! sweep, which watches pending generations), so Telegram's retry of an update can never
-//! start a second, paid generation.
+//! sweep, which watches pending generations; a profile that cannot be saved is logged), so
+//! Telegram's retry of an update can never start a second, paid generation.
 
 use std::time::Duration;
 
@@ -203,6 +203,7 @@ impl Turn<'_> {
         let status = Screen::text(t.generation_started(avatar.name.as_str(), settings));
         generation.status_message = self.show(at, &status).await;
         let generation = self.bot.store.create_generation(&generation).await?;
+        self.committed = true;
         self.user.generation = settings;
         let job = Job::LaunchGeneration {
             owner: generation.owner,

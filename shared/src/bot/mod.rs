@@ -152,8 +152,16 @@ impl Conversation {
         };
         let mut turn = Turn::begin(self, from, now).await?;
         let reply = turn.dispatch(incoming).await;
+        let committed = turn.committed;
         // The profile is saved even when the step failed: a blocked user stays marked.
-        turn.finish().await?;
+        match turn.finish().await {
+            Ok(()) => {}
+            Err(e) if committed => {
+                // Raising would make Telegram repeat a step that must happen once.
+                tracing::warn!(error = %e, "profile not saved after a committed step; kept going");
+            }
+            Err(e) => return Err(e),
+        }
         reply
     }
 }
@@ -165,6 +173,9 @@ pub(crate) struct Turn<'a> {
     user: UserProfile,
     loaded: UserProfile,
     now: Timestamp,
+    /// The step did something a retry must not repeat (a generation was recorded): from then
+    /// on a failure to save the profile is logged, not raised.
+    committed: bool,
 }
 
 impl<'a> Turn<'a> {
@@ -186,6 +197,7 @@ impl<'a> Turn<'a> {
             user,
             loaded,
             now,
+            committed: false,
         })
     }
 
