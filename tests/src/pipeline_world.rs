@@ -92,6 +92,16 @@ impl PipelineWorld {
         }
     }
 
+    /// The avatar as stored now (it must still exist).
+    pub async fn avatar_now(&self, avatar: &fluxbot::domain::Avatar) -> fluxbot::domain::Avatar {
+        self.pipeline
+            .store
+            .get_avatar(avatar.owner, avatar.id)
+            .await
+            .unwrap()
+            .expect("the avatar still exists")
+    }
+
     /// The same pipeline on another record store (to inject failures).
     pub fn with_store(&self, store: Arc<dyn RecordStore>) -> Pipeline {
         Pipeline {

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use fluxbot::domain::{
     Avatar, AvatarStatus, GeneratedImage, Generation, GenerationState, OutcomeNotice, Timestamp,
-    UserId,
 };
 use fluxbot::ports::BlobKey;
 use fluxbot_tests::fake_fal::portrait_result;
@@ -43,19 +42,9 @@ async fn trained(w: &PipelineWorld, user: User, kind: &str, trainer_result: &str
         trainer_result.to_owned()
     };
     assert_eq!(w.deliver_ok(&sub, &payload).await.status, 200);
-    let avatar = reload(w, &avatar).await;
+    let avatar = w.avatar_now(&avatar).await;
     assert_eq!(avatar.status(), AvatarStatus::Completed);
     avatar
-}
-
-async fn reload(w: &PipelineWorld, avatar: &Avatar) -> Avatar {
-    w.bot
-        .backend
-        .store
-        .get_avatar(avatar.owner, avatar.id)
-        .await
-        .unwrap()
-        .unwrap()
 }
 
 async fn generations(w: &PipelineWorld, avatar: &Avatar) -> Vec<Generation> {
@@ -329,7 +318,7 @@ async fn test_mode_placeholders_limits_and_prompt_validation() {
         .await;
     w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     w.run_queue(&w.pipeline, Duration::from_secs(5)).await;
-    let avatar = reload(&w, &avatar).await;
+    let avatar = w.avatar_now(&avatar).await;
     assert_eq!(avatar.status(), AvatarStatus::Completed);
 
     // /generate with one trained avatar opens its screen directly.
@@ -471,7 +460,13 @@ async fn a_result_for_a_deleted_avatar_is_ignored_and_nothing_is_kept() {
     w.bot.press_cb(ANNA, &format!("a:{id}")).await;
     w.bot.press_cb(ANNA, &format!("d:{id}")).await;
     w.bot.press_cb(ANNA, &format!("dy:{id}")).await;
-    assert!(reload_gone(&w, &avatar).await);
+    let gone = w
+        .pipeline
+        .store
+        .get_avatar(avatar.owner, avatar.id)
+        .await
+        .unwrap();
+    assert!(gone.is_none());
 
     let result = w.fal.generation_result(&sub.request_id, &[false, false]);
     assert_eq!(w.deliver_ok(&sub, &result).await.status, 200);
@@ -500,16 +495,6 @@ async fn a_result_for_a_deleted_avatar_is_ignored_and_nothing_is_kept() {
         stale.body.contains("not found") || stale.body.contains("Not found"),
         "{stale:?}"
     );
-}
-
-async fn reload_gone(w: &PipelineWorld, avatar: &Avatar) -> bool {
-    w.bot
-        .backend
-        .store
-        .get_avatar(UserId(avatar.owner.0), avatar.id)
-        .await
-        .unwrap()
-        .is_none()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

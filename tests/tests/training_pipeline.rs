@@ -84,13 +84,7 @@ async fn launch_submits_once_and_a_signed_webhook_completes_with_one_notice() {
         "https://fluxapi.execute-api.eu-central-1.amazonaws.com/fal/webhook?owner=6000001&avatar="
     ));
 
-    let stored = w
-        .pipeline
-        .store
-        .get_avatar(avatar.owner, avatar.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = w.avatar_now(&avatar).await;
     let AvatarState::Training { request, .. } = &stored.state else {
         panic!("{:?}", stored.state)
     };
@@ -139,13 +133,7 @@ async fn launch_submits_once_and_a_signed_webhook_completes_with_one_notice() {
         )
         .await;
     assert_eq!(answer.status, 200, "{answer:?}");
-    let done = w
-        .pipeline
-        .store
-        .get_avatar(avatar.owner, avatar.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let done = w.avatar_now(&avatar).await;
     match &done.state {
         AvatarState::Completed { output, .. } => {
             assert_eq!(
@@ -193,13 +181,7 @@ async fn launch_submits_once_and_a_signed_webhook_completes_with_one_notice() {
         .await;
     assert_eq!(answer.status, 200);
     assert_eq!(sent_containing(&w, "is trained and ready"), 1);
-    let again = w
-        .pipeline
-        .store
-        .get_avatar(avatar.owner, avatar.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let again = w.avatar_now(&avatar).await;
     assert_eq!(again.version, done.version);
 }
 
@@ -284,13 +266,7 @@ async fn the_sweep_recovers_a_lost_webhook_and_the_late_one_changes_nothing() {
     let later = Timestamp::now().plus(Duration::from_secs(600));
     let report = w.pipeline.sweep(later, deadline()).await.unwrap();
     assert_eq!((report.completed, report.errors), (1, 0), "{report:?}");
-    let done = w
-        .pipeline
-        .store
-        .get_avatar(avatar.owner, avatar.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let done = w.avatar_now(&avatar).await;
     assert_eq!(done.status(), AvatarStatus::Completed);
     assert_eq!(sent_containing(&w, "is trained and ready"), 1);
     assert!(
@@ -338,13 +314,7 @@ async fn the_sweep_shows_progress_once_a_minute_and_times_out_stuck_trainings() 
     let report = w.pipeline.sweep(stuck, deadline()).await.unwrap();
     assert_eq!(report.timed_out, 1, "{report:?}");
     assert_eq!(w.fal.cancels(), vec![sub.request_id.clone()]);
-    let failed = w
-        .pipeline
-        .store
-        .get_avatar(avatar.owner, avatar.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let failed = w.avatar_now(&avatar).await;
     assert!(matches!(
         failed.state,
         AvatarState::Failed {
@@ -369,13 +339,7 @@ async fn a_refused_submission_fails_the_avatar_and_says_why() {
         response.batch_item_failures.is_empty(),
         "permanent: not retried"
     );
-    let failed = w
-        .pipeline
-        .store
-        .get_avatar(avatar.owner, avatar.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let failed = w.avatar_now(&avatar).await;
     assert!(
         matches!(&failed.state, AvatarState::Failed { reason: FailureReason::Rejected { detail }, .. }
         if detail.contains("Could not download the archive")),
@@ -404,13 +368,7 @@ async fn a_submission_whose_record_was_lost_is_adopted_and_never_resubmitted() {
         "the message comes back"
     );
     assert_eq!(w.fal.submissions().len(), 1);
-    let claimed = w
-        .pipeline
-        .store
-        .get_avatar(avatar.owner, avatar.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let claimed = w.avatar_now(&avatar).await;
     assert_eq!(
         claimed.status(),
         AvatarStatus::Submitting,
@@ -434,13 +392,7 @@ async fn a_submission_whose_record_was_lost_is_adopted_and_never_resubmitted() {
     );
     let answer = w.deliver_ok(&sub, &portrait_result(&sub.request_id)).await;
     assert_eq!(answer.status, 200);
-    let done = w
-        .pipeline
-        .store
-        .get_avatar(avatar.owner, avatar.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let done = w.avatar_now(&avatar).await;
     assert_eq!(done.status(), AvatarStatus::Completed);
     assert_eq!(sent_containing(&w, "is trained and ready"), 1);
 }
@@ -483,13 +435,7 @@ async fn test_mode_trains_for_free_through_the_same_completion() {
         w.fal.submissions().is_empty(),
         "no fal.ai call in test mode"
     );
-    let training = w
-        .pipeline
-        .store
-        .get_avatar(avatar.owner, avatar.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let training = w.avatar_now(&avatar).await;
     let AvatarState::Training { request, .. } = &training.state else {
         panic!("{:?}", training.state)
     };
@@ -498,13 +444,7 @@ async fn test_mode_trains_for_free_through_the_same_completion() {
     // The simulated result arrives after FAL_MOCK_TRAINING_DURATION (1 s) as a delayed job.
     let (received, response) = w.run_queue(&w.pipeline, Duration::from_secs(10)).await;
     assert_eq!((received, response.batch_item_failures.len()), (1, 0));
-    let done = w
-        .pipeline
-        .store
-        .get_avatar(avatar.owner, avatar.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let done = w.avatar_now(&avatar).await;
     match &done.state {
         AvatarState::Completed { output, .. } => assert!(matches!(&output.model,
             TrainedModel::Lora { lora_url, .. } if lora_url.contains("test-mode"))),
@@ -551,13 +491,7 @@ async fn style_happy_path_with_the_fast_lora_trainer() {
     let payload = r#"{"diffusers_lora_file":{"url":"https://v3.fal.media/files/koala/style_lora.safetensors","content_type":"application/octet-stream","file_name":"pytorch_lora_weights.safetensors","file_size":44000000},"config_file":{"url":"https://v3.fal.media/files/koala/config.json","content_type":"application/octet-stream","file_name":"config.json","file_size":1100},"debug_preprocessed_output":null}"#;
     let answer = w.deliver_ok(&sub, payload).await;
     assert_eq!(answer.status, 200);
-    let done = w
-        .pipeline
-        .store
-        .get_avatar(avatar.owner, avatar.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let done = w.avatar_now(&avatar).await;
     assert!(matches!(&done.state, AvatarState::Completed { output, .. }
     if output.model == TrainedModel::Lora {
         lora_url: "https://v3.fal.media/files/koala/style_lora.safetensors".into(),
@@ -580,13 +514,7 @@ async fn a_bad_key_fails_the_avatar_and_a_500_is_retried() {
         response.batch_item_failures.is_empty(),
         "a bad key is not retried"
     );
-    let failed = w
-        .pipeline
-        .store
-        .get_avatar(first.owner, first.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let failed = w.avatar_now(&first).await;
     assert!(matches!(
         failed.state,
         AvatarState::Failed {
@@ -611,13 +539,7 @@ async fn a_bad_key_fails_the_avatar_and_a_500_is_retried() {
         "retried within the call"
     );
     assert_eq!(w.fal.submissions().len(), 1, "one submission in all");
-    let training = w
-        .pipeline
-        .store
-        .get_avatar(second.owner, second.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let training = w.avatar_now(&second).await;
     assert_eq!(training.status(), AvatarStatus::Training);
 }
 
@@ -647,13 +569,7 @@ async fn webhook_and_sweep_racing_notify_once() {
     );
     assert_eq!(answer.status, 200);
     report.unwrap();
-    let done = w
-        .pipeline
-        .store
-        .get_avatar(avatar.owner, avatar.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let done = w.avatar_now(&avatar).await;
     assert_eq!(done.status(), AvatarStatus::Completed);
     assert_eq!(
         sent_containing(&w, "is trained and ready"),

@@ -89,13 +89,7 @@ async fn main() {
             })
         );
         // The next round's avatar needs this one's training to be over.
-        let mut done = w
-            .pipeline
-            .store
-            .get_avatar(avatar.owner, avatar.id)
-            .await
-            .unwrap()
-            .unwrap();
+        let mut done = w.avatar_now(&avatar).await;
         done.state = fluxbot::domain::AvatarState::Failed {
             reason: fluxbot::domain::FailureReason::TimedOut,
             failed_at: Timestamp::now(),
