@@ -21,6 +21,9 @@ use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 use url::Url;
 
+use crate::fal::hosts::ResultHosts;
+use crate::fal::queue::Retention;
+use crate::fal::webhook_token::WebhookKey;
 use crate::ports::queue::QueueDelay;
 
 /// One problem with one variable.
@@ -235,6 +238,7 @@ tuple_from_env!(A, B);
 tuple_from_env!(A, B, C);
 tuple_from_env!(A, B, C, D);
 tuple_from_env!(A, B, C, D, E);
+tuple_from_env!(A, B, C, D, E, F);
 
 /// How S3 encrypts objects at rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -382,6 +386,19 @@ pub struct FalSettings {
     pub generation_timeout: Duration,
     /// Lifetime of the presigned archive URL handed to fal.ai; must outlive its queue.
     pub archive_url_ttl: Duration,
+    /// Lifetime of the presigned URL of our LoRA copy handed to fal.ai with a generation
+    /// (signed anew for every generation).
+    pub model_url_ttl: Duration,
+    /// How long fal.ai keeps retrying a webhook: a submit of unknown outcome is waited for
+    /// this long past its timeout before it is failed.
+    pub webhook_retry_window: Duration,
+    /// Queued trainings and pending generations that could not be started within this are
+    /// failed (and the user told).
+    pub launch_timeout: Duration,
+    /// Where result files may be fetched from.
+    pub result_hosts: ResultHosts,
+    /// What fal.ai is asked to keep of our requests.
+    pub retention: Retention,
 }
 
 impl FromEnv for FalSettings {
@@ -403,6 +420,19 @@ impl FromEnv for FalSettings {
         let generation_timeout = env.seconds("FAL_GENERATION_TIMEOUT", 600, 60);
         // S3 caps presigned URLs at 7 days.
         let archive_url_ttl = env.seconds("FAL_ARCHIVE_URL_TTL", 24 * 3600, 600);
+        let model_url_ttl = env.seconds("FAL_MODEL_URL_TTL", 6 * 3600, 600);
+        if model_url_ttl.is_some_and(|d| d > Duration::from_secs(7 * 24 * 3600)) {
+            env.reject("FAL_MODEL_URL_TTL", "must be at most 604800 seconds (7 days)");
+        }
+        let webhook_retry_window = env.seconds("FAL_WEBHOOK_RETRY_WINDOW", 2 * 3600, 0);
+        let launch_timeout = env.seconds("FAL_LAUNCH_TIMEOUT", 3600, 300);
+        let result_hosts = env.optional(
+            "FAL_RESULT_HOSTS",
+            ResultHosts::DEFAULT.parse::<ResultHosts>().ok()?,
+        );
+        // fal's outputs must outlive its webhook retries and our sweep's copy of them.
+        let object_expiration = env.seconds("FAL_OBJECT_EXPIRATION", 24 * 3600, 3 * 3600);
+        let store_payloads = env.flag("FAL_STORE_PAYLOADS", false);
         if archive_url_ttl.is_some_and(|d| d > Duration::from_secs(7 * 24 * 3600)) {
             env.reject(
                 "FAL_ARCHIVE_URL_TTL",
@@ -432,6 +462,14 @@ impl FromEnv for FalSettings {
             training_timeout: training_timeout?,
             generation_timeout: generation_timeout?,
             archive_url_ttl: archive_url_ttl.filter(|d| d.as_secs() <= 7 * 24 * 3600)?,
+            model_url_ttl: model_url_ttl.filter(|d| d.as_secs() <= 7 * 24 * 3600)?,
+            webhook_retry_window: webhook_retry_window?,
+            launch_timeout: launch_timeout?,
+            result_hosts: result_hosts?,
+            retention: Retention {
+                object_expiration: object_expiration?,
+                store_payloads: store_payloads?,
+            },
         })
     }
 }
@@ -442,6 +480,48 @@ impl FalSettings {
 
     pub fn is_test_mode(&self) -> bool {
         matches!(self.mode, FalMode::Test { .. })
+    }
+}
+
+/// fal.ai webhooks: where fal posts results and how our URLs are bound to our records.
+#[derive(Debug, Clone)]
+pub struct FalWebhooks {
+    /// `FAL_WEBHOOK_URL`: the fal-webhook route, given to fal with each submit (the launch
+    /// worker's). Without it, results are collected by the status sweep alone.
+    pub url: Option<Url>,
+    /// `FAL_WEBHOOK_SECRET`: signs the token in each webhook URL (the launch worker) and
+    /// checks it (the fal-webhook function). Required with `FAL_WEBHOOK_URL`.
+    pub key: Option<WebhookKey>,
+    /// `FAL_WEBHOOK_USER_ID`: when set, webhooks whose signed `X-Fal-Webhook-User-Id` differs
+    /// are refused (the operator's fal user id).
+    pub user_id: Option<String>,
+}
+
+impl FromEnv for FalWebhooks {
+    fn read(env: &mut EnvReader) -> Option<Self> {
+        let url: Option<Option<Url>> = env.maybe("FAL_WEBHOOK_URL");
+        let key = match env.maybe_secret("FAL_WEBHOOK_SECRET").map(WebhookKey::new) {
+            None => Some(None),
+            Some(Ok(key)) => Some(Some(key)),
+            Some(Err(problem)) => {
+                env.reject("FAL_WEBHOOK_SECRET", problem);
+                None
+            }
+        };
+        let user_id: Option<Option<String>> = env.maybe("FAL_WEBHOOK_USER_ID");
+        let (url, key) = (url?, key?);
+        if url.is_some() && key.is_none() {
+            env.reject(
+                "FAL_WEBHOOK_SECRET",
+                "is not set; it is required with FAL_WEBHOOK_URL (it binds each webhook URL to its record)",
+            );
+            return None;
+        }
+        Some(Self {
+            url,
+            key,
+            user_id: user_id?,
+        })
     }
 }
 

@@ -115,7 +115,7 @@ fn generation(avatar: &Avatar, created_at: Timestamp) -> Generation {
         style: None,
         aspect_ratio: AspectRatio::Portrait3x4,
         num_images: ImageCount::try_from(2).unwrap(),
-        state: GenerationState::Pending,
+        state: GenerationState::Pending { claims: 0 },
         status_message: None,
         notice: OutcomeNotice::NotDue,
         created_at,
@@ -704,6 +704,7 @@ pub async fn in_flight_index_holds_exactly_the_waiting_work(store: &dyn RecordSt
         model: TrainedModel::Lora {
             lora_url: "https://fal.media/l.safetensors".into(),
             config_url: None,
+            stored_key: None,
         },
         raw_response: "{}".into(),
     };

@@ -22,6 +22,22 @@ pub struct Submission {
     pub input: Value,
     pub webhook: Option<String>,
     pub request_id: String,
+    /// The retention headers the submit carried (`X-Fal-Object-Lifecycle-Preference`,
+    /// `X-Fal-Store-IO`).
+    pub lifecycle: Option<String>,
+    pub store_io: Option<String>,
+}
+
+/// How the next submit goes wrong *after* fal queued it (so it is paid for), as seen by the
+/// caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptedBut {
+    /// The answer comes after this long (longer than the client waits).
+    AnswerAfter(std::time::Duration),
+    /// A gateway answers this status instead of fal's 200.
+    Status(u16),
+    /// A 200 whose body is not JSON.
+    GarbageBody,
 }
 
 #[derive(Default)]
@@ -32,6 +48,8 @@ struct State {
     results: HashMap<String, String>,
     cancels: Vec<String>,
     reject_next_submit: Option<(u16, Value)>,
+    accept_next_but: Option<AcceptedBut>,
+    status_queries: Vec<String>,
     /// The CDN: path under /files/ -> bytes (public, as fal's media URLs are).
     files: HashMap<String, Vec<u8>>,
     files_served: u32,
@@ -77,6 +95,54 @@ impl FakeFal {
 
     pub fn cancels(&self) -> Vec<String> {
         self.state.lock().unwrap().cancels.clone()
+    }
+
+    /// The next submit is queued (and paid) but its answer is lost this way.
+    pub fn accept_next_submit_but(&self, fault: AcceptedBut) {
+        self.state.lock().unwrap().accept_next_but = Some(fault);
+    }
+
+    /// Request ids the status API was asked about.
+    pub fn status_queries(&self) -> Vec<String> {
+        self.state.lock().unwrap().status_queries.clone()
+    }
+
+    /// The CDN forgets a file (fal's retention ran out).
+    pub fn delete_file(&self, name: &str) {
+        self.state.lock().unwrap().files.remove(name);
+    }
+
+    /// The origin of the fake's CDN, to allow in `FAL_RESULT_HOSTS`.
+    pub fn cdn_origin(&self) -> String {
+        self.server.uri()
+    }
+
+    /// A portrait trainer's output as fal returns it, its LoRA and config on the fake CDN
+    /// (`{request_id}/pytorch_lora_weights.safetensors`, `{request_id}/config.json`).
+    pub fn portrait_result(&self, request_id: &str) -> String {
+        let lora = self.host_file(
+            &format!("{request_id}/pytorch_lora_weights.safetensors"),
+            lora_bytes(request_id),
+        );
+        let config = self.host_file(
+            &format!("{request_id}/config.json"),
+            br#"{"lora_rank":16}"#.to_vec(),
+        );
+        json!({
+            "diffusers_lora_file": {
+                "url": lora,
+                "content_type": "application/octet-stream",
+                "file_name": "pytorch_lora_weights.safetensors",
+                "file_size": lora_bytes(request_id).len()
+            },
+            "config_file": {
+                "url": config,
+                "content_type": "application/octet-stream",
+                "file_name": "config.json",
+                "file_size": 16
+            }
+        })
+        .to_string()
     }
 
     /// The next submit is refused with this status and body.
@@ -166,23 +232,9 @@ fn sign(key: &SigningKey, request_id: &str, body: &str, timestamp: i64) -> Value
     })
 }
 
-/// A portrait trainer's output as fal returns it.
-pub fn portrait_result(request_id: &str) -> String {
-    json!({
-        "diffusers_lora_file": {
-            "url": format!("https://v3.fal.media/files/rabbit/{request_id}_pytorch_lora_weights.safetensors"),
-            "content_type": "application/octet-stream",
-            "file_name": "pytorch_lora_weights.safetensors",
-            "file_size": 89745224
-        },
-        "config_file": {
-            "url": format!("https://v3.fal.media/files/rabbit/{request_id}_config.json"),
-            "content_type": "application/octet-stream",
-            "file_name": "config.json",
-            "file_size": 1254
-        }
-    })
-    .to_string()
+/// The bytes of the fake LoRA trained for `request_id` (what the CDN serves).
+pub fn lora_bytes(request_id: &str) -> Vec<u8> {
+    format!("safetensors-of-{request_id}-").repeat(64).into_bytes()
 }
 
 /// The webhook body fal posts for a successful request.
@@ -237,6 +289,17 @@ impl Respond for Responder {
                 if let Some((status, body)) = s.reject_next_submit.take() {
                     return ResponseTemplate::new(status).set_body_json(body);
                 }
+                let header = |name: &str| {
+                    request
+                        .headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                let (lifecycle, store_io) = (
+                    header("x-fal-object-lifecycle-preference"),
+                    header("x-fal-store-io"),
+                );
                 s.next += 1;
                 let request_id = format!("0192a3b4-fake-4000-8000-{:012}", s.next);
                 let webhook = request
@@ -249,6 +312,8 @@ impl Respond for Responder {
                     input: serde_json::from_slice(&request.body).unwrap_or(Value::Null),
                     webhook,
                     request_id: request_id.clone(),
+                    lifecycle,
+                    store_io,
                 });
                 let app = fluxbot::fal::app_path(&path).to_owned();
                 let base = format!(
@@ -256,14 +321,26 @@ impl Respond for Responder {
                     request.url.scheme(),
                     request.url.authority()
                 );
-                ResponseTemplate::new(200).set_body_json(json!({
+                let answer = ResponseTemplate::new(200).set_body_json(json!({
                     "request_id": request_id, "response_url": base,
                     "status_url": format!("{base}/status"), "cancel_url": format!("{base}/cancel"),
                     "queue_position": 0
-                }))
+                }));
+                match s.accept_next_but.take() {
+                    None => answer,
+                    Some(AcceptedBut::AnswerAfter(delay)) => answer.set_delay(delay),
+                    Some(AcceptedBut::Status(code)) => ResponseTemplate::new(code)
+                        .set_body_string("<html><body>Bad Gateway</body></html>"),
+                    Some(AcceptedBut::GarbageBody) => ResponseTemplate::new(200)
+                        .insert_header("content-type", "application/json")
+                        .set_body_string("{\"request_id\": \"0192"),
+                }
             }
             Some((_app, rest)) => {
                 let (id, action) = rest.split_once('/').unwrap_or((rest, ""));
+                if action == "status" {
+                    s.status_queries.push(id.to_owned());
+                }
                 let known = s.submissions.iter().any(|sub| sub.request_id == id);
                 if !known {
                     return ResponseTemplate::new(404)

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use fluxbot::config::{EnvReader, FalSettings, TelegramSettings};
+use fluxbot::config::{EnvReader, FalSettings, FalWebhooks, TelegramSettings};
 use fluxbot::fal::generation::GenerationSettings;
 use fluxbot::fal::training::TrainingSettings;
 use fluxbot::fal::{FalClient, RetryPolicy};
-use fluxbot::pipeline::{FalBackend, Pipeline};
+use fluxbot::pipeline::{FalBackend, Pipeline, ResultFetcher};
 use fluxbot::ports::RecordStore;
 use fluxbot::telegram::client::TelegramClient;
 use serde_json::{Value, json};
@@ -20,6 +20,8 @@ use crate::fake_fal::{FAL_KEY, FakeFal};
 use crate::fake_telegram::TOKEN;
 
 pub const WEBHOOK_URL: &str = "https://fluxapi.execute-api.eu-central-1.amazonaws.com/fal/webhook";
+/// The stack's webhook secret in tests.
+pub const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789abcdef";
 
 pub struct PipelineWorld {
     pub bot: BotWorld,
@@ -29,6 +31,9 @@ pub struct PipelineWorld {
 }
 
 impl PipelineWorld {
+    /// How long the pipeline waits for the fake fal.ai (a submit answered later is "unknown").
+    pub const FAL_TIMEOUT: Duration = Duration::from_secs(3);
+
     pub async fn new(test_mode: bool) -> Self {
         Self::with_env(test_mode, &[]).await
     }
@@ -44,6 +49,12 @@ impl PipelineWorld {
             ("FAL_QUEUE_URL".to_owned(), fal.queue_url()),
             ("FAL_JWKS_URL".to_owned(), fal.jwks_url()),
             ("FAL_WEBHOOK_URL".to_owned(), WEBHOOK_URL.to_owned()),
+            ("FAL_WEBHOOK_SECRET".to_owned(), WEBHOOK_SECRET.to_owned()),
+            // fal's CDN, and the fake's, as an operator would list a self-hosted one.
+            (
+                "FAL_RESULT_HOSTS".to_owned(),
+                format!("fal.media,{}", fal.cdn_origin()),
+            ),
         ];
         pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         if test_mode {
@@ -53,23 +64,26 @@ impl PipelineWorld {
         } else {
             pairs.push(("FAL_KEY".into(), FAL_KEY.into()));
         }
-        let (telegram, fal_settings, training, generation) = EnvReader::from_pairs(pairs)
-            .load::<(
-                TelegramSettings,
-                FalSettings,
-                TrainingSettings,
-                GenerationSettings,
-            )>()
-            .expect("test configuration is valid");
+        let (telegram, fal_settings, webhooks, training, generation) =
+            EnvReader::from_pairs(pairs)
+                .load::<(
+                    TelegramSettings,
+                    FalSettings,
+                    FalWebhooks,
+                    TrainingSettings,
+                    GenerationSettings,
+                )>()
+                .expect("test configuration is valid");
         let backend = match &fal_settings.mode {
             fluxbot::config::FalMode::Live { key } => FalBackend::Live(
-                FalClient::new(fal_settings.queue_url.clone(), key.clone()).with_retry(
-                    RetryPolicy {
+                FalClient::new(fal_settings.queue_url.clone(), key.clone())
+                    .with_retry(RetryPolicy {
                         attempts: 2,
                         base_delay: Duration::from_millis(5),
                         max_delay: Duration::from_millis(10),
-                    },
-                ),
+                    })
+                    .with_retention(fal_settings.retention)
+                    .with_timeout(Self::FAL_TIMEOUT),
             ),
             _ => FalBackend::from_settings(&fal_settings),
         };
@@ -79,7 +93,9 @@ impl PipelineWorld {
             queue: bot.backend.queue.clone(),
             telegram: TelegramClient::new(&telegram),
             fal: backend,
+            fetcher: ResultFetcher::new(fal_settings.result_hosts.clone()),
             fal_settings,
+            webhooks,
             training,
             generation,
         };

@@ -1,17 +1,23 @@
 //! The fal-webhook function's HTTP edge.
 //!
-//! - `POST .../fal/webhook`: the ED25519 signature is verified before the body is parsed (401
-//!   otherwise; 503 when fal's keys cannot be fetched, so fal retries); a body that is not a
-//!   fal webhook is 400; everything else is 200 once applied, duplicates and results for
-//!   deleted avatars included. A transient failure on our side is 500: fal retries, and the
-//!   sweep recovers whatever it gives up on.
-//! - `GET .../health`: configuration sanity and reachability of the table and fal's keys,
-//!   without secrets; 200 when all is well, 503 otherwise.
+//! - `POST .../fal/webhook`, checked before the body is parsed: fal's ED25519 signature
+//!   (401 otherwise; 503 when fal's keys cannot be fetched, so fal retries), then our own
+//!   token in the URL, which binds it to the record and attempt we gave fal (401 otherwise:
+//!   fal signs every customer's webhooks alike), then, when `FAL_WEBHOOK_USER_ID` is set, the
+//!   signed fal user id (401). A body that is not a fal webhook is 400; everything else is
+//!   200 once applied, duplicates, results for deleted avatars and requests that are not
+//!   ours included. A transient failure on our side is 500: fal retries, and the sweep
+//!   recovers whatever it gives up on.
+//! - `GET .../health`: configuration sanity and reachability of the table and fal's keys
+//!   (the cached keys; fetched only when none are cached), without secrets or error texts;
+//!   200 when all is well, 503 otherwise.
 
-use fluxbot::config::ConfigError;
+use fluxbot::config::{ConfigError, ConfigIssue};
 use fluxbot::domain::Timestamp;
 use fluxbot::fal::webhook::{WebhookBody, WebhookVerifier};
-use fluxbot::pipeline::{FalBackend, Pipeline, RouteHint};
+use fluxbot::fal::webhook_token::WebhookRoute;
+use fluxbot::pipeline::{FalBackend, Pipeline};
+use subtle::ConstantTimeEq;
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -29,6 +35,16 @@ impl App {
 
     pub async fn from_env() -> Result<Self, ConfigError> {
         let pipeline = Pipeline::from_env().await?;
+        if matches!(pipeline.fal, FalBackend::Live(_)) && pipeline.webhooks.key.is_none() {
+            // Without it no webhook can be told from a forgery: refuse to start.
+            return Err(ConfigError {
+                issues: vec![ConfigIssue {
+                    variable: "FAL_WEBHOOK_SECRET",
+                    problem: "is not set; the fal-webhook function needs it to check webhook URLs"
+                        .into(),
+                }],
+            });
+        }
         pipeline.log_mode();
         Ok(Self::new(pipeline))
     }
@@ -57,6 +73,31 @@ impl App {
                 return text(StatusCode::UNAUTHORIZED, "invalid signature");
             }
         };
+        // Ours, not just fal's: the token in the URL we gave fal, before the body is read.
+        let route = match self
+            .pipeline
+            .webhooks
+            .key
+            .as_ref()
+            .ok_or("no FAL_WEBHOOK_SECRET")
+            .and_then(|key| {
+                WebhookRoute::verify(request.uri().query().unwrap_or(""), key)
+                    .map_err(|_| "bad token")
+            }) {
+            Ok(route) => route,
+            Err(why) => {
+                tracing::warn!(%why, "fal.ai webhook for a URL we did not issue");
+                fluxbot::metrics::count("WebhookRejections", &[("Source", "fal")]);
+                return text(StatusCode::UNAUTHORIZED, "unknown webhook URL");
+            }
+        };
+        if let Some(expected) = &self.pipeline.webhooks.user_id
+            && !bool::from(expected.as_bytes().ct_eq(signed.user_id.as_bytes()))
+        {
+            tracing::warn!("fal.ai webhook signed for another fal user");
+            fluxbot::metrics::count("WebhookRejections", &[("Source", "fal")]);
+            return text(StatusCode::UNAUTHORIZED, "not our fal account");
+        }
         let raw_text = String::from_utf8_lossy(raw).into_owned();
         let body: WebhookBody = match serde_json::from_str(&raw_text) {
             Ok(body) => body,
@@ -73,10 +114,9 @@ impl App {
             tracing::warn!("webhook body names another request than its signed header");
             return text(StatusCode::BAD_REQUEST, "request id mismatch");
         }
-        let hint = request.uri().query().and_then(RouteHint::from_query);
         match self
             .pipeline
-            .apply_webhook(&body, &raw_text, hint, now)
+            .apply_webhook(&body, &raw_text, &route, now)
             .await
         {
             Ok(result) => {
@@ -96,11 +136,17 @@ impl App {
     async fn health(&self) -> Response<Body> {
         let table = match self.pipeline.store.get_fal_request("health-check").await {
             Ok(_) => "ok".to_owned(),
-            Err(e) => format!("error: {e}"),
+            Err(e) => {
+                tracing::warn!(error = %e, "health: the table is unreachable");
+                "unreachable".to_owned()
+            }
         };
-        let keys = match self.verifier.refresh().await {
-            Ok(jwks) => format!("ok ({} keys)", jwks.len()),
-            Err(e) => format!("error: {e}"),
+        let keys = match self.verifier.keys().await {
+            Ok(count) => format!("ok ({count} keys)"),
+            Err(e) => {
+                tracing::warn!(error = %e, "health: fal.ai's webhook keys are unreachable");
+                "unreachable".to_owned()
+            }
         };
         let healthy = table == "ok" && keys.starts_with("ok");
         let mode = match &self.pipeline.fal {
@@ -117,7 +163,8 @@ impl App {
             "config": {
                 "fal_queue_url": self.pipeline.fal_settings.queue_url.as_str(),
                 "fal_jwks_url": self.verifier.jwks_url().as_str(),
-                "fal_webhook_url_set": self.pipeline.training.webhook_url.is_some(),
+                "fal_webhook_secret_set": self.pipeline.webhooks.key.is_some(),
+                "fal_webhook_user_pinned": self.pipeline.webhooks.user_id.is_some(),
                 "status_check_interval_s": self.pipeline.fal_settings.status_check_interval.as_secs(),
                 "training_timeout_s": self.pipeline.fal_settings.training_timeout.as_secs(),
                 "generation_timeout_s": self.pipeline.fal_settings.generation_timeout.as_secs(),

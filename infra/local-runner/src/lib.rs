@@ -21,12 +21,12 @@ use std::time::{Duration, Instant};
 
 use fluxbot::adapters::embedded::{Database, EmbeddedQueue, EmbeddedStore, LocalBlobs};
 use fluxbot::bot::{Conversation, Processed};
-use fluxbot::config::{FalSettings, Limits, TelegramSettings};
+use fluxbot::config::{FalSettings, FalWebhooks, Limits, TelegramSettings};
 use fluxbot::domain::Timestamp;
 use fluxbot::fal::generation::GenerationSettings;
 use fluxbot::fal::training::TrainingSettings;
 use fluxbot::jobs::Job;
-use fluxbot::pipeline::{FalBackend, JobOutcome, Pipeline};
+use fluxbot::pipeline::{FalBackend, JobOutcome, Pipeline, ResultFetcher};
 use fluxbot::ports::QueueDelay;
 use fluxbot::telegram::client::TelegramClient;
 
@@ -43,6 +43,7 @@ const RETRY_DELAY: u64 = 30;
 pub struct LocalConfig {
     pub telegram: TelegramSettings,
     pub fal: FalSettings,
+    pub webhooks: FalWebhooks,
     pub limits: Limits,
     pub training: TrainingSettings,
     pub generation: GenerationSettings,
@@ -91,7 +92,9 @@ impl LocalBot {
                 queue,
                 telegram,
                 fal: FalBackend::from_settings(&config.fal),
+                fetcher: ResultFetcher::new(config.fal.result_hosts.clone()),
                 fal_settings: config.fal,
+                webhooks: config.webhooks,
                 training: config.training,
                 generation: config.generation,
             },
@@ -105,6 +108,23 @@ impl LocalBot {
     /// Where the local fal-webhook server listens.
     pub fn fal_webhook_addr(&self) -> SocketAddr {
         self.fal_webhook_addr
+    }
+
+    /// The secret that binds local webhook URLs to their records: `FAL_WEBHOOK_SECRET` if
+    /// set, else one made once and kept in the data folder (so URLs given to fal.ai before a
+    /// restart still verify after it).
+    pub fn webhook_secret(data_dir: &Path) -> std::io::Result<String> {
+        let path = data_dir.join("webhook-secret");
+        match std::fs::read_to_string(&path) {
+            Ok(secret) if secret.trim().len() >= 32 => Ok(secret.trim().to_owned()),
+            _ => {
+                std::fs::create_dir_all(data_dir)?;
+                let bytes: [u8; 32] = rand::random();
+                let secret = hex::encode(bytes);
+                std::fs::write(&path, &secret)?;
+                Ok(secret)
+            }
+        }
     }
 
     /// Runs everything until `stop` resolves.

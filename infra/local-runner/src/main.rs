@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fluxbot::config::{EnvReader, FalSettings, Limits, TelegramSettings};
+use fluxbot::config::{EnvReader, FalSettings, FalWebhooks, Limits, TelegramSettings};
 use fluxbot::fal::generation::GenerationSettings;
 use fluxbot::fal::training::TrainingSettings;
 use local_runner::{LocalBot, LocalConfig};
@@ -25,28 +25,38 @@ async fn main() -> ExitCode {
         )
         .init();
     let has_fal_key = std::env::var_os("FAL_KEY").is_some_and(|k| !k.is_empty());
+    let data = std::env::var("LOCAL_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(".local-data"));
+    let webhook_secret = match LocalBot::webhook_secret(&data) {
+        Ok(secret) => secret,
+        Err(e) => {
+            eprintln!("local runner could not keep its webhook secret in {}: {e}", data.display());
+            return ExitCode::FAILURE;
+        }
+    };
     // Locally, test mode is the default unless a fal.ai key is given; the banner says which.
-    let env = EnvReader::from_process().with_default(
-        "AVATAR_TEST_MODE",
-        if has_fal_key { "false" } else { "true" },
-    );
+    let env = EnvReader::from_process()
+        .with_default(
+            "AVATAR_TEST_MODE",
+            if has_fal_key { "false" } else { "true" },
+        )
+        .with_default("FAL_WEBHOOK_SECRET", &webhook_secret);
     let loaded = env.load::<(
         TelegramSettings,
         FalSettings,
+        FalWebhooks,
         Limits,
         TrainingSettings,
         GenerationSettings,
     )>();
-    let (telegram, fal, limits, training, generation) = match loaded {
+    let (telegram, fal, webhooks, limits, training, generation) = match loaded {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}\n\n{HOW_TO}");
             return ExitCode::from(2);
         }
     };
-    let data = std::env::var("LOCAL_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(".local-data"));
     println!(
         "data: {} (SQLite records and queue, local blobs; kept across restarts)",
         data.display()
@@ -73,6 +83,7 @@ async fn main() -> ExitCode {
     let config = LocalConfig {
         telegram,
         fal,
+        webhooks,
         limits,
         training,
         generation,

@@ -1,6 +1,7 @@
 //! The avatar: what the user chose, where it is in its lifecycle, and what training produced.
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -158,8 +159,9 @@ impl fmt::Display for TriggerPhrase {
     }
 }
 
-/// The user's notification of a training outcome: claimed by whoever sends it (so a webhook
-/// and the sweep racing on one result cannot both send), and marked sent afterwards.
+/// The user's notification of an outcome (a training's or a generation's): claimed by
+/// whoever sends it (so a webhook and the sweep racing on one result cannot both send), and
+/// marked sent afterwards.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "notice", rename_all = "snake_case")]
 pub enum OutcomeNotice {
@@ -172,6 +174,40 @@ pub enum OutcomeNotice {
         claimed_until: Timestamp,
     },
     Sent,
+}
+
+/// How long the sender of a notice holds it before the sweep may send it instead.
+pub const NOTICE_CLAIM: Duration = Duration::from_secs(120);
+
+/// Something that happened to a notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeEvent {
+    /// An outcome was recorded: whoever recorded it holds the notice now.
+    OutcomeRecorded,
+    /// The sweep takes over a due notice whose sender's claim has lapsed.
+    TakeOver,
+    /// The user was told (or can never be: blocked, refused).
+    Sent,
+}
+
+impl OutcomeNotice {
+    /// The notice after `event`, or `None` when the event does not apply (already sent,
+    /// still claimed by someone else).
+    pub fn apply(self, event: NoticeEvent, now: Timestamp) -> Option<OutcomeNotice> {
+        let claimed = OutcomeNotice::Due {
+            claimed_until: now.plus(NOTICE_CLAIM),
+        };
+        match (self, event) {
+            (_, NoticeEvent::OutcomeRecorded) => Some(claimed),
+            (OutcomeNotice::Due { claimed_until }, NoticeEvent::TakeOver)
+                if claimed_until <= now =>
+            {
+                Some(claimed)
+            }
+            (OutcomeNotice::Due { .. }, NoticeEvent::Sent) => Some(OutcomeNotice::Sent),
+            _ => None,
+        }
+    }
 }
 
 /// An avatar record. `version` is the optimistic-lock counter: 0 means "never stored"; the
@@ -239,11 +275,28 @@ impl Avatar {
 
     /// Applies a lifecycle event, returning the next version of this avatar to be written
     /// conditionally on the current `version`.
+    /// An event that gives the avatar an outcome also hands its notice to the writer.
     pub fn apply(&self, event: AvatarEvent, now: Timestamp) -> Result<Avatar, IllegalTransition> {
+        let notice = if event.is_outcome() {
+            self.notice
+                .apply(NoticeEvent::OutcomeRecorded, now)
+                .unwrap_or(self.notice)
+        } else {
+            self.notice
+        };
         let state = transition(&self.state, event, now)?;
         Ok(Avatar {
             state,
+            notice,
             updated_at: now,
+            ..self.clone()
+        })
+    }
+
+    /// The next version with the notice moved on by `event`; `None` when it does not apply.
+    pub fn apply_notice(&self, event: NoticeEvent, now: Timestamp) -> Option<Avatar> {
+        Some(Avatar {
+            notice: self.notice.apply(event, now)?,
             ..self.clone()
         })
     }
@@ -253,14 +306,14 @@ impl Avatar {
     /// what puts the avatar into the in-flight index.
     pub fn in_flight_since(&self) -> Option<Timestamp> {
         match &self.state {
-            AvatarState::Queued { queued_at } => Some(*queued_at),
+            AvatarState::Queued { queued_at, .. } => Some(*queued_at),
             AvatarState::Completed { completed_at, .. } if self.notice != OutcomeNotice::Sent => {
                 Some(*completed_at)
             }
             AvatarState::Failed { failed_at, .. } if self.notice != OutcomeNotice::Sent => {
                 Some(*failed_at)
             }
-            state => state.in_flight_since(),
+            state => state.work_started_at(),
         }
     }
 }
@@ -268,6 +321,32 @@ impl Avatar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notice_events() {
+        let now = Timestamp(1_000_000);
+        let due = OutcomeNotice::NotDue
+            .apply(NoticeEvent::OutcomeRecorded, now)
+            .unwrap();
+        assert_eq!(
+            due,
+            OutcomeNotice::Due {
+                claimed_until: now.plus(NOTICE_CLAIM)
+            }
+        );
+        assert_eq!(due.apply(NoticeEvent::TakeOver, now), None, "still claimed");
+        assert!(
+            due.apply(NoticeEvent::TakeOver, now.plus(NOTICE_CLAIM))
+                .is_some()
+        );
+        assert_eq!(
+            due.apply(NoticeEvent::Sent, now),
+            Some(OutcomeNotice::Sent)
+        );
+        assert_eq!(OutcomeNotice::Sent.apply(NoticeEvent::Sent, now), None);
+        assert_eq!(OutcomeNotice::Sent.apply(NoticeEvent::TakeOver, now), None);
+        assert_eq!(OutcomeNotice::NotDue.apply(NoticeEvent::Sent, now), None);
+    }
 
     #[test]
     fn names_are_trimmed_and_bounded() {

@@ -1,12 +1,16 @@
 //! The avatar lifecycle. `transition` is the only place that knows which moves are legal:
 //!
 //! ```text
-//! draft -> collecting_photos -> ready -> queued -> submitting -> training -> completed
-//!                                           \          \  ^(lease expired)  \-> failed
-//!                                  queued <- submitting (release: nothing was submitted)
+//! draft -> collecting_photos -> ready -> queued -> submitting -> sending -> training -> completed
+//!                                           ^  \--(lease lapsed: claim again)  \           \-> failed
+//!                                           +------ release: provably nothing reached fal.ai
+//!   adopt:  a confirmed result of this avatar: queued | submitting | sending | training | failed -> completed
 //!   cancel: draft | collecting_photos | ready | queued -> cancelled
-//!   fail:   queued | submitting | training -> failed
+//!   fail:   queued | submitting | sending | training -> failed
 //! ```
+//! `submitting` is a lease: archiving may be redone by another worker if this one crashed.
+//! `sending` is the intent to pay, written before the submit call: from there the avatar is
+//! never claimed again; it waits for its result (or fails after the wait window).
 //! Deletion is not a state: the record is removed, whatever state it is in.
 
 use std::time::Duration;
@@ -14,6 +18,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::ids::{AttemptId, Timestamp};
+
+/// How many times a launch may be claimed before the avatar fails: each claim that ends
+/// without a submit (a crash, a transient error) counts.
+pub const MAX_LAUNCH_CLAIMS: u32 = 5;
 
 /// A request in the fal.ai queue: its id and the endpoint (model id) it was submitted to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,8 +36,13 @@ pub struct FalRequest {
 pub enum TrainedModel {
     /// A LoRA file (portrait trainer, fast style trainer) for `fal-ai/flux-lora`.
     Lora {
+        /// Where fal.ai put it (expires under fal's retention; kept for the record).
         lora_url: String,
         config_url: Option<String>,
+        /// Our copy in the bucket: what generations use. Absent only on records written
+        /// before copies were kept.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stored_key: Option<String>,
     },
     /// A FLUX Pro finetune for `fal-ai/flux-pro/v1.1-ultra-finetuned`.
     Finetune { finetune_id: String },
@@ -42,7 +55,7 @@ pub struct TrainingOutput {
     pub raw_response: String,
 }
 
-/// Why an avatar failed, in terms the user-facing texts can explain.
+/// Why an avatar or a generation failed, in terms the user-facing texts can explain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum FailureReason {
@@ -54,6 +67,12 @@ pub enum FailureReason {
     ProviderError { detail: String },
     /// The training took longer than the configured timeout and was cancelled.
     TimedOut,
+    /// The work could not be started on our side (a photo gone, a record unreadable, too
+    /// many failed attempts); nothing was sent to fal.ai.
+    NotStarted { detail: String },
+    /// The submit may have reached fal.ai, but no result or confirmation came within the
+    /// wait window; it is never submitted again.
+    Unconfirmed,
 }
 
 /// The lifecycle state, with exactly the data each state has.
@@ -65,12 +84,25 @@ pub enum AvatarState {
     Ready,
     Queued {
         queued_at: Timestamp,
+        /// Launch claims so far (see [`MAX_LAUNCH_CLAIMS`]).
+        #[serde(default)]
+        claims: u32,
     },
-    /// A launch worker holds a lease on the avatar while it archives photos and submits.
+    /// A launch worker holds a lease on the avatar while it archives photos.
     Submitting {
         attempt: AttemptId,
         claimed_at: Timestamp,
         lease_until: Timestamp,
+        #[serde(default)]
+        claims: u32,
+    },
+    /// The submit of `attempt` to `endpoint` may have reached fal.ai (recorded before the
+    /// call); its request id is not known yet.
+    Sending {
+        attempt: AttemptId,
+        endpoint: String,
+        sent_at: Timestamp,
+        claims: u32,
     },
     Training {
         attempt: AttemptId,
@@ -101,6 +133,7 @@ pub enum AvatarStatus {
     Ready,
     Queued,
     Submitting,
+    Sending,
     Training,
     Completed,
     Failed,
@@ -108,12 +141,13 @@ pub enum AvatarStatus {
 }
 
 impl AvatarStatus {
-    pub const ALL: [AvatarStatus; 9] = [
+    pub const ALL: [AvatarStatus; 10] = [
         AvatarStatus::Draft,
         AvatarStatus::CollectingPhotos,
         AvatarStatus::Ready,
         AvatarStatus::Queued,
         AvatarStatus::Submitting,
+        AvatarStatus::Sending,
         AvatarStatus::Training,
         AvatarStatus::Completed,
         AvatarStatus::Failed,
@@ -127,6 +161,7 @@ impl AvatarStatus {
             AvatarStatus::Ready => "ready",
             AvatarStatus::Queued => "queued",
             AvatarStatus::Submitting => "submitting",
+            AvatarStatus::Sending => "sending",
             AvatarStatus::Training => "training",
             AvatarStatus::Completed => "completed",
             AvatarStatus::Failed => "failed",
@@ -143,7 +178,10 @@ impl AvatarStatus {
     pub fn is_training_in_progress(self) -> bool {
         matches!(
             self,
-            AvatarStatus::Queued | AvatarStatus::Submitting | AvatarStatus::Training
+            AvatarStatus::Queued
+                | AvatarStatus::Submitting
+                | AvatarStatus::Sending
+                | AvatarStatus::Training
         )
     }
 }
@@ -156,6 +194,7 @@ impl AvatarState {
             AvatarState::Ready => AvatarStatus::Ready,
             AvatarState::Queued { .. } => AvatarStatus::Queued,
             AvatarState::Submitting { .. } => AvatarStatus::Submitting,
+            AvatarState::Sending { .. } => AvatarStatus::Sending,
             AvatarState::Training { .. } => AvatarStatus::Training,
             AvatarState::Completed { .. } => AvatarStatus::Completed,
             AvatarState::Failed { .. } => AvatarStatus::Failed,
@@ -163,12 +202,37 @@ impl AvatarState {
         }
     }
 
-    /// Since when the avatar waits on a launch worker or on fal.ai; `None` when it does not.
-    /// This is what puts an avatar into the in-flight index the status sweep reads.
-    pub fn in_flight_since(&self) -> Option<Timestamp> {
+    /// Since when the avatar's work has been with a launch worker or fal.ai; `None` when
+    /// it is not (queued avatars and unsent notices are added by [`super::Avatar`]).
+    pub fn work_started_at(&self) -> Option<Timestamp> {
         match self {
             AvatarState::Submitting { claimed_at, .. } => Some(*claimed_at),
+            AvatarState::Sending { sent_at, .. } => Some(*sent_at),
             AvatarState::Training { submitted_at, .. } => Some(*submitted_at),
+            _ => None,
+        }
+    }
+
+    /// Whether launching has been given up: the avatar waits for a claim it may no longer
+    /// have (every claim so far ended without a submit).
+    pub fn launch_given_up(&self, now: Timestamp) -> bool {
+        match self {
+            AvatarState::Queued { claims, .. } => *claims >= MAX_LAUNCH_CLAIMS,
+            AvatarState::Submitting {
+                claims,
+                lease_until,
+                ..
+            } => *claims >= MAX_LAUNCH_CLAIMS && *lease_until <= now,
+            _ => false,
+        }
+    }
+
+    /// The attempt whose submit may have reached fal.ai, if any.
+    pub fn paid_attempt(&self) -> Option<AttemptId> {
+        match self {
+            AvatarState::Sending { attempt, .. } | AvatarState::Training { attempt, .. } => {
+                Some(*attempt)
+            }
             _ => None,
         }
     }
@@ -183,23 +247,35 @@ pub enum AvatarEvent {
     MinimumReached,
     /// The user confirmed training; a launch message is on its way.
     Enqueue,
-    /// A launch worker takes the avatar for `lease`. Allowed again once a lease has expired,
-    /// so a crashed worker does not strand the avatar.
+    /// A launch worker takes the avatar for `lease`. Allowed again once a lease has expired
+    /// (nothing was sent yet), at most [`MAX_LAUNCH_CLAIMS`] times in all.
     Claim {
         attempt: AttemptId,
         lease: Duration,
     },
-    /// The attempt holding the lease got a request id from fal.ai.
+    /// The attempt holding the lease is about to call fal.ai: from here it may be paid.
+    BeginSubmit {
+        attempt: AttemptId,
+        endpoint: String,
+    },
+    /// fal.ai gave the sending attempt a request id.
     Submitted {
         attempt: AttemptId,
         request: FalRequest,
     },
-    /// The attempt holding the lease gives the avatar back to the queue: it failed before
-    /// anything was submitted, so another attempt may start at once.
+    /// The attempt gives the avatar back to the queue: provably nothing reached fal.ai.
     Release {
         attempt: AttemptId,
     },
+    /// The awaited request finished with a model.
     Succeed {
+        output: TrainingOutput,
+    },
+    /// A result of this avatar, confirmed ours (our token and our record or fal's status
+    /// under our key), arrived while the avatar was not waiting for exactly it: a late
+    /// result of an earlier attempt. Paid for, so kept.
+    Adopt {
+        request: FalRequest,
         output: TrainingOutput,
     },
     Fail {
@@ -215,12 +291,22 @@ impl AvatarEvent {
             AvatarEvent::MinimumReached => "minimum_reached",
             AvatarEvent::Enqueue => "enqueue",
             AvatarEvent::Claim { .. } => "claim",
+            AvatarEvent::BeginSubmit { .. } => "begin_submit",
             AvatarEvent::Submitted { .. } => "submitted",
             AvatarEvent::Release { .. } => "release",
             AvatarEvent::Succeed { .. } => "succeed",
+            AvatarEvent::Adopt { .. } => "adopt",
             AvatarEvent::Fail { .. } => "fail",
             AvatarEvent::Cancel => "cancel",
         }
+    }
+
+    /// Whether this event gives the avatar an outcome the user must be told of.
+    pub fn is_outcome(&self) -> bool {
+        matches!(
+            self,
+            AvatarEvent::Succeed { .. } | AvatarEvent::Adopt { .. } | AvatarEvent::Fail { .. }
+        )
     }
 }
 
@@ -243,38 +329,71 @@ pub fn transition(
         from: state.status(),
         event: event.name(),
     };
+    let claimed = |attempt, lease, claims| S::Submitting {
+        attempt,
+        claimed_at: now,
+        lease_until: now.plus(lease),
+        claims: claims + 1,
+    };
     let next = match (state, event) {
         (S::Draft, E::BeginPhotos) => S::CollectingPhotos,
         (S::CollectingPhotos, E::MinimumReached) => S::Ready,
-        (S::Ready, E::Enqueue) => S::Queued { queued_at: now },
-        (S::Queued { .. }, E::Claim { attempt, lease }) => S::Submitting {
-            attempt,
-            claimed_at: now,
-            lease_until: now.plus(lease),
+        (S::Ready, E::Enqueue) => S::Queued {
+            queued_at: now,
+            claims: 0,
         },
-        (S::Submitting { lease_until, .. }, E::Claim { attempt, lease }) if *lease_until <= now => {
-            S::Submitting {
-                attempt,
-                claimed_at: now,
-                lease_until: now.plus(lease),
-            }
+        (S::Queued { claims, .. }, E::Claim { attempt, lease }) if *claims < MAX_LAUNCH_CLAIMS => {
+            claimed(attempt, lease, *claims)
         }
         (
             S::Submitting {
-                attempt: holder, ..
+                lease_until,
+                claims,
+                ..
+            },
+            E::Claim { attempt, lease },
+        ) if *lease_until <= now && *claims < MAX_LAUNCH_CLAIMS => claimed(attempt, lease, *claims),
+        (
+            S::Submitting {
+                attempt: holder,
+                claims,
+                ..
+            },
+            E::BeginSubmit { attempt, endpoint },
+        ) if *holder == attempt => S::Sending {
+            attempt,
+            endpoint,
+            sent_at: now,
+            claims: *claims,
+        },
+        (
+            S::Sending {
+                attempt: holder,
+                endpoint,
+                ..
             },
             E::Submitted { attempt, request },
-        ) if *holder == attempt => S::Training {
+        ) if *holder == attempt && *endpoint == request.endpoint => S::Training {
             attempt,
             request,
             submitted_at: now,
         },
         (
             S::Submitting {
-                attempt: holder, ..
+                attempt: holder,
+                claims,
+                ..
+            }
+            | S::Sending {
+                attempt: holder,
+                claims,
+                ..
             },
             E::Release { attempt },
-        ) if *holder == attempt => S::Queued { queued_at: now },
+        ) if *holder == attempt => S::Queued {
+            queued_at: now,
+            claims: *claims,
+        },
         (
             S::Training {
                 request,
@@ -288,12 +407,26 @@ pub fn transition(
             output,
             completed_at: now,
         },
-        (S::Queued { .. } | S::Submitting { .. } | S::Training { .. }, E::Fail { reason }) => {
-            S::Failed {
-                reason,
-                failed_at: now,
-            }
-        }
+        (
+            S::Queued { .. }
+            | S::Submitting { .. }
+            | S::Sending { .. }
+            | S::Training { .. }
+            | S::Failed { .. },
+            E::Adopt { request, output },
+        ) => S::Completed {
+            request,
+            submitted_at: state.work_started_at().unwrap_or(now),
+            output,
+            completed_at: now,
+        },
+        (
+            S::Queued { .. } | S::Submitting { .. } | S::Sending { .. } | S::Training { .. },
+            E::Fail { reason },
+        ) => S::Failed {
+            reason,
+            failed_at: now,
+        },
         (S::Draft | S::CollectingPhotos | S::Ready | S::Queued { .. }, E::Cancel) => {
             S::Cancelled { cancelled_at: now }
         }
@@ -321,6 +454,7 @@ mod tests {
             model: TrainedModel::Lora {
                 lora_url: "https://x/l.safetensors".into(),
                 config_url: None,
+                stored_key: None,
             },
             raw_response: "{}".into(),
         }
@@ -332,13 +466,27 @@ mod tests {
             ("draft", AvatarState::Draft),
             ("collecting_photos", AvatarState::CollectingPhotos),
             ("ready", AvatarState::Ready),
-            ("queued", AvatarState::Queued { queued_at: T0 }),
+            (
+                "queued",
+                AvatarState::Queued {
+                    queued_at: T0,
+                    claims: 0,
+                },
+            ),
+            (
+                "queued_exhausted",
+                AvatarState::Queued {
+                    queued_at: T0,
+                    claims: MAX_LAUNCH_CLAIMS,
+                },
+            ),
             (
                 "submitting_held",
                 AvatarState::Submitting {
                     attempt: holder,
                     claimed_at: T0,
                     lease_until: T0.plus(LEASE),
+                    claims: 1,
                 },
             ),
             (
@@ -347,6 +495,25 @@ mod tests {
                     attempt: holder,
                     claimed_at: T0.minus(LEASE * 2),
                     lease_until: T0.minus(LEASE),
+                    claims: 1,
+                },
+            ),
+            (
+                "submitting_expired_exhausted",
+                AvatarState::Submitting {
+                    attempt: holder,
+                    claimed_at: T0.minus(LEASE * 2),
+                    lease_until: T0.minus(LEASE),
+                    claims: MAX_LAUNCH_CLAIMS,
+                },
+            ),
+            (
+                "sending",
+                AvatarState::Sending {
+                    attempt: holder,
+                    endpoint: request().endpoint,
+                    sent_at: T0.minus(LEASE * 100),
+                    claims: 1,
                 },
             ),
             (
@@ -390,6 +557,20 @@ mod tests {
                 },
             ),
             (
+                "begin_submit_by_holder",
+                AvatarEvent::BeginSubmit {
+                    attempt: holder,
+                    endpoint: request().endpoint,
+                },
+            ),
+            (
+                "begin_submit_by_other",
+                AvatarEvent::BeginSubmit {
+                    attempt: other,
+                    endpoint: request().endpoint,
+                },
+            ),
+            (
                 "submitted_by_holder",
                 AvatarEvent::Submitted {
                     attempt: holder,
@@ -409,6 +590,13 @@ mod tests {
             ),
             ("release_by_other", AvatarEvent::Release { attempt: other }),
             ("succeed", AvatarEvent::Succeed { output: output() }),
+            (
+                "adopt",
+                AvatarEvent::Adopt {
+                    request: request(),
+                    output: output(),
+                },
+            ),
             (
                 "fail",
                 AvatarEvent::Fail {
@@ -430,13 +618,18 @@ mod tests {
         ("queued", "claim", AvatarStatus::Submitting),
         ("queued", "fail", AvatarStatus::Failed),
         ("queued", "cancel", AvatarStatus::Cancelled),
+        ("queued", "adopt", AvatarStatus::Completed),
+        ("queued_exhausted", "fail", AvatarStatus::Failed),
+        ("queued_exhausted", "cancel", AvatarStatus::Cancelled),
+        ("queued_exhausted", "adopt", AvatarStatus::Completed),
         (
             "submitting_held",
-            "submitted_by_holder",
-            AvatarStatus::Training,
+            "begin_submit_by_holder",
+            AvatarStatus::Sending,
         ),
         ("submitting_held", "fail", AvatarStatus::Failed),
         ("submitting_held", "release_by_holder", AvatarStatus::Queued),
+        ("submitting_held", "adopt", AvatarStatus::Completed),
         (
             "submitting_expired",
             "release_by_holder",
@@ -445,12 +638,35 @@ mod tests {
         ("submitting_expired", "claim", AvatarStatus::Submitting),
         (
             "submitting_expired",
-            "submitted_by_holder",
-            AvatarStatus::Training,
+            "begin_submit_by_holder",
+            AvatarStatus::Sending,
         ),
         ("submitting_expired", "fail", AvatarStatus::Failed),
+        ("submitting_expired", "adopt", AvatarStatus::Completed),
+        (
+            "submitting_expired_exhausted",
+            "release_by_holder",
+            AvatarStatus::Queued,
+        ),
+        (
+            "submitting_expired_exhausted",
+            "begin_submit_by_holder",
+            AvatarStatus::Sending,
+        ),
+        ("submitting_expired_exhausted", "fail", AvatarStatus::Failed),
+        (
+            "submitting_expired_exhausted",
+            "adopt",
+            AvatarStatus::Completed,
+        ),
+        ("sending", "submitted_by_holder", AvatarStatus::Training),
+        ("sending", "release_by_holder", AvatarStatus::Queued),
+        ("sending", "fail", AvatarStatus::Failed),
+        ("sending", "adopt", AvatarStatus::Completed),
         ("training", "succeed", AvatarStatus::Completed),
         ("training", "fail", AvatarStatus::Failed),
+        ("training", "adopt", AvatarStatus::Completed),
+        ("failed", "adopt", AvatarStatus::Completed),
     ];
 
     #[test]
@@ -482,14 +698,17 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 10 * 11);
+        assert_eq!(checked, 14 * 14);
     }
 
     #[test]
     fn claim_records_attempt_and_lease() {
         let attempt = AttemptId::new();
         let next = transition(
-            &AvatarState::Queued { queued_at: T0 },
+            &AvatarState::Queued {
+                queued_at: T0,
+                claims: 2,
+            },
             AvatarEvent::Claim {
                 attempt,
                 lease: LEASE,
@@ -502,7 +721,8 @@ mod tests {
             AvatarState::Submitting {
                 attempt,
                 claimed_at: T0,
-                lease_until: T0.plus(LEASE)
+                lease_until: T0.plus(LEASE),
+                claims: 3,
             }
         );
     }
@@ -514,6 +734,7 @@ mod tests {
             attempt: holder,
             claimed_at: T0,
             lease_until: T0.plus(LEASE),
+            claims: 1,
         };
         let claim = || AvatarEvent::Claim {
             attempt: AttemptId::new(),
@@ -548,19 +769,64 @@ mod tests {
     }
 
     #[test]
-    fn only_submitting_and_training_are_in_flight() {
+    fn only_submitting_sending_and_training_have_started_work() {
         for (name, state) in states(AttemptId::new()) {
-            let expected = matches!(name, "submitting_held" | "submitting_expired" | "training");
-            assert_eq!(state.in_flight_since().is_some(), expected, "{name}");
+            let expected = name.starts_with("submitting") || name == "sending" || name == "training";
+            assert_eq!(state.work_started_at().is_some(), expected, "{name}");
         }
     }
 
     #[test]
+    fn a_sending_avatar_is_never_claimed_again_however_old() {
+        let sending = AvatarState::Sending {
+            attempt: AttemptId::new(),
+            endpoint: request().endpoint,
+            sent_at: T0,
+            claims: 1,
+        };
+        let claim = AvatarEvent::Claim {
+            attempt: AttemptId::new(),
+            lease: LEASE,
+        };
+        assert!(transition(&sending, claim, T0.plus(Duration::from_secs(30 * 24 * 3600))).is_err());
+    }
+
+    #[test]
+    fn a_request_for_another_endpoint_does_not_match_the_sending_attempt() {
+        let attempt = AttemptId::new();
+        let sending = AvatarState::Sending {
+            attempt,
+            endpoint: "fal-ai/flux-lora-fast-training".into(),
+            sent_at: T0,
+            claims: 1,
+        };
+        let submitted = AvatarEvent::Submitted {
+            attempt,
+            request: request(),
+        };
+        assert!(transition(&sending, submitted, T0).is_err());
+    }
+
+    #[test]
     fn state_serialises_with_a_status_tag() {
-        let json = serde_json::to_value(AvatarState::Queued { queued_at: T0 }).unwrap();
+        let json = serde_json::to_value(AvatarState::Queued {
+            queued_at: T0,
+            claims: 1,
+        })
+        .unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"status": "queued", "queued_at": T0.0})
+            serde_json::json!({"status": "queued", "queued_at": T0.0, "claims": 1})
+        );
+        let before_claims: AvatarState =
+            serde_json::from_value(serde_json::json!({"status": "queued", "queued_at": T0.0}))
+                .unwrap();
+        assert_eq!(
+            before_claims,
+            AvatarState::Queued {
+                queued_at: T0,
+                claims: 0
+            }
         );
         for status in AvatarStatus::ALL {
             assert_eq!(

@@ -10,18 +10,19 @@ pub mod styles;
 pub mod user;
 
 pub use avatar::{
-    Avatar, AvatarKind, AvatarName, Gender, NameError, OutcomeNotice, Preset, TriggerPhrase,
+    Avatar, AvatarKind, AvatarName, Gender, NOTICE_CLAIM, NameError, NoticeEvent, OutcomeNotice,
+    Preset, TriggerPhrase,
 };
 pub use generation::{
-    AspectRatio, GeneratedImage, Generation, GenerationDefaults, GenerationState, ImageCount,
-    Prompt, PromptError,
+    AspectRatio, GeneratedImage, Generation, GenerationDefaults, GenerationEvent, GenerationState,
+    GenerationStatus, IllegalGenerationTransition, ImageCount, Prompt, PromptError,
 };
 pub use ids::{
     AttemptId, AvatarId, ChatId, GenerationId, InvalidId, MessageRef, Timestamp, UserId,
 };
 pub use lifecycle::{
     AvatarEvent, AvatarState, AvatarStatus, FailureReason, FalRequest, IllegalTransition,
-    TrainedModel, TrainingOutput, transition,
+    MAX_LAUNCH_CLAIMS, TrainedModel, TrainingOutput, transition,
 };
 pub use photo::{ContentHash, ImageFormat, Photo, PhotoRejection, blob_keys};
 pub use styles::Style;

@@ -112,12 +112,20 @@ pub mod blob_keys {
         .expect("generated image keys are valid")
     }
 
+    /// Our copy of a file training produced (`lora.safetensors`, `config.json`): what we
+    /// paid for, kept until the avatar is deleted.
+    pub fn model_file(owner: UserId, avatar: AvatarId, name: &str) -> BlobKey {
+        BlobKey::new(format!("models/{owner}/{avatar}/{name}"))
+            .expect("generated model keys are valid")
+    }
+
     /// Every prefix under which this avatar has blobs; deleting them all removes its files.
-    pub fn avatar_prefixes(owner: UserId, avatar: AvatarId) -> [String; 3] {
+    pub fn avatar_prefixes(owner: UserId, avatar: AvatarId) -> [String; 4] {
         [
             format!("photos/{owner}/{avatar}/"),
             format!("archives/{owner}/{avatar}/"),
             format!("generations/{owner}/{avatar}/"),
+            format!("models/{owner}/{avatar}/"),
         ]
     }
 }

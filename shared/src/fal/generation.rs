@@ -172,10 +172,10 @@ struct RawResult {
     has_nsfw_concepts: Vec<bool>,
 }
 
-/// The images of a flux-lora / ultra-finetuned result, each with its NSFW flag
-/// (`has_nsfw_concepts[i]`; missing flags count as clean, as fal omits them when the checker
-/// is off).
-pub fn result_images(payload: &Value) -> Result<Vec<ResultImage>, String> {
+/// The images of a flux-lora / ultra-finetuned result, at most `max` (what we asked for),
+/// each with its NSFW flag `has_nsfw_concepts[i]`. We always ask for the safety checker, so
+/// a missing or short list is not "clean": an image without its flag counts as flagged.
+pub fn result_images(payload: &Value, max: usize) -> Result<Vec<ResultImage>, String> {
     let raw: RawResult = serde_json::from_value(payload.clone())
         .map_err(|e| format!("unexpected generation result: {e}"))?;
     if raw.images.is_empty() {
@@ -184,12 +184,13 @@ pub fn result_images(payload: &Value) -> Result<Vec<ResultImage>, String> {
     Ok(raw
         .images
         .into_iter()
+        .take(max)
         .enumerate()
         .map(|(i, image)| ResultImage {
             url: image.url,
             width: image.width,
             height: image.height,
-            nsfw: raw.has_nsfw_concepts.get(i).copied().unwrap_or(false),
+            nsfw: raw.has_nsfw_concepts.get(i).copied().unwrap_or(true),
         })
         .collect())
 }
@@ -233,11 +234,26 @@ mod tests {
             ],
             "timings": {"inference": 2.1}, "seed": 42, "has_nsfw_concepts": [false, true], "prompt": "x"
         });
-        let images = result_images(&payload).unwrap();
+        let images = result_images(&payload, 4).unwrap();
         assert_eq!(images.len(), 2);
         assert!(!images[0].nsfw && images[1].nsfw);
         assert_eq!(images[0].width, Some(768));
-        assert!(result_images(&json!({"images": []})).is_err());
-        assert!(result_images(&json!({"finetune_id": "x"})).is_err());
+        assert_eq!(result_images(&payload, 1).unwrap().len(), 1, "no more than asked for");
+        assert!(result_images(&json!({"images": []}), 4).is_err());
+        assert!(result_images(&json!({"finetune_id": "x"}), 4).is_err());
+    }
+
+    #[test]
+    fn images_without_their_flag_count_as_flagged() {
+        let image = json!({"url": "https://v3.fal.media/files/a.jpg"});
+        let short = json!({"images": [image, image], "has_nsfw_concepts": [false]});
+        let flags: Vec<bool> = result_images(&short, 4)
+            .unwrap()
+            .iter()
+            .map(|i| i.nsfw)
+            .collect();
+        assert_eq!(flags, [false, true]);
+        let missing = json!({"images": [image]});
+        assert!(result_images(&missing, 4).unwrap()[0].nsfw);
     }
 }

@@ -2,10 +2,13 @@
 //! beside the repository for the protocol facts this follows.
 
 pub mod generation;
+pub mod hosts;
 pub mod queue;
 pub mod training;
 pub mod webhook;
+pub mod webhook_token;
 
 pub use queue::{
-    CancelOutcome, FalClient, FalError, LogEntry, QueueStatus, RetryPolicy, Submitted, app_path,
+    CancelOutcome, FalClient, FalError, LogEntry, QueueStatus, Retention, RetryPolicy, Submitted,
+    app_path,
 };

@@ -3,10 +3,13 @@
 //! - Submit takes the full model id; status, result and cancel take only `owner/app`
 //!   ([`app_path`]): `fal-ai/flux-pro/v1.1-ultra-finetuned` is polled under `fal-ai/flux-pro`.
 //! - Every call carries `Authorization: Key <FAL_KEY>`.
-//! - 429 and 5xx are retried with exponential backoff and full jitter, a bounded number of
-//!   times. Reads are also retried after network errors; a submit only when the request
-//!   provably never left (connect errors), because a submit that timed out may have been
-//!   queued, and a second one would be paid twice.
+//! - Reads and cancels are retried after 429, 5xx and network errors, with exponential
+//!   backoff and full jitter, a bounded number of times.
+//! - A submit is paid once fal.ai queued it, so it is repeated only when it provably was not
+//!   queued: the connection was refused, or fal answered 429 (its queue-length limit).
+//!   Anything else that is not a clear answer (a timeout, a 5xx from fal or a gateway, a 2xx
+//!   whose body cannot be read) is [`FalError::SubmitOutcomeUnknown`]: the caller keeps the
+//!   intent recorded and waits for the result instead of submitting again.
 
 use std::time::Duration;
 
@@ -30,9 +33,10 @@ pub enum FalError {
     /// 429/5xx or network trouble that outlasted the retries: try again later.
     #[error("fal.ai is unavailable ({reason}) after {attempts} attempt(s)")]
     Unavailable { reason: String, attempts: u32 },
-    /// A submit whose fate is unknown (timed out after sending): it may have been queued.
-    #[error("fal.ai did not answer a submit in time; it may or may not have been queued")]
-    SubmitOutcomeUnknown,
+    /// A submit whose fate is unknown (timed out, 5xx, unreadable answer): it may have been
+    /// queued.
+    #[error("fal.ai gave no clear answer to a submit ({0}); it may or may not have been queued")]
+    SubmitOutcomeUnknown(String),
     /// An answer that does not follow the documented shape.
     #[error("unexpected answer from fal.ai: {0}")]
     Protocol(String),
@@ -125,12 +129,33 @@ pub enum CancelOutcome {
     NotFound,
 }
 
+/// What fal.ai may keep of a request (sent as headers with every submit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// `X-Fal-Object-Lifecycle-Preference`: how long fal keeps the files of the request
+    /// (our inputs it copied, its outputs) on its CDN.
+    pub object_expiration: std::time::Duration,
+    /// `X-Fal-Store-IO: 0` unless true: whether fal keeps the request and response payloads
+    /// in its request history.
+    pub store_payloads: bool,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            object_expiration: std::time::Duration::from_secs(24 * 3600),
+            store_payloads: false,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct FalClient {
     http: reqwest::Client,
     base: Url,
     key: SecretString,
     retry: RetryPolicy,
+    retention: Retention,
 }
 
 impl std::fmt::Debug for FalClient {
@@ -150,6 +175,7 @@ pub fn app_path(endpoint: &str) -> &str {
     }
 }
 
+#[derive(Clone, Copy)]
 enum Call {
     /// Safe to repeat: reads and cancel.
     Idempotent,
@@ -167,7 +193,13 @@ impl FalClient {
             base,
             key,
             retry: RetryPolicy::default(),
+            retention: Retention::default(),
         }
+    }
+
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
     }
 
     fn http(timeout: Duration) -> reqwest::Client {
@@ -209,7 +241,9 @@ impl FalClient {
             .send(Method::POST, url, Some(input), Call::Submit)
             .await?;
         expect_success(status, &body)?;
-        serde_json::from_str(&body).map_err(|e| FalError::Protocol(format!("submit answer: {e}")))
+        // Accepted, but we cannot tell by what id: the request may be in fal's queue.
+        serde_json::from_str(&body)
+            .map_err(|e| FalError::SubmitOutcomeUnknown(format!("unreadable 2xx answer: {e}")))
     }
 
     pub async fn status(
@@ -309,6 +343,20 @@ impl FalClient {
                 reqwest::header::AUTHORIZATION,
                 format!("Key {}", self.key.expose_secret()),
             );
+            if matches!(call, Call::Submit) {
+                request = request
+                    .header(
+                        "X-Fal-Object-Lifecycle-Preference",
+                        format!(
+                            r#"{{"expiration_duration_seconds":{}}}"#,
+                            self.retention.object_expiration.as_secs()
+                        ),
+                    )
+                    .header(
+                        "X-Fal-Store-IO",
+                        if self.retention.store_payloads { "1" } else { "0" },
+                    );
+            }
             if let Some(body) = body {
                 request = request.json(body);
             }
@@ -316,21 +364,35 @@ impl FalClient {
             let reason = match request.send().await {
                 Ok(response) => {
                     let status = response.status();
-                    let retryable = status == StatusCode::TOO_MANY_REQUESTS
-                        || matches!(status.as_u16(), 500 | 502 | 503 | 504);
-                    let text = response.text().await.unwrap_or_default();
-                    if !retryable {
-                        return Ok((status, text));
+                    let text = response.text().await;
+                    match (call, status.as_u16(), text) {
+                        // 429 means fal did not queue it: safe to repeat, even a submit.
+                        (_, 429, _) => format!("HTTP {status}"),
+                        (Call::Submit, 500..=599, _) => {
+                            tracing::warn!(%status, "fal.ai submit answered 5xx; outcome unknown");
+                            return Err(FalError::SubmitOutcomeUnknown(format!("HTTP {status}")));
+                        }
+                        (Call::Submit, _, Err(e)) => {
+                            return Err(FalError::SubmitOutcomeUnknown(format!(
+                                "HTTP {status} with an unreadable body: {}",
+                                e.without_url()
+                            )));
+                        }
+                        (Call::Idempotent, 500 | 502 | 503 | 504, _) => format!("HTTP {status}"),
+                        (Call::Idempotent, _, Err(e)) => {
+                            format!("unreadable answer: {}", e.without_url())
+                        }
+                        (_, _, Ok(text)) => return Ok((status, text)),
                     }
-                    format!("HTTP {status}")
                 }
                 Err(e) => {
                     let never_sent = e.is_connect();
+                    let e = e.without_url();
                     if matches!(call, Call::Submit) && !never_sent {
-                        tracing::warn!(error = %e.without_url(), "fal.ai submit outcome unknown");
-                        return Err(FalError::SubmitOutcomeUnknown);
+                        tracing::warn!(error = %e, "fal.ai submit outcome unknown");
+                        return Err(FalError::SubmitOutcomeUnknown(e.to_string()));
                     }
-                    format!("network: {}", e.without_url())
+                    format!("network: {e}")
                 }
             };
             if last {

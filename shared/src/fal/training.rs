@@ -57,9 +57,6 @@ pub struct TrainingSettings {
     pub portrait_subject_crop: bool,
     pub portrait_create_masks: bool,
     pub portrait_multiresolution: bool,
-    /// Where fal.ai posts results (`FAL_WEBHOOK_URL`, the fal-webhook route). Without it,
-    /// results are collected by the status sweep alone.
-    pub webhook_url: Option<Url>,
     /// Delete the raw photos once training succeeded (`DELETE_PHOTOS_AFTER_TRAINING`).
     pub delete_photos_after_training: bool,
 }
@@ -119,10 +116,8 @@ impl FromEnv for TrainingSettings {
         let subject_crop = env.flag("FAL_PORTRAIT_SUBJECT_CROP", true);
         let create_masks = env.flag("FAL_PORTRAIT_CREATE_MASKS", false);
         let multiresolution = env.flag("FAL_PORTRAIT_MULTIRESOLUTION", true);
-        let webhook_url: Option<Option<Url>> = env.maybe("FAL_WEBHOOK_URL");
         let delete_photos = env.flag("DELETE_PHOTOS_AFTER_TRAINING", true);
         Some(Self {
-            webhook_url: webhook_url?,
             delete_photos_after_training: delete_photos?,
             style_trainer: style_trainer?,
             portrait: portrait?,
@@ -218,6 +213,7 @@ pub fn trained_model(endpoint: &str, payload: &Value) -> Result<TrainedModel, St
             .ok_or_else(|| "the result has no finetune_id".to_owned()),
         _ => url("diffusers_lora_file")
             .map(|lora_url| TrainedModel::Lora {
+                stored_key: None,
                 lora_url,
                 config_url: url("config_file"),
             })

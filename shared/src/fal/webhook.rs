@@ -81,7 +81,12 @@ impl SignedHeaders {
         let timestamp: i64 = timestamp_raw
             .parse()
             .map_err(|_| SignatureError::BadTimestamp)?;
-        let skew_secs = (now.as_secs() - timestamp).abs();
+        // Checked: a hostile timestamp near i64::MIN would overflow a plain difference.
+        let skew_secs = now
+            .as_secs()
+            .checked_sub(timestamp)
+            .and_then(i64::checked_abs)
+            .unwrap_or(i64::MAX);
         if skew_secs > MAX_SKEW_SECS {
             return Err(SignatureError::Stale { skew_secs });
         }
@@ -225,7 +230,17 @@ impl WebhookVerifier {
         }
     }
 
-    /// Fetches the JWKS now (also used by the health check).
+    /// How many keys are cached, fetching them only when none are fresh (the health check).
+    pub async fn keys(&self) -> Result<usize, SignatureError> {
+        if let Some(c) = self.cached.read().await.as_ref()
+            && c.fetched.elapsed() < JWKS_MAX_AGE
+        {
+            return Ok(c.jwks.len());
+        }
+        Ok(self.refresh().await?.len())
+    }
+
+    /// Fetches the JWKS now.
     pub async fn refresh(&self) -> Result<Jwks, SignatureError> {
         let unavailable = |e: String| SignatureError::KeysUnavailable(e);
         let response = self
@@ -366,6 +381,14 @@ mod tests {
             SignedHeaders::from_headers(&h, now),
             Err(SignatureError::BadSignatureEncoding)
         );
+        for hostile in ["-9223372036854775808", "9223372036854775807"] {
+            let mut h = good.clone();
+            h.insert(HEADER_TIMESTAMP, HeaderValue::from_static(hostile));
+            assert!(matches!(
+                SignedHeaders::from_headers(&h, now),
+                Err(SignatureError::Stale { .. })
+            ));
+        }
         let mut h = good;
         h.insert(HEADER_TIMESTAMP, HeaderValue::from_static("yesterday"));
         assert_eq!(

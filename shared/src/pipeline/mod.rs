@@ -1,19 +1,27 @@
-//! The training pipeline's use cases, shared by the training-launch worker, the fal-webhook
-//! function, the status sweep and the local runner:
+//! The pipeline's use cases, shared by the training-launch worker, the fal-webhook function,
+//! the status sweep and the local runner. Trainings and generations follow one protocol, in
+//! files of the same names under `training/` and `generation/`:
 //!
-//! - [`Pipeline::run_job`]: launch a training (claim, archive, presign, submit, record), or in
-//!   test mode finish a simulated one;
-//! - [`Pipeline::complete`]: the one completion path for webhook, sweep and test mode;
-//! - [`Pipeline::sweep`]: reconcile the in-flight index with fal.ai.
+//! 1. **claim** (`launch.rs`): a lease on the record, so one worker prepares it;
+//! 2. **submit** (`launch.rs`, [`submit`]): the intent to pay (`sending`) is written before
+//!    the fal.ai call; from there the record is never submitted again automatically;
+//! 3. **record**: the request id, and the record moves to training / in progress;
+//! 4. **complete** (`complete.rs`): the one path for webhook, sweep and test mode, a
+//!    conditional write that also hands the user's notice to the writer;
+//! 5. **notify** (`notify.rs`, `deliver.rs`): the user is told once;
+//! 6. **sweep** (`sweep.rs`): whatever a lost webhook, a crash or a failed send left behind.
 //!
-//! Every state change is a conditional write; the user hears of each outcome once (a claim on
-//! the notice is taken with the outcome itself, and a failed send is retried by the sweep).
+//! [`webhook`] routes authenticated fal.ai results, [`fetch`] fetches result files safely,
+//! [`simulation`] is test mode's stand-in for fal.ai, [`jobs`] the launch queue's dispatch.
 
-mod complete;
-mod generate;
-mod launch;
-mod notify;
+mod fetch;
+mod generation;
+mod jobs;
+mod notice;
+mod simulation;
+mod submit;
 mod sweep;
+mod training;
 mod webhook;
 
 use std::sync::Arc;
@@ -21,7 +29,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::config::FalSettings;
+use crate::config::{FalSettings, FalWebhooks};
 use crate::domain::{Avatar, Generation};
 use crate::fal::generation::GenerationSettings;
 use crate::fal::training::TrainingSettings;
@@ -31,17 +39,17 @@ use crate::ports::{
 };
 use crate::telegram::client::{TelegramClient, TelegramError};
 
-pub use complete::{Completion, Outcome};
-pub use generate::GenerationOutcome;
-pub use launch::JobOutcome;
+pub use crate::domain::NOTICE_CLAIM;
+pub use fetch::ResultFetcher;
+pub use generation::GenerationOutcome;
+pub use jobs::JobOutcome;
 pub use sweep::SweepReport;
-pub use webhook::{RouteHint, WebhookResult};
+pub use training::{Completion, TrainingOutcome};
+pub use webhook::WebhookResult;
 
-/// How long a launch worker holds an avatar: far longer than archiving and submitting take,
-/// so only a crashed worker's claim runs out.
+/// How long a launch worker holds a record while it prepares the submit: far longer than
+/// archiving takes, so only a crashed worker's claim runs out.
 pub const LAUNCH_LEASE: Duration = Duration::from_secs(600);
-/// How long the sender of a notice holds it before the sweep may send it instead.
-pub const NOTICE_CLAIM: Duration = Duration::from_secs(120);
 /// Progress messages are edited at most this often.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(60);
 
@@ -58,9 +66,9 @@ pub enum FalBackend {
 impl FalBackend {
     pub fn from_settings(fal: &FalSettings) -> Self {
         match &fal.mode {
-            crate::config::FalMode::Live { key } => {
-                FalBackend::Live(FalClient::new(fal.queue_url.clone(), key.clone()))
-            }
+            crate::config::FalMode::Live { key } => FalBackend::Live(
+                FalClient::new(fal.queue_url.clone(), key.clone()).with_retention(fal.retention),
+            ),
             crate::config::FalMode::Test {
                 mock_training_duration,
                 mock_generation_duration,
@@ -86,8 +94,8 @@ pub enum PipelineError {
     Telegram(#[from] TelegramError),
     #[error("gave up after repeated write conflicts on {0}")]
     Contended(String),
-    /// A generated image could not be fetched now (network, 5xx): retried later.
-    #[error("could not fetch a generated image: {0}")]
+    /// A result file could not be fetched now (network, 5xx): retried later.
+    #[error("could not fetch a result file: {0}")]
     ImageFetch(String),
 }
 
@@ -102,6 +110,8 @@ pub struct Pipeline {
     pub telegram: TelegramClient,
     pub fal: FalBackend,
     pub fal_settings: FalSettings,
+    pub webhooks: FalWebhooks,
+    pub fetcher: ResultFetcher,
     pub training: TrainingSettings,
     pub generation: GenerationSettings,
 }
@@ -175,6 +185,7 @@ impl Pipeline {
         resources: &crate::config::Resources,
         telegram: &crate::config::TelegramSettings,
         fal_settings: FalSettings,
+        webhooks: FalWebhooks,
         training: TrainingSettings,
         generation: GenerationSettings,
     ) -> Self {
@@ -184,7 +195,9 @@ impl Pipeline {
             queue: Arc::new(clients.launch_queue(resources)),
             telegram: TelegramClient::new(telegram),
             fal: FalBackend::from_settings(&fal_settings),
+            fetcher: ResultFetcher::new(fal_settings.result_hosts.clone()),
             fal_settings,
+            webhooks,
             training,
             generation,
         }
@@ -193,17 +206,18 @@ impl Pipeline {
     /// The production wiring from the environment: every missing or malformed variable is
     /// named in one error.
     pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
-        let (resources, telegram, fal, training, generation) =
+        let (resources, telegram, fal, webhooks, training, generation) =
             crate::config::EnvReader::from_process().load::<(
                 crate::config::Resources,
                 crate::config::TelegramSettings,
                 FalSettings,
+                FalWebhooks,
                 TrainingSettings,
                 GenerationSettings,
             )>()?;
         let clients = crate::adapters::aws::AwsClients::from_env(&resources).await;
         Ok(Self::on_aws(
-            &clients, &resources, &telegram, fal, training, generation,
+            &clients, &resources, &telegram, fal, webhooks, training, generation,
         ))
     }
 
@@ -211,7 +225,7 @@ impl Pipeline {
     pub fn log_mode(&self) {
         match &self.fal {
             FalBackend::Live(_) => tracing::info!(
-                webhook = self.training.webhook_url.is_some(),
+                webhook = self.webhooks.url.is_some(),
                 "fal.ai live mode"
             ),
             FalBackend::Test { mock_duration, .. } => tracing::warn!(

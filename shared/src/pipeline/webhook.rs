@@ -1,81 +1,26 @@
-//! Applying an authenticated fal.ai webhook: route it to its avatar or generation (by the
-//! recorded request id, or by what the webhook URL names when the request id was never
-//! recorded) and hand its outcome to the completion path.
+//! Applying an authenticated fal.ai webhook (signature and token already checked by the
+//! function's edge): the token's route names the record and attempt; the request id must be
+//! the one we recorded for it, or, never recorded (a worker died between submit and record),
+//! be confirmed by fal's status API under our own key before anything is adopted. Only then
+//! is the outcome handed to the completion path.
 
 use serde_json::Value;
 
-use super::complete::{Completion, Outcome};
-use super::generate::GenerationOutcome;
-use super::{Pipeline, PipelineResult};
-use crate::domain::{
-    AttemptId, AvatarId, AvatarState, FailureReason, FalRequest, GenerationId, GenerationState,
-    Timestamp, UserId,
-};
-use crate::fal::generation::FLUX_LORA;
-use crate::fal::training::PORTRAIT_TRAINER;
+use super::{Completion, FalBackend, GenerationOutcome, Pipeline, PipelineResult, TrainingOutcome};
+use crate::domain::{FailureReason, FalRequest, GenerationState, Timestamp};
+use crate::fal::FalError;
 use crate::fal::webhook::{WebhookBody, WebhookStatus};
+use crate::fal::webhook_token::WebhookRoute;
 use crate::ports::FalTarget;
-
-/// What the launch worker put in the webhook URL's query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RouteHint {
-    /// A training attempt of an avatar, submitted to the trainer `endpoint`.
-    Training {
-        owner: UserId,
-        avatar_id: AvatarId,
-        attempt: AttemptId,
-        endpoint: String,
-    },
-    Generation {
-        owner: UserId,
-        avatar_id: AvatarId,
-        generation_id: GenerationId,
-    },
-}
-
-impl RouteHint {
-    /// Reads `owner` and `avatar`, then `generation`, or `attempt` and `endpoint`, from a
-    /// query string; `None` unless one complete, well-formed set is present.
-    pub fn from_query(query: &str) -> Option<Self> {
-        let mut owner = None;
-        let mut avatar = None;
-        let mut attempt = None;
-        let mut endpoint = None;
-        let mut generation = None;
-        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-            match k.as_ref() {
-                "owner" => owner = v.parse().ok().map(UserId),
-                "avatar" => avatar = v.parse().ok(),
-                "attempt" => attempt = v.parse().ok(),
-                "endpoint" => endpoint = Some(v.into_owned()),
-                "generation" => generation = Some(v.parse().ok()?),
-                _ => {}
-            }
-        }
-        let (owner, avatar_id) = (owner?, avatar?);
-        Some(match generation {
-            Some(generation_id) => RouteHint::Generation {
-                owner,
-                avatar_id,
-                generation_id,
-            },
-            None => RouteHint::Training {
-                owner,
-                avatar_id,
-                attempt: attempt?,
-                endpoint: endpoint?,
-            },
-        })
-    }
-}
 
 /// What became of a webhook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WebhookResult {
     Training(Completion),
     Generation(Completion),
-    /// Neither recorded nor routable: not ours, or long forgotten.
-    Unknown,
+    /// A request we did not make for this route (replayed or forged through fal): ignored,
+    /// nothing fetched.
+    NotOurs,
 }
 
 impl Pipeline {
@@ -84,124 +29,120 @@ impl Pipeline {
         &self,
         body: &WebhookBody,
         raw: &str,
-        hint: Option<RouteHint>,
+        route: &WebhookRoute,
         now: Timestamp,
     ) -> PipelineResult<WebhookResult> {
-        let recorded = self.store.get_fal_request(&body.request_id).await?;
-        let training_hint = match &hint {
-            Some(RouteHint::Training {
-                attempt, endpoint, ..
-            }) => Some((*attempt, endpoint.clone())),
-            _ => None,
-        };
-        let (owner, avatar_id, attempt) = match (recorded.map(|r| r.target), hint) {
-            (
-                Some(FalTarget::Generation {
-                    avatar_id,
-                    generation_id,
-                    ..
-                }),
-                _,
-            )
-            | (
-                None,
-                Some(RouteHint::Generation {
-                    avatar_id,
-                    generation_id,
-                    ..
-                }),
-            ) => {
-                return self
-                    .apply_generation_webhook(body, avatar_id, generation_id, now)
-                    .await;
-            }
-            (Some(FalTarget::Training { owner, avatar_id }), _) => {
-                (owner, avatar_id, training_hint.as_ref().map(|h| h.0))
-            }
-            (
-                None,
-                Some(RouteHint::Training {
-                    owner,
-                    avatar_id,
-                    attempt,
-                    ..
-                }),
-            ) => (owner, avatar_id, Some(attempt)),
-            (None, None) => {
-                tracing::warn!(request = %body.request_id, "webhook for an unknown request ignored");
-                return Ok(WebhookResult::Unknown);
-            }
-        };
-        let endpoint = match (
-            &training_hint,
-            self.store.get_avatar(owner, avatar_id).await?,
-        ) {
-            (Some((_, endpoint)), _) => endpoint.clone(),
-            (None, Some(avatar)) => match avatar.state {
-                AvatarState::Training { request, .. } | AvatarState::Completed { request, .. } => {
-                    request.endpoint
+        let recorded = self
+            .store
+            .get_fal_request(&body.request_id)
+            .await?
+            .map(|r| r.target);
+        match route {
+            WebhookRoute::Training {
+                owner,
+                avatar_id,
+                attempt,
+                endpoint,
+            } => {
+                let ours = match recorded {
+                    Some(FalTarget::Training {
+                        owner: o,
+                        avatar_id: a,
+                    }) => o == *owner && a == *avatar_id,
+                    Some(FalTarget::Generation { .. }) => false,
+                    None => self.confirmed_by_fal(endpoint, &body.request_id).await?,
+                };
+                if !ours {
+                    tracing::warn!(request = %body.request_id, avatar = %avatar_id, "webhook for a request we did not make for this avatar; ignored");
+                    return Ok(WebhookResult::NotOurs);
                 }
-                _ => PORTRAIT_TRAINER.to_owned(),
-            },
-            (None, None) => return Ok(WebhookResult::Training(Completion::AvatarGone)),
-        };
-        let outcome = outcome_of(body, raw, &endpoint);
-        let request = FalRequest {
-            request_id: body.request_id.clone(),
-            endpoint,
-        };
-        let completion = self
-            .complete(owner, avatar_id, &request, attempt, outcome, now)
-            .await?;
-        Ok(WebhookResult::Training(completion))
+                let request = FalRequest {
+                    request_id: body.request_id.clone(),
+                    endpoint: endpoint.clone(),
+                };
+                let outcome = outcome_of(body, raw, endpoint);
+                let completion = self
+                    .complete_training(*owner, *avatar_id, &request, Some(*attempt), outcome, now)
+                    .await?;
+                Ok(WebhookResult::Training(completion))
+            }
+            WebhookRoute::Generation {
+                owner,
+                avatar_id,
+                generation_id,
+                endpoint,
+            } => {
+                let Some(generation) = self.store.get_generation(*avatar_id, *generation_id).await?
+                else {
+                    tracing::info!(generation = %generation_id, "result for a deleted generation ignored");
+                    return Ok(WebhookResult::Generation(Completion::Gone));
+                };
+                let ours = generation.owner == *owner
+                    && match recorded {
+                        Some(FalTarget::Generation {
+                            generation_id: g, ..
+                        }) => g == *generation_id,
+                        Some(FalTarget::Training { .. }) => false,
+                        // Only a generation still waiting for its request id may take one
+                        // we never recorded.
+                        None => {
+                            matches!(generation.state, GenerationState::Sending { .. })
+                                && self.confirmed_by_fal(endpoint, &body.request_id).await?
+                        }
+                    };
+                if !ours {
+                    tracing::warn!(request = %body.request_id, generation = %generation_id, "webhook for a request we did not make for this generation; ignored");
+                    return Ok(WebhookResult::NotOurs);
+                }
+                let outcome = match (body.status, &body.payload) {
+                    (WebhookStatus::Ok, Some(payload)) if !payload.is_null() => {
+                        GenerationOutcome::from_payload(payload, &generation)
+                    }
+                    _ => GenerationOutcome::Failed(failure_of(body)),
+                };
+                let request = FalRequest {
+                    request_id: body.request_id.clone(),
+                    endpoint: endpoint.clone(),
+                };
+                let completion = self
+                    .complete_generation(&generation, &request, outcome, now)
+                    .await?;
+                Ok(WebhookResult::Generation(completion))
+            }
+        }
     }
 
-    async fn apply_generation_webhook(
-        &self,
-        body: &WebhookBody,
-        avatar_id: AvatarId,
-        generation_id: GenerationId,
-        now: Timestamp,
-    ) -> PipelineResult<WebhookResult> {
-        let Some(generation) = self.store.get_generation(avatar_id, generation_id).await? else {
-            tracing::info!(generation = %generation_id, "result for a deleted generation ignored");
-            return Ok(WebhookResult::Generation(Completion::AvatarGone));
+    /// Whether fal.ai, asked with our key, knows `request_id`: only our own requests are
+    /// visible to us. A transient failure is an error (fal retries the webhook).
+    async fn confirmed_by_fal(&self, endpoint: &str, request_id: &str) -> PipelineResult<bool> {
+        let FalBackend::Live(client) = &self.fal else {
+            return Ok(false); // Test mode hands out no webhook URLs.
         };
-        let endpoint = match &generation.state {
-            GenerationState::InProgress { request, .. }
-            | GenerationState::Completed { request, .. } => request.endpoint.clone(),
-            // Submitted but not recorded: the endpoint only matters for the record.
-            _ => FLUX_LORA.to_owned(),
-        };
-        let outcome = match (body.status, &body.payload) {
-            (WebhookStatus::Ok, Some(payload)) if !payload.is_null() => {
-                GenerationOutcome::from_payload(payload)
+        match client.status(endpoint, request_id, false).await {
+            Ok(_) => {
+                tracing::info!(%request_id, "fal.ai confirms an unrecorded request is ours");
+                Ok(true)
             }
-            _ => GenerationOutcome::Failed(failure_of(body)),
-        };
-        let request = FalRequest {
-            request_id: body.request_id.clone(),
-            endpoint,
-        };
-        let completion = self
-            .complete_generation(&generation, &request, outcome, now)
-            .await?;
-        Ok(WebhookResult::Generation(completion))
+            Err(FalError::NotFound | FalError::Unauthorized { .. } | FalError::Rejected { .. }) => {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
-fn outcome_of(body: &WebhookBody, raw: &str, endpoint: &str) -> Outcome {
+fn outcome_of(body: &WebhookBody, raw: &str, endpoint: &str) -> TrainingOutcome {
     match (body.status, &body.payload) {
         (WebhookStatus::Ok, Some(payload)) if !payload.is_null() => {
             match crate::fal::training::trained_model(endpoint, payload) {
-                Ok(model) => Outcome::Succeeded(crate::domain::TrainingOutput {
+                Ok(model) => TrainingOutcome::Succeeded(crate::domain::TrainingOutput {
                     model,
                     raw_response: raw.to_owned(),
                 }),
-                Err(problem) => Outcome::Failed(FailureReason::ProviderError { detail: problem }),
+                Err(problem) => TrainingOutcome::Failed(FailureReason::ProviderError { detail: problem }),
             }
         }
-        _ => Outcome::Failed(failure_of(body)),
+        _ => TrainingOutcome::Failed(failure_of(body)),
     }
 }
 
@@ -243,6 +184,7 @@ fn failure_of(body: &WebhookBody) -> FailureReason {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fal::training::PORTRAIT_TRAINER;
 
     fn body(json: &str) -> WebhookBody {
         serde_json::from_str(json).unwrap()
@@ -252,12 +194,12 @@ mod tests {
     fn outcomes_of_every_webhook_shape() {
         let ok = r#"{"request_id":"r","gateway_request_id":"g","status":"OK","payload":{"diffusers_lora_file":{"url":"https://f/l.safetensors"},"config_file":{"url":"https://f/c.json"}}}"#;
         assert!(
-            matches!(outcome_of(&body(ok), ok, PORTRAIT_TRAINER), Outcome::Succeeded(o) if o.raw_response == ok)
+            matches!(outcome_of(&body(ok), ok, PORTRAIT_TRAINER), TrainingOutcome::Succeeded(o) if o.raw_response == ok)
         );
         let rejected = r#"{"request_id":"r","status":"ERROR","error":"Invalid status code: 422","payload":{"detail":[{"loc":["body","images_data_url"],"msg":"Could not download the archive","type":"file_download_error"}]}}"#;
         assert_eq!(
             outcome_of(&body(rejected), rejected, PORTRAIT_TRAINER),
-            Outcome::Failed(FailureReason::Rejected {
+            TrainingOutcome::Failed(FailureReason::Rejected {
                 detail: "Could not download the archive".into()
             })
         );
@@ -265,50 +207,16 @@ mod tests {
             r#"{"request_id":"r","status":"ERROR","error":"Internal error","payload":null}"#;
         assert_eq!(
             outcome_of(&body(error), error, PORTRAIT_TRAINER),
-            Outcome::Failed(FailureReason::ProviderError {
+            TrainingOutcome::Failed(FailureReason::ProviderError {
                 detail: "Internal error".into()
             })
         );
         let unserializable = r#"{"request_id":"r","status":"OK","payload":null,"payload_error":"Response payload is not JSON serializable"}"#;
         assert_eq!(
             outcome_of(&body(unserializable), unserializable, PORTRAIT_TRAINER),
-            Outcome::Failed(FailureReason::ProviderError {
+            TrainingOutcome::Failed(FailureReason::ProviderError {
                 detail: "Response payload is not JSON serializable".into()
             })
-        );
-    }
-
-    #[test]
-    fn route_hints_need_all_four_parts() {
-        let (a, t) = (AvatarId::new(), AttemptId::new());
-        let q =
-            format!("owner=42&avatar={a}&attempt={t}&endpoint=fal-ai%2Fflux-lora-portrait-trainer");
-        assert_eq!(
-            RouteHint::from_query(&q),
-            Some(RouteHint::Training {
-                owner: UserId(42),
-                avatar_id: a,
-                attempt: t,
-                endpoint: "fal-ai/flux-lora-portrait-trainer".into()
-            })
-        );
-        let g = GenerationId::new();
-        assert_eq!(
-            RouteHint::from_query(&format!("owner=42&avatar={a}&generation={g}")),
-            Some(RouteHint::Generation {
-                owner: UserId(42),
-                avatar_id: a,
-                generation_id: g
-            })
-        );
-        assert_eq!(
-            RouteHint::from_query(&format!("owner=42&avatar={a}&generation=nope")),
-            None
-        );
-        assert_eq!(RouteHint::from_query(&format!("owner=42&avatar={a}")), None);
-        assert_eq!(
-            RouteHint::from_query("owner=x&avatar=y&attempt=z&endpoint=e"),
-            None
         );
     }
 }

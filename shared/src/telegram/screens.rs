@@ -219,10 +219,8 @@ pub fn avatar_card(
     use crate::domain::AvatarState as S;
     let status = avatar.status();
     let running_since = match &avatar.state {
-        S::Queued { queued_at } => Some(*queued_at),
-        S::Submitting { claimed_at, .. } => Some(*claimed_at),
-        S::Training { submitted_at, .. } => Some(*submitted_at),
-        _ => None,
+        S::Queued { queued_at, .. } => Some(*queued_at),
+        state => state.work_started_at(),
     };
     let failure = match &avatar.state {
         S::Failed { reason, .. } => Some(reason),

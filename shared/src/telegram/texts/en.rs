@@ -2,7 +2,7 @@
 
 use super::{
     CardFacts, DeliveryReport, GenerationRefusal, HistoryEntry, Texts, TrainingProgress,
-    TrainingRefusal, date, escape, preview, wait_minutes,
+    TrainingRefusal, brief, date, escape, preview, wait_minutes,
 };
 use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, NameError, PhotoRejection,
@@ -117,7 +117,7 @@ impl Texts for En {
         match status {
             AvatarStatus::Draft | AvatarStatus::CollectingPhotos => "collecting photos",
             AvatarStatus::Ready => "ready to train",
-            AvatarStatus::Queued | AvatarStatus::Submitting => "waiting to start training",
+            AvatarStatus::Queued | AvatarStatus::Submitting | AvatarStatus::Sending => "waiting to start training",
             AvatarStatus::Training => "training",
             AvatarStatus::Completed => "ready to use",
             AvatarStatus::Failed => "training failed",
@@ -397,7 +397,7 @@ impl Texts for En {
             AvatarStatus::Draft | AvatarStatus::CollectingPhotos => {
                 s.push_str(&format!(" (at least {} needed)", f.min_photos));
             }
-            AvatarStatus::Training | AvatarStatus::Queued | AvatarStatus::Submitting => {
+            AvatarStatus::Training | AvatarStatus::Queued | AvatarStatus::Submitting | AvatarStatus::Sending => {
                 let expected = self.minutes(f.preset.expected_minutes(f.kind));
                 match f.training_minutes {
                     Some(m) => s.push_str(&format!("\nRunning for {m} min (usually {expected})")),
@@ -419,7 +419,7 @@ impl Texts for En {
             FailureReason::Rejected { detail } => {
                 format!(
                     "the training service refused the photos ({})",
-                    escape(detail)
+                    brief(detail)
                 )
             }
             FailureReason::Unauthorized => {
@@ -428,10 +428,16 @@ impl Texts for En {
             FailureReason::ProviderError { detail } => {
                 format!(
                     "the training service reported an error ({})",
-                    escape(detail)
+                    brief(detail)
                 )
             }
             FailureReason::TimedOut => "training took too long and was stopped".to_owned(),
+            FailureReason::NotStarted { detail } => {
+                format!("the training could not be started: {}", brief(detail))
+            }
+            FailureReason::Unconfirmed => "the training service never confirmed that it took \
+                 the training, so it was not sent again (you will not be charged twice)"
+                .to_owned(),
         }
     }
     fn delete_question(&self, name: &str, photo_count: u32, trained: bool) -> String {
@@ -579,7 +585,7 @@ impl Texts for En {
     fn generation_failed(&self, name: &str, reason: &FailureReason) -> String {
         let why = match reason {
             FailureReason::Rejected { detail } => {
-                format!("the image service refused the request ({})", escape(detail))
+                format!("the image service refused the request ({})", brief(detail))
             }
             FailureReason::Unauthorized => {
                 "the image service is not available right now (the bot's operator has been \
@@ -587,9 +593,16 @@ impl Texts for En {
                     .to_owned()
             }
             FailureReason::ProviderError { detail } => {
-                format!("the image service reported an error ({})", escape(detail))
+                format!("the image service reported an error ({})", brief(detail))
             }
             FailureReason::TimedOut => "it took too long and was stopped".to_owned(),
+            FailureReason::NotStarted { detail } => {
+                format!("it could not be started ({})", brief(detail))
+            }
+            FailureReason::Unconfirmed => {
+                "the image service never confirmed the request, so it was not sent again"
+                    .to_owned()
+            }
         };
         format!("❌ <b>{}</b> could not draw this: {why}.", escape(name))
     }

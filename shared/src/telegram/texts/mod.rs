@@ -204,6 +204,17 @@ pub fn texts(language: Language) -> &'static dyn Texts {
 }
 
 /// Escapes text for Telegram's HTML parse mode: only `<`, `>` and `&` need it.
+/// A detail from outside (fal's explanation of a failure), cut to a length that keeps any
+/// message quoting it far inside Telegram's 4096 characters, then escaped.
+pub fn brief(detail: &str) -> String {
+    const MAX_CHARS: usize = 300;
+    if detail.chars().count() <= MAX_CHARS {
+        return escape(detail);
+    }
+    let cut: String = detail.chars().take(MAX_CHARS).collect();
+    format!("{}…", escape(&cut))
+}
+
 pub fn escape(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for c in raw.chars() {
@@ -228,7 +239,7 @@ pub fn status_icon(status: AvatarStatus) -> &'static str {
     match status {
         AvatarStatus::Draft | AvatarStatus::CollectingPhotos => "📥",
         AvatarStatus::Ready => "🟢",
-        AvatarStatus::Queued | AvatarStatus::Submitting => "⏳",
+        AvatarStatus::Queued | AvatarStatus::Submitting | AvatarStatus::Sending => "⏳",
         AvatarStatus::Training => "🧠",
         AvatarStatus::Completed => "✅",
         AvatarStatus::Failed => "❌",
@@ -239,6 +250,21 @@ pub fn status_icon(status: AvatarStatus) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_details_are_cut_before_they_reach_telegram() {
+        let long = "<x>".repeat(2000);
+        let cut = brief(&long);
+        assert!(cut.chars().count() < 1000, "{}", cut.len());
+        assert!(cut.ends_with('…') && !cut.contains('<'));
+        assert_eq!(brief("short & sweet"), "short &amp; sweet");
+        let reason = crate::domain::FailureReason::Rejected { detail: long };
+        for language in [crate::domain::Language::Ru, crate::domain::Language::En] {
+            let t = texts(language);
+            assert!(t.training_failed("A", &reason).chars().count() < 4096);
+            assert!(t.generation_failed("A", &reason).chars().count() < 4096);
+        }
+    }
 
     #[test]
     fn escape_covers_exactly_the_html_specials() {

@@ -2,7 +2,7 @@
 
 use super::{
     CardFacts, DeliveryReport, GenerationRefusal, HistoryEntry, Texts, TrainingProgress,
-    TrainingRefusal, date, escape, preview, wait_minutes,
+    TrainingRefusal, brief, date, escape, preview, wait_minutes,
 };
 use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, NameError, PhotoRejection,
@@ -126,7 +126,7 @@ impl Texts for Ru {
         match status {
             AvatarStatus::Draft | AvatarStatus::CollectingPhotos => "сбор фотографий",
             AvatarStatus::Ready => "готов к обучению",
-            AvatarStatus::Queued | AvatarStatus::Submitting => "ожидает запуска обучения",
+            AvatarStatus::Queued | AvatarStatus::Submitting | AvatarStatus::Sending => "ожидает запуска обучения",
             AvatarStatus::Training => "обучается",
             AvatarStatus::Completed => "готов к использованию",
             AvatarStatus::Failed => "ошибка обучения",
@@ -408,7 +408,7 @@ impl Texts for Ru {
             AvatarStatus::Draft | AvatarStatus::CollectingPhotos => {
                 s.push_str(&format!(" (нужно не меньше {})", f.min_photos));
             }
-            AvatarStatus::Training | AvatarStatus::Queued | AvatarStatus::Submitting => {
+            AvatarStatus::Training | AvatarStatus::Queued | AvatarStatus::Submitting | AvatarStatus::Sending => {
                 let expected = self.minutes(f.preset.expected_minutes(f.kind));
                 match f.training_minutes {
                     Some(m) => s.push_str(&format!("\nИдёт {m} мин (обычно {expected})")),
@@ -428,16 +428,22 @@ impl Texts for Ru {
     fn failure_reason(&self, reason: &FailureReason) -> String {
         match reason {
             FailureReason::Rejected { detail } => {
-                format!("сервис обучения не принял фотографии ({})", escape(detail))
+                format!("сервис обучения не принял фотографии ({})", brief(detail))
             }
             FailureReason::Unauthorized => {
                 "у бота неверно настроен доступ к сервису обучения; администратор уже знает"
                     .to_owned()
             }
             FailureReason::ProviderError { detail } => {
-                format!("сервис обучения сообщил об ошибке ({})", escape(detail))
+                format!("сервис обучения сообщил об ошибке ({})", brief(detail))
             }
             FailureReason::TimedOut => "обучение шло слишком долго и было остановлено".to_owned(),
+            FailureReason::NotStarted { detail } => {
+                format!("обучение не удалось запустить: {}", brief(detail))
+            }
+            FailureReason::Unconfirmed => "сервис обучения так и не подтвердил, что принял \
+                 обучение, поэтому оно не отправлялось повторно (дважды вы не заплатите)"
+                .to_owned(),
         }
     }
     fn delete_question(&self, name: &str, photo_count: u32, trained: bool) -> String {
@@ -587,16 +593,23 @@ impl Texts for Ru {
     fn generation_failed(&self, name: &str, reason: &FailureReason) -> String {
         let why = match reason {
             FailureReason::Rejected { detail } => {
-                format!("сервис изображений отклонил запрос ({})", escape(detail))
+                format!("сервис изображений отклонил запрос ({})", brief(detail))
             }
             FailureReason::Unauthorized => {
                 "сервис изображений сейчас недоступен (администратор бота уже знает)".to_owned()
             }
             FailureReason::ProviderError { detail } => {
-                format!("сервис изображений сообщил об ошибке ({})", escape(detail))
+                format!("сервис изображений сообщил об ошибке ({})", brief(detail))
             }
             FailureReason::TimedOut => {
                 "это заняло слишком много времени и было остановлено".to_owned()
+            }
+            FailureReason::NotStarted { detail } => {
+                format!("запрос не удалось запустить ({})", brief(detail))
+            }
+            FailureReason::Unconfirmed => {
+                "сервис изображений так и не подтвердил запрос, поэтому он не отправлялся повторно"
+                    .to_owned()
             }
         };
         format!("❌ <b>{}</b> не смог(ла) нарисовать: {why}.", escape(name))

@@ -1,24 +1,16 @@
-//! Telling the user: training started, progress, and the outcome (exactly once).
+//! Telling the user about a training: started, progress, and the outcome (exactly once).
 
-use super::{NOTICE_CLAIM, Pipeline, PipelineResult};
-use crate::domain::{Avatar, AvatarState, ChatId, Language, OutcomeNotice, Timestamp, UserId};
+use super::super::notice::settles_notice;
+use super::super::{PROGRESS_EVERY, Pipeline, PipelineResult};
+use crate::domain::{Avatar, AvatarState, NoticeEvent, Timestamp};
 use crate::ports::StoreError;
 use crate::telegram::callback::Callback;
-use crate::telegram::client::TelegramError;
 use crate::telegram::screens::{Keyboard, Screen};
 use crate::telegram::texts::{TrainingProgress, texts};
 
 impl Pipeline {
-    /// The user's chat and language (a private chat's id is the user's id).
-    pub(super) async fn audience(&self, owner: UserId) -> PipelineResult<(ChatId, Language)> {
-        Ok(match self.store.get_user(owner).await? {
-            Some(user) => (user.chat_id, user.language),
-            None => (ChatId(owner.0), Language::Ru),
-        })
-    }
-
     /// Edits the avatar's status message (the one that said "queued"), if it has one.
-    pub(super) async fn show_status(&self, avatar: &Avatar, text: String) {
+    async fn show_status(&self, avatar: &Avatar, text: String) {
         let Some(at) = avatar.status_message else {
             return;
         };
@@ -28,7 +20,7 @@ impl Pipeline {
         }
     }
 
-    pub(super) async fn announce_start(&self, avatar: &Avatar) -> PipelineResult<()> {
+    pub(in crate::pipeline) async fn announce_start(&self, avatar: &Avatar) -> PipelineResult<()> {
         let (_, language) = self.audience(avatar.owner).await?;
         let text = texts(language).training_started(
             avatar.name.as_str(),
@@ -39,7 +31,7 @@ impl Pipeline {
     }
 
     /// Edits the status message with progress, at most once a minute; records when.
-    pub(super) async fn show_progress(
+    pub(in crate::pipeline) async fn show_progress(
         &self,
         avatar: &Avatar,
         progress: TrainingProgress,
@@ -48,7 +40,7 @@ impl Pipeline {
         if avatar.status_message.is_none()
             || avatar
                 .progress_shown_at
-                .is_some_and(|at| now.since(at) < super::PROGRESS_EVERY)
+                .is_some_and(|at| now.since(at) < PROGRESS_EVERY)
         {
             return Ok(false);
         }
@@ -68,7 +60,7 @@ impl Pipeline {
 
     /// Sends the outcome notice of an avatar whose claim the caller holds, then marks it
     /// sent. A transient failure leaves it due: the sweep sends it once the claim lapses.
-    pub(super) async fn send_notice(&self, avatar: &Avatar) -> PipelineResult<()> {
+    pub(in crate::pipeline) async fn send_notice(&self, avatar: &Avatar) -> PipelineResult<()> {
         let (chat, language) = self.audience(avatar.owner).await?;
         let t = texts(language);
         let text = match &avatar.state {
@@ -87,16 +79,10 @@ impl Pipeline {
         if !settles_notice(sent, &format!("avatar {}", avatar.id)) {
             return Ok(());
         }
-        self.mark_notice_sent(avatar).await
-    }
-
-    async fn mark_notice_sent(&self, avatar: &Avatar) -> PipelineResult<()> {
+        let now = Timestamp::now();
         let marked = self
             .update_with(avatar.clone(), |current| {
-                (current.notice != OutcomeNotice::Sent).then(|| Avatar {
-                    notice: OutcomeNotice::Sent,
-                    ..current.clone()
-                })
+                current.apply_notice(NoticeEvent::Sent, now)
             })
             .await?;
         if marked.is_some() {
@@ -106,20 +92,13 @@ impl Pipeline {
     }
 
     /// For the sweep: takes over a due notice whose sender's claim has lapsed, and sends it.
-    pub(super) async fn retry_notice(
+    pub(in crate::pipeline) async fn retry_notice(
         &self,
         avatar: &Avatar,
         now: Timestamp,
     ) -> PipelineResult<bool> {
-        let OutcomeNotice::Due { claimed_until } = avatar.notice else {
+        let Some(claimed) = avatar.apply_notice(NoticeEvent::TakeOver, now) else {
             return Ok(false);
-        };
-        if claimed_until > now {
-            return Ok(false);
-        }
-        let mut claimed = avatar.clone();
-        claimed.notice = OutcomeNotice::Due {
-            claimed_until: now.plus(NOTICE_CLAIM),
         };
         let claimed = match self.store.update_avatar(&claimed).await {
             Ok(stored) => stored,
@@ -129,25 +108,5 @@ impl Pipeline {
         };
         self.send_notice(&claimed).await?;
         Ok(true)
-    }
-}
-
-/// Whether an attempt to tell the user settles the notice: sent, or never sendable (blocked,
-/// refused). A transient failure leaves it due for the sweep.
-pub(super) fn settles_notice(sent: Result<(), TelegramError>, subject: &str) -> bool {
-    match sent {
-        Ok(()) => true,
-        Err(TelegramError::Blocked(_)) => {
-            tracing::info!(%subject, "user blocked the bot; notice dropped");
-            true
-        }
-        Err(e) if e.is_transient() => {
-            tracing::warn!(%subject, error = %e, "notice not sent; the sweep will retry");
-            false
-        }
-        Err(e) => {
-            tracing::error!(%subject, error = %e, "notice refused by Telegram; not retried");
-            true
-        }
     }
 }
