@@ -422,7 +422,10 @@ impl FromEnv for FalSettings {
         let archive_url_ttl = env.seconds("FAL_ARCHIVE_URL_TTL", 24 * 3600, 600);
         let model_url_ttl = env.seconds("FAL_MODEL_URL_TTL", 6 * 3600, 600);
         if model_url_ttl.is_some_and(|d| d > Duration::from_secs(7 * 24 * 3600)) {
-            env.reject("FAL_MODEL_URL_TTL", "must be at most 604800 seconds (7 days)");
+            env.reject(
+                "FAL_MODEL_URL_TTL",
+                "must be at most 604800 seconds (7 days)",
+            );
         }
         let webhook_retry_window = env.seconds("FAL_WEBHOOK_RETRY_WINDOW", 2 * 3600, 0);
         let launch_timeout = env.seconds("FAL_LAUNCH_TIMEOUT", 3600, 300);

@@ -234,7 +234,9 @@ fn sign(key: &SigningKey, request_id: &str, body: &str, timestamp: i64) -> Value
 
 /// The bytes of the fake LoRA trained for `request_id` (what the CDN serves).
 pub fn lora_bytes(request_id: &str) -> Vec<u8> {
-    format!("safetensors-of-{request_id}-").repeat(64).into_bytes()
+    format!("safetensors-of-{request_id}-")
+        .repeat(64)
+        .into_bytes()
 }
 
 /// The webhook body fal posts for a successful request.

@@ -64,16 +64,15 @@ impl PipelineWorld {
         } else {
             pairs.push(("FAL_KEY".into(), FAL_KEY.into()));
         }
-        let (telegram, fal_settings, webhooks, training, generation) =
-            EnvReader::from_pairs(pairs)
-                .load::<(
-                    TelegramSettings,
-                    FalSettings,
-                    FalWebhooks,
-                    TrainingSettings,
-                    GenerationSettings,
-                )>()
-                .expect("test configuration is valid");
+        let (telegram, fal_settings, webhooks, training, generation) = EnvReader::from_pairs(pairs)
+            .load::<(
+                TelegramSettings,
+                FalSettings,
+                FalWebhooks,
+                TrainingSettings,
+                GenerationSettings,
+            )>()
+            .expect("test configuration is valid");
         let backend = match &fal_settings.mode {
             fluxbot::config::FalMode::Live { key } => FalBackend::Live(
                 FalClient::new(fal_settings.queue_url.clone(), key.clone())
@@ -171,6 +170,14 @@ impl PipelineWorld {
             status: response.status().as_u16(),
             body: String::from_utf8_lossy(response.body().as_ref()).into_owned(),
         }
+    }
+
+    /// A webhook URL as the launch worker would give fal for `route` (token included).
+    pub fn webhook_url_for(&self, route: &fluxbot::fal::webhook_token::WebhookRoute) -> String {
+        let key = self.pipeline.webhooks.key.as_ref().expect("a test secret");
+        route
+            .url(&url::Url::parse(WEBHOOK_URL).unwrap(), key)
+            .to_string()
     }
 
     /// fal.ai delivering `payload` as the successful result of `sub`: signed now, to the

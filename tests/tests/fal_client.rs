@@ -139,11 +139,10 @@ async fn completed_with_an_error_and_cancel_too_late() {
 #[tokio::test]
 async fn transient_failures_are_retried_then_reported() {
     let (server, client) = client().await;
+    // 429 (fal's queue-length limit) proves nothing was queued: a submit may be repeated.
     Mock::given(method("POST"))
         .and(path("/fal-ai/flux-lora"))
-        .respond_with(ResponseTemplate::new(503).set_body_json(
-            json!({"detail": "Runner scheduling failure", "error_type": "runner_scheduling_failure"}),
-        ))
+        .respond_with(ResponseTemplate::new(429).set_body_json(json!({"detail": "Queue is full"})))
         .up_to_n_times(2)
         .expect(2)
         .mount(&server)
@@ -218,6 +217,39 @@ async fn permanent_errors_are_typed_and_not_retried() {
 }
 
 #[tokio::test]
+async fn a_submit_whose_answer_is_unclear_is_never_repeated() {
+    for (status, body) in [
+        (
+            500,
+            r#"{"detail":"Internal error","error_type":"internal_error"}"#,
+        ),
+        (502, "<html>Bad Gateway</html>"),
+        (503, r#"{"detail":"Runner scheduling failure"}"#),
+        (
+            504,
+            r#"{"detail":"Request timed out","error_type":"request_timeout"}"#,
+        ),
+        (200, r#"{"request_id": "0192"#),
+    ] {
+        let (server, client) = client().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status).set_body_string(body))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let err = client
+            .submit("fal-ai/flux-lora", &json!({}), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, FalError::SubmitOutcomeUnknown(_)),
+            "{status}: {err:?}"
+        );
+        drop(server); // verifies the single call
+    }
+}
+
+#[tokio::test]
 async fn a_submit_that_times_out_is_not_repeated() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -232,6 +264,6 @@ async fn a_submit_that_times_out_is_not_repeated() {
         .submit("fal-ai/flux-lora", &json!({}), None)
         .await
         .unwrap_err();
-    assert!(matches!(err, FalError::SubmitOutcomeUnknown), "{err:?}");
+    assert!(matches!(err, FalError::SubmitOutcomeUnknown(_)), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(40));
 }

@@ -9,7 +9,6 @@ use fluxbot::domain::{
     Avatar, AvatarStatus, GeneratedImage, Generation, GenerationState, OutcomeNotice, Timestamp,
 };
 use fluxbot::ports::BlobKey;
-use fluxbot_tests::fake_fal::portrait_result;
 use fluxbot_tests::fake_telegram::updates::User;
 use fluxbot_tests::pipeline_world::PipelineWorld;
 use serde_json::json;
@@ -37,7 +36,7 @@ async fn trained(w: &PipelineWorld, user: User, kind: &str, trainer_result: &str
     w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     let sub = w.fal.submissions().last().unwrap().clone();
     let payload = if trainer_result.is_empty() {
-        portrait_result(&sub.request_id)
+        w.fal.portrait_result(&sub.request_id)
     } else {
         trainer_result.to_owned()
     };
@@ -126,17 +125,32 @@ async fn portrait_generation_goes_to_flux_lora_and_comes_back_by_webhook_as_an_a
     let profile = w.bot.profile(ANNA).await.unwrap();
     assert_eq!(profile.generation.num_images.get(), 3, "remembered");
 
+    // fal's retention removes its copy of the LoRA: generating still works, from ours.
+    let training_request = w.fal.submissions()[0].request_id.clone();
+    w.fal.delete_file(&format!(
+        "{training_request}/pytorch_lora_weights.safetensors"
+    ));
     let (received, response) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     assert_eq!((received, response.batch_item_failures.len()), (1, 0));
     let subs = w.fal.submissions();
     assert_eq!(subs.len(), 2, "the training, then this generation");
     let sub = subs[1].clone();
     assert_eq!(sub.endpoint, "fal-ai/flux-lora");
+    // fal is given our copy of the LoRA (presigned now), not its own expiring one; it
+    // serves the very bytes the trainer produced.
+    let path = sub.input["loras"][0]["path"].as_str().unwrap().to_owned();
+    assert_ne!(path, lora_url);
+    let served = reqwest::get(&path).await.unwrap();
+    assert!(served.status().is_success(), "{}", served.status());
+    assert_eq!(
+        served.bytes().await.unwrap().to_vec(),
+        fluxbot_tests::fake_fal::lora_bytes(&subs[0].request_id)
+    );
     assert_eq!(
         sub.input,
         json!({
             "prompt": format!("{} woman, on a <sunny> beach & smiling", avatar.trigger_phrase().as_str()),
-            "loras": [{"path": lora_url, "scale": 1.0}],
+            "loras": [{"path": path, "scale": 1.0}],
             "image_size": "portrait_16_9",
             "num_images": 3,
             "output_format": "jpeg",

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use fluxbot::config::{EnvReader, FalSettings, Limits, TelegramSettings};
+use fluxbot::config::{EnvReader, FalSettings, FalWebhooks, Limits, TelegramSettings};
 use fluxbot::domain::{AvatarStatus, UserId};
 use fluxbot::fal::generation::GenerationSettings;
 use fluxbot::fal::training::TrainingSettings;
@@ -20,7 +20,7 @@ const EVA: User = User {
 };
 
 fn config(telegram: &FakeTelegram) -> LocalConfig {
-    let (telegram, fal, limits, training, generation) = EnvReader::from_pairs([
+    let (telegram, fal, webhooks, limits, training, generation) = EnvReader::from_pairs([
         ("TELEGRAM_TOKEN", TOKEN.to_owned()),
         ("TELEGRAM_API_URL", telegram.url()),
         ("AVATAR_TEST_MODE", "true".to_owned()),
@@ -36,6 +36,7 @@ fn config(telegram: &FakeTelegram) -> LocalConfig {
     .load::<(
         TelegramSettings,
         FalSettings,
+        FalWebhooks,
         Limits,
         TrainingSettings,
         GenerationSettings,
@@ -44,6 +45,7 @@ fn config(telegram: &FakeTelegram) -> LocalConfig {
     LocalConfig {
         telegram,
         fal,
+        webhooks,
         limits,
         training,
         generation,

@@ -7,15 +7,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fluxbot::domain::{
-    AvatarState, AvatarStatus, FailureReason, OutcomeNotice, Timestamp, TrainedModel,
+    AttemptId, AvatarId, AvatarState, AvatarStatus, FailureReason, OutcomeNotice, Timestamp,
+    TrainedModel, UserId,
 };
+use fluxbot::fal::webhook_token::WebhookRoute;
 use fluxbot::jobs::Job;
-use fluxbot::ports::QueueDelay;
-use fluxbot_tests::fake_fal::{ok_webhook, portrait_result};
+use fluxbot::ports::{BlobKey, QueueDelay};
+use fluxbot_tests::fake_fal::{lora_bytes, ok_webhook};
 use fluxbot_tests::fake_telegram::updates::User;
 use fluxbot_tests::flaky_store::FlakyStore;
 use fluxbot_tests::pipeline_world::PipelineWorld;
 use serde_json::json;
+use tokio::io::AsyncReadExt;
 
 const ANNA: User = User {
     id: 6_000_001,
@@ -83,6 +86,16 @@ async fn launch_submits_once_and_a_signed_webhook_completes_with_one_notice() {
     assert!(webhook.starts_with(
         "https://fluxapi.execute-api.eu-central-1.amazonaws.com/fal/webhook?owner=6000001&avatar="
     ));
+    assert!(
+        webhook.contains("&token="),
+        "bound to the record: {webhook}"
+    );
+    // fal is asked to expire its copies and not to keep the payloads.
+    assert_eq!(
+        sub.lifecycle.as_deref(),
+        Some(r#"{"expiration_duration_seconds":86400}"#)
+    );
+    assert_eq!(sub.store_io.as_deref(), Some("0"));
 
     let stored = w.avatar_now(&avatar).await;
     let AvatarState::Training { request, .. } = &stored.state else {
@@ -123,7 +136,7 @@ async fn launch_submits_once_and_a_signed_webhook_completes_with_one_notice() {
     assert_eq!(w.fal.submissions().len(), 1, "never two paid submissions");
 
     // fal.ai delivers the result, signed.
-    let body = ok_webhook(&sub.request_id, &portrait_result(&sub.request_id));
+    let body = ok_webhook(&sub.request_id, &w.fal.portrait_result(&sub.request_id));
     let now = Timestamp::now().as_secs();
     let answer = w
         .post_webhook(
@@ -136,20 +149,31 @@ async fn launch_submits_once_and_a_signed_webhook_completes_with_one_notice() {
     let done = w.avatar_now(&avatar).await;
     match &done.state {
         AvatarState::Completed { output, .. } => {
+            let cdn = w.fal.cdn_origin();
+            let stored_key = format!("models/{}/{}/lora.safetensors", avatar.owner, avatar.id);
             assert_eq!(
                 output.model,
                 TrainedModel::Lora {
                     lora_url: format!(
-                        "https://v3.fal.media/files/rabbit/{}_pytorch_lora_weights.safetensors",
+                        "{cdn}/files/{}/pytorch_lora_weights.safetensors",
                         sub.request_id
                     ),
-                    config_url: Some(format!(
-                        "https://v3.fal.media/files/rabbit/{}_config.json",
-                        sub.request_id
-                    )),
+                    config_url: Some(format!("{cdn}/files/{}/config.json", sub.request_id)),
+                    stored_key: Some(stored_key.clone()),
                 }
             );
             assert_eq!(output.raw_response, body, "fal's response kept as received");
+            // What we paid for is ours: the same bytes in our bucket.
+            let mut kept = Vec::new();
+            w.pipeline
+                .blobs
+                .get(&BlobKey::new(stored_key).unwrap())
+                .await
+                .unwrap()
+                .read_to_end(&mut kept)
+                .await
+                .unwrap();
+            assert_eq!(kept, lora_bytes(&sub.request_id));
         }
         other => panic!("{other:?}"),
     }
@@ -188,7 +212,12 @@ async fn launch_submits_once_and_a_signed_webhook_completes_with_one_notice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_are_authenticated_before_they_are_read() {
     let w = PipelineWorld::new(false).await;
-    let url = fluxbot_tests::pipeline_world::WEBHOOK_URL.to_string();
+    let url = w.webhook_url_for(&WebhookRoute::Training {
+        owner: UserId(ANNA.id),
+        avatar_id: AvatarId::new(),
+        attempt: AttemptId::new(),
+        endpoint: "fal-ai/flux-pro-trainer".into(),
+    });
     let body = ok_webhook("req-x", r#"{"finetune_id":"ft"}"#);
     let now = Timestamp::now().as_secs();
     let cases = [
@@ -217,6 +246,21 @@ async fn webhooks_are_authenticated_before_they_are_read() {
         let answer = w.post_webhook(&url, headers, &body).await;
         assert_eq!(answer.status, 401, "{name}");
     }
+    // Signed by fal, but to a URL we never issued (no token, a forged one, another
+    // avatar's ids under this token): 401, the body never read.
+    let plain = fluxbot_tests::pipeline_world::WEBHOOK_URL.to_string();
+    let forged_token = format!("{}0", &url[..url.len() - 1]);
+    let other_owner = url.replacen(&format!("owner={}", ANNA.id), "owner=1", 1);
+    for (name, target) in [
+        ("no token", plain),
+        ("bad token", forged_token),
+        ("other owner", other_owner),
+    ] {
+        let answer = w
+            .post_webhook(&target, w.fal.signed_headers("req-x", &body, now), &body)
+            .await;
+        assert_eq!(answer.status, 401, "{name}");
+    }
     // Signed but not a fal webhook body: 400. Signed for another request id: 400.
     let junk = "{\"hello\": 1}";
     let answer = w
@@ -233,17 +277,25 @@ async fn webhooks_are_authenticated_before_they_are_read() {
         .post_webhook(&url, w.fal.signed_headers("gw-2", retried, now), retried)
         .await;
     assert_eq!(answer.status, 200);
-    // Genuine, but for a request nobody knows: acknowledged, nothing done.
+    // Genuine, but for a request nobody knows: fal's status API (our key) says it is not
+    // ours; acknowledged, nothing done.
     let answer = w
         .post_webhook(&url, w.fal.signed_headers("req-x", &body, now), &body)
         .await;
     assert_eq!(answer.status, 200);
+    assert!(w.fal.status_queries().contains(&"req-x".to_owned()));
 
     let health = w.get_health().await;
     assert_eq!(health.status, 200, "{}", health.body);
     let json = health.json();
     assert_eq!(json["status"], "ok");
     assert_eq!(json["checks"]["fal_webhook_keys"], "ok (2 keys)");
+    assert_eq!(json["config"]["fal_webhook_secret_set"], true);
+    assert!(
+        !health
+            .body
+            .contains(fluxbot_tests::pipeline_world::WEBHOOK_SECRET)
+    );
     assert!(!health.body.contains("test-key-secret") && !health.body.contains("AAFake"));
 }
 
@@ -261,7 +313,7 @@ async fn the_sweep_recovers_a_lost_webhook_and_the_late_one_changes_nothing() {
         json!({"status": "COMPLETED", "request_id": sub.request_id, "logs": []}),
     );
     w.fal
-        .set_result(&sub.request_id, &portrait_result(&sub.request_id));
+        .set_result(&sub.request_id, &w.fal.portrait_result(&sub.request_id));
 
     let later = Timestamp::now().plus(Duration::from_secs(600));
     let report = w.pipeline.sweep(later, deadline()).await.unwrap();
@@ -274,7 +326,9 @@ async fn the_sweep_recovers_a_lost_webhook_and_the_late_one_changes_nothing() {
         "out of the in-flight index once told"
     );
 
-    let answer = w.deliver_ok(&sub, &portrait_result(&sub.request_id)).await;
+    let answer = w
+        .deliver_ok(&sub, &w.fal.portrait_result(&sub.request_id))
+        .await;
     assert_eq!(answer.status, 200);
     assert_eq!(
         sent_containing(&w, "is trained and ready"),
@@ -357,30 +411,46 @@ async fn a_submission_whose_record_was_lost_is_adopted_and_never_resubmitted() {
         .bot
         .queued_avatar(ANNA, "portrait", "Anna", "fast", 10)
         .await;
+    // Every try to record the request id fails (the worker might as well have died).
     let flaky = w.with_store(Arc::new(FlakyStore::failing_put_fal_request(
         w.pipeline.store.clone(),
-        1,
+        3,
     )));
     let (_, response) = w.run_queue(&flaky, Duration::from_secs(2)).await;
-    assert_eq!(
-        response.batch_item_failures.len(),
-        1,
-        "the message comes back"
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "nothing to retry: it was paid for"
     );
     assert_eq!(w.fal.submissions().len(), 1);
-    let claimed = w.avatar_now(&avatar).await;
+    let sending = w.avatar_now(&avatar).await;
     assert_eq!(
-        claimed.status(),
-        AvatarStatus::Submitting,
-        "claim kept: it was paid for"
+        sending.status(),
+        AvatarStatus::Sending,
+        "the intent is kept: it was paid for"
     );
 
-    // The redelivered launch finds the claim held and submits nothing.
+    // A redelivered launch, and sweeps long after any lease, submit nothing.
+    let job = Job::LaunchTraining {
+        owner: avatar.owner,
+        avatar_id: avatar.id,
+    };
+    w.bot
+        .backend
+        .queue
+        .send(&job.to_body(), QueueDelay::NONE)
+        .await
+        .unwrap();
     let (received, response) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     assert_eq!((received, response.batch_item_failures.len()), (1, 0));
+    for minutes in [11, 30, 90] {
+        let later = Timestamp::now().plus(Duration::from_secs(minutes * 60));
+        let report = w.pipeline.sweep(later, deadline()).await.unwrap();
+        assert_eq!(report.relaunched, 0, "{report:?}");
+    }
     assert_eq!(w.fal.submissions().len(), 1);
 
-    // The result arrives; its request id was never recorded, the attempt in the URL routes it.
+    // The result arrives; its request id was never recorded: the token routes it, fal's
+    // status API (our key) confirms it is ours.
     let sub = w.fal.submissions()[0].clone();
     assert!(
         w.pipeline
@@ -390,7 +460,9 @@ async fn a_submission_whose_record_was_lost_is_adopted_and_never_resubmitted() {
             .unwrap()
             .is_none()
     );
-    let answer = w.deliver_ok(&sub, &portrait_result(&sub.request_id)).await;
+    let answer = w
+        .deliver_ok(&sub, &w.fal.portrait_result(&sub.request_id))
+        .await;
     assert_eq!(answer.status, 200);
     let done = w.avatar_now(&avatar).await;
     assert_eq!(done.status(), AvatarStatus::Completed);
@@ -416,7 +488,9 @@ async fn results_for_deleted_avatars_are_ignored() {
         .press_data(ANNA, list, &format!("dy:{}", avatar.id))
         .await;
     assert!(w.bot.avatars(ANNA).await.is_empty());
-    let answer = w.deliver_ok(&sub, &portrait_result(&sub.request_id)).await;
+    let answer = w
+        .deliver_ok(&sub, &w.fal.portrait_result(&sub.request_id))
+        .await;
     assert_eq!(answer.status, 200);
     assert!(w.bot.avatars(ANNA).await.is_empty(), "nothing resurrected");
     assert_eq!(sent_containing(&w, "is trained and ready"), 0);
@@ -447,7 +521,8 @@ async fn test_mode_trains_for_free_through_the_same_completion() {
     let done = w.avatar_now(&avatar).await;
     match &done.state {
         AvatarState::Completed { output, .. } => assert!(matches!(&output.model,
-            TrainedModel::Lora { lora_url, .. } if lora_url.contains("test-mode"))),
+            TrainedModel::Lora { lora_url, stored_key: Some(key), .. }
+                if lora_url.starts_with("data:") && key.starts_with("models/"))),
         other => panic!("{other:?}"),
     }
     assert_eq!(sent_containing(&w, "is trained and ready"), 1);
@@ -488,20 +563,27 @@ async fn style_happy_path_with_the_fast_lora_trainer() {
             .len(),
         5
     );
-    let payload = r#"{"diffusers_lora_file":{"url":"https://v3.fal.media/files/koala/style_lora.safetensors","content_type":"application/octet-stream","file_name":"pytorch_lora_weights.safetensors","file_size":44000000},"config_file":{"url":"https://v3.fal.media/files/koala/config.json","content_type":"application/octet-stream","file_name":"config.json","file_size":1100},"debug_preprocessed_output":null}"#;
-    let answer = w.deliver_ok(&sub, payload).await;
+    let lora = w
+        .fal
+        .host_file("koala/style_lora.safetensors", vec![7; 4096]);
+    let config = w.fal.host_file("koala/config.json", b"{}".to_vec());
+    let payload = format!(
+        r#"{{"diffusers_lora_file":{{"url":"{lora}","content_type":"application/octet-stream","file_name":"pytorch_lora_weights.safetensors","file_size":4096}},"config_file":{{"url":"{config}","content_type":"application/octet-stream","file_name":"config.json","file_size":2}},"debug_preprocessed_output":null}}"#
+    );
+    let answer = w.deliver_ok(&sub, &payload).await;
     assert_eq!(answer.status, 200);
     let done = w.avatar_now(&avatar).await;
     assert!(matches!(&done.state, AvatarState::Completed { output, .. }
     if output.model == TrainedModel::Lora {
-        lora_url: "https://v3.fal.media/files/koala/style_lora.safetensors".into(),
-        config_url: Some("https://v3.fal.media/files/koala/config.json".into()),
+        lora_url: lora.clone(),
+        config_url: Some(config.clone()),
+        stored_key: Some(format!("models/{}/{}/lora.safetensors", avatar.owner, avatar.id)),
     }));
     assert_eq!(sent_containing(&w, "is trained and ready"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_key_fails_the_avatar_and_a_500_is_retried() {
+async fn a_bad_key_fails_the_avatar_and_a_500_is_never_resubmitted() {
     let w = PipelineWorld::new(false).await;
     let first = w
         .bot
@@ -534,13 +616,14 @@ async fn a_bad_key_fails_the_avatar_and_a_500_is_retried() {
         json!({"detail": "Internal error", "error_type": "internal_error"}),
     );
     let (_, response) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
-    assert!(
-        response.batch_item_failures.is_empty(),
-        "retried within the call"
-    );
-    assert_eq!(w.fal.submissions().len(), 1, "one submission in all");
-    let training = w.avatar_now(&second).await;
-    assert_eq!(training.status(), AvatarStatus::Training);
+    assert!(response.batch_item_failures.is_empty(), "nothing to retry");
+    // A 5xx does not prove fal did not queue it: never submitted again; the avatar waits.
+    let waiting = w.avatar_now(&second).await;
+    assert_eq!(waiting.status(), AvatarStatus::Sending);
+    let later = Timestamp::now().plus(Duration::from_secs(3600));
+    let report = w.pipeline.sweep(later, deadline()).await.unwrap();
+    assert_eq!(report.relaunched, 0);
+    assert!(w.fal.submissions().is_empty(), "no second submit");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -557,8 +640,8 @@ async fn webhook_and_sweep_racing_notify_once() {
         json!({"status": "COMPLETED", "request_id": sub.request_id}),
     );
     w.fal
-        .set_result(&sub.request_id, &portrait_result(&sub.request_id));
-    let body = ok_webhook(&sub.request_id, &portrait_result(&sub.request_id));
+        .set_result(&sub.request_id, &w.fal.portrait_result(&sub.request_id));
+    let body = ok_webhook(&sub.request_id, &w.fal.portrait_result(&sub.request_id));
     let headers = w
         .fal
         .signed_headers(&sub.request_id, &body, Timestamp::now().as_secs());

@@ -17,10 +17,10 @@ use fluxbot::domain::Timestamp;
 use fluxbot::fal::webhook::{WebhookBody, WebhookVerifier};
 use fluxbot::fal::webhook_token::WebhookRoute;
 use fluxbot::pipeline::{FalBackend, Pipeline};
-use subtle::ConstantTimeEq;
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
+use subtle::ConstantTimeEq;
 
 pub struct App {
     pipeline: Pipeline,

@@ -31,7 +31,10 @@ async fn main() -> ExitCode {
     let webhook_secret = match LocalBot::webhook_secret(&data) {
         Ok(secret) => secret,
         Err(e) => {
-            eprintln!("local runner could not keep its webhook secret in {}: {e}", data.display());
+            eprintln!(
+                "local runner could not keep its webhook secret in {}: {e}",
+                data.display()
+            );
             return ExitCode::FAILURE;
         }
     };

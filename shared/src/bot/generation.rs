@@ -316,8 +316,14 @@ mod tests {
             failed_at: now,
         };
         let running = vec![
-            generation(now, GenerationState::Pending),
-            generation(now, GenerationState::Submitting { lease_until: now }),
+            generation(now, GenerationState::Pending { claims: 0 }),
+            generation(
+                now,
+                GenerationState::Submitting {
+                    lease_until: now,
+                    claims: 1,
+                },
+            ),
         ];
         assert_eq!(
             refusal_for(&running, 2, 30, now),

@@ -339,10 +339,7 @@ mod tests {
             due.apply(NoticeEvent::TakeOver, now.plus(NOTICE_CLAIM))
                 .is_some()
         );
-        assert_eq!(
-            due.apply(NoticeEvent::Sent, now),
-            Some(OutcomeNotice::Sent)
-        );
+        assert_eq!(due.apply(NoticeEvent::Sent, now), Some(OutcomeNotice::Sent));
         assert_eq!(OutcomeNotice::Sent.apply(NoticeEvent::Sent, now), None);
         assert_eq!(OutcomeNotice::Sent.apply(NoticeEvent::TakeOver, now), None);
         assert_eq!(OutcomeNotice::NotDue.apply(NoticeEvent::Sent, now), None);

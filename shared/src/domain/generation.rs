@@ -281,11 +281,15 @@ impl GenerationState {
 pub enum GenerationEvent {
     /// A launch worker takes it for `lease` (again once a lease lapsed, at most
     /// [`MAX_LAUNCH_CLAIMS`] times).
-    Claim { lease: Duration },
+    Claim {
+        lease: Duration,
+    },
     /// The worker is about to call fal.ai: from here it may be paid.
     BeginSubmit,
     /// fal.ai gave it a request id.
-    Submitted { request: FalRequest },
+    Submitted {
+        request: FalRequest,
+    },
     /// Provably nothing reached fal.ai: back to pending.
     Release,
     /// The result of `request`: the recorded one, or (while `sending`) one confirmed ours.
@@ -293,7 +297,9 @@ pub enum GenerationEvent {
         request: FalRequest,
         images: Vec<GeneratedImage>,
     },
-    Fail { reason: FailureReason },
+    Fail {
+        reason: FailureReason,
+    },
 }
 
 impl GenerationEvent {
@@ -363,15 +369,16 @@ pub fn transition(
         (S::Submitting { claims, .. } | S::Sending { claims, .. }, E::Release) => {
             S::Pending { claims: *claims }
         }
-        (S::InProgress { request: awaited, .. }, E::Succeed { request, images })
-            if awaited.request_id == request.request_id =>
-        {
-            S::Completed {
-                request,
-                images,
-                completed_at: now,
-            }
-        }
+        (
+            S::InProgress {
+                request: awaited, ..
+            },
+            E::Succeed { request, images },
+        ) if awaited.request_id == request.request_id => S::Completed {
+            request,
+            images,
+            completed_at: now,
+        },
         (S::Sending { .. }, E::Succeed { request, images }) => S::Completed {
             request,
             images,
@@ -619,7 +626,11 @@ mod tests {
         ("submitting_held", "release", GenerationStatus::Pending),
         ("submitting_held", "fail", GenerationStatus::Failed),
         ("submitting_lapsed", "claim", GenerationStatus::Submitting),
-        ("submitting_lapsed", "begin_submit", GenerationStatus::Sending),
+        (
+            "submitting_lapsed",
+            "begin_submit",
+            GenerationStatus::Sending,
+        ),
         ("submitting_lapsed", "release", GenerationStatus::Pending),
         ("submitting_lapsed", "fail", GenerationStatus::Failed),
         (
@@ -632,7 +643,11 @@ mod tests {
             "release",
             GenerationStatus::Pending,
         ),
-        ("submitting_lapsed_exhausted", "fail", GenerationStatus::Failed),
+        (
+            "submitting_lapsed_exhausted",
+            "fail",
+            GenerationStatus::Failed,
+        ),
         ("sending", "submitted", GenerationStatus::InProgress),
         ("sending", "release", GenerationStatus::Pending),
         ("sending", "succeed_recorded", GenerationStatus::Completed),
@@ -683,7 +698,14 @@ mod tests {
             claims: 1,
         };
         let much_later = T0.plus(Duration::from_secs(365 * 24 * 3600));
-        assert!(transition(&sending, GenerationEvent::Claim { lease: LEASE }, much_later).is_err());
+        assert!(
+            transition(
+                &sending,
+                GenerationEvent::Claim { lease: LEASE },
+                much_later
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -691,10 +713,9 @@ mod tests {
         let old: GenerationState =
             serde_json::from_value(serde_json::json!({"status": "pending"})).unwrap();
         assert_eq!(old, GenerationState::Pending { claims: 0 });
-        let old: GenerationState = serde_json::from_value(
-            serde_json::json!({"status": "submitting", "lease_until": 5}),
-        )
-        .unwrap();
+        let old: GenerationState =
+            serde_json::from_value(serde_json::json!({"status": "submitting", "lease_until": 5}))
+                .unwrap();
         assert_eq!(
             old,
             GenerationState::Submitting {

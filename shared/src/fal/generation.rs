@@ -238,7 +238,11 @@ mod tests {
         assert_eq!(images.len(), 2);
         assert!(!images[0].nsfw && images[1].nsfw);
         assert_eq!(images[0].width, Some(768));
-        assert_eq!(result_images(&payload, 1).unwrap().len(), 1, "no more than asked for");
+        assert_eq!(
+            result_images(&payload, 1).unwrap().len(),
+            1,
+            "no more than asked for"
+        );
         assert!(result_images(&json!({"images": []}), 4).is_err());
         assert!(result_images(&json!({"finetune_id": "x"}), 4).is_err());
     }

@@ -91,8 +91,14 @@ mod tests {
         let hosts: ResultHosts = ResultHosts::DEFAULT.parse().unwrap();
         assert!(hosts.allows(&url("https://v3.fal.media/files/rabbit/x.jpeg")));
         assert!(hosts.allows(&url("https://fal.media/files/x.jpeg")));
-        assert!(!hosts.allows(&url("http://v3.fal.media/files/x.jpeg")), "http");
-        assert!(!hosts.allows(&url("https://v3.fal.media:8443/x")), "other port");
+        assert!(
+            !hosts.allows(&url("http://v3.fal.media/files/x.jpeg")),
+            "http"
+        );
+        assert!(
+            !hosts.allows(&url("https://v3.fal.media:8443/x")),
+            "other port"
+        );
         assert!(!hosts.allows(&url("https://evilfal.media/x")));
         assert!(!hosts.allows(&url("https://fal.media.evil.example/x")));
         assert!(!hosts.allows(&url("https://169.254.169.254/latest/meta-data")));

@@ -354,7 +354,11 @@ impl FalClient {
                     )
                     .header(
                         "X-Fal-Store-IO",
-                        if self.retention.store_payloads { "1" } else { "0" },
+                        if self.retention.store_payloads {
+                            "1"
+                        } else {
+                            "0"
+                        },
                     );
             }
             if let Some(body) = body {

@@ -338,7 +338,8 @@ mod tests {
             trained_model(PORTRAIT_TRAINER, &portrait),
             Ok(TrainedModel::Lora {
                 lora_url: "https://v3.fal.media/files/lora.safetensors".into(),
-                config_url: Some("https://v3.fal.media/files/config.json".into())
+                config_url: Some("https://v3.fal.media/files/config.json".into()),
+                stored_key: None,
             })
         );
         assert_eq!(

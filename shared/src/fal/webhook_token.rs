@@ -95,7 +95,9 @@ impl WebhookRoute {
                 avatar_id,
                 attempt,
                 endpoint,
-            } => format!("fluxbot-webhook/v1\ntraining\n{owner}\n{avatar_id}\n{attempt}\n{endpoint}"),
+            } => {
+                format!("fluxbot-webhook/v1\ntraining\n{owner}\n{avatar_id}\n{attempt}\n{endpoint}")
+            }
             WebhookRoute::Generation {
                 owner,
                 avatar_id,
@@ -196,9 +198,7 @@ impl WebhookRoute {
 
     pub fn owner(&self) -> UserId {
         match self {
-            WebhookRoute::Training { owner, .. } | WebhookRoute::Generation { owner, .. } => {
-                *owner
-            }
+            WebhookRoute::Training { owner, .. } | WebhookRoute::Generation { owner, .. } => *owner,
         }
     }
 
@@ -247,11 +247,7 @@ mod tests {
                 Err(TokenError::Invalid)
             );
             // Another owner with the same token.
-            let forged = query.replacen(
-                &format!("owner={}", route.owner()),
-                "owner=1",
-                1,
-            );
+            let forged = query.replacen(&format!("owner={}", route.owner()), "owner=1", 1);
             assert_eq!(
                 WebhookRoute::verify(&forged, &key("a")),
                 Err(TokenError::Invalid)

@@ -64,7 +64,8 @@ impl ResultFetcher {
         let mut body = BytesMut::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| PipelineError::ImageFetch(e.without_url().to_string()))?;
+            let chunk =
+                chunk.map_err(|e| PipelineError::ImageFetch(e.without_url().to_string()))?;
             if body.len() + chunk.len() > max {
                 return Ok(Err(too_big(max)));
             }
@@ -184,10 +185,7 @@ mod tests {
             "ftp://v3.fal.media/x",
             "not a url",
         ] {
-            assert!(
-                matches!(fetcher.bytes(url, 10).await, Ok(Err(_))),
-                "{url}"
-            );
+            assert!(matches!(fetcher.bytes(url, 10).await, Ok(Err(_))), "{url}");
         }
     }
 

@@ -224,10 +224,9 @@ impl Pipeline {
     /// Says plainly at cold start how trainings will run.
     pub fn log_mode(&self) {
         match &self.fal {
-            FalBackend::Live(_) => tracing::info!(
-                webhook = self.webhooks.url.is_some(),
-                "fal.ai live mode"
-            ),
+            FalBackend::Live(_) => {
+                tracing::info!(webhook = self.webhooks.url.is_some(), "fal.ai live mode")
+            }
             FalBackend::Test { mock_duration, .. } => tracing::warn!(
                 mock_duration_s = mock_duration.as_secs(),
                 "TEST MODE: no fal.ai calls; trainings are simulated and cost nothing"

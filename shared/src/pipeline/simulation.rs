@@ -173,14 +173,22 @@ mod tests {
             Timestamp(0),
         );
         let payload = placeholder_result(&generation);
-        let GenerationOutcome::Images(images) = GenerationOutcome::from_payload(&payload, &generation)
+        let GenerationOutcome::Images(images) =
+            GenerationOutcome::from_payload(&payload, &generation)
         else {
             panic!("placeholder result must parse");
         };
         assert_eq!(images.len(), 3);
         for image in images {
-            let bytes = fetcher().bytes(&image.url, 10 << 20).await.unwrap().unwrap();
-            assert_eq!(imagesize::image_type(&bytes).unwrap(), imagesize::ImageType::Jpeg);
+            let bytes = fetcher()
+                .bytes(&image.url, 10 << 20)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                imagesize::image_type(&bytes).unwrap(),
+                imagesize::ImageType::Jpeg
+            );
             let size = imagesize::blob_size(&bytes).unwrap();
             assert_eq!((size.width, size.height), (432, 768));
         }
@@ -189,7 +197,8 @@ mod tests {
     #[tokio::test]
     async fn the_simulated_lora_can_be_kept_like_a_real_one() {
         let raw = training_result("test_1", PORTRAIT_TRAINER);
-        let TrainingOutcome::Succeeded(output) = TrainingOutcome::from_result(PORTRAIT_TRAINER, &raw)
+        let TrainingOutcome::Succeeded(output) =
+            TrainingOutcome::from_result(PORTRAIT_TRAINER, &raw)
         else {
             panic!("the simulated result must parse");
         };

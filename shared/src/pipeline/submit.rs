@@ -28,7 +28,9 @@ impl SubmitOutcome {
         match result {
             Ok(submitted) => SubmitOutcome::Accepted(submitted.request_id),
             Err(FalError::SubmitOutcomeUnknown(why)) => SubmitOutcome::Unknown(why),
-            Err(FalError::Unauthorized { .. }) => SubmitOutcome::Refused(FailureReason::Unauthorized),
+            Err(FalError::Unauthorized { .. }) => {
+                SubmitOutcome::Refused(FailureReason::Unauthorized)
+            }
             Err(e @ (FalError::Rejected { .. } | FalError::NotFound)) => {
                 SubmitOutcome::Refused(FailureReason::Rejected {
                     detail: e.to_string(),

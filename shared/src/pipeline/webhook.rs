@@ -72,7 +72,10 @@ impl Pipeline {
                 generation_id,
                 endpoint,
             } => {
-                let Some(generation) = self.store.get_generation(*avatar_id, *generation_id).await?
+                let Some(generation) = self
+                    .store
+                    .get_generation(*avatar_id, *generation_id)
+                    .await?
                 else {
                     tracing::info!(generation = %generation_id, "result for a deleted generation ignored");
                     return Ok(WebhookResult::Generation(Completion::Gone));
@@ -139,7 +142,9 @@ fn outcome_of(body: &WebhookBody, raw: &str, endpoint: &str) -> TrainingOutcome 
                     model,
                     raw_response: raw.to_owned(),
                 }),
-                Err(problem) => TrainingOutcome::Failed(FailureReason::ProviderError { detail: problem }),
+                Err(problem) => {
+                    TrainingOutcome::Failed(FailureReason::ProviderError { detail: problem })
+                }
             }
         }
         _ => TrainingOutcome::Failed(failure_of(body)),

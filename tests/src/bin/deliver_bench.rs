@@ -7,7 +7,6 @@
 use std::time::{Duration, Instant};
 
 use fluxbot::domain::Timestamp;
-use fluxbot_tests::fake_fal::portrait_result;
 use fluxbot_tests::fake_telegram::updates::User;
 use fluxbot_tests::pipeline_world::PipelineWorld;
 use fluxbot_tests::rss::{reset_peak, status_kb};
@@ -36,7 +35,7 @@ async fn main() {
     w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     let training = w.fal.submissions().pop().unwrap();
     let trained = w
-        .deliver_ok(&training, &portrait_result(&training.request_id))
+        .deliver_ok(&training, &w.fal.portrait_result(&training.request_id))
         .await;
     assert_eq!(trained.status, 200);
     let id = avatar.id;

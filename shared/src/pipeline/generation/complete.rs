@@ -27,9 +27,9 @@ impl Pipeline {
     ) -> PipelineResult<Completion> {
         match &generation.state {
             state if state.is_finished() => return Ok(Completion::AlreadyDone),
-            GenerationState::InProgress { request: awaited, .. }
-                if awaited.request_id != request.request_id =>
-            {
+            GenerationState::InProgress {
+                request: awaited, ..
+            } if awaited.request_id != request.request_id => {
                 tracing::warn!(generation = %generation.id, request = %request.request_id, "result for another request than the recorded one; ignored");
                 return Ok(Completion::NotAwaited);
             }
@@ -75,7 +75,9 @@ impl Pipeline {
         now: Timestamp,
     ) -> PipelineResult<Completion> {
         let written = self
-            .update_with(generation.clone(), |current| current.apply(event.clone(), now).ok())
+            .update_with(generation.clone(), |current| {
+                current.apply(event.clone(), now).ok()
+            })
             .await?;
         let Some(finished) = written else {
             return Ok(Completion::AlreadyDone);

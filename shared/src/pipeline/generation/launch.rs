@@ -30,8 +30,12 @@ impl Pipeline {
         if generation.owner != owner {
             return Ok(JobOutcome::Done);
         }
-        let claimed = match generation.apply(GenerationEvent::Claim { lease: LAUNCH_LEASE }, now)
-        {
+        let claimed = match generation.apply(
+            GenerationEvent::Claim {
+                lease: LAUNCH_LEASE,
+            },
+            now,
+        ) {
             Ok(claimed) => claimed,
             Err(_) if generation.state.launch_given_up(now) => {
                 let detail = format!("{MAX_LAUNCH_CLAIMS} attempts to start it failed");

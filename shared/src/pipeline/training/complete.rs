@@ -86,12 +86,19 @@ impl Pipeline {
             failed => failed,
         };
         let written = self
-            .update_with(avatar, |current| outcome_of(current, request, attempt, &outcome, now))
+            .update_with(avatar, |current| {
+                outcome_of(current, request, attempt, &outcome, now)
+            })
             .await?;
         let Some(stored) = written else {
             return Ok(match self.store.get_avatar(owner, avatar_id).await? {
                 None => Completion::Gone,
-                Some(a) if matches!(a.state, AvatarState::Completed { .. } | AvatarState::Failed { .. }) => {
+                Some(a)
+                    if matches!(
+                        a.state,
+                        AvatarState::Completed { .. } | AvatarState::Failed { .. }
+                    ) =>
+                {
                     Completion::AlreadyDone
                 }
                 Some(a) => {
@@ -117,7 +124,9 @@ impl Pipeline {
             reason: reason.clone(),
         };
         let failed = self
-            .update_with(avatar.clone(), |current| current.apply(fail.clone(), now).ok())
+            .update_with(avatar.clone(), |current| {
+                current.apply(fail.clone(), now).ok()
+            })
             .await?;
         if let Some(stored) = failed {
             tracing::warn!(avatar = %stored.id, reason = ?reason, "training failed");

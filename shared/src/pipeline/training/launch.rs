@@ -11,8 +11,8 @@
 use super::super::submit::SubmitOutcome;
 use super::super::{FalBackend, JobOutcome, LAUNCH_LEASE, Pipeline, PipelineError, PipelineResult};
 use crate::domain::{
-    AttemptId, Avatar, AvatarEvent, AvatarId, FailureReason, FalRequest, MAX_LAUNCH_CLAIMS,
-    Photo, Timestamp, UserId, blob_keys,
+    AttemptId, Avatar, AvatarEvent, AvatarId, FailureReason, FalRequest, MAX_LAUNCH_CLAIMS, Photo,
+    Timestamp, UserId, blob_keys,
 };
 use crate::fal::training::TrainingRequest;
 use crate::fal::webhook_token::WebhookRoute;
@@ -139,7 +139,9 @@ impl Pipeline {
             endpoint: endpoint.clone(),
         };
         let Some(sending) = self
-            .update_with(claimed.clone(), |current| current.apply(begin.clone(), now).ok())
+            .update_with(claimed.clone(), |current| {
+                current.apply(begin.clone(), now).ok()
+            })
             .await?
         else {
             // The lease lapsed and another attempt holds the avatar: it is theirs to submit.
@@ -269,7 +271,9 @@ impl Pipeline {
     async fn release(&self, avatar: &Avatar, attempt: AttemptId, now: Timestamp) {
         let release = AvatarEvent::Release { attempt };
         if let Err(e) = self
-            .update_with(avatar.clone(), |current| current.apply(release.clone(), now).ok())
+            .update_with(avatar.clone(), |current| {
+                current.apply(release.clone(), now).ok()
+            })
             .await
         {
             tracing::warn!(avatar = %avatar.id, error = %e, "claim not released; it lapses with its lease");

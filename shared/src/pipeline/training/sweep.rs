@@ -78,7 +78,14 @@ impl Pipeline {
                     }
                     let timed_out = TrainingOutcome::Failed(FailureReason::TimedOut);
                     let done = self
-                        .complete_training(avatar.owner, avatar.id, request, attempt, timed_out, now)
+                        .complete_training(
+                            avatar.owner,
+                            avatar.id,
+                            request,
+                            attempt,
+                            timed_out,
+                            now,
+                        )
                         .await?;
                     tracing::warn!(avatar = %avatar.id, request = %request.request_id, ?done, "training timed out");
                     report.timed_out += 1;
@@ -138,8 +145,15 @@ impl Pipeline {
                     } => {
                         let failed =
                             TrainingOutcome::Failed(FailureReason::ProviderError { detail: error });
-                        self.complete_training(avatar.owner, avatar.id, request, attempt, failed, now)
-                            .await?;
+                        self.complete_training(
+                            avatar.owner,
+                            avatar.id,
+                            request,
+                            attempt,
+                            failed,
+                            now,
+                        )
+                        .await?;
                         report.failed += 1;
                     }
                     QueueStatus::InQueue { position } => {

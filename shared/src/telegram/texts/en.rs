@@ -117,7 +117,9 @@ impl Texts for En {
         match status {
             AvatarStatus::Draft | AvatarStatus::CollectingPhotos => "collecting photos",
             AvatarStatus::Ready => "ready to train",
-            AvatarStatus::Queued | AvatarStatus::Submitting | AvatarStatus::Sending => "waiting to start training",
+            AvatarStatus::Queued | AvatarStatus::Submitting | AvatarStatus::Sending => {
+                "waiting to start training"
+            }
             AvatarStatus::Training => "training",
             AvatarStatus::Completed => "ready to use",
             AvatarStatus::Failed => "training failed",
@@ -397,7 +399,10 @@ impl Texts for En {
             AvatarStatus::Draft | AvatarStatus::CollectingPhotos => {
                 s.push_str(&format!(" (at least {} needed)", f.min_photos));
             }
-            AvatarStatus::Training | AvatarStatus::Queued | AvatarStatus::Submitting | AvatarStatus::Sending => {
+            AvatarStatus::Training
+            | AvatarStatus::Queued
+            | AvatarStatus::Submitting
+            | AvatarStatus::Sending => {
                 let expected = self.minutes(f.preset.expected_minutes(f.kind));
                 match f.training_minutes {
                     Some(m) => s.push_str(&format!("\nRunning for {m} min (usually {expected})")),
@@ -426,10 +431,7 @@ impl Texts for En {
                 "the bot's training account is misconfigured; the operator has been told".to_owned()
             }
             FailureReason::ProviderError { detail } => {
-                format!(
-                    "the training service reported an error ({})",
-                    brief(detail)
-                )
+                format!("the training service reported an error ({})", brief(detail))
             }
             FailureReason::TimedOut => "training took too long and was stopped".to_owned(),
             FailureReason::NotStarted { detail } => {
@@ -600,8 +602,7 @@ impl Texts for En {
                 format!("it could not be started ({})", brief(detail))
             }
             FailureReason::Unconfirmed => {
-                "the image service never confirmed the request, so it was not sent again"
-                    .to_owned()
+                "the image service never confirmed the request, so it was not sent again".to_owned()
             }
         };
         format!("❌ <b>{}</b> could not draw this: {why}.", escape(name))

@@ -126,7 +126,9 @@ impl Texts for Ru {
         match status {
             AvatarStatus::Draft | AvatarStatus::CollectingPhotos => "сбор фотографий",
             AvatarStatus::Ready => "готов к обучению",
-            AvatarStatus::Queued | AvatarStatus::Submitting | AvatarStatus::Sending => "ожидает запуска обучения",
+            AvatarStatus::Queued | AvatarStatus::Submitting | AvatarStatus::Sending => {
+                "ожидает запуска обучения"
+            }
             AvatarStatus::Training => "обучается",
             AvatarStatus::Completed => "готов к использованию",
             AvatarStatus::Failed => "ошибка обучения",
@@ -408,7 +410,10 @@ impl Texts for Ru {
             AvatarStatus::Draft | AvatarStatus::CollectingPhotos => {
                 s.push_str(&format!(" (нужно не меньше {})", f.min_photos));
             }
-            AvatarStatus::Training | AvatarStatus::Queued | AvatarStatus::Submitting | AvatarStatus::Sending => {
+            AvatarStatus::Training
+            | AvatarStatus::Queued
+            | AvatarStatus::Submitting
+            | AvatarStatus::Sending => {
                 let expected = self.minutes(f.preset.expected_minutes(f.kind));
                 match f.training_minutes {
                     Some(m) => s.push_str(&format!("\nИдёт {m} мин (обычно {expected})")),
