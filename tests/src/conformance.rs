@@ -78,12 +78,23 @@ pub async fn training_since(store: &dyn RecordStore, owner: UserId, at: Timestam
         at,
     )
     .await;
+    let req = request(&format!("req-{}", a.id));
+    let a = step(
+        store,
+        &a,
+        AvatarEvent::BeginSubmit {
+            attempt,
+            endpoint: req.endpoint.clone(),
+        },
+        at,
+    )
+    .await;
     step(
         store,
         &a,
         AvatarEvent::Submitted {
             attempt,
-            request: request(&format!("req-{}", a.id)),
+            request: req,
         },
         at,
     )
