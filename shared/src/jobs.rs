@@ -29,6 +29,12 @@ pub enum Job {
         avatar_id: AvatarId,
         generation_id: GenerationId,
     },
+    /// Stop a running fal.ai request whose avatar was deleted (the conversation holds no
+    /// fal key; the launch worker does).
+    CancelFalRequest {
+        endpoint: String,
+        request_id: String,
+    },
     /// Test mode: the simulated generation is over; deliver placeholder images.
     FinishTestGeneration {
         owner: UserId,

@@ -595,6 +595,18 @@ pub async fn fal_requests_route_to_their_owner(store: &dyn RecordStore) {
         Some(generation_request)
     );
     assert_eq!(store.get_fal_request("unknown").await.unwrap(), None);
+    // Forgotten when its avatar is deleted; forgetting twice is fine.
+    store.delete_fal_request("gen-1").await.unwrap();
+    store.delete_fal_request("gen-1").await.unwrap();
+    assert_eq!(store.get_fal_request("gen-1").await.unwrap(), None);
+    assert!(
+        store
+            .get_fal_request(&training.request_id)
+            .await
+            .unwrap()
+            .is_some(),
+        "others stay"
+    );
 }
 
 pub async fn update_ids_are_processed_once(store: &dyn RecordStore) {

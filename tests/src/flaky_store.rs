@@ -110,6 +110,9 @@ impl RecordStore for FlakyStore {
         }
         self.inner.put_fal_request(owner).await
     }
+    async fn delete_fal_request(&self, request_id: &str) -> StoreResult<()> {
+        self.inner.delete_fal_request(request_id).await
+    }
     async fn get_fal_request(&self, request_id: &str) -> StoreResult<Option<FalRequestOwner>> {
         self.inner.get_fal_request(request_id).await
     }

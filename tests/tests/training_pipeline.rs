@@ -488,12 +488,47 @@ async fn results_for_deleted_avatars_are_ignored() {
         .press_data(ANNA, list, &format!("dy:{}", avatar.id))
         .await;
     assert!(w.bot.avatars(ANNA).await.is_empty());
+    // Nothing names it any more: no request record, no photo record, no object.
+    assert!(
+        w.pipeline
+            .store
+            .get_fal_request(&sub.request_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        w.pipeline
+            .store
+            .list_photos(avatar.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for prefix in fluxbot::domain::blob_keys::avatar_prefixes(avatar.owner, avatar.id) {
+        assert_eq!(
+            w.pipeline.blobs.delete_prefix(&prefix).await.unwrap(),
+            0,
+            "{prefix}"
+        );
+    }
+    // Its fal.ai training is cancelled by the launch worker (which holds the fal key).
+    let (received, response) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    assert_eq!((received, response.batch_item_failures.len()), (1, 0));
+    assert_eq!(w.fal.cancels(), vec![sub.request_id.clone()]);
+    // A late result changes nothing.
     let answer = w
         .deliver_ok(&sub, &w.fal.portrait_result(&sub.request_id))
         .await;
     assert_eq!(answer.status, 200);
     assert!(w.bot.avatars(ANNA).await.is_empty(), "nothing resurrected");
     assert_eq!(sent_containing(&w, "is trained and ready"), 0);
+    let report = w
+        .pipeline
+        .sweep(Timestamp::now().plus(Duration::from_secs(600)), deadline())
+        .await
+        .unwrap();
+    assert_eq!(report.checked, 0, "nothing in flight: {report:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

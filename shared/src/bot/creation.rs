@@ -4,9 +4,11 @@
 
 use super::{Answer, BotResult, Turn};
 use crate::domain::{
-    Avatar, AvatarEvent, AvatarKind, AvatarName, AvatarStatus, DialogueState, Gender, MessageRef,
-    Preset, blob_keys,
+    Avatar, AvatarEvent, AvatarKind, AvatarName, AvatarState, AvatarStatus, DialogueState, Gender,
+    GenerationState, MessageRef, Preset, blob_keys,
 };
+use crate::jobs::Job;
+use crate::ports::QueueDelay;
 use crate::telegram::screens::{self, Screen};
 
 impl Turn<'_> {
@@ -156,10 +158,41 @@ impl Turn<'_> {
         Ok(())
     }
 
-    /// Removes an avatar's files, then its records. Files first: if the records went first
-    /// and the file deletion failed, nothing would remember the files. A retry after a
-    /// partial failure finds fewer files and finishes the job.
+    /// Removes everything that names an avatar: its running fal.ai work is cancelled (by the
+    /// launch worker, which holds the fal key), its request ids forgotten, its files deleted,
+    /// then its records. Records last: if they went first and a later step failed, nothing
+    /// would remember the rest. A retry after a partial failure finishes the job.
     pub(super) async fn remove_avatar(&mut self, avatar: &Avatar) -> BotResult<()> {
+        let generations = self.bot.store.list_generations(avatar.id, u32::MAX).await?;
+        let running = matches!(avatar.state, AvatarState::Training { .. })
+            .then(|| avatar.state.fal_request())
+            .flatten()
+            .into_iter()
+            .chain(generations.iter().filter_map(|g| match &g.state {
+                GenerationState::InProgress { request, .. } => Some(request),
+                _ => None,
+            }));
+        for request in running {
+            let cancel = Job::CancelFalRequest {
+                endpoint: request.endpoint.clone(),
+                request_id: request.request_id.clone(),
+            };
+            self.bot
+                .launches
+                .send(&cancel.to_body(), QueueDelay::NONE)
+                .await?;
+        }
+        let known = avatar
+            .state
+            .fal_request()
+            .into_iter()
+            .chain(generations.iter().filter_map(|g| g.state.fal_request()));
+        for request in known {
+            self.bot
+                .store
+                .delete_fal_request(&request.request_id)
+                .await?;
+        }
         for prefix in blob_keys::avatar_prefixes(avatar.owner, avatar.id) {
             self.bot.blobs.delete_prefix(&prefix).await?;
         }

@@ -263,6 +263,15 @@ impl GenerationState {
         self.status().as_str()
     }
 
+    /// The fal.ai request this generation knows of, if any.
+    pub fn fal_request(&self) -> Option<&FalRequest> {
+        match self {
+            GenerationState::InProgress { request, .. }
+            | GenerationState::Completed { request, .. } => Some(request),
+            _ => None,
+        }
+    }
+
     /// Whether launching has been given up: it waits for a claim it may no longer have.
     pub fn launch_given_up(&self, now: Timestamp) -> bool {
         match self {

@@ -227,6 +227,16 @@ impl AvatarState {
         }
     }
 
+    /// The fal.ai request this avatar knows of, if any.
+    pub fn fal_request(&self) -> Option<&FalRequest> {
+        match self {
+            AvatarState::Training { request, .. } | AvatarState::Completed { request, .. } => {
+                Some(request)
+            }
+            _ => None,
+        }
+    }
+
     /// The attempt whose submit may have reached fal.ai, if any.
     pub fn paid_attempt(&self) -> Option<AttemptId> {
         match self {

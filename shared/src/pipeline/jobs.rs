@@ -1,6 +1,6 @@
 //! The launch queue's jobs, dispatched to trainings and generations.
 
-use super::Pipeline;
+use super::{FalBackend, Pipeline, PipelineResult};
 use crate::domain::{FalRequest, Timestamp};
 use crate::jobs::Job;
 
@@ -14,6 +14,29 @@ pub enum JobOutcome {
 }
 
 impl Pipeline {
+    /// Cancels a request at fal.ai (its avatar is gone); done whatever fal answers but a
+    /// transient failure.
+    async fn cancel_fal_request(
+        &self,
+        endpoint: &str,
+        request_id: &str,
+    ) -> PipelineResult<JobOutcome> {
+        let FalBackend::Live(client) = &self.fal else {
+            return Ok(JobOutcome::Done);
+        };
+        match client.cancel(endpoint, request_id).await {
+            Ok(outcome) => {
+                tracing::info!(request = %request_id, ?outcome, "fal.ai request of a deleted avatar cancelled");
+                Ok(JobOutcome::Done)
+            }
+            Err(e) if e.is_permanent() => {
+                tracing::warn!(request = %request_id, error = %e, "fal.ai refused the cancel");
+                Ok(JobOutcome::Done)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub async fn run_job(&self, job: Job, now: Timestamp) -> JobOutcome {
         let result = match job {
             Job::LaunchTraining { owner, avatar_id } => {
@@ -41,6 +64,10 @@ impl Pipeline {
                 self.launch_generation(owner, avatar_id, generation_id, now)
                     .await
             }
+            Job::CancelFalRequest {
+                endpoint,
+                request_id,
+            } => self.cancel_fal_request(&endpoint, &request_id).await,
             Job::FinishTestGeneration {
                 avatar_id,
                 generation_id,

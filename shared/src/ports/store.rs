@@ -190,6 +190,8 @@ pub trait RecordStore: Send + Sync {
     // fal.ai request id -> owner.
     async fn put_fal_request(&self, owner: &FalRequestOwner) -> StoreResult<()>;
     async fn get_fal_request(&self, request_id: &str) -> StoreResult<Option<FalRequestOwner>>;
+    /// Forgets a request id (its avatar is being deleted). Idempotent.
+    async fn delete_fal_request(&self, request_id: &str) -> StoreResult<()>;
 
     // Telegram update ids.
     /// Claims `update_id` for processing until `lease_until`. `Fresh` when nobody has it (or

@@ -663,6 +663,17 @@ impl RecordStore for DynamoStore {
             .transpose()
     }
 
+    async fn delete_fal_request(&self, request_id: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("FALREQ#{request_id}"), "OWNER".into())))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
     async fn claim_update(
         &self,
         update_id: i64,

@@ -508,6 +508,20 @@ impl RecordStore for EmbeddedStore {
             .await
     }
 
+    async fn delete_fal_request(&self, request_id: &str) -> StoreResult<()> {
+        let id = request_id.to_owned();
+        self.db
+            .run(move |conn| {
+                conn.execute(
+                    "DELETE FROM fal_requests WHERE request_id = ?1",
+                    params![id],
+                )
+                .map_err(db_err)
+                .map(drop)
+            })
+            .await
+    }
+
     async fn claim_update(
         &self,
         update_id: i64,

@@ -97,7 +97,7 @@ impl Pipeline {
             GenerationState::Failed { reason, .. } => {
                 crate::metrics::count("GenerationsFailed", &[]);
                 if *reason == FailureReason::Unconfirmed {
-                    crate::metrics::count("SubmissionsUnconfirmed", &[("Work", "generation")]);
+                    crate::metrics::count("SubmissionsUnconfirmed", &[]);
                 }
             }
             _ => {}

@@ -148,7 +148,7 @@ impl Pipeline {
             }
             SubmitOutcome::Unknown(why) => {
                 tracing::warn!(generation = %generation_id, %why, "submit outcome unknown; waiting for the result, never resubmitting");
-                crate::metrics::count("SubmissionsUnclear", &[("Work", "generation")]);
+                crate::metrics::count("SubmissionsUnclear", &[]);
                 Ok(JobOutcome::Done)
             }
         }

@@ -227,7 +227,7 @@ impl Pipeline {
                 match reason {
                     FailureReason::TimedOut => crate::metrics::count("TrainingsTimedOut", &[]),
                     FailureReason::Unconfirmed => {
-                        crate::metrics::count("SubmissionsUnconfirmed", &[("Work", "training")])
+                        crate::metrics::count("SubmissionsUnconfirmed", &[])
                     }
                     _ => {}
                 }

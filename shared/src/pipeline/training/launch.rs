@@ -203,7 +203,7 @@ impl Pipeline {
                 // Maybe queued and paid: never again. The result (its webhook names this
                 // attempt) or the wait window ends it.
                 tracing::warn!(avatar = %sending.id, %attempt, %why, "submit outcome unknown; waiting for the result, never resubmitting");
-                crate::metrics::count("SubmissionsUnclear", &[("Work", "training")]);
+                crate::metrics::count("SubmissionsUnclear", &[]);
                 Ok(JobOutcome::Done)
             }
         }
