@@ -588,7 +588,7 @@ pub async fn fal_requests_route_to_their_owner(store: &dyn RecordStore) {
     store.put_fal_request(&generation_request).await.unwrap();
     assert_eq!(
         store.get_fal_request(&training.request_id).await.unwrap(),
-        Some(training)
+        Some(training.clone())
     );
     assert_eq!(
         store.get_fal_request("gen-1").await.unwrap(),

@@ -393,3 +393,55 @@ async fn a_generation_that_cannot_start_ends_and_frees_the_slot() {
         "only the training was ever submitted"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_avatar_never_sent_to_training_is_removed_with_its_photos_after_a_week() {
+    let w = PipelineWorld::new(false).await;
+    w.bot.create_avatar(ANNA, "portrait", "Draft", "fast").await;
+    for seed in 0..3u8 {
+        let file = w
+            .bot
+            .telegram
+            .add_file(fluxbot_tests::images::jpeg(640, 800, seed * 31), "jpg");
+        w.bot.send_photo(ANNA, &file, (640, 800), None).await;
+    }
+    let avatar = w.bot.avatars(ANNA).await.pop().unwrap();
+    let photos = w.pipeline.store.list_photos(avatar.id).await.unwrap();
+    assert_eq!(photos.len(), 3);
+
+    // Not before a week has passed.
+    let report = w
+        .pipeline
+        .sweep(minutes(6 * 24 * 60), deadline())
+        .await
+        .unwrap();
+    assert_eq!(report.checked, 0, "{report:?}");
+    assert_eq!(w.bot.avatars(ANNA).await.len(), 1);
+
+    let report = w
+        .pipeline
+        .sweep(minutes(7 * 24 * 60 + 10), deadline())
+        .await
+        .unwrap();
+    assert_eq!(report.abandoned_removed, 1, "{report:?}");
+    assert!(w.bot.avatars(ANNA).await.is_empty());
+    assert!(
+        w.pipeline
+            .store
+            .list_photos(avatar.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for photo in &photos {
+        assert_eq!(w.pipeline.blobs.size(&photo.blob_key).await.unwrap(), None);
+    }
+    assert!(
+        w.bot
+            .telegram
+            .last_message(ANNA.id)
+            .text
+            .contains("was never sent to training")
+    );
+    assert!(w.fal.submissions().is_empty());
+}

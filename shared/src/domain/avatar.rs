@@ -176,6 +176,11 @@ pub enum OutcomeNotice {
     Sent,
 }
 
+/// An avatar left unfinished (never sent to training) this long is removed with its photos
+/// by the sweep. A constant, not a setting: it is part of the in-flight index key the store
+/// writes, and a change would need every such key rewritten.
+pub const ABANDONED_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// How long the sender of a notice holds it before the sweep may send it instead.
 pub const NOTICE_CLAIM: Duration = Duration::from_secs(120);
 
@@ -302,10 +307,15 @@ impl Avatar {
     }
 
     /// Since when the status sweep should keep an eye on this avatar: while it waits for a
-    /// launch worker or fal.ai, and after an outcome until the user has been told. This is
-    /// what puts the avatar into the in-flight index.
+    /// launch worker or fal.ai, after an outcome until the user has been told, and once an
+    /// unfinished avatar has been left alone for [`ABANDONED_AFTER`] (a time in the future
+    /// until then, so the sweep does not see it before). This is what puts the avatar into
+    /// the in-flight index.
     pub fn in_flight_since(&self) -> Option<Timestamp> {
         match &self.state {
+            AvatarState::Draft | AvatarState::CollectingPhotos | AvatarState::Ready => {
+                Some(self.updated_at.plus(ABANDONED_AFTER))
+            }
             AvatarState::Queued { queued_at, .. } => Some(*queued_at),
             AvatarState::Completed { completed_at, .. } if self.notice != OutcomeNotice::Sent => {
                 Some(*completed_at)

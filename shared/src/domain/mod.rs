@@ -10,8 +10,8 @@ pub mod styles;
 pub mod user;
 
 pub use avatar::{
-    Avatar, AvatarKind, AvatarName, Gender, NOTICE_CLAIM, NameError, NoticeEvent, OutcomeNotice,
-    Preset, TriggerPhrase,
+    ABANDONED_AFTER, Avatar, AvatarKind, AvatarName, Gender, NOTICE_CLAIM, NameError, NoticeEvent,
+    OutcomeNotice, Preset, TriggerPhrase,
 };
 pub use generation::{
     AspectRatio, GeneratedImage, Generation, GenerationDefaults, GenerationEvent, GenerationState,

@@ -21,6 +21,8 @@ pub struct SweepReport {
     pub timed_out: u32,
     pub progress_shown: u32,
     pub notices_sent: u32,
+    /// Unfinished avatars removed with their photos after [`crate::domain::ABANDONED_AFTER`].
+    pub abandoned_removed: u32,
     pub errors: u32,
     /// The deadline came before the index was done.
     pub truncated: bool,

@@ -13,11 +13,12 @@
 use super::super::sweep::SweepReport;
 use super::super::{FalBackend, Pipeline, PipelineResult};
 use super::TrainingOutcome;
-use crate::domain::{Avatar, AvatarState, FailureReason, Timestamp};
+use crate::domain::{ABANDONED_AFTER, Avatar, AvatarState, FailureReason, Timestamp, blob_keys};
 use crate::fal::{FalError, LogEntry, QueueStatus};
 use crate::jobs::Job;
 use crate::ports::QueueDelay;
-use crate::telegram::texts::TrainingProgress;
+use crate::telegram::screens::{Keyboard, Screen};
+use crate::telegram::texts::{TrainingProgress, texts};
 
 impl Pipeline {
     pub(in crate::pipeline) async fn sweep_avatar(
@@ -180,8 +181,33 @@ impl Pipeline {
                 }
                 Ok(())
             }
+            AvatarState::Draft | AvatarState::CollectingPhotos | AvatarState::Ready
+                if now.since(avatar.updated_at) >= ABANDONED_AFTER =>
+            {
+                self.remove_abandoned(avatar).await?;
+                report.abandoned_removed += 1;
+                Ok(())
+            }
             _ => Ok(()),
         }
+    }
+
+    /// Removes an avatar the user never sent to training: its photos, then its records; then
+    /// says so. Nothing of it was ever given to fal.ai.
+    async fn remove_abandoned(&self, avatar: &Avatar) -> PipelineResult<()> {
+        for prefix in blob_keys::avatar_prefixes(avatar.owner, avatar.id) {
+            self.blobs.delete_prefix(&prefix).await?;
+        }
+        self.store.delete_avatar(avatar.owner, avatar.id).await?;
+        tracing::info!(avatar = %avatar.id, status = avatar.status().as_str(), "abandoned avatar removed with its photos");
+        let (chat, language) = self.audience(avatar.owner).await?;
+        let text = texts(language)
+            .abandoned_avatar_removed(avatar.name.as_str(), ABANDONED_AFTER.as_secs() / 86_400);
+        let screen = Screen::new(text, Keyboard::default());
+        if let Err(e) = self.telegram.send(chat, &screen).await {
+            tracing::info!(avatar = %avatar.id, error = %e, "removal not told");
+        }
+        Ok(())
     }
 
     async fn relaunch(&self, avatar: &Avatar, report: &mut SweepReport) -> PipelineResult<()> {

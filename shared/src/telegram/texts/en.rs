@@ -364,6 +364,13 @@ impl Texts for En {
     fn training_done(&self, name: &str) -> String {
         format!("✅ <b>{}</b> is trained and ready!", escape(name))
     }
+    fn abandoned_avatar_removed(&self, name: &str, days: u64) -> String {
+        format!(
+            "🗑 <b>{}</b> was never sent to training, so after {days} days it has been removed \
+             together with its photos. Create a new avatar whenever you like.",
+            escape(name)
+        )
+    }
     fn training_failed(&self, name: &str, reason: &FailureReason) -> String {
         format!(
             "❌ Training of <b>{}</b> failed: {}. Your photos are kept; delete the avatar and \

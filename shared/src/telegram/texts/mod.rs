@@ -151,6 +151,8 @@ pub trait Texts: Sync {
     fn training_progress(&self, name: &str, progress: TrainingProgress) -> String;
     fn training_done(&self, name: &str) -> String;
     fn training_failed(&self, name: &str, reason: &FailureReason) -> String;
+    /// An avatar never sent to training was removed, with its photos, after `days` idle.
+    fn abandoned_avatar_removed(&self, name: &str, days: u64) -> String;
 
     // Gallery and deletion.
     fn avatar_list(&self, total: usize, page: usize, pages: usize) -> String;

@@ -375,6 +375,13 @@ impl Texts for Ru {
     fn training_done(&self, name: &str) -> String {
         format!("✅ <b>{}</b> обучен и готов!", escape(name))
     }
+    fn abandoned_avatar_removed(&self, name: &str, days: u64) -> String {
+        format!(
+            "🗑 <b>{}</b> так и не был отправлен на обучение, поэтому через {days} дн. он удалён \
+             вместе с фотографиями. Новый аватар можно создать в любой момент.",
+            escape(name)
+        )
+    }
     fn training_failed(&self, name: &str, reason: &FailureReason) -> String {
         format!(
             "❌ Обучение <b>{}</b> не удалось: {}. Фотографии сохранены; чтобы попробовать \
