@@ -377,6 +377,8 @@ pub enum FalMode {
 pub struct FalSettings {
     pub mode: FalMode,
     pub queue_url: Url,
+    /// fal's REST API (storage uploads, for the local runner).
+    pub rest_url: Url,
     pub jwks_url: Url,
     /// In-flight items younger than this are left alone by the sweep.
     pub status_check_interval: Duration,
@@ -415,6 +417,10 @@ impl FromEnv for FalSettings {
         );
         let queue_url = env.url("FAL_QUEUE_URL", Self::DEFAULT_QUEUE_URL);
         let jwks_url = env.url("FAL_JWKS_URL", Self::DEFAULT_JWKS_URL);
+        let rest_url = env.url(
+            "FAL_REST_URL",
+            crate::fal::storage::FalStorage::DEFAULT_REST_URL,
+        );
         let status_check_interval = env.seconds("FAL_STATUS_CHECK_INTERVAL", 120, 10);
         let training_timeout = env.seconds("FAL_TRAINING_TIMEOUT", 3 * 3600, 60);
         let generation_timeout = env.seconds("FAL_GENERATION_TIMEOUT", 600, 60);
@@ -460,6 +466,7 @@ impl FromEnv for FalSettings {
         Some(Self {
             mode,
             queue_url: queue_url?,
+            rest_url: rest_url?,
             jwks_url: jwks_url?,
             status_check_interval: status_check_interval?,
             training_timeout: training_timeout?,

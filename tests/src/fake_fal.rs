@@ -53,6 +53,21 @@ struct State {
     /// The CDN: path under /files/ -> bytes (public, as fal's media URLs are).
     files: HashMap<String, Vec<u8>>,
     files_served: u32,
+    /// Storage uploads: (file name, lifecycle header, parts uploaded).
+    uploads: HashMap<String, Upload>,
+    /// The server's own address (wiremock's request URLs do not carry the port).
+    base: String,
+}
+
+/// One storage upload as the fake saw it.
+#[derive(Debug, Clone, Default)]
+pub struct Upload {
+    pub file_name: String,
+    pub content_type: String,
+    pub lifecycle: Option<String>,
+    pub multipart: bool,
+    parts: std::collections::BTreeMap<u32, Vec<u8>>,
+    pub completed: bool,
 }
 
 #[derive(Clone)]
@@ -74,6 +89,7 @@ impl FakeFal {
             })
             .mount(&server)
             .await;
+        state.lock().unwrap().base = server.uri();
         Self {
             server: Arc::new(server),
             state,
@@ -100,6 +116,17 @@ impl FakeFal {
     /// The next submit is queued (and paid) but its answer is lost this way.
     pub fn accept_next_submit_but(&self, fault: AcceptedBut) {
         self.state.lock().unwrap().accept_next_but = Some(fault);
+    }
+
+    /// Storage uploads so far, by upload id.
+    pub fn uploads(&self) -> Vec<Upload> {
+        self.state
+            .lock()
+            .unwrap()
+            .uploads
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Request ids the status API was asked about.
@@ -246,6 +273,53 @@ pub fn ok_webhook(request_id: &str, payload: &str) -> String {
     )
 }
 
+/// `PUT upload/{id}` (whole file), `PUT upload/{id}/{n}` (a part), `POST upload/{id}/complete`.
+fn upload_bytes(s: &mut State, request: &Request, rest: &str) -> ResponseTemplate {
+    let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let Some(upload) = s.uploads.get_mut(id) else {
+        return ResponseTemplate::new(404);
+    };
+    let name = format!("uploads/{id}/{}", upload.file_name);
+    match (request.method.as_str(), tail) {
+        ("PUT", "") if !upload.multipart => {
+            upload.completed = true;
+            s.files.insert(name, request.body.clone());
+            ResponseTemplate::new(200)
+        }
+        ("PUT", n) if upload.multipart => match n.parse::<u32>() {
+            Ok(n) => {
+                upload.parts.insert(n, request.body.clone());
+                ResponseTemplate::new(200).insert_header("etag", format!("\"etag-{n}\"").as_str())
+            }
+            Err(_) => ResponseTemplate::new(400),
+        },
+        ("POST", "complete") if upload.multipart => {
+            let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+            let listed: Vec<u32> = body["parts"]
+                .as_array()
+                .map(|parts| {
+                    parts
+                        .iter()
+                        .filter(|p| {
+                            p["etag"].as_str() == Some(&format!("\"etag-{}\"", p["partNumber"]))
+                        })
+                        .filter_map(|p| p["partNumber"].as_u64().map(|n| n as u32))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let uploaded: Vec<u32> = upload.parts.keys().copied().collect();
+            if listed != uploaded {
+                return ResponseTemplate::new(400).set_body_json(json!({"detail": "parts differ"}));
+            }
+            let bytes: Vec<u8> = upload.parts.values().flatten().copied().collect();
+            upload.completed = true;
+            s.files.insert(name, bytes);
+            ResponseTemplate::new(200)
+        }
+        _ => ResponseTemplate::new(405),
+    }
+}
+
 struct Responder {
     state: Arc<Mutex<State>>,
     key: Arc<SigningKey>,
@@ -276,6 +350,10 @@ impl Respond for Responder {
                 None => ResponseTemplate::new(404).set_body_string("Not Found"),
             };
         }
+        // Storage upload URLs are capabilities: no key, as with fal's real ones.
+        if let Some(rest) = path.strip_prefix("upload/") {
+            return upload_bytes(&mut self.state.lock().unwrap(), request, rest);
+        }
         let authorized = request
             .headers
             .get("authorization")
@@ -286,6 +364,39 @@ impl Respond for Responder {
         }
         let mut s = self.state.lock().unwrap();
         let method = request.method.as_str();
+        if let Some(step) = path.strip_prefix("storage/upload/") {
+            let storage_type = request
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == "storage_type")
+                .map(|(_, v)| v.into_owned());
+            if method != "POST" || storage_type.as_deref() != Some("fal-cdn-v3") {
+                return ResponseTemplate::new(400).set_body_json(json!({"detail": "bad upload"}));
+            }
+            let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+            let file_name = body["file_name"].as_str().unwrap_or("file").to_owned();
+            s.next += 1;
+            let id = format!("up{}", s.next);
+            let base = s.base.clone();
+            s.uploads.insert(
+                id.clone(),
+                Upload {
+                    file_name: file_name.clone(),
+                    content_type: body["content_type"].as_str().unwrap_or("").to_owned(),
+                    lifecycle: request
+                        .headers
+                        .get("x-fal-object-lifecycle-preference")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned),
+                    multipart: step == "initiate-multipart",
+                    ..Upload::default()
+                },
+            );
+            return ResponseTemplate::new(200).set_body_json(json!({
+                "upload_url": format!("{base}/upload/{id}"),
+                "file_url": format!("{base}/files/uploads/{id}/{file_name}"),
+            }));
+        }
         match path.split_once("/requests/") {
             None if method == "POST" => {
                 if let Some((status, body)) = s.reject_next_submit.take() {

@@ -10,7 +10,7 @@ use fluxbot::config::{EnvReader, FalSettings, FalWebhooks, TelegramSettings};
 use fluxbot::fal::generation::GenerationSettings;
 use fluxbot::fal::training::TrainingSettings;
 use fluxbot::fal::{FalClient, RetryPolicy};
-use fluxbot::pipeline::{FalBackend, Pipeline, ResultFetcher};
+use fluxbot::pipeline::{FalBackend, InputHost, Pipeline, ResultFetcher};
 use fluxbot::ports::RecordStore;
 use fluxbot::telegram::client::TelegramClient;
 use serde_json::{Value, json};
@@ -93,6 +93,7 @@ impl PipelineWorld {
             telegram: TelegramClient::new(&telegram),
             fal: backend,
             fetcher: ResultFetcher::new(fal_settings.result_hosts.clone()),
+            archives: InputHost::Presigned,
             fal_settings,
             webhooks,
             training,

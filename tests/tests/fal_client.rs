@@ -267,3 +267,54 @@ async fn a_submit_that_times_out_is_not_repeated() {
     assert!(matches!(err, FalError::SubmitOutcomeUnknown(_)), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(40));
 }
+
+#[tokio::test]
+async fn storage_uploads_go_whole_or_in_parts_and_ask_to_expire() {
+    use fluxbot::fal::storage::FalStorage;
+    let fal = fluxbot_tests::fake_fal::FakeFal::start().await;
+    let storage = FalStorage::new(
+        fal.queue_url().parse().unwrap(),
+        SecretString::from(fluxbot_tests::fake_fal::FAL_KEY),
+    )
+    .with_part_sizes(10, 4);
+    for bytes in [b"small".to_vec(), b"twenty-five bytes, in 7".to_vec()] {
+        let url = storage
+            .upload(
+                Box::pin(std::io::Cursor::new(bytes.clone())),
+                bytes.len() as u64,
+                "photos.zip",
+                "application/zip",
+                Duration::from_secs(3600),
+            )
+            .await
+            .unwrap();
+        let served = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+        assert_eq!(served.to_vec(), bytes);
+    }
+    let mut uploads = fal.uploads();
+    uploads.sort_by_key(|u| u.multipart);
+    assert_eq!(
+        uploads
+            .iter()
+            .map(|u| (u.multipart, u.completed))
+            .collect::<Vec<_>>(),
+        [(false, true), (true, true)]
+    );
+    assert!(
+        uploads
+            .iter()
+            .all(|u| u.lifecycle.as_deref() == Some(r#"{"expiration_duration_seconds":3600}"#))
+    );
+    // A wrong key is refused for good.
+    let refused = FalStorage::new(fal.queue_url().parse().unwrap(), SecretString::from("nope"))
+        .upload(
+            Box::pin(std::io::Cursor::new(vec![1])),
+            1,
+            "photos.zip",
+            "application/zip",
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap_err();
+    assert!(refused.is_permanent(), "{refused:?}");
+}

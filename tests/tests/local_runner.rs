@@ -20,28 +20,38 @@ const EVA: User = User {
 };
 
 fn config(telegram: &FakeTelegram) -> LocalConfig {
-    let (telegram, fal, webhooks, limits, training, generation) = EnvReader::from_pairs([
+    config_with(
+        telegram,
+        &[
+            ("AVATAR_TEST_MODE", "true".to_owned()),
+            ("FAL_MOCK_TRAINING_DURATION", "1".to_owned()),
+            ("FAL_MOCK_GENERATION_DURATION", "1".to_owned()),
+            // Nothing listens there: the health check reports fal's keys unreachable at once.
+            (
+                "FAL_JWKS_URL",
+                "http://127.0.0.1:9/.well-known/jwks.json".to_owned(),
+            ),
+        ],
+    )
+}
+
+fn config_with(telegram: &FakeTelegram, extra: &[(&str, String)]) -> LocalConfig {
+    let mut pairs = vec![
         ("TELEGRAM_TOKEN", TOKEN.to_owned()),
         ("TELEGRAM_API_URL", telegram.url()),
-        ("AVATAR_TEST_MODE", "true".to_owned()),
-        ("FAL_MOCK_TRAINING_DURATION", "1".to_owned()),
-        ("FAL_MOCK_GENERATION_DURATION", "1".to_owned()),
         ("PHOTOS_MIN_STYLE", "2".to_owned()),
-        // Nothing listens there: the health check reports fal's keys unreachable at once.
-        (
-            "FAL_JWKS_URL",
-            "http://127.0.0.1:9/.well-known/jwks.json".to_owned(),
-        ),
-    ])
-    .load::<(
-        TelegramSettings,
-        FalSettings,
-        FalWebhooks,
-        Limits,
-        TrainingSettings,
-        GenerationSettings,
-    )>()
-    .unwrap();
+    ];
+    pairs.extend(extra.iter().cloned());
+    let (telegram, fal, webhooks, limits, training, generation) = EnvReader::from_pairs(pairs)
+        .load::<(
+            TelegramSettings,
+            FalSettings,
+            FalWebhooks,
+            Limits,
+            TrainingSettings,
+            GenerationSettings,
+        )>()
+        .unwrap();
     LocalConfig {
         telegram,
         fal,
@@ -75,6 +85,128 @@ async fn deliver(telegram: &FakeTelegram, update: Value) {
             .any(|c| c.params["offset"].as_i64().unwrap_or(0) > id)
     })
     .await;
+}
+
+/// With a real key the laptop cannot be reached by fal.ai: the archive goes to fal's storage
+/// (initiate, then PUT), asked to expire, and the trainer gets that URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_fal_key_archives_are_uploaded_to_fal_storage() {
+    fluxbot_tests::init_tracing();
+    use fluxbot::domain::{
+        Avatar, AvatarEvent, AvatarKind, AvatarName, ContentHash, Gender, ImageFormat, Photo,
+        Preset, Timestamp, blob_keys,
+    };
+    let telegram = FakeTelegram::start().await;
+    let fal = fluxbot_tests::fake_fal::FakeFal::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bot = LocalBot::open(
+        dir.path(),
+        config_with(
+            &telegram,
+            &[
+                ("FAL_KEY", fluxbot_tests::fake_fal::FAL_KEY.to_owned()),
+                ("FAL_QUEUE_URL", fal.queue_url()),
+                ("FAL_REST_URL", fal.queue_url()),
+                ("FAL_JWKS_URL", fal.jwks_url()),
+                (
+                    "FAL_WEBHOOK_SECRET",
+                    "local-secret-0123456789abcdef0123".to_owned(),
+                ),
+            ],
+        ),
+    )
+    .unwrap();
+    // An avatar as the conversation leaves it when the user confirms: 10 photos, queued.
+    let (store, blobs) = (&bot.pipeline.store, &bot.pipeline.blobs);
+    let now = Timestamp::now();
+    let draft = Avatar::draft(
+        UserId(EVA.id),
+        AvatarKind::Portrait,
+        Gender::Female,
+        AvatarName::parse("Eva").unwrap(),
+        Preset::Fast,
+        now,
+    );
+    let avatar = store.create_avatar(&draft).await.unwrap();
+    let avatar = store
+        .update_avatar(&avatar.apply(AvatarEvent::BeginPhotos, now).unwrap())
+        .await
+        .unwrap();
+    for i in 0..10u8 {
+        let jpeg = images::jpeg(640, 800, i * 7);
+        let key = blob_keys::photo(avatar.owner, avatar.id, &format!("f{i}"), ImageFormat::Jpeg);
+        blobs
+            .put(
+                &key,
+                Box::pin(std::io::Cursor::new(jpeg.clone())),
+                "image/jpeg",
+            )
+            .await
+            .unwrap();
+        let photo = Photo {
+            avatar_id: avatar.id,
+            owner: avatar.owner,
+            file_unique_id: format!("f{i}"),
+            file_id: format!("file-{i}"),
+            blob_key: key,
+            content_hash: ContentHash::of(&jpeg),
+            format: ImageFormat::Jpeg,
+            width: 640,
+            height: 800,
+            size_bytes: jpeg.len() as u64,
+            added_at: now,
+        };
+        store.add_photo(&photo, 20).await.unwrap();
+    }
+    let avatar = store
+        .get_avatar(avatar.owner, avatar.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let avatar = store
+        .update_avatar(&avatar.apply(AvatarEvent::MinimumReached, now).unwrap())
+        .await
+        .unwrap();
+    store
+        .update_avatar(&avatar.apply(AvatarEvent::Enqueue, now).unwrap())
+        .await
+        .unwrap();
+
+    let job = fluxbot::jobs::Job::LaunchTraining {
+        owner: avatar.owner,
+        avatar_id: avatar.id,
+    };
+    let outcome = bot.pipeline.run_job(job, Timestamp::now()).await;
+    assert_eq!(outcome, fluxbot::pipeline::JobOutcome::Done);
+    let sub = fal.submissions().pop().expect("submitted");
+    let archive_url = sub.input["images_data_url"].as_str().unwrap();
+    assert!(
+        archive_url.starts_with(&format!("{}/files/uploads/", fal.cdn_origin())),
+        "on fal's CDN, not on localhost: {archive_url}"
+    );
+    let uploads = fal.uploads();
+    assert_eq!(uploads.len(), 1);
+    assert!(uploads[0].completed && !uploads[0].multipart);
+    assert_eq!(uploads[0].content_type, "application/zip");
+    assert_eq!(
+        uploads[0].lifecycle.as_deref(),
+        Some(r#"{"expiration_duration_seconds":86400}"#),
+        "fal is asked to expire it"
+    );
+    let zip_bytes = reqwest::get(archive_url)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let zip = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes.to_vec())).unwrap();
+    assert_eq!(zip.len(), 10);
+    let training = store
+        .get_avatar(avatar.owner, avatar.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(training.status(), AvatarStatus::Training);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

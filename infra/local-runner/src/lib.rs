@@ -21,12 +21,14 @@ use std::time::{Duration, Instant};
 
 use fluxbot::adapters::embedded::{Database, EmbeddedQueue, EmbeddedStore, LocalBlobs};
 use fluxbot::bot::{Conversation, Processed};
+use fluxbot::config::FalMode;
 use fluxbot::config::{FalSettings, FalWebhooks, Limits, TelegramSettings};
 use fluxbot::domain::Timestamp;
 use fluxbot::fal::generation::GenerationSettings;
+use fluxbot::fal::storage::FalStorage;
 use fluxbot::fal::training::TrainingSettings;
 use fluxbot::jobs::Job;
-use fluxbot::pipeline::{FalBackend, JobOutcome, Pipeline, ResultFetcher};
+use fluxbot::pipeline::{FalBackend, InputHost, JobOutcome, Pipeline, ResultFetcher};
 use fluxbot::ports::QueueDelay;
 use fluxbot::telegram::client::TelegramClient;
 
@@ -93,6 +95,14 @@ impl LocalBot {
                 telegram,
                 fal: FalBackend::from_settings(&config.fal),
                 fetcher: ResultFetcher::new(config.fal.result_hosts.clone()),
+                // fal cannot reach this machine: archives go to fal's storage first.
+                archives: match &config.fal.mode {
+                    FalMode::Live { key } => InputHost::FalStorage(FalStorage::new(
+                        config.fal.rest_url.clone(),
+                        key.clone(),
+                    )),
+                    FalMode::Test { .. } => InputHost::Presigned,
+                },
                 fal_settings: config.fal,
                 webhooks: config.webhooks,
                 training: config.training,

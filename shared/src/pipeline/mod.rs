@@ -53,6 +53,44 @@ pub const LAUNCH_LEASE: Duration = Duration::from_secs(600);
 /// Progress messages are edited at most this often.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(60);
 
+/// How fal.ai gets the files we give it: a training's photo archive, our copy of a LoRA.
+#[derive(Clone, Debug)]
+pub enum InputHost {
+    /// A presigned URL of the blob store (S3): fal downloads it from there.
+    Presigned,
+    /// Uploaded to fal's CDN first (the local runner, which fal cannot reach), to expire
+    /// after the URL lifetime the presigned URL would have had.
+    FalStorage(crate::fal::storage::FalStorage),
+}
+
+impl Pipeline {
+    /// A URL fal.ai can read `key` from for `ttl`.
+    pub(crate) async fn url_for_fal(
+        &self,
+        key: &crate::ports::BlobKey,
+        file_name: &str,
+        content_type: &str,
+        ttl: Duration,
+    ) -> PipelineResult<url::Url> {
+        match &self.archives {
+            InputHost::Presigned => Ok(self.blobs.presign_get(key, ttl).await?),
+            InputHost::FalStorage(storage) => {
+                let size = self
+                    .blobs
+                    .size(key)
+                    .await?
+                    .ok_or_else(|| BlobError::NotFound(key.as_str().to_owned()))?;
+                let reader = self.blobs.get(key).await?;
+                let url = storage
+                    .upload(reader, size, file_name, content_type, ttl)
+                    .await?;
+                tracing::info!(bytes = size, %file_name, "uploaded to fal.ai's storage");
+                Ok(url)
+            }
+        }
+    }
+}
+
 /// Where trainings run: fal.ai, or nowhere (test mode) with results after a delay.
 #[derive(Clone, Debug)]
 pub enum FalBackend {
@@ -112,6 +150,7 @@ pub struct Pipeline {
     pub fal_settings: FalSettings,
     pub webhooks: FalWebhooks,
     pub fetcher: ResultFetcher,
+    pub archives: InputHost,
     pub training: TrainingSettings,
     pub generation: GenerationSettings,
 }
@@ -196,6 +235,7 @@ impl Pipeline {
             telegram: TelegramClient::new(telegram),
             fal: FalBackend::from_settings(&fal_settings),
             fetcher: ResultFetcher::new(fal_settings.result_hosts.clone()),
+            archives: InputHost::Presigned,
             fal_settings,
             webhooks,
             training,

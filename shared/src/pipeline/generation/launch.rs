@@ -6,7 +6,7 @@
 //! is never claimed again.
 
 use super::super::submit::SubmitOutcome;
-use super::super::{FalBackend, JobOutcome, LAUNCH_LEASE, Pipeline, PipelineResult};
+use super::super::{FalBackend, JobOutcome, LAUNCH_LEASE, Pipeline, PipelineError, PipelineResult};
 use crate::domain::{
     AvatarId, AvatarState, FailureReason, FalRequest, Generation, GenerationEvent, GenerationId,
     MAX_LAUNCH_CLAIMS, Timestamp, TrainedModel, UserId,
@@ -66,7 +66,7 @@ impl Pipeline {
         };
         let model = match self.model_for_fal(&output.model).await {
             Ok(model) => model,
-            Err(BlobError::NotFound(_) | BlobError::InvalidKey(_)) => {
+            Err(PipelineError::Blob(BlobError::NotFound(_) | BlobError::InvalidKey(_))) => {
                 let reason = FailureReason::NotStarted {
                     detail: "the avatar's trained model is missing from storage".into(),
                 };
@@ -75,7 +75,7 @@ impl Pipeline {
             }
             Err(e) => {
                 self.release_generation(&claimed, now).await;
-                return Err(e.into());
+                return Err(e);
             }
         };
         let request = self.generation.request_for(&avatar, &model, &claimed);
@@ -156,20 +156,24 @@ impl Pipeline {
 
     /// The trained model as fal.ai should read it: our copy of a LoRA, presigned now (so
     /// the URL is always fresh, whatever the age of the avatar).
-    async fn model_for_fal(&self, model: &TrainedModel) -> Result<TrainedModel, BlobError> {
+    async fn model_for_fal(&self, model: &TrainedModel) -> PipelineResult<TrainedModel> {
         match model {
             TrainedModel::Lora {
                 stored_key: Some(key),
                 config_url,
                 ..
             } => {
-                let key = BlobKey::new(key.clone())?;
+                let key = BlobKey::new(key.clone()).map_err(BlobError::from)?;
                 if self.blobs.size(&key).await?.is_none() {
-                    return Err(BlobError::NotFound(key.as_str().to_owned()));
+                    return Err(BlobError::NotFound(key.as_str().to_owned()).into());
                 }
                 let url = self
-                    .blobs
-                    .presign_get(&key, self.fal_settings.model_url_ttl)
+                    .url_for_fal(
+                        &key,
+                        "lora.safetensors",
+                        "application/octet-stream",
+                        self.fal_settings.model_url_ttl,
+                    )
                     .await?;
                 Ok(TrainedModel::Lora {
                     lora_url: url.to_string(),

@@ -39,6 +39,9 @@ impl From<PipelineError> for NotLaunched {
             PipelineError::Store(StoreError::Corrupt { .. }) => {
                 NotLaunched::Permanent("a photo record is unreadable".into())
             }
+            PipelineError::Fal(e) if e.is_permanent() => {
+                NotLaunched::Permanent(format!("the photo archive was refused: {e}"))
+            }
             other => NotLaunched::Transient(other),
         }
     }
@@ -117,11 +120,10 @@ impl Pipeline {
             .await
             .map_err(PipelineError::from)?;
         tracing::info!(avatar = %avatar.id, entries = summary.entries, bytes = summary.archive_bytes, "photo archive written");
+        let ttl = self.fal_settings.archive_url_ttl;
         let archive_url = self
-            .blobs
-            .presign_get(&archive, self.fal_settings.archive_url_ttl)
-            .await
-            .map_err(PipelineError::from)?;
+            .url_for_fal(&archive, "photos.zip", "application/zip", ttl)
+            .await?;
         Ok(self.training.request_for(avatar, &archive_url))
     }
 
