@@ -49,6 +49,8 @@ struct State {
     cancels: Vec<String>,
     reject_next_submit: Option<(u16, Value)>,
     accept_next_but: Option<AcceptedBut>,
+    /// Faults for the submits to come, in order (`None`: a clean answer).
+    submit_faults: std::collections::VecDeque<Option<AcceptedBut>>,
     status_queries: Vec<String>,
     /// The CDN: path under /files/ -> bytes (public, as fal's media URLs are).
     files: HashMap<String, Vec<u8>>,
@@ -127,6 +129,11 @@ impl FakeFal {
             .values()
             .cloned()
             .collect()
+    }
+
+    /// The coming submits are queued (paid) and answered with these faults, in order.
+    pub fn plan_submit_faults(&self, faults: Vec<Option<AcceptedBut>>) {
+        self.state.lock().unwrap().submit_faults = faults.into();
     }
 
     /// Request ids the status API was asked about.
@@ -439,7 +446,11 @@ impl Respond for Responder {
                     "status_url": format!("{base}/status"), "cancel_url": format!("{base}/cancel"),
                     "queue_position": 0
                 }));
-                match s.accept_next_but.take() {
+                let fault = match s.accept_next_but.take() {
+                    Some(fault) => Some(fault),
+                    None => s.submit_faults.pop_front().flatten(),
+                };
+                match fault {
                     None => answer,
                     Some(AcceptedBut::AnswerAfter(delay)) => answer.set_delay(delay),
                     Some(AcceptedBut::Status(code)) => ResponseTemplate::new(code)
