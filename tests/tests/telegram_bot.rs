@@ -857,3 +857,47 @@ async fn portrait_transcript_in_docs_is_current() {
         tr.check(file);
     }
 }
+
+/// Choosing the preset creates the avatar; if the profile save after it fails, Telegram's
+/// retry of the same update must find that avatar, not make a second one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_preset_choice_creates_one_avatar() {
+    let inner = backends::aws().await;
+    let flaky = std::sync::Arc::new(fluxbot_tests::flaky_store::FlakyStore::failing_save_user(
+        inner.store.clone(),
+        0,
+    ));
+    let backend = backends::Backend {
+        store: flaky.clone(),
+        ..inner
+    };
+    let w = BotWorld::new(backend, &[]).await;
+    w.say(ANNA, "/start").await;
+    w.press_cb(ANNA, "c").await;
+    w.press_cb(ANNA, "k:portrait").await;
+    w.press_cb(ANNA, "g:female").await;
+    w.say(ANNA, "Anna").await;
+    let menu = w.telegram.last_message(ANNA.id).message_id;
+    let tap = updates::callback(w.next_update_id(), ANNA, menu, "p:fast");
+    flaky
+        .fail_save_user
+        .store(5, std::sync::atomic::Ordering::SeqCst);
+    let first = w.post(&tap).await;
+    assert!(
+        first.status >= 500,
+        "transient: Telegram retries ({first:?})"
+    );
+    flaky
+        .fail_save_user
+        .store(0, std::sync::atomic::Ordering::SeqCst);
+    let retry = w.post(&tap).await;
+    assert_eq!(retry.status, 200, "{retry:?}");
+    let avatars = w.avatars(ANNA).await;
+    assert_eq!(avatars.len(), 1, "one avatar for one tap");
+    assert_eq!(avatars[0].status(), AvatarStatus::CollectingPhotos);
+    let profile = w.profile(ANNA).await.unwrap();
+    assert!(matches!(
+        profile.dialogue,
+        DialogueState::SendingPhotos { avatar_id, .. } if avatar_id == avatars[0].id
+    ));
+}

@@ -83,12 +83,31 @@ impl Turn<'_> {
         else {
             return Ok(Answer::Toast(self.t().outdated()));
         };
-        let draft = Avatar::draft(self.user.id, kind, gender, name, preset, self.now);
-        let avatar = draft
-            .apply(AvatarEvent::BeginPhotos, self.now)
-            .expect("a new draft always begins collecting photos");
-        let avatar = self.bot.store.create_avatar(&avatar).await?;
-        tracing::info!(avatar = %avatar.id, kind = kind.as_str(), preset = preset.as_str(), "avatar created");
+        // Telegram's retry of this very update (its profile save failed after the avatar was
+        // made) finds the avatar it made instead of making a second one.
+        let made_by_this_update = match self.update_id {
+            Some(update) => self
+                .bot
+                .store
+                .list_avatars(self.user.id)
+                .await?
+                .into_iter()
+                .find(|a| a.created_by_update == Some(update)),
+            None => None,
+        };
+        let avatar = match made_by_this_update {
+            Some(avatar) => avatar,
+            None => {
+                let mut draft = Avatar::draft(self.user.id, kind, gender, name, preset, self.now);
+                draft.created_by_update = self.update_id;
+                let avatar = draft
+                    .apply(AvatarEvent::BeginPhotos, self.now)
+                    .expect("a new draft always begins collecting photos");
+                let avatar = self.bot.store.create_avatar(&avatar).await?;
+                tracing::info!(avatar = %avatar.id, kind = kind.as_str(), preset = preset.as_str(), "avatar created");
+                avatar
+            }
+        };
         let screen = self.photos_screen(&avatar, false);
         self.set_dialogue(DialogueState::SendingPhotos {
             avatar_id: avatar.id,

@@ -111,7 +111,10 @@ impl Conversation {
                 return Ok(Processed::InProgress);
             }
         }
-        let outcome = match self.handle(Incoming::from_update(update), now).await {
+        let outcome = match self
+            .handle(Incoming::from_update(update), Some(update_id), now)
+            .await
+        {
             Ok(reply) => Processed::Done(reply),
             Err(e) if e.is_transient() => {
                 tracing::warn!(update_id, error = %e, "transient failure; Telegram will retry");
@@ -137,7 +140,14 @@ impl Conversation {
     }
 
     /// Handles one already-deduplicated update.
-    pub async fn handle(&self, incoming: Incoming, now: Timestamp) -> BotResult<Reply> {
+    /// `update_id` (when known) makes steps that create records idempotent under
+    /// Telegram's retries.
+    pub async fn handle(
+        &self,
+        incoming: Incoming,
+        update_id: Option<i64>,
+        now: Timestamp,
+    ) -> BotResult<Reply> {
         let from = match &incoming {
             Incoming::Ignored { why } => {
                 tracing::debug!(why, "update ignored");
@@ -150,7 +160,7 @@ impl Conversation {
             | Incoming::OtherMedia { from }
             | Incoming::Callback { from, .. } => from.clone(),
         };
-        let mut turn = Turn::begin(self, from, now).await?;
+        let mut turn = Turn::begin(self, from, update_id, now).await?;
         let reply = turn.dispatch(incoming).await;
         let committed = turn.committed;
         // The profile is saved even when the step failed: a blocked user stays marked.
@@ -173,13 +183,20 @@ pub(crate) struct Turn<'a> {
     user: UserProfile,
     loaded: UserProfile,
     now: Timestamp,
+    /// The update being processed, when known.
+    update_id: Option<i64>,
     /// The step did something a retry must not repeat (a generation was recorded): from then
     /// on a failure to save the profile is logged, not raised.
     committed: bool,
 }
 
 impl<'a> Turn<'a> {
-    async fn begin(bot: &'a Conversation, from: Sender, now: Timestamp) -> BotResult<Self> {
+    async fn begin(
+        bot: &'a Conversation,
+        from: Sender,
+        update_id: Option<i64>,
+        now: Timestamp,
+    ) -> BotResult<Self> {
         let mut user = match bot.store.get_user(from.user).await? {
             Some(user) => user,
             None => UserProfile::new(from.user, from.chat, from.language_code.as_deref(), now),
@@ -197,6 +214,7 @@ impl<'a> Turn<'a> {
             user,
             loaded,
             now,
+            update_id,
             committed: false,
         })
     }

@@ -237,6 +237,10 @@ pub struct Avatar {
     /// Whether the user has been told how training ended.
     #[serde(default)]
     pub notice: OutcomeNotice,
+    /// The Telegram update that created it: Telegram's retry of that update finds this
+    /// avatar instead of creating a second one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by_update: Option<i64>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub version: u64,
@@ -264,6 +268,7 @@ impl Avatar {
             status_message: None,
             progress_shown_at: None,
             notice: OutcomeNotice::NotDue,
+            created_by_update: None,
             created_at: now,
             updated_at: now,
             version: 0,
