@@ -21,6 +21,8 @@ pub struct FlakyStore {
     pub fail_put_fal_request: AtomicU32,
     /// How many `save_user` calls still fail.
     pub fail_save_user: AtomicU32,
+    /// How many `add_photo` calls still write, then report a failure (the answer was lost).
+    pub lose_add_photo_answer: AtomicU32,
 }
 
 impl FlakyStore {
@@ -29,6 +31,7 @@ impl FlakyStore {
             inner,
             fail_put_fal_request: AtomicU32::new(times),
             fail_save_user: AtomicU32::new(0),
+            lose_add_photo_answer: AtomicU32::new(0),
         }
     }
 
@@ -37,6 +40,7 @@ impl FlakyStore {
             inner,
             fail_put_fal_request: AtomicU32::new(0),
             fail_save_user: AtomicU32::new(times),
+            lose_add_photo_answer: AtomicU32::new(0),
         }
     }
 }
@@ -70,7 +74,13 @@ impl RecordStore for FlakyStore {
         self.inner.delete_avatar(owner, id).await
     }
     async fn add_photo(&self, photo: &Photo, max_photos: u32) -> StoreResult<PhotoAdded> {
-        self.inner.add_photo(photo, max_photos).await
+        let added = self.inner.add_photo(photo, max_photos).await?;
+        if take_one(&self.lose_add_photo_answer) {
+            return Err(StoreError::backend(std::io::Error::other(
+                "injected: the photo transaction's answer was lost",
+            )));
+        }
+        Ok(added)
     }
     async fn list_photos(&self, avatar_id: AvatarId) -> StoreResult<Vec<Photo>> {
         self.inner.list_photos(avatar_id).await

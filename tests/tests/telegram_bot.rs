@@ -901,3 +901,39 @@ async fn a_retried_preset_choice_creates_one_avatar() {
         DialogueState::SendingPhotos { avatar_id, .. } if avatar_id == avatars[0].id
     ));
 }
+
+/// A photo whose record was written but whose answer was lost keeps its file: the retry
+/// finds it recorded, and training later finds every file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_whose_record_answer_was_lost_keeps_its_file() {
+    let inner = backends::aws().await;
+    let flaky = std::sync::Arc::new(fluxbot_tests::flaky_store::FlakyStore::failing_save_user(
+        inner.store.clone(),
+        0,
+    ));
+    let backend = backends::Backend {
+        store: flaky.clone(),
+        ..inner
+    };
+    let w = BotWorld::new(backend, &[]).await;
+    create_avatar(&w, ANNA, "portrait", "Anna", "fast").await;
+    let file = jpeg_file(&w, 3);
+    let update = updates::photo(w.next_update_id(), ANNA, &file, (640, 800), None);
+    flaky
+        .lose_add_photo_answer
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let first = w.post(&update).await;
+    assert!(
+        first.status >= 500,
+        "transient: Telegram retries ({first:?})"
+    );
+    let retry = w.post(&update).await;
+    assert_eq!(retry.status, 200, "{retry:?}");
+    let avatar = w.avatars(ANNA).await.pop().unwrap();
+    assert_eq!(avatar.photo_count, 1);
+    assert_eq!(
+        photo_blobs_exist(&w, ANNA).await,
+        vec![Some(file.size as u64)],
+        "the recorded photo's file is there"
+    );
+}

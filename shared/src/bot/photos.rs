@@ -94,11 +94,18 @@ impl Turn<'_> {
         };
         let outcome = self.record(&photo).await;
         // Anything but "added" (or the same file recorded meanwhile under this very key)
-        // leaves an object nobody refers to: remove it.
-        let orphaned = !matches!(
-            outcome,
-            Ok(PhotoAdded::Added { .. }) | Ok(PhotoAdded::DuplicateFile)
-        );
+        // leaves an object nobody refers to: remove it. An error says nothing about whether
+        // the write happened: look before deleting, and when even that is unclear keep the
+        // file (an orphan goes with the avatar; a record without its file would spoil the
+        // training).
+        let orphaned = match &outcome {
+            Ok(PhotoAdded::Added { .. } | PhotoAdded::DuplicateFile) => false,
+            Ok(_) => true,
+            Err(_) => match self.bot.store.list_photos(avatar.id).await {
+                Ok(photos) => !photos.iter().any(|p| p.blob_key == key),
+                Err(_) => false,
+            },
+        };
         if orphaned && let Err(e) = self.bot.blobs.delete(&key).await {
             tracing::warn!(error = %e, "could not remove an unrecorded photo; it stays under the avatar prefix until the avatar is deleted");
         }
