@@ -7,9 +7,11 @@
 use serde_json::Value;
 
 use super::super::sweep::SweepReport;
-use super::super::{FalBackend, Pipeline, PipelineResult};
+use super::super::{FalBackend, LAUNCH_LEASE, Pipeline, PipelineResult};
 use super::GenerationOutcome;
-use crate::domain::{FailureReason, Generation, GenerationState, NoticeEvent, Timestamp};
+use crate::domain::{
+    FailureReason, Generation, GenerationEvent, GenerationState, NoticeEvent, Timestamp,
+};
 use crate::fal::{FalError, QueueStatus};
 use crate::jobs::Job;
 use crate::ports::{QueueDelay, StoreError};
@@ -33,11 +35,16 @@ impl Pipeline {
                 report.failed += 1;
                 Ok(())
             }
-            GenerationState::Pending { .. } => self.relaunch_generation(generation, report).await,
-            GenerationState::Submitting { lease_until, .. } if *lease_until <= now => {
-                self.relaunch_generation(generation, report).await
+            GenerationState::Pending { .. } | GenerationState::Submitting { .. } => {
+                // Sent again only if a worker could claim it now (not while a lease runs).
+                let claim = GenerationEvent::Claim {
+                    lease: LAUNCH_LEASE,
+                };
+                if generation.apply(claim, now).is_ok() {
+                    self.relaunch_generation(generation, report).await?;
+                }
+                Ok(())
             }
-            GenerationState::Submitting { .. } => Ok(()),
             GenerationState::Sending { sent_at, .. } => {
                 if now.since(*sent_at) > settings.generation_timeout + settings.webhook_retry_window
                 {

@@ -11,9 +11,12 @@
 //! - an outcome the user has not been told of (the sender crashed or Telegram failed): told.
 
 use super::super::sweep::SweepReport;
-use super::super::{FalBackend, Pipeline, PipelineResult};
+use super::super::{FalBackend, LAUNCH_LEASE, Pipeline, PipelineResult};
 use super::TrainingOutcome;
-use crate::domain::{ABANDONED_AFTER, Avatar, AvatarState, FailureReason, Timestamp, blob_keys};
+use crate::domain::{
+    ABANDONED_AFTER, AttemptId, Avatar, AvatarEvent, AvatarState, FailureReason, Timestamp,
+    blob_keys,
+};
 use crate::fal::{FalError, LogEntry, QueueStatus};
 use crate::jobs::Job;
 use crate::ports::QueueDelay;
@@ -50,11 +53,17 @@ impl Pipeline {
                 report.failed += 1;
                 Ok(())
             }
-            AvatarState::Queued { .. } => self.relaunch(avatar, report).await,
-            AvatarState::Submitting { lease_until, .. } if *lease_until <= now => {
-                self.relaunch(avatar, report).await
+            AvatarState::Queued { .. } | AvatarState::Submitting { .. } => {
+                // Sent again only if a worker could claim it now (not while a lease runs).
+                let claim = AvatarEvent::Claim {
+                    attempt: AttemptId::new(),
+                    lease: LAUNCH_LEASE,
+                };
+                if avatar.apply(claim, now).is_ok() {
+                    self.relaunch(avatar, report).await?;
+                }
+                Ok(())
             }
-            AvatarState::Submitting { .. } => Ok(()),
             AvatarState::Sending { sent_at, .. } => {
                 let wait = settings.training_timeout + settings.webhook_retry_window;
                 if now.since(*sent_at) > wait {
