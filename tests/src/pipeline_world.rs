@@ -173,6 +173,16 @@ impl PipelineWorld {
         }
     }
 
+    /// Puts `job` on the launch queue, as a duplicate delivery or the sweep would.
+    pub async fn enqueue(&self, job: &fluxbot::jobs::Job) {
+        self.bot
+            .backend
+            .queue
+            .send(&job.to_body(), fluxbot::ports::QueueDelay::NONE)
+            .await
+            .unwrap();
+    }
+
     /// A webhook URL as the launch worker would give fal for `route` (token included).
     pub fn webhook_url_for(&self, route: &fluxbot::fal::webhook_token::WebhookRoute) -> String {
         let key = self.pipeline.webhooks.key.as_ref().expect("a test secret");

@@ -8,7 +8,6 @@ use fluxbot::domain::{
     Avatar, AvatarState, AvatarStatus, FailureReason, GenerationState, OutcomeNotice, Timestamp,
 };
 use fluxbot::jobs::Job;
-use fluxbot::ports::QueueDelay;
 use fluxbot_tests::fake_fal::{AcceptedBut, ok_webhook};
 use fluxbot_tests::fake_telegram::updates::User;
 use fluxbot_tests::pipeline_world::PipelineWorld;
@@ -89,12 +88,7 @@ async fn a_submit_that_timed_out_is_paid_once_and_its_late_result_adopted() {
         owner: avatar.owner,
         avatar_id: avatar.id,
     };
-    w.bot
-        .backend
-        .queue
-        .send(&job.to_body(), QueueDelay::NONE)
-        .await
-        .unwrap();
+    w.enqueue(&job).await;
     w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     assert_eq!(w.fal.submissions().len(), 1, "one paid submission");
 
@@ -291,12 +285,7 @@ async fn a_generation_submit_that_timed_out_is_paid_once_and_its_result_delivere
         avatar_id: id,
         generation_id: generation.id,
     };
-    w.bot
-        .backend
-        .queue
-        .send(&job.to_body(), QueueDelay::NONE)
-        .await
-        .unwrap();
+    w.enqueue(&job).await;
     w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     assert_eq!(w.fal.submissions().len(), 2, "one paid generation");
 

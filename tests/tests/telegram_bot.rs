@@ -858,10 +858,11 @@ async fn portrait_transcript_in_docs_is_current() {
     }
 }
 
-/// Choosing the preset creates the avatar; if the profile save after it fails, Telegram's
-/// retry of the same update must find that avatar, not make a second one.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_retried_preset_choice_creates_one_avatar() {
+/// A world on the AWS backend whose store fails on command.
+async fn flaky_world() -> (
+    BotWorld,
+    std::sync::Arc<fluxbot_tests::flaky_store::FlakyStore>,
+) {
     let inner = backends::aws().await;
     let flaky = std::sync::Arc::new(fluxbot_tests::flaky_store::FlakyStore::failing_save_user(
         inner.store.clone(),
@@ -871,7 +872,14 @@ async fn a_retried_preset_choice_creates_one_avatar() {
         store: flaky.clone(),
         ..inner
     };
-    let w = BotWorld::new(backend, &[]).await;
+    (BotWorld::new(backend, &[]).await, flaky)
+}
+
+/// Choosing the preset creates the avatar; if the profile save after it fails, Telegram's
+/// retry of the same update must find that avatar, not make a second one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_preset_choice_creates_one_avatar() {
+    let (w, flaky) = flaky_world().await;
     w.say(ANNA, "/start").await;
     w.press_cb(ANNA, "c").await;
     w.press_cb(ANNA, "k:portrait").await;
@@ -906,16 +914,7 @@ async fn a_retried_preset_choice_creates_one_avatar() {
 /// finds it recorded, and training later finds every file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_photo_whose_record_answer_was_lost_keeps_its_file() {
-    let inner = backends::aws().await;
-    let flaky = std::sync::Arc::new(fluxbot_tests::flaky_store::FlakyStore::failing_save_user(
-        inner.store.clone(),
-        0,
-    ));
-    let backend = backends::Backend {
-        store: flaky.clone(),
-        ..inner
-    };
-    let w = BotWorld::new(backend, &[]).await;
+    let (w, flaky) = flaky_world().await;
     create_avatar(&w, ANNA, "portrait", "Anna", "fast").await;
     let file = jpeg_file(&w, 3);
     let update = updates::photo(w.next_update_id(), ANNA, &file, (640, 800), None);

@@ -12,7 +12,7 @@ use fluxbot::domain::{
 };
 use fluxbot::fal::webhook_token::WebhookRoute;
 use fluxbot::jobs::Job;
-use fluxbot::ports::{BlobKey, QueueDelay};
+use fluxbot::ports::BlobKey;
 use fluxbot_tests::fake_fal::{lora_bytes, ok_webhook};
 use fluxbot_tests::fake_telegram::updates::User;
 use fluxbot_tests::flaky_store::FlakyStore;
@@ -125,12 +125,7 @@ async fn launch_submits_once_and_a_signed_webhook_completes_with_one_notice() {
         owner: avatar.owner,
         avatar_id: avatar.id,
     };
-    w.bot
-        .backend
-        .queue
-        .send(&job.to_body(), QueueDelay::NONE)
-        .await
-        .unwrap();
+    w.enqueue(&job).await;
     let (received, response) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     assert_eq!((received, response.batch_item_failures.len()), (1, 0));
     assert_eq!(w.fal.submissions().len(), 1, "never two paid submissions");
@@ -434,12 +429,7 @@ async fn a_submission_whose_record_was_lost_is_adopted_and_never_resubmitted() {
         owner: avatar.owner,
         avatar_id: avatar.id,
     };
-    w.bot
-        .backend
-        .queue
-        .send(&job.to_body(), QueueDelay::NONE)
-        .await
-        .unwrap();
+    w.enqueue(&job).await;
     let (received, response) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     assert_eq!((received, response.batch_item_failures.len()), (1, 0));
     for minutes in [11, 30, 90] {
