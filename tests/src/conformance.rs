@@ -403,6 +403,24 @@ pub async fn photos_are_deduplicated_and_bounded(store: &dyn RecordStore) {
             .unwrap(),
         PhotoAdded::Added { photo_count: 1 }
     );
+    // Forgetting an avatar's photos (after training) leaves the avatar, its count and the
+    // other avatar's photos; another owner cannot forget them.
+    store.forget_photos(random_user(), avatar.id).await.unwrap();
+    assert_eq!(store.list_photos(avatar.id).await.unwrap().len(), 3);
+    store.forget_photos(owner, avatar.id).await.unwrap();
+    store.forget_photos(owner, avatar.id).await.unwrap();
+    assert!(store.list_photos(avatar.id).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .find_photo_by_hash(avatar.id, &ContentHash::of(b"one"))
+            .await
+            .unwrap(),
+        None,
+        "the hash markers go too"
+    );
+    let kept = store.get_avatar(owner, avatar.id).await.unwrap().unwrap();
+    assert_eq!(kept.photo_count, 3);
+    assert_eq!(store.list_photos(other.id).await.unwrap().len(), 1);
 }
 
 pub async fn an_album_arriving_at_once_is_counted_exactly(store: &dyn RecordStore) {

@@ -82,6 +82,9 @@ impl RecordStore for FlakyStore {
         }
         Ok(added)
     }
+    async fn forget_photos(&self, owner: UserId, avatar_id: AvatarId) -> StoreResult<()> {
+        self.inner.forget_photos(owner, avatar_id).await
+    }
     async fn list_photos(&self, avatar_id: AvatarId) -> StoreResult<Vec<Photo>> {
         self.inner.list_photos(avatar_id).await
     }

@@ -98,6 +98,7 @@ async fn launch_submits_once_and_a_signed_webhook_completes_with_one_notice() {
     assert_eq!(sub.store_io.as_deref(), Some("0"));
 
     let stored = w.avatar_now(&avatar).await;
+    let photos = w.pipeline.store.list_photos(avatar.id).await.unwrap();
     let AvatarState::Training { request, .. } = &stored.state else {
         panic!("{:?}", stored.state)
     };
@@ -176,10 +177,21 @@ async fn launch_submits_once_and_a_signed_webhook_completes_with_one_notice() {
     assert_eq!(sent_containing(&w, "is trained and ready"), 1);
     let notice = w.bot.telegram.last_message(ANNA.id);
     assert!(notice.button("Open avatar").is_some());
-    // The archive and (by default) the photos are gone; the records stay.
-    for photo in w.pipeline.store.list_photos(avatar.id).await.unwrap() {
+    // The archive and (by default) the photos are gone, and so are the photo records with
+    // Telegram's file ids; the avatar keeps its count.
+    assert_eq!(photos.len(), 10);
+    for photo in &photos {
         assert_eq!(w.pipeline.blobs.size(&photo.blob_key).await.unwrap(), None);
     }
+    assert!(
+        w.pipeline
+            .store
+            .list_photos(avatar.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(done.photo_count, 10);
     assert_eq!(
         w.pipeline
             .blobs

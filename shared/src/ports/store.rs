@@ -166,6 +166,10 @@ pub trait RecordStore: Send + Sync {
     /// Under contention (an album arriving at once) it may return `Conflict`: retry it.
     async fn add_photo(&self, photo: &Photo, max_photos: u32) -> StoreResult<PhotoAdded>;
     async fn list_photos(&self, avatar_id: AvatarId) -> StoreResult<Vec<Photo>>;
+    /// Removes the avatar's photo records (and their content-hash markers), not the avatar:
+    /// once the files are gone after training, nothing should keep Telegram's file ids.
+    /// Idempotent; another owner's avatar is left alone.
+    async fn forget_photos(&self, owner: UserId, avatar_id: AvatarId) -> StoreResult<()>;
     async fn find_photo_by_hash(
         &self,
         avatar_id: AvatarId,

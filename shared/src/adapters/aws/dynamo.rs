@@ -486,6 +486,25 @@ impl RecordStore for DynamoStore {
         self.batch_delete(children).await
     }
 
+    async fn forget_photos(&self, owner: UserId, avatar_id: AvatarId) -> StoreResult<()> {
+        let mut keys = Vec::new();
+        for prefix in ["PHOTO#", "HASH#"] {
+            keys.extend(
+                self.query_prefix(avatar_pk(avatar_id), prefix, true, None)
+                    .await?
+                    .into_iter()
+                    .filter(|item| {
+                        item.get("owner").and_then(|v| v.as_n().ok()) == Some(&owner.0.to_string())
+                    })
+                    .map(|item| {
+                        let (pk, sk) = key_parts(&item);
+                        key(pk, sk)
+                    }),
+            );
+        }
+        self.batch_delete(keys).await
+    }
+
     async fn add_photo(&self, photo: &Photo, max_photos: u32) -> StoreResult<PhotoAdded> {
         let pk = avatar_pk(photo.avatar_id);
         let photo_item = to_item(

@@ -508,6 +508,20 @@ impl RecordStore for EmbeddedStore {
             .await
     }
 
+    async fn forget_photos(&self, owner: UserId, avatar_id: AvatarId) -> StoreResult<()> {
+        let id = avatar_id.to_string();
+        self.db
+            .run(move |conn| {
+                conn.execute(
+                    "DELETE FROM photos WHERE avatar_id = ?1 AND owner = ?2",
+                    params![id, owner.0],
+                )
+                .map_err(db_err)
+                .map(drop)
+            })
+            .await
+    }
+
     async fn delete_fal_request(&self, request_id: &str) -> StoreResult<()> {
         let id = request_id.to_owned();
         self.db

@@ -239,15 +239,23 @@ impl Pipeline {
         }
         let [photos, archives, _generations, _models] =
             blob_keys::avatar_prefixes(avatar.owner, avatar.id);
-        let mut prefixes = vec![archives];
+        if let Err(e) = self.blobs.delete_prefix(&archives).await {
+            tracing::warn!(avatar = %avatar.id, error = %e, "archive not deleted; the bucket's lifecycle rule expires it");
+        }
         if matches!(avatar.state, AvatarState::Completed { .. })
             && self.training.delete_photos_after_training
         {
-            prefixes.push(photos);
-        }
-        for prefix in prefixes {
-            if let Err(e) = self.blobs.delete_prefix(&prefix).await {
-                tracing::warn!(avatar = %avatar.id, %prefix, error = %e, "clean-up after training failed");
+            // The files, then the records naming them (with Telegram's file ids).
+            let deleted = match self.blobs.delete_prefix(&photos).await {
+                Ok(_) => self
+                    .store
+                    .forget_photos(avatar.owner, avatar.id)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = deleted {
+                tracing::warn!(avatar = %avatar.id, error = %e, "photos not deleted after training; they go with the avatar");
             }
         }
     }
