@@ -170,3 +170,34 @@ fn alarms_watch_dead_letters_every_function_and_stuck_trainings() {
         );
     }
 }
+
+#[test]
+fn each_function_gets_only_the_secrets_and_table_actions_it_uses() {
+    let t = Template::load();
+    let globals = t_root_globals();
+    let global_env = serde_norway::to_string(&globals["Environment"]).unwrap();
+    for secret in ["TELEGRAM_TOKEN", "FAL_KEY", "FAL_WEBHOOK_SECRET"] {
+        assert!(!global_env.contains(secret), "{secret} must not be global");
+    }
+    let env = |name: &str| serde_norway::to_string(&t.properties(name)["Environment"]).unwrap();
+    let policies = |name: &str| serde_norway::to_string(&t.properties(name)["Policies"]).unwrap();
+    // The internet-facing conversation never calls fal.ai.
+    assert!(!env("TelegramWebhookFunction").contains("FAL_"));
+    assert!(env("TrainingLaunchFunction").contains("FAL_WEBHOOK_SECRET"));
+    assert!(env("FalWebhookFunction").contains("FAL_WEBHOOK_SECRET"));
+    assert!(!env("StatusSweepFunction").contains("FAL_WEBHOOK_SECRET"));
+    for (name, _) in t.resources_of_type("AWS::Serverless::Function") {
+        let p = policies(&name);
+        assert!(
+            !p.contains("DynamoDBCrudPolicy"),
+            "{name}: no blanket table policy"
+        );
+        assert!(!p.contains("dynamodb:Scan"), "{name}: no Scan");
+        assert!(
+            !p.contains("dynamodb:*") && !p.contains("s3:*"),
+            "{name}: no wildcards"
+        );
+    }
+    assert!(policies("TelegramWebhookFunction").contains("dynamodb:DeleteItem"));
+    assert!(!policies("FalWebhookFunction").contains("dynamodb:DeleteItem"));
+}
