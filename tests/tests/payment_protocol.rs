@@ -434,3 +434,29 @@ async fn an_avatar_never_sent_to_training_is_removed_with_its_photos_after_a_wee
     );
     assert!(w.fal.submissions().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_signed_for_another_fal_user_are_refused_when_ours_is_pinned() {
+    for (pinned, expected) in [
+        ("someone-else", 401),
+        (fluxbot_tests::fake_fal::FAL_USER, 200),
+    ] {
+        let w = PipelineWorld::with_env(false, &[("FAL_WEBHOOK_USER_ID", pinned)]).await;
+        let avatar = w
+            .bot
+            .queued_avatar(ANNA, "portrait", "Anna", "fast", 10)
+            .await;
+        w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+        let sub = w.fal.submissions()[0].clone();
+        let result = w.fal.portrait_result(&sub.request_id);
+        let answer = w.deliver_ok(&sub, &result).await;
+        assert_eq!(answer.status, expected, "pinned to {pinned}: {answer:?}");
+        let status = w.avatar_now(&avatar).await.status();
+        let want = if expected == 200 {
+            AvatarStatus::Completed
+        } else {
+            AvatarStatus::Training
+        };
+        assert_eq!(status, want, "pinned to {pinned}");
+    }
+}

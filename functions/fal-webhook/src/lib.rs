@@ -79,10 +79,10 @@ impl App {
             .webhooks
             .key
             .as_ref()
-            .ok_or("no FAL_WEBHOOK_SECRET")
+            .ok_or_else(|| "FAL_WEBHOOK_SECRET is not set".to_owned())
             .and_then(|key| {
                 WebhookRoute::verify(request.uri().query().unwrap_or(""), key)
-                    .map_err(|_| "bad token")
+                    .map_err(|e| e.to_string())
             }) {
             Ok(route) => route,
             Err(why) => {
