@@ -32,7 +32,7 @@ pub struct PipelineWorld {
 
 impl PipelineWorld {
     /// How long the pipeline waits for the fake fal.ai (a submit answered later is "unknown").
-    pub const FAL_TIMEOUT: Duration = Duration::from_secs(3);
+    pub const FAL_TIMEOUT: Duration = Duration::from_secs(5);
 
     pub async fn new(test_mode: bool) -> Self {
         Self::with_env(test_mode, &[]).await
