@@ -50,6 +50,14 @@ async fn sweeps_relaunch_nothing(w: &PipelineWorld, at: &[u64]) {
     }
 }
 
+/// Takes what is on the launch queue off it unprocessed: jobs that were lost.
+async fn lose_queued_jobs(w: &PipelineWorld) {
+    let queue = &w.bot.backend.queue;
+    for m in queue.receive(10, Duration::from_secs(2)).await.unwrap() {
+        queue.ack(&m.receipt).await.unwrap();
+    }
+}
+
 /// A trained portrait avatar (its LoRA kept), made the way users make one.
 async fn trained(w: &PipelineWorld, who: User) -> Avatar {
     let avatar = w
@@ -329,28 +337,10 @@ async fn a_generation_that_cannot_start_ends_and_frees_the_slot() {
     w.bot.press_cb(ANNA, &format!("gen:{id}")).await;
     w.bot.say(ANNA, "a lantern in the fog").await;
     // The launch job is lost: the sweep sends it again while it may start...
-    let lost = w
-        .bot
-        .backend
-        .queue
-        .receive(10, Duration::from_secs(2))
-        .await
-        .unwrap();
-    for m in &lost {
-        w.bot.backend.queue.ack(&m.receipt).await.unwrap();
-    }
+    lose_queued_jobs(&w).await;
     let report = w.pipeline.sweep(minutes(5), deadline()).await.unwrap();
     assert_eq!(report.relaunched, 1, "{report:?}");
-    let lost = w
-        .bot
-        .backend
-        .queue
-        .receive(10, Duration::from_secs(2))
-        .await
-        .unwrap();
-    for m in &lost {
-        w.bot.backend.queue.ack(&m.receipt).await.unwrap();
-    }
+    lose_queued_jobs(&w).await;
     // ...and fails it once it is past the launch timeout: the user is told, the slot freed.
     let report = w.pipeline.sweep(minutes(70), deadline()).await.unwrap();
     assert_eq!((report.failed, report.relaunched), (1, 0), "{report:?}");

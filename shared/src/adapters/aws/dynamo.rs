@@ -310,6 +310,28 @@ impl DynamoStore {
         Ok(items)
     }
 
+    /// The keys of an avatar's child items under `prefix` that belong to `owner` (a forged
+    /// avatar id cannot reach another user's items).
+    async fn owned_children(
+        &self,
+        owner: UserId,
+        avatar_id: AvatarId,
+        prefix: &str,
+    ) -> StoreResult<Vec<Item>> {
+        Ok(self
+            .query_prefix(avatar_pk(avatar_id), prefix, true, None)
+            .await?
+            .into_iter()
+            .filter(|item| {
+                item.get("owner").and_then(|v| v.as_n().ok()) == Some(&owner.0.to_string())
+            })
+            .map(|item| {
+                let (pk, sk) = key_parts(&item);
+                key(pk, sk)
+            })
+            .collect())
+    }
+
     async fn batch_delete(&self, keys: Vec<Item>) -> StoreResult<()> {
         for chunk in keys.chunks(BATCH_WRITE_MAX) {
             let mut requests: Vec<WriteRequest> = chunk
@@ -471,37 +493,13 @@ impl RecordStore for DynamoStore {
             .send()
             .await
             .map_err(sdk_err)?;
-        let children: Vec<Item> = self
-            .query_prefix(avatar_pk(id), "", true, None)
-            .await?
-            .into_iter()
-            .filter(|item| {
-                item.get("owner").and_then(|v| v.as_n().ok()) == Some(&owner.0.to_string())
-            })
-            .map(|item| {
-                let (pk, sk) = key_parts(&item);
-                key(pk, sk)
-            })
-            .collect();
+        let children = self.owned_children(owner, id, "").await?;
         self.batch_delete(children).await
     }
 
     async fn forget_photos(&self, owner: UserId, avatar_id: AvatarId) -> StoreResult<()> {
-        let mut keys = Vec::new();
-        for prefix in ["PHOTO#", "HASH#"] {
-            keys.extend(
-                self.query_prefix(avatar_pk(avatar_id), prefix, true, None)
-                    .await?
-                    .into_iter()
-                    .filter(|item| {
-                        item.get("owner").and_then(|v| v.as_n().ok()) == Some(&owner.0.to_string())
-                    })
-                    .map(|item| {
-                        let (pk, sk) = key_parts(&item);
-                        key(pk, sk)
-                    }),
-            );
-        }
+        let mut keys = self.owned_children(owner, avatar_id, "PHOTO#").await?;
+        keys.extend(self.owned_children(owner, avatar_id, "HASH#").await?);
         self.batch_delete(keys).await
     }
 
