@@ -11,8 +11,9 @@ use fluxbot::domain::{
     UserId, UserProfile,
 };
 use fluxbot::ports::{
-    FalRequestOwner, InFlightCursor, InFlightPage, PhotoAdded, RecordStore, StoreError,
-    StoreResult, UpdateClaim,
+    AvatarStore, FalRequestOwner, FalRequests, GenerationStore, InFlightCursor, InFlightIndex,
+    InFlightPage, PhotoAdded, PhotoStore, RecordStore, StoreError, StoreResult, UpdateClaim,
+    UpdateLog, UserStore,
 };
 
 pub struct FlakyStore {
@@ -46,7 +47,7 @@ impl FlakyStore {
 }
 
 #[async_trait]
-impl RecordStore for FlakyStore {
+impl UserStore for FlakyStore {
     async fn get_user(&self, id: UserId) -> StoreResult<Option<UserProfile>> {
         self.inner.get_user(id).await
     }
@@ -58,6 +59,10 @@ impl RecordStore for FlakyStore {
         }
         self.inner.save_user(user).await
     }
+}
+
+#[async_trait]
+impl AvatarStore for FlakyStore {
     async fn create_avatar(&self, avatar: &Avatar) -> StoreResult<Avatar> {
         self.inner.create_avatar(avatar).await
     }
@@ -73,6 +78,13 @@ impl RecordStore for FlakyStore {
     async fn delete_avatar(&self, owner: UserId, id: AvatarId) -> StoreResult<()> {
         self.inner.delete_avatar(owner, id).await
     }
+    async fn count_avatars_by_status(&self) -> StoreResult<Vec<(AvatarStatus, u64)>> {
+        self.inner.count_avatars_by_status().await
+    }
+}
+
+#[async_trait]
+impl PhotoStore for FlakyStore {
     async fn add_photo(&self, photo: &Photo, max_photos: u32) -> StoreResult<PhotoAdded> {
         let added = self.inner.add_photo(photo, max_photos).await?;
         if take_one(&self.lose_add_photo_answer) {
@@ -95,6 +107,10 @@ impl RecordStore for FlakyStore {
     ) -> StoreResult<Option<Photo>> {
         self.inner.find_photo_by_hash(avatar_id, hash).await
     }
+}
+
+#[async_trait]
+impl GenerationStore for FlakyStore {
     async fn create_generation(&self, generation: &Generation) -> StoreResult<Generation> {
         self.inner.create_generation(generation).await
     }
@@ -115,6 +131,10 @@ impl RecordStore for FlakyStore {
     ) -> StoreResult<Vec<Generation>> {
         self.inner.list_generations(avatar_id, limit).await
     }
+}
+
+#[async_trait]
+impl FalRequests for FlakyStore {
     async fn put_fal_request(&self, owner: &FalRequestOwner) -> StoreResult<()> {
         if take_one(&self.fail_put_fal_request) {
             return Err(StoreError::backend(std::io::Error::other(
@@ -129,6 +149,10 @@ impl RecordStore for FlakyStore {
     async fn get_fal_request(&self, request_id: &str) -> StoreResult<Option<FalRequestOwner>> {
         self.inner.get_fal_request(request_id).await
     }
+}
+
+#[async_trait]
+impl UpdateLog for FlakyStore {
     async fn claim_update(
         &self,
         update_id: i64,
@@ -143,9 +167,10 @@ impl RecordStore for FlakyStore {
     async fn forget_update(&self, update_id: i64) -> StoreResult<()> {
         self.inner.forget_update(update_id).await
     }
-    async fn count_avatars_by_status(&self) -> StoreResult<Vec<(AvatarStatus, u64)>> {
-        self.inner.count_avatars_by_status().await
-    }
+}
+
+#[async_trait]
+impl InFlightIndex for FlakyStore {
     async fn list_in_flight(
         &self,
         older_than: Timestamp,

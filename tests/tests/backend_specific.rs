@@ -180,7 +180,7 @@ async fn aws_clients_from_env_honour_aws_endpoint_url() {
 async fn from_env_child() {
     use fluxbot::adapters::aws::AwsClients;
     use fluxbot::config::{EnvReader, Resources};
-    use fluxbot::ports::{BlobStore, JobQueue, RecordStore};
+    use fluxbot::ports::{AvatarStore, BlobStore, JobQueue};
     let resources = EnvReader::from_process().load::<Resources>().unwrap();
     let clients = AwsClients::from_env(&resources).await;
     let avatar_id = std::env::var("CHILD_AVATAR_ID").unwrap().parse().unwrap();

@@ -363,7 +363,7 @@ async fn a_generation_that_cannot_start_ends_and_frees_the_slot() {
         generation.state
     );
     assert!(
-        generation.in_flight_since().is_none(),
+        generation.sweep_due_at().is_none(),
         "told, out of the index"
     );
     assert_eq!(

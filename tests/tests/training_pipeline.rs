@@ -329,7 +329,7 @@ async fn the_sweep_recovers_a_lost_webhook_and_the_late_one_changes_nothing() {
     assert_eq!(done.status(), AvatarStatus::Completed);
     assert_eq!(sent_containing(&w, "is trained and ready"), 1);
     assert!(
-        done.in_flight_since().is_none(),
+        done.sweep_due_at().is_none(),
         "out of the in-flight index once told"
     );
 

@@ -316,7 +316,7 @@ impl Avatar {
     /// unfinished avatar has been left alone for [`ABANDONED_AFTER`] (a time in the future
     /// until then, so the sweep does not see it before). This is what puts the avatar into
     /// the in-flight index.
-    pub fn in_flight_since(&self) -> Option<Timestamp> {
+    pub fn sweep_due_at(&self) -> Option<Timestamp> {
         match &self.state {
             AvatarState::Draft | AvatarState::CollectingPhotos | AvatarState::Ready => {
                 Some(self.updated_at.plus(ABANDONED_AFTER))

@@ -462,7 +462,7 @@ impl Generation {
 
     /// Since when the sweep should look after it: while it runs, and after it finished
     /// until the user has the result. This is what puts it into the in-flight index.
-    pub fn in_flight_since(&self) -> Option<Timestamp> {
+    pub fn sweep_due_at(&self) -> Option<Timestamp> {
         match &self.state {
             GenerationState::Pending { .. } | GenerationState::Submitting { .. } => {
                 Some(self.created_at)

@@ -35,7 +35,7 @@ use crate::fal::generation::GenerationSettings;
 use crate::fal::training::TrainingSettings;
 use crate::fal::{FalClient, FalError};
 use crate::ports::{
-    BlobError, BlobStore, JobQueue, QueueDelay, QueueError, RecordStore, StoreError,
+    BlobError, BlobStore, JobQueue, QueueDelay, QueueError, RecordStore, StoreError, Versioned,
 };
 use crate::telegram::client::{TelegramClient, TelegramError};
 
@@ -155,39 +155,32 @@ pub struct Pipeline {
     pub generation: GenerationSettings,
 }
 
-/// A versioned record the pipeline changes with conditional writes.
+/// A versioned record the pipeline changes with conditional writes: its write and re-read.
 #[async_trait]
-pub(crate) trait Versioned: Clone + Send + Sync + Sized {
+pub(crate) trait Updatable: Versioned {
     /// Writes `self` if the stored record is still at `self.version`.
     async fn write(&self, store: &dyn RecordStore) -> Result<Self, StoreError>;
     /// The stored record now, if it still exists.
     async fn reread(&self, store: &dyn RecordStore) -> Result<Option<Self>, StoreError>;
-    fn label(&self) -> String;
 }
 
 #[async_trait]
-impl Versioned for Avatar {
+impl Updatable for Avatar {
     async fn write(&self, store: &dyn RecordStore) -> Result<Self, StoreError> {
         store.update_avatar(self).await
     }
     async fn reread(&self, store: &dyn RecordStore) -> Result<Option<Self>, StoreError> {
         store.get_avatar(self.owner, self.id).await
     }
-    fn label(&self) -> String {
-        format!("avatar {}", self.id)
-    }
 }
 
 #[async_trait]
-impl Versioned for Generation {
+impl Updatable for Generation {
     async fn write(&self, store: &dyn RecordStore) -> Result<Self, StoreError> {
         store.update_generation(self).await
     }
     async fn reread(&self, store: &dyn RecordStore) -> Result<Option<Self>, StoreError> {
         store.get_generation(self.avatar_id, self.id).await
-    }
-    fn label(&self) -> String {
-        format!("generation {}", self.id)
     }
 }
 
@@ -195,7 +188,7 @@ impl Pipeline {
     /// Applies `change` to the record and writes it conditionally; after a conflicting
     /// write it re-reads and applies `change` again, a few times. `Ok(None)` when `change`
     /// declines (the record moved on) or the record is gone.
-    pub(crate) async fn update_with<R: Versioned>(
+    pub(crate) async fn update_with<R: Updatable>(
         &self,
         start: R,
         mut change: impl FnMut(&R) -> Option<R>,

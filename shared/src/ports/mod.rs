@@ -7,6 +7,7 @@ pub mod store;
 pub use blob::{BlobError, BlobKey, BlobReader, BlobStore, ZipSource, ZipSummary};
 pub use queue::{JobQueue, QueueDelay, QueueError, Receipt, ReceivedMessage};
 pub use store::{
-    FalRequestOwner, FalTarget, InFlightCursor, InFlightItem, InFlightPage, PhotoAdded,
-    RecordStore, StoreError, StoreResult, UpdateClaim,
+    AvatarStore, FalRequestOwner, FalRequests, FalTarget, GenerationStore, InFlightCursor,
+    InFlightIndex, InFlightItem, InFlightPage, PhotoAdded, PhotoStore, RecordStore, StoreError,
+    StoreResult, UpdateClaim, UpdateLog, UserStore, Versioned,
 };

@@ -1,0 +1,77 @@
+use async_trait::async_trait;
+
+use super::{
+    DynamoStore, Item, TableRecord, avatar_sk, from_item, s, sdk_err, to_item, user_pk,
+    with_in_flight,
+};
+use crate::domain::{Avatar, AvatarId, AvatarStatus, UserId};
+use crate::ports::store::{AvatarStore, StoreResult, avatar_entry};
+
+impl TableRecord for Avatar {
+    fn item(&self) -> StoreResult<Item> {
+        let mut item = to_item(self, user_pk(self.owner), avatar_sk(self.id), "avatar")?;
+        item.insert("status".into(), s(self.status().as_str()));
+        Ok(with_in_flight(item, avatar_entry(self)))
+    }
+}
+
+#[async_trait]
+impl AvatarStore for DynamoStore {
+    async fn create_avatar(&self, avatar: &Avatar) -> StoreResult<Avatar> {
+        self.create(avatar).await
+    }
+
+    async fn get_avatar(&self, owner: UserId, id: AvatarId) -> StoreResult<Option<Avatar>> {
+        self.get(user_pk(owner), avatar_sk(id))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn list_avatars(&self, owner: UserId) -> StoreResult<Vec<Avatar>> {
+        self.query_prefix(user_pk(owner), "AVATAR#", true, None)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    async fn update_avatar(&self, avatar: &Avatar) -> StoreResult<Avatar> {
+        self.replace(avatar).await
+    }
+
+    async fn delete_avatar(&self, owner: UserId, id: AvatarId) -> StoreResult<()> {
+        // The avatar first: it disappears from every view at once and later photo writes fail
+        // their condition. Its children follow; a retry after a crash finishes the job. Children
+        // are filtered by owner, so a forged id cannot touch another user's data.
+        self.delete(user_pk(owner), avatar_sk(id)).await?;
+        let children = self.owned_children(owner, id, "").await?;
+        self.batch_delete(children).await
+    }
+
+    async fn count_avatars_by_status(&self) -> StoreResult<Vec<(AvatarStatus, u64)>> {
+        let mut counts: std::collections::HashMap<String, u64> = Default::default();
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("#entity = :avatar")
+            .projection_expression("#status")
+            .expression_attribute_names("#entity", "entity")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":avatar", s("avatar"))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for item in page.map_err(sdk_err)?.items.unwrap_or_default() {
+                if let Some(status) = item.get("status").and_then(|v| v.as_s().ok()) {
+                    *counts.entry(status.clone()).or_default() += 1;
+                }
+            }
+        }
+        Ok(AvatarStatus::ALL
+            .iter()
+            .map(|st| (*st, counts.get(st.as_str()).copied().unwrap_or(0)))
+            .collect())
+    }
+}

@@ -1,0 +1,46 @@
+use async_trait::async_trait;
+
+use super::{DynamoStore, TableLayout, from_item, n, sdk_err, to_item};
+use crate::ports::store::{FalRequestOwner, FalRequests, StoreResult};
+
+const FAL_REQUEST_TTL_SECS: i64 = 30 * 24 * 3600;
+const OWNER: &str = "OWNER";
+
+fn request_pk(request_id: &str) -> String {
+    format!("FALREQ#{request_id}")
+}
+
+#[async_trait]
+impl FalRequests for DynamoStore {
+    async fn put_fal_request(&self, owner: &FalRequestOwner) -> StoreResult<()> {
+        let mut item = to_item(
+            owner,
+            request_pk(&owner.request_id),
+            OWNER.into(),
+            "fal_request",
+        )?;
+        item.insert(
+            TableLayout::TTL_ATTRIBUTE.into(),
+            n(owner.created_at.as_secs() + FAL_REQUEST_TTL_SECS),
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    async fn get_fal_request(&self, request_id: &str) -> StoreResult<Option<FalRequestOwner>> {
+        self.get(request_pk(request_id), OWNER.into())
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn delete_fal_request(&self, request_id: &str) -> StoreResult<()> {
+        self.delete(request_pk(request_id), OWNER.into()).await
+    }
+}

@@ -1,0 +1,59 @@
+use async_trait::async_trait;
+
+use super::{DynamoStore, Item, TableRecord, avatar_pk, from_item, to_item, with_in_flight};
+use crate::domain::{AvatarId, Generation, GenerationId};
+use crate::ports::store::{GenerationStore, StoreResult, generation_entry};
+
+pub(super) fn generation_sk(id: GenerationId) -> String {
+    format!("GEN#{id}")
+}
+
+impl TableRecord for Generation {
+    fn item(&self) -> StoreResult<Item> {
+        let item = to_item(
+            self,
+            avatar_pk(self.avatar_id),
+            generation_sk(self.id),
+            "generation",
+        )?;
+        Ok(with_in_flight(item, generation_entry(self)))
+    }
+}
+
+#[async_trait]
+impl GenerationStore for DynamoStore {
+    async fn create_generation(&self, generation: &Generation) -> StoreResult<Generation> {
+        self.create(generation).await
+    }
+
+    async fn get_generation(
+        &self,
+        avatar_id: AvatarId,
+        id: GenerationId,
+    ) -> StoreResult<Option<Generation>> {
+        self.get(avatar_pk(avatar_id), generation_sk(id))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn update_generation(&self, generation: &Generation) -> StoreResult<Generation> {
+        self.replace(generation).await
+    }
+
+    async fn list_generations(
+        &self,
+        avatar_id: AvatarId,
+        limit: u32,
+    ) -> StoreResult<Vec<Generation>> {
+        let limit = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
+        let items = self
+            .query_prefix(avatar_pk(avatar_id), "GEN#", false, Some(limit))
+            .await?;
+        items
+            .into_iter()
+            .take(limit as usize)
+            .map(from_item)
+            .collect()
+    }
+}

@@ -1,0 +1,148 @@
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+
+use super::{
+    DynamoStore, Item, TableLayout, avatar_pk, avatar_sk, from_item, key, n, s, sdk_err, to_item,
+    user_pk,
+};
+use crate::domain::{AvatarId, ContentHash, Photo, UserId};
+use crate::ports::store::{AvatarStore, PhotoAdded, PhotoStore, StoreError, StoreResult};
+
+fn photo_sk(file_unique_id: &str) -> String {
+    format!("PHOTO#{file_unique_id}")
+}
+
+fn hash_sk(hash: &ContentHash) -> String {
+    format!("HASH#{}", hash.as_str())
+}
+
+impl DynamoStore {
+    /// Decides why an add-photo transaction was cancelled, with the same precedence as the
+    /// embedded store: missing avatar, duplicate file, duplicate content, state, capacity.
+    async fn explain_photo_refusal(
+        &self,
+        photo: &Photo,
+        max_photos: u32,
+    ) -> StoreResult<PhotoAdded> {
+        let Some(avatar) = self.get_avatar(photo.owner, photo.avatar_id).await? else {
+            return Ok(PhotoAdded::AvatarMissing);
+        };
+        let pk = avatar_pk(photo.avatar_id);
+        if self
+            .get(pk.clone(), photo_sk(&photo.file_unique_id))
+            .await?
+            .is_some()
+        {
+            return Ok(PhotoAdded::DuplicateFile);
+        }
+        if self.get(pk, hash_sk(&photo.content_hash)).await?.is_some() {
+            return Ok(PhotoAdded::DuplicateContent);
+        }
+        if !avatar.status().accepts_photos() {
+            return Ok(PhotoAdded::NotAccepting);
+        }
+        if avatar.photo_count >= max_photos {
+            return Ok(PhotoAdded::Full { max: max_photos });
+        }
+        // Nothing explains it: a concurrent transaction touched the same items.
+        Err(StoreError::Conflict(format!(
+            "photo {} raced another write",
+            photo.file_unique_id
+        )))
+    }
+}
+
+#[async_trait]
+impl PhotoStore for DynamoStore {
+    async fn add_photo(&self, photo: &Photo, max_photos: u32) -> StoreResult<PhotoAdded> {
+        let pk = avatar_pk(photo.avatar_id);
+        let photo_item = to_item(photo, pk.clone(), photo_sk(&photo.file_unique_id), "photo")?;
+        let mut hash_item = key(pk, hash_sk(&photo.content_hash));
+        hash_item.insert("owner".into(), n(photo.owner.0));
+        hash_item.insert("file_unique_id".into(), s(&photo.file_unique_id));
+        hash_item.insert("entity".into(), s("photo_hash"));
+        let not_exists = |item: Item| -> StoreResult<TransactWriteItem> {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", TableLayout::PARTITION_KEY)
+                .build()
+                .map_err(StoreError::backend)?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
+        let count_photo = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(photo.owner), avatar_sk(photo.avatar_id))))
+            .update_expression("SET #pc = #pc + :one, #v = #v + :one")
+            .condition_expression(
+                "attribute_exists(#pk) AND #st IN (:collecting, :ready) AND #pc < :max",
+            )
+            .expression_attribute_names("#pk", TableLayout::PARTITION_KEY)
+            .expression_attribute_names("#pc", "photo_count")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(max_photos))
+            .expression_attribute_values(":collecting", s("collecting_photos"))
+            .expression_attribute_values(":ready", s("ready"))
+            .build()
+            .map_err(StoreError::backend)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(not_exists(photo_item)?)
+            .transact_items(not_exists(hash_item)?)
+            .transact_items(TransactWriteItem::builder().update(count_photo).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+            {
+                return self.explain_photo_refusal(photo, max_photos).await;
+            }
+            Err(e) => return Err(sdk_err(e)),
+        }
+        let photo_count = self
+            .get_avatar(photo.owner, photo.avatar_id)
+            .await?
+            .map(|a| a.photo_count)
+            .unwrap_or(0);
+        Ok(PhotoAdded::Added { photo_count })
+    }
+
+    async fn list_photos(&self, avatar_id: AvatarId) -> StoreResult<Vec<Photo>> {
+        self.query_prefix(avatar_pk(avatar_id), "PHOTO#", true, None)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    async fn forget_photos(&self, owner: UserId, avatar_id: AvatarId) -> StoreResult<()> {
+        let mut keys = self.owned_children(owner, avatar_id, "PHOTO#").await?;
+        keys.extend(self.owned_children(owner, avatar_id, "HASH#").await?);
+        self.batch_delete(keys).await
+    }
+
+    async fn find_photo_by_hash(
+        &self,
+        avatar_id: AvatarId,
+        hash: &ContentHash,
+    ) -> StoreResult<Option<Photo>> {
+        let pk = avatar_pk(avatar_id);
+        let Some(hash_item) = self.get(pk.clone(), hash_sk(hash)).await? else {
+            return Ok(None);
+        };
+        let Some(fuid) = hash_item.get("file_unique_id").and_then(|v| v.as_s().ok()) else {
+            return Ok(None);
+        };
+        self.get(pk, photo_sk(fuid))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+}

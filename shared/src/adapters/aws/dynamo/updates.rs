@@ -1,0 +1,70 @@
+use async_trait::async_trait;
+
+use super::{DynamoStore, TableLayout, key, n, put_outcome, s, sdk_err};
+use crate::domain::Timestamp;
+use crate::ports::store::{StoreResult, UpdateClaim, UpdateLog};
+
+const SEEN: &str = "SEEN";
+
+fn update_pk(update_id: i64) -> String {
+    format!("UPDATE#{update_id}")
+}
+
+#[async_trait]
+impl UpdateLog for DynamoStore {
+    async fn claim_update(
+        &self,
+        update_id: i64,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> StoreResult<UpdateClaim> {
+        let mut item = key(update_pk(update_id), SEEN.into());
+        item.insert(TableLayout::TTL_ATTRIBUTE.into(), n(lease_until.as_secs()));
+        item.insert("state".into(), s("processing"));
+        // TTL deletion lags by up to days: an expired mark counts as absent.
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk) OR #exp <= :now")
+            .expression_attribute_names("#pk", TableLayout::PARTITION_KEY)
+            .expression_attribute_names("#exp", TableLayout::TTL_ATTRIBUTE)
+            .expression_attribute_values(":now", n(now.as_secs()))
+            .send()
+            .await;
+        if put_outcome(result)? {
+            return Ok(UpdateClaim::Fresh);
+        }
+        let done = self
+            .get(update_pk(update_id), SEEN.into())
+            .await?
+            .as_ref()
+            .and_then(|i| i.get("state"))
+            .and_then(|v| v.as_s().ok())
+            .is_some_and(|state| state == "done");
+        Ok(if done {
+            UpdateClaim::Done
+        } else {
+            UpdateClaim::InProgress
+        })
+    }
+
+    async fn complete_update(&self, update_id: i64, expires_at: Timestamp) -> StoreResult<()> {
+        let mut item = key(update_pk(update_id), SEEN.into());
+        item.insert(TableLayout::TTL_ATTRIBUTE.into(), n(expires_at.as_secs()));
+        item.insert("state".into(), s("done"));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    async fn forget_update(&self, update_id: i64) -> StoreResult<()> {
+        self.delete(update_pk(update_id), SEEN.into()).await
+    }
+}

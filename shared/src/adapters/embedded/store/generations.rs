@@ -1,0 +1,70 @@
+use async_trait::async_trait;
+use rusqlite::params;
+use rusqlite::types::Value;
+
+use super::{EmbeddedStore, Row, many, one};
+use crate::domain::{AvatarId, Generation, GenerationId};
+use crate::ports::store::{GenerationStore, StoreResult, generation_entry};
+
+impl Row for Generation {
+    const TABLE: &'static str = "generations";
+    fn key(&self) -> Vec<(&'static str, Value)> {
+        vec![
+            ("id", Value::Text(self.id.to_string())),
+            ("avatar_id", Value::Text(self.avatar_id.to_string())),
+        ]
+    }
+    fn columns(&self) -> Vec<(&'static str, Value)> {
+        vec![
+            ("owner", Value::Integer(self.owner.0)),
+            ("in_flight_key", generation_entry(self).into()),
+        ]
+    }
+}
+
+#[async_trait]
+impl GenerationStore for EmbeddedStore {
+    async fn create_generation(&self, generation: &Generation) -> StoreResult<Generation> {
+        self.create(generation).await
+    }
+
+    async fn get_generation(
+        &self,
+        avatar_id: AvatarId,
+        id: GenerationId,
+    ) -> StoreResult<Option<Generation>> {
+        let (avatar_id, id) = (avatar_id.to_string(), id.to_string());
+        self.db
+            .run(move |conn| {
+                one(
+                    conn,
+                    "SELECT body FROM generations WHERE id = ?1 AND avatar_id = ?2",
+                    params![id, avatar_id],
+                    &id,
+                )
+            })
+            .await
+    }
+
+    async fn update_generation(&self, generation: &Generation) -> StoreResult<Generation> {
+        self.replace(generation).await
+    }
+
+    async fn list_generations(
+        &self,
+        avatar_id: AvatarId,
+        limit: u32,
+    ) -> StoreResult<Vec<Generation>> {
+        let key = avatar_id.to_string();
+        self.db
+            .run(move |conn| {
+                many(
+                    conn,
+                    "SELECT body FROM generations WHERE avatar_id = ?1 ORDER BY id DESC LIMIT ?2",
+                    params![key, limit],
+                    &key,
+                )
+            })
+            .await
+    }
+}
