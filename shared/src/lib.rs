@@ -2,6 +2,7 @@
 //! depend on, and their AWS and embedded adapters. Function crates only wire these together.
 
 pub mod adapters;
+pub mod backend;
 pub mod bot;
 pub mod config;
 pub mod domain;

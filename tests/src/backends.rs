@@ -1,24 +1,39 @@
-//! Both backends, built the way the functions and the local runner build them.
+//! Both backends, built through the library's composition root (`fluxbot::backend`), as the
+//! functions and the local runner build them.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::ops::Deref;
 
 use fluxbot::adapters::aws::AwsClients;
-use fluxbot::adapters::embedded::{Database, EmbeddedQueue, EmbeddedStore, LocalBlobs};
+use fluxbot::backend::Backend as Wired;
 use fluxbot::config::Resources;
-use fluxbot::ports::{BlobStore, JobQueue, RecordStore};
 
 use crate::{moto, template};
 
+/// A backend under test: the library's [`Wired`] backend, plus what tests look at directly.
 pub struct Backend {
     pub name: &'static str,
-    pub store: Arc<dyn RecordStore>,
-    pub queue: Arc<dyn JobQueue>,
-    pub blobs: Arc<dyn BlobStore>,
+    pub wired: Wired,
     /// The AWS resources, for tests that look at them directly.
     pub aws: Option<(AwsClients, Resources)>,
     /// Keeps the embedded backend's directory alive.
     pub dir: Option<tempfile::TempDir>,
+}
+
+impl Deref for Backend {
+    type Target = Wired;
+    fn deref(&self) -> &Wired {
+        &self.wired
+    }
+}
+
+impl Backend {
+    /// The same backend over another record store (to inject failures).
+    pub fn with_store(self, store: std::sync::Arc<dyn fluxbot::ports::RecordStore>) -> Self {
+        Self {
+            wired: self.wired.with_store(store),
+            ..self
+        }
+    }
 }
 
 /// DynamoDB, SQS and S3 in moto, with resources created from `template.yaml`.
@@ -29,9 +44,7 @@ pub async fn aws() -> Backend {
     let clients = AwsClients::from_sdk_config(&sdk, &resources);
     Backend {
         name: "aws",
-        store: Arc::new(clients.store(&resources)),
-        queue: Arc::new(clients.launch_queue(&resources)),
-        blobs: Arc::new(clients.blobs(&resources)),
+        wired: Wired::aws_with(&clients, &resources),
         aws: Some((clients, resources)),
         dir: None,
     }
@@ -46,29 +59,10 @@ pub async fn embedded() -> Backend {
 
 /// The embedded backend over an existing folder (to test that data survives a restart).
 pub async fn embedded_in(dir: tempfile::TempDir) -> Backend {
-    let db = Database::open(&dir.path().join("bot.sqlite3")).expect("open database");
-    let visibility = Duration::from_secs(launch_visibility_timeout());
-    let blobs = LocalBlobs::open(
-        &dir.path().join("blobs"),
-        "http://127.0.0.1:8080/".parse().expect("url"),
-    )
-    .expect("blob dir");
     Backend {
         name: "embedded",
-        store: Arc::new(EmbeddedStore::new(db.clone())),
-        queue: Arc::new(EmbeddedQueue::new(db, "launch", visibility)),
-        blobs: Arc::new(blobs),
+        wired: Wired::embedded(dir.path()).expect("embedded backend"),
         aws: None,
         dir: Some(dir),
     }
-}
-
-/// The launch queue's visibility timeout from the template, so both queues behave alike.
-pub fn launch_visibility_timeout() -> u64 {
-    let template = template::Template::load();
-    let props = template.properties(template::LAUNCH_QUEUE);
-    props
-        .get("VisibilityTimeout")
-        .and_then(serde_norway::Value::as_u64)
-        .expect("VisibilityTimeout")
 }

@@ -50,13 +50,7 @@ impl BotWorld {
         let (settings, secret, limits) = EnvReader::from_pairs(pairs)
             .load::<(TelegramSettings, WebhookSecret, Limits)>()
             .expect("test configuration is valid");
-        let conversation = Conversation {
-            store: backend.store.clone(),
-            blobs: backend.blobs.clone(),
-            launches: backend.queue.clone(),
-            telegram: TelegramClient::new(&settings),
-            limits,
-        };
+        let conversation = Conversation::new(&backend, TelegramClient::new(&settings), limits);
         Self {
             backend,
             telegram,

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use fluxbot::config::{EnvReader, FalSettings, FalWebhooks, TelegramSettings};
+use fluxbot::config::{EnvReader, FalMode, FalSettings, FalWebhooks, TelegramSettings};
 use fluxbot::fal::generation::GenerationSettings;
 use fluxbot::fal::training::TrainingSettings;
 use fluxbot::fal::{FalClient, RetryPolicy};
-use fluxbot::pipeline::{FalBackend, InputHost, Pipeline, ResultFetcher};
+use fluxbot::pipeline::{FalBackend, Pipeline};
 use fluxbot::ports::RecordStore;
 use fluxbot::telegram::client::TelegramClient;
 use serde_json::{Value, json};
@@ -73,32 +73,27 @@ impl PipelineWorld {
                 GenerationSettings,
             )>()
             .expect("test configuration is valid");
-        let backend = match &fal_settings.mode {
-            fluxbot::config::FalMode::Live { key } => FalBackend::Live(
-                FalClient::new(fal_settings.queue_url.clone(), key.clone())
+        let mut pipeline = Pipeline::new(
+            &bot.backend,
+            TelegramClient::new(&telegram),
+            fal_settings,
+            webhooks,
+            training,
+            generation,
+        );
+        // A short wait and quick retries, so unclear answers show within a test.
+        if let FalMode::Live { key } = &pipeline.fal_settings.mode {
+            pipeline.fal = FalBackend::Live(
+                FalClient::new(pipeline.fal_settings.queue_url.clone(), key.clone())
                     .with_retry(RetryPolicy {
                         attempts: 2,
                         base_delay: Duration::from_millis(5),
                         max_delay: Duration::from_millis(10),
                     })
-                    .with_retention(fal_settings.retention)
+                    .with_retention(pipeline.fal_settings.retention)
                     .with_timeout(Self::FAL_TIMEOUT),
-            ),
-            _ => FalBackend::from_settings(&fal_settings),
-        };
-        let pipeline = Pipeline {
-            store: bot.backend.store.clone(),
-            blobs: bot.backend.blobs.clone(),
-            queue: bot.backend.queue.clone(),
-            telegram: TelegramClient::new(&telegram),
-            fal: backend,
-            fetcher: ResultFetcher::new(fal_settings.result_hosts.clone()),
-            archives: InputHost::Presigned,
-            fal_settings,
-            webhooks,
-            training,
-            generation,
-        };
+            );
+        }
         let webhook = fal_webhook::App::new(pipeline.clone());
         Self {
             bot,
@@ -133,7 +128,7 @@ impl PipelineWorld {
         pipeline: &Pipeline,
         wait: Duration,
     ) -> (usize, SqsBatchResponse) {
-        let queue = &self.bot.backend.queue;
+        let queue = &self.bot.backend.launches;
         let messages = queue.receive(10, wait).await.unwrap();
         let records: Vec<Value> = messages
             .iter()
@@ -177,7 +172,7 @@ impl PipelineWorld {
     pub async fn enqueue(&self, job: &fluxbot::jobs::Job) {
         self.bot
             .backend
-            .queue
+            .launches
             .send(&job.to_body(), fluxbot::ports::QueueDelay::NONE)
             .await
             .unwrap();

@@ -63,7 +63,7 @@ async fn embedded_data_survives_a_restart() {
         .await
         .unwrap();
     first
-        .queue
+        .launches
         .send("queued before restart", QueueDelay::NONE)
         .await
         .unwrap();
@@ -75,7 +75,7 @@ async fn embedded_data_survives_a_restart() {
         .unwrap();
 
     let dir = first.dir.unwrap();
-    drop((first.store, first.queue, first.blobs));
+    drop(first.wired);
     let second = backends::embedded_in(dir).await;
     let reread = second
         .store
@@ -86,7 +86,7 @@ async fn embedded_data_survives_a_restart() {
     assert_eq!((reread.kind, reread.photo_count), (AvatarKind::Portrait, 1));
     assert_eq!(second.store.list_photos(avatar.id).await.unwrap().len(), 1);
     let jobs = second
-        .queue
+        .launches
         .receive(10, Duration::from_secs(2))
         .await
         .unwrap();
@@ -224,7 +224,11 @@ async fn zip_failing_midway(blobs: &dyn fluxbot::ports::BlobStore) -> BlobKey {
         name: "3.jpg".into(),
     });
     let dest = BlobKey::new("archives/8/mid/a.zip").unwrap();
-    assert!(blobs.zip_into(&sources, &dest).await.is_err());
+    assert!(
+        fluxbot::zip_stream::zip_blobs(&*blobs, &sources, &dest)
+            .await
+            .is_err()
+    );
     assert_eq!(blobs.size(&dest).await.unwrap(), None);
     dest
 }

@@ -64,17 +64,17 @@ macro_rules! conformance {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn queue_delivers_and_acknowledges() {
-                c::queue_delivers_and_acknowledges(&*backend().await.queue).await;
+                c::queue_delivers_and_acknowledges(&*backend().await.launches).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn queue_honours_delays() {
-                c::queue_honours_delays(&*backend().await.queue).await;
+                c::queue_honours_delays(&*backend().await.launches).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn queue_redelivers_released_messages() {
-                c::queue_redelivers_released_messages(&*backend().await.queue).await;
+                c::queue_redelivers_released_messages(&*backend().await.launches).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

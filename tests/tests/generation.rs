@@ -594,16 +594,15 @@ async fn a_profile_write_failing_after_the_generation_is_recorded_does_not_repea
     ])
     .load::<(TelegramSettings, Limits)>()
     .unwrap();
-    let conversation = Conversation {
-        store: Arc::new(FlakyStore::failing_save_user(
-            w.bot.backend.store.clone(),
-            1,
-        )),
-        blobs: w.bot.backend.blobs.clone(),
-        launches: w.bot.backend.queue.clone(),
-        telegram: TelegramClient::new(&telegram),
+    let flaky = Arc::new(FlakyStore::failing_save_user(
+        w.bot.backend.store.clone(),
+        1,
+    ));
+    let conversation = Conversation::new(
+        &w.bot.backend.wired.with_store(flaky),
+        TelegramClient::new(&telegram),
         limits,
-    };
+    );
     // As the webhook reads it: from the bytes Telegram posts. Her Telegram is now Russian, so
     // the profile changes and must be written after the generation was recorded.
     let switched = User {

@@ -139,7 +139,7 @@ async fn redrive_moves_dead_letters_back_without_losing_any() {
     let mut bodies = Vec::new();
     loop {
         let batch = backend
-            .queue
+            .launches
             .receive(10, std::time::Duration::from_secs(1))
             .await
             .unwrap();
@@ -148,7 +148,7 @@ async fn redrive_moves_dead_letters_back_without_losing_any() {
         }
         for m in batch {
             bodies.push(m.body.clone());
-            backend.queue.ack(&m.receipt).await.unwrap();
+            backend.launches.ack(&m.receipt).await.unwrap();
         }
     }
     bodies.sort();

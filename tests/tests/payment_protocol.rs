@@ -52,7 +52,7 @@ async fn sweeps_relaunch_nothing(w: &PipelineWorld, at: &[u64]) {
 
 /// Takes what is on the launch queue off it unprocessed: jobs that were lost.
 async fn lose_queued_jobs(w: &PipelineWorld) {
-    let queue = &w.bot.backend.queue;
+    let queue = &w.bot.backend.launches;
     for m in queue.receive(10, Duration::from_secs(2)).await.unwrap() {
         queue.ack(&m.receipt).await.unwrap();
     }

@@ -141,7 +141,7 @@ async fn portrait_from_an_album_of_ten_and_singles_with_duplicates() {
     );
     let messages = w
         .backend
-        .queue
+        .launches
         .receive(10, Duration::from_secs(1))
         .await
         .unwrap();
@@ -868,11 +868,10 @@ async fn flaky_world() -> (
         inner.store.clone(),
         0,
     ));
-    let backend = backends::Backend {
-        store: flaky.clone(),
-        ..inner
-    };
-    (BotWorld::new(backend, &[]).await, flaky)
+    (
+        BotWorld::new(inner.with_store(flaky.clone()), &[]).await,
+        flaky,
+    )
 }
 
 /// Choosing the preset creates the avatar; if the profile save after it fails, Telegram's

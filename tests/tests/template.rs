@@ -65,6 +65,11 @@ fn launch_queue_outlives_its_worker_and_dead_letters() {
         "visibility timeout >= 6x function timeout"
     );
     assert!(int(&queue["RedrivePolicy"], "maxReceiveCount") >= 5);
+    assert_eq!(
+        int(queue, "VisibilityTimeout") as u64,
+        fluxbot::backend::LAUNCH_VISIBILITY.as_secs(),
+        "the embedded queue hides a received job as long as SQS does"
+    );
     let events = &worker["Events"]["Launch"]["Properties"];
     assert_eq!(
         events["FunctionResponseTypes"][0].as_str(),

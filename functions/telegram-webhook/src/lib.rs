@@ -7,9 +7,7 @@
 //! - an update another invocation is still processing: 503, so Telegram comes back;
 //! - a transient failure on our side: 500, so Telegram retries the update later.
 
-use std::sync::Arc;
-
-use fluxbot::adapters::aws::AwsClients;
+use fluxbot::backend::Backend;
 use fluxbot::bot::{Conversation, Processed};
 use fluxbot::config::{ConfigError, EnvReader, Limits, Resources, TelegramSettings, WebhookSecret};
 use fluxbot::telegram::client::TelegramClient;
@@ -37,16 +35,10 @@ impl App {
         let (resources, telegram, secret, limits) =
             EnvReader::from_process()
                 .load::<(Resources, TelegramSettings, WebhookSecret, Limits)>()?;
-        let clients = AwsClients::from_env(&resources).await;
+        let backend = Backend::aws(&resources).await;
         Ok(Self::new(
             secret,
-            Conversation {
-                store: Arc::new(clients.store(&resources)),
-                blobs: Arc::new(clients.blobs(&resources)),
-                launches: Arc::new(clients.launch_queue(&resources)),
-                telegram: TelegramClient::new(&telegram),
-                limits,
-            },
+            Conversation::new(&backend, TelegramClient::new(&telegram), limits),
         ))
     }
 

@@ -19,16 +19,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fluxbot::adapters::embedded::{Database, EmbeddedQueue, EmbeddedStore, LocalBlobs};
+use fluxbot::backend::Backend;
 use fluxbot::bot::{Conversation, Processed};
-use fluxbot::config::FalMode;
 use fluxbot::config::{FalSettings, FalWebhooks, Limits, TelegramSettings};
 use fluxbot::domain::Timestamp;
 use fluxbot::fal::generation::GenerationSettings;
-use fluxbot::fal::storage::FalStorage;
 use fluxbot::fal::training::TrainingSettings;
 use fluxbot::jobs::Job;
-use fluxbot::pipeline::{FalBackend, InputHost, JobOutcome, Pipeline, ResultFetcher};
+use fluxbot::pipeline::{JobOutcome, Pipeline};
 use fluxbot::ports::QueueDelay;
 use fluxbot::telegram::client::TelegramClient;
 
@@ -67,47 +65,22 @@ pub struct LocalBot {
 impl LocalBot {
     /// Opens (or creates) the local database, queue and blob folder under `data_dir`.
     pub fn open(data_dir: &Path, config: LocalConfig) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(data_dir)?;
-        let db = Database::open(&data_dir.join("bot.sqlite3"))?;
-        let blobs = Arc::new(LocalBlobs::open(
-            &data_dir.join("blobs"),
-            url::Url::parse("http://127.0.0.1:8080/")?,
-        )?);
-        let store = Arc::new(EmbeddedStore::new(db.clone()));
-        let queue = Arc::new(EmbeddedQueue::new(db, "launch", Duration::from_secs(540)));
+        let backend = Backend::embedded(data_dir)?;
         let telegram = TelegramClient::new(&config.telegram);
         // Bound now, so a port in use is an error at start and the address is known.
         let listener = std::net::TcpListener::bind(config.fal_webhook_addr)?;
         listener.set_nonblocking(true)?;
         let fal_webhook_addr = listener.local_addr()?;
         Ok(Self {
-            conversation: Conversation {
-                store: store.clone(),
-                blobs: blobs.clone(),
-                launches: queue.clone(),
-                telegram: telegram.clone(),
-                limits: config.limits,
-            },
-            pipeline: Pipeline {
-                store,
-                blobs,
-                queue,
+            conversation: Conversation::new(&backend, telegram.clone(), config.limits),
+            pipeline: Pipeline::new(
+                &backend,
                 telegram,
-                fal: FalBackend::from_settings(&config.fal),
-                fetcher: ResultFetcher::new(config.fal.result_hosts.clone()),
-                // fal cannot reach this machine: archives go to fal's storage first.
-                archives: match &config.fal.mode {
-                    FalMode::Live { key } => InputHost::FalStorage(FalStorage::new(
-                        config.fal.rest_url.clone(),
-                        key.clone(),
-                    )),
-                    FalMode::Test { .. } => InputHost::Presigned,
-                },
-                fal_settings: config.fal,
-                webhooks: config.webhooks,
-                training: config.training,
-                generation: config.generation,
-            },
+                config.fal,
+                config.webhooks,
+                config.training,
+                config.generation,
+            ),
             data_dir: data_dir.to_owned(),
             sweep_every: config.sweep_every,
             fal_webhook: std::sync::Mutex::new(Some(listener)),

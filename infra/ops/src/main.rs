@@ -118,11 +118,8 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
         }
         Command::Stats { table } => {
             let table = outputs.pick(table, "TableName", "--table")?;
-            let store = fluxbot::adapters::aws::DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(&sdk().await),
-                table,
-            );
-            ops::stats(&store, fluxbot::domain::Timestamp::now()).await
+            let store = fluxbot::backend::Backend::aws_records(&sdk().await, &table);
+            ops::stats(store.as_ref(), fluxbot::domain::Timestamp::now()).await
         }
         Command::WebhookInfo => {
             let telegram = EnvReader::from_process().load::<TelegramSettings>()?;

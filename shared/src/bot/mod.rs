@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use teloxide_core::types::Update;
 
+use crate::backend::Backend;
 use crate::config::Limits;
 use crate::domain::{DialogueState, MessageRef, Timestamp, UserProfile};
 use crate::ports::{
@@ -88,6 +89,17 @@ pub enum Processed {
 }
 
 impl Conversation {
+    /// The conversation on `backend`.
+    pub fn new(backend: &Backend, telegram: TelegramClient, limits: Limits) -> Self {
+        Self {
+            store: backend.store.clone(),
+            blobs: backend.blobs.clone(),
+            launches: backend.launches.clone(),
+            telegram,
+            limits,
+        }
+    }
+
     /// Processes one update at most once: claimed (with a lease) before the step runs,
     /// marked done after. A retry while the step runs gets [`Processed::InProgress`] (the
     /// transport answers non-2xx so Telegram tries again later), after it `Duplicate`. A

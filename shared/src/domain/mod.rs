@@ -2,6 +2,7 @@
 //! Pure data and rules; no I/O.
 
 pub mod avatar;
+pub mod blob_key;
 pub mod generation;
 pub mod ids;
 pub mod lifecycle;
@@ -13,6 +14,7 @@ pub use avatar::{
     ABANDONED_AFTER, Avatar, AvatarKind, AvatarName, Gender, NOTICE_CLAIM, NameError, NoticeEvent,
     OutcomeNotice, Preset, TriggerPhrase,
 };
+pub use blob_key::{BlobKey, InvalidBlobKey};
 pub use generation::{
     AspectRatio, GeneratedImage, Generation, GenerationDefaults, GenerationEvent, GenerationState,
     GenerationStatus, IllegalGenerationTransition, ImageCount, Prompt, PromptError,

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::blob_key::BlobKey;
 use super::ids::{AvatarId, Timestamp, UserId};
-use crate::ports::blob::BlobKey;
 
 /// The image formats fal.ai trainers accept and we keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -29,9 +29,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::config::{FalSettings, FalWebhooks};
+use crate::backend::{Backend, BackendKind};
+use crate::config::{FalMode, FalSettings, FalWebhooks};
 use crate::domain::{Avatar, Generation};
 use crate::fal::generation::GenerationSettings;
+use crate::fal::storage::FalStorage;
 use crate::fal::training::TrainingSettings;
 use crate::fal::{FalClient, FalError};
 use crate::ports::{
@@ -60,7 +62,7 @@ pub enum InputHost {
     Presigned,
     /// Uploaded to fal's CDN first (the local runner, which fal cannot reach), to expire
     /// after the URL lifetime the presigned URL would have had.
-    FalStorage(crate::fal::storage::FalStorage),
+    FalStorage(FalStorage),
 }
 
 impl Pipeline {
@@ -104,10 +106,10 @@ pub enum FalBackend {
 impl FalBackend {
     pub fn from_settings(fal: &FalSettings) -> Self {
         match &fal.mode {
-            crate::config::FalMode::Live { key } => FalBackend::Live(
+            FalMode::Live { key } => FalBackend::Live(
                 FalClient::new(fal.queue_url.clone(), key.clone()).with_retention(fal.retention),
             ),
-            crate::config::FalMode::Test {
+            FalMode::Test {
                 mock_training_duration,
                 mock_generation_duration,
             } => FalBackend::Test {
@@ -211,24 +213,30 @@ impl Pipeline {
         Err(PipelineError::Contended(current.label()))
     }
 
-    /// The production wiring: DynamoDB, S3, the SQS launch queue, Telegram and fal.ai.
-    pub fn on_aws(
-        clients: &crate::adapters::aws::AwsClients,
-        resources: &crate::config::Resources,
-        telegram: &crate::config::TelegramSettings,
+    /// The pipeline on `backend`. fal.ai reads inputs by presigned URL on AWS; from the
+    /// embedded backend, which fal cannot reach, they are uploaded to fal's storage first.
+    pub fn new(
+        backend: &Backend,
+        telegram: TelegramClient,
         fal_settings: FalSettings,
         webhooks: FalWebhooks,
         training: TrainingSettings,
         generation: GenerationSettings,
     ) -> Self {
+        let archives = match (backend.kind, &fal_settings.mode) {
+            (BackendKind::Embedded, FalMode::Live { key }) => {
+                InputHost::FalStorage(FalStorage::new(fal_settings.rest_url.clone(), key.clone()))
+            }
+            _ => InputHost::Presigned,
+        };
         Self {
-            store: Arc::new(clients.store(resources)),
-            blobs: Arc::new(clients.blobs(resources)),
-            queue: Arc::new(clients.launch_queue(resources)),
-            telegram: TelegramClient::new(telegram),
+            store: backend.store.clone(),
+            blobs: backend.blobs.clone(),
+            queue: backend.launches.clone(),
+            telegram,
             fal: FalBackend::from_settings(&fal_settings),
             fetcher: ResultFetcher::new(fal_settings.result_hosts.clone()),
-            archives: InputHost::Presigned,
+            archives,
             fal_settings,
             webhooks,
             training,
@@ -236,7 +244,7 @@ impl Pipeline {
         }
     }
 
-    /// The production wiring from the environment: every missing or malformed variable is
+    /// The production pipeline from the environment: every missing or malformed variable is
     /// named in one error.
     pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
         let (resources, telegram, fal, webhooks, training, generation) =
@@ -248,9 +256,14 @@ impl Pipeline {
                 TrainingSettings,
                 GenerationSettings,
             )>()?;
-        let clients = crate::adapters::aws::AwsClients::from_env(&resources).await;
-        Ok(Self::on_aws(
-            &clients, &resources, &telegram, fal, webhooks, training, generation,
+        let backend = Backend::aws(&resources).await;
+        Ok(Self::new(
+            &backend,
+            TelegramClient::new(&telegram),
+            fal,
+            webhooks,
+            training,
+            generation,
         ))
     }
 

@@ -171,7 +171,9 @@ pub async fn zip_of_25_photos_unpacks_identically(blobs: Arc<dyn BlobStore>) {
         });
     }
     let dest = blob_keys::archive(owner, avatar, AttemptId::new());
-    let summary = blobs.zip_into(&sources, &dest).await.unwrap();
+    let summary = fluxbot::zip_stream::zip_blobs(&*blobs, &sources, &dest)
+        .await
+        .unwrap();
     assert_eq!(summary.entries, COUNT as u32);
     assert_eq!(summary.content_bytes, (COUNT * SIZE) as u64);
     assert_eq!(
@@ -218,7 +220,7 @@ pub async fn a_zip_with_a_missing_source_stores_nothing(blobs: &dyn BlobStore) {
     ];
     let dest = key("archives/4/z/a.zip");
     assert!(matches!(
-        blobs.zip_into(&sources, &dest).await,
+        fluxbot::zip_stream::zip_blobs(&*blobs, &sources, &dest).await,
         Err(BlobError::NotFound(_))
     ));
     assert_eq!(

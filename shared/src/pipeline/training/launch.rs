@@ -18,6 +18,7 @@ use crate::fal::training::TrainingRequest;
 use crate::fal::webhook_token::WebhookRoute;
 use crate::jobs::Job;
 use crate::ports::{BlobError, FalRequestOwner, FalTarget, StoreError, ZipSource};
+use crate::zip_stream::zip_blobs;
 
 /// Why a launch stopped before anything was sent.
 enum NotLaunched {
@@ -114,9 +115,7 @@ impl Pipeline {
             return Err(NotLaunched::Permanent("no photos".into()));
         }
         let archive = blob_keys::archive(avatar.owner, avatar.id, attempt);
-        let summary = self
-            .blobs
-            .zip_into(&zip_sources(&photos), &archive)
+        let summary = zip_blobs(self.blobs.as_ref(), &zip_sources(&photos), &archive)
             .await
             .map_err(PipelineError::from)?;
         tracing::info!(avatar = %avatar.id, entries = summary.entries, bytes = summary.archive_bytes, "photo archive written");
