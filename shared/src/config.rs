@@ -535,28 +535,8 @@ impl FromEnv for FalWebhooks {
     }
 }
 
-/// Per-user and per-avatar limits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limits {
-    pub min_photos_portrait: u32,
-    pub min_photos_style: u32,
-    pub max_photos: u32,
-    pub max_trainings_in_flight: u32,
-    /// Generations one user may have running at once.
-    pub max_generations_in_flight: u32,
-    /// Generations one user may start in any hour.
-    pub generations_per_hour: u32,
-}
-
-impl Limits {
-    /// The photo minimum for an avatar of this kind.
-    pub fn min_photos(&self, kind: crate::domain::AvatarKind) -> u32 {
-        match kind {
-            crate::domain::AvatarKind::Portrait => self.min_photos_portrait,
-            crate::domain::AvatarKind::Style => self.min_photos_style,
-        }
-    }
-}
+/// The per-user limits: the rules that use them are in `domain::policy`.
+pub use crate::domain::Limits;
 
 impl FromEnv for Limits {
     fn read(env: &mut EnvReader) -> Option<Self> {

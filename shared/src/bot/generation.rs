@@ -6,20 +6,16 @@
 //! sweep, which watches pending generations; a profile that cannot be saved is logged), so
 //! Telegram's retry of an update can never start a second, paid generation.
 
-use std::time::Duration;
-
 use super::{Answer, BotResult, Turn};
+use crate::domain::policy::{self, GenerationRefusal};
 use crate::domain::{
     Avatar, AvatarId, AvatarStatus, DialogueState, Generation, GenerationDefaults, GenerationId,
-    MessageRef, Prompt, Style, Timestamp,
+    MessageRef, Prompt, Style,
 };
 use crate::jobs::Job;
 use crate::ports::QueueDelay;
 use crate::telegram::callback::Callback;
 use crate::telegram::screens::{self, Keyboard, Screen};
-use crate::telegram::texts::GenerationRefusal;
-
-const HOUR: Duration = Duration::from_secs(3600);
 
 impl Turn<'_> {
     /// /generate or the menu's button: straight to the only trained avatar, a choice of several, or a nudge to
@@ -228,122 +224,20 @@ impl Turn<'_> {
         Ok(Answer::Silent)
     }
 
-    /// Why this user cannot start another generation now, if they cannot.
+    /// Why this user cannot start another generation now, if they cannot (`domain::policy`).
     async fn generation_refusal(&self, avatar: &Avatar) -> BotResult<Option<GenerationRefusal>> {
-        if avatar.status() != AvatarStatus::Completed {
-            return Ok(Some(GenerationRefusal::NotTrained));
-        }
         let limits = &self.bot.limits;
-        // Enough of each avatar's newest generations to see both limits.
-        let window = limits.generations_per_hour + limits.max_generations_in_flight;
         let mut recent = Vec::new();
-        for a in self.bot.store.list_avatars(self.user.id).await? {
-            if a.status() == AvatarStatus::Completed {
-                recent.extend(self.bot.store.list_generations(a.id, window).await?);
+        if avatar.status() == AvatarStatus::Completed {
+            for a in self.bot.store.list_avatars(self.user.id).await? {
+                if a.status() == AvatarStatus::Completed {
+                    let window = limits.generation_window();
+                    recent.extend(self.bot.store.list_generations(a.id, window).await?);
+                }
             }
         }
-        Ok(refusal_for(
-            &recent,
-            limits.max_generations_in_flight,
-            limits.generations_per_hour,
-            self.now,
+        Ok(policy::generation_refusal(
+            avatar, &recent, limits, self.now,
         ))
-    }
-}
-
-/// The limits applied to a user's recent generations (of all their avatars).
-fn refusal_for(
-    recent: &[Generation],
-    max_in_flight: u32,
-    per_hour: u32,
-    now: Timestamp,
-) -> Option<GenerationRefusal> {
-    let running = recent.iter().filter(|g| g.is_running()).count();
-    if running >= max_in_flight as usize {
-        return Some(GenerationRefusal::TooManyInFlight {
-            limit: max_in_flight,
-        });
-    }
-    let hour_ago = now.minus(HOUR);
-    let in_last_hour: Vec<Timestamp> = recent
-        .iter()
-        .map(|g| g.created_at)
-        .filter(|at| *at > hour_ago)
-        .collect();
-    if in_last_hour.len() >= per_hour as usize {
-        let oldest = in_last_hour.iter().min().copied().unwrap_or(now);
-        let free_at = oldest.plus(HOUR);
-        return Some(GenerationRefusal::HourlyLimit {
-            limit: per_hour,
-            wait_minutes: free_at.since(now).as_secs().div_ceil(60),
-        });
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::{
-        AvatarKind, AvatarName, FailureReason, Gender, GenerationState, Preset, UserId,
-    };
-
-    fn generation(created_at: Timestamp, state: GenerationState) -> Generation {
-        let avatar = Avatar::draft(
-            UserId(1),
-            AvatarKind::Portrait,
-            Gender::Female,
-            AvatarName::parse("A").unwrap(),
-            Preset::Fast,
-            Timestamp(0),
-        );
-        let mut g = Generation::pending(
-            &avatar,
-            Prompt::parse("p").unwrap(),
-            None,
-            GenerationDefaults::default(),
-            created_at,
-        );
-        g.state = state;
-        g
-    }
-
-    #[test]
-    fn limits_count_running_work_and_the_last_hour() {
-        let now = Timestamp(10_000_000);
-        let failed = || GenerationState::Failed {
-            reason: FailureReason::TimedOut,
-            failed_at: now,
-        };
-        let running = vec![
-            generation(now, GenerationState::Pending { claims: 0 }),
-            generation(
-                now,
-                GenerationState::Submitting {
-                    lease_until: now,
-                    claims: 1,
-                },
-            ),
-        ];
-        assert_eq!(
-            refusal_for(&running, 2, 30, now),
-            Some(GenerationRefusal::TooManyInFlight { limit: 2 })
-        );
-        assert_eq!(refusal_for(&running, 3, 30, now), None);
-        // Three finished in the last hour, the oldest 50 minutes ago: free in 10 minutes.
-        let done = vec![
-            generation(now.minus(Duration::from_secs(50 * 60)), failed()),
-            generation(now.minus(Duration::from_secs(20 * 60)), failed()),
-            generation(now.minus(Duration::from_secs(61 * 60)), failed()),
-            generation(now.minus(Duration::from_secs(60)), failed()),
-        ];
-        assert_eq!(
-            refusal_for(&done, 2, 3, now),
-            Some(GenerationRefusal::HourlyLimit {
-                limit: 3,
-                wait_minutes: 10
-            })
-        );
-        assert_eq!(refusal_for(&done, 2, 4, now), None);
     }
 }

@@ -11,9 +11,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use tokio_util::io::StreamReader;
 
 use super::{BotResult, Turn};
+use crate::domain::policy::{self, PhotoRefusal};
 use crate::domain::{
-    Avatar, AvatarEvent, AvatarId, AvatarStatus, ContentHash, DialogueState, ImageFormat,
-    MessageRef, Photo, PhotoRejection, blob_keys,
+    Avatar, AvatarEvent, AvatarId, ContentHash, DialogueState, ImageFormat, MessageRef, Photo,
+    PhotoRejection, blob_keys,
 };
 use crate::ports::{BlobError, PhotoAdded, StoreError};
 use crate::telegram::client::TelegramError;
@@ -54,14 +55,16 @@ impl Turn<'_> {
                 .await;
             return Ok(());
         };
-        if !avatar.status().accepts_photos() {
-            self.send(&Screen::text(t.photos_closed())).await;
-            return Ok(());
-        }
-        if avatar.photo_count >= self.bot.limits.max_photos {
-            self.send(&Screen::text(t.photos_full(self.bot.limits.max_photos)))
-                .await;
-            return Ok(());
+        match policy::photo_refusal(&avatar, &self.bot.limits) {
+            Some(PhotoRefusal::Closed) => {
+                self.send(&Screen::text(t.photos_closed())).await;
+                return Ok(());
+            }
+            Some(PhotoRefusal::Full { max }) => {
+                self.send(&Screen::text(t.photos_full(max))).await;
+                return Ok(());
+            }
+            None => {}
         }
         if let Err(rejection) = check_declared(&image) {
             return self.reject(&avatar, rejection).await;
@@ -181,8 +184,7 @@ impl Turn<'_> {
             let Some(avatar) = self.bot.store.get_avatar(self.user.id, id).await? else {
                 return Ok(None);
             };
-            let min = self.bot.limits.min_photos(avatar.kind);
-            if avatar.status() != AvatarStatus::CollectingPhotos || avatar.photo_count < min {
+            if !policy::reaches_minimum(&avatar, &self.bot.limits) {
                 return Ok(Some(avatar));
             }
             let ready = avatar

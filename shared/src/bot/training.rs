@@ -5,11 +5,11 @@
 //! is conditional).
 
 use super::{Answer, BotResult, Turn};
+use crate::domain::policy::{self, TrainingRefusal};
 use crate::domain::{Avatar, AvatarEvent, AvatarId, AvatarStatus, DialogueState, MessageRef};
 use crate::jobs::Job;
 use crate::ports::{QueueDelay, StoreError};
 use crate::telegram::screens::{self, Screen};
-use crate::telegram::texts::TrainingRefusal;
 
 impl Turn<'_> {
     /// Shows the summary with Confirm / Back.
@@ -70,38 +70,10 @@ impl Turn<'_> {
         Ok(Answer::Silent)
     }
 
-    /// Why this avatar cannot start training now, if it cannot.
+    /// Why this avatar cannot start training now, if it cannot (`domain::policy`).
     async fn refusal(&self, avatar: &Avatar) -> BotResult<Option<TrainingRefusal>> {
-        let min = self.bot.limits.min_photos(avatar.kind);
-        match avatar.status() {
-            AvatarStatus::Ready | AvatarStatus::CollectingPhotos => {}
-            AvatarStatus::Draft => {
-                return Ok(Some(TrainingRefusal::NotEnoughPhotos {
-                    count: avatar.photo_count,
-                    min,
-                }));
-            }
-            _ => return Ok(Some(TrainingRefusal::AlreadyStarted)),
-        }
-        if avatar.photo_count < min {
-            return Ok(Some(TrainingRefusal::NotEnoughPhotos {
-                count: avatar.photo_count,
-                min,
-            }));
-        }
-        let limit = self.bot.limits.max_trainings_in_flight;
-        let running = self
-            .bot
-            .store
-            .list_avatars(avatar.owner)
-            .await?
-            .iter()
-            .filter(|a| a.id != avatar.id && a.status().is_training_in_progress())
-            .count();
-        if running >= limit as usize {
-            return Ok(Some(TrainingRefusal::TooManyInFlight { limit }));
-        }
-        Ok(None)
+        let owners = self.bot.store.list_avatars(avatar.owner).await?;
+        Ok(policy::training_refusal(avatar, &owners, &self.bot.limits))
     }
 
     /// `ready` (reaching it first if the count allows) -> `queued`, remembering the message

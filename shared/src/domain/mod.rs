@@ -7,6 +7,7 @@ pub mod generation;
 pub mod ids;
 pub mod lifecycle;
 pub mod photo;
+pub mod policy;
 pub mod styles;
 pub mod user;
 
@@ -27,5 +28,6 @@ pub use lifecycle::{
     MAX_LAUNCH_CLAIMS, TrainedModel, TrainingOutput, transition,
 };
 pub use photo::{ContentHash, ImageFormat, Photo, PhotoRejection, blob_keys};
+pub use policy::{GenerationRefusal, Limits, PhotoRefusal, TrainingRefusal};
 pub use styles::Style;
 pub use user::{DialogueState, Language, UserProfile};

@@ -9,6 +9,7 @@ use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, Language, NameError,
     PhotoRejection, Preset, PromptError, Style, Timestamp,
 };
+use crate::domain::{GenerationRefusal, TrainingRefusal};
 use crate::telegram::incoming::Command;
 
 /// What an avatar card shows; gathered by the gallery, worded by the language.
@@ -33,29 +34,6 @@ pub enum TrainingProgress {
     InQueue { position: Option<u32> },
     Steps { done: u32, total: u32 },
     Elapsed { minutes: u64, expected: (u32, u32) },
-}
-
-/// Why the user's attempt to start training was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrainingRefusal {
-    NotEnoughPhotos { count: u32, min: u32 },
-    TooManyInFlight { limit: u32 },
-    AlreadyStarted,
-}
-
-/// Why a generation was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GenerationRefusal {
-    /// The avatar is not trained (yet, or any more).
-    NotTrained,
-    TooManyInFlight {
-        limit: u32,
-    },
-    /// `limit` generations in the last hour; the next is possible in `wait_minutes`.
-    HourlyLimit {
-        limit: u32,
-        wait_minutes: u64,
-    },
 }
 
 /// What reached the user of a finished generation.

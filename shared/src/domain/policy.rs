@@ -1,0 +1,325 @@
+//! The product's rules on who may do what now: pure functions over the user's records and
+//! the operator's limits. The dialogue (`bot/`) asks them and words their refusals through
+//! `telegram/texts`; nothing here reads a store or sends a message.
+
+use std::time::Duration;
+
+use super::{Avatar, AvatarKind, AvatarStatus, Generation, Timestamp};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// The operator's per-user limits (read from the environment by `config`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub min_photos_portrait: u32,
+    pub min_photos_style: u32,
+    pub max_photos: u32,
+    pub max_trainings_in_flight: u32,
+    /// Generations one user may have running at once.
+    pub max_generations_in_flight: u32,
+    /// Generations one user may start in any hour.
+    pub generations_per_hour: u32,
+}
+
+impl Limits {
+    /// The photo minimum for an avatar of this kind.
+    pub fn min_photos(&self, kind: AvatarKind) -> u32 {
+        match kind {
+            AvatarKind::Portrait => self.min_photos_portrait,
+            AvatarKind::Style => self.min_photos_style,
+        }
+    }
+
+    /// How many of each avatar's newest generations [`generation_refusal`] needs to see.
+    pub fn generation_window(&self) -> u32 {
+        self.generations_per_hour + self.max_generations_in_flight
+    }
+}
+
+/// Why the user's attempt to start training was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrainingRefusal {
+    NotEnoughPhotos { count: u32, min: u32 },
+    TooManyInFlight { limit: u32 },
+    AlreadyStarted,
+}
+
+/// Why a generation was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GenerationRefusal {
+    /// The avatar is not trained (yet, or any more).
+    NotTrained,
+    TooManyInFlight {
+        limit: u32,
+    },
+    /// `limit` generations in the last hour; the next is possible in `wait_minutes`.
+    HourlyLimit {
+        limit: u32,
+        wait_minutes: u64,
+    },
+}
+
+/// Why a photo is not taken before it is even downloaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhotoRefusal {
+    /// The avatar is past collecting photos.
+    Closed,
+    /// The avatar has the maximum already.
+    Full { max: u32 },
+}
+
+/// Whether `avatar` may take another photo.
+pub fn photo_refusal(avatar: &Avatar, limits: &Limits) -> Option<PhotoRefusal> {
+    if !avatar.status().accepts_photos() {
+        return Some(PhotoRefusal::Closed);
+    }
+    (avatar.photo_count >= limits.max_photos).then_some(PhotoRefusal::Full {
+        max: limits.max_photos,
+    })
+}
+
+/// Whether a collecting avatar has enough photos to become `ready`.
+pub fn reaches_minimum(avatar: &Avatar, limits: &Limits) -> bool {
+    avatar.status() == AvatarStatus::CollectingPhotos
+        && avatar.photo_count >= limits.min_photos(avatar.kind)
+}
+
+/// Why `avatar` cannot start training now, given all of its owner's avatars.
+pub fn training_refusal(
+    avatar: &Avatar,
+    owners_avatars: &[Avatar],
+    limits: &Limits,
+) -> Option<TrainingRefusal> {
+    let min = limits.min_photos(avatar.kind);
+    let not_enough = TrainingRefusal::NotEnoughPhotos {
+        count: avatar.photo_count,
+        min,
+    };
+    match avatar.status() {
+        AvatarStatus::Ready | AvatarStatus::CollectingPhotos => {}
+        AvatarStatus::Draft => return Some(not_enough),
+        _ => return Some(TrainingRefusal::AlreadyStarted),
+    }
+    if avatar.photo_count < min {
+        return Some(not_enough);
+    }
+    let limit = limits.max_trainings_in_flight;
+    let running = owners_avatars
+        .iter()
+        .filter(|a| a.id != avatar.id && a.status().is_training_in_progress())
+        .count();
+    (running >= limit as usize).then_some(TrainingRefusal::TooManyInFlight { limit })
+}
+
+/// Why `avatar`'s owner cannot start another generation now, given the newest generations
+/// of all their avatars ([`Limits::generation_window`] of each).
+pub fn generation_refusal(
+    avatar: &Avatar,
+    recent: &[Generation],
+    limits: &Limits,
+    now: Timestamp,
+) -> Option<GenerationRefusal> {
+    if avatar.status() != AvatarStatus::Completed {
+        return Some(GenerationRefusal::NotTrained);
+    }
+    let max_in_flight = limits.max_generations_in_flight;
+    let running = recent.iter().filter(|g| g.is_running()).count();
+    if running >= max_in_flight as usize {
+        return Some(GenerationRefusal::TooManyInFlight {
+            limit: max_in_flight,
+        });
+    }
+    let per_hour = limits.generations_per_hour;
+    let hour_ago = now.minus(HOUR);
+    let in_last_hour: Vec<Timestamp> = recent
+        .iter()
+        .map(|g| g.created_at)
+        .filter(|at| *at > hour_ago)
+        .collect();
+    if in_last_hour.len() >= per_hour as usize {
+        let oldest = in_last_hour.iter().min().copied().unwrap_or(now);
+        let free_at = oldest.plus(HOUR);
+        return Some(GenerationRefusal::HourlyLimit {
+            limit: per_hour,
+            wait_minutes: free_at.since(now).as_secs().div_ceil(60),
+        });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{
+        AvatarEvent, AvatarName, FailureReason, Gender, GenerationDefaults, GenerationState,
+        Preset, Prompt, UserId,
+    };
+
+    fn limits() -> Limits {
+        Limits {
+            min_photos_portrait: 10,
+            min_photos_style: 5,
+            max_photos: 20,
+            max_trainings_in_flight: 1,
+            max_generations_in_flight: 2,
+            generations_per_hour: 3,
+        }
+    }
+
+    fn avatar(kind: AvatarKind) -> Avatar {
+        Avatar::draft(
+            UserId(1),
+            kind,
+            Gender::Female,
+            AvatarName::parse("A").unwrap(),
+            Preset::Fast,
+            Timestamp(0),
+        )
+    }
+
+    fn collecting(kind: AvatarKind, photos: u32) -> Avatar {
+        let mut a = avatar(kind)
+            .apply(AvatarEvent::BeginPhotos, Timestamp(1))
+            .unwrap();
+        a.photo_count = photos;
+        a
+    }
+
+    fn step(a: &Avatar, event: AvatarEvent) -> Avatar {
+        a.apply(event, Timestamp(2)).unwrap()
+    }
+
+    fn completed() -> Avatar {
+        let mut a = collecting(AvatarKind::Portrait, 10);
+        a.state = crate::domain::AvatarState::Completed {
+            request: crate::domain::FalRequest {
+                request_id: "r".into(),
+                endpoint: "fal-ai/flux-lora-portrait-trainer".into(),
+            },
+            submitted_at: Timestamp(2),
+            output: crate::domain::TrainingOutput {
+                model: crate::domain::TrainedModel::Lora {
+                    lora_url: "https://v3.fal.media/x.safetensors".into(),
+                    config_url: None,
+                    stored_key: None,
+                },
+                raw_response: "{}".into(),
+            },
+            completed_at: Timestamp(3),
+        };
+        a
+    }
+
+    fn generation(created_at: Timestamp, state: GenerationState) -> Generation {
+        let mut g = Generation::pending(
+            &completed(),
+            Prompt::parse("p").unwrap(),
+            None,
+            GenerationDefaults::default(),
+            created_at,
+        );
+        g.state = state;
+        g
+    }
+
+    #[test]
+    fn photos_stop_at_the_maximum_and_after_collecting() {
+        let l = limits();
+        assert_eq!(photo_refusal(&collecting(AvatarKind::Style, 19), &l), None);
+        assert_eq!(
+            photo_refusal(&collecting(AvatarKind::Style, 20), &l),
+            Some(PhotoRefusal::Full { max: 20 })
+        );
+        let queued = step(
+            &step(
+                &collecting(AvatarKind::Style, 5),
+                AvatarEvent::MinimumReached,
+            ),
+            AvatarEvent::Enqueue,
+        );
+        assert_eq!(photo_refusal(&queued, &l), Some(PhotoRefusal::Closed));
+        assert!(reaches_minimum(&collecting(AvatarKind::Style, 5), &l));
+        assert!(!reaches_minimum(&collecting(AvatarKind::Portrait, 5), &l));
+    }
+
+    #[test]
+    fn training_needs_the_minimum_and_a_free_slot() {
+        let l = limits();
+        let few = collecting(AvatarKind::Portrait, 3);
+        assert_eq!(
+            training_refusal(&few, &[], &l),
+            Some(TrainingRefusal::NotEnoughPhotos { count: 3, min: 10 })
+        );
+        assert_eq!(
+            training_refusal(&avatar(AvatarKind::Style), &[], &l),
+            Some(TrainingRefusal::NotEnoughPhotos { count: 0, min: 5 })
+        );
+        let enough = collecting(AvatarKind::Portrait, 10);
+        assert_eq!(training_refusal(&enough, &[enough.clone()], &l), None);
+        let other = step(
+            &step(
+                &collecting(AvatarKind::Style, 5),
+                AvatarEvent::MinimumReached,
+            ),
+            AvatarEvent::Enqueue,
+        );
+        assert_eq!(
+            training_refusal(&enough, &[enough.clone(), other.clone()], &l),
+            Some(TrainingRefusal::TooManyInFlight { limit: 1 })
+        );
+        assert_eq!(
+            training_refusal(&other, &[other.clone()], &l),
+            Some(TrainingRefusal::AlreadyStarted)
+        );
+    }
+
+    #[test]
+    fn generations_count_running_work_and_the_last_hour() {
+        let now = Timestamp(10_000_000);
+        let a = completed();
+        let mut l = limits();
+        assert_eq!(
+            generation_refusal(&collecting(AvatarKind::Portrait, 10), &[], &l, now),
+            Some(GenerationRefusal::NotTrained)
+        );
+        let failed = || GenerationState::Failed {
+            reason: FailureReason::TimedOut,
+            failed_at: now,
+        };
+        let running = vec![
+            generation(now, GenerationState::Pending { claims: 0 }),
+            generation(
+                now,
+                GenerationState::Submitting {
+                    lease_until: now,
+                    claims: 1,
+                },
+            ),
+        ];
+        l.generations_per_hour = 30;
+        assert_eq!(
+            generation_refusal(&a, &running, &l, now),
+            Some(GenerationRefusal::TooManyInFlight { limit: 2 })
+        );
+        l.max_generations_in_flight = 3;
+        assert_eq!(generation_refusal(&a, &running, &l, now), None);
+        // Three finished in the last hour, the oldest 50 minutes ago: free in 10 minutes.
+        let done = vec![
+            generation(now.minus(Duration::from_secs(50 * 60)), failed()),
+            generation(now.minus(Duration::from_secs(20 * 60)), failed()),
+            generation(now.minus(Duration::from_secs(61 * 60)), failed()),
+            generation(now.minus(Duration::from_secs(60)), failed()),
+        ];
+        l.max_generations_in_flight = 2;
+        l.generations_per_hour = 3;
+        assert_eq!(
+            generation_refusal(&a, &done, &l, now),
+            Some(GenerationRefusal::HourlyLimit {
+                limit: 3,
+                wait_minutes: 10
+            })
+        );
+        l.generations_per_hour = 4;
+        assert_eq!(generation_refusal(&a, &done, &l, now), None);
+    }
+}
