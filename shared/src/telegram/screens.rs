@@ -2,10 +2,11 @@
 //! Pure functions, so every screen can be checked without Telegram.
 
 use super::callback::Callback;
-use super::texts::{CardFacts, HistoryEntry, Texts, status_icon};
+use super::texts::{Texts, date, escape, preview};
 use crate::domain::{
-    AspectRatio, Avatar, AvatarId, AvatarKind, AvatarStatus, Gender, GeneratedImage, Generation,
-    GenerationDefaults, GenerationState, ImageCount, Language, Preset, Style, Timestamp,
+    AspectRatio, Avatar, AvatarId, AvatarKind, AvatarStatus, FailureReason, Gender, GeneratedImage,
+    Generation, GenerationDefaults, GenerationState, ImageCount, Language, Preset, Style,
+    Timestamp,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,9 +157,164 @@ pub fn photo_progress(
     )
 }
 
+/// The icon of an avatar's status, in lists and on its card.
+pub fn status_icon(status: AvatarStatus) -> &'static str {
+    match status {
+        AvatarStatus::Draft | AvatarStatus::CollectingPhotos => "📥",
+        AvatarStatus::Ready => "🟢",
+        AvatarStatus::Queued | AvatarStatus::Submitting | AvatarStatus::Sending => "⏳",
+        AvatarStatus::Training => "🧠",
+        AvatarStatus::Completed => "✅",
+        AvatarStatus::Failed => "❌",
+        AvatarStatus::Cancelled => "🚫",
+    }
+}
+
+/// What an avatar card shows; gathered by the gallery, worded by the language.
+#[derive(Debug, Clone)]
+pub struct CardFacts<'a> {
+    pub name: &'a str,
+    pub kind: AvatarKind,
+    pub gender: Gender,
+    pub preset: Preset,
+    pub status: AvatarStatus,
+    pub photo_count: u32,
+    pub min_photos: u32,
+    pub created_at: Timestamp,
+    /// Minutes since training was submitted or queued, while it runs.
+    pub training_minutes: Option<u64>,
+    pub failure: Option<&'a FailureReason>,
+}
+
+/// What reached the user of a finished generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub sent: usize,
+    /// Flagged NSFW by fal.ai and not sent.
+    pub filtered: usize,
+    /// Could not be fetched from fal.ai.
+    pub unavailable: usize,
+}
+
+/// One line of an avatar's generation history.
+#[derive(Debug, Clone)]
+pub struct HistoryEntry<'a> {
+    pub created_at: Timestamp,
+    pub prompt: &'a str,
+    pub style: Option<Style>,
+    /// Images the user got; `None` while it runs, `Some(0)` when it failed.
+    pub images: Option<usize>,
+}
+
+/// The card's text: the same lines in every language, worded by `t`.
+pub fn card_text(t: &dyn Texts, f: &CardFacts<'_>) -> String {
+    let mut s = format!(
+        "<b>{}</b>\n{} · {} · {}\n{}: {} {}\n{}: {}\n{}: {}",
+        escape(f.name),
+        t.kind_name(f.kind),
+        t.gender_name(f.gender),
+        t.preset_name(f.preset),
+        t.label_status(),
+        status_icon(f.status),
+        t.status_name(f.status),
+        t.label_created(),
+        date(f.created_at),
+        t.label_photos(),
+        f.photo_count,
+    );
+    match f.status {
+        AvatarStatus::Draft | AvatarStatus::CollectingPhotos => {
+            s.push(' ');
+            s.push_str(&t.photos_needed(f.min_photos));
+        }
+        status if status.is_training_in_progress() => {
+            let expected = t.minutes(f.preset.expected_minutes(f.kind));
+            s.push('\n');
+            s.push_str(&match f.training_minutes {
+                Some(m) => t.running_for(m, &expected),
+                None => t.usually_takes(&expected),
+            });
+        }
+        AvatarStatus::Failed => {
+            if let Some(reason) = f.failure {
+                s.push_str(&format!(
+                    "\n{}: {}",
+                    t.label_reason(),
+                    t.failure_reason(reason)
+                ));
+            }
+        }
+        AvatarStatus::Completed => {
+            s.push('\n');
+            s.push_str(t.card_trained());
+        }
+        _ => {}
+    }
+    s
+}
+
+/// The history lines under a card: date, what was asked, how many pictures came.
+pub fn history_text(t: &dyn Texts, entries: &[HistoryEntry<'_>]) -> String {
+    let mut s = format!("\n\n<b>{}</b>", t.history_heading());
+    for e in entries {
+        let what = match e.style {
+            Some(style) => t.style_name(style).to_owned(),
+            None => format!("«{}»", preview(e.prompt, 40)),
+        };
+        let status = match e.images {
+            None => "⏳".to_owned(),
+            Some(0) => "—".to_owned(),
+            Some(n) => format!("🖼 {n}"),
+        };
+        s.push_str(&format!("\n{} · {what} · {status}", date(e.created_at)));
+    }
+    s
+}
+
+/// The training summary shown before Confirm.
+pub fn summary_text(
+    t: &dyn Texts,
+    name: &str,
+    kind: AvatarKind,
+    preset: Preset,
+    photos: u32,
+) -> String {
+    format!(
+        "<b>{}</b>\n\n{}: <b>{}</b>\n{}: {}\n{}: {}\n{}: {photos}\n{}: {}\n\n{}",
+        t.summary_heading(),
+        t.label_name(),
+        escape(name),
+        t.label_kind(),
+        t.kind_name(kind),
+        t.label_quality(),
+        t.preset_name(preset),
+        t.label_photos(),
+        t.label_expected_time(),
+        t.minutes(preset.expected_minutes(kind)),
+        t.summary_question(),
+    )
+}
+
+/// The summary under a generation's pictures: what came, what was hidden, what was lost.
+pub fn generation_result(t: &dyn Texts, name: &str, r: DeliveryReport) -> String {
+    let mut s = if r.sent > 0 {
+        format!("✅ {}", t.result_sent(&t.btn_images(r.sent as u8), name))
+    } else {
+        t.result_empty(name)
+    };
+    if r.filtered > 0 {
+        s.push_str(&format!("\n🙈 {}", t.result_filtered(r.filtered)));
+    }
+    if r.unavailable > 0 {
+        s.push_str(&format!("\n⚠️ {}", t.result_unavailable(r.unavailable)));
+    }
+    s
+}
+
 pub fn training_summary(t: &dyn Texts, avatar: &Avatar) -> Screen {
     Screen::new(
-        t.training_summary(
+        summary_text(
+            t,
             avatar.name.as_str(),
             avatar.kind,
             avatar.preset,
@@ -252,10 +408,10 @@ pub fn avatar_card(
         (t.btn_delete().to_owned(), Callback::Delete(avatar.id)),
         (t.btn_back().to_owned(), Callback::Avatars(0)),
     ]);
-    let mut text = t.avatar_card(&facts);
+    let mut text = card_text(t, &facts);
     if !history.is_empty() {
         let entries: Vec<HistoryEntry<'_>> = history.iter().map(history_entry).collect();
-        text.push_str(&t.history(&entries));
+        text.push_str(&history_text(t, &entries));
     }
     Screen::new(text, keyboard)
 }

@@ -10,8 +10,8 @@ use super::super::{Pipeline, PipelineResult};
 use crate::domain::{GeneratedImage, Generation, GenerationState, NoticeEvent, Timestamp};
 use crate::ports::{BlobError, BlobKey};
 use crate::telegram::client::Picture;
-use crate::telegram::screens::{self, Keyboard, Screen};
-use crate::telegram::texts::{DeliveryReport, texts};
+use crate::telegram::screens::{self, DeliveryReport, Keyboard, Screen};
+use crate::telegram::texts::texts;
 
 impl Pipeline {
     /// Sends the result of a generation whose notice the caller holds, then marks it sent.
@@ -40,7 +40,8 @@ impl Pipeline {
                 if pictures_sent.is_ok() {
                     self.show_generation_status(generation, t.generation_delivered(name))
                         .await;
-                    let summary = Screen::new(t.generation_result(name, report), keyboard);
+                    let summary =
+                        Screen::new(screens::generation_result(t, name, report), keyboard);
                     // The pictures are there: a lost summary must not send them twice.
                     if let Err(e) = self.telegram.send(chat, &summary).await {
                         tracing::warn!(generation = %generation.id, error = %e, "summary under the pictures not sent");

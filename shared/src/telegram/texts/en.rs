@@ -1,8 +1,7 @@
 //! English.
 
 use super::{
-    CardFacts, DeliveryReport, GenerationRefusal, HistoryEntry, Texts, TrainingProgress,
-    TrainingRefusal, brief, date, escape, preview, wait_minutes,
+    GenerationRefusal, Texts, TrainingProgress, TrainingRefusal, brief, escape, wait_minutes,
 };
 use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, NameError, PhotoRejection,
@@ -284,21 +283,23 @@ impl Texts for En {
     fn other_media(&self) -> &'static str {
         "I can only use photos (JPEG, PNG, WebP) and text."
     }
-    fn training_summary(
-        &self,
-        name: &str,
-        kind: AvatarKind,
-        preset: Preset,
-        photo_count: u32,
-    ) -> String {
-        format!(
-            "<b>Ready to train</b>\n\nName: <b>{}</b>\nKind: {}\nQuality: {}\nPhotos: {photo_count}\n\
-             Expected time: {}\n\nStart training?",
-            escape(name),
-            self.kind_name(kind),
-            self.preset_name(preset),
-            self.minutes(preset.expected_minutes(kind)),
-        )
+    fn summary_heading(&self) -> &'static str {
+        "Ready to train"
+    }
+    fn label_name(&self) -> &'static str {
+        "Name"
+    }
+    fn label_kind(&self) -> &'static str {
+        "Kind"
+    }
+    fn label_quality(&self) -> &'static str {
+        "Quality"
+    }
+    fn label_expected_time(&self) -> &'static str {
+        "Expected time"
+    }
+    fn summary_question(&self) -> &'static str {
+        "Start training?"
     }
     fn training_refused(&self, refusal: TrainingRefusal) -> String {
         match refusal {
@@ -390,41 +391,29 @@ impl Texts for En {
     fn no_avatars(&self) -> &'static str {
         "You have no avatars yet."
     }
-    fn avatar_card(&self, f: &CardFacts<'_>) -> String {
-        let mut s = format!(
-            "<b>{}</b>\n{} · {} · {}\nStatus: {} {}\nCreated: {}\nPhotos: {}",
-            escape(f.name),
-            self.kind_name(f.kind),
-            self.gender_name(f.gender),
-            self.preset_name(f.preset),
-            super::status_icon(f.status),
-            self.status_name(f.status),
-            date(f.created_at),
-            f.photo_count,
-        );
-        match f.status {
-            AvatarStatus::Draft | AvatarStatus::CollectingPhotos => {
-                s.push_str(&format!(" (at least {} needed)", f.min_photos));
-            }
-            AvatarStatus::Training
-            | AvatarStatus::Queued
-            | AvatarStatus::Submitting
-            | AvatarStatus::Sending => {
-                let expected = self.minutes(f.preset.expected_minutes(f.kind));
-                match f.training_minutes {
-                    Some(m) => s.push_str(&format!("\nRunning for {m} min (usually {expected})")),
-                    None => s.push_str(&format!("\nUsually takes {expected}")),
-                }
-            }
-            AvatarStatus::Failed => {
-                if let Some(reason) = f.failure {
-                    s.push_str(&format!("\nReason: {}", self.failure_reason(reason)));
-                }
-            }
-            AvatarStatus::Completed => s.push_str("\nThe avatar is trained and ready."),
-            AvatarStatus::Ready | AvatarStatus::Cancelled => {}
-        }
-        s
+    fn label_status(&self) -> &'static str {
+        "Status"
+    }
+    fn label_created(&self) -> &'static str {
+        "Created"
+    }
+    fn label_photos(&self) -> &'static str {
+        "Photos"
+    }
+    fn label_reason(&self) -> &'static str {
+        "Reason"
+    }
+    fn photos_needed(&self, min: u32) -> String {
+        format!("(at least {min} needed)")
+    }
+    fn running_for(&self, minutes: u64, expected: &str) -> String {
+        format!("Running for {minutes} min (usually {expected})")
+    }
+    fn usually_takes(&self, expected: &str) -> String {
+        format!("Usually takes {expected}")
+    }
+    fn card_trained(&self) -> &'static str {
+        "The avatar is trained and ready."
     }
     fn failure_reason(&self, reason: &FailureReason) -> String {
         match reason {
@@ -563,33 +552,21 @@ impl Texts for En {
             escape(name)
         )
     }
-    fn generation_result(&self, name: &str, r: DeliveryReport) -> String {
-        let mut s = if r.sent > 0 {
-            format!(
-                "✅ {} by <b>{}</b>.",
-                self.btn_images(r.sent as u8),
-                escape(name)
-            )
-        } else {
-            format!(
-                "<b>{}</b> has no pictures to show for this prompt.",
-                escape(name)
-            )
-        };
-        if r.filtered > 0 {
-            s.push_str(&format!(
-                "\n🙈 {} hidden: the safety filter flagged {}. Try rewording the prompt.",
-                r.filtered,
-                if r.filtered == 1 { "it" } else { "them" }
-            ));
-        }
-        if r.unavailable > 0 {
-            s.push_str(&format!(
-                "\n⚠️ {} could not be fetched from the image service.",
-                r.unavailable
-            ));
-        }
-        s
+    fn result_sent(&self, images: &str, name: &str) -> String {
+        format!("{images} by <b>{}</b>.", escape(name))
+    }
+    fn result_empty(&self, name: &str) -> String {
+        format!(
+            "<b>{}</b> has no pictures to show for this prompt.",
+            escape(name)
+        )
+    }
+    fn result_filtered(&self, count: usize) -> String {
+        let them = if count == 1 { "it" } else { "them" };
+        format!("{count} hidden: the safety filter flagged {them}. Try rewording the prompt.")
+    }
+    fn result_unavailable(&self, count: usize) -> String {
+        format!("{count} could not be fetched from the image service.")
     }
     fn generation_failed(&self, name: &str, reason: &FailureReason) -> String {
         let why = match reason {
@@ -620,20 +597,7 @@ impl Texts for En {
     fn pick_avatar_to_generate(&self) -> &'static str {
         "🎨 Which avatar should draw?"
     }
-    fn history(&self, entries: &[HistoryEntry<'_>]) -> String {
-        let mut s = String::from("\n\n<b>Recent pictures</b>");
-        for e in entries {
-            let what = match e.style {
-                Some(style) => self.style_name(style).to_owned(),
-                None => format!("«{}»", preview(e.prompt, 40)),
-            };
-            let status = match e.images {
-                None => "⏳".to_owned(),
-                Some(0) => "—".to_owned(),
-                Some(n) => format!("🖼 {n}"),
-            };
-            s.push_str(&format!("\n{} · {what} · {status}", date(e.created_at)));
-        }
-        s
+    fn history_heading(&self) -> &'static str {
+        "Recent pictures"
     }
 }

@@ -12,48 +12,12 @@ use crate::domain::{
 use crate::domain::{GenerationRefusal, TrainingRefusal};
 use crate::telegram::incoming::Command;
 
-/// What an avatar card shows; gathered by the gallery, worded by the language.
-#[derive(Debug, Clone)]
-pub struct CardFacts<'a> {
-    pub name: &'a str,
-    pub kind: AvatarKind,
-    pub gender: Gender,
-    pub preset: Preset,
-    pub status: AvatarStatus,
-    pub photo_count: u32,
-    pub min_photos: u32,
-    pub created_at: Timestamp,
-    /// Minutes since training was submitted or queued, while it runs.
-    pub training_minutes: Option<u64>,
-    pub failure: Option<&'a FailureReason>,
-}
-
 /// How far a training is, as well as fal.ai lets us know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrainingProgress {
     InQueue { position: Option<u32> },
     Steps { done: u32, total: u32 },
     Elapsed { minutes: u64, expected: (u32, u32) },
-}
-
-/// What reached the user of a finished generation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeliveryReport {
-    pub sent: usize,
-    /// Flagged NSFW by fal.ai and not sent.
-    pub filtered: usize,
-    /// Could not be fetched from fal.ai.
-    pub unavailable: usize,
-}
-
-/// One line of an avatar's generation history.
-#[derive(Debug, Clone)]
-pub struct HistoryEntry<'a> {
-    pub created_at: Timestamp,
-    pub prompt: &'a str,
-    pub style: Option<Style>,
-    /// Images the user got; `None` while it runs, `Some(0)` when it failed.
-    pub images: Option<usize>,
 }
 
 pub trait Texts: Sync {
@@ -111,13 +75,13 @@ pub trait Texts: Sync {
     fn photos_closed(&self) -> &'static str;
     fn text_while_collecting(&self) -> &'static str;
     fn other_media(&self) -> &'static str;
-    fn training_summary(
-        &self,
-        name: &str,
-        kind: AvatarKind,
-        preset: Preset,
-        photo_count: u32,
-    ) -> String;
+    // The training summary (laid out by `screens::training_summary`).
+    fn summary_heading(&self) -> &'static str;
+    fn label_name(&self) -> &'static str;
+    fn label_kind(&self) -> &'static str;
+    fn label_quality(&self) -> &'static str;
+    fn label_expected_time(&self) -> &'static str;
+    fn summary_question(&self) -> &'static str;
     fn training_refused(&self, refusal: TrainingRefusal) -> String;
     fn training_queued(&self, name: &str, expected: (u32, u32)) -> String;
     fn cancelled(&self, removed_avatar: Option<&str>) -> String;
@@ -135,7 +99,15 @@ pub trait Texts: Sync {
     // Gallery and deletion.
     fn avatar_list(&self, total: usize, page: usize, pages: usize) -> String;
     fn no_avatars(&self) -> &'static str;
-    fn avatar_card(&self, facts: &CardFacts<'_>) -> String;
+    // The avatar card (laid out by `screens::avatar_card`).
+    fn label_status(&self) -> &'static str;
+    fn label_created(&self) -> &'static str;
+    fn label_photos(&self) -> &'static str;
+    fn label_reason(&self) -> &'static str;
+    fn photos_needed(&self, min: u32) -> String;
+    fn running_for(&self, minutes: u64, expected: &str) -> String;
+    fn usually_takes(&self, expected: &str) -> String;
+    fn card_trained(&self) -> &'static str;
     fn failure_reason(&self, reason: &FailureReason) -> String;
     fn delete_question(&self, name: &str, photo_count: u32, trained: bool) -> String;
     fn deleted(&self, name: &str) -> String;
@@ -155,11 +127,15 @@ pub trait Texts: Sync {
     fn generation_refused(&self, refusal: GenerationRefusal) -> String;
     fn generation_started(&self, name: &str, defaults: GenerationDefaults) -> String;
     fn generation_delivered(&self, name: &str) -> String;
-    fn generation_result(&self, name: &str, report: DeliveryReport) -> String;
+    // The summary under delivered pictures (laid out by `screens::generation_result`).
+    fn result_sent(&self, images: &str, name: &str) -> String;
+    fn result_empty(&self, name: &str) -> String;
+    fn result_filtered(&self, count: usize) -> String;
+    fn result_unavailable(&self, count: usize) -> String;
     fn generation_failed(&self, name: &str, reason: &FailureReason) -> String;
     fn no_trained_avatars(&self) -> &'static str;
     fn pick_avatar_to_generate(&self) -> &'static str;
-    fn history(&self, entries: &[HistoryEntry<'_>]) -> String;
+    fn history_heading(&self) -> &'static str;
 }
 
 /// A prompt cut to `max` characters for a one-line preview.
@@ -215,21 +191,10 @@ pub fn date(ts: Timestamp) -> String {
         .unwrap_or_default()
 }
 
-pub fn status_icon(status: AvatarStatus) -> &'static str {
-    match status {
-        AvatarStatus::Draft | AvatarStatus::CollectingPhotos => "📥",
-        AvatarStatus::Ready => "🟢",
-        AvatarStatus::Queued | AvatarStatus::Submitting | AvatarStatus::Sending => "⏳",
-        AvatarStatus::Training => "🧠",
-        AvatarStatus::Completed => "✅",
-        AvatarStatus::Failed => "❌",
-        AvatarStatus::Cancelled => "🚫",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telegram::screens::{self, CardFacts, DeliveryReport, HistoryEntry};
 
     #[test]
     fn long_details_are_cut_before_they_reach_telegram() {
@@ -302,22 +267,25 @@ mod tests {
                 all.push(t.send_photos("n", kind, 10, 20));
                 for preset in Preset::ALL {
                     all.push(t.btn_preset(kind, preset));
-                    all.push(t.training_summary("n", kind, preset, 12));
+                    all.push(screens::summary_text(t, "n", kind, preset, 12));
                 }
             }
             for status in AvatarStatus::ALL {
-                all.push(t.avatar_card(&CardFacts {
-                    name: "n",
-                    kind: AvatarKind::Portrait,
-                    gender: Gender::Female,
-                    preset: Preset::Fast,
-                    status,
-                    photo_count: 3,
-                    min_photos: 10,
-                    created_at: Timestamp(0),
-                    training_minutes: Some(4),
-                    failure: Some(&reason),
-                }));
+                all.push(screens::card_text(
+                    t,
+                    &CardFacts {
+                        name: "n",
+                        kind: AvatarKind::Portrait,
+                        gender: Gender::Female,
+                        preset: Preset::Fast,
+                        status,
+                        photo_count: 3,
+                        min_photos: 10,
+                        created_at: Timestamp(0),
+                        training_minutes: Some(4),
+                        failure: Some(&reason),
+                    },
+                ));
             }
             for progress in [
                 TrainingProgress::InQueue { position: Some(3) },
@@ -390,7 +358,8 @@ mod tests {
                 all.push(t.generation_refused(refusal));
             }
             for (sent, filtered, unavailable) in [(2, 0, 0), (0, 4, 0), (1, 1, 1)] {
-                all.push(t.generation_result(
+                all.push(screens::generation_result(
+                    t,
                     "<x>",
                     DeliveryReport {
                         sent,
@@ -399,20 +368,23 @@ mod tests {
                     },
                 ));
             }
-            all.push(t.history(&[
-                HistoryEntry {
-                    created_at: Timestamp(0),
-                    prompt: &"<long> ".repeat(30),
-                    style: None,
-                    images: Some(2),
-                },
-                HistoryEntry {
-                    created_at: Timestamp(0),
-                    prompt: "p",
-                    style: Some(Style::Anime),
-                    images: None,
-                },
-            ]));
+            all.push(screens::history_text(
+                t,
+                &[
+                    HistoryEntry {
+                        created_at: Timestamp(0),
+                        prompt: &"<long> ".repeat(30),
+                        style: None,
+                        images: Some(2),
+                    },
+                    HistoryEntry {
+                        created_at: Timestamp(0),
+                        prompt: "p",
+                        style: Some(Style::Anime),
+                        images: None,
+                    },
+                ],
+            ));
             for kind in AvatarKind::ALL {
                 for style in Style::for_kind(kind) {
                     all.push(t.style_name(*style).to_owned());

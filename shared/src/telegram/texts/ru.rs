@@ -1,8 +1,7 @@
 //! Русский (язык по умолчанию, как в исходном продукте).
 
 use super::{
-    CardFacts, DeliveryReport, GenerationRefusal, HistoryEntry, Texts, TrainingProgress,
-    TrainingRefusal, brief, date, escape, preview, wait_minutes,
+    GenerationRefusal, Texts, TrainingProgress, TrainingRefusal, brief, escape, wait_minutes,
 };
 use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, NameError, PhotoRejection,
@@ -298,21 +297,23 @@ impl Texts for Ru {
     fn other_media(&self) -> &'static str {
         "Я понимаю только фотографии (JPEG, PNG, WebP) и текст."
     }
-    fn training_summary(
-        &self,
-        name: &str,
-        kind: AvatarKind,
-        preset: Preset,
-        photo_count: u32,
-    ) -> String {
-        format!(
-            "<b>Всё готово к обучению</b>\n\nИмя: <b>{}</b>\nТип: {}\nКачество: {}\nФото: {photo_count}\n\
-             Ожидаемое время: {}\n\nНачать обучение?",
-            escape(name),
-            self.kind_name(kind),
-            self.preset_name(preset),
-            self.minutes(preset.expected_minutes(kind)),
-        )
+    fn summary_heading(&self) -> &'static str {
+        "Всё готово к обучению"
+    }
+    fn label_name(&self) -> &'static str {
+        "Имя"
+    }
+    fn label_kind(&self) -> &'static str {
+        "Тип"
+    }
+    fn label_quality(&self) -> &'static str {
+        "Качество"
+    }
+    fn label_expected_time(&self) -> &'static str {
+        "Ожидаемое время"
+    }
+    fn summary_question(&self) -> &'static str {
+        "Начать обучение?"
     }
     fn training_refused(&self, refusal: TrainingRefusal) -> String {
         match refusal {
@@ -401,41 +402,29 @@ impl Texts for Ru {
     fn no_avatars(&self) -> &'static str {
         "У вас пока нет аватаров."
     }
-    fn avatar_card(&self, f: &CardFacts<'_>) -> String {
-        let mut s = format!(
-            "<b>{}</b>\n{} · {} · {}\nСтатус: {} {}\nСоздан: {}\nФото: {}",
-            escape(f.name),
-            self.kind_name(f.kind),
-            self.gender_name(f.gender),
-            self.preset_name(f.preset),
-            super::status_icon(f.status),
-            self.status_name(f.status),
-            date(f.created_at),
-            f.photo_count,
-        );
-        match f.status {
-            AvatarStatus::Draft | AvatarStatus::CollectingPhotos => {
-                s.push_str(&format!(" (нужно не меньше {})", f.min_photos));
-            }
-            AvatarStatus::Training
-            | AvatarStatus::Queued
-            | AvatarStatus::Submitting
-            | AvatarStatus::Sending => {
-                let expected = self.minutes(f.preset.expected_minutes(f.kind));
-                match f.training_minutes {
-                    Some(m) => s.push_str(&format!("\nИдёт {m} мин (обычно {expected})")),
-                    None => s.push_str(&format!("\nОбычно занимает {expected}")),
-                }
-            }
-            AvatarStatus::Failed => {
-                if let Some(reason) = f.failure {
-                    s.push_str(&format!("\nПричина: {}", self.failure_reason(reason)));
-                }
-            }
-            AvatarStatus::Completed => s.push_str("\nАватар обучен и готов."),
-            AvatarStatus::Ready | AvatarStatus::Cancelled => {}
-        }
-        s
+    fn label_status(&self) -> &'static str {
+        "Статус"
+    }
+    fn label_created(&self) -> &'static str {
+        "Создан"
+    }
+    fn label_photos(&self) -> &'static str {
+        "Фото"
+    }
+    fn label_reason(&self) -> &'static str {
+        "Причина"
+    }
+    fn photos_needed(&self, min: u32) -> String {
+        format!("(нужно не меньше {min})")
+    }
+    fn running_for(&self, minutes: u64, expected: &str) -> String {
+        format!("Идёт {minutes} мин (обычно {expected})")
+    }
+    fn usually_takes(&self, expected: &str) -> String {
+        format!("Обычно занимает {expected}")
+    }
+    fn card_trained(&self) -> &'static str {
+        "Аватар обучен и готов."
     }
     fn failure_reason(&self, reason: &FailureReason) -> String {
         match reason {
@@ -577,30 +566,20 @@ impl Texts for Ru {
             escape(name)
         )
     }
-    fn generation_result(&self, name: &str, r: DeliveryReport) -> String {
-        let mut s = if r.sent > 0 {
-            format!(
-                "✅ {} — <b>{}</b>.",
-                self.btn_images(r.sent as u8),
-                escape(name)
-            )
-        } else {
-            format!("<b>{}</b>: по этому запросу показать нечего.", escape(name))
-        };
-        if r.filtered > 0 {
-            s.push_str(&format!(
-                "\n🙈 Скрыто: {}. Фильтр безопасности счёл их недопустимыми; попробуйте \
-                 переформулировать запрос.",
-                r.filtered
-            ));
-        }
-        if r.unavailable > 0 {
-            s.push_str(&format!(
-                "\n⚠️ Не удалось получить от сервиса изображений: {}.",
-                r.unavailable
-            ));
-        }
-        s
+    fn result_sent(&self, images: &str, name: &str) -> String {
+        format!("{images} — <b>{}</b>.", escape(name))
+    }
+    fn result_empty(&self, name: &str) -> String {
+        format!("<b>{}</b>: по этому запросу показать нечего.", escape(name))
+    }
+    fn result_filtered(&self, count: usize) -> String {
+        format!(
+            "Скрыто: {count}. Фильтр безопасности счёл их недопустимыми; попробуйте \
+             переформулировать запрос."
+        )
+    }
+    fn result_unavailable(&self, count: usize) -> String {
+        format!("Не удалось получить от сервиса изображений: {count}.")
     }
     fn generation_failed(&self, name: &str, reason: &FailureReason) -> String {
         let why = match reason {
@@ -632,21 +611,8 @@ impl Texts for Ru {
     fn pick_avatar_to_generate(&self) -> &'static str {
         "🎨 Какой аватар будет рисовать?"
     }
-    fn history(&self, entries: &[HistoryEntry<'_>]) -> String {
-        let mut s = String::from("\n\n<b>Последние изображения</b>");
-        for e in entries {
-            let what = match e.style {
-                Some(style) => self.style_name(style).to_owned(),
-                None => format!("«{}»", preview(e.prompt, 40)),
-            };
-            let status = match e.images {
-                None => "⏳".to_owned(),
-                Some(0) => "—".to_owned(),
-                Some(n) => format!("🖼 {n}"),
-            };
-            s.push_str(&format!("\n{} · {what} · {status}", date(e.created_at)));
-        }
-        s
+    fn history_heading(&self) -> &'static str {
+        "Последние изображения"
     }
 }
 
