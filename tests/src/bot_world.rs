@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use telegram_webhook::App;
 
 use crate::backends::Backend;
-use crate::fake_telegram::{FakeTelegram, TOKEN, updates::User};
+use crate::fake_telegram::{ChatMessage, FakeTelegram, TOKEN, updates::User};
 
 pub const SECRET: &str = "webhook-secret_for-tests-0123456789";
 
@@ -57,6 +57,22 @@ impl BotWorld {
             app: App::new(secret, conversation),
             next_update: AtomicU32::new(1000),
         }
+    }
+
+    /// Asserts that the bot's last message to `user` says `part`; returns it.
+    #[track_caller]
+    pub fn bot_says(&self, user: User, part: &str) -> ChatMessage {
+        let last = self.telegram.last_message(user.id);
+        last.says(part);
+        last
+    }
+
+    /// Asserts that message `message_id` of `user`'s chat (as edited now) says `part`.
+    #[track_caller]
+    pub fn screen_says(&self, user: User, message_id: i32, part: &str) -> ChatMessage {
+        let screen = self.telegram.message(user.id, message_id);
+        screen.says(part);
+        screen
     }
 
     pub fn next_update_id(&self) -> u32 {

@@ -41,6 +41,28 @@ pub struct SentPhoto {
 }
 
 impl ChatMessage {
+    /// Asserts that the message says `part` (its text or caption), showing it all if not.
+    #[track_caller]
+    pub fn says(&self, part: &str) -> &Self {
+        assert!(
+            self.text.contains(part),
+            "expected the bot to say {part:?}, it said:\n{}",
+            self.text
+        );
+        self
+    }
+
+    /// Asserts that the message does not say `part`.
+    #[track_caller]
+    pub fn never_says(&self, part: &str) -> &Self {
+        assert!(
+            !self.text.contains(part),
+            "expected the bot not to say {part:?}, it said:\n{}",
+            self.text
+        );
+        self
+    }
+
     pub fn button(&self, label_part: &str) -> Option<&str> {
         self.buttons
             .iter()

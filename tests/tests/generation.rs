@@ -102,7 +102,7 @@ async fn portrait_generation_goes_to_flux_lora_and_comes_back_by_webhook_as_an_a
         4 + 2,
         "8 styles two a row, settings, back"
     );
-    assert!(screen.text.contains("3:4 · 2 images"), "{}", screen.text);
+    screen.says("3:4 · 2 images");
     w.bot.press_cb(ANNA, &format!("go:{id}")).await;
     w.bot.press_cb(ANNA, &format!("gr:{id}:9x16")).await;
     w.bot.press_cb(ANNA, &format!("gn:{id}:3")).await;
@@ -180,14 +180,14 @@ async fn portrait_generation_goes_to_flux_lora_and_comes_back_by_webhook_as_an_a
         (photo.width, photo.height) == (768, 1024) && p.media_group_id == photos[0].media_group_id
     }));
     let summary = w.bot.telegram.last_message(ANNA.id);
-    assert!(summary.text.contains("2 images"), "{}", summary.text);
-    assert!(summary.text.contains("1 hidden"), "{}", summary.text);
+    summary.says("2 images");
+    summary.says("1 hidden");
     assert_eq!(
         summary.labels(),
         ["🔁 Again", "✏️ New prompt", "👤 Back to avatar"]
     );
     let status = w.bot.telegram.message(ANNA.id, status.message_id);
-    assert!(status.text.contains("see below"), "{}", status.text);
+    status.says("see below");
 
     // Kept in S3 under the avatar; the record is done and told.
     let done = generations(&w, &avatar).await.remove(0);
@@ -209,12 +209,8 @@ async fn portrait_generation_goes_to_flux_lora_and_comes_back_by_webhook_as_an_a
     // Again: the same prompt and settings; this time everything is flagged.
     w.bot.press_cb(ANNA, &format!("a:{id}")).await; // card, with the history line
     let card = w.bot.telegram.last_message(ANNA.id);
-    assert!(card.text.contains("Recent pictures"), "{}", card.text);
-    assert!(
-        card.text.contains("on a &lt;sunny&gt; beach"),
-        "{}",
-        card.text
-    );
+    card.says("Recent pictures");
+    card.says("on a &lt;sunny&gt; beach");
     let again = summary.button("Again").unwrap().to_owned();
     w.bot.press_data(ANNA, summary.message_id, &again).await;
     w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
@@ -238,7 +234,7 @@ async fn portrait_generation_goes_to_flux_lora_and_comes_back_by_webhook_as_an_a
     assert_eq!(w.bot.telegram.calls_of("sendMediaGroup").len(), 1);
     assert_eq!(w.bot.telegram.calls_of("sendPhoto").len(), 0);
     let told = w.bot.telegram.last_message(ANNA.id);
-    assert!(told.text.contains("3 hidden"), "{}", told.text);
+    told.says("3 hidden");
 
     // Deleting the avatar deletes its generations and their images.
     w.bot.press_cb(ANNA, &format!("a:{id}")).await;
@@ -307,7 +303,7 @@ async fn finetuned_style_generation_goes_to_ultra_and_the_sweep_delivers_a_lost_
     );
     assert_eq!(photos_in_chat(&w, OLEG).len(), 2);
     let summary = w.bot.telegram.last_message(OLEG.id);
-    assert!(summary.text.contains("2 изображения"), "{}", summary.text);
+    summary.says("2 изображения");
 
     // A late webhook, and another sweep, change nothing.
     let result = w.fal.generation_result(&sub.request_id, &[false, false]);
@@ -334,7 +330,7 @@ async fn test_mode_placeholders_limits_and_prompt_validation() {
     // Nothing trained yet: /generate says so and offers to create an avatar.
     w.bot.say(ANNA, "/generate").await;
     let nudge = w.bot.telegram.last_message(ANNA.id);
-    assert!(nudge.text.contains("no trained avatars"), "{}", nudge.text);
+    nudge.says("no trained avatars");
     assert_eq!(nudge.button("Create"), Some("c"));
     // Trained in test mode: the launch, then the simulated result a second later.
     let avatar = w
@@ -367,18 +363,14 @@ async fn test_mode_placeholders_limits_and_prompt_validation() {
             .contains("1001 characters")
     );
     w.bot.say(ANNA, "\u{7}\u{7}").await;
-    assert!(w.bot.telegram.last_message(ANNA.id).text.contains("empty"));
+    w.bot.bot_says(ANNA, "empty");
     assert!(generations(&w, &avatar).await.is_empty());
 
     // One in flight at a time.
     w.bot.say(ANNA, "a red bicycle").await;
     w.bot.say(ANNA, "a blue bicycle").await;
     let refusal = w.bot.telegram.last_message(ANNA.id);
-    assert!(
-        refusal.text.contains("already have 1 generation"),
-        "{}",
-        refusal.text
-    );
+    refusal.says("already have 1 generation");
     assert_eq!(generations(&w, &avatar).await.len(), 1);
 
     // Test mode: no fal.ai call; placeholders come back through the same delivery.
@@ -407,8 +399,8 @@ async fn test_mode_placeholders_limits_and_prompt_validation() {
     assert_eq!(single[0].params["caption"], "a green bicycle");
     w.bot.say(ANNA, "a yellow bicycle").await;
     let refusal = w.bot.telegram.last_message(ANNA.id);
-    assert!(refusal.text.contains("hourly limit"), "{}", refusal.text);
-    assert!(refusal.text.contains("in 60 min"), "{}", refusal.text);
+    refusal.says("hourly limit");
+    refusal.says("in 60 min");
     assert_eq!(generations(&w, &avatar).await.len(), 2);
 }
 
@@ -433,8 +425,8 @@ async fn refusals_and_errors_from_fal_are_told_with_the_buttons() {
         "permanent: not retried"
     );
     let told = w.bot.telegram.last_message(ANNA.id);
-    assert!(told.text.contains("could not draw this"), "{}", told.text);
-    assert!(told.text.contains("forbidden words"), "{}", told.text);
+    told.says("could not draw this");
+    told.says("forbidden words");
     assert_eq!(
         told.labels().len(),
         3,
@@ -458,7 +450,7 @@ async fn refusals_and_errors_from_fal_are_told_with_the_buttons() {
         .await;
     assert_eq!(answer.status, 200);
     let told = w.bot.telegram.last_message(ANNA.id);
-    assert!(told.text.contains("Internal Server Error"), "{}", told.text);
+    told.says("Internal Server Error");
     let states: Vec<&str> = generations(&w, &avatar)
         .await
         .iter()

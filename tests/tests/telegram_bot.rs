@@ -49,12 +49,8 @@ async fn portrait_from_an_album_of_ten_and_singles_with_duplicates() {
     let w = world(&[]).await;
     let photos_msg = create_avatar(&w, ANNA, "portrait", "  Анна <в городе>  ", "balanced").await;
     let screen = w.telegram.message(ANNA.id, photos_msg);
-    assert!(
-        screen.text.contains("Анна &lt;в городе&gt;"),
-        "{}",
-        screen.text
-    );
-    assert!(screen.text.contains("0/20"), "{}", screen.text);
+    screen.says("Анна &lt;в городе&gt;");
+    screen.says("0/20");
     assert!(screen.buttons.is_empty(), "no Start before the minimum");
     let sends_before = w.telegram.calls_of("sendMessage").len();
 
@@ -65,7 +61,7 @@ async fn portrait_from_an_album_of_ten_and_singles_with_duplicates() {
             .await;
     }
     let screen = w.telegram.message(ANNA.id, photos_msg);
-    assert!(screen.text.contains("10/20"), "{}", screen.text);
+    screen.says("10/20");
     assert!(
         screen.button("Начать обучение").is_some(),
         "Start appears at the minimum"
@@ -86,7 +82,7 @@ async fn portrait_from_an_album_of_ten_and_singles_with_duplicates() {
     ))
     .await;
     let screen = w.telegram.message(ANNA.id, photos_msg);
-    assert!(screen.text.contains("11/20"), "{}", screen.text);
+    screen.says("11/20");
     assert!(
         screen.text.contains("уже было добавлено"),
         "duplicate notice: {}",
@@ -98,7 +94,7 @@ async fn portrait_from_an_album_of_ten_and_singles_with_duplicates() {
     // One progress message, edited in place: no message per photo.
     assert_eq!(w.telegram.calls_of("sendMessage").len(), sends_before);
     let screen = w.telegram.message(ANNA.id, photos_msg);
-    assert!(screen.text.contains("12/20"), "{}", screen.text);
+    screen.says("12/20");
     assert!(
         !screen.text.contains("уже было добавлено"),
         "notice cleared: {}",
@@ -121,11 +117,11 @@ async fn portrait_from_an_album_of_ten_and_singles_with_duplicates() {
     // Start -> summary -> Confirm.
     w.press_cb(ANNA, &format!("ts:{}", avatar.id)).await;
     let summary = w.telegram.message(ANNA.id, photos_msg);
-    assert!(summary.text.contains("Фото: 12"), "{}", summary.text);
-    assert!(summary.text.contains("5-15 мин"), "{}", summary.text);
+    summary.says("Фото: 12");
+    summary.says("5-15 мин");
     w.press_cb(ANNA, &format!("tc:{}", avatar.id)).await;
     let queued = w.telegram.message(ANNA.id, photos_msg);
-    assert!(queued.text.contains("в очереди"), "{}", queued.text);
+    queued.says("в очереди");
 
     let avatar = w
         .backend
@@ -183,7 +179,7 @@ async fn style_avatar_in_english_from_files_and_photos() {
             .await;
     }
     let screen = w.telegram.message(JOHN.id, msg);
-    assert!(screen.text.contains("5/20"), "{}", screen.text);
+    screen.says("5/20");
     let avatar = &w.avatars(JOHN).await[0];
     assert_eq!(avatar.kind, AvatarKind::Style);
     assert_eq!(avatar.status(), AvatarStatus::Ready);
@@ -331,7 +327,7 @@ async fn every_validation_refusal_is_explained_and_records_nothing() {
             .is_empty()
     );
     assert!(photo_blobs_exist(&w, JOHN).await.is_empty());
-    assert!(w.telegram.message(JOHN.id, progress).text.contains("0/3"));
+    w.screen_says(JOHN, progress, "0/3");
 
     // Training before the minimum: a forged Start is refused with an alert.
     let answer = w
@@ -490,20 +486,12 @@ async fn delete_asks_first_then_removes_everything() {
     assert!(list.text.contains("Your avatars</b> (1)"), "{}", list.text);
     w.press(JOHN, list.message_id, "Keep me?").await;
     let card = w.telegram.message(JOHN.id, list.message_id);
-    assert!(
-        card.text.contains("Status: 🟢 ready to train"),
-        "{}",
-        card.text
-    );
-    assert!(card.text.contains("Photos: 2"), "{}", card.text);
+    card.says("Status: 🟢 ready to train");
+    card.says("Photos: 2");
 
     w.press(JOHN, list.message_id, "Delete").await;
     let question = w.telegram.message(JOHN.id, list.message_id);
-    assert!(
-        question.text.contains("removes its 2 photos"),
-        "{}",
-        question.text
-    );
+    question.says("removes its 2 photos");
     w.press(JOHN, list.message_id, "Cancel").await;
     assert_eq!(
         w.telegram.message(JOHN.id, list.message_id).text,
@@ -659,7 +647,7 @@ async fn wrong_secret_and_malformed_bodies_are_refused_without_writes() {
     // The same update with the right secret is then processed normally (its id was not
     // consumed by the refused attempts).
     w.deliver(&update).await;
-    assert!(w.telegram.last_message(JOHN.id).text.contains("Welcome"));
+    w.bot_says(JOHN, "Welcome");
 
     // Update kinds this bot does not use: 200 and nothing else.
     let unknown = json!({"update_id": w.next_update_id(), "some_future_kind": {"x": 1}});
@@ -716,7 +704,7 @@ async fn language_follows_telegram_until_chosen() {
     let answer = w.press_cb(ANNA, "lang:en").await;
     assert_eq!(answer.json()["text"], "Language set to English.");
     let menu = w.telegram.last_message(ANNA.id);
-    assert!(menu.text.contains("Welcome"), "{}", menu.text);
+    menu.says("Welcome");
     assert!(menu.labels().contains(&"➕ Create avatar"));
     w.say(ANNA, "/help").await;
     assert!(
@@ -729,7 +717,7 @@ async fn language_follows_telegram_until_chosen() {
     assert!(profile.language_chosen);
     // Deep links: t.me/<bot>?start=create and ?start=avatars.
     w.say(ANNA, "/start create").await;
-    assert!(w.telegram.last_message(ANNA.id).text.contains("New avatar"));
+    w.bot_says(ANNA, "New avatar");
     w.say(ANNA, "/start avatars").await;
     assert!(
         w.telegram

@@ -115,11 +115,7 @@ async fn launch_submits_once_and_a_signed_webhook_completes_with_one_notice() {
         .bot
         .telegram
         .message(ANNA.id, stored.status_message.unwrap().message_id);
-    assert!(
-        status.text.contains("training started, usually 5-15 min"),
-        "{}",
-        status.text
-    );
+    status.says("training started, usually 5-15 min");
 
     // A duplicate delivery of the launch pays nothing more.
     let job = Job::LaunchTraining {
