@@ -21,11 +21,16 @@ pub async fn handle_batch(pipeline: &Pipeline, event: SqsEvent) -> SqsBatchRespo
                 continue;
             }
         };
-        if let JobOutcome::RetryLater(why) = pipeline.run_job(job, Timestamp::now()).await {
-            tracing::warn!(%why, "job returned to the queue");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            response.batch_item_failures.push(failure);
+        match pipeline.run_job(job, Timestamp::now()).await {
+            JobOutcome::Done => {}
+            // Logged and counted by the pipeline; retrying cannot help, so it is deleted.
+            JobOutcome::Abandoned(_) => {}
+            JobOutcome::RetryLater(why) => {
+                tracing::warn!(%why, "job returned to the queue");
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
         }
     }
     response

@@ -193,7 +193,9 @@ impl LocalBot {
                     }
                 };
                 let settled = match outcome {
-                    JobOutcome::Done => queue.ack(&message.receipt).await,
+                    JobOutcome::Done | JobOutcome::Abandoned(_) => {
+                        queue.ack(&message.receipt).await
+                    }
                     JobOutcome::RetryLater(_) => {
                         let delay = QueueDelay::from_secs(RETRY_DELAY).expect("within 900 s");
                         queue.release(&message.receipt, delay).await

@@ -11,6 +11,8 @@ pub enum JobOutcome {
     Done,
     /// Not now: leave the message to come back after its visibility timeout.
     RetryLater(String),
+    /// It cannot succeed (see [`super::PipelineError::is_transient`]): delete the message, loudly.
+    Abandoned(String),
 }
 
 impl Pipeline {
@@ -84,8 +86,48 @@ impl Pipeline {
             }
         };
         result.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "job failed; it will be retried");
-            JobOutcome::RetryLater(e.to_string())
+            if e.is_transient() {
+                tracing::warn!(error = %e, "job failed; it will be retried");
+                JobOutcome::RetryLater(e.to_string())
+            } else {
+                tracing::error!(error = %e, "job cannot succeed; abandoned (the sweep ends its record)");
+                crate::metrics::count("JobsAbandoned", &[]);
+                JobOutcome::Abandoned(e.to_string())
+            }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::PipelineError;
+    use crate::domain::InvalidBlobKey;
+    use crate::fal::FalError;
+    use crate::ports::{BlobError, StoreError};
+
+    #[test]
+    fn corrupt_records_and_refusals_are_not_retried_like_timeouts() {
+        let corrupt = PipelineError::Store(StoreError::Corrupt {
+            key: "AVATAR#1".into(),
+            reason: "missing field".into(),
+        });
+        assert!(!corrupt.is_transient());
+        assert!(
+            !PipelineError::Blob(BlobError::InvalidKey(InvalidBlobKey("..".into()))).is_transient()
+        );
+        assert!(
+            !PipelineError::Fal(FalError::Rejected {
+                status: 422,
+                details: vec!["bad input".into()]
+            })
+            .is_transient()
+        );
+        assert!(PipelineError::Store(StoreError::Conflict("avatar".into())).is_transient());
+        assert!(
+            PipelineError::Store(StoreError::backend(std::io::Error::other("throttled")))
+                .is_transient()
+        );
+        assert!(PipelineError::Contended("avatar 1".into()).is_transient());
+        assert!(PipelineError::ImageFetch("reset".into()).is_transient());
     }
 }

@@ -139,6 +139,23 @@ pub enum PipelineError {
     ImageFetch(String),
 }
 
+impl PipelineError {
+    /// Whether running the same step later may succeed. A corrupt record, an invalid key or
+    /// a refusal will not get better by waiting: its job is abandoned at once (logged, and
+    /// counted in `JobsAbandoned`) instead of being retried like a timeout; the record stays
+    /// in the in-flight index, so the sweep still ends it and tells the user.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            PipelineError::Store(e) => e.is_transient(),
+            PipelineError::Blob(BlobError::InvalidKey(_)) => false,
+            PipelineError::Blob(_) | PipelineError::Queue(_) => true,
+            PipelineError::Fal(e) => !e.is_permanent(),
+            PipelineError::Telegram(e) => e.is_transient(),
+            PipelineError::Contended(_) | PipelineError::ImageFetch(_) => true,
+        }
+    }
+}
+
 pub type PipelineResult<T> = Result<T, PipelineError>;
 
 #[derive(Clone)]
