@@ -225,7 +225,7 @@ async fn zip_failing_midway(blobs: &dyn fluxbot::ports::BlobStore) -> BlobKey {
     });
     let dest = BlobKey::new("archives/8/mid/a.zip").unwrap();
     assert!(
-        fluxbot::zip_stream::zip_blobs(&*blobs, &sources, &dest)
+        fluxbot::zip_stream::zip_blobs(blobs, &sources, &dest)
             .await
             .is_err()
     );

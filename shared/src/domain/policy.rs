@@ -255,7 +255,10 @@ mod tests {
             Some(TrainingRefusal::NotEnoughPhotos { count: 0, min: 5 })
         );
         let enough = collecting(AvatarKind::Portrait, 10);
-        assert_eq!(training_refusal(&enough, &[enough.clone()], &l), None);
+        assert_eq!(
+            training_refusal(&enough, std::slice::from_ref(&enough), &l),
+            None
+        );
         let other = step(
             &step(
                 &collecting(AvatarKind::Style, 5),
@@ -268,7 +271,7 @@ mod tests {
             Some(TrainingRefusal::TooManyInFlight { limit: 1 })
         );
         assert_eq!(
-            training_refusal(&other, &[other.clone()], &l),
+            training_refusal(&other, std::slice::from_ref(&other), &l),
             Some(TrainingRefusal::AlreadyStarted)
         );
     }

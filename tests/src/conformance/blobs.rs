@@ -220,7 +220,7 @@ pub async fn a_zip_with_a_missing_source_stores_nothing(blobs: &dyn BlobStore) {
     ];
     let dest = key("archives/4/z/a.zip");
     assert!(matches!(
-        fluxbot::zip_stream::zip_blobs(&*blobs, &sources, &dest).await,
+        fluxbot::zip_stream::zip_blobs(blobs, &sources, &dest).await,
         Err(BlobError::NotFound(_))
     ));
     assert_eq!(
