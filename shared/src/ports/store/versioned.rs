@@ -12,47 +12,24 @@ pub trait Versioned: Clone + Send + Sync + 'static {
     fn label(&self) -> String;
 }
 
-impl Versioned for UserProfile {
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn next_version(&self) -> Self {
-        Self {
-            version: self.version + 1,
-            ..self.clone()
+/// The three versioned records: `version` field, labelled by kind and id.
+macro_rules! versioned {
+    ($($record:ty => $kind:literal),* $(,)?) => {$(
+        impl Versioned for $record {
+            fn version(&self) -> u64 {
+                self.version
+            }
+            fn next_version(&self) -> Self {
+                Self {
+                    version: self.version + 1,
+                    ..self.clone()
+                }
+            }
+            fn label(&self) -> String {
+                format!(concat!($kind, " {}"), self.id)
+            }
         }
-    }
-    fn label(&self) -> String {
-        format!("user {}", self.id)
-    }
+    )*};
 }
 
-impl Versioned for Avatar {
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn next_version(&self) -> Self {
-        Self {
-            version: self.version + 1,
-            ..self.clone()
-        }
-    }
-    fn label(&self) -> String {
-        format!("avatar {}", self.id)
-    }
-}
-
-impl Versioned for Generation {
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn next_version(&self) -> Self {
-        Self {
-            version: self.version + 1,
-            ..self.clone()
-        }
-    }
-    fn label(&self) -> String {
-        format!("generation {}", self.id)
-    }
-}
+versioned!(UserProfile => "user", Avatar => "avatar", Generation => "generation");

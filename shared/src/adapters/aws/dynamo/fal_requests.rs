@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use super::{DynamoStore, TableLayout, from_item, n, sdk_err, to_item};
+use super::{DynamoStore, TableLayout, from_item, n, to_item};
 use crate::ports::store::{FalRequestOwner, FalRequests, StoreResult};
 
 const FAL_REQUEST_TTL_SECS: i64 = 30 * 24 * 3600;
@@ -23,14 +23,7 @@ impl FalRequests for DynamoStore {
             TableLayout::TTL_ATTRIBUTE.into(),
             n(owner.created_at.as_secs() + FAL_REQUEST_TTL_SECS),
         );
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(sdk_err)?;
-        Ok(())
+        self.put(item).await
     }
 
     async fn get_fal_request(&self, request_id: &str) -> StoreResult<Option<FalRequestOwner>> {

@@ -191,6 +191,18 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Puts `item` whatever is there.
+    async fn put(&self, item: Item) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
     /// Puts `item` only if absent; false when it exists.
     async fn put_new(&self, item: Item) -> StoreResult<bool> {
         let result = self

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use super::{DynamoStore, TableLayout, key, n, put_outcome, s, sdk_err};
+use super::{DynamoStore, TableLayout, key, n, put_outcome, s};
 use crate::domain::Timestamp;
 use crate::ports::store::{StoreResult, UpdateClaim, UpdateLog};
 
@@ -54,14 +54,7 @@ impl UpdateLog for DynamoStore {
         let mut item = key(update_pk(update_id), SEEN.into());
         item.insert(TableLayout::TTL_ATTRIBUTE.into(), n(expires_at.as_secs()));
         item.insert("state".into(), s("done"));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(sdk_err)?;
-        Ok(())
+        self.put(item).await
     }
 
     async fn forget_update(&self, update_id: i64) -> StoreResult<()> {
