@@ -21,6 +21,7 @@ use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 use url::Url;
 
+use crate::domain::UserId;
 use crate::fal::hosts::ResultHosts;
 use crate::fal::queue::Retention;
 use crate::fal::webhook_token::WebhookKey;
@@ -552,7 +553,13 @@ impl FromEnv for Limits {
         if generations_per_hour == Some(0) {
             env.reject("GENERATIONS_PER_HOUR", "must be at least 1");
         }
+        let (access, admins) = read_access(env)?;
+        let (spend_cap, costs) = read_spending(env)?;
         let limits = Self {
+            access,
+            admins,
+            spend_cap,
+            costs,
             min_photos_portrait: min_photos_portrait?,
             min_photos_style: min_photos_style?,
             max_photos: max_photos?,
@@ -573,6 +580,99 @@ impl FromEnv for Limits {
         }
         Some(limits)
     }
+}
+
+/// Telegram user ids, comma-separated.
+fn user_ids(env: &mut EnvReader, name: &'static str) -> Option<std::collections::BTreeSet<UserId>> {
+    let raw: String = env.optional(name, String::new())?;
+    let mut ids = std::collections::BTreeSet::new();
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.parse::<i64>() {
+            Ok(id) if id > 0 => {
+                ids.insert(UserId(id));
+            }
+            _ => {
+                env.reject(name, format!("{part:?} is not a Telegram user id"));
+                return None;
+            }
+        }
+    }
+    Some(ids)
+}
+
+/// `BOT_ACCESS` (`everyone` or `allow_list`) with `ALLOWED_USER_IDS`, and `ADMIN_USER_IDS`.
+fn read_access(
+    env: &mut EnvReader,
+) -> Option<(crate::domain::Access, std::collections::BTreeSet<UserId>)> {
+    let mode: String = env.optional("BOT_ACCESS", "everyone".to_owned())?;
+    let allowed = user_ids(env, "ALLOWED_USER_IDS");
+    let admins = user_ids(env, "ADMIN_USER_IDS")?;
+    let access = match mode.as_str() {
+        "everyone" => crate::domain::Access::Everyone,
+        "allow_list" => {
+            let allowed = allowed?;
+            if allowed.is_empty() && admins.is_empty() {
+                env.reject(
+                    "ALLOWED_USER_IDS",
+                    "is empty: with BOT_ACCESS=allow_list nobody could use the bot",
+                );
+                return None;
+            }
+            crate::domain::Access::AllowList(allowed)
+        }
+        other => {
+            env.reject(
+                "BOT_ACCESS",
+                format!("must be everyone or allow_list, not {other:?}"),
+            );
+            return None;
+        }
+    };
+    Some((access, admins))
+}
+
+/// A dollar amount with a default.
+fn usd(env: &mut EnvReader, name: &'static str, default: &str) -> Option<crate::domain::Usd> {
+    let raw: String = env.optional(name, default.to_owned())?;
+    match crate::domain::Usd::parse(&raw) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            env.reject(name, e.to_string());
+            None
+        }
+    }
+}
+
+/// `SPEND_CAP_USD_PER_DAY` (20 by default, none in test mode; `off` to switch it off) and the
+/// cost estimates.
+fn read_spending(env: &mut EnvReader) -> Option<(crate::domain::SpendCap, crate::domain::Costs)> {
+    // Test mode spends nothing at fal.ai, so it has no cap unless one is asked for.
+    let test_mode = env.flag("AVATAR_TEST_MODE", false)?;
+    let default_cap = if test_mode { "off" } else { "20" };
+    let raw: String = env.optional("SPEND_CAP_USD_PER_DAY", default_cap.to_owned())?;
+    let cap = if raw.trim().eq_ignore_ascii_case("off") {
+        Some(crate::domain::SpendCap::Off)
+    } else {
+        match crate::domain::Usd::parse(&raw) {
+            Ok(cap) if cap.micros() > 0 => Some(crate::domain::SpendCap::PerDay(cap)),
+            Ok(_) => {
+                env.reject("SPEND_CAP_USD_PER_DAY", "must be more than 0 (or off)");
+                None
+            }
+            Err(e) => {
+                env.reject("SPEND_CAP_USD_PER_DAY", format!("{e} (or off)"));
+                None
+            }
+        }
+    };
+    // fal's published prices (docs/costs in the README): about $2 a fast run, more with steps.
+    let costs = crate::domain::Costs {
+        training_fast: usd(env, "COST_TRAINING_USD_FAST", "2")?,
+        training_balanced: usd(env, "COST_TRAINING_USD_BALANCED", "4")?,
+        training_quality: usd(env, "COST_TRAINING_USD_QUALITY", "6")?,
+        image: usd(env, "COST_IMAGE_USD", "0.04")?,
+    };
+    Some((cap?, costs))
 }
 
 #[cfg(test)]

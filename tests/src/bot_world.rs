@@ -47,7 +47,9 @@ impl BotWorld {
             ("TELEGRAM_WEBHOOK_SECRET".into(), SECRET.into()),
         ];
         pairs.extend(limits.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        // No spend cap unless a test sets one: most tests train more than $20's worth.
         let (settings, secret, limits) = EnvReader::from_pairs(pairs)
+            .with_default("SPEND_CAP_USD_PER_DAY", "off")
             .load::<(TelegramSettings, WebhookSecret, Limits)>()
             .expect("test configuration is valid");
         let conversation = Conversation::new(&backend, TelegramClient::new(&settings), limits);

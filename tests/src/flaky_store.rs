@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use async_trait::async_trait;
 use fluxbot::domain::{
-    Avatar, AvatarId, AvatarStatus, ContentHash, Generation, GenerationId, Photo, Timestamp,
-    UserId, UserProfile,
+    Avatar, AvatarId, AvatarStatus, Charge, ContentHash, Generation, GenerationId, Photo, SpendDay,
+    Timestamp, Usd, UserId, UserProfile,
 };
 use fluxbot::ports::{
     AvatarStore, FalRequestOwner, FalRequests, GenerationStore, InFlightCursor, InFlightIndex,
-    InFlightPage, PhotoAdded, PhotoStore, RecordStore, StoreError, StoreResult, UpdateClaim,
-    UpdateLog, UserStore,
+    InFlightPage, OverBudget, PhotoAdded, PhotoStore, RecordStore, SpendLedger, StoreError,
+    StoreResult, UpdateClaim, UpdateLog, UserStore,
 };
 
 pub struct FlakyStore {
@@ -63,6 +63,13 @@ impl UserStore for FlakyStore {
 
 #[async_trait]
 impl AvatarStore for FlakyStore {
+    async fn update_avatar_charged(
+        &self,
+        avatar: &Avatar,
+        charge: &Charge,
+    ) -> StoreResult<Result<Avatar, OverBudget>> {
+        self.inner.update_avatar_charged(avatar, charge).await
+    }
     async fn create_avatar(&self, avatar: &Avatar) -> StoreResult<Avatar> {
         self.inner.create_avatar(avatar).await
     }
@@ -111,6 +118,15 @@ impl PhotoStore for FlakyStore {
 
 #[async_trait]
 impl GenerationStore for FlakyStore {
+    async fn create_generation_charged(
+        &self,
+        generation: &Generation,
+        charge: &Charge,
+    ) -> StoreResult<Result<Generation, OverBudget>> {
+        self.inner
+            .create_generation_charged(generation, charge)
+            .await
+    }
     async fn create_generation(&self, generation: &Generation) -> StoreResult<Generation> {
         self.inner.create_generation(generation).await
     }
@@ -185,4 +201,11 @@ impl InFlightIndex for FlakyStore {
 fn take_one(left: &AtomicU32) -> bool {
     left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok()
+}
+
+#[async_trait]
+impl SpendLedger for FlakyStore {
+    async fn spent_on(&self, day: &SpendDay) -> StoreResult<Usd> {
+        self.inner.spent_on(day).await
+    }
 }

@@ -48,6 +48,16 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn charges_never_pass_the_daily_cap() {
+                c::charges_never_pass_the_daily_cap(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn a_charged_avatar_write_is_all_or_nothing() {
+                c::a_charged_avatar_write_is_all_or_nothing(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn fal_requests_route_to_their_owner() {
                 c::fal_requests_route_to_their_owner(&*backend().await.store).await;
             }

@@ -169,6 +169,13 @@ pub async fn stats(store: &dyn RecordStore, now: Timestamp) -> anyhow::Result<St
         }
         None => out.push_str("oldest in flight: none\n"),
     }
+    let day = fluxbot::domain::SpendDay::of(now);
+    let spent = store.spent_on(&day).await?;
+    let _ = writeln!(
+        out,
+        "estimated fal.ai spend committed today ({} UTC): {spent}",
+        day.as_str()
+    );
     Ok(out)
 }
 

@@ -198,7 +198,30 @@ impl Turn<'_> {
         let mut generation = Generation::pending(avatar, prompt, style, settings, self.now);
         let status = Screen::text(t.generation_started(avatar.name.as_str(), settings));
         generation.status_message = self.show(at, &status).await;
-        let generation = self.bot.store.create_generation(&generation).await?;
+        let bot = self.bot;
+        let limits = &bot.limits;
+        let cost = limits.costs.generation(settings.num_images);
+        let generation = match limits.spend_cap.charge(cost, self.now) {
+            None => bot.store.create_generation(&generation).await?,
+            Some(charge) => match bot
+                .store
+                .create_generation_charged(&generation, &charge)
+                .await?
+            {
+                Ok(stored) => stored,
+                Err(over) => {
+                    tracing::warn!(spent = %over.spent, cap = %charge.cap, "daily spend cap reached; generation refused");
+                    crate::metrics::count("SpendCapReached", &[("Work", "generation")]);
+                    let refusal = GenerationRefusal::DailyBudget {
+                        resets_in_minutes: policy::budget_resets_in_minutes(self.now),
+                    };
+                    let refused =
+                        Screen::new(t.generation_refused(refusal), screens::back_to_menu(t));
+                    self.show(generation.status_message, &refused).await;
+                    return Ok(Answer::Silent);
+                }
+            },
+        };
         self.committed = true;
         self.user.generation = settings;
         let job = Job::LaunchGeneration {

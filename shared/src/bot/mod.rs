@@ -19,7 +19,8 @@ use teloxide_core::types::Update;
 
 use crate::backend::Backend;
 use crate::config::Limits;
-use crate::domain::{DialogueState, MessageRef, Timestamp, UserProfile};
+use crate::domain::{DialogueState, Language, MessageRef, Timestamp, UserProfile};
+use crate::metrics;
 use crate::ports::{
     BlobError, BlobStore, JobQueue, QueueError, RecordStore, StoreError, UpdateClaim,
 };
@@ -108,6 +109,13 @@ impl Conversation {
     pub async fn process(&self, update: &Update) -> BotResult<Processed> {
         let update_id = i64::from(update.id.0);
         let now = Timestamp::now();
+        let incoming = Incoming::from_update(update);
+        if let Some(stranger) = self.stranger(&incoming) {
+            // Nothing is written for a stranger, not even the update id.
+            return Ok(Processed::Done(
+                self.refuse_stranger(stranger, &incoming).await,
+            ));
+        }
         match self
             .store
             .claim_update(update_id, now, now.plus(UPDATE_LEASE))
@@ -123,10 +131,7 @@ impl Conversation {
                 return Ok(Processed::InProgress);
             }
         }
-        let outcome = match self
-            .handle(Incoming::from_update(update), Some(update_id), now)
-            .await
-        {
+        let outcome = match self.handle(incoming, Some(update_id), now).await {
             Ok(reply) => Processed::Done(reply),
             Err(e) if e.is_transient() => {
                 tracing::warn!(update_id, error = %e, "transient failure; Telegram will retry");
@@ -151,6 +156,42 @@ impl Conversation {
         Ok(outcome)
     }
 
+    /// The sender, if the bot is private and they are not on its list.
+    fn stranger<'i>(&self, incoming: &'i Incoming) -> Option<&'i Sender> {
+        let from = match incoming {
+            Incoming::Ignored { .. } => return None,
+            Incoming::Command { from, .. }
+            | Incoming::UnknownCommand { from }
+            | Incoming::Text { from, .. }
+            | Incoming::Image { from, .. }
+            | Incoming::OtherMedia { from }
+            | Incoming::Callback { from, .. } => from,
+        };
+        (!self.limits.admits(from.user)).then_some(from)
+    }
+
+    /// Tells a stranger the bot is private: an alert for a button, a message otherwise.
+    async fn refuse_stranger(&self, from: &Sender, incoming: &Incoming) -> Reply {
+        tracing::info!(user = %from.user, "stranger refused by the allow-list");
+        metrics::count("StrangersRefused", &[]);
+        let t = texts(Language::from_telegram(from.language_code.as_deref()));
+        if let Incoming::Callback { query_id, .. } = incoming {
+            return Some(CallbackAnswer {
+                query_id: query_id.clone(),
+                text: Some(t.private_bot().to_owned()),
+                alert: true,
+            });
+        }
+        if let Err(e) = self
+            .telegram
+            .send(from.chat, &Screen::text(t.private_bot()))
+            .await
+        {
+            tracing::info!(error = %e, "could not tell a stranger the bot is private");
+        }
+        None
+    }
+
     /// Handles one already-deduplicated update.
     /// `update_id` (when known) makes steps that create records idempotent under
     /// Telegram's retries.
@@ -172,6 +213,9 @@ impl Conversation {
             | Incoming::OtherMedia { from }
             | Incoming::Callback { from, .. } => from.clone(),
         };
+        if self.stranger(&incoming).is_some() {
+            return Ok(self.refuse_stranger(&from, &incoming).await);
+        }
         let mut turn = Turn::begin(self, from, update_id, now).await?;
         let reply = turn.dispatch(incoming).await;
         let committed = turn.committed;

@@ -8,7 +8,7 @@ use super::{Answer, BotResult, Turn};
 use crate::domain::policy::{self, TrainingRefusal};
 use crate::domain::{Avatar, AvatarEvent, AvatarId, AvatarStatus, DialogueState, MessageRef};
 use crate::jobs::Job;
-use crate::ports::{QueueDelay, StoreError};
+use crate::ports::QueueDelay;
 use crate::telegram::screens::{self, Screen};
 
 impl Turn<'_> {
@@ -43,7 +43,10 @@ impl Turn<'_> {
             if let Some(refusal) = self.refusal(&avatar).await? {
                 return Ok(Answer::Alert(t.training_refused(refusal)));
             }
-            avatar = self.enqueue(avatar, at).await?;
+            avatar = match self.enqueue(avatar, at).await? {
+                Ok(queued) => queued,
+                Err(refusal) => return Ok(Answer::Alert(t.training_refused(refusal))),
+            };
         }
         let message = Job::LaunchTraining {
             owner: avatar.owner,
@@ -77,8 +80,13 @@ impl Turn<'_> {
     }
 
     /// `ready` (reaching it first if the count allows) -> `queued`, remembering the message
-    /// that will show training progress.
-    async fn enqueue(&self, avatar: Avatar, at: Option<MessageRef>) -> BotResult<Avatar> {
+    /// that will show training progress. With a spend cap the training's estimated cost is
+    /// added to the day in the same write; past the cap nothing is written.
+    async fn enqueue(
+        &self,
+        avatar: Avatar,
+        at: Option<MessageRef>,
+    ) -> BotResult<Result<Avatar, TrainingRefusal>> {
         let mut avatar = avatar;
         if avatar.status() == AvatarStatus::CollectingPhotos {
             avatar = avatar
@@ -89,11 +97,27 @@ impl Turn<'_> {
             .apply(AvatarEvent::Enqueue, self.now)
             .expect("checked: ready avatars can be queued");
         queued.status_message = at.or(queued.status_message);
-        match self.bot.store.update_avatar(&queued).await {
-            Ok(stored) => Ok(stored),
-            // A photo landed meanwhile: Telegram's retry re-reads and confirms again.
-            Err(e @ StoreError::Conflict(_)) => Err(e.into()),
-            Err(e) => Err(e.into()),
+        let limits = &self.bot.limits;
+        let cost = limits.costs.training(queued.preset);
+        // A conflict (a photo landed meanwhile) fails the update: Telegram's retry re-reads
+        // and confirms again.
+        match limits.spend_cap.charge(cost, self.now) {
+            None => Ok(Ok(self.bot.store.update_avatar(&queued).await?)),
+            Some(charge) => match self
+                .bot
+                .store
+                .update_avatar_charged(&queued, &charge)
+                .await?
+            {
+                Ok(stored) => Ok(Ok(stored)),
+                Err(over) => {
+                    tracing::warn!(avatar = %queued.id, spent = %over.spent, cap = %charge.cap, "daily spend cap reached; training refused");
+                    crate::metrics::count("SpendCapReached", &[("Work", "training")]);
+                    Ok(Err(TrainingRefusal::DailyBudget {
+                        resets_in_minutes: policy::budget_resets_in_minutes(self.now),
+                    }))
+                }
+            },
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod photo;
 pub mod policy;
+pub mod spend;
 pub mod styles;
 pub mod user;
 
@@ -28,6 +29,7 @@ pub use lifecycle::{
     MAX_LAUNCH_CLAIMS, TrainedModel, TrainingOutput, transition,
 };
 pub use photo::{ContentHash, ImageFormat, Photo, PhotoRejection, blob_keys};
-pub use policy::{GenerationRefusal, Limits, PhotoRefusal, TrainingRefusal};
+pub use policy::{Access, GenerationRefusal, Limits, PhotoRefusal, TrainingRefusal};
+pub use spend::{Charge, Costs, SpendCap, SpendDay, Usd};
 pub use styles::Style;
 pub use user::{DialogueState, Language, UserProfile};

@@ -2,9 +2,11 @@
 //! the operator's limits. The dialogue (`bot/`) asks them and words their refusals through
 //! `telegram/texts`; nothing here reads a store or sends a message.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::{Avatar, AvatarKind, AvatarStatus, Generation, Timestamp};
+use super::spend::{Costs, SpendCap};
+use super::{Avatar, AvatarKind, AvatarStatus, Generation, Timestamp, UserId};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -19,6 +21,21 @@ pub struct Limits {
     pub max_generations_in_flight: u32,
     /// Generations one user may start in any hour.
     pub generations_per_hour: u32,
+    /// Who may use the bot at all.
+    pub access: Access,
+    /// The operators: always admitted.
+    pub admins: BTreeSet<UserId>,
+    /// The global cap on estimated fal.ai spend per UTC day, and the estimates.
+    pub spend_cap: SpendCap,
+    pub costs: Costs,
+}
+
+/// Who may use the bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    Everyone,
+    /// A private bot: these Telegram user ids (and the admins) only.
+    AllowList(BTreeSet<UserId>),
 }
 
 impl Limits {
@@ -27,6 +44,15 @@ impl Limits {
         match kind {
             AvatarKind::Portrait => self.min_photos_portrait,
             AvatarKind::Style => self.min_photos_style,
+        }
+    }
+
+    /// Whether `user` may use the bot. Strangers of a private bot are refused before
+    /// anything is written for them.
+    pub fn admits(&self, user: UserId) -> bool {
+        match &self.access {
+            Access::Everyone => true,
+            Access::AllowList(allowed) => allowed.contains(&user) || self.admins.contains(&user),
         }
     }
 
@@ -39,9 +65,18 @@ impl Limits {
 /// Why the user's attempt to start training was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrainingRefusal {
-    NotEnoughPhotos { count: u32, min: u32 },
-    TooManyInFlight { limit: u32 },
+    NotEnoughPhotos {
+        count: u32,
+        min: u32,
+    },
+    TooManyInFlight {
+        limit: u32,
+    },
     AlreadyStarted,
+    /// The bot's daily spend cap is reached; it resets at midnight UTC.
+    DailyBudget {
+        resets_in_minutes: u64,
+    },
 }
 
 /// Why a generation was refused.
@@ -57,6 +92,18 @@ pub enum GenerationRefusal {
         limit: u32,
         wait_minutes: u64,
     },
+    /// The bot's daily spend cap is reached; it resets at midnight UTC.
+    DailyBudget {
+        resets_in_minutes: u64,
+    },
+}
+
+/// Minutes until the spend cap resets, for a refusal (at least one).
+pub fn budget_resets_in_minutes(now: Timestamp) -> u64 {
+    super::spend::SpendDay::ends_in(now)
+        .as_secs()
+        .div_ceil(60)
+        .max(1)
 }
 
 /// Why a photo is not taken before it is even downloaded.
@@ -163,7 +210,27 @@ mod tests {
             max_trainings_in_flight: 1,
             max_generations_in_flight: 2,
             generations_per_hour: 3,
+            access: Access::Everyone,
+            admins: BTreeSet::new(),
+            spend_cap: SpendCap::Off,
+            costs: Costs {
+                training_fast: crate::domain::Usd(2_000_000),
+                training_balanced: crate::domain::Usd(4_000_000),
+                training_quality: crate::domain::Usd(6_000_000),
+                image: crate::domain::Usd(40_000),
+            },
         }
+    }
+
+    #[test]
+    fn a_private_bot_admits_its_list_and_its_admins_only() {
+        let mut l = limits();
+        assert!(l.admits(UserId(99)));
+        l.access = Access::AllowList(BTreeSet::from([UserId(1)]));
+        l.admins = BTreeSet::from([UserId(7)]);
+        assert!(l.admits(UserId(1)));
+        assert!(l.admits(UserId(7)));
+        assert!(!l.admits(UserId(99)));
     }
 
     fn avatar(kind: AvatarKind) -> Avatar {

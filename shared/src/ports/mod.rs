@@ -8,6 +8,6 @@ pub use blob::{BlobError, BlobKey, BlobReader, BlobStore, ZipSource, ZipSummary}
 pub use queue::{JobQueue, QueueDelay, QueueError, Receipt, ReceivedMessage};
 pub use store::{
     AvatarStore, FalRequestOwner, FalRequests, FalTarget, GenerationStore, InFlightCursor,
-    InFlightIndex, InFlightItem, InFlightPage, PhotoAdded, PhotoStore, RecordStore, StoreError,
-    StoreResult, UpdateClaim, UpdateLog, UserStore, Versioned,
+    InFlightIndex, InFlightItem, InFlightPage, OverBudget, PhotoAdded, PhotoStore, RecordStore,
+    SpendLedger, StoreError, StoreResult, UpdateClaim, UpdateLog, UserStore, Versioned,
 };

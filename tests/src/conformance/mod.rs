@@ -8,6 +8,7 @@ mod generations;
 mod in_flight;
 mod photos;
 mod queue;
+mod spend;
 mod updates;
 mod users;
 
@@ -18,6 +19,7 @@ pub use generations::*;
 pub use in_flight::*;
 pub use photos::*;
 pub use queue::*;
+pub use spend::*;
 pub use updates::*;
 pub use users::*;
 

@@ -45,6 +45,10 @@ CREATE TABLE IF NOT EXISTS fal_requests (
     request_id TEXT PRIMARY KEY,
     body TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS spend (
+    day TEXT PRIMARY KEY,
+    micros INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS claimed_updates (
     update_id INTEGER PRIMARY KEY,
     expires_at INTEGER NOT NULL,

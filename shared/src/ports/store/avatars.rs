@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 
-use super::StoreResult;
-use crate::domain::{Avatar, AvatarId, AvatarStatus, UserId};
+use super::{OverBudget, StoreResult};
+use crate::domain::{Avatar, AvatarId, AvatarStatus, Charge, UserId};
 
 /// Avatars, always addressed through their owner: another user's avatar is simply absent.
 #[async_trait]
@@ -13,6 +13,13 @@ pub trait AvatarStore: Send + Sync {
     /// Writes `avatar` if the stored one is still at `avatar.version`. Keeps the in-flight
     /// index in step with the avatar's state.
     async fn update_avatar(&self, avatar: &Avatar) -> StoreResult<Avatar>;
+    /// [`Self::update_avatar`] and `charge` added to its day's spend, in one transaction:
+    /// `Ok(Err(_))`, and nothing written, when the charge would pass the cap.
+    async fn update_avatar_charged(
+        &self,
+        avatar: &Avatar,
+        charge: &Charge,
+    ) -> StoreResult<Result<Avatar, OverBudget>>;
     /// Removes the avatar with its photos and generations. Idempotent.
     async fn delete_avatar(&self, owner: UserId, id: AvatarId) -> StoreResult<()>;
     /// How many avatars are in each status (all users): a full read of the avatars, for

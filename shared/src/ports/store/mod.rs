@@ -8,6 +8,7 @@ mod fal_requests;
 mod generations;
 mod in_flight;
 mod photos;
+mod spend;
 mod updates;
 mod users;
 mod versioned;
@@ -18,6 +19,7 @@ pub use generations::GenerationStore;
 pub use in_flight::{InFlightCursor, InFlightIndex, InFlightItem, InFlightPage};
 pub(crate) use in_flight::{avatar_entry, generation_entry, parse_in_flight_sort_key};
 pub use photos::{PhotoAdded, PhotoStore};
+pub use spend::{OverBudget, SpendLedger};
 pub use updates::{UpdateClaim, UpdateLog};
 pub use users::UserStore;
 pub use versioned::Versioned;
@@ -53,7 +55,14 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Every record port at once: what a backend offers and a use case holds.
 pub trait RecordStore:
-    UserStore + AvatarStore + PhotoStore + GenerationStore + FalRequests + UpdateLog + InFlightIndex
+    UserStore
+    + AvatarStore
+    + PhotoStore
+    + GenerationStore
+    + FalRequests
+    + UpdateLog
+    + InFlightIndex
+    + SpendLedger
 {
 }
 
@@ -65,5 +74,6 @@ impl<T> RecordStore for T where
         + FalRequests
         + UpdateLog
         + InFlightIndex
+        + SpendLedger
 {
 }

@@ -311,6 +311,11 @@ impl Texts for En {
                  I will message you."
             ),
             TrainingRefusal::AlreadyStarted => "Training has already started.".to_owned(),
+            TrainingRefusal::DailyBudget { resets_in_minutes } => format!(
+                "The bot has reached its budget for today, so no training can start now. \
+                 It resets at midnight UTC, in {}; your photos are kept until then.",
+                hours_and_minutes(resets_in_minutes)
+            ),
         }
     }
     fn training_queued(&self, name: &str, expected: (u32, u32)) -> String {
@@ -536,7 +541,15 @@ impl Texts for En {
                  possible in {} min.",
                 wait_minutes(m)
             ),
+            GenerationRefusal::DailyBudget { resets_in_minutes } => format!(
+                "The bot has reached its budget for today, so it cannot draw now. It resets \
+                 at midnight UTC, in {}.",
+                hours_and_minutes(resets_in_minutes)
+            ),
         }
+    }
+    fn private_bot(&self) -> &'static str {
+        "Sorry, this is a private bot: only the people its owner added can use it."
     }
     fn generation_started(&self, name: &str, d: GenerationDefaults) -> String {
         format!(
@@ -599,5 +612,14 @@ impl Texts for En {
     }
     fn history_heading(&self) -> &'static str {
         "Recent pictures"
+    }
+}
+
+/// `5 h 3 min`, `42 min`.
+fn hours_and_minutes(minutes: u64) -> String {
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
     }
 }

@@ -125,6 +125,8 @@ pub trait Texts: Sync {
     fn generation_settings(&self, defaults: GenerationDefaults) -> String;
     fn prompt_refused(&self, error: &PromptError) -> String;
     fn generation_refused(&self, refusal: GenerationRefusal) -> String;
+    /// To a stranger of an allow-listed bot.
+    fn private_bot(&self) -> &'static str;
     fn generation_started(&self, name: &str, defaults: GenerationDefaults) -> String;
     fn generation_delivered(&self, name: &str) -> String;
     // The summary under delivered pictures (laid out by `screens::generation_result`).
@@ -308,6 +310,9 @@ mod tests {
                 TrainingRefusal::NotEnoughPhotos { count: 3, min: 10 },
                 TrainingRefusal::TooManyInFlight { limit: 1 },
                 TrainingRefusal::AlreadyStarted,
+                TrainingRefusal::DailyBudget {
+                    resets_in_minutes: 125,
+                },
             ] {
                 all.push(t.training_refused(refusal));
             }
@@ -354,6 +359,9 @@ mod tests {
                     limit: 30,
                     wait_minutes: 0,
                 },
+                GenerationRefusal::DailyBudget {
+                    resets_in_minutes: 60,
+                },
             ] {
                 all.push(t.generation_refused(refusal));
             }
@@ -397,6 +405,7 @@ mod tests {
                 t.btn_new_prompt(),
                 t.btn_back_to_avatar(),
                 t.no_trained_avatars(),
+                t.private_bot(),
                 t.pick_avatar_to_generate(),
             ] {
                 all.push(s.to_owned());

@@ -325,6 +325,11 @@ impl Texts for Ru {
                  окончания, я напишу."
             ),
             TrainingRefusal::AlreadyStarted => "Обучение уже запущено.".to_owned(),
+            TrainingRefusal::DailyBudget { resets_in_minutes } => format!(
+                "Бот исчерпал бюджет на сегодня, поэтому обучение сейчас не запустить. \
+                 Лимит обновится в полночь по UTC, через {}; фотографии сохранятся.",
+                hours_and_minutes(resets_in_minutes)
+            ),
         }
     }
     fn training_queued(&self, name: &str, expected: (u32, u32)) -> String {
@@ -550,7 +555,15 @@ impl Texts for Ru {
                  через {} мин.",
                 wait_minutes(m)
             ),
+            GenerationRefusal::DailyBudget { resets_in_minutes } => format!(
+                "Бот исчерпал бюджет на сегодня, поэтому сейчас не может рисовать. Лимит \
+                 обновится в полночь по UTC, через {}.",
+                hours_and_minutes(resets_in_minutes)
+            ),
         }
+    }
+    fn private_bot(&self) -> &'static str {
+        "Извините, это закрытый бот: им могут пользоваться только те, кого добавил владелец."
     }
     fn generation_started(&self, name: &str, d: GenerationDefaults) -> String {
         format!(
@@ -630,5 +643,14 @@ mod tests {
         assert_eq!(f(13), "символов");
         assert_eq!(f(41), "символ");
         assert_eq!(f(45), "символов");
+    }
+}
+
+/// `5 ч 3 мин`, `42 мин`.
+fn hours_and_minutes(minutes: u64) -> String {
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} мин"),
+        (h, 0) => format!("{h} ч"),
+        (h, m) => format!("{h} ч {m} мин"),
     }
 }

@@ -1,11 +1,12 @@
 use async_trait::async_trait;
 
+use super::spend::Condition;
 use super::{
     DynamoStore, Item, TableRecord, avatar_sk, from_item, s, sdk_err, to_item, user_pk,
     with_in_flight,
 };
-use crate::domain::{Avatar, AvatarId, AvatarStatus, UserId};
-use crate::ports::store::{AvatarStore, StoreResult, avatar_entry};
+use crate::domain::{Avatar, AvatarId, AvatarStatus, Charge, UserId};
+use crate::ports::store::{AvatarStore, OverBudget, StoreResult, Versioned, avatar_entry};
 
 impl TableRecord for Avatar {
     fn item(&self) -> StoreResult<Item> {
@@ -38,6 +39,16 @@ impl AvatarStore for DynamoStore {
 
     async fn update_avatar(&self, avatar: &Avatar) -> StoreResult<Avatar> {
         self.replace(avatar).await
+    }
+
+    async fn update_avatar_charged(
+        &self,
+        avatar: &Avatar,
+        charge: &Charge,
+    ) -> StoreResult<Result<Avatar, OverBudget>> {
+        let condition = Condition::AtVersion(avatar.version);
+        self.charged(avatar, avatar.next_version(), condition, charge)
+            .await
     }
 
     async fn delete_avatar(&self, owner: UserId, id: AvatarId) -> StoreResult<()> {

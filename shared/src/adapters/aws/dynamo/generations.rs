@@ -1,8 +1,9 @@
 use async_trait::async_trait;
 
+use super::spend::Condition;
 use super::{DynamoStore, Item, TableRecord, avatar_pk, from_item, to_item, with_in_flight};
-use crate::domain::{AvatarId, Generation, GenerationId};
-use crate::ports::store::{GenerationStore, StoreResult, generation_entry};
+use crate::domain::{AvatarId, Charge, Generation, GenerationId};
+use crate::ports::store::{GenerationStore, OverBudget, StoreResult, Versioned, generation_entry};
 
 pub(super) fn generation_sk(id: GenerationId) -> String {
     format!("GEN#{id}")
@@ -24,6 +25,20 @@ impl TableRecord for Generation {
 impl GenerationStore for DynamoStore {
     async fn create_generation(&self, generation: &Generation) -> StoreResult<Generation> {
         self.create(generation).await
+    }
+
+    async fn create_generation_charged(
+        &self,
+        generation: &Generation,
+        charge: &Charge,
+    ) -> StoreResult<Result<Generation, OverBudget>> {
+        self.charged(
+            generation,
+            generation.next_version(),
+            Condition::New,
+            charge,
+        )
+        .await
     }
 
     async fn get_generation(

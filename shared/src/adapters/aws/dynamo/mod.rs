@@ -20,6 +20,7 @@ mod fal_requests;
 mod generations;
 mod in_flight;
 mod photos;
+mod spend;
 mod updates;
 mod users;
 

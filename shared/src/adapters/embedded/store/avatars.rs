@@ -2,9 +2,9 @@ use async_trait::async_trait;
 use rusqlite::params;
 use rusqlite::types::Value;
 
-use super::{EmbeddedStore, Row, db_err, many, one};
-use crate::domain::{Avatar, AvatarId, AvatarStatus, UserId};
-use crate::ports::store::{AvatarStore, StoreResult, avatar_entry};
+use super::{EmbeddedStore, Row, RowWrite, db_err, many, one};
+use crate::domain::{Avatar, AvatarId, AvatarStatus, Charge, UserId};
+use crate::ports::store::{AvatarStore, OverBudget, StoreResult, Versioned, avatar_entry};
 
 impl Row for Avatar {
     const TABLE: &'static str = "avatars";
@@ -59,6 +59,16 @@ impl AvatarStore for EmbeddedStore {
 
     async fn update_avatar(&self, avatar: &Avatar) -> StoreResult<Avatar> {
         self.replace(avatar).await
+    }
+
+    async fn update_avatar_charged(
+        &self,
+        avatar: &Avatar,
+        charge: &Charge,
+    ) -> StoreResult<Result<Avatar, OverBudget>> {
+        let stored = avatar.next_version();
+        let write = RowWrite::replace(&stored, avatar)?;
+        self.charged(stored, write, charge).await
     }
 
     async fn delete_avatar(&self, owner: UserId, id: AvatarId) -> StoreResult<()> {

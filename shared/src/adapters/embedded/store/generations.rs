@@ -2,9 +2,9 @@ use async_trait::async_trait;
 use rusqlite::params;
 use rusqlite::types::Value;
 
-use super::{EmbeddedStore, Row, many, one};
-use crate::domain::{AvatarId, Generation, GenerationId};
-use crate::ports::store::{GenerationStore, StoreResult, generation_entry};
+use super::{EmbeddedStore, Row, RowWrite, many, one};
+use crate::domain::{AvatarId, Charge, Generation, GenerationId};
+use crate::ports::store::{GenerationStore, OverBudget, StoreResult, Versioned, generation_entry};
 
 impl Row for Generation {
     const TABLE: &'static str = "generations";
@@ -26,6 +26,16 @@ impl Row for Generation {
 impl GenerationStore for EmbeddedStore {
     async fn create_generation(&self, generation: &Generation) -> StoreResult<Generation> {
         self.create(generation).await
+    }
+
+    async fn create_generation_charged(
+        &self,
+        generation: &Generation,
+        charge: &Charge,
+    ) -> StoreResult<Result<Generation, OverBudget>> {
+        let stored = generation.next_version();
+        let write = RowWrite::create(&stored, generation)?;
+        self.charged(stored, write, charge).await
     }
 
     async fn get_generation(

@@ -7,6 +7,7 @@ mod fal_requests;
 mod generations;
 mod in_flight;
 mod photos;
+mod spend;
 mod updates;
 mod users;
 
@@ -16,7 +17,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::db::Database;
-use crate::ports::store::{StoreError, StoreResult, Versioned};
+use crate::domain::Charge;
+use crate::ports::store::{OverBudget, StoreError, StoreResult, Versioned};
 
 /// The record store on the embedded database.
 #[derive(Clone)]
@@ -92,14 +94,32 @@ fn placeholders(from: usize, count: usize) -> impl Iterator<Item = String> {
     (from..from + count).map(|i| format!("?{i}"))
 }
 
-impl EmbeddedStore {
-    /// Stores a record that must not exist yet; returns it as stored.
-    async fn create<T: Row>(&self, record: &T) -> StoreResult<T> {
-        let stored = record.next_version();
+/// One conditional write of a versioned row, prepared outside the database thread.
+struct RowWrite {
+    sql: String,
+    values: Vec<Value>,
+    /// For a replace: how to tell a lost race from a vanished row.
+    exists: Option<(String, Vec<Value>)>,
+    label: String,
+    expected: u64,
+}
+
+fn set_list(columns: &[(&'static str, Value)], first: usize, separator: &str) -> String {
+    columns
+        .iter()
+        .zip(placeholders(first, columns.len()))
+        .map(|((name, _), p)| format!("{name} = {p}"))
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
+impl RowWrite {
+    /// An insert of a record that must not exist yet.
+    fn create<T: Row>(stored: &T, record: &T) -> StoreResult<Self> {
         let mut columns = stored.key();
         columns.extend(stored.columns());
         columns.push(("version", version_value(stored.version())?));
-        columns.push(("body", Value::Text(encode(&stored)?)));
+        columns.push(("body", Value::Text(encode(stored)?)));
         let (names, values): (Vec<_>, Vec<_>) = columns.into_iter().unzip();
         let sql = format!(
             "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING",
@@ -107,18 +127,81 @@ impl EmbeddedStore {
             names.join(", "),
             placeholders(1, values.len()).collect::<Vec<_>>().join(", "),
         );
-        let label = record.label();
-        self.db
-            .run(move |conn| {
-                match conn
-                    .execute(&sql, params_from_iter(values))
-                    .map_err(db_err)?
-                {
-                    1 => Ok(()),
-                    _ => Err(StoreError::Conflict(format!("{label} already exists"))),
-                }
-            })
-            .await?;
+        Ok(Self {
+            sql,
+            values,
+            exists: None,
+            label: record.label(),
+            expected: record.version(),
+        })
+    }
+
+    /// An update conditional on the version `record` was read at.
+    fn replace<T: Row>(stored: &T, record: &T) -> StoreResult<Self> {
+        let mut set = stored.columns();
+        set.push(("version", version_value(stored.version())?));
+        set.push(("body", Value::Text(encode(stored)?)));
+        let key = stored.key();
+        let sql = format!(
+            "UPDATE {} SET {} WHERE {} AND version = ?{}",
+            T::TABLE,
+            set_list(&set, 1, ", "),
+            set_list(&key, set.len() + 1, " AND "),
+            set.len() + key.len() + 1,
+        );
+        let exists_sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM {} WHERE {})",
+            T::TABLE,
+            set_list(&key, 1, " AND "),
+        );
+        let key_values: Vec<Value> = key.into_iter().map(|(_, v)| v).collect();
+        let mut values: Vec<Value> = set.into_iter().map(|(_, v)| v).collect();
+        values.extend(key_values.iter().cloned());
+        values.push(version_value(record.version())?);
+        Ok(Self {
+            sql,
+            values,
+            exists: Some((exists_sql, key_values)),
+            label: record.label(),
+            expected: record.version(),
+        })
+    }
+
+    /// Runs the write; a lost condition is `Conflict` (or `NotFound` for a vanished row).
+    fn apply(self, conn: &Connection) -> StoreResult<()> {
+        if conn
+            .execute(&self.sql, params_from_iter(self.values))
+            .map_err(db_err)?
+            == 1
+        {
+            return Ok(());
+        }
+        let Some((exists_sql, key_values)) = self.exists else {
+            return Err(StoreError::Conflict(format!(
+                "{} already exists",
+                self.label
+            )));
+        };
+        let exists: bool = conn
+            .query_row(&exists_sql, params_from_iter(key_values), |r| r.get(0))
+            .map_err(db_err)?;
+        Err(if exists {
+            StoreError::Conflict(format!(
+                "{} changed since version {}",
+                self.label, self.expected
+            ))
+        } else {
+            StoreError::NotFound(self.label)
+        })
+    }
+}
+
+impl EmbeddedStore {
+    /// Stores a record that must not exist yet; returns it as stored.
+    async fn create<T: Row>(&self, record: &T) -> StoreResult<T> {
+        let stored = record.next_version();
+        let write = RowWrite::create(&stored, record)?;
+        self.db.run(move |conn| write.apply(conn)).await?;
         Ok(stored)
     }
 
@@ -126,59 +209,44 @@ impl EmbeddedStore {
     /// lost race (`Conflict`) from a vanished record (`NotFound`).
     async fn replace<T: Row>(&self, record: &T) -> StoreResult<T> {
         let stored = record.next_version();
-        let mut set = stored.columns();
-        set.push(("version", version_value(stored.version())?));
-        set.push(("body", Value::Text(encode(&stored)?)));
-        let key = stored.key();
-        let where_key = key
-            .iter()
-            .zip(placeholders(set.len() + 1, key.len()))
-            .map(|((name, _), p)| format!("{name} = {p}"))
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        let sql = format!(
-            "UPDATE {} SET {} WHERE {where_key} AND version = ?{}",
-            T::TABLE,
-            set.iter()
-                .zip(placeholders(1, set.len()))
-                .map(|((name, _), p)| format!("{name} = {p}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            set.len() + key.len() + 1,
-        );
-        let exists_sql = format!(
-            "SELECT EXISTS (SELECT 1 FROM {} WHERE {})",
-            T::TABLE,
-            key.iter()
-                .zip(placeholders(1, key.len()))
-                .map(|((name, _), p)| format!("{name} = {p}"))
-                .collect::<Vec<_>>()
-                .join(" AND "),
-        );
-        let key_values: Vec<Value> = key.into_iter().map(|(_, v)| v).collect();
-        let mut values: Vec<Value> = set.into_iter().map(|(_, v)| v).collect();
-        values.extend(key_values.iter().cloned());
-        values.push(version_value(record.version())?);
-        let (label, expected) = (record.label(), record.version());
-        self.db
+        let write = RowWrite::replace(&stored, record)?;
+        self.db.run(move |conn| write.apply(conn)).await?;
+        Ok(stored)
+    }
+
+    /// `write` and `charge` in one transaction: neither happens if the day's spend would
+    /// pass the cap, or if the write's condition fails.
+    async fn charged<T: Row>(
+        &self,
+        stored: T,
+        write: RowWrite,
+        charge: &Charge,
+    ) -> StoreResult<Result<T, OverBudget>> {
+        let charge = charge.clone();
+        let (day, amount) = (charge.day.as_str().to_owned(), charge.amount.micros());
+        let amount = i64::try_from(amount).map_err(StoreError::backend)?;
+        let refused = self
+            .db
             .run(move |conn| {
-                if conn
-                    .execute(&sql, params_from_iter(values))
-                    .map_err(db_err)?
-                    == 1
-                {
-                    return Ok(());
+                let tx = conn.transaction().map_err(db_err)?;
+                let spent = spend::spent(&tx, &day)?;
+                if !charge.fits(spent) {
+                    return Ok(Some(OverBudget { spent }));
                 }
-                let exists: bool = conn
-                    .query_row(&exists_sql, params_from_iter(key_values), |r| r.get(0))
-                    .map_err(db_err)?;
-                Err(if exists {
-                    StoreError::Conflict(format!("{label} changed since version {expected}"))
-                } else {
-                    StoreError::NotFound(label)
-                })
+                write.apply(&tx)?;
+                tx.execute(
+                    "INSERT INTO spend (day, micros) VALUES (?1, ?2)
+                     ON CONFLICT (day) DO UPDATE SET micros = micros + excluded.micros",
+                    rusqlite::params![day, amount],
+                )
+                .map_err(db_err)?;
+                tx.commit().map_err(db_err)?;
+                Ok(None)
             })
             .await?;
-        Ok(stored)
+        Ok(match refused {
+            Some(over) => Err(over),
+            None => Ok(stored),
+        })
     }
 }

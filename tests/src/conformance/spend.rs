@@ -1,0 +1,135 @@
+//! The daily spend cap: charges are added only with the record that commits to the work, and
+//! never pass the cap, however many arrive at once.
+
+use super::*;
+
+/// A day of its own, so tests sharing a table do not share a day's spend.
+fn some_day() -> Timestamp {
+    T0.plus(secs(86_400 * u64::from(rand::random::<u16>())))
+}
+
+pub async fn charges_never_pass_the_daily_cap(store: &dyn RecordStore) {
+    let owner = random_user();
+    let avatar = training_since(store, owner, T0).await;
+    let day = some_day();
+    let cap = SpendCap::PerDay(Usd::parse("1").unwrap());
+    let charge = cap.charge(Usd::parse("0.30").unwrap(), day).unwrap();
+    // Ten generations at once with room for three.
+    let attempts = (0..10).map(|_| {
+        let g = generation(&avatar, day);
+        let charge = charge.clone();
+        async move {
+            (
+                g.clone(),
+                store.create_generation_charged(&g, &charge).await,
+            )
+        }
+    });
+    let results = join_all(attempts).await;
+    let mut written = 0;
+    for (g, result) in results {
+        match result.expect("no backend error") {
+            Ok(stored) => {
+                written += 1;
+                assert_eq!(stored.version, 1);
+                assert!(
+                    store
+                        .get_generation(avatar.id, g.id)
+                        .await
+                        .unwrap()
+                        .is_some()
+                );
+            }
+            Err(OverBudget { spent }) => {
+                assert!(
+                    spent.micros() + 300_000 > 1_000_000,
+                    "refused with room: {spent:?}"
+                );
+                assert!(
+                    store
+                        .get_generation(avatar.id, g.id)
+                        .await
+                        .unwrap()
+                        .is_none(),
+                    "a refused generation is not written"
+                );
+            }
+        }
+    }
+    assert_eq!(written, 3);
+    assert_eq!(
+        store.spent_on(&SpendDay::of(day)).await.unwrap(),
+        Usd::parse("0.90").unwrap()
+    );
+    // The next day starts from nothing.
+    let next = day.plus(secs(86_400));
+    assert_eq!(store.spent_on(&SpendDay::of(next)).await.unwrap(), Usd(0));
+    let tomorrow = cap.charge(Usd::parse("0.30").unwrap(), next).unwrap();
+    assert!(
+        store
+            .create_generation_charged(&generation(&avatar, next), &tomorrow)
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    // A charge larger than the whole cap never fits.
+    let huge = cap.charge(Usd::parse("2").unwrap(), next).unwrap();
+    assert!(
+        store
+            .create_generation_charged(&generation(&avatar, next), &huge)
+            .await
+            .unwrap()
+            .is_err()
+    );
+}
+
+pub async fn a_charged_avatar_write_is_all_or_nothing(store: &dyn RecordStore) {
+    let owner = random_user();
+    let ready = collecting(store, owner).await;
+    let ready = step(store, &ready, AvatarEvent::MinimumReached, T0).await;
+    let queued = ready.apply(AvatarEvent::Enqueue, T0).unwrap();
+    let day = some_day();
+    let cap = SpendCap::PerDay(Usd::parse("5").unwrap());
+    let four = cap.charge(Usd::parse("4").unwrap(), day).unwrap();
+
+    // A stale version conflicts and charges nothing.
+    let stale = Avatar {
+        version: ready.version - 1,
+        ..queued.clone()
+    };
+    assert!(matches!(
+        store.update_avatar_charged(&stale, &four).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.spent_on(&SpendDay::of(day)).await.unwrap(), Usd(0));
+
+    // Written with its charge.
+    let stored = store
+        .update_avatar_charged(&queued, &four)
+        .await
+        .unwrap()
+        .expect("within the cap");
+    assert_eq!(stored.status(), AvatarStatus::Queued);
+    assert_eq!(stored.version, ready.version + 1);
+    assert_eq!(
+        store.spent_on(&SpendDay::of(day)).await.unwrap(),
+        Usd::parse("4").unwrap()
+    );
+
+    // Over the cap: refused, the avatar as it was.
+    let other = collecting(store, owner).await;
+    let other = step(store, &other, AvatarEvent::MinimumReached, T0).await;
+    let other_queued = other.apply(AvatarEvent::Enqueue, T0).unwrap();
+    let refused = store
+        .update_avatar_charged(&other_queued, &four)
+        .await
+        .unwrap();
+    assert_eq!(
+        refused,
+        Err(OverBudget {
+            spent: Usd::parse("4").unwrap()
+        })
+    );
+    let unchanged = store.get_avatar(owner, other.id).await.unwrap().unwrap();
+    assert_eq!(unchanged, other);
+}
