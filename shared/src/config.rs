@@ -774,6 +774,54 @@ mod tests {
     }
 
     #[test]
+    fn access_and_the_spend_cap_default_safe_and_refuse_nonsense() {
+        use crate::domain::{Access, SpendCap, Usd};
+        let l = env(&[]).load::<Limits>().unwrap();
+        assert_eq!(l.access, Access::Everyone);
+        assert_eq!(
+            l.spend_cap,
+            SpendCap::PerDay(Usd(20_000_000)),
+            "on by default"
+        );
+        assert_eq!(l.costs.image, Usd(40_000));
+        let test_mode = env(&[("AVATAR_TEST_MODE", "true")])
+            .load::<Limits>()
+            .unwrap();
+        assert_eq!(
+            test_mode.spend_cap,
+            SpendCap::Off,
+            "test mode spends nothing"
+        );
+        let private = env(&[
+            ("BOT_ACCESS", "allow_list"),
+            ("ALLOWED_USER_IDS", "12, 34"),
+            ("SPEND_CAP_USD_PER_DAY", "off"),
+        ])
+        .load::<Limits>()
+        .unwrap();
+        assert!(private.admits(UserId(34)) && !private.admits(UserId(56)));
+        assert_eq!(private.spend_cap, SpendCap::Off);
+        for (name, value) in [
+            ("BOT_ACCESS", "friends"),
+            ("ALLOWED_USER_IDS", "12,abc"),
+            ("ADMIN_USER_IDS", "-5"),
+            ("SPEND_CAP_USD_PER_DAY", "0"),
+            ("SPEND_CAP_USD_PER_DAY", "lots"),
+            ("COST_IMAGE_USD", "-1"),
+        ] {
+            let err = env(&[(name, value)]).load::<Limits>().unwrap_err();
+            assert!(
+                err.issues.iter().any(|i| i.variable == name),
+                "{name}={value}: {err}"
+            );
+        }
+        let nobody = env(&[("BOT_ACCESS", "allow_list")])
+            .load::<Limits>()
+            .unwrap_err();
+        assert_eq!(nobody.issues[0].variable, "ALLOWED_USER_IDS");
+    }
+
+    #[test]
     fn kms_encryption_and_inconsistent_limits() {
         let mut pairs = RESOURCES.to_vec();
         pairs.push(("S3_SSE", "aws:kms"));

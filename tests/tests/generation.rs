@@ -614,3 +614,55 @@ async fn a_profile_write_failing_after_the_generation_is_recorded_does_not_repea
     let (received, _) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     assert_eq!(received, 1, "one launch");
 }
+
+/// Two users asking at the same moment with room in the day's budget for one generation:
+/// one is drawn, the other is told the budget is spent, and the cap is never passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_generations_of_different_users_never_pass_the_daily_cap() {
+    let w = PipelineWorld::with_env(
+        true,
+        &[
+            ("SPEND_CAP_USD_PER_DAY", "2"),
+            ("COST_TRAINING_USD_FAST", "0"),
+            ("COST_IMAGE_USD", "1"),
+        ],
+    )
+    .await;
+    let mut avatars = Vec::new();
+    for user in [ANNA, OLEG] {
+        let avatar = w.bot.queued_avatar(user, "style", "Anna", "fast", 5).await;
+        avatars.push(avatar);
+    }
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    w.run_queue(&w.pipeline, Duration::from_secs(5)).await;
+    for (user, avatar) in [ANNA, OLEG].into_iter().zip(&avatars) {
+        assert_eq!(w.avatar_now(avatar).await.status(), AvatarStatus::Completed);
+        w.bot.press_cb(user, &format!("a:{}", avatar.id)).await;
+        w.bot.press_cb(user, &format!("gen:{}", avatar.id)).await;
+    }
+    // Two pictures each: $2, the whole day's cap, fits once.
+    tokio::join!(
+        w.bot.say(ANNA, "a lighthouse at dawn"),
+        w.bot.say(OLEG, "a lighthouse at dusk"),
+    );
+    let mut recorded = 0;
+    for avatar in &avatars {
+        recorded += generations(&w, avatar).await.len();
+    }
+    assert_eq!(recorded, 1, "one generation fits the cap");
+    let refused: Vec<User> = [ANNA, OLEG]
+        .into_iter()
+        .filter(|u| w.bot.telegram.last_message(u.id).text.contains("бюджет"))
+        .collect();
+    assert_eq!(refused.len(), 1, "the other user is told why");
+    let spent = w
+        .bot
+        .backend
+        .store
+        .spent_on(&fluxbot::domain::SpendDay::of(
+            fluxbot::domain::Timestamp::now(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(spent, fluxbot::domain::Usd::parse("2").unwrap());
+}

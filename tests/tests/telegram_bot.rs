@@ -2,8 +2,9 @@
 //! the AWS adapters against moto, and a fake Telegram Bot API server that speaks the wire
 //! format and shows what the user sees.
 
-use fluxbot::domain::{AvatarKind, AvatarStatus, DialogueState, UserId};
+use fluxbot::domain::{AvatarKind, AvatarStatus, DialogueState, Timestamp, UserId};
 use fluxbot::jobs::Job;
+use fluxbot::ports::UpdateClaim;
 use fluxbot_tests::backends;
 use fluxbot_tests::bot_world::{BotWorld, SECRET};
 use fluxbot_tests::fake_telegram::FakeFile;
@@ -922,4 +923,90 @@ async fn a_photo_whose_record_answer_was_lost_keeps_its_file() {
         vec![Some(file.size as u64)],
         "the recorded photo's file is there"
     );
+}
+
+/// A private bot answers a stranger politely and stores nothing for them: no profile, no
+/// update id, no avatar; its own users and admins go on as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_bot_refuses_strangers_without_writing_anything() {
+    const ADMIN: User = User {
+        id: 5_000_077,
+        language_code: "en",
+    };
+    let anna = ANNA.id.to_string();
+    let admin = ADMIN.id.to_string();
+    let w = world(&[
+        ("BOT_ACCESS", "allow_list"),
+        ("ALLOWED_USER_IDS", &anna),
+        ("ADMIN_USER_IDS", &admin),
+    ])
+    .await;
+
+    let id = w.next_update_id();
+    w.deliver(&updates::text(id, JOHN, "/start")).await;
+    w.bot_says(JOHN, "private bot");
+    let tap = w.next_update_id();
+    let answer = w.deliver(&updates::callback(tap, JOHN, 1, "c")).await;
+    assert_eq!(answer.json()["method"], "answerCallbackQuery");
+    assert_eq!(answer.json()["show_alert"], true);
+    assert!(answer.body.contains("private bot"), "{}", answer.body);
+
+    assert!(w.profile(JOHN).await.is_none(), "no profile for a stranger");
+    assert!(w.avatars(JOHN).await.is_empty());
+    let now = Timestamp::now();
+    for update in [id, tap] {
+        assert_eq!(
+            w.backend
+                .store
+                .claim_update(i64::from(update), now, now.plus(Duration::from_secs(1)))
+                .await
+                .unwrap(),
+            UpdateClaim::Fresh,
+            "the stranger's update id was not recorded"
+        );
+    }
+
+    w.say(ANNA, "/start").await;
+    w.bot_says(ANNA, "Добро пожаловать");
+    w.say(ADMIN, "/start").await;
+    w.bot_says(ADMIN, "Welcome");
+}
+
+/// Past the daily spend cap a Confirm is refused with when it resets, the avatar stays ready
+/// and nothing is charged; the training that fitted went through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_spend_cap_refuses_the_training_that_would_pass_it() {
+    let w = world(&[
+        ("SPEND_CAP_USD_PER_DAY", "3"),
+        ("COST_TRAINING_USD_FAST", "2"),
+    ])
+    .await;
+    let fitted = w.queued_avatar(JOHN, "style", "First", "fast", 5).await;
+    assert_eq!(fitted.status(), AvatarStatus::Queued);
+
+    let message = create_avatar(&w, ANNA, "style", "Вторая", "fast").await;
+    for seed in 0..5u8 {
+        let file = w
+            .telegram
+            .add_file(images::jpeg(640, 800, seed.wrapping_mul(7)), "jpg");
+        w.send_photo(ANNA, &file, (640, 800), None).await;
+    }
+    let avatar = w.avatars(ANNA).await.pop().unwrap();
+    w.press_data(ANNA, message, &format!("ts:{}", avatar.id))
+        .await;
+    let answer = w
+        .press_data(ANNA, message, &format!("tc:{}", avatar.id))
+        .await;
+    assert_eq!(answer.json()["show_alert"], true, "{}", answer.body);
+    assert!(answer.body.contains("бюджет"), "{}", answer.body);
+    assert!(answer.body.contains("UTC"), "{}", answer.body);
+    let after = w.avatars(ANNA).await.pop().unwrap();
+    assert_eq!(after.status(), AvatarStatus::Ready);
+    let spent = w
+        .backend
+        .store
+        .spent_on(&fluxbot::domain::SpendDay::of(Timestamp::now()))
+        .await
+        .unwrap();
+    assert_eq!(spent, fluxbot::domain::Usd::parse("2").unwrap());
 }

@@ -211,7 +211,7 @@ impl Turn<'_> {
                 Ok(stored) => stored,
                 Err(over) => {
                     tracing::warn!(spent = %over.spent, cap = %charge.cap, "daily spend cap reached; generation refused");
-                    crate::metrics::count("SpendCapReached", &[("Work", "generation")]);
+                    crate::metrics::count("SpendCapReached", &[]);
                     let refusal = GenerationRefusal::DailyBudget {
                         resets_in_minutes: policy::budget_resets_in_minutes(self.now),
                     };

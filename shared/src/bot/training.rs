@@ -112,7 +112,7 @@ impl Turn<'_> {
                 Ok(stored) => Ok(Ok(stored)),
                 Err(over) => {
                     tracing::warn!(avatar = %queued.id, spent = %over.spent, cap = %charge.cap, "daily spend cap reached; training refused");
-                    crate::metrics::count("SpendCapReached", &[("Work", "training")]);
+                    crate::metrics::count("SpendCapReached", &[]);
                     Ok(Err(TrainingRefusal::DailyBudget {
                         resets_in_minutes: policy::budget_resets_in_minutes(self.now),
                     }))

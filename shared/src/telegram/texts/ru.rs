@@ -629,6 +629,15 @@ impl Texts for Ru {
     }
 }
 
+/// `5 ч 3 мин`, `42 мин`.
+fn hours_and_minutes(minutes: u64) -> String {
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} мин"),
+        (h, 0) => format!("{h} ч"),
+        (h, m) => format!("{h} ч {m} мин"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::plural;
@@ -643,14 +652,5 @@ mod tests {
         assert_eq!(f(13), "символов");
         assert_eq!(f(41), "символ");
         assert_eq!(f(45), "символов");
-    }
-}
-
-/// `5 ч 3 мин`, `42 мин`.
-fn hours_and_minutes(minutes: u64) -> String {
-    match (minutes / 60, minutes % 60) {
-        (0, m) => format!("{m} мин"),
-        (h, 0) => format!("{h} ч"),
-        (h, m) => format!("{h} ч {m} мин"),
     }
 }
