@@ -491,8 +491,15 @@ async fn delete_asks_first_then_removes_everything() {
     card.says("Photos: 2");
 
     w.press(JOHN, list.message_id, "Delete").await;
+    // Worded as the original product: heading, name, status, what goes, a pause.
     let question = w.telegram.message(JOHN.id, list.message_id);
-    question.says("removes its 2 photos");
+    question
+        .says("Confirm deletion")
+        .says("<b>Name:</b> Keep me?")
+        .says("<b>Status:</b> 🟢 ready to train")
+        .says("uploaded photos (2)")
+        .says("cannot be undone")
+        .never_says("trained model");
     w.press(JOHN, list.message_id, "Cancel").await;
     assert_eq!(
         w.telegram.message(JOHN.id, list.message_id).text,

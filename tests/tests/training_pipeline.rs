@@ -173,6 +173,18 @@ async fn launch_submits_once_and_a_signed_webhook_completes_with_one_notice() {
     assert_eq!(sent_containing(&w, "is trained and ready"), 1);
     let notice = w.bot.telegram.last_message(ANNA.id);
     assert!(notice.button("Open avatar").is_some());
+    // One tap from "ready" to drawing: the Generate button opens the prompt screen.
+    let generate = format!("gen:{}", avatar.id);
+    assert_eq!(notice.button("Generate"), Some(generate.as_str()));
+    w.bot.press_cb(ANNA, &generate).await;
+    assert!(
+        w.bot
+            .telegram
+            .last_message(ANNA.id)
+            .button("Back")
+            .is_some(),
+        "the generate screen"
+    );
     // The archive and (by default) the photos are gone, and so are the photo records with
     // Telegram's file ids; the avatar keeps its count.
     assert_eq!(photos.len(), 10);

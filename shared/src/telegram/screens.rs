@@ -515,16 +515,63 @@ pub fn after_generation(t: &dyn Texts, generation: &Generation) -> Keyboard {
         .button(t.btn_back_to_avatar(), Callback::Card(generation.avatar_id))
 }
 
+/// The message that tells a training's outcome: a trained avatar is one tap from drawing.
+pub fn training_outcome(t: &dyn Texts, avatar: &Avatar) -> Option<Screen> {
+    use crate::domain::AvatarState as S;
+    let name = avatar.name.as_str();
+    let (text, keyboard) = match &avatar.state {
+        S::Completed { .. } => (
+            t.training_done(name),
+            Keyboard::default().button(t.btn_generate(), Callback::Generate(avatar.id)),
+        ),
+        S::Failed { reason, .. } => (t.training_failed(name, reason), Keyboard::default()),
+        _ => return None,
+    };
+    Some(Screen::new(
+        text,
+        keyboard
+            .button(t.btn_open_avatar(), Callback::Card(avatar.id))
+            .button(t.btn_menu(), Callback::Menu),
+    ))
+}
+
+/// The delete confirmation, as the original product words it: heading, question, the
+/// avatar's name and status, what will be lost, and a pause.
 pub fn delete_question(t: &dyn Texts, avatar: &Avatar) -> Screen {
-    let trained = avatar.status() == AvatarStatus::Completed;
+    let status = avatar.status();
+    let trained = status == AvatarStatus::Completed;
+    let mut lost = Vec::new();
+    if trained {
+        lost.push(t.delete_item_model().to_owned());
+    }
+    lost.push(t.delete_item_photos(avatar.photo_count));
+    if trained {
+        lost.push(t.delete_item_history().to_owned());
+    }
+    let text = format!(
+        "🗑 <b>{}</b>\n\n❓ {}\n\n🎭 <b>{}:</b> {}\n📊 <b>{}:</b> {} {}\n\n⚠️ {}\n{}\n\n🤔 {}",
+        t.delete_heading(),
+        t.delete_ask(),
+        t.label_name(),
+        escape(avatar.name.as_str()),
+        t.label_status(),
+        status_icon(status),
+        t.status_name(status),
+        t.delete_warning(),
+        lost.iter()
+            .map(|item| format!("• {item}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        t.delete_think_twice(),
+    );
     Screen::new(
-        t.delete_question(avatar.name.as_str(), avatar.photo_count, trained),
+        text,
         Keyboard::default().row([
             (
                 t.btn_confirm_delete().to_owned(),
                 Callback::ConfirmDelete(avatar.id),
             ),
-            (t.btn_cancel().to_owned(), Callback::Card(avatar.id)),
+            (t.btn_keep().to_owned(), Callback::Card(avatar.id)),
         ]),
     )
 }

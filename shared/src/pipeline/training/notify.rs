@@ -2,10 +2,9 @@
 
 use super::super::notice::settles_notice;
 use super::super::{PROGRESS_EVERY, Pipeline, PipelineResult};
-use crate::domain::{Avatar, AvatarState, NoticeEvent, Timestamp};
+use crate::domain::{Avatar, NoticeEvent, Timestamp};
 use crate::ports::StoreError;
-use crate::telegram::callback::Callback;
-use crate::telegram::screens::{Keyboard, Screen};
+use crate::telegram::screens::{self, Keyboard, Screen};
 use crate::telegram::texts::{TrainingProgress, texts};
 
 impl Pipeline {
@@ -63,17 +62,9 @@ impl Pipeline {
     pub(in crate::pipeline) async fn send_notice(&self, avatar: &Avatar) -> PipelineResult<()> {
         let (chat, language) = self.audience(avatar.owner).await?;
         let t = texts(language);
-        let text = match &avatar.state {
-            AvatarState::Completed { .. } => t.training_done(avatar.name.as_str()),
-            AvatarState::Failed { reason, .. } => t.training_failed(avatar.name.as_str(), reason),
-            _ => return Ok(()),
+        let Some(screen) = screens::training_outcome(t, avatar) else {
+            return Ok(());
         };
-        let screen = Screen::new(
-            text,
-            Keyboard::default()
-                .button(t.btn_open_avatar(), Callback::Card(avatar.id))
-                .button(t.btn_menu(), Callback::Menu),
-        );
         // A new message rather than an edit: edits do not notify the user.
         let sent = self.telegram.send(chat, &screen).await.map(|_| ());
         if !settles_notice(sent, &format!("avatar {}", avatar.id)) {

@@ -68,7 +68,10 @@ impl Texts for En {
         "🗑 Delete"
     }
     fn btn_confirm_delete(&self) -> &'static str {
-        "🗑 Yes, delete"
+        "❌ Yes, delete"
+    }
+    fn btn_keep(&self) -> &'static str {
+        "✅ Cancel"
     }
     fn btn_cancel(&self) -> &'static str {
         "✖️ Cancel"
@@ -443,17 +446,26 @@ impl Texts for En {
                 .to_owned(),
         }
     }
-    fn delete_question(&self, name: &str, photo_count: u32, trained: bool) -> String {
-        let model = if trained {
-            ", the trained model and every picture generated with it"
-        } else {
-            ""
-        };
-        format!(
-            "Delete <b>{}</b>?\n\nThis removes its {photo_count} photos, the training \
-             archive{model}. This cannot be undone.",
-            escape(name)
-        )
+    fn delete_heading(&self) -> &'static str {
+        "Confirm deletion"
+    }
+    fn delete_ask(&self) -> &'static str {
+        "Do you really want to delete this avatar?"
+    }
+    fn delete_warning(&self) -> &'static str {
+        "<b>Warning!</b> This cannot be undone. All of the avatar's data will be deleted for good:"
+    }
+    fn delete_item_model(&self) -> &'static str {
+        "the trained model"
+    }
+    fn delete_item_photos(&self, count: u32) -> String {
+        format!("the uploaded photos ({count}) and the training archive")
+    }
+    fn delete_item_history(&self) -> &'static str {
+        "the generation history and its pictures"
+    }
+    fn delete_think_twice(&self) -> &'static str {
+        "Think it over before you delete."
     }
     fn deleted(&self, name: &str) -> String {
         format!("🗑 <b>{}</b> and all its files were deleted.", escape(name))

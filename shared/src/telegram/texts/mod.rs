@@ -36,6 +36,8 @@ pub trait Texts: Sync {
     fn btn_continue(&self) -> &'static str;
     fn btn_delete(&self) -> &'static str;
     fn btn_confirm_delete(&self) -> &'static str;
+    /// Keeps what a confirmation would remove.
+    fn btn_keep(&self) -> &'static str;
     fn btn_cancel(&self) -> &'static str;
     fn btn_prev(&self) -> &'static str;
     fn btn_next(&self) -> &'static str;
@@ -109,7 +111,14 @@ pub trait Texts: Sync {
     fn usually_takes(&self, expected: &str) -> String;
     fn card_trained(&self) -> &'static str;
     fn failure_reason(&self, reason: &FailureReason) -> String;
-    fn delete_question(&self, name: &str, photo_count: u32, trained: bool) -> String;
+    // The delete confirmation (laid out by `screens::delete_question`).
+    fn delete_heading(&self) -> &'static str;
+    fn delete_ask(&self) -> &'static str;
+    fn delete_warning(&self) -> &'static str;
+    fn delete_item_model(&self) -> &'static str;
+    fn delete_item_photos(&self, count: u32) -> String;
+    fn delete_item_history(&self) -> &'static str;
+    fn delete_think_twice(&self) -> &'static str;
     fn deleted(&self, name: &str) -> String;
     fn delete_cancelled(&self) -> &'static str;
 
@@ -242,7 +251,7 @@ mod tests {
                 t.cancelled(None),
                 t.photos_full(20),
                 t.training_queued("n", (3, 5)),
-                t.delete_question("n", 12, true),
+                t.delete_item_photos(12),
                 t.failure_reason(&reason),
             ];
             for s in [

@@ -77,7 +77,10 @@ impl Texts for Ru {
         "🗑 Удалить"
     }
     fn btn_confirm_delete(&self) -> &'static str {
-        "🗑 Да, удалить"
+        "❌ Да, удалить"
+    }
+    fn btn_keep(&self) -> &'static str {
+        "✅ Отмена"
     }
     fn btn_cancel(&self) -> &'static str {
         "✖️ Отмена"
@@ -452,17 +455,26 @@ impl Texts for Ru {
                 .to_owned(),
         }
     }
-    fn delete_question(&self, name: &str, photo_count: u32, trained: bool) -> String {
-        let model = if trained {
-            ", обученная модель и все созданные с ней изображения"
-        } else {
-            ""
-        };
-        format!(
-            "Удалить <b>{}</b>?\n\nБудут удалены {photo_count} фото, архив для обучения{model}. \
-             Это нельзя отменить.",
-            escape(name)
-        )
+    fn delete_heading(&self) -> &'static str {
+        "Подтверждение удаления"
+    }
+    fn delete_ask(&self) -> &'static str {
+        "Вы действительно хотите удалить аватар?"
+    }
+    fn delete_warning(&self) -> &'static str {
+        "<b>Внимание!</b> Это действие нельзя отменить. Все данные аватара будут удалены навсегда:"
+    }
+    fn delete_item_model(&self) -> &'static str {
+        "Обученная модель"
+    }
+    fn delete_item_photos(&self, count: u32) -> String {
+        format!("Загруженные фотографии ({count}) и архив для обучения")
+    }
+    fn delete_item_history(&self) -> &'static str {
+        "История генераций"
+    }
+    fn delete_think_twice(&self) -> &'static str {
+        "Подумайте ещё раз перед удалением."
     }
     fn deleted(&self, name: &str) -> String {
         format!("🗑 <b>{}</b> и все его файлы удалены.", escape(name))
