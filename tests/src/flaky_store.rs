@@ -63,12 +63,18 @@ impl UserStore for FlakyStore {
 
 #[async_trait]
 impl AvatarStore for FlakyStore {
-    async fn update_avatar_charged(
+    async fn launch_count(&self, owner: UserId) -> StoreResult<u64> {
+        self.inner.launch_count(owner).await
+    }
+    async fn enqueue_avatar(
         &self,
         avatar: &Avatar,
-        charge: &Charge,
+        launches_seen: u64,
+        charge: Option<&Charge>,
     ) -> StoreResult<Result<Avatar, OverBudget>> {
-        self.inner.update_avatar_charged(avatar, charge).await
+        self.inner
+            .enqueue_avatar(avatar, launches_seen, charge)
+            .await
     }
     async fn create_avatar(&self, avatar: &Avatar) -> StoreResult<Avatar> {
         self.inner.create_avatar(avatar).await

@@ -53,8 +53,13 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn a_charged_avatar_write_is_all_or_nothing() {
-                c::a_charged_avatar_write_is_all_or_nothing(&*backend().await.store).await;
+            async fn a_charged_enqueue_is_all_or_nothing() {
+                c::a_charged_enqueue_is_all_or_nothing(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn one_enqueue_per_launch_count() {
+                c::one_enqueue_per_launch_count(&*backend().await.store).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

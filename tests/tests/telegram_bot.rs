@@ -1017,3 +1017,58 @@ async fn the_daily_spend_cap_refuses_the_training_that_would_pass_it() {
         .unwrap();
     assert_eq!(spent, fluxbot::domain::Usd::parse("2").unwrap());
 }
+
+/// Two Confirms of one user at the same moment, for two avatars, with a limit of one training
+/// at a time: one training is queued and launched, the other Confirm is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_confirms_at_once_pass_a_limit_of_one_once() {
+    let w = world(SMALL).await;
+    let mut ready = Vec::new();
+    for (n, name) in ["One", "Two"].into_iter().enumerate() {
+        let message = create_avatar(&w, JOHN, "style", name, "fast").await;
+        for seed in 0..2u8 {
+            w.send_photo(JOHN, &jpeg_file(&w, seed + 10 * n as u8), (640, 800), None)
+                .await;
+        }
+        let avatar = w.avatars(JOHN).await.pop().unwrap();
+        w.press_data(JOHN, message, &format!("ts:{}", avatar.id))
+            .await;
+        ready.push((message, avatar));
+    }
+    let (first, second) = (
+        format!("tc:{}", ready[0].1.id),
+        format!("tc:{}", ready[1].1.id),
+    );
+    let (a, b) = tokio::join!(
+        w.press_data(JOHN, ready[0].0, &first),
+        w.press_data(JOHN, ready[1].0, &second),
+    );
+    let queued: Vec<_> = w
+        .avatars(JOHN)
+        .await
+        .into_iter()
+        .filter(|a| a.status() == AvatarStatus::Queued)
+        .collect();
+    assert_eq!(queued.len(), 1, "one training");
+    let refusals = [a, b]
+        .iter()
+        .filter(|answer| answer.body.contains("already have 1 training"))
+        .count();
+    assert_eq!(refusals, 1, "one refusal");
+    let launches: Vec<Job> = w
+        .backend
+        .launches
+        .receive(10, Duration::from_secs(1))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| Job::from_body(&m.body).unwrap())
+        .collect();
+    assert_eq!(
+        launches,
+        vec![Job::LaunchTraining {
+            owner: UserId(JOHN.id),
+            avatar_id: queued[0].id
+        }]
+    );
+}

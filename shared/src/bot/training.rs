@@ -2,14 +2,18 @@
 //! goes to the training-launch worker. The avatar is marked `queued` before the message is
 //! sent; confirming a `queued` avatar again re-sends the message, so a failed send is healed
 //! by Telegram's retry of the same update (and duplicates are harmless: the worker's claim
-//! is conditional).
+//! is conditional). The limits check and the move to `queued` are one step per user (guarded
+//! by the user's launch count), so two Confirms at once cannot both pass a limit of one.
 
-use super::{Answer, BotResult, Turn};
+use super::{Answer, BotError, BotResult, Turn};
 use crate::domain::policy::{self, TrainingRefusal};
 use crate::domain::{Avatar, AvatarEvent, AvatarId, AvatarStatus, DialogueState, MessageRef};
 use crate::jobs::Job;
-use crate::ports::QueueDelay;
+use crate::ports::{QueueDelay, StoreError};
 use crate::telegram::screens::{self, Screen};
+
+/// How often a Confirm that raced another write checks and tries again.
+const COMMIT_ATTEMPTS: u32 = 3;
 
 impl Turn<'_> {
     /// Shows the summary with Confirm / Back.
@@ -40,10 +44,7 @@ impl Turn<'_> {
             return Ok(Answer::Alert(t.not_found().to_owned()));
         };
         if avatar.status() != AvatarStatus::Queued {
-            if let Some(refusal) = self.refusal(&avatar).await? {
-                return Ok(Answer::Alert(t.training_refused(refusal)));
-            }
-            avatar = match self.enqueue(avatar, at).await? {
+            avatar = match self.commit_training(avatar, at).await? {
                 Ok(queued) => queued,
                 Err(refusal) => return Ok(Answer::Alert(t.training_refused(refusal))),
             };
@@ -79,6 +80,39 @@ impl Turn<'_> {
         Ok(policy::training_refusal(avatar, &owners, &self.bot.limits))
     }
 
+    /// Checks the limits and queues the avatar, as one step per user: the launch count read
+    /// first guards the write, so a Confirm of another of the user's avatars in between makes
+    /// this one check again (and be refused if that one took the last slot).
+    async fn commit_training(
+        &self,
+        avatar: Avatar,
+        at: Option<MessageRef>,
+    ) -> BotResult<Result<Avatar, TrainingRefusal>> {
+        let mut avatar = avatar;
+        for attempt in 1..=COMMIT_ATTEMPTS {
+            let seen = self.bot.store.launch_count(avatar.owner).await?;
+            if let Some(refusal) = self.refusal(&avatar).await? {
+                return Ok(Err(refusal));
+            }
+            match self.enqueue(avatar.clone(), at, seen).await {
+                Err(BotError::Store(StoreError::Conflict(why))) if attempt < COMMIT_ATTEMPTS => {
+                    tracing::info!(avatar = %avatar.id, %why, "confirm raced another write; checking again");
+                    let Some(fresh) = self.bot.store.get_avatar(avatar.owner, avatar.id).await?
+                    else {
+                        return Err(StoreError::NotFound(format!("avatar {}", avatar.id)).into());
+                    };
+                    if fresh.status() == AvatarStatus::Queued {
+                        // The same Confirm, delivered twice at once: the other one queued it.
+                        return Ok(Ok(fresh));
+                    }
+                    avatar = fresh;
+                }
+                other => return other,
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+
     /// `ready` (reaching it first if the count allows) -> `queued`, remembering the message
     /// that will show training progress. With a spend cap the training's estimated cost is
     /// added to the day in the same write; past the cap nothing is written.
@@ -86,6 +120,7 @@ impl Turn<'_> {
         &self,
         avatar: Avatar,
         at: Option<MessageRef>,
+        launches_seen: u64,
     ) -> BotResult<Result<Avatar, TrainingRefusal>> {
         let mut avatar = avatar;
         if avatar.status() == AvatarStatus::CollectingPhotos {
@@ -98,26 +133,23 @@ impl Turn<'_> {
             .expect("checked: ready avatars can be queued");
         queued.status_message = at.or(queued.status_message);
         let limits = &self.bot.limits;
-        let cost = limits.costs.training(queued.preset);
-        // A conflict (a photo landed meanwhile) fails the update: Telegram's retry re-reads
-        // and confirms again.
-        match limits.spend_cap.charge(cost, self.now) {
-            None => Ok(Ok(self.bot.store.update_avatar(&queued).await?)),
-            Some(charge) => match self
-                .bot
-                .store
-                .update_avatar_charged(&queued, &charge)
-                .await?
-            {
-                Ok(stored) => Ok(Ok(stored)),
-                Err(over) => {
-                    tracing::warn!(avatar = %queued.id, spent = %over.spent, cap = %charge.cap, "daily spend cap reached; training refused");
-                    crate::metrics::count("SpendCapReached", &[]);
-                    Ok(Err(TrainingRefusal::DailyBudget {
-                        resets_in_minutes: policy::budget_resets_in_minutes(self.now),
-                    }))
-                }
-            },
+        let charge = limits
+            .spend_cap
+            .charge(limits.costs.training(queued.preset), self.now);
+        match self
+            .bot
+            .store
+            .enqueue_avatar(&queued, launches_seen, charge.as_ref())
+            .await?
+        {
+            Ok(stored) => Ok(Ok(stored)),
+            Err(over) => {
+                tracing::warn!(avatar = %queued.id, spent = %over.spent, "daily spend cap reached; training refused");
+                crate::metrics::count("SpendCapReached", &[]);
+                Ok(Err(TrainingRefusal::DailyBudget {
+                    resets_in_minutes: policy::budget_resets_in_minutes(self.now),
+                }))
+            }
         }
     }
 }

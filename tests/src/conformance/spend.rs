@@ -83,7 +83,7 @@ pub async fn charges_never_pass_the_daily_cap(store: &dyn RecordStore) {
     );
 }
 
-pub async fn a_charged_avatar_write_is_all_or_nothing(store: &dyn RecordStore) {
+pub async fn a_charged_enqueue_is_all_or_nothing(store: &dyn RecordStore) {
     let owner = random_user();
     let ready = collecting(store, owner).await;
     let ready = step(store, &ready, AvatarEvent::MinimumReached, T0).await;
@@ -98,14 +98,14 @@ pub async fn a_charged_avatar_write_is_all_or_nothing(store: &dyn RecordStore) {
         ..queued.clone()
     };
     assert!(matches!(
-        store.update_avatar_charged(&stale, &four).await,
+        store.enqueue_avatar(&stale, 0, Some(&four)).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(store.spent_on(&SpendDay::of(day)).await.unwrap(), Usd(0));
 
     // Written with its charge.
     let stored = store
-        .update_avatar_charged(&queued, &four)
+        .enqueue_avatar(&queued, 0, Some(&four))
         .await
         .unwrap()
         .expect("within the cap");
@@ -121,7 +121,7 @@ pub async fn a_charged_avatar_write_is_all_or_nothing(store: &dyn RecordStore) {
     let other = step(store, &other, AvatarEvent::MinimumReached, T0).await;
     let other_queued = other.apply(AvatarEvent::Enqueue, T0).unwrap();
     let refused = store
-        .update_avatar_charged(&other_queued, &four)
+        .enqueue_avatar(&other_queued, 1, Some(&four))
         .await
         .unwrap();
     assert_eq!(
@@ -132,4 +132,57 @@ pub async fn a_charged_avatar_write_is_all_or_nothing(store: &dyn RecordStore) {
     );
     let unchanged = store.get_avatar(owner, other.id).await.unwrap().unwrap();
     assert_eq!(unchanged, other);
+}
+
+/// Two Confirms of one user at once, each having checked the limits with the same launch
+/// count: exactly one queues its avatar; the other conflicts, writes nothing, and checks again.
+pub async fn one_enqueue_per_launch_count(store: &dyn RecordStore) {
+    let owner = random_user();
+    let mut queued = Vec::new();
+    for _ in 0..2 {
+        let a = collecting(store, owner).await;
+        let a = step(store, &a, AvatarEvent::MinimumReached, T0).await;
+        queued.push((a.clone(), a.apply(AvatarEvent::Enqueue, T0).unwrap()));
+    }
+    let seen = store.launch_count(owner).await.unwrap();
+    assert_eq!(seen, 0);
+    let results = join_all(
+        queued
+            .iter()
+            .map(|(_, q)| async move { store.enqueue_avatar(q, seen, None).await }),
+    )
+    .await;
+    let won = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    let lost = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::Conflict(_))))
+        .count();
+    assert_eq!((won, lost), (1, 1), "{results:?}");
+    assert_eq!(store.launch_count(owner).await.unwrap(), 1);
+    let statuses: Vec<AvatarStatus> = join_all(
+        queued
+            .iter()
+            .map(|(a, _)| async move { store.get_avatar(owner, a.id).await.unwrap().unwrap() }),
+    )
+    .await
+    .iter()
+    .map(|a| a.status())
+    .collect();
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == AvatarStatus::Queued)
+            .count(),
+        1
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == AvatarStatus::Ready)
+            .count(),
+        1,
+        "the loser is left as it was"
+    );
+    // Another user's count is their own.
+    assert_eq!(store.launch_count(random_user()).await.unwrap(), 0);
 }

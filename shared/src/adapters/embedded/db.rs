@@ -45,6 +45,10 @@ CREATE TABLE IF NOT EXISTS fal_requests (
     request_id TEXT PRIMARY KEY,
     body TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS launches (
+    owner INTEGER PRIMARY KEY,
+    count INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS spend (
     day TEXT PRIMARY KEY,
     micros INTEGER NOT NULL

@@ -13,12 +13,18 @@ pub trait AvatarStore: Send + Sync {
     /// Writes `avatar` if the stored one is still at `avatar.version`. Keeps the in-flight
     /// index in step with the avatar's state.
     async fn update_avatar(&self, avatar: &Avatar) -> StoreResult<Avatar>;
-    /// [`Self::update_avatar`] and `charge` added to its day's spend, in one transaction:
-    /// `Ok(Err(_))`, and nothing written, when the charge would pass the cap.
-    async fn update_avatar_charged(
+    /// How many trainings the owner has queued so far: read before the owner's limits are
+    /// checked, and handed back to [`Self::enqueue_avatar`].
+    async fn launch_count(&self, owner: UserId) -> StoreResult<u64>;
+    /// The avatar's move to `queued`, all or nothing: written if still at its version and
+    /// the owner's launch count is still `launches_seen` (another of their trainings queued
+    /// in between is a `Conflict`: check the limits again), with `charge` added to its day.
+    /// Past the spend cap nothing is written: `Ok(Err(_))`.
+    async fn enqueue_avatar(
         &self,
         avatar: &Avatar,
-        charge: &Charge,
+        launches_seen: u64,
+        charge: Option<&Charge>,
     ) -> StoreResult<Result<Avatar, OverBudget>>;
     /// Removes the avatar with its photos and generations. Idempotent.
     async fn delete_avatar(&self, owner: UserId, id: AvatarId) -> StoreResult<()>;

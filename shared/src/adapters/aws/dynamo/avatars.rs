@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use super::spend::Condition;
+use super::commit::{Condition, LaunchGuard};
 use super::{
     DynamoStore, Item, TableRecord, avatar_sk, from_item, s, sdk_err, to_item, user_pk,
     with_in_flight,
@@ -41,14 +41,29 @@ impl AvatarStore for DynamoStore {
         self.replace(avatar).await
     }
 
-    async fn update_avatar_charged(
+    async fn launch_count(&self, owner: UserId) -> StoreResult<u64> {
+        self.launches_of(owner).await
+    }
+
+    async fn enqueue_avatar(
         &self,
         avatar: &Avatar,
-        charge: &Charge,
+        launches_seen: u64,
+        charge: Option<&Charge>,
     ) -> StoreResult<Result<Avatar, OverBudget>> {
+        let guard = LaunchGuard {
+            owner: avatar.owner,
+            seen: launches_seen,
+        };
         let condition = Condition::AtVersion(avatar.version);
-        self.charged(avatar, avatar.next_version(), condition, charge)
-            .await
+        self.commit(
+            avatar,
+            avatar.next_version(),
+            condition,
+            charge,
+            Some(guard),
+        )
+        .await
     }
 
     async fn delete_avatar(&self, owner: UserId, id: AvatarId) -> StoreResult<()> {

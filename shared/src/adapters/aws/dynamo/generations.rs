@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use super::spend::Condition;
+use super::commit::Condition;
 use super::{DynamoStore, Item, TableRecord, avatar_pk, from_item, to_item, with_in_flight};
 use crate::domain::{AvatarId, Charge, Generation, GenerationId};
 use crate::ports::store::{GenerationStore, OverBudget, StoreResult, Versioned, generation_entry};
@@ -32,13 +32,9 @@ impl GenerationStore for DynamoStore {
         generation: &Generation,
         charge: &Charge,
     ) -> StoreResult<Result<Generation, OverBudget>> {
-        self.charged(
-            generation,
-            generation.next_version(),
-            Condition::New,
-            charge,
-        )
-        .await
+        let stored = generation.next_version();
+        self.commit(generation, stored, Condition::New, Some(charge), None)
+            .await
     }
 
     async fn get_generation(

@@ -16,11 +16,11 @@
 //! it leaves that state, so the sweep reads exactly those items, oldest first.
 
 mod avatars;
+mod commit;
 mod fal_requests;
 mod generations;
 mod in_flight;
 mod photos;
-mod spend;
 mod updates;
 mod users;
 

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use rusqlite::params;
 use rusqlite::types::Value;
 
-use super::{EmbeddedStore, Row, RowWrite, db_err, many, one};
+use super::{EmbeddedStore, Row, RowWrite, db_err, launches, many, one};
 use crate::domain::{Avatar, AvatarId, AvatarStatus, Charge, UserId};
 use crate::ports::store::{AvatarStore, OverBudget, StoreResult, Versioned, avatar_entry};
 
@@ -61,14 +61,20 @@ impl AvatarStore for EmbeddedStore {
         self.replace(avatar).await
     }
 
-    async fn update_avatar_charged(
+    async fn launch_count(&self, owner: UserId) -> StoreResult<u64> {
+        self.db.run(move |conn| launches::count(conn, owner)).await
+    }
+
+    async fn enqueue_avatar(
         &self,
         avatar: &Avatar,
-        charge: &Charge,
+        launches_seen: u64,
+        charge: Option<&Charge>,
     ) -> StoreResult<Result<Avatar, OverBudget>> {
         let stored = avatar.next_version();
         let write = RowWrite::replace(&stored, avatar)?;
-        self.charged(stored, write, charge).await
+        let guard = Some((avatar.owner, launches_seen));
+        self.commit(stored, write, charge, guard).await
     }
 
     async fn delete_avatar(&self, owner: UserId, id: AvatarId) -> StoreResult<()> {

@@ -35,7 +35,7 @@ impl GenerationStore for EmbeddedStore {
     ) -> StoreResult<Result<Generation, OverBudget>> {
         let stored = generation.next_version();
         let write = RowWrite::create(&stored, generation)?;
-        self.charged(stored, write, charge).await
+        self.commit(stored, write, Some(charge), None).await
     }
 
     async fn get_generation(

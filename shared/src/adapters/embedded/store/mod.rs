@@ -6,6 +6,7 @@ mod avatars;
 mod fal_requests;
 mod generations;
 mod in_flight;
+mod launches;
 mod photos;
 mod spend;
 mod updates;
@@ -17,7 +18,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::db::Database;
-use crate::domain::Charge;
+use crate::domain::{Charge, UserId};
 use crate::ports::store::{OverBudget, StoreError, StoreResult, Versioned};
 
 /// The record store on the embedded database.
@@ -214,32 +215,46 @@ impl EmbeddedStore {
         Ok(stored)
     }
 
-    /// `write` and `charge` in one transaction: neither happens if the day's spend would
-    /// pass the cap, or if the write's condition fails.
-    async fn charged<T: Row>(
+    /// `write` with the charge and the launch guard if given, in one transaction: nothing
+    /// happens if the day's spend would pass the cap (`Ok(Err(_))`), if the owner's launch
+    /// count moved (`Conflict`), or if the write's condition fails.
+    async fn commit<T: Row>(
         &self,
         stored: T,
         write: RowWrite,
-        charge: &Charge,
+        charge: Option<&Charge>,
+        guard: Option<(UserId, u64)>,
     ) -> StoreResult<Result<T, OverBudget>> {
-        let charge = charge.clone();
-        let (day, amount) = (charge.day.as_str().to_owned(), charge.amount.micros());
-        let amount = i64::try_from(amount).map_err(StoreError::backend)?;
+        let charge = charge.cloned();
         let refused = self
             .db
             .run(move |conn| {
                 let tx = conn.transaction().map_err(db_err)?;
-                let spent = spend::spent(&tx, &day)?;
-                if !charge.fits(spent) {
-                    return Ok(Some(OverBudget { spent }));
+                if let Some(charge) = &charge {
+                    let spent = spend::spent(&tx, charge.day.as_str())?;
+                    if !charge.fits(spent) {
+                        return Ok(Some(OverBudget { spent }));
+                    }
+                }
+                if let Some((owner, seen)) = guard {
+                    if launches::count(&tx, owner)? != seen {
+                        return Err(StoreError::Conflict(format!(
+                            "another training of user {owner} was queued meanwhile"
+                        )));
+                    }
+                    launches::set(&tx, owner, seen + 1)?;
                 }
                 write.apply(&tx)?;
-                tx.execute(
-                    "INSERT INTO spend (day, micros) VALUES (?1, ?2)
-                     ON CONFLICT (day) DO UPDATE SET micros = micros + excluded.micros",
-                    rusqlite::params![day, amount],
-                )
-                .map_err(db_err)?;
+                if let Some(charge) = &charge {
+                    let amount =
+                        i64::try_from(charge.amount.micros()).map_err(StoreError::backend)?;
+                    tx.execute(
+                        "INSERT INTO spend (day, micros) VALUES (?1, ?2)
+                         ON CONFLICT (day) DO UPDATE SET micros = micros + excluded.micros",
+                        rusqlite::params![charge.day.as_str(), amount],
+                    )
+                    .map_err(db_err)?;
+                }
                 tx.commit().map_err(db_err)?;
                 Ok(None)
             })

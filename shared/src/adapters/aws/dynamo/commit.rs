@@ -1,0 +1,205 @@
+//! Commit points: the write that commits to paid work (an avatar's move to `queued`, a new
+//! generation) together, in one transaction, with what must change with it:
+//!
+//! - the day's estimated spend (`SPEND#<day>` / `TOTAL`, `micros`), conditional on staying
+//!   within the cap;
+//! - for a training, the owner's launch count (`USER#<uid>` / `LAUNCHES`, `count`),
+//!   conditional on being what it was when the owner's limits were checked, so two Confirms
+//!   of one user cannot both pass a limit that each checked alone.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+
+use super::{DynamoStore, Item, TableLayout, TableRecord, key, key_parts, n, s, user_pk};
+use crate::domain::{Charge, SpendDay, Usd, UserId};
+use crate::ports::store::{OverBudget, SpendLedger, StoreError, StoreResult};
+
+const TOTAL: &str = "TOTAL";
+const LAUNCHES: &str = "LAUNCHES";
+/// Transactions cancelled only by concurrent commits are tried this often.
+const CONFLICT_ATTEMPTS: u32 = 8;
+/// Day items are kept a while for the operator's reports, then expire.
+const KEEP_SECS: i64 = 40 * 24 * 3600;
+
+fn spend_pk(day: &SpendDay) -> String {
+    format!("SPEND#{}", day.as_str())
+}
+
+/// How the record's put takes part in the transaction.
+pub(super) enum Condition {
+    /// The item must not exist yet.
+    New,
+    /// The stored item must be at this version.
+    AtVersion(u64),
+}
+
+/// The owner's launch count must still be `seen`; it becomes `seen + 1`.
+pub(super) struct LaunchGuard {
+    pub owner: UserId,
+    pub seen: u64,
+}
+
+fn number(item: &Option<Item>, name: &str) -> Option<u64> {
+    item.as_ref()
+        .and_then(|i| i.get(name))
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+impl DynamoStore {
+    /// The owner's launch count (0 before the first).
+    pub(super) async fn launches_of(&self, owner: UserId) -> StoreResult<u64> {
+        let item = self.get(user_pk(owner), LAUNCHES.into()).await?;
+        Ok(number(&item, "count").unwrap_or(0))
+    }
+
+    /// Puts `stored` under `condition`, with the charge and the launch guard if given, in one
+    /// transaction. Past the cap nothing is written (`Ok(Err(_))`); a lost condition on the
+    /// record or the guard is `Conflict` (`NotFound` for a vanished record).
+    pub(super) async fn commit<T: TableRecord>(
+        &self,
+        record: &T,
+        stored: T,
+        condition: Condition,
+        charge: Option<&Charge>,
+        guard: Option<LaunchGuard>,
+    ) -> StoreResult<Result<T, OverBudget>> {
+        let mut items = Vec::new();
+        let item = stored.item()?;
+        let (pk, sk) = key_parts(&item);
+        let put = Put::builder().table_name(&self.table).set_item(Some(item));
+        let put = match &condition {
+            Condition::New => put
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", TableLayout::PARTITION_KEY),
+            Condition::AtVersion(v) => put
+                .condition_expression("#v = :expected")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":expected", n(*v)),
+        }
+        .build()
+        .map_err(StoreError::backend)?;
+        items.push(TransactWriteItem::builder().put(put).build());
+        if let Some(charge) = charge {
+            let Some(limit) = charge.cap.micros().checked_sub(charge.amount.micros()) else {
+                // More than the whole cap: no day could fit it.
+                let spent = self.spent_on(&charge.day).await?;
+                return Ok(Err(OverBudget { spent }));
+            };
+            let expires = chrono::NaiveDate::parse_from_str(charge.day.as_str(), "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map_or(0, |d| d.and_utc().timestamp())
+                + KEEP_SECS;
+            let add = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(spend_pk(&charge.day), TOTAL.into())))
+                .update_expression("ADD #m :amount SET #exp = :expires, #entity = :spend")
+                .condition_expression("attribute_not_exists(#m) OR #m <= :limit")
+                .expression_attribute_names("#m", "micros")
+                .expression_attribute_names("#exp", TableLayout::TTL_ATTRIBUTE)
+                .expression_attribute_names("#entity", "entity")
+                .expression_attribute_values(":amount", n(charge.amount.micros()))
+                .expression_attribute_values(":limit", n(limit))
+                .expression_attribute_values(":expires", n(expires))
+                .expression_attribute_values(":spend", s("spend"))
+                .build()
+                .map_err(StoreError::backend)?;
+            items.push(TransactWriteItem::builder().update(add).build());
+        }
+        if let Some(guard) = &guard {
+            let count = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(user_pk(guard.owner), LAUNCHES.into())))
+                .update_expression("SET #c = :next, #entity = :launches")
+                .expression_attribute_names("#c", "count")
+                .expression_attribute_names("#entity", "entity")
+                .expression_attribute_values(":next", n(guard.seen + 1))
+                .expression_attribute_values(":launches", s("launches"))
+                .expression_attribute_values(":seen", n(guard.seen));
+            let count = if guard.seen == 0 {
+                count.condition_expression("attribute_not_exists(#c) OR #c = :seen")
+            } else {
+                count.condition_expression("#c = :seen")
+            }
+            .build()
+            .map_err(StoreError::backend)?;
+            items.push(TransactWriteItem::builder().update(count).build());
+        }
+        // Concurrent commits on the same day item cancel each other's transactions
+        // (TransactionConflict) though every condition holds: those are tried again.
+        for attempt in 0..CONFLICT_ATTEMPTS {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(Ok(stored)),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_transaction_canceled_exception()) => {}
+                Err(e) => return Err(super::sdk_err(e)),
+            }
+            // Which condition failed: the budget, the guard, the record, or none?
+            if let Some(charge) = charge {
+                let spent = self.spent_on(&charge.day).await?;
+                if !charge.fits(spent) {
+                    return Ok(Err(OverBudget { spent }));
+                }
+            }
+            if let Some(guard) = &guard
+                && self.launches_of(guard.owner).await? != guard.seen
+            {
+                return Err(StoreError::Conflict(format!(
+                    "another training of user {} was queued meanwhile",
+                    guard.owner
+                )));
+            }
+            let current = self.get(pk.clone(), sk.clone()).await?;
+            let holds = match (&condition, number(&current, "version")) {
+                (Condition::New, _) => current.is_none(),
+                (Condition::AtVersion(expected), Some(v)) => v == *expected,
+                (Condition::AtVersion(_), None) => {
+                    return Err(StoreError::NotFound(record.label()));
+                }
+            };
+            if !holds {
+                return Err(StoreError::Conflict(match condition {
+                    Condition::New => format!("{} already exists", record.label()),
+                    Condition::AtVersion(v) => {
+                        format!("{} changed since version {v}", record.label())
+                    }
+                }));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(
+                10 * (1 << attempt) + u64::from(rand::random::<u8>() % 20),
+            ))
+            .await;
+        }
+        Err(StoreError::Conflict(format!(
+            "concurrent commits kept cancelling the write of {}",
+            record.label()
+        )))
+    }
+}
+
+#[async_trait]
+impl SpendLedger for DynamoStore {
+    async fn spent_on(&self, day: &SpendDay) -> StoreResult<Usd> {
+        let item = self.get(spend_pk(day), TOTAL.into()).await?;
+        let micros = item
+            .as_ref()
+            .and_then(|i| i.get("micros"))
+            .and_then(|v| v.as_n().ok())
+            .map(|m| {
+                m.parse::<u64>().map_err(|_| StoreError::Corrupt {
+                    key: spend_pk(day),
+                    reason: format!("micros is not a count: {m}"),
+                })
+            })
+            .transpose()?;
+        Ok(Usd(micros.unwrap_or(0)))
+    }
+}
