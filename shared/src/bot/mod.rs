@@ -53,8 +53,8 @@ impl BotError {
     /// not get better by retrying, so they are logged and acknowledged instead.
     pub fn is_transient(&self) -> bool {
         match self {
-            BotError::Store(StoreError::Corrupt { .. }) => false,
-            BotError::Store(_) | BotError::Queue(_) => true,
+            BotError::Store(e) => e.is_transient(),
+            BotError::Queue(_) => true,
             BotError::Blob(BlobError::InvalidKey(_)) => false,
             BotError::Blob(_) => true,
             BotError::Telegram(e) => e.is_transient(),

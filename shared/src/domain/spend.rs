@@ -29,9 +29,14 @@ impl Usd {
     pub fn parse(s: &str) -> Result<Self, InvalidUsd> {
         let bad = || InvalidUsd(s.to_owned());
         let s = s.trim().trim_start_matches('$');
-        let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
         let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
-        if !digits(whole) || (!frac.is_empty() && !digits(frac)) || frac.len() > 6 {
+        let (whole, frac) = match s.split_once('.') {
+            // A point needs digits after it: "1." is a typo, not a dollar.
+            Some((whole, frac)) if digits(frac) => (whole, frac),
+            Some(_) => return Err(bad()),
+            None => (s, ""),
+        };
+        if !digits(whole) || frac.len() > 6 {
             return Err(bad());
         }
         let whole: u64 = whole.parse().map_err(|_| bad())?;
