@@ -124,14 +124,16 @@ impl PhotoStore for FlakyStore {
 
 #[async_trait]
 impl GenerationStore for FlakyStore {
-    async fn create_generation_charged(
+    async fn generation_count(&self, owner: UserId) -> StoreResult<u64> {
+        self.inner.generation_count(owner).await
+    }
+    async fn start_generation(
         &self,
         generation: &Generation,
-        charge: &Charge,
+        seen: u64,
+        charge: Option<&Charge>,
     ) -> StoreResult<Result<Generation, OverBudget>> {
-        self.inner
-            .create_generation_charged(generation, charge)
-            .await
+        self.inner.start_generation(generation, seen, charge).await
     }
     async fn create_generation(&self, generation: &Generation) -> StoreResult<Generation> {
         self.inner.create_generation(generation).await

@@ -63,6 +63,11 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn one_generation_start_per_count() {
+                c::one_generation_start_per_count(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn fal_requests_route_to_their_owner() {
                 c::fal_requests_route_to_their_owner(&*backend().await.store).await;
             }

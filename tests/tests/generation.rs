@@ -652,7 +652,10 @@ async fn concurrent_generations_of_different_users_never_pass_the_daily_cap() {
     assert_eq!(recorded, 1, "one generation fits the cap");
     let refused: Vec<User> = [ANNA, OLEG]
         .into_iter()
-        .filter(|u| w.bot.telegram.last_message(u.id).text.contains("бюджет"))
+        .filter(|u| {
+            let text = w.bot.telegram.last_message(u.id).text;
+            text.contains("budget") || text.contains("бюджет")
+        })
         .collect();
     assert_eq!(refused.len(), 1, "the other user is told why");
     let spent = w
@@ -665,4 +668,67 @@ async fn concurrent_generations_of_different_users_never_pass_the_daily_cap() {
         .await
         .unwrap();
     assert_eq!(spent, fluxbot::domain::Usd::parse("2").unwrap());
+}
+
+/// Two prompts of one user at the same moment with a limit of one generation at a time: one
+/// generation is recorded, the other prompt is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_prompts_at_once_pass_a_limit_of_one_once() {
+    let w = PipelineWorld::with_env(true, &[("MAX_GENERATIONS_IN_FLIGHT", "1")]).await;
+    let avatar = w.bot.queued_avatar(ANNA, "style", "Anna", "fast", 5).await;
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    w.run_queue(&w.pipeline, Duration::from_secs(5)).await;
+    assert_eq!(
+        w.avatar_now(&avatar).await.status(),
+        AvatarStatus::Completed
+    );
+    w.bot.press_cb(ANNA, &format!("a:{}", avatar.id)).await;
+    w.bot.press_cb(ANNA, &format!("gen:{}", avatar.id)).await;
+    let (one, two) = (
+        fluxbot_tests::fake_telegram::updates::text(w.bot.next_update_id(), ANNA, "a red fox"),
+        fluxbot_tests::fake_telegram::updates::text(w.bot.next_update_id(), ANNA, "a blue fox"),
+    );
+    let (a, b) = tokio::join!(w.bot.post(&one), w.bot.post(&two));
+    // A step that lost the race on the profile may ask Telegram to retry; it does.
+    for (answer, update) in [(a, &one), (b, &two)] {
+        if answer.status != 200 {
+            assert_eq!(w.bot.deliver(update).await.status, 200);
+        }
+    }
+    assert_eq!(generations(&w, &avatar).await.len(), 1, "one generation");
+    let refused = w
+        .bot
+        .telegram
+        .calls_of("sendMessage")
+        .iter()
+        .filter(|c| {
+            c.params["text"]
+                .as_str()
+                .unwrap_or("")
+                .contains("You already have 1 generation(s) running")
+        })
+        .count()
+        + w.bot
+            .telegram
+            .calls_of("editMessageText")
+            .iter()
+            .filter(|c| {
+                c.params["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("You already have 1 generation(s) running")
+            })
+            .count();
+    assert!(
+        refused >= 1,
+        "the other prompt is told why: {:#?}",
+        w.bot
+            .telegram
+            .chat(ANNA.id)
+            .iter()
+            .rev()
+            .take(4)
+            .map(|m| m.text.clone())
+            .collect::<Vec<_>>()
+    );
 }

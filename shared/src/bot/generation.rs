@@ -13,9 +13,12 @@ use crate::domain::{
     MessageRef, Prompt, Style,
 };
 use crate::jobs::Job;
-use crate::ports::QueueDelay;
+use crate::ports::{QueueDelay, StoreError};
 use crate::telegram::callback::Callback;
 use crate::telegram::screens::{self, Keyboard, Screen};
+
+/// How often a generation that raced another of the same user checks and tries again.
+const COMMIT_ATTEMPTS: u32 = 3;
 
 impl Turn<'_> {
     /// /generate or the menu's button: straight to the only trained avatar, a choice of several, or a nudge to
@@ -192,35 +195,50 @@ impl Turn<'_> {
         at: Option<MessageRef>,
     ) -> BotResult<Answer> {
         let t = self.t();
+        let bot = self.bot;
+        // Read before the limits are checked: the record is written only if no other
+        // generation of this user was started in between (else the limits are checked again).
+        let mut seen = bot.store.generation_count(self.user.id).await?;
         if let Some(refusal) = self.generation_refusal(avatar).await? {
             return Ok(Answer::Alert(t.generation_refused(refusal)));
         }
         let mut generation = Generation::pending(avatar, prompt, style, settings, self.now);
         let status = Screen::text(t.generation_started(avatar.name.as_str(), settings));
         generation.status_message = self.show(at, &status).await;
-        let bot = self.bot;
         let limits = &bot.limits;
-        let cost = limits.costs.generation(settings.num_images);
-        let generation = match limits.spend_cap.charge(cost, self.now) {
-            None => bot.store.create_generation(&generation).await?,
-            Some(charge) => match bot
+        let charge = limits
+            .spend_cap
+            .charge(limits.costs.generation(settings.num_images), self.now);
+        let mut attempt = 1;
+        let generation = loop {
+            let refusal = match bot
                 .store
-                .create_generation_charged(&generation, &charge)
-                .await?
+                .start_generation(&generation, seen, charge.as_ref())
+                .await
             {
-                Ok(stored) => stored,
-                Err(over) => {
-                    tracing::warn!(spent = %over.spent, cap = %charge.cap, "daily spend cap reached; generation refused");
+                Ok(Ok(stored)) => break stored,
+                Ok(Err(over)) => {
+                    tracing::warn!(spent = %over.spent, "daily spend cap reached; generation refused");
                     crate::metrics::count("SpendCapReached", &[]);
-                    let refusal = GenerationRefusal::DailyBudget {
+                    GenerationRefusal::DailyBudget {
                         resets_in_minutes: policy::budget_resets_in_minutes(self.now),
-                    };
-                    let refused =
-                        Screen::new(t.generation_refused(refusal), screens::back_to_menu(t));
-                    self.show(generation.status_message, &refused).await;
-                    return Ok(Answer::Silent);
+                    }
                 }
-            },
+                Err(StoreError::Conflict(why)) if attempt < COMMIT_ATTEMPTS => {
+                    tracing::info!(%why, "generation raced another of this user; checking again");
+                    attempt += 1;
+                    seen = bot.store.generation_count(self.user.id).await?;
+                    match self.generation_refusal(avatar).await? {
+                        None => continue,
+                        Some(refusal) => refusal,
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            };
+            // Told in place of the "drawing..." message.
+            let refused = Screen::new(t.generation_refused(refusal), screens::back_to_menu(t));
+            self.show(generation.status_message, &refused).await;
+            return Ok(Answer::Silent);
         };
         self.committed = true;
         self.user.generation = settings;

@@ -9,19 +9,21 @@ fn some_day() -> Timestamp {
 }
 
 pub async fn charges_never_pass_the_daily_cap(store: &dyn RecordStore) {
-    let owner = random_user();
-    let avatar = training_since(store, owner, T0).await;
     let day = some_day();
     let cap = SpendCap::PerDay(Usd::parse("1").unwrap());
     let charge = cap.charge(Usd::parse("0.30").unwrap(), day).unwrap();
-    // Ten generations at once with room for three.
-    let attempts = (0..10).map(|_| {
-        let g = generation(&avatar, day);
+    // Ten users' generations at once with room for three.
+    let mut avatars = Vec::new();
+    for _ in 0..10 {
+        avatars.push(training_since(store, random_user(), T0).await);
+    }
+    let attempts = avatars.iter().map(|avatar| {
+        let g = generation(avatar, day);
         let charge = charge.clone();
         async move {
             (
                 g.clone(),
-                store.create_generation_charged(&g, &charge).await,
+                store.start_generation(&g, 0, Some(&charge)).await,
             )
         }
     });
@@ -34,7 +36,7 @@ pub async fn charges_never_pass_the_daily_cap(store: &dyn RecordStore) {
                 assert_eq!(stored.version, 1);
                 assert!(
                     store
-                        .get_generation(avatar.id, g.id)
+                        .get_generation(g.avatar_id, g.id)
                         .await
                         .unwrap()
                         .is_some()
@@ -47,7 +49,7 @@ pub async fn charges_never_pass_the_daily_cap(store: &dyn RecordStore) {
                 );
                 assert!(
                     store
-                        .get_generation(avatar.id, g.id)
+                        .get_generation(g.avatar_id, g.id)
                         .await
                         .unwrap()
                         .is_none(),
@@ -61,13 +63,14 @@ pub async fn charges_never_pass_the_daily_cap(store: &dyn RecordStore) {
         store.spent_on(&SpendDay::of(day)).await.unwrap(),
         Usd::parse("0.90").unwrap()
     );
-    // The next day starts from nothing.
+    // The next day starts from nothing (a user of its own, whose count is 0).
+    let avatar = training_since(store, random_user(), T0).await;
     let next = day.plus(secs(86_400));
     assert_eq!(store.spent_on(&SpendDay::of(next)).await.unwrap(), Usd(0));
     let tomorrow = cap.charge(Usd::parse("0.30").unwrap(), next).unwrap();
     assert!(
         store
-            .create_generation_charged(&generation(&avatar, next), &tomorrow)
+            .start_generation(&generation(&avatar, next), 0, Some(&tomorrow))
             .await
             .unwrap()
             .is_ok()
@@ -76,7 +79,7 @@ pub async fn charges_never_pass_the_daily_cap(store: &dyn RecordStore) {
     let huge = cap.charge(Usd::parse("2").unwrap(), next).unwrap();
     assert!(
         store
-            .create_generation_charged(&generation(&avatar, next), &huge)
+            .start_generation(&generation(&avatar, next), 1, Some(&huge))
             .await
             .unwrap()
             .is_err()
@@ -185,4 +188,33 @@ pub async fn one_enqueue_per_launch_count(store: &dyn RecordStore) {
     );
     // Another user's count is their own.
     assert_eq!(store.launch_count(random_user()).await.unwrap(), 0);
+}
+
+/// Two generations of one user at once with the same count seen: one is written, the other
+/// conflicts and writes nothing.
+pub async fn one_generation_start_per_count(store: &dyn RecordStore) {
+    let owner = random_user();
+    let avatar = training_since(store, owner, T0).await;
+    assert_eq!(store.generation_count(owner).await.unwrap(), 0);
+    let (a, b) = (generation(&avatar, T0), generation(&avatar, T0));
+    let (ra, rb) = futures::join!(
+        store.start_generation(&a, 0, None),
+        store.start_generation(&b, 0, None)
+    );
+    let results = [ra, rb];
+    assert_eq!(results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count(), 1);
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| matches!(r, Err(StoreError::Conflict(_))))
+            .count(),
+        1
+    );
+    assert_eq!(
+        store.list_generations(avatar.id, 10).await.unwrap().len(),
+        1
+    );
+    assert_eq!(store.generation_count(owner).await.unwrap(), 1);
+    // The count of trainings is a different count, untouched.
+    assert_eq!(store.launch_count(owner).await.unwrap(), 0);
 }

@@ -45,9 +45,11 @@ CREATE TABLE IF NOT EXISTS fal_requests (
     request_id TEXT PRIMARY KEY,
     body TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS launches (
-    owner INTEGER PRIMARY KEY,
-    count INTEGER NOT NULL
+CREATE TABLE IF NOT EXISTS counters (
+    owner INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (owner, kind)
 );
 CREATE TABLE IF NOT EXISTS spend (
     day TEXT PRIMARY KEY,

@@ -1,18 +1,24 @@
 use async_trait::async_trait;
 
 use super::{OverBudget, StoreResult};
-use crate::domain::{AvatarId, Charge, Generation, GenerationId};
+use crate::domain::{AvatarId, Charge, Generation, GenerationId, UserId};
 
 /// Generations, kept under their avatar.
 #[async_trait]
 pub trait GenerationStore: Send + Sync {
     async fn create_generation(&self, generation: &Generation) -> StoreResult<Generation>;
-    /// [`Self::create_generation`] and `charge` added to its day's spend, in one
-    /// transaction: `Ok(Err(_))`, and nothing written, when the charge would pass the cap.
-    async fn create_generation_charged(
+    /// How many generations the owner has started so far: read before the owner's limits
+    /// are checked, and handed back to [`Self::start_generation`].
+    async fn generation_count(&self, owner: UserId) -> StoreResult<u64>;
+    /// [`Self::create_generation`], all or nothing with: the owner's generation count moving
+    /// on from `seen` (another generation of theirs created in between is a `Conflict`: check
+    /// the limits again), and `charge` added to its day. Past the spend cap nothing is
+    /// written: `Ok(Err(_))`.
+    async fn start_generation(
         &self,
         generation: &Generation,
-        charge: &Charge,
+        seen: u64,
+        charge: Option<&Charge>,
     ) -> StoreResult<Result<Generation, OverBudget>>;
     async fn get_generation(
         &self,

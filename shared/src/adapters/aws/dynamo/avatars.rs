@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use super::commit::{Condition, LaunchGuard};
+use super::commit::{Condition, CountGuard, Counter};
 use super::{
     DynamoStore, Item, TableRecord, avatar_sk, from_item, s, sdk_err, to_item, user_pk,
     with_in_flight,
@@ -42,7 +42,7 @@ impl AvatarStore for DynamoStore {
     }
 
     async fn launch_count(&self, owner: UserId) -> StoreResult<u64> {
-        self.launches_of(owner).await
+        self.count_of(owner, Counter::Trainings).await
     }
 
     async fn enqueue_avatar(
@@ -51,8 +51,9 @@ impl AvatarStore for DynamoStore {
         launches_seen: u64,
         charge: Option<&Charge>,
     ) -> StoreResult<Result<Avatar, OverBudget>> {
-        let guard = LaunchGuard {
+        let guard = CountGuard {
             owner: avatar.owner,
+            counter: Counter::Trainings,
             seen: launches_seen,
         };
         let condition = Condition::AtVersion(avatar.version);

@@ -3,9 +3,9 @@
 //!
 //! - the day's estimated spend (`SPEND#<day>` / `TOTAL`, `micros`), conditional on staying
 //!   within the cap;
-//! - for a training, the owner's launch count (`USER#<uid>` / `LAUNCHES`, `count`),
-//!   conditional on being what it was when the owner's limits were checked, so two Confirms
-//!   of one user cannot both pass a limit that each checked alone.
+//! - the owner's count of trainings (`USER#<uid>` / `LAUNCHES`) or generations
+//!   (`USER#<uid>` / `GENERATIONS`), conditional on being what it was when the owner's limits
+//!   were checked, so two requests of one user cannot both pass a limit each checked alone.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
@@ -15,7 +15,6 @@ use crate::domain::{Charge, SpendDay, Usd, UserId};
 use crate::ports::store::{OverBudget, SpendLedger, StoreError, StoreResult};
 
 const TOTAL: &str = "TOTAL";
-const LAUNCHES: &str = "LAUNCHES";
 /// Transactions cancelled only by concurrent commits are tried this often.
 const CONFLICT_ATTEMPTS: u32 = 8;
 /// Day items are kept a while for the operator's reports, then expire.
@@ -33,9 +32,26 @@ pub(super) enum Condition {
     AtVersion(u64),
 }
 
-/// The owner's launch count must still be `seen`; it becomes `seen + 1`.
-pub(super) struct LaunchGuard {
+/// Which of the owner's counts guards the commit.
+#[derive(Clone, Copy)]
+pub(super) enum Counter {
+    Trainings,
+    Generations,
+}
+
+impl Counter {
+    fn sort_key(self) -> &'static str {
+        match self {
+            Counter::Trainings => "LAUNCHES",
+            Counter::Generations => "GENERATIONS",
+        }
+    }
+}
+
+/// The owner's count must still be `seen`; it becomes `seen + 1`.
+pub(super) struct CountGuard {
     pub owner: UserId,
+    pub counter: Counter,
     pub seen: u64,
 }
 
@@ -47,9 +63,9 @@ fn number(item: &Option<Item>, name: &str) -> Option<u64> {
 }
 
 impl DynamoStore {
-    /// The owner's launch count (0 before the first).
-    pub(super) async fn launches_of(&self, owner: UserId) -> StoreResult<u64> {
-        let item = self.get(user_pk(owner), LAUNCHES.into()).await?;
+    /// One of the owner's counts (0 before the first).
+    pub(super) async fn count_of(&self, owner: UserId, counter: Counter) -> StoreResult<u64> {
+        let item = self.get(user_pk(owner), counter.sort_key().into()).await?;
         Ok(number(&item, "count").unwrap_or(0))
     }
 
@@ -62,7 +78,7 @@ impl DynamoStore {
         stored: T,
         condition: Condition,
         charge: Option<&Charge>,
-        guard: Option<LaunchGuard>,
+        guard: Option<CountGuard>,
     ) -> StoreResult<Result<T, OverBudget>> {
         let mut items = Vec::new();
         let item = stored.item()?;
@@ -110,12 +126,15 @@ impl DynamoStore {
         if let Some(guard) = &guard {
             let count = Update::builder()
                 .table_name(&self.table)
-                .set_key(Some(key(user_pk(guard.owner), LAUNCHES.into())))
+                .set_key(Some(key(
+                    user_pk(guard.owner),
+                    guard.counter.sort_key().into(),
+                )))
                 .update_expression("SET #c = :next, #entity = :launches")
                 .expression_attribute_names("#c", "count")
                 .expression_attribute_names("#entity", "entity")
                 .expression_attribute_values(":next", n(guard.seen + 1))
-                .expression_attribute_values(":launches", s("launches"))
+                .expression_attribute_values(":launches", s("counter"))
                 .expression_attribute_values(":seen", n(guard.seen));
             let count = if guard.seen == 0 {
                 count.condition_expression("attribute_not_exists(#c) OR #c = :seen")
@@ -150,10 +169,10 @@ impl DynamoStore {
                 }
             }
             if let Some(guard) = &guard
-                && self.launches_of(guard.owner).await? != guard.seen
+                && self.count_of(guard.owner, guard.counter).await? != guard.seen
             {
                 return Err(StoreError::Conflict(format!(
-                    "another training of user {} was queued meanwhile",
+                    "user {} committed other work meanwhile",
                     guard.owner
                 )));
             }

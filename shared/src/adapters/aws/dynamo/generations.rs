@@ -1,8 +1,8 @@
 use async_trait::async_trait;
 
-use super::commit::Condition;
+use super::commit::{Condition, CountGuard, Counter};
 use super::{DynamoStore, Item, TableRecord, avatar_pk, from_item, to_item, with_in_flight};
-use crate::domain::{AvatarId, Charge, Generation, GenerationId};
+use crate::domain::{AvatarId, Charge, Generation, GenerationId, UserId};
 use crate::ports::store::{GenerationStore, OverBudget, StoreResult, Versioned, generation_entry};
 
 pub(super) fn generation_sk(id: GenerationId) -> String {
@@ -27,13 +27,23 @@ impl GenerationStore for DynamoStore {
         self.create(generation).await
     }
 
-    async fn create_generation_charged(
+    async fn generation_count(&self, owner: UserId) -> StoreResult<u64> {
+        self.count_of(owner, Counter::Generations).await
+    }
+
+    async fn start_generation(
         &self,
         generation: &Generation,
-        charge: &Charge,
+        seen: u64,
+        charge: Option<&Charge>,
     ) -> StoreResult<Result<Generation, OverBudget>> {
+        let guard = CountGuard {
+            owner: generation.owner,
+            counter: Counter::Generations,
+            seen,
+        };
         let stored = generation.next_version();
-        self.commit(generation, stored, Condition::New, Some(charge), None)
+        self.commit(generation, stored, Condition::New, charge, Some(guard))
             .await
     }
 

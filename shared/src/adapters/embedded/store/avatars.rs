@@ -2,7 +2,8 @@ use async_trait::async_trait;
 use rusqlite::params;
 use rusqlite::types::Value;
 
-use super::{EmbeddedStore, Row, RowWrite, db_err, launches, many, one};
+use super::counters::{self, Counter};
+use super::{EmbeddedStore, Row, RowWrite, db_err, many, one};
 use crate::domain::{Avatar, AvatarId, AvatarStatus, Charge, UserId};
 use crate::ports::store::{AvatarStore, OverBudget, StoreResult, Versioned, avatar_entry};
 
@@ -62,7 +63,9 @@ impl AvatarStore for EmbeddedStore {
     }
 
     async fn launch_count(&self, owner: UserId) -> StoreResult<u64> {
-        self.db.run(move |conn| launches::count(conn, owner)).await
+        self.db
+            .run(move |conn| counters::count(conn, owner, Counter::Trainings))
+            .await
     }
 
     async fn enqueue_avatar(
@@ -73,7 +76,7 @@ impl AvatarStore for EmbeddedStore {
     ) -> StoreResult<Result<Avatar, OverBudget>> {
         let stored = avatar.next_version();
         let write = RowWrite::replace(&stored, avatar)?;
-        let guard = Some((avatar.owner, launches_seen));
+        let guard = Some((avatar.owner, Counter::Trainings, launches_seen));
         self.commit(stored, write, charge, guard).await
     }
 

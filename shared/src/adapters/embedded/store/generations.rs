@@ -2,8 +2,9 @@ use async_trait::async_trait;
 use rusqlite::params;
 use rusqlite::types::Value;
 
+use super::counters::{self, Counter};
 use super::{EmbeddedStore, Row, RowWrite, many, one};
-use crate::domain::{AvatarId, Charge, Generation, GenerationId};
+use crate::domain::{AvatarId, Charge, Generation, GenerationId, UserId};
 use crate::ports::store::{GenerationStore, OverBudget, StoreResult, Versioned, generation_entry};
 
 impl Row for Generation {
@@ -28,14 +29,22 @@ impl GenerationStore for EmbeddedStore {
         self.create(generation).await
     }
 
-    async fn create_generation_charged(
+    async fn generation_count(&self, owner: UserId) -> StoreResult<u64> {
+        self.db
+            .run(move |conn| counters::count(conn, owner, Counter::Generations))
+            .await
+    }
+
+    async fn start_generation(
         &self,
         generation: &Generation,
-        charge: &Charge,
+        seen: u64,
+        charge: Option<&Charge>,
     ) -> StoreResult<Result<Generation, OverBudget>> {
         let stored = generation.next_version();
         let write = RowWrite::create(&stored, generation)?;
-        self.commit(stored, write, Some(charge), None).await
+        let guard = Some((generation.owner, Counter::Generations, seen));
+        self.commit(stored, write, charge, guard).await
     }
 
     async fn get_generation(

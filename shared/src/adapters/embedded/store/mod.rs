@@ -3,10 +3,10 @@
 //! body.
 
 mod avatars;
+mod counters;
 mod fal_requests;
 mod generations;
 mod in_flight;
-mod launches;
 mod photos;
 mod spend;
 mod updates;
@@ -216,14 +216,14 @@ impl EmbeddedStore {
     }
 
     /// `write` with the charge and the launch guard if given, in one transaction: nothing
-    /// happens if the day's spend would pass the cap (`Ok(Err(_))`), if the owner's launch
-    /// count moved (`Conflict`), or if the write's condition fails.
+    /// happens if the day's spend would pass the cap (`Ok(Err(_))`), if the owner's count
+    /// moved (`Conflict`), or if the write's condition fails.
     async fn commit<T: Row>(
         &self,
         stored: T,
         write: RowWrite,
         charge: Option<&Charge>,
-        guard: Option<(UserId, u64)>,
+        guard: Option<(UserId, counters::Counter, u64)>,
     ) -> StoreResult<Result<T, OverBudget>> {
         let charge = charge.cloned();
         let refused = self
@@ -236,13 +236,13 @@ impl EmbeddedStore {
                         return Ok(Some(OverBudget { spent }));
                     }
                 }
-                if let Some((owner, seen)) = guard {
-                    if launches::count(&tx, owner)? != seen {
+                if let Some((owner, counter, seen)) = guard {
+                    if counters::count(&tx, owner, counter)? != seen {
                         return Err(StoreError::Conflict(format!(
-                            "another training of user {owner} was queued meanwhile"
+                            "user {owner} committed other work meanwhile"
                         )));
                     }
-                    launches::set(&tx, owner, seen + 1)?;
+                    counters::set(&tx, owner, counter, seen + 1)?;
                 }
                 write.apply(&tx)?;
                 if let Some(charge) = &charge {
