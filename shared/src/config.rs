@@ -555,7 +555,9 @@ impl FromEnv for Limits {
         }
         let (access, admins) = read_access(env)?;
         let (spend_cap, costs) = read_spending(env)?;
+        let billing = read_billing(env)?;
         let limits = Self {
+            billing,
             access,
             admins,
             spend_cap,
@@ -673,6 +675,70 @@ fn read_spending(env: &mut EnvReader) -> Option<(crate::domain::SpendCap, crate:
         image: usd(env, "COST_IMAGE_USD", "0.04")?,
     };
     Some((cap?, costs))
+}
+
+/// `BILLING` (`free` or `stars`), the prices in credits, the packs sold for Stars and the
+/// operator's `/terms` and `/paysupport` texts.
+fn read_billing(env: &mut EnvReader) -> Option<crate::domain::Billing> {
+    use crate::domain::{Billing, Credits, Pack, Prices};
+    let mode: String = env.optional("BILLING", "free".to_owned())?;
+    let credits = |env: &mut EnvReader, name: &'static str, default: u64| {
+        env.optional::<u64>(name, default).map(Credits)
+    };
+    // Every price is read before any `?`, so all problems are reported at once.
+    let fast = credits(env, "PRICE_TRAINING_CREDITS_FAST", 50);
+    let balanced = credits(env, "PRICE_TRAINING_CREDITS_BALANCED", 100);
+    let quality = credits(env, "PRICE_TRAINING_CREDITS_QUALITY", 150);
+    let image = credits(env, "PRICE_IMAGE_CREDITS", 1);
+    let raw: String = env.optional("CREDIT_PACKS", "50:250,120:550,300:1250".to_owned())?;
+    let mut packs = Vec::new();
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        // Telegram takes 1 to 10000 Stars for one invoice.
+        let pack = part.split_once(':').and_then(|(c, s)| {
+            let pack = Pack {
+                credits: Credits(c.trim().parse().ok()?),
+                stars: s.trim().parse().ok()?,
+            };
+            (pack.credits.0 > 0 && (1..=10_000).contains(&pack.stars)).then_some(pack)
+        });
+        match pack {
+            Some(pack) if !packs.contains(&pack) => packs.push(pack),
+            Some(_) => {}
+            None => {
+                env.reject(
+                    "CREDIT_PACKS",
+                    format!("{part:?} is not credits:stars (credits at least 1, 1-10000 Stars)"),
+                );
+                return None;
+            }
+        }
+    }
+    let terms: Option<Option<String>> = env.maybe("TERMS_TEXT");
+    let support: Option<Option<String>> = env.maybe("PAYSUPPORT_TEXT");
+    match mode.as_str() {
+        "free" => Some(Billing::Free),
+        "stars" => {
+            if packs.is_empty() {
+                env.reject("CREDIT_PACKS", "is empty: with BILLING=stars nothing could be bought");
+                return None;
+            }
+            Some(Billing::Stars {
+                prices: Prices {
+                    training_fast: fast?,
+                    training_balanced: balanced?,
+                    training_quality: quality?,
+                    image: image?,
+                },
+                packs,
+                terms: terms?,
+                support: support?,
+            })
+        }
+        other => {
+            env.reject("BILLING", format!("must be free or stars, got {other:?}"));
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -10,10 +10,10 @@ use super::{Answer, BotResult, Turn};
 use crate::domain::policy::{self, GenerationRefusal};
 use crate::domain::{
     Avatar, AvatarId, AvatarStatus, DialogueState, Generation, GenerationDefaults, GenerationId,
-    MessageRef, Prompt, Style,
+    LedgerEntry, MessageRef, Prompt, Style, Work,
 };
 use crate::jobs::Job;
-use crate::ports::{QueueDelay, StoreError};
+use crate::ports::{CommitCost, CommitRefused, QueueDelay, StoreError};
 use crate::telegram::callback::Callback;
 use crate::telegram::screens::{self, Keyboard, Screen};
 
@@ -206,23 +206,37 @@ impl Turn<'_> {
         let status = Screen::text(t.generation_started(avatar.name.as_str(), settings));
         generation.status_message = self.show(at, &status).await;
         let limits = &bot.limits;
-        let charge = limits
-            .spend_cap
-            .charge(limits.costs.generation(settings.num_images), self.now);
+        let cost = CommitCost {
+            spend: limits
+                .spend_cap
+                .charge(limits.costs.generation(settings.num_images), self.now),
+            debit: limits
+                .billing
+                .price_of_generation(settings.num_images)
+                .filter(|price| price.0 > 0)
+                .map(|price| {
+                    LedgerEntry::debit(
+                        generation.owner,
+                        Work::Generation(generation.id),
+                        price,
+                        self.now,
+                    )
+                }),
+        };
         let mut attempt = 1;
         let generation = loop {
-            let refusal = match bot
-                .store
-                .start_generation(&generation, seen, charge.as_ref())
-                .await
-            {
+            let refusal = match bot.store.start_generation(&generation, seen, &cost).await {
                 Ok(Ok(stored)) => break stored,
-                Ok(Err(over)) => {
-                    tracing::warn!(spent = %over.spent, "daily spend cap reached; generation refused");
+                Ok(Err(CommitRefused::OverBudget { spent })) => {
+                    tracing::warn!(%spent, "daily spend cap reached; generation refused");
                     crate::metrics::count("SpendCapReached", &[]);
                     GenerationRefusal::DailyBudget {
                         resets_in_minutes: policy::budget_resets_in_minutes(self.now),
                     }
+                }
+                Ok(Err(CommitRefused::NotEnoughCredits(short))) => {
+                    tracing::info!(balance = %short.balance, price = %short.price, "not enough credits; generation refused");
+                    GenerationRefusal::NotEnoughCredits(short)
                 }
                 Err(StoreError::Conflict(why)) if attempt < COMMIT_ATTEMPTS => {
                     tracing::info!(%why, "generation raced another of this user; checking again");
@@ -235,8 +249,14 @@ impl Turn<'_> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            // Told in place of the "drawing..." message.
-            let refused = Screen::new(t.generation_refused(refusal), screens::back_to_menu(t));
+            // Told in place of the "drawing..." message; short of credits, with Top up.
+            let keyboard = match refusal {
+                GenerationRefusal::NotEnoughCredits(_) => Keyboard::default()
+                    .button(t.btn_top_up(), Callback::Balance)
+                    .button(t.btn_menu(), Callback::Menu),
+                _ => screens::back_to_menu(t),
+            };
+            let refused = Screen::new(t.generation_refused(refusal), keyboard);
             self.show(generation.status_message, &refused).await;
             return Ok(Answer::Silent);
         };

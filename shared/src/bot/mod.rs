@@ -7,6 +7,7 @@
 //! means Telegram's retry should run the step anew.
 
 mod creation;
+mod credits;
 mod gallery;
 mod generation;
 mod photos;
@@ -25,7 +26,7 @@ use crate::ports::{
     BlobError, BlobStore, JobQueue, QueueError, RecordStore, StoreError, UpdateClaim,
 };
 use crate::telegram::callback::Callback;
-use crate::telegram::client::{CallbackAnswer, TelegramClient, TelegramError};
+use crate::telegram::client::{CallbackAnswer, TelegramClient, TelegramError, WebhookAnswer};
 use crate::telegram::incoming::{Command, Incoming, Sender};
 use crate::telegram::screens::{self, Screen};
 use crate::telegram::texts::{Texts, texts};
@@ -74,9 +75,9 @@ pub struct Conversation {
     pub limits: Limits,
 }
 
-/// The result of one update, for the transport: a callback answer to put in the webhook
-/// response, if any.
-pub type Reply = Option<CallbackAnswer>;
+/// The result of one update, for the transport: a method to put in the webhook response
+/// (a callback or pre-checkout answer), if any.
+pub type Reply = Option<WebhookAnswer>;
 
 /// What became of an update.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +111,23 @@ impl Conversation {
         let update_id = i64::from(update.id.0);
         let now = Timestamp::now();
         let incoming = Incoming::from_update(update);
+        if let Incoming::PreCheckout {
+            from,
+            query_id,
+            currency,
+            total_amount,
+            payload,
+        } = &incoming
+        {
+            // Answered at once, nothing written: a repeat gets the same answer.
+            return Ok(Processed::Done(Some(self.pre_checkout(
+                from,
+                query_id,
+                currency,
+                *total_amount,
+                payload,
+            ))));
+        }
         if let Some(stranger) = self.stranger(&incoming) {
             // Nothing is written for a stranger, not even the update id.
             return Ok(Processed::Done(
@@ -158,16 +176,9 @@ impl Conversation {
 
     /// The sender, if the bot is private and they are not on its list.
     fn stranger<'i>(&self, incoming: &'i Incoming) -> Option<&'i Sender> {
-        let from = match incoming {
-            Incoming::Ignored { .. } => return None,
-            Incoming::Command { from, .. }
-            | Incoming::UnknownCommand { from }
-            | Incoming::Text { from, .. }
-            | Incoming::Image { from, .. }
-            | Incoming::OtherMedia { from }
-            | Incoming::Callback { from, .. } => from,
-        };
-        (!self.limits.admits(from.user)).then_some(from)
+        incoming
+            .sender()
+            .filter(|from| !self.limits.admits(from.user))
     }
 
     /// Tells a stranger the bot is private: an alert for a button, a message otherwise.
@@ -176,11 +187,11 @@ impl Conversation {
         metrics::count("StrangersRefused", &[]);
         let t = texts(Language::from_telegram(from.language_code.as_deref()));
         if let Incoming::Callback { query_id, .. } = incoming {
-            return Some(CallbackAnswer {
+            return Some(WebhookAnswer::Callback(CallbackAnswer {
                 query_id: query_id.clone(),
                 text: Some(t.private_bot().to_owned()),
                 alert: true,
-            });
+            }));
         }
         if let Err(e) = self
             .telegram
@@ -201,17 +212,14 @@ impl Conversation {
         update_id: Option<i64>,
         now: Timestamp,
     ) -> BotResult<Reply> {
-        let from = match &incoming {
-            Incoming::Ignored { why } => {
-                tracing::debug!(why, "update ignored");
+        let from = match incoming.sender() {
+            Some(from) => from.clone(),
+            None => {
+                if let Incoming::Ignored { why } = &incoming {
+                    tracing::debug!(why, "update ignored");
+                }
                 return Ok(None);
             }
-            Incoming::Command { from, .. }
-            | Incoming::UnknownCommand { from }
-            | Incoming::Text { from, .. }
-            | Incoming::Image { from, .. }
-            | Incoming::OtherMedia { from }
-            | Incoming::Callback { from, .. } => from.clone(),
         };
         if self.stranger(&incoming).is_some() {
             return Ok(self.refuse_stranger(&from, &incoming).await);
@@ -362,8 +370,33 @@ impl<'a> Turn<'a> {
                     Some(callback) => self.callback(callback, message).await?,
                     None => Answer::Toast(self.t().outdated()),
                 };
-                Ok(Some(answer.into_callback_answer(query_id)))
+                Ok(Some(WebhookAnswer::Callback(
+                    answer.into_callback_answer(query_id),
+                )))
             }
+            Incoming::PreCheckout {
+                from,
+                query_id,
+                currency,
+                total_amount,
+                payload,
+            } => Ok(Some(self.bot.pre_checkout(
+                &from,
+                &query_id,
+                &currency,
+                total_amount,
+                &payload,
+            ))),
+            Incoming::Payment {
+                charge_id,
+                currency,
+                total_amount,
+                payload,
+                ..
+            } => self
+                .payment_received(&charge_id, &currency, total_amount, &payload)
+                .await
+                .map(|()| None),
             Incoming::Ignored { .. } => Ok(None),
         }
     }
@@ -378,7 +411,7 @@ impl<'a> Turn<'a> {
                     Some("create") => self.begin_creation(None).await,
                     Some("avatars") => self.show_avatars(None, 0).await?,
                     _ => {
-                        self.send(&screens::main_menu(t)).await;
+                        self.send(&screens::main_menu(t, &self.bot.limits.billing)).await;
                     }
                 }
             }
@@ -392,6 +425,9 @@ impl<'a> Turn<'a> {
             Command::Avatars => self.show_avatars(None, 0).await?,
             Command::Generate => self.choose_for_generation(None).await?,
             Command::Cancel => self.cancel().await?,
+            Command::Balance => self.show_balance(None).await?,
+            Command::Terms => self.terms(false).await,
+            Command::PaySupport => self.terms(true).await,
         }
         Ok(())
     }
@@ -418,7 +454,7 @@ impl<'a> Turn<'a> {
             }
             _ => {
                 let t = self.t();
-                self.send(&Screen::new(t.fallback(), screens::menu_keyboard(t)))
+                self.send(&Screen::new(t.fallback(), screens::menu_keyboard(t, &self.bot.limits.billing)))
                     .await;
             }
         }
@@ -435,7 +471,7 @@ impl<'a> Turn<'a> {
                 ) {
                     self.set_dialogue(DialogueState::Idle);
                 }
-                self.show(at, &screens::main_menu(t)).await;
+                self.show(at, &screens::main_menu(t, &self.bot.limits.billing)).await;
                 Ok(Answer::Silent)
             }
             Callback::Help => {
@@ -451,7 +487,7 @@ impl<'a> Turn<'a> {
                 self.user.language = language;
                 self.user.language_chosen = true;
                 let t = self.t();
-                self.show(at, &screens::main_menu(t)).await;
+                self.show(at, &screens::main_menu(t, &self.bot.limits.billing)).await;
                 Ok(Answer::Toast(t.language_set()))
             }
             Callback::Create => {
@@ -487,6 +523,11 @@ impl<'a> Turn<'a> {
                     .await
             }
             Callback::Again(id, previous) => self.generate_again(id, previous).await,
+            Callback::Balance => {
+                self.show_balance(at).await?;
+                Ok(Answer::Silent)
+            }
+            Callback::Buy(pack) => self.buy(pack).await,
         }
     }
 }

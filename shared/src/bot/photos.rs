@@ -43,7 +43,7 @@ impl Turn<'_> {
             _ => {
                 self.send(&Screen::new(
                     t.photo_not_expected(),
-                    screens::menu_keyboard(t),
+                    screens::menu_keyboard(t, &self.bot.limits.billing),
                 ))
                 .await;
                 return Ok(());
@@ -51,7 +51,7 @@ impl Turn<'_> {
         };
         let Some(avatar) = self.bot.store.get_avatar(self.user.id, avatar_id).await? else {
             self.set_dialogue(crate::domain::DialogueState::Idle);
-            self.send(&Screen::new(t.not_found(), screens::menu_keyboard(t)))
+            self.send(&Screen::new(t.not_found(), screens::menu_keyboard(t, &self.bot.limits.billing)))
                 .await;
             return Ok(());
         };

@@ -7,9 +7,11 @@
 
 use super::{Answer, BotError, BotResult, Turn};
 use crate::domain::policy::{self, TrainingRefusal};
-use crate::domain::{Avatar, AvatarEvent, AvatarId, AvatarStatus, DialogueState, MessageRef};
+use crate::domain::{
+    Avatar, AvatarEvent, AvatarId, AvatarStatus, DialogueState, LedgerEntry, MessageRef, Work,
+};
 use crate::jobs::Job;
-use crate::ports::{QueueDelay, StoreError};
+use crate::ports::{CommitCost, CommitRefused, QueueDelay, StoreError};
 use crate::telegram::screens::{self, Screen};
 
 /// How often a Confirm that raced another write checks and tries again.
@@ -30,7 +32,9 @@ impl Turn<'_> {
             return Ok(Answer::Alert(t.training_refused(refusal)));
         }
         self.set_dialogue(DialogueState::ConfirmingTraining { avatar_id: id });
-        self.show(at, &screens::training_summary(t, &avatar)).await;
+        let price = self.training_price(avatar.preset).await?;
+        self.show(at, &screens::training_summary(t, &avatar, price))
+            .await;
         Ok(Answer::Silent)
     }
 
@@ -114,8 +118,9 @@ impl Turn<'_> {
     }
 
     /// `ready` (reaching it first if the count allows) -> `queued`, remembering the message
-    /// that will show training progress. With a spend cap the training's estimated cost is
-    /// added to the day in the same write; past the cap nothing is written.
+    /// that will show training progress. In the same write: the training's estimated cost
+    /// added to the day (with a spend cap) and its price taken from the user's credits (in a
+    /// paying bot); past the cap or the balance nothing is written.
     async fn enqueue(
         &self,
         avatar: Avatar,
@@ -133,22 +138,35 @@ impl Turn<'_> {
             .expect("checked: ready avatars can be queued");
         queued.status_message = at.or(queued.status_message);
         let limits = &self.bot.limits;
-        let charge = limits
-            .spend_cap
-            .charge(limits.costs.training(queued.preset), self.now);
+        let cost = CommitCost {
+            spend: limits
+                .spend_cap
+                .charge(limits.costs.training(queued.preset), self.now),
+            debit: limits
+                .billing
+                .price_of_training(queued.preset)
+                .filter(|price| price.0 > 0)
+                .map(|price| {
+                    LedgerEntry::debit(queued.owner, Work::Training(queued.id), price, self.now)
+                }),
+        };
         match self
             .bot
             .store
-            .enqueue_avatar(&queued, launches_seen, charge.as_ref())
+            .enqueue_avatar(&queued, launches_seen, &cost)
             .await?
         {
             Ok(stored) => Ok(Ok(stored)),
-            Err(over) => {
-                tracing::warn!(avatar = %queued.id, spent = %over.spent, "daily spend cap reached; training refused");
+            Err(CommitRefused::OverBudget { spent }) => {
+                tracing::warn!(avatar = %queued.id, %spent, "daily spend cap reached; training refused");
                 crate::metrics::count("SpendCapReached", &[]);
                 Ok(Err(TrainingRefusal::DailyBudget {
                     resets_in_minutes: policy::budget_resets_in_minutes(self.now),
                 }))
+            }
+            Err(CommitRefused::NotEnoughCredits(short)) => {
+                tracing::info!(avatar = %queued.id, balance = %short.balance, price = %short.price, "not enough credits; training refused");
+                Ok(Err(TrainingRefusal::NotEnoughCredits(short)))
             }
         }
     }

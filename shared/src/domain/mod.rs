@@ -3,6 +3,7 @@
 
 pub mod avatar;
 pub mod blob_key;
+pub mod credits;
 pub mod generation;
 pub mod ids;
 pub mod lifecycle;
@@ -17,6 +18,9 @@ pub use avatar::{
     OutcomeNotice, Preset, TriggerPhrase,
 };
 pub use blob_key::{BlobKey, InvalidBlobKey};
+pub use credits::{
+    Billing, Credits, EntryKind, LedgerEntry, NotEnoughCredits, Pack, Prices, Work,
+};
 pub use generation::{
     AspectRatio, GeneratedImage, Generation, GenerationDefaults, GenerationEvent, GenerationState,
     GenerationStatus, IllegalGenerationTransition, ImageCount, Prompt, PromptError,

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use super::credits::{Billing, NotEnoughCredits};
 use super::spend::{Costs, SpendCap};
 use super::{Avatar, AvatarKind, AvatarStatus, Generation, Timestamp, UserId};
 
@@ -28,6 +29,8 @@ pub struct Limits {
     /// The global cap on estimated fal.ai spend per UTC day, and the estimates.
     pub spend_cap: SpendCap,
     pub costs: Costs,
+    /// Free, or paid for in credits bought with Telegram Stars.
+    pub billing: Billing,
 }
 
 /// Who may use the bot.
@@ -77,6 +80,8 @@ pub enum TrainingRefusal {
     DailyBudget {
         resets_in_minutes: u64,
     },
+    /// The user's credits do not cover the price.
+    NotEnoughCredits(NotEnoughCredits),
 }
 
 /// Why a generation was refused.
@@ -96,6 +101,8 @@ pub enum GenerationRefusal {
     DailyBudget {
         resets_in_minutes: u64,
     },
+    /// The user's credits do not cover the price.
+    NotEnoughCredits(NotEnoughCredits),
 }
 
 /// Minutes until the spend cap resets, for a refusal (at least one).
@@ -219,6 +226,7 @@ mod tests {
                 training_quality: crate::domain::Usd(6_000_000),
                 image: crate::domain::Usd(40_000),
             },
+            billing: crate::domain::Billing::Free,
         }
     }
 

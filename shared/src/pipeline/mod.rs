@@ -18,6 +18,7 @@ mod fetch;
 mod generation;
 mod jobs;
 mod notice;
+mod refund;
 mod simulation;
 mod submit;
 mod sweep;

@@ -6,7 +6,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::domain::{
-    AspectRatio, AvatarId, AvatarKind, Gender, GenerationId, ImageCount, Language, Preset,
+    AspectRatio, AvatarId, AvatarKind, Credits, Gender, GenerationId, ImageCount, Language, Pack,
+    Preset,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +47,9 @@ pub enum Callback {
     SetCount(AvatarId, ImageCount),
     /// The same prompt and settings as an earlier generation.
     Again(AvatarId, GenerationId),
+    /// The Balance screen, and a pack of credits to buy from it.
+    Balance,
+    Buy(Pack),
 }
 
 impl Callback {
@@ -72,6 +76,8 @@ impl Callback {
             Callback::GenerationSettings(id) => format!("go:{id}"),
             Callback::SetRatio(id, r) => format!("gr:{id}:{}", r.as_str().replace(':', "x")),
             Callback::SetCount(id, n) => format!("gn:{id}:{}", n.get()),
+            Callback::Balance => "bal".into(),
+            Callback::Buy(pack) => format!("buy:{}:{}", pack.credits, pack.stars),
             // Two hex ids and a tag would be 68 bytes; base64 of both keeps it at 46.
             Callback::Again(avatar, generation) => {
                 let mut both = avatar.to_bytes().to_vec();
@@ -111,6 +117,14 @@ impl Callback {
             ("d", Some(_)) => Callback::Delete(id()?),
             ("dy", Some(_)) => Callback::ConfirmDelete(id()?),
             ("gp", None) => Callback::ChooseForGeneration,
+            ("bal", None) => Callback::Balance,
+            ("buy", Some(a)) => {
+                let (credits, stars) = a.split_once(':')?;
+                Callback::Buy(Pack {
+                    credits: Credits(credits.parse().ok()?),
+                    stars: stars.parse().ok()?,
+                })
+            }
             ("gen", Some(_)) => Callback::Generate(id()?),
             ("go", Some(_)) => Callback::GenerationSettings(id()?),
             ("gs", Some(_)) => {
@@ -173,6 +187,11 @@ mod tests {
             Callback::Style(id, 7),
             Callback::GenerationSettings(id),
             Callback::Again(id, GenerationId::new()),
+            Callback::Balance,
+            Callback::Buy(Pack {
+                credits: Credits(u64::MAX),
+                stars: u32::MAX,
+            }),
         ];
         v.extend(AspectRatio::ALL.map(|r| Callback::SetRatio(id, r)));
         v.extend(ImageCount::ALL.map(|n| Callback::SetCount(id, n)));
@@ -208,6 +227,10 @@ mod tests {
             "ga:AAAA",
             "gn:00000000000000000000000000000000:5",
             "gr:00000000000000000000000000000000:2x1",
+            "buy:",
+            "buy:5",
+            "buy:-5:10",
+            "bal:1",
         ] {
             assert_eq!(Callback::parse(data), None, "{data:?}");
         }

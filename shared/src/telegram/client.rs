@@ -15,7 +15,8 @@ use teloxide_core::payloads::setters::*;
 use teloxide_core::requests::Requester;
 use teloxide_core::types::{
     AllowedUpdate, BotCommand, CallbackQueryId, InlineKeyboardButton, InlineKeyboardMarkup,
-    InputFile, InputMedia, InputMediaPhoto, MessageId, ParseMode,
+    InputFile, InputMedia, InputMediaPhoto, LabeledPrice, MessageId, ParseMode,
+    PreCheckoutQueryId, TelegramTransactionId,
 };
 use teloxide_core::{ApiError, Bot, RequestError};
 
@@ -77,6 +78,23 @@ fn is_server_trouble(api: &ApiError) -> bool {
         "Gateway Timeout",
     ];
     matches!(api, ApiError::Unknown(text) if SERVER.iter().any(|s| text.contains(s)))
+}
+
+/// The update kinds the bot asks for: messages (including `successful_payment`), button
+/// taps, and the pre-checkout queries of Stars purchases.
+const ALLOWED_UPDATES: [AllowedUpdate; 3] = [
+    AllowedUpdate::Message,
+    AllowedUpdate::CallbackQuery,
+    AllowedUpdate::PreCheckoutQuery,
+];
+
+/// An invoice for a pack of credits, in Telegram Stars.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invoice {
+    pub title: String,
+    pub description: String,
+    pub payload: String,
+    pub stars: u32,
 }
 
 /// Telegram's view of the webhook (getWebhookInfo), without anything secret.
@@ -316,6 +334,60 @@ impl TelegramClient {
         Ok(())
     }
 
+    /// Answers what the webhook would have answered in its response body (long polling has
+    /// none).
+    pub async fn answer(&self, answer: &WebhookAnswer) -> Result<(), TelegramError> {
+        match answer {
+            WebhookAnswer::Callback(a) => self.answer_callback(a).await,
+            WebhookAnswer::PreCheckout(a) => {
+                self.call("answerPreCheckoutQuery", || {
+                    let request = self
+                        .bot
+                        .answer_pre_checkout_query(PreCheckoutQueryId(a.query_id.clone()), a.ok);
+                    match &a.error {
+                        Some(e) => request.error_message(e.clone()),
+                        None => request,
+                    }
+                })
+                .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends an invoice payable in Telegram Stars: currency XTR, no provider token, one price.
+    pub async fn send_invoice(&self, chat: ChatId, invoice: &Invoice) -> Result<(), TelegramError> {
+        self.call("sendInvoice", || {
+            self.bot
+                .send_invoice(
+                    tg_chat(chat),
+                    invoice.title.clone(),
+                    invoice.description.clone(),
+                    invoice.payload.clone(),
+                    "XTR",
+                    [LabeledPrice::new(invoice.title.clone(), invoice.stars)],
+                )
+                .provider_token("")
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Gives a user back the Stars of one payment.
+    pub async fn refund_star_payment(
+        &self,
+        user: crate::domain::UserId,
+        charge_id: &str,
+    ) -> Result<(), TelegramError> {
+        let user = teloxide_core::types::UserId(u64::try_from(user.0).unwrap_or(0));
+        self.call("refundStarPayment", || {
+            self.bot
+                .refund_star_payment(user, TelegramTransactionId(charge_id.to_owned()))
+        })
+        .await?;
+        Ok(())
+    }
+
     /// Removes any webhook (keeping pending updates) so getUpdates may be used.
     pub async fn delete_webhook(&self) -> Result<(), TelegramError> {
         self.call("deleteWebhook", || self.bot.delete_webhook())
@@ -335,7 +407,7 @@ impl TelegramClient {
                 .get_updates()
                 .offset(offset)
                 .timeout(wait)
-                .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
+                .allowed_updates(ALLOWED_UPDATES)
         })
         .await
     }
@@ -352,7 +424,7 @@ impl TelegramClient {
             self.bot
                 .set_webhook(url.clone())
                 .secret_token(secret.to_owned())
-                .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
+                .allowed_updates(ALLOWED_UPDATES)
                 .drop_pending_updates(drop_pending_updates)
         })
         .await?;
@@ -418,8 +490,43 @@ fn markup(keyboard: &Keyboard) -> InlineKeyboardMarkup {
     }))
 }
 
-/// The answer to a callback query, returned in the webhook's HTTP response so it costs no
-/// extra round trip (Telegram executes a method given as the response body).
+/// A method the webhook returns in its HTTP response, so it costs no extra round trip
+/// (Telegram executes a method given as the response body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookAnswer {
+    Callback(CallbackAnswer),
+    PreCheckout(PreCheckoutAnswer),
+}
+
+impl WebhookAnswer {
+    pub fn to_webhook_body(&self) -> serde_json::Value {
+        match self {
+            WebhookAnswer::Callback(a) => a.to_webhook_body(),
+            WebhookAnswer::PreCheckout(a) => {
+                let mut body = serde_json::json!({
+                    "method": "answerPreCheckoutQuery",
+                    "pre_checkout_query_id": a.query_id,
+                    "ok": a.ok,
+                });
+                if let Some(e) = &a.error {
+                    body["error_message"] = e.clone().into();
+                }
+                body
+            }
+        }
+    }
+}
+
+/// Whether a Stars purchase may go ahead (Telegram waits at most 10 s for it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreCheckoutAnswer {
+    pub query_id: String,
+    pub ok: bool,
+    /// Shown to the user when refused.
+    pub error: Option<String>,
+}
+
+/// The answer to a callback query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallbackAnswer {
     pub query_id: String,

@@ -1,7 +1,24 @@
 //! What a Telegram update means to this bot, separated from the wire types so the
 //! conversation never reaches into teloxide's structures.
 
-use teloxide_core::types::{Message, Update, UpdateKind};
+use teloxide_core::types::{Message, MessageKind, Update, UpdateKind};
+
+impl Incoming {
+    /// Who sent it, unless it is for nobody.
+    pub fn sender(&self) -> Option<&Sender> {
+        match self {
+            Incoming::Ignored { .. } => None,
+            Incoming::Command { from, .. }
+            | Incoming::UnknownCommand { from }
+            | Incoming::Text { from, .. }
+            | Incoming::Image { from, .. }
+            | Incoming::OtherMedia { from }
+            | Incoming::Callback { from, .. }
+            | Incoming::PreCheckout { from, .. }
+            | Incoming::Payment { from, .. } => Some(from),
+        }
+    }
+}
 
 use crate::domain::{ChatId, MessageRef, UserId};
 
@@ -23,16 +40,22 @@ pub enum Command {
     Create,
     Avatars,
     Generate,
+    Balance,
+    Terms,
+    PaySupport,
 }
 
 impl Command {
-    pub const ALL: [Command; 7] = [
+    pub const ALL: [Command; 10] = [
         Command::Start,
         Command::Generate,
         Command::Create,
         Command::Avatars,
+        Command::Balance,
         Command::Language,
         Command::Help,
+        Command::Terms,
+        Command::PaySupport,
         Command::Cancel,
     ];
 
@@ -45,6 +68,9 @@ impl Command {
             Command::Create => "create",
             Command::Avatars => "avatars",
             Command::Generate => "generate",
+            Command::Balance => "balance",
+            Command::Terms => "terms",
+            Command::PaySupport => "paysupport",
         }
     }
 }
@@ -102,6 +128,23 @@ pub enum Incoming {
         /// The message carrying the button, when Telegram still lets us edit it.
         message: Option<MessageRef>,
     },
+    /// Telegram asks whether an order still stands before the user pays: answered in the
+    /// webhook's response, nothing written.
+    PreCheckout {
+        from: Sender,
+        query_id: String,
+        currency: String,
+        total_amount: u32,
+        payload: String,
+    },
+    /// The user paid: credit once, keyed by the charge id.
+    Payment {
+        from: Sender,
+        charge_id: String,
+        currency: String,
+        total_amount: u32,
+        payload: String,
+    },
     /// Nothing for this bot: other update kinds, group chats, messages from bots.
     Ignored {
         why: &'static str,
@@ -140,6 +183,18 @@ impl Incoming {
                     }),
                 }
             }
+            UpdateKind::PreCheckoutQuery(q) => Incoming::PreCheckout {
+                from: Sender {
+                    user: user_id(q.from.id.0),
+                    // Invoices are sent in private chats only: the chat is the user.
+                    chat: ChatId(user_id(q.from.id.0).0),
+                    language_code: q.from.language_code.clone(),
+                },
+                query_id: q.id.0.clone(),
+                currency: q.currency.clone(),
+                total_amount: q.total_amount,
+                payload: q.invoice_payload.clone(),
+            },
             UpdateKind::Error(_) => Incoming::Ignored {
                 why: "update kind unknown to the client library",
             },
@@ -171,6 +226,21 @@ fn from_message(message: &Message) -> Incoming {
         chat: ChatId(message.chat.id.0),
         language_code: user.language_code.clone(),
     };
+    if let Some(paid) = message.successful_payment() {
+        return Incoming::Payment {
+            from,
+            charge_id: paid.telegram_payment_charge_id.0.clone(),
+            currency: paid.currency.clone(),
+            total_amount: paid.total_amount,
+            payload: paid.invoice_payload.clone(),
+        };
+    }
+    if matches!(message.kind, MessageKind::RefundedPayment(_)) {
+        // The ops CLI took the credits back before asking Telegram to refund.
+        return Incoming::Ignored {
+            why: "refunded payment notice",
+        };
+    }
     if let Some(sizes) = message.photo() {
         // Telegram sends several resolutions of one photo; the largest is the one to train on.
         return match sizes

@@ -4,9 +4,9 @@
 use super::callback::Callback;
 use super::texts::{Texts, date, escape, preview};
 use crate::domain::{
-    AspectRatio, Avatar, AvatarId, AvatarKind, AvatarStatus, FailureReason, Gender, GeneratedImage,
-    Generation, GenerationDefaults, GenerationState, ImageCount, Language, Preset, Style,
-    Timestamp,
+    AspectRatio, Avatar, AvatarId, AvatarKind, AvatarStatus, Billing, Credits, FailureReason,
+    Gender, GeneratedImage, Generation, GenerationDefaults, GenerationState, ImageCount, Language,
+    LedgerEntry, Pack, Preset, Prices, Style, Timestamp,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,21 +68,61 @@ impl Screen {
 /// Avatars per page of the list.
 pub const PAGE_SIZE: usize = 8;
 
-pub fn main_menu(t: &dyn Texts) -> Screen {
-    Screen::new(t.welcome(), menu_keyboard(t))
+pub fn main_menu(t: &dyn Texts, billing: &Billing) -> Screen {
+    Screen::new(t.welcome(), menu_keyboard(t, billing))
 }
 
-pub fn menu_keyboard(t: &dyn Texts) -> Keyboard {
-    Keyboard::default()
+/// The main menu's buttons; a paying bot adds Balance.
+pub fn menu_keyboard(t: &dyn Texts, billing: &Billing) -> Keyboard {
+    let keyboard = Keyboard::default()
         .button(t.btn_generate(), Callback::ChooseForGeneration)
         .row([
             (t.btn_create().into(), Callback::Create),
             (t.btn_avatars().into(), Callback::Avatars(0)),
-        ])
-        .row([
-            (t.btn_language().into(), Callback::ChooseLanguage),
-            (t.btn_help().into(), Callback::Help),
-        ])
+        ]);
+    let keyboard = match billing {
+        Billing::Free => keyboard,
+        Billing::Stars { .. } => keyboard.button(t.btn_balance(), Callback::Balance),
+    };
+    keyboard.row([
+        (t.btn_language().into(), Callback::ChooseLanguage),
+        (t.btn_help().into(), Callback::Help),
+    ])
+}
+
+/// The Balance screen: credits, prices, the newest entries and a button per pack.
+pub fn balance(
+    t: &dyn Texts,
+    balance: Credits,
+    prices: &Prices,
+    packs: &[Pack],
+    recent: &[LedgerEntry],
+) -> Screen {
+    let mut s = format!("{}\n\n<b>{}</b>", t.balance_line(balance), t.prices_heading());
+    for preset in Preset::ALL {
+        s.push_str(&format!(
+            "\n{}",
+            t.price_training(preset, prices.training(preset))
+        ));
+    }
+    s.push_str(&format!("\n{}", t.price_image(prices.image)));
+    if !recent.is_empty() {
+        s.push_str(&format!("\n\n<b>{}</b>", t.recent_heading()));
+        for e in recent {
+            s.push_str(&format!(
+                "\n{} · {:+} · {}",
+                date(e.at),
+                e.delta,
+                t.entry_name(&e.kind)
+            ));
+        }
+    }
+    s.push_str(&format!("\n\n{}", t.buy_hint()));
+    let mut keyboard = Keyboard::default();
+    for pack in packs {
+        keyboard = keyboard.button(t.btn_buy(pack.credits, pack.stars), Callback::Buy(*pack));
+    }
+    Screen::new(s, keyboard.button(t.btn_menu(), Callback::Menu))
 }
 
 pub fn back_to_menu(t: &dyn Texts) -> Keyboard {
@@ -311,22 +351,33 @@ pub fn generation_result(t: &dyn Texts, name: &str, r: DeliveryReport) -> String
     s
 }
 
-pub fn training_summary(t: &dyn Texts, avatar: &Avatar) -> Screen {
+/// The summary before Confirm; in a paying bot with the price and the balance, and Top up
+/// in place of Confirm when the balance is short.
+pub fn training_summary(
+    t: &dyn Texts,
+    avatar: &Avatar,
+    price: Option<(Credits, Credits)>,
+) -> Screen {
+    let mut text = summary_text(
+        t,
+        avatar.name.as_str(),
+        avatar.kind,
+        avatar.preset,
+        avatar.photo_count,
+    );
+    let mut go = (
+        t.btn_confirm_training().to_owned(),
+        Callback::ConfirmTraining(avatar.id),
+    );
+    if let Some((price, balance)) = price {
+        text.push_str(&format!("\n\n{}", t.training_price(price, balance)));
+        if balance < price {
+            go = (t.btn_top_up().to_owned(), Callback::Balance);
+        }
+    }
     Screen::new(
-        summary_text(
-            t,
-            avatar.name.as_str(),
-            avatar.kind,
-            avatar.preset,
-            avatar.photo_count,
-        ),
-        Keyboard::default().row([
-            (
-                t.btn_confirm_training().to_owned(),
-                Callback::ConfirmTraining(avatar.id),
-            ),
-            (t.btn_back().to_owned(), Callback::Continue(avatar.id)),
-        ]),
+        text,
+        Keyboard::default().row([go, (t.btn_back().to_owned(), Callback::Continue(avatar.id))]),
     )
 }
 
@@ -516,7 +567,8 @@ pub fn after_generation(t: &dyn Texts, generation: &Generation) -> Keyboard {
 }
 
 /// The message that tells a training's outcome: a trained avatar is one tap from drawing.
-pub fn training_outcome(t: &dyn Texts, avatar: &Avatar) -> Option<Screen> {
+/// The message that ends a training; a failed one says if its credits went back.
+pub fn training_outcome(t: &dyn Texts, avatar: &Avatar, refunded: Option<Credits>) -> Option<Screen> {
     use crate::domain::AvatarState as S;
     let name = avatar.name.as_str();
     let (text, keyboard) = match &avatar.state {
@@ -524,7 +576,13 @@ pub fn training_outcome(t: &dyn Texts, avatar: &Avatar) -> Option<Screen> {
             t.training_done(name),
             Keyboard::default().button(t.btn_generate(), Callback::Generate(avatar.id)),
         ),
-        S::Failed { reason, .. } => (t.training_failed(name, reason), Keyboard::default()),
+        S::Failed { reason, .. } => {
+            let mut text = t.training_failed(name, reason);
+            if let Some(credits) = refunded {
+                text.push_str(&format!("\n\n{}", t.credits_returned(credits)));
+            }
+            (text, Keyboard::default())
+        }
         _ => return None,
     };
     Some(Screen::new(

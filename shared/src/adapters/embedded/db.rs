@@ -51,6 +51,17 @@ CREATE TABLE IF NOT EXISTS counters (
     count INTEGER NOT NULL,
     PRIMARY KEY (owner, kind)
 );
+CREATE TABLE IF NOT EXISTS credits (
+    owner INTEGER PRIMARY KEY,
+    balance INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger (
+    owner INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (owner, key)
+);
 CREATE TABLE IF NOT EXISTS spend (
     day TEXT PRIMARY KEY,
     micros INTEGER NOT NULL

@@ -7,7 +7,7 @@ use tokio::io::AsyncReadExt;
 
 use super::super::notice::settles_notice;
 use super::super::{Pipeline, PipelineResult};
-use crate::domain::{GeneratedImage, Generation, GenerationState, NoticeEvent, Timestamp};
+use crate::domain::{GeneratedImage, Generation, GenerationState, NoticeEvent, Timestamp, Work};
 use crate::ports::{BlobError, BlobKey};
 use crate::telegram::client::Picture;
 use crate::telegram::screens::{self, DeliveryReport, Keyboard, Screen};
@@ -28,9 +28,15 @@ impl Pipeline {
         let t = texts(language);
         let keyboard = screens::after_generation(t, generation);
         let name = avatar.name.as_str();
+        let work = Work::Generation(generation.id);
         let sent = match &generation.state {
             GenerationState::Completed { images, .. } => {
                 let (pictures, report) = self.pictures(images).await?;
+                // Nothing to show for it (every picture withheld or lost): paid back.
+                let refunded = match report.sent {
+                    0 => self.refund(generation.owner, work).await?,
+                    _ => None,
+                };
                 crate::metrics::counts("ImagesDelivered", report.sent as u32, &[]);
                 crate::metrics::counts("ImagesFiltered", report.filtered as u32, &[]);
                 let pictures_sent = self
@@ -40,8 +46,11 @@ impl Pipeline {
                 if pictures_sent.is_ok() {
                     self.show_generation_status(generation, t.generation_delivered(name))
                         .await;
-                    let summary =
-                        Screen::new(screens::generation_result(t, name, report), keyboard);
+                    let mut text = screens::generation_result(t, name, report);
+                    if let Some(credits) = refunded {
+                        text.push_str(&format!("\n\n{}", t.credits_returned(credits)));
+                    }
+                    let summary = Screen::new(text, keyboard);
                     // The pictures are there: a lost summary must not send them twice.
                     if let Err(e) = self.telegram.send(chat, &summary).await {
                         tracing::warn!(generation = %generation.id, error = %e, "summary under the pictures not sent");
@@ -51,7 +60,11 @@ impl Pipeline {
             }
             GenerationState::Failed { reason, .. } => {
                 // In place of the "drawing..." message (or new, if that cannot be edited).
-                let screen = Screen::new(t.generation_failed(name, reason), keyboard);
+                let mut text = t.generation_failed(name, reason);
+                if let Some(credits) = self.refund(generation.owner, work).await? {
+                    text.push_str(&format!("\n\n{}", t.credits_returned(credits)));
+                }
+                let screen = Screen::new(text, keyboard);
                 self.telegram
                     .show(chat, generation.status_message, &screen)
                     .await

@@ -2,7 +2,7 @@
 
 use super::super::notice::settles_notice;
 use super::super::{PROGRESS_EVERY, Pipeline, PipelineResult};
-use crate::domain::{Avatar, NoticeEvent, Timestamp};
+use crate::domain::{Avatar, AvatarStatus, NoticeEvent, Timestamp, Work};
 use crate::ports::StoreError;
 use crate::telegram::screens::{self, Keyboard, Screen};
 use crate::telegram::texts::{TrainingProgress, texts};
@@ -62,7 +62,11 @@ impl Pipeline {
     pub(in crate::pipeline) async fn send_notice(&self, avatar: &Avatar) -> PipelineResult<()> {
         let (chat, language) = self.audience(avatar.owner).await?;
         let t = texts(language);
-        let Some(screen) = screens::training_outcome(t, avatar) else {
+        let refunded = match avatar.status() {
+            AvatarStatus::Failed => self.refund(avatar.owner, Work::Training(avatar.id)).await?,
+            _ => None,
+        };
+        let Some(screen) = screens::training_outcome(t, avatar, refunded) else {
             return Ok(());
         };
         // A new message rather than an edit: edits do not notify the user.

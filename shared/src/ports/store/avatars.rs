@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 
-use super::{OverBudget, StoreResult};
-use crate::domain::{Avatar, AvatarId, AvatarStatus, Charge, UserId};
+use super::{CommitCost, CommitRefused, StoreResult};
+use crate::domain::{Avatar, AvatarId, AvatarStatus, UserId};
 
 /// Avatars, always addressed through their owner: another user's avatar is simply absent.
 #[async_trait]
@@ -18,14 +18,15 @@ pub trait AvatarStore: Send + Sync {
     async fn launch_count(&self, owner: UserId) -> StoreResult<u64>;
     /// The avatar's move to `queued`, all or nothing: written if still at its version and
     /// the owner's launch count is still `launches_seen` (another of their trainings queued
-    /// in between is a `Conflict`: check the limits again), with `charge` added to its day.
-    /// Past the spend cap nothing is written: `Ok(Err(_))`.
+    /// in between is a `Conflict`: check the limits again), with `cost` (the day's spend and
+    /// the owner's debit). Past the spend cap or the owner's balance nothing is written:
+    /// `Ok(Err(_))`; a debit applied before (the same work) is not applied again.
     async fn enqueue_avatar(
         &self,
         avatar: &Avatar,
         launches_seen: u64,
-        charge: Option<&Charge>,
-    ) -> StoreResult<Result<Avatar, OverBudget>>;
+        cost: &CommitCost,
+    ) -> StoreResult<Result<Avatar, CommitRefused>>;
     /// Removes the avatar with its photos and generations. Idempotent.
     async fn delete_avatar(&self, owner: UserId, id: AvatarId) -> StoreResult<()>;
     /// How many avatars are in each status (all users): a full read of the avatars, for

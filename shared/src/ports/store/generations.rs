@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 
-use super::{OverBudget, StoreResult};
-use crate::domain::{AvatarId, Charge, Generation, GenerationId, UserId};
+use super::{CommitCost, CommitRefused, StoreResult};
+use crate::domain::{AvatarId, Generation, GenerationId, UserId};
 
 /// Generations, kept under their avatar.
 #[async_trait]
@@ -12,14 +12,14 @@ pub trait GenerationStore: Send + Sync {
     async fn generation_count(&self, owner: UserId) -> StoreResult<u64>;
     /// [`Self::create_generation`], all or nothing with: the owner's generation count moving
     /// on from `seen` (another generation of theirs created in between is a `Conflict`: check
-    /// the limits again), and `charge` added to its day. Past the spend cap nothing is
-    /// written: `Ok(Err(_))`.
+    /// the limits again), and `cost` (the day's spend and the owner's debit). Past the spend
+    /// cap or the owner's balance nothing is written: `Ok(Err(_))`.
     async fn start_generation(
         &self,
         generation: &Generation,
         seen: u64,
-        charge: Option<&Charge>,
-    ) -> StoreResult<Result<Generation, OverBudget>>;
+        cost: &CommitCost,
+    ) -> StoreResult<Result<Generation, CommitRefused>>;
     async fn get_generation(
         &self,
         avatar_id: AvatarId,

@@ -4,6 +4,8 @@
 //! cannot both win: the loser gets [`StoreError::Conflict`] and re-reads.
 
 mod avatars;
+mod commit;
+mod credits;
 mod fal_requests;
 mod generations;
 mod in_flight;
@@ -14,12 +16,14 @@ mod users;
 mod versioned;
 
 pub use avatars::AvatarStore;
+pub use commit::{CommitCost, CommitRefused};
+pub use credits::{Applied, CreditLedger};
 pub use fal_requests::{FalRequestOwner, FalRequests, FalTarget};
 pub use generations::GenerationStore;
 pub use in_flight::{InFlightCursor, InFlightIndex, InFlightItem, InFlightPage};
 pub(crate) use in_flight::{avatar_entry, generation_entry, parse_in_flight_sort_key};
 pub use photos::{PhotoAdded, PhotoStore};
-pub use spend::{OverBudget, SpendLedger};
+pub use spend::SpendLedger;
 pub use updates::{UpdateClaim, UpdateLog};
 pub use users::UserStore;
 pub use versioned::Versioned;
@@ -63,6 +67,7 @@ pub trait RecordStore:
     + UpdateLog
     + InFlightIndex
     + SpendLedger
+    + CreditLedger
 {
 }
 
@@ -75,5 +80,6 @@ impl<T> RecordStore for T where
         + UpdateLog
         + InFlightIndex
         + SpendLedger
+    + CreditLedger
 {
 }

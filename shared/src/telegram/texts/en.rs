@@ -7,6 +7,7 @@ use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, NameError, PhotoRejection,
     Preset, PromptError, Style,
 };
+use crate::domain::{Credits, EntryKind, Work};
 use crate::telegram::incoming::Command;
 
 pub struct En;
@@ -91,6 +92,9 @@ impl Texts for En {
             Command::Generate => "Generate images",
             Command::Language => "Change language",
             Command::Help => "How it works",
+            Command::Balance => "Credits and top-up",
+            Command::Terms => "Terms of purchase",
+            Command::PaySupport => "Help with a payment",
             Command::Cancel => "Stop what you are doing",
         }
     }
@@ -318,6 +322,13 @@ impl Texts for En {
                 "The bot has reached its budget for today, so no training can start now. \
                  It resets at midnight UTC, in {}; your photos are kept until then.",
                 hours_and_minutes(resets_in_minutes)
+            ),
+            TrainingRefusal::NotEnoughCredits(short) => format!(
+                "Not enough credits: training costs {}, you have {}. Top up {} more with \
+                 /balance; your photos are kept.",
+                short.price,
+                short.balance,
+                short.missing()
             ),
         }
     }
@@ -558,10 +569,94 @@ impl Texts for En {
                  at midnight UTC, in {}.",
                 hours_and_minutes(resets_in_minutes)
             ),
+            GenerationRefusal::NotEnoughCredits(short) => format!(
+                "Not enough credits: these pictures cost {}, you have {}. Top up with /balance \
+                 or ask for fewer pictures.",
+                short.price, short.balance
+            ),
         }
     }
     fn private_bot(&self) -> &'static str {
         "Sorry, this is a private bot: only the people its owner added can use it."
+    }
+    fn btn_balance(&self) -> &'static str {
+        "💰 Balance"
+    }
+    fn btn_top_up(&self) -> &'static str {
+        "💰 Top up"
+    }
+    fn btn_buy(&self, credits: Credits, stars: u32) -> String {
+        format!("{credits} credits · {stars} ⭐")
+    }
+    fn balance_line(&self, balance: Credits) -> String {
+        format!("💰 Your balance: <b>{balance}</b> credits")
+    }
+    fn prices_heading(&self) -> &'static str {
+        "Prices"
+    }
+    fn price_training(&self, preset: Preset, credits: Credits) -> String {
+        format!("Training, {}: {credits} credits", self.preset_name(preset))
+    }
+    fn price_image(&self, credits: Credits) -> String {
+        format!("One picture: {credits} credit(s)")
+    }
+    fn recent_heading(&self) -> &'static str {
+        "Recent"
+    }
+    fn entry_name(&self, kind: &EntryKind) -> String {
+        match kind {
+            EntryKind::Purchase { stars, .. } => format!("bought for {stars} ⭐"),
+            EntryKind::Debit { work: Work::Training(_) } => "training".to_owned(),
+            EntryKind::Debit { work: Work::Generation(_) } => "pictures".to_owned(),
+            EntryKind::Refund { .. } => "returned: the work failed".to_owned(),
+            EntryKind::Grant { .. } => "a gift from the bot's owner".to_owned(),
+            EntryKind::PaymentRefund { .. } => "Stars refunded".to_owned(),
+        }
+    }
+    fn buy_hint(&self) -> &'static str {
+        "Buy credits with Telegram Stars:"
+    }
+    fn balance_free(&self) -> &'static str {
+        "This bot is free to use: no credits are needed."
+    }
+    fn training_price(&self, price: Credits, balance: Credits) -> String {
+        if balance >= price {
+            format!("💰 Price: <b>{price}</b> credits (you have {balance})")
+        } else {
+            format!(
+                "💰 Price: <b>{price}</b> credits. You have {balance}: top up {} more to start.",
+                Credits(price.0 - balance.0)
+            )
+        }
+    }
+    fn invoice_title(&self, credits: Credits) -> String {
+        format!("{credits} credits")
+    }
+    fn invoice_description(&self, credits: Credits) -> String {
+        format!("{credits} credits for avatar trainings and pictures in this bot.")
+    }
+    fn offer_changed(&self) -> &'static str {
+        "This offer has changed. Open /balance for the current packs; you were not charged."
+    }
+    fn payment_thanks(&self, credits: Credits, balance: Credits) -> String {
+        format!("🎉 Thank you! {credits} credits added. Your balance: <b>{balance}</b>.")
+    }
+    fn credits_returned(&self, credits: Credits) -> String {
+        format!("↩️ {credits} credits are back on your balance.")
+    }
+    fn terms(&self) -> &'static str {
+        "<b>Terms</b>\n\
+         Credits are bought with Telegram Stars and spent on avatar trainings and pictures in \
+         this bot only. They do not expire and cannot be exchanged for money. A training that \
+         fails or times out, and a generation that delivers no picture, give their credits \
+         back automatically. Photos you send are used only to train your avatar and are deleted \
+         after training. For problems with a payment, use /paysupport."
+    }
+    fn paysupport(&self) -> &'static str {
+        "<b>Payment support</b>\n\
+         If a payment went wrong, write here what happened and when; the bot's owner reads \
+         these messages and can refund a purchase whose credits were not spent. Telegram \
+         support cannot help with purchases in bots."
     }
     fn generation_started(&self, name: &str, d: GenerationDefaults) -> String {
         format!(

@@ -9,7 +9,7 @@ use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, Language, NameError,
     PhotoRejection, Preset, PromptError, Style, Timestamp,
 };
-use crate::domain::{GenerationRefusal, TrainingRefusal};
+use crate::domain::{Credits, EntryKind, GenerationRefusal, TrainingRefusal};
 use crate::telegram::incoming::Command;
 
 /// How far a training is, as well as fal.ai lets us know.
@@ -136,6 +136,32 @@ pub trait Texts: Sync {
     fn generation_refused(&self, refusal: GenerationRefusal) -> String;
     /// To a stranger of an allow-listed bot.
     fn private_bot(&self) -> &'static str;
+
+    // Credits and Stars payments (laid out by `screens::balance`).
+    fn btn_balance(&self) -> &'static str;
+    fn btn_top_up(&self) -> &'static str;
+    fn btn_buy(&self, credits: Credits, stars: u32) -> String;
+    fn balance_line(&self, balance: Credits) -> String;
+    fn prices_heading(&self) -> &'static str;
+    fn price_training(&self, preset: Preset, credits: Credits) -> String;
+    fn price_image(&self, credits: Credits) -> String;
+    fn recent_heading(&self) -> &'static str;
+    fn entry_name(&self, kind: &EntryKind) -> String;
+    fn buy_hint(&self) -> &'static str;
+    /// /balance in a bot that does not charge.
+    fn balance_free(&self) -> &'static str;
+    /// The price line of the training summary.
+    fn training_price(&self, price: Credits, balance: Credits) -> String;
+    /// Invoice title (1-32 characters) and description (1-255).
+    fn invoice_title(&self, credits: Credits) -> String;
+    fn invoice_description(&self, credits: Credits) -> String;
+    /// Shown by Telegram when a pre-checkout is refused.
+    fn offer_changed(&self) -> &'static str;
+    fn payment_thanks(&self, credits: Credits, balance: Credits) -> String;
+    /// Appended to a failure message when the work's credits went back.
+    fn credits_returned(&self, credits: Credits) -> String;
+    fn terms(&self) -> &'static str;
+    fn paysupport(&self) -> &'static str;
     fn generation_started(&self, name: &str, defaults: GenerationDefaults) -> String;
     fn generation_delivered(&self, name: &str) -> String;
     // The summary under delivered pictures (laid out by `screens::generation_result`).

@@ -7,6 +7,7 @@ use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, NameError, PhotoRejection,
     Preset, PromptError, Style,
 };
+use crate::domain::{Credits, EntryKind, Work};
 use crate::telegram::incoming::Command;
 
 pub struct Ru;
@@ -100,6 +101,9 @@ impl Texts for Ru {
             Command::Generate => "Создать изображения",
             Command::Language => "Сменить язык",
             Command::Help => "Как это работает",
+            Command::Balance => "Кредиты и пополнение",
+            Command::Terms => "Условия покупки",
+            Command::PaySupport => "Помощь с оплатой",
             Command::Cancel => "Прервать текущее действие",
         }
     }
@@ -332,6 +336,13 @@ impl Texts for Ru {
                 "Бот исчерпал бюджет на сегодня, поэтому обучение сейчас не запустить. \
                  Лимит обновится в полночь по UTC, через {}; фотографии сохранятся.",
                 hours_and_minutes(resets_in_minutes)
+            ),
+            TrainingRefusal::NotEnoughCredits(short) => format!(
+                "Недостаточно кредитов: обучение стоит {}, у вас {}. Пополните баланс ещё на {} \
+                 через /balance; фото сохранены.",
+                short.price,
+                short.balance,
+                short.missing()
             ),
         }
     }
@@ -572,10 +583,94 @@ impl Texts for Ru {
                  обновится в полночь по UTC, через {}.",
                 hours_and_minutes(resets_in_minutes)
             ),
+            GenerationRefusal::NotEnoughCredits(short) => format!(
+                "Недостаточно кредитов: эти изображения стоят {}, у вас {}. Пополните баланс \
+                 через /balance или выберите меньше изображений.",
+                short.price, short.balance
+            ),
         }
     }
     fn private_bot(&self) -> &'static str {
         "Извините, это закрытый бот: им могут пользоваться только те, кого добавил владелец."
+    }
+    fn btn_balance(&self) -> &'static str {
+        "💰 Баланс"
+    }
+    fn btn_top_up(&self) -> &'static str {
+        "💰 Пополнить"
+    }
+    fn btn_buy(&self, credits: Credits, stars: u32) -> String {
+        format!("{credits} кредитов · {stars} ⭐")
+    }
+    fn balance_line(&self, balance: Credits) -> String {
+        format!("💰 Ваш баланс: <b>{balance}</b> кредитов")
+    }
+    fn prices_heading(&self) -> &'static str {
+        "Цены"
+    }
+    fn price_training(&self, preset: Preset, credits: Credits) -> String {
+        format!("Обучение, {}: {credits} кредитов", self.preset_name(preset))
+    }
+    fn price_image(&self, credits: Credits) -> String {
+        format!("Одно изображение: {credits} кредит(ов)")
+    }
+    fn recent_heading(&self) -> &'static str {
+        "Последние операции"
+    }
+    fn entry_name(&self, kind: &EntryKind) -> String {
+        match kind {
+            EntryKind::Purchase { stars, .. } => format!("покупка за {stars} ⭐"),
+            EntryKind::Debit { work: Work::Training(_) } => "обучение".to_owned(),
+            EntryKind::Debit { work: Work::Generation(_) } => "изображения".to_owned(),
+            EntryKind::Refund { .. } => "возврат: задача не выполнена".to_owned(),
+            EntryKind::Grant { .. } => "подарок от владельца бота".to_owned(),
+            EntryKind::PaymentRefund { .. } => "возврат Stars".to_owned(),
+        }
+    }
+    fn buy_hint(&self) -> &'static str {
+        "Купить кредиты за Telegram Stars:"
+    }
+    fn balance_free(&self) -> &'static str {
+        "Этот бот бесплатный: кредиты не нужны."
+    }
+    fn training_price(&self, price: Credits, balance: Credits) -> String {
+        if balance >= price {
+            format!("💰 Стоимость: <b>{price}</b> кредитов (у вас {balance})")
+        } else {
+            format!(
+                "💰 Стоимость: <b>{price}</b> кредитов. У вас {balance}: пополните баланс ещё на {}, чтобы начать.",
+                Credits(price.0 - balance.0)
+            )
+        }
+    }
+    fn invoice_title(&self, credits: Credits) -> String {
+        format!("{credits} кредитов")
+    }
+    fn invoice_description(&self, credits: Credits) -> String {
+        format!("{credits} кредитов на обучение аватаров и изображения в этом боте.")
+    }
+    fn offer_changed(&self) -> &'static str {
+        "Это предложение изменилось. Откройте /balance, чтобы увидеть актуальные пакеты; оплата не списана."
+    }
+    fn payment_thanks(&self, credits: Credits, balance: Credits) -> String {
+        format!("🎉 Спасибо! Начислено {credits} кредитов. Ваш баланс: <b>{balance}</b>.")
+    }
+    fn credits_returned(&self, credits: Credits) -> String {
+        format!("↩️ {credits} кредитов возвращены на ваш баланс.")
+    }
+    fn terms(&self) -> &'static str {
+        "<b>Условия</b>\n\
+         Кредиты покупаются за Telegram Stars и тратятся только на обучение аватаров и \
+         изображения в этом боте. Они не сгорают и не обмениваются на деньги. Если обучение \
+         не удалось или не уложилось во время, или генерация не дала ни одного изображения, \
+         кредиты возвращаются автоматически. Присланные фото используются только для обучения \
+         вашего аватара и удаляются после него. По вопросам оплаты: /paysupport."
+    }
+    fn paysupport(&self) -> &'static str {
+        "<b>Поддержка по оплате</b>\n\
+         Если с оплатой что-то пошло не так, напишите сюда, что случилось и когда: владелец \
+         бота читает эти сообщения и может вернуть покупку, кредиты которой не потрачены. \
+         Поддержка Telegram не помогает с покупками в ботах."
     }
     fn generation_started(&self, name: &str, d: GenerationDefaults) -> String {
         format!(

@@ -5,8 +5,8 @@ use super::{
     DynamoStore, Item, TableRecord, avatar_sk, from_item, s, sdk_err, to_item, user_pk,
     with_in_flight,
 };
-use crate::domain::{Avatar, AvatarId, AvatarStatus, Charge, UserId};
-use crate::ports::store::{AvatarStore, OverBudget, StoreResult, Versioned, avatar_entry};
+use crate::domain::{Avatar, AvatarId, AvatarStatus, UserId};
+use crate::ports::store::{AvatarStore, CommitCost, CommitRefused, StoreResult, Versioned, avatar_entry};
 
 impl TableRecord for Avatar {
     fn item(&self) -> StoreResult<Item> {
@@ -49,8 +49,8 @@ impl AvatarStore for DynamoStore {
         &self,
         avatar: &Avatar,
         launches_seen: u64,
-        charge: Option<&Charge>,
-    ) -> StoreResult<Result<Avatar, OverBudget>> {
+        cost: &CommitCost,
+    ) -> StoreResult<Result<Avatar, CommitRefused>> {
         let guard = CountGuard {
             owner: avatar.owner,
             counter: Counter::Trainings,
@@ -61,7 +61,7 @@ impl AvatarStore for DynamoStore {
             avatar,
             avatar.next_version(),
             condition,
-            charge,
+            cost,
             Some(guard),
         )
         .await

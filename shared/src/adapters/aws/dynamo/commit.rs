@@ -5,14 +5,16 @@
 //!   within the cap;
 //! - the owner's count of trainings (`USER#<uid>` / `LAUNCHES`) or generations
 //!   (`USER#<uid>` / `GENERATIONS`), conditional on being what it was when the owner's limits
-//!   were checked, so two requests of one user cannot both pass a limit each checked alone.
+//!   were checked, so two requests of one user cannot both pass a limit each checked alone;
+//! - the owner's debit in credits (`credits.rs`): a new ledger entry and the balance, which
+//!   must cover it.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
 use super::{DynamoStore, Item, TableLayout, TableRecord, key, key_parts, n, s, user_pk};
-use crate::domain::{Charge, SpendDay, Usd, UserId};
-use crate::ports::store::{OverBudget, SpendLedger, StoreError, StoreResult};
+use crate::domain::{NotEnoughCredits, SpendDay, Usd, UserId};
+use crate::ports::store::{CommitCost, CommitRefused, SpendLedger, StoreError, StoreResult};
 
 const TOTAL: &str = "TOTAL";
 /// Transactions cancelled only by concurrent commits are tried this often.
@@ -69,17 +71,18 @@ impl DynamoStore {
         Ok(number(&item, "count").unwrap_or(0))
     }
 
-    /// Puts `stored` under `condition`, with the charge and the launch guard if given, in one
-    /// transaction. Past the cap nothing is written (`Ok(Err(_))`); a lost condition on the
-    /// record or the guard is `Conflict` (`NotFound` for a vanished record).
+    /// Puts `stored` under `condition`, with the cost and the count guard if given, in one
+    /// transaction. Past the cap or the balance nothing is written (`Ok(Err(_))`); a lost
+    /// condition on the record or the guard is `Conflict` (`NotFound` for a vanished record).
     pub(super) async fn commit<T: TableRecord>(
         &self,
         record: &T,
         stored: T,
         condition: Condition,
-        charge: Option<&Charge>,
+        cost: &CommitCost,
         guard: Option<CountGuard>,
-    ) -> StoreResult<Result<T, OverBudget>> {
+    ) -> StoreResult<Result<T, CommitRefused>> {
+        let charge = cost.spend.as_ref();
         let mut items = Vec::new();
         let item = stored.item()?;
         let (pk, sk) = key_parts(&item);
@@ -100,7 +103,7 @@ impl DynamoStore {
             let Some(limit) = charge.cap.micros().checked_sub(charge.amount.micros()) else {
                 // More than the whole cap: no day could fit it.
                 let spent = self.spent_on(&charge.day).await?;
-                return Ok(Err(OverBudget { spent }));
+                return Ok(Err(CommitRefused::OverBudget { spent }));
             };
             let expires = chrono::NaiveDate::parse_from_str(charge.day.as_str(), "%Y-%m-%d")
                 .ok()
@@ -145,6 +148,9 @@ impl DynamoStore {
             .map_err(StoreError::backend)?;
             items.push(TransactWriteItem::builder().update(count).build());
         }
+        if let Some(debit) = &cost.debit {
+            items.extend(super::credits::entry_items(&self.table, debit)?);
+        }
         // Concurrent commits on the same day item cancel each other's transactions
         // (TransactionConflict) though every condition holds: those are tried again.
         for attempt in 0..CONFLICT_ATTEMPTS {
@@ -165,7 +171,23 @@ impl DynamoStore {
             if let Some(charge) = charge {
                 let spent = self.spent_on(&charge.day).await?;
                 if !charge.fits(spent) {
-                    return Ok(Err(OverBudget { spent }));
+                    return Ok(Err(CommitRefused::OverBudget { spent }));
+                }
+            }
+            if let Some(debit) = &cost.debit {
+                let balance = self.credits_of(debit.owner).await?;
+                let price = super::credits::needs(debit);
+                if balance < price {
+                    return Ok(Err(CommitRefused::NotEnoughCredits(NotEnoughCredits {
+                        balance,
+                        price,
+                    })));
+                }
+                if self.has_entry(debit).await? {
+                    return Err(StoreError::Conflict(format!(
+                        "{} was paid for already",
+                        record.label()
+                    )));
                 }
             }
             if let Some(guard) = &guard

@@ -2,8 +2,8 @@ use async_trait::async_trait;
 
 use super::commit::{Condition, CountGuard, Counter};
 use super::{DynamoStore, Item, TableRecord, avatar_pk, from_item, to_item, with_in_flight};
-use crate::domain::{AvatarId, Charge, Generation, GenerationId, UserId};
-use crate::ports::store::{GenerationStore, OverBudget, StoreResult, Versioned, generation_entry};
+use crate::domain::{AvatarId, Generation, GenerationId, UserId};
+use crate::ports::store::{GenerationStore, CommitCost, CommitRefused, StoreResult, Versioned, generation_entry};
 
 pub(super) fn generation_sk(id: GenerationId) -> String {
     format!("GEN#{id}")
@@ -35,15 +35,15 @@ impl GenerationStore for DynamoStore {
         &self,
         generation: &Generation,
         seen: u64,
-        charge: Option<&Charge>,
-    ) -> StoreResult<Result<Generation, OverBudget>> {
+        cost: &CommitCost,
+    ) -> StoreResult<Result<Generation, CommitRefused>> {
         let guard = CountGuard {
             owner: generation.owner,
             counter: Counter::Generations,
             seen,
         };
         let stored = generation.next_version();
-        self.commit(generation, stored, Condition::New, charge, Some(guard))
+        self.commit(generation, stored, Condition::New, cost, Some(guard))
             .await
     }
 

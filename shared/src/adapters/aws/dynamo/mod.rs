@@ -9,6 +9,11 @@
 //! | generation      | `AVATAR#<aid>`    | `GEN#<gid>`         | versioned; in-flight index while busy   |
 //! | fal request     | `FALREQ#<rid>`    | `OWNER`             | TTL 30 days                             |
 //! | Telegram update | `UPDATE#<id>`     | `SEEN`              | TTL                                     |
+//! | credits         | `USER#<uid>`      | `CREDITS`           | the balance                             |
+//! | ledger entry    | `USER#<uid>`      | `LEDGER#<key>`      | one per purchase/debit/refund/grant     |
+//! | launch count    | `USER#<uid>`      | `LAUNCHES`          | guards the training limit               |
+//! | generation count| `USER#<uid>`      | `GENERATIONS`       | guards the generation limits            |
+//! | day's spend     | `SPEND#<day>`     | `TOTAL`             | micro-dollars; TTL 40 days              |
 //!
 //! Keying avatars under their owner makes ownership structural: a lookup with the wrong user
 //! id finds nothing. The sparse GSI `in_flight` (`inflight_pk`, `inflight_sk`) holds only items
@@ -17,6 +22,7 @@
 
 mod avatars;
 mod commit;
+mod credits;
 mod fal_requests;
 mod generations;
 mod in_flight;

@@ -4,8 +4,8 @@ use rusqlite::types::Value;
 
 use super::counters::{self, Counter};
 use super::{EmbeddedStore, Row, RowWrite, db_err, many, one};
-use crate::domain::{Avatar, AvatarId, AvatarStatus, Charge, UserId};
-use crate::ports::store::{AvatarStore, OverBudget, StoreResult, Versioned, avatar_entry};
+use crate::domain::{Avatar, AvatarId, AvatarStatus, UserId};
+use crate::ports::store::{AvatarStore, CommitCost, CommitRefused, StoreResult, Versioned, avatar_entry};
 
 impl Row for Avatar {
     const TABLE: &'static str = "avatars";
@@ -72,12 +72,12 @@ impl AvatarStore for EmbeddedStore {
         &self,
         avatar: &Avatar,
         launches_seen: u64,
-        charge: Option<&Charge>,
-    ) -> StoreResult<Result<Avatar, OverBudget>> {
+        cost: &CommitCost,
+    ) -> StoreResult<Result<Avatar, CommitRefused>> {
         let stored = avatar.next_version();
         let write = RowWrite::replace(&stored, avatar)?;
         let guard = Some((avatar.owner, Counter::Trainings, launches_seen));
-        self.commit(stored, write, charge, guard).await
+        self.commit(stored, write, cost, guard).await
     }
 
     async fn delete_avatar(&self, owner: UserId, id: AvatarId) -> StoreResult<()> {

@@ -4,8 +4,8 @@ use rusqlite::types::Value;
 
 use super::counters::{self, Counter};
 use super::{EmbeddedStore, Row, RowWrite, many, one};
-use crate::domain::{AvatarId, Charge, Generation, GenerationId, UserId};
-use crate::ports::store::{GenerationStore, OverBudget, StoreResult, Versioned, generation_entry};
+use crate::domain::{AvatarId, Generation, GenerationId, UserId};
+use crate::ports::store::{GenerationStore, CommitCost, CommitRefused, StoreResult, Versioned, generation_entry};
 
 impl Row for Generation {
     const TABLE: &'static str = "generations";
@@ -39,12 +39,12 @@ impl GenerationStore for EmbeddedStore {
         &self,
         generation: &Generation,
         seen: u64,
-        charge: Option<&Charge>,
-    ) -> StoreResult<Result<Generation, OverBudget>> {
+        cost: &CommitCost,
+    ) -> StoreResult<Result<Generation, CommitRefused>> {
         let stored = generation.next_version();
         let write = RowWrite::create(&stored, generation)?;
         let guard = Some((generation.owner, Counter::Generations, seen));
-        self.commit(stored, write, charge, guard).await
+        self.commit(stored, write, cost, guard).await
     }
 
     async fn get_generation(

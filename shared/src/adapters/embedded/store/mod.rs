@@ -4,6 +4,7 @@
 
 mod avatars;
 mod counters;
+mod credits;
 mod fal_requests;
 mod generations;
 mod in_flight;
@@ -18,8 +19,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::db::Database;
-use crate::domain::{Charge, UserId};
-use crate::ports::store::{OverBudget, StoreError, StoreResult, Versioned};
+use crate::domain::UserId;
+use crate::ports::store::{CommitCost, CommitRefused, StoreError, StoreResult, Versioned};
 
 /// The record store on the embedded database.
 #[derive(Clone)]
@@ -215,17 +216,19 @@ impl EmbeddedStore {
         Ok(stored)
     }
 
-    /// `write` with the charge and the launch guard if given, in one transaction: nothing
-    /// happens if the day's spend would pass the cap (`Ok(Err(_))`), if the owner's count
-    /// moved (`Conflict`), or if the write's condition fails.
+    /// `write` with the cost and the count guard if given, in one transaction: nothing
+    /// happens if the day's spend would pass the cap or the debit the owner's balance
+    /// (`Ok(Err(_))`), if the owner's count moved (`Conflict`), or if the write's condition
+    /// fails.
     async fn commit<T: Row>(
         &self,
         stored: T,
         write: RowWrite,
-        charge: Option<&Charge>,
+        cost: &CommitCost,
         guard: Option<(UserId, counters::Counter, u64)>,
-    ) -> StoreResult<Result<T, OverBudget>> {
-        let charge = charge.cloned();
+    ) -> StoreResult<Result<T, CommitRefused>> {
+        let charge = cost.spend.clone();
+        let debit = cost.debit.clone();
         let refused = self
             .db
             .run(move |conn| {
@@ -233,7 +236,19 @@ impl EmbeddedStore {
                 if let Some(charge) = &charge {
                     let spent = spend::spent(&tx, charge.day.as_str())?;
                     if !charge.fits(spent) {
-                        return Ok(Some(OverBudget { spent }));
+                        return Ok(Some(CommitRefused::OverBudget { spent }));
+                    }
+                }
+                if let Some(debit) = &debit {
+                    match credits::apply(&tx, debit)? {
+                        Ok(Some(_)) => {}
+                        Ok(None) => {
+                            return Err(StoreError::Conflict(format!(
+                                "work {} was paid for already",
+                                debit.key()
+                            )));
+                        }
+                        Err(short) => return Ok(Some(CommitRefused::NotEnoughCredits(short))),
                     }
                 }
                 if let Some((owner, counter, seen)) = guard {

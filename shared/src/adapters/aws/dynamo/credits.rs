@@ -1,0 +1,154 @@
+//! Credits: `USER#<uid>` / `CREDITS` holds the balance (`credits`), `USER#<uid>` /
+//! `LEDGER#<entry key>` each entry. An entry and the balance change are one
+//! TransactWriteItems: the entry must be new and, for a negative delta, the balance at least
+//! what it takes, so neither a repeat nor an overdraft writes anything.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+
+use super::{DynamoStore, Item, TableLayout, from_item, key, n, s, to_item, user_pk};
+use crate::domain::{Credits, LedgerEntry, NotEnoughCredits, UserId};
+use crate::ports::store::{Applied, CreditLedger, StoreError, StoreResult};
+
+const BALANCE: &str = "CREDITS";
+const LEDGER: &str = "LEDGER#";
+/// Transactions cancelled only by concurrent writes to the same balance are tried this often.
+const CONFLICT_ATTEMPTS: u32 = 8;
+
+fn entry_sk(key: &str) -> String {
+    format!("{LEDGER}{key}")
+}
+
+/// What a negative entry needs in the balance (0 for a credit).
+pub(super) fn needs(entry: &LedgerEntry) -> Credits {
+    Credits(entry.delta.min(0).unsigned_abs())
+}
+
+/// The two writes of an entry, to go into a transaction (alone or with a commit).
+pub(super) fn entry_items(table: &str, entry: &LedgerEntry) -> StoreResult<[TransactWriteItem; 2]> {
+    let item = to_item(entry, user_pk(entry.owner), entry_sk(&entry.key()), "ledger")?;
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#pk)")
+        .expression_attribute_names("#pk", TableLayout::PARTITION_KEY)
+        .build()
+        .map_err(StoreError::backend)?;
+    let update = Update::builder()
+        .table_name(table)
+        .set_key(Some(key(user_pk(entry.owner), BALANCE.into())))
+        .update_expression("ADD #c :delta SET #entity = :credits")
+        .expression_attribute_names("#c", "credits")
+        .expression_attribute_names("#entity", "entity")
+        .expression_attribute_values(":delta", n(entry.delta))
+        .expression_attribute_values(":credits", s("credits"));
+    let need = needs(entry);
+    let update = if need.0 > 0 {
+        update
+            .condition_expression("#c >= :need")
+            .expression_attribute_values(":need", n(need.0))
+    } else {
+        update
+    }
+    .build()
+    .map_err(StoreError::backend)?;
+    Ok([
+        TransactWriteItem::builder().put(put).build(),
+        TransactWriteItem::builder().update(update).build(),
+    ])
+}
+
+fn balance_of(owner: UserId, item: Option<Item>) -> StoreResult<Credits> {
+    let Some(value) = item.as_ref().and_then(|i| i.get("credits")) else {
+        return Ok(Credits(0));
+    };
+    let raw = value.as_n().map_err(|_| corrupt(owner, "credits is not a number"))?;
+    // ADD on a negative would be a bug elsewhere: say so rather than show a huge number.
+    raw.parse::<u64>()
+        .map(Credits)
+        .map_err(|_| corrupt(owner, &format!("credits is not a balance: {raw}")))
+}
+
+fn corrupt(owner: UserId, reason: &str) -> StoreError {
+    StoreError::Corrupt {
+        key: format!("{}/{BALANCE}", user_pk(owner)),
+        reason: reason.to_owned(),
+    }
+}
+
+impl DynamoStore {
+    pub(super) async fn credits_of(&self, owner: UserId) -> StoreResult<Credits> {
+        balance_of(owner, self.get(user_pk(owner), BALANCE.into()).await?)
+    }
+
+    pub(super) async fn has_entry(&self, entry: &LedgerEntry) -> StoreResult<bool> {
+        Ok(self
+            .get(user_pk(entry.owner), entry_sk(&entry.key()))
+            .await?
+            .is_some())
+    }
+}
+
+#[async_trait]
+impl CreditLedger for DynamoStore {
+    async fn balance(&self, owner: UserId) -> StoreResult<Credits> {
+        self.credits_of(owner).await
+    }
+
+    async fn ledger(&self, owner: UserId, limit: usize) -> StoreResult<Vec<LedgerEntry>> {
+        // Keyed for idempotency, not time: the user's entries are read and ordered here.
+        let items = self.query_prefix(user_pk(owner), LEDGER, true, None).await?;
+        let mut entries = items
+            .into_iter()
+            .map(from_item::<LedgerEntry>)
+            .collect::<StoreResult<Vec<_>>>()?;
+        entries.sort_by_key(|e| std::cmp::Reverse(e.at));
+        entries.truncate(limit);
+        Ok(entries)
+    }
+
+    async fn ledger_entry(&self, owner: UserId, key: &str) -> StoreResult<Option<LedgerEntry>> {
+        self.get(user_pk(owner), entry_sk(key))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn apply_entry(
+        &self,
+        entry: &LedgerEntry,
+    ) -> StoreResult<Result<Applied, NotEnoughCredits>> {
+        let items = entry_items(&self.table, entry)?;
+        for attempt in 0..CONFLICT_ATTEMPTS {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.to_vec()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(Ok(Applied::New(self.credits_of(entry.owner).await?))),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_transaction_canceled_exception()) => {}
+                Err(e) => return Err(super::sdk_err(e)),
+            }
+            if self.has_entry(entry).await? {
+                return Ok(Ok(Applied::Repeat(self.credits_of(entry.owner).await?)));
+            }
+            let balance = self.credits_of(entry.owner).await?;
+            let price = needs(entry);
+            if balance < price {
+                return Ok(Err(NotEnoughCredits { balance, price }));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(
+                10 * (1 << attempt) + u64::from(rand::random::<u8>() % 20),
+            ))
+            .await;
+        }
+        Err(StoreError::Conflict(format!(
+            "concurrent writes kept cancelling ledger entry {}",
+            entry.key()
+        )))
+    }
+}
