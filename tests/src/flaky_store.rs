@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use async_trait::async_trait;
 use fluxbot::domain::{
-    Avatar, AvatarId, AvatarStatus, Charge, ContentHash, Generation, GenerationId, Photo, SpendDay,
-    Timestamp, Usd, UserId, UserProfile,
+    Avatar, AvatarId, AvatarStatus, ContentHash, Credits, Generation, GenerationId, LedgerEntry,
+    NotEnoughCredits, Photo, SpendDay, Timestamp, Usd, UserId, UserProfile,
 };
 use fluxbot::ports::{
-    AvatarStore, FalRequestOwner, FalRequests, GenerationStore, InFlightCursor, InFlightIndex,
-    InFlightPage, OverBudget, PhotoAdded, PhotoStore, RecordStore, SpendLedger, StoreError,
-    StoreResult, UpdateClaim, UpdateLog, UserStore,
+    Applied, AvatarStore, CommitCost, CommitRefused, CreditLedger, FalRequestOwner, FalRequests,
+    GenerationStore, InFlightCursor, InFlightIndex, InFlightPage, PhotoAdded, PhotoStore,
+    RecordStore, SpendLedger, StoreError, StoreResult, UpdateClaim, UpdateLog, UserStore,
 };
 
 pub struct FlakyStore {
@@ -70,10 +70,10 @@ impl AvatarStore for FlakyStore {
         &self,
         avatar: &Avatar,
         launches_seen: u64,
-        charge: Option<&Charge>,
-    ) -> StoreResult<Result<Avatar, OverBudget>> {
+        cost: &CommitCost,
+    ) -> StoreResult<Result<Avatar, CommitRefused>> {
         self.inner
-            .enqueue_avatar(avatar, launches_seen, charge)
+            .enqueue_avatar(avatar, launches_seen, cost)
             .await
     }
     async fn create_avatar(&self, avatar: &Avatar) -> StoreResult<Avatar> {
@@ -131,9 +131,9 @@ impl GenerationStore for FlakyStore {
         &self,
         generation: &Generation,
         seen: u64,
-        charge: Option<&Charge>,
-    ) -> StoreResult<Result<Generation, OverBudget>> {
-        self.inner.start_generation(generation, seen, charge).await
+        cost: &CommitCost,
+    ) -> StoreResult<Result<Generation, CommitRefused>> {
+        self.inner.start_generation(generation, seen, cost).await
     }
     async fn create_generation(&self, generation: &Generation) -> StoreResult<Generation> {
         self.inner.create_generation(generation).await
@@ -215,5 +215,24 @@ fn take_one(left: &AtomicU32) -> bool {
 impl SpendLedger for FlakyStore {
     async fn spent_on(&self, day: &SpendDay) -> StoreResult<Usd> {
         self.inner.spent_on(day).await
+    }
+}
+
+#[async_trait]
+impl CreditLedger for FlakyStore {
+    async fn balance(&self, owner: UserId) -> StoreResult<Credits> {
+        self.inner.balance(owner).await
+    }
+    async fn ledger(&self, owner: UserId, limit: usize) -> StoreResult<Vec<LedgerEntry>> {
+        self.inner.ledger(owner, limit).await
+    }
+    async fn ledger_entry(&self, owner: UserId, key: &str) -> StoreResult<Option<LedgerEntry>> {
+        self.inner.ledger_entry(owner, key).await
+    }
+    async fn apply_entry(
+        &self,
+        entry: &LedgerEntry,
+    ) -> StoreResult<Result<Applied, NotEnoughCredits>> {
+        self.inner.apply_entry(entry).await
     }
 }

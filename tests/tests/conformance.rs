@@ -68,6 +68,31 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn entries_apply_once_and_never_overdraw() {
+                c::entries_apply_once_and_never_overdraw(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn concurrent_debits_never_overspend() {
+                c::concurrent_debits_never_overspend(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn one_purchase_per_charge_id() {
+                c::one_purchase_per_charge_id(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn a_debited_enqueue_is_all_or_nothing() {
+                c::a_debited_enqueue_is_all_or_nothing(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn concurrent_generations_share_one_balance() {
+                c::concurrent_generations_share_one_balance(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn fal_requests_route_to_their_owner() {
                 c::fal_requests_route_to_their_owner(&*backend().await.store).await;
             }

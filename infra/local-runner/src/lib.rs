@@ -151,7 +151,7 @@ impl LocalBot {
                 match self.conversation.process(&update).await {
                     Ok(processed) => {
                         if let Processed::Done(Some(answer)) = processed
-                            && let Err(e) = telegram.answer_callback(&answer).await
+                            && let Err(e) = telegram.answer(&answer).await
                         {
                             tracing::warn!(error = %e, "could not answer a callback query");
                         }

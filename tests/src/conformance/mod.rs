@@ -3,6 +3,7 @@
 
 mod avatars;
 mod blobs;
+mod credits;
 mod fal_requests;
 mod generations;
 mod in_flight;
@@ -14,6 +15,7 @@ mod users;
 
 pub use avatars::*;
 pub use blobs::*;
+pub use credits::*;
 pub use fal_requests::*;
 pub use generations::*;
 pub use in_flight::*;

@@ -3,6 +3,14 @@
 
 use super::*;
 
+/// A commit that only adds `charge` to its day.
+fn spend(charge: &Charge) -> CommitCost {
+    CommitCost {
+        spend: Some(charge.clone()),
+        debit: None,
+    }
+}
+
 /// A day of its own, so tests sharing a table do not share a day's spend.
 fn some_day() -> Timestamp {
     T0.plus(secs(86_400 * u64::from(rand::random::<u16>())))
@@ -23,7 +31,7 @@ pub async fn charges_never_pass_the_daily_cap(store: &dyn RecordStore) {
         async move {
             (
                 g.clone(),
-                store.start_generation(&g, 0, Some(&charge)).await,
+                store.start_generation(&g, 0, &spend(&charge)).await,
             )
         }
     });
@@ -42,7 +50,8 @@ pub async fn charges_never_pass_the_daily_cap(store: &dyn RecordStore) {
                         .is_some()
                 );
             }
-            Err(OverBudget { spent }) => {
+            Err(CommitRefused::NotEnoughCredits(short)) => panic!("no debit asked: {short:?}"),
+            Err(CommitRefused::OverBudget { spent }) => {
                 assert!(
                     spent.micros() + 300_000 > 1_000_000,
                     "refused with room: {spent:?}"
@@ -70,7 +79,7 @@ pub async fn charges_never_pass_the_daily_cap(store: &dyn RecordStore) {
     let tomorrow = cap.charge(Usd::parse("0.30").unwrap(), next).unwrap();
     assert!(
         store
-            .start_generation(&generation(&avatar, next), 0, Some(&tomorrow))
+            .start_generation(&generation(&avatar, next), 0, &spend(&tomorrow))
             .await
             .unwrap()
             .is_ok()
@@ -79,7 +88,7 @@ pub async fn charges_never_pass_the_daily_cap(store: &dyn RecordStore) {
     let huge = cap.charge(Usd::parse("2").unwrap(), next).unwrap();
     assert!(
         store
-            .start_generation(&generation(&avatar, next), 1, Some(&huge))
+            .start_generation(&generation(&avatar, next), 1, &spend(&huge))
             .await
             .unwrap()
             .is_err()
@@ -101,14 +110,14 @@ pub async fn a_charged_enqueue_is_all_or_nothing(store: &dyn RecordStore) {
         ..queued.clone()
     };
     assert!(matches!(
-        store.enqueue_avatar(&stale, 0, Some(&four)).await,
+        store.enqueue_avatar(&stale, 0, &spend(&four)).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(store.spent_on(&SpendDay::of(day)).await.unwrap(), Usd(0));
 
     // Written with its charge.
     let stored = store
-        .enqueue_avatar(&queued, 0, Some(&four))
+        .enqueue_avatar(&queued, 0, &spend(&four))
         .await
         .unwrap()
         .expect("within the cap");
@@ -124,12 +133,12 @@ pub async fn a_charged_enqueue_is_all_or_nothing(store: &dyn RecordStore) {
     let other = step(store, &other, AvatarEvent::MinimumReached, T0).await;
     let other_queued = other.apply(AvatarEvent::Enqueue, T0).unwrap();
     let refused = store
-        .enqueue_avatar(&other_queued, 1, Some(&four))
+        .enqueue_avatar(&other_queued, 1, &spend(&four))
         .await
         .unwrap();
     assert_eq!(
         refused,
-        Err(OverBudget {
+        Err(CommitRefused::OverBudget {
             spent: Usd::parse("4").unwrap()
         })
     );
@@ -152,7 +161,7 @@ pub async fn one_enqueue_per_launch_count(store: &dyn RecordStore) {
     let results = join_all(
         queued
             .iter()
-            .map(|(_, q)| async move { store.enqueue_avatar(q, seen, None).await }),
+            .map(|(_, q)| async move { store.enqueue_avatar(q, seen, &CommitCost::default()).await }),
     )
     .await;
     let won = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
@@ -197,9 +206,10 @@ pub async fn one_generation_start_per_count(store: &dyn RecordStore) {
     let avatar = training_since(store, owner, T0).await;
     assert_eq!(store.generation_count(owner).await.unwrap(), 0);
     let (a, b) = (generation(&avatar, T0), generation(&avatar, T0));
+    let free = CommitCost::default();
     let (ra, rb) = futures::join!(
-        store.start_generation(&a, 0, None),
-        store.start_generation(&b, 0, None)
+        store.start_generation(&a, 0, &free),
+        store.start_generation(&b, 0, &free)
     );
     let results = [ra, rb];
     assert_eq!(results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count(), 1);
