@@ -719,7 +719,10 @@ fn read_billing(env: &mut EnvReader) -> Option<crate::domain::Billing> {
         "free" => Some(Billing::Free),
         "stars" => {
             if packs.is_empty() {
-                env.reject("CREDIT_PACKS", "is empty: with BILLING=stars nothing could be bought");
+                env.reject(
+                    "CREDIT_PACKS",
+                    "is empty: with BILLING=stars nothing could be bought",
+                );
                 return None;
             }
             Some(Billing::Stars {

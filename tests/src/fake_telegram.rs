@@ -119,6 +119,17 @@ struct State {
     webhook: Option<Value>,
     /// The last delivery error getWebhookInfo reports: (unix time, message).
     webhook_error: Option<(i64, String)>,
+    /// Stars payments made (charge id -> payer, Stars, refunded).
+    payments: HashMap<String, (i64, u32, bool)>,
+}
+
+/// An invoice the bot sent, as the user's client would show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentInvoice {
+    pub chat_id: i64,
+    pub title: String,
+    pub payload: String,
+    pub stars: u32,
 }
 
 #[derive(Clone)]
@@ -214,6 +225,58 @@ impl FakeTelegram {
 
     pub fn calls(&self) -> Vec<Call> {
         self.state.lock().unwrap().calls.clone()
+    }
+
+    /// The invoices the bot sent, oldest first.
+    pub fn invoices(&self) -> Vec<SentInvoice> {
+        self.calls_of("sendInvoice")
+            .iter()
+            .filter(|c| c.ok)
+            .filter_map(|c| validate_invoice(&c.params).ok())
+            .collect()
+    }
+
+    /// The user pays `invoice`: Telegram records the charge (so it can be refunded) and
+    /// returns what it posts, the `pre_checkout_query` update and then, if the bot said ok,
+    /// the `successful_payment` one.
+    pub fn pay(
+        &self,
+        invoice: &SentInvoice,
+        user: updates::User,
+        charge_id: &str,
+        update_ids: (u32, u32),
+    ) -> (Value, Value) {
+        self.state
+            .lock()
+            .unwrap()
+            .payments
+            .insert(charge_id.to_owned(), (user.id, invoice.stars, false));
+        (
+            updates::pre_checkout_query(
+                update_ids.0,
+                user,
+                charge_id,
+                invoice.stars,
+                &invoice.payload,
+            ),
+            updates::successful_payment(
+                update_ids.1,
+                user,
+                charge_id,
+                invoice.stars,
+                &invoice.payload,
+            ),
+        )
+    }
+
+    /// Whether Telegram gave back the Stars of this charge.
+    pub fn refunded(&self, charge_id: &str) -> bool {
+        self.state
+            .lock()
+            .unwrap()
+            .payments
+            .get(charge_id)
+            .is_some_and(|p| p.2)
     }
 
     pub fn calls_of(&self, method: &str) -> Vec<Call> {
@@ -515,6 +578,47 @@ impl State {
                 }
                 Ok(info)
             }
+            "sendinvoice" => {
+                let chat_id = self.reachable_chat(p)?;
+                let invoice = validate_invoice(p)?;
+                let message =
+                    self.add_message(chat_id, invoice.title.clone(), Vec::new(), None, None);
+                let mut json = message_json(&message, p);
+                json.as_object_mut().unwrap().remove("text");
+                json["invoice"] = json!({"title": invoice.title, "description": p["description"],
+                    "start_parameter": "", "currency": "XTR", "total_amount": invoice.stars});
+                Ok(json)
+            }
+            "answerprecheckoutquery" => {
+                if p["pre_checkout_query_id"]
+                    .as_str()
+                    .is_none_or(str::is_empty)
+                {
+                    return Err(bad_request("QUERY_ID_INVALID"));
+                }
+                match p["ok"].as_bool() {
+                    Some(true) => Ok(Value::Bool(true)),
+                    Some(false) if p["error_message"].as_str().is_some_and(|e| !e.is_empty()) => {
+                        Ok(Value::Bool(true))
+                    }
+                    Some(false) => Err(bad_request("error_message is required when ok is false")),
+                    None => Err(bad_request("parameter \"ok\" is required")),
+                }
+            }
+            "refundstarpayment" => {
+                let user = p["user_id"].as_i64().unwrap_or_default();
+                let charge = p["telegram_payment_charge_id"].as_str().unwrap_or_default();
+                match self.payments.get_mut(charge) {
+                    Some((payer, _, refunded)) if *payer == user => {
+                        if *refunded {
+                            return Err(bad_request("CHARGE_ALREADY_REFUNDED"));
+                        }
+                        *refunded = true;
+                        Ok(Value::Bool(true))
+                    }
+                    _ => Err(bad_request("CHARGE_NOT_FOUND")),
+                }
+            }
             "setmycommands" | "sendchataction" => Ok(Value::Bool(true)),
             "getme" => Ok(json!({"id": BOT_ID, "is_bot": true, "first_name": "Flux",
                                   "username": "flux_test_bot", "can_join_groups": false,
@@ -699,6 +803,48 @@ fn check_html(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// What Telegram checks of a Stars invoice: title 1-32 and description 1-255 characters,
+/// payload 1-128 bytes, currency XTR with no provider token, exactly one price.
+fn validate_invoice(p: &Value) -> Result<SentInvoice, (u16, Value)> {
+    let text = |name: &str| p[name].as_str().unwrap_or_default().to_owned();
+    let (title, description, payload) = (text("title"), text("description"), text("payload"));
+    if !(1..=32).contains(&title.chars().count()) {
+        return Err(bad_request("INVOICE_TITLE_INVALID"));
+    }
+    if !(1..=255).contains(&description.chars().count()) {
+        return Err(bad_request("INVOICE_DESCRIPTION_INVALID"));
+    }
+    if !(1..=128).contains(&payload.len()) {
+        return Err(bad_request("INVOICE_PAYLOAD_INVALID"));
+    }
+    if p["currency"] != "XTR" {
+        return Err(bad_request("CURRENCY_INVALID"));
+    }
+    if p["provider_token"].as_str().is_some_and(|t| !t.is_empty()) {
+        return Err(bad_request(
+            "PROVIDER_TOKEN_INVALID: Stars invoices take no provider token",
+        ));
+    }
+    let prices = p["prices"].as_array().cloned().unwrap_or_default();
+    let [price] = prices.as_slice() else {
+        return Err(bad_request(
+            "STARS_INVOICE_INVALID: exactly one price is allowed",
+        ));
+    };
+    let stars = price["amount"]
+        .as_u64()
+        .filter(|a| (1..=10_000).contains(a));
+    let Some(stars) = stars else {
+        return Err(bad_request("INVOICE_AMOUNT_INVALID"));
+    };
+    Ok(SentInvoice {
+        chat_id: p["chat_id"].as_i64().unwrap_or_default(),
+        title,
+        payload,
+        stars: stars as u32,
+    })
+}
+
 fn message_json(m: &ChatMessage, p: &Value) -> Value {
     let mut json = json!({
         "message_id": m.message_id,
@@ -792,6 +938,44 @@ pub mod updates {
             json!({"sticker": {"file_id": "CAACAgIAAxkBAAEStickerId", "file_unique_id": "AgADStk",
                                "type": "regular", "width": 512, "height": 512,
                                "is_animated": false, "is_video": false}}),
+        )
+    }
+
+    /// Telegram asks whether the order stands, before taking the user's Stars.
+    pub fn pre_checkout_query(
+        update_id: u32,
+        u: User,
+        query: &str,
+        stars: u32,
+        payload: &str,
+    ) -> Value {
+        json!({"update_id": update_id, "pre_checkout_query": {
+            "id": format!("pcq{query}"),
+            "from": user_json(u),
+            "currency": "XTR",
+            "total_amount": stars,
+            "invoice_payload": payload,
+        }})
+    }
+
+    /// The service message of a completed Stars payment.
+    pub fn successful_payment(
+        update_id: u32,
+        u: User,
+        charge_id: &str,
+        stars: u32,
+        payload: &str,
+    ) -> Value {
+        message(
+            update_id,
+            u,
+            json!({"successful_payment": {
+                "currency": "XTR",
+                "total_amount": stars,
+                "invoice_payload": payload,
+                "telegram_payment_charge_id": charge_id,
+                "provider_payment_charge_id": "",
+            }}),
         )
     }
 

@@ -72,9 +72,7 @@ impl AvatarStore for FlakyStore {
         launches_seen: u64,
         cost: &CommitCost,
     ) -> StoreResult<Result<Avatar, CommitRefused>> {
-        self.inner
-            .enqueue_avatar(avatar, launches_seen, cost)
-            .await
+        self.inner.enqueue_avatar(avatar, launches_seen, cost).await
     }
     async fn create_avatar(&self, avatar: &Avatar) -> StoreResult<Avatar> {
         self.inner.create_avatar(avatar).await

@@ -29,15 +29,15 @@ async fn set_webhook_registers_the_secret_updates_and_commands() {
         out,
         "webhook set: https://abc123.execute-api.eu-central-1.amazonaws.com/telegram/webhook\n\
          pending updates dropped\n\
-         commands registered (default): 7\n\
-         commands registered (ru): 7\n\
-         commands registered (en): 7\n"
+         commands registered (default): 10\n\
+         commands registered (ru): 10\n\
+         commands registered (en): 10\n"
     );
     let webhook = telegram.webhook().unwrap();
     assert_eq!(webhook["secret_token"], "s3cret_-TOKEN");
     assert_eq!(
         webhook["allowed_updates"],
-        json!(["message", "callback_query"])
+        json!(["message", "callback_query", "pre_checkout_query"])
     );
     assert_eq!(webhook["drop_pending_updates"], true);
     let commands = telegram.calls_of("setMyCommands");
@@ -88,7 +88,7 @@ async fn webhook_info_says_why_updates_do_not_arrive() {
          last delivery error: 2026-11-21 07:00:00 UTC: Wrong response from the webhook: 401 Unauthorized\n  \
          hint: the webhook answered 401: TELEGRAM_WEBHOOK_SECRET differs from the secret given to set-webhook; run set-webhook again\n\
          max connections: 40\n\
-         allowed updates: message, callback_query\n"
+         allowed updates: message, callback_query, pre_checkout_query\n"
     );
 }
 

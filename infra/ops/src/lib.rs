@@ -1,6 +1,10 @@
 //! Operator commands that talk to Telegram. Each returns the text to print, so tests can
 //! check exactly what an operator sees.
 
+mod credits;
+
+pub use credits::{balance, grant, refund_star_payment};
+
 use std::fmt::Write;
 
 use std::time::Duration;
@@ -93,6 +97,14 @@ pub fn describe(info: &WebhookStatus) -> String {
     }
     if !info.allowed_updates.is_empty() {
         let _ = writeln!(out, "allowed updates: {}", info.allowed_updates.join(", "));
+        if !info
+            .allowed_updates
+            .iter()
+            .any(|u| u == "pre_checkout_query")
+        {
+            // Telegram cancels a Stars payment whose pre-checkout goes unanswered.
+            out.push_str("  hint: pre_checkout_query is not delivered, so Stars purchases fail; run set-webhook again\n");
+        }
     }
     out
 }

@@ -5,6 +5,9 @@
 //! fluxbot-ops webhook-info
 //! fluxbot-ops [--stack <name>] stats [--table <name>]
 //! fluxbot-ops [--stack <name>] redrive [--dead-letter-queue-url <url>] [--queue-url <url>]
+//! fluxbot-ops [--stack <name>] balance <user id> [--table <name>]
+//! fluxbot-ops [--stack <name>] grant <user id> <credits> --request-id <id> [--table <name>]
+//! fluxbot-ops [--stack <name>] refund-star-payment <user id> <charge id> [--table <name>]
 //! ```
 //! With `--stack` (or `FLUXBOT_STACK`) the URLs and names come from the stack's outputs; a
 //! flag (or its variable) given explicitly wins. `TELEGRAM_TOKEN` (and
@@ -43,6 +46,28 @@ enum Command {
     /// Avatars by status, work in flight and the oldest in-flight age.
     Stats {
         /// The stack's TableName output.
+        #[arg(long, env = "TABLE_NAME")]
+        table: Option<String>,
+    },
+    /// A user's credits and newest ledger entries.
+    Balance {
+        user: i64,
+        #[arg(long, env = "TABLE_NAME")]
+        table: Option<String>,
+    },
+    /// Give a user credits, once per request id (repeat it safely after a timeout).
+    Grant {
+        user: i64,
+        credits: u64,
+        #[arg(long)]
+        request_id: String,
+        #[arg(long, env = "TABLE_NAME")]
+        table: Option<String>,
+    },
+    /// Refund a Stars payment: its credits are taken back (refused if spent), then the Stars.
+    RefundStarPayment {
+        user: i64,
+        charge_id: String,
         #[arg(long, env = "TABLE_NAME")]
         table: Option<String>,
     },
@@ -120,6 +145,43 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
             let table = outputs.pick(table, "TableName", "--table")?;
             let store = fluxbot::backend::Backend::aws_records(&sdk().await, &table);
             ops::stats(store.as_ref(), fluxbot::domain::Timestamp::now()).await
+        }
+        Command::Balance { user, table } => {
+            let table = outputs.pick(table, "TableName", "--table")?;
+            let store = fluxbot::backend::Backend::aws_records(&sdk().await, &table);
+            ops::balance(store.as_ref(), fluxbot::domain::UserId(user)).await
+        }
+        Command::Grant {
+            user,
+            credits,
+            request_id,
+            table,
+        } => {
+            let table = outputs.pick(table, "TableName", "--table")?;
+            let store = fluxbot::backend::Backend::aws_records(&sdk().await, &table);
+            ops::grant(
+                store.as_ref(),
+                fluxbot::domain::UserId(user),
+                credits,
+                &request_id,
+            )
+            .await
+        }
+        Command::RefundStarPayment {
+            user,
+            charge_id,
+            table,
+        } => {
+            let table = outputs.pick(table, "TableName", "--table")?;
+            let store = fluxbot::backend::Backend::aws_records(&sdk().await, &table);
+            let telegram = EnvReader::from_process().load::<TelegramSettings>()?;
+            ops::refund_star_payment(
+                store.as_ref(),
+                &TelegramClient::new(&telegram),
+                fluxbot::domain::UserId(user),
+                &charge_id,
+            )
+            .await
         }
         Command::WebhookInfo => {
             let telegram = EnvReader::from_process().load::<TelegramSettings>()?;

@@ -172,8 +172,11 @@ impl Turn<'_> {
             _ => t.cancelled(None),
         };
         self.set_dialogue(DialogueState::Idle);
-        self.send(&Screen::new(text, screens::menu_keyboard(t, &self.bot.limits.billing)))
-            .await;
+        self.send(&Screen::new(
+            text,
+            screens::menu_keyboard(t, &self.bot.limits.billing),
+        ))
+        .await;
         Ok(())
     }
 

@@ -82,7 +82,10 @@ impl Turn<'_> {
             stars: pack.stars,
         };
         // A refused or failed invoice is the user's to tap again; nothing was recorded.
-        self.bot.telegram.send_invoice(self.from.chat, &invoice).await?;
+        self.bot
+            .telegram
+            .send_invoice(self.from.chat, &invoice)
+            .await?;
         Ok(Answer::Silent)
     }
 
@@ -118,11 +121,7 @@ impl Turn<'_> {
             Applied::New(balance) => {
                 tracing::info!(user = %self.user.id, charge_id, credits = %pack.credits, "purchase credited");
                 crate::metrics::count("CreditsPurchased", &[]);
-                crate::metrics::counts(
-                    "StarsReceived",
-                    pack.stars,
-                    &[],
-                );
+                crate::metrics::counts("StarsReceived", pack.stars, &[]);
                 self.send(&Screen::new(
                     t.payment_thanks(pack.credits, balance),
                     screens::menu_keyboard(t, &self.bot.limits.billing),
@@ -140,15 +139,21 @@ impl Turn<'_> {
     pub(super) async fn terms(&mut self, support: bool) {
         let t = self.t();
         let own = match &self.bot.limits.billing {
-            Billing::Stars { terms, support: s, .. } => {
-                if support { s.clone() } else { terms.clone() }
+            Billing::Stars {
+                terms, support: s, ..
+            } => {
+                if support {
+                    s.clone()
+                } else {
+                    terms.clone()
+                }
             }
             Billing::Free => None,
         };
-        let text = own.unwrap_or_else(|| {
-            if support { t.paysupport() } else { t.terms() }.to_owned()
-        });
-        self.send(&Screen::new(text, screens::back_to_menu(t))).await;
+        let text =
+            own.unwrap_or_else(|| if support { t.paysupport() } else { t.terms() }.to_owned());
+        self.send(&Screen::new(text, screens::back_to_menu(t)))
+            .await;
     }
 
     /// The price of the avatar's training and the user's balance, in a paying bot.

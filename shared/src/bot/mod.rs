@@ -411,7 +411,8 @@ impl<'a> Turn<'a> {
                     Some("create") => self.begin_creation(None).await,
                     Some("avatars") => self.show_avatars(None, 0).await?,
                     _ => {
-                        self.send(&screens::main_menu(t, &self.bot.limits.billing)).await;
+                        self.send(&screens::main_menu(t, &self.bot.limits.billing))
+                            .await;
                     }
                 }
             }
@@ -454,8 +455,11 @@ impl<'a> Turn<'a> {
             }
             _ => {
                 let t = self.t();
-                self.send(&Screen::new(t.fallback(), screens::menu_keyboard(t, &self.bot.limits.billing)))
-                    .await;
+                self.send(&Screen::new(
+                    t.fallback(),
+                    screens::menu_keyboard(t, &self.bot.limits.billing),
+                ))
+                .await;
             }
         }
         Ok(())
@@ -471,7 +475,8 @@ impl<'a> Turn<'a> {
                 ) {
                     self.set_dialogue(DialogueState::Idle);
                 }
-                self.show(at, &screens::main_menu(t, &self.bot.limits.billing)).await;
+                self.show(at, &screens::main_menu(t, &self.bot.limits.billing))
+                    .await;
                 Ok(Answer::Silent)
             }
             Callback::Help => {
@@ -487,7 +492,8 @@ impl<'a> Turn<'a> {
                 self.user.language = language;
                 self.user.language_chosen = true;
                 let t = self.t();
-                self.show(at, &screens::main_menu(t, &self.bot.limits.billing)).await;
+                self.show(at, &screens::main_menu(t, &self.bot.limits.billing))
+                    .await;
                 Ok(Answer::Toast(t.language_set()))
             }
             Callback::Create => {

@@ -51,8 +51,11 @@ impl Turn<'_> {
         };
         let Some(avatar) = self.bot.store.get_avatar(self.user.id, avatar_id).await? else {
             self.set_dialogue(crate::domain::DialogueState::Idle);
-            self.send(&Screen::new(t.not_found(), screens::menu_keyboard(t, &self.bot.limits.billing)))
-                .await;
+            self.send(&Screen::new(
+                t.not_found(),
+                screens::menu_keyboard(t, &self.bot.limits.billing),
+            ))
+            .await;
             return Ok(());
         };
         match policy::photo_refusal(&avatar, &self.bot.limits) {

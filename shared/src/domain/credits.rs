@@ -49,10 +49,7 @@ impl Work {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EntryKind {
     /// Credits bought with Stars, keyed by Telegram's charge id.
-    Purchase {
-        charge_id: String,
-        stars: u32,
-    },
+    Purchase { charge_id: String, stars: u32 },
     /// Credits spent on work, at the work's commit point.
     Debit { work: Work },
     /// The credits of a debit given back, because the work failed or delivered nothing.

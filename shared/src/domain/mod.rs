@@ -18,9 +18,7 @@ pub use avatar::{
     OutcomeNotice, Preset, TriggerPhrase,
 };
 pub use blob_key::{BlobKey, InvalidBlobKey};
-pub use credits::{
-    Billing, Credits, EntryKind, LedgerEntry, NotEnoughCredits, Pack, Prices, Work,
-};
+pub use credits::{Billing, Credits, EntryKind, LedgerEntry, NotEnoughCredits, Pack, Prices, Work};
 pub use generation::{
     AspectRatio, GeneratedImage, Generation, GenerationDefaults, GenerationEvent, GenerationState,
     GenerationStatus, IllegalGenerationTransition, ImageCount, Prompt, PromptError,

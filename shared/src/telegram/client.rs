@@ -15,8 +15,8 @@ use teloxide_core::payloads::setters::*;
 use teloxide_core::requests::Requester;
 use teloxide_core::types::{
     AllowedUpdate, BotCommand, CallbackQueryId, InlineKeyboardButton, InlineKeyboardMarkup,
-    InputFile, InputMedia, InputMediaPhoto, LabeledPrice, MessageId, ParseMode,
-    PreCheckoutQueryId, TelegramTransactionId,
+    InputFile, InputMedia, InputMediaPhoto, LabeledPrice, MessageId, ParseMode, PreCheckoutQueryId,
+    TelegramTransactionId,
 };
 use teloxide_core::{ApiError, Bot, RequestError};
 

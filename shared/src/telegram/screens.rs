@@ -98,7 +98,11 @@ pub fn balance(
     packs: &[Pack],
     recent: &[LedgerEntry],
 ) -> Screen {
-    let mut s = format!("{}\n\n<b>{}</b>", t.balance_line(balance), t.prices_heading());
+    let mut s = format!(
+        "{}\n\n<b>{}</b>",
+        t.balance_line(balance),
+        t.prices_heading()
+    );
     for preset in Preset::ALL {
         s.push_str(&format!(
             "\n{}",
@@ -568,7 +572,11 @@ pub fn after_generation(t: &dyn Texts, generation: &Generation) -> Keyboard {
 
 /// The message that tells a training's outcome: a trained avatar is one tap from drawing.
 /// The message that ends a training; a failed one says if its credits went back.
-pub fn training_outcome(t: &dyn Texts, avatar: &Avatar, refunded: Option<Credits>) -> Option<Screen> {
+pub fn training_outcome(
+    t: &dyn Texts,
+    avatar: &Avatar,
+    refunded: Option<Credits>,
+) -> Option<Screen> {
     use crate::domain::AvatarState as S;
     let name = avatar.name.as_str();
     let (text, keyboard) = match &avatar.state {

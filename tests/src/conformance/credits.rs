@@ -29,7 +29,12 @@ pub async fn entries_apply_once_and_never_overdraw(store: &dyn RecordStore) {
         store.apply_entry(&spend).await.unwrap(),
         Ok(Applied::New(Credits(3)))
     );
-    let too_much = debit_for(owner, Work::Generation(GenerationId::new()), 5, T0.plus(secs(2)));
+    let too_much = debit_for(
+        owner,
+        Work::Generation(GenerationId::new()),
+        5,
+        T0.plus(secs(2)),
+    );
     assert_eq!(
         store.apply_entry(&too_much).await.unwrap(),
         Err(NotEnoughCredits {
@@ -74,7 +79,11 @@ pub async fn entries_apply_once_and_never_overdraw(store: &dyn RecordStore) {
 /// Eight debits of 3 at once on a balance of 10: three pass, the balance ends at 1.
 pub async fn concurrent_debits_never_overspend(store: &dyn RecordStore) {
     let owner = random_user();
-    store.apply_entry(&grant(owner, "start", 10)).await.unwrap().unwrap();
+    store
+        .apply_entry(&grant(owner, "start", 10))
+        .await
+        .unwrap()
+        .unwrap();
     let debits: Vec<LedgerEntry> = (0..8)
         .map(|i| {
             debit_for(
@@ -134,7 +143,11 @@ pub async fn one_purchase_per_charge_id(store: &dyn RecordStore) {
 /// A training's debit goes with its move to `queued`: both or neither.
 pub async fn a_debited_enqueue_is_all_or_nothing(store: &dyn RecordStore) {
     let owner = random_user();
-    store.apply_entry(&grant(owner, "start", 5)).await.unwrap().unwrap();
+    store
+        .apply_entry(&grant(owner, "start", 5))
+        .await
+        .unwrap()
+        .unwrap();
     let mut queued = Vec::new();
     for _ in 0..2 {
         let a = collecting(store, owner).await;
@@ -155,7 +168,10 @@ pub async fn a_debited_enqueue_is_all_or_nothing(store: &dyn RecordStore) {
     assert_eq!(store.balance(owner).await.unwrap(), Credits(0));
     assert!(
         store
-            .ledger_entry(owner, &LedgerEntry::debit_key(Work::Training(first_ready.id)))
+            .ledger_entry(
+                owner,
+                &LedgerEntry::debit_key(Work::Training(first_ready.id))
+            )
             .await
             .unwrap()
             .is_some()
@@ -163,7 +179,10 @@ pub async fn a_debited_enqueue_is_all_or_nothing(store: &dyn RecordStore) {
     // The second is short: nothing written, not even the launch count.
     let (second_ready, second) = &queued[1];
     assert_eq!(
-        store.enqueue_avatar(second, 1, &cost(second)).await.unwrap(),
+        store
+            .enqueue_avatar(second, 1, &cost(second))
+            .await
+            .unwrap(),
         Err(CommitRefused::NotEnoughCredits(NotEnoughCredits {
             balance: Credits(0),
             price: Credits(5)
@@ -182,7 +201,11 @@ pub async fn a_debited_enqueue_is_all_or_nothing(store: &dyn RecordStore) {
 pub async fn concurrent_generations_share_one_balance(store: &dyn RecordStore) {
     let owner = random_user();
     let avatar = training_since(store, owner, T0).await;
-    store.apply_entry(&grant(owner, "start", 4)).await.unwrap().unwrap();
+    store
+        .apply_entry(&grant(owner, "start", 4))
+        .await
+        .unwrap()
+        .unwrap();
     let (a, b) = (generation(&avatar, T0), generation(&avatar, T0));
     let cost = |g: &Generation| CommitCost {
         spend: None,

@@ -158,12 +158,11 @@ pub async fn one_enqueue_per_launch_count(store: &dyn RecordStore) {
     }
     let seen = store.launch_count(owner).await.unwrap();
     assert_eq!(seen, 0);
-    let results = join_all(
-        queued
-            .iter()
-            .map(|(_, q)| async move { store.enqueue_avatar(q, seen, &CommitCost::default()).await }),
-    )
-    .await;
+    let results =
+        join_all(queued.iter().map(|(_, q)| async move {
+            store.enqueue_avatar(q, seen, &CommitCost::default()).await
+        }))
+        .await;
     let won = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
     let lost = results
         .iter()

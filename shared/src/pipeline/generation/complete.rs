@@ -102,7 +102,8 @@ impl Pipeline {
             }
             _ => {}
         }
-        if let Err(e) = self.deliver(&finished).await {
+        // Boxed: delivery is the deepest future of a webhook; kept off the worker's stack.
+        if let Err(e) = Box::pin(self.deliver(&finished)).await {
             tracing::warn!(generation = %finished.id, error = %e, "result not delivered now; the sweep will retry");
         }
         Ok(Completion::Applied)

@@ -125,7 +125,7 @@ impl Pipeline {
                     Err(StoreError::Conflict(_) | StoreError::NotFound(_)) => return Ok(()),
                     Err(e) => return Err(e.into()),
                 };
-                self.deliver(&claimed).await?;
+                Box::pin(self.deliver(&claimed)).await?;
                 report.notices_sent += 1;
                 Ok(())
             }

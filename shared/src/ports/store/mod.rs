@@ -80,6 +80,6 @@ impl<T> RecordStore for T where
         + UpdateLog
         + InFlightIndex
         + SpendLedger
-    + CreditLedger
+        + CreditLedger
 {
 }

@@ -606,8 +606,12 @@ impl Texts for En {
     fn entry_name(&self, kind: &EntryKind) -> String {
         match kind {
             EntryKind::Purchase { stars, .. } => format!("bought for {stars} ⭐"),
-            EntryKind::Debit { work: Work::Training(_) } => "training".to_owned(),
-            EntryKind::Debit { work: Work::Generation(_) } => "pictures".to_owned(),
+            EntryKind::Debit {
+                work: Work::Training(_),
+            } => "training".to_owned(),
+            EntryKind::Debit {
+                work: Work::Generation(_),
+            } => "pictures".to_owned(),
             EntryKind::Refund { .. } => "returned: the work failed".to_owned(),
             EntryKind::Grant { .. } => "a gift from the bot's owner".to_owned(),
             EntryKind::PaymentRefund { .. } => "Stars refunded".to_owned(),

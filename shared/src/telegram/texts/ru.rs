@@ -620,8 +620,12 @@ impl Texts for Ru {
     fn entry_name(&self, kind: &EntryKind) -> String {
         match kind {
             EntryKind::Purchase { stars, .. } => format!("покупка за {stars} ⭐"),
-            EntryKind::Debit { work: Work::Training(_) } => "обучение".to_owned(),
-            EntryKind::Debit { work: Work::Generation(_) } => "изображения".to_owned(),
+            EntryKind::Debit {
+                work: Work::Training(_),
+            } => "обучение".to_owned(),
+            EntryKind::Debit {
+                work: Work::Generation(_),
+            } => "изображения".to_owned(),
             EntryKind::Refund { .. } => "возврат: задача не выполнена".to_owned(),
             EntryKind::Grant { .. } => "подарок от владельца бота".to_owned(),
             EntryKind::PaymentRefund { .. } => "возврат Stars".to_owned(),

@@ -6,7 +6,9 @@ use super::{
     with_in_flight,
 };
 use crate::domain::{Avatar, AvatarId, AvatarStatus, UserId};
-use crate::ports::store::{AvatarStore, CommitCost, CommitRefused, StoreResult, Versioned, avatar_entry};
+use crate::ports::store::{
+    AvatarStore, CommitCost, CommitRefused, StoreResult, Versioned, avatar_entry,
+};
 
 impl TableRecord for Avatar {
     fn item(&self) -> StoreResult<Item> {
@@ -57,14 +59,8 @@ impl AvatarStore for DynamoStore {
             seen: launches_seen,
         };
         let condition = Condition::AtVersion(avatar.version);
-        self.commit(
-            avatar,
-            avatar.next_version(),
-            condition,
-            cost,
-            Some(guard),
-        )
-        .await
+        self.commit(avatar, avatar.next_version(), condition, cost, Some(guard))
+            .await
     }
 
     async fn delete_avatar(&self, owner: UserId, id: AvatarId) -> StoreResult<()> {

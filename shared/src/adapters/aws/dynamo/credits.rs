@@ -26,7 +26,12 @@ pub(super) fn needs(entry: &LedgerEntry) -> Credits {
 
 /// The two writes of an entry, to go into a transaction (alone or with a commit).
 pub(super) fn entry_items(table: &str, entry: &LedgerEntry) -> StoreResult<[TransactWriteItem; 2]> {
-    let item = to_item(entry, user_pk(entry.owner), entry_sk(&entry.key()), "ledger")?;
+    let item = to_item(
+        entry,
+        user_pk(entry.owner),
+        entry_sk(&entry.key()),
+        "ledger",
+    )?;
     let put = Put::builder()
         .table_name(table)
         .set_item(Some(item))
@@ -62,7 +67,9 @@ fn balance_of(owner: UserId, item: Option<Item>) -> StoreResult<Credits> {
     let Some(value) = item.as_ref().and_then(|i| i.get("credits")) else {
         return Ok(Credits(0));
     };
-    let raw = value.as_n().map_err(|_| corrupt(owner, "credits is not a number"))?;
+    let raw = value
+        .as_n()
+        .map_err(|_| corrupt(owner, "credits is not a number"))?;
     // ADD on a negative would be a bug elsewhere: say so rather than show a huge number.
     raw.parse::<u64>()
         .map(Credits)
@@ -97,7 +104,9 @@ impl CreditLedger for DynamoStore {
 
     async fn ledger(&self, owner: UserId, limit: usize) -> StoreResult<Vec<LedgerEntry>> {
         // Keyed for idempotency, not time: the user's entries are read and ordered here.
-        let items = self.query_prefix(user_pk(owner), LEDGER, true, None).await?;
+        let items = self
+            .query_prefix(user_pk(owner), LEDGER, true, None)
+            .await?;
         let mut entries = items
             .into_iter()
             .map(from_item::<LedgerEntry>)

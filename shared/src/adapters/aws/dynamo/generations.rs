@@ -3,7 +3,9 @@ use async_trait::async_trait;
 use super::commit::{Condition, CountGuard, Counter};
 use super::{DynamoStore, Item, TableRecord, avatar_pk, from_item, to_item, with_in_flight};
 use crate::domain::{AvatarId, Generation, GenerationId, UserId};
-use crate::ports::store::{GenerationStore, CommitCost, CommitRefused, StoreResult, Versioned, generation_entry};
+use crate::ports::store::{
+    CommitCost, CommitRefused, GenerationStore, StoreResult, Versioned, generation_entry,
+};
 
 pub(super) fn generation_sk(id: GenerationId) -> String {
     format!("GEN#{id}")

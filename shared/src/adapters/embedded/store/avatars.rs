@@ -5,7 +5,9 @@ use rusqlite::types::Value;
 use super::counters::{self, Counter};
 use super::{EmbeddedStore, Row, RowWrite, db_err, many, one};
 use crate::domain::{Avatar, AvatarId, AvatarStatus, UserId};
-use crate::ports::store::{AvatarStore, CommitCost, CommitRefused, StoreResult, Versioned, avatar_entry};
+use crate::ports::store::{
+    AvatarStore, CommitCost, CommitRefused, StoreResult, Versioned, avatar_entry,
+};
 
 impl Row for Avatar {
     const TABLE: &'static str = "avatars";

@@ -5,7 +5,9 @@ use rusqlite::types::Value;
 use super::counters::{self, Counter};
 use super::{EmbeddedStore, Row, RowWrite, many, one};
 use crate::domain::{AvatarId, Generation, GenerationId, UserId};
-use crate::ports::store::{GenerationStore, CommitCost, CommitRefused, StoreResult, Versioned, generation_entry};
+use crate::ports::store::{
+    CommitCost, CommitRefused, GenerationStore, StoreResult, Versioned, generation_entry,
+};
 
 impl Row for Generation {
     const TABLE: &'static str = "generations";
