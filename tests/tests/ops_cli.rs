@@ -245,3 +245,125 @@ async fn stack_outputs_fill_in_what_the_flags_do_not_give() {
         .unwrap_err();
     assert!(unknown.to_string().contains("no-such-stack"), "{unknown}");
 }
+
+/// A buyer of their own, so tests sharing the table do not share a balance.
+fn buyer() -> fluxbot_tests::fake_telegram::updates::User {
+    fluxbot_tests::fake_telegram::updates::User {
+        id: 7_200_000 + i64::from(rand::random::<u16>()),
+        language_code: "en",
+    }
+}
+
+/// A paying bot on moto in which `buyer` has bought 60 credits for 300 Stars (`charge`).
+async fn bought(
+    buyer: fluxbot_tests::fake_telegram::updates::User,
+    charge: &str,
+) -> fluxbot_tests::bot_world::BotWorld {
+    let w = fluxbot_tests::bot_world::BotWorld::new(
+        fluxbot_tests::backends::aws().await,
+        &[("BILLING", "stars"), ("CREDIT_PACKS", "60:300")],
+    )
+    .await;
+    w.say(buyer, "/balance").await;
+    w.press_last(buyer, "60 credits").await;
+    let invoice = w.telegram.invoices().pop().unwrap();
+    let ids = (w.next_update_id(), w.next_update_id());
+    let (pre_checkout, paid) = w.telegram.pay(&invoice, buyer, charge, ids);
+    assert_eq!(w.deliver(&pre_checkout).await.json()["ok"], true);
+    w.deliver(&paid).await;
+    w
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grant_and_balance_apply_once_per_request_id() {
+    use fluxbot::domain::UserId;
+    let store = fluxbot_tests::backends::aws().await.store.clone();
+    let user = UserId(7_200_100 + i64::from(rand::random::<u16>()));
+    let out = ops::balance(store.as_ref(), user).await.unwrap();
+    assert_eq!(
+        out,
+        format!("user {user}: 0 credit(s)\nno ledger entries\n")
+    );
+    let out = ops::grant(store.as_ref(), user, 25, "support-ticket-17")
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        format!("granted 25 credit(s) to user {user}; balance 25\n")
+    );
+    let out = ops::grant(store.as_ref(), user, 25, "support-ticket-17")
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        "request support-ticket-17 was applied before; nothing changed; balance 25\n"
+    );
+    let out = ops::balance(store.as_ref(), user).await.unwrap();
+    assert!(
+        out.starts_with(&format!("user {user}: 25 credit(s)\n")),
+        "{out}"
+    );
+    assert!(out.contains("  +25  grant support-ticket-17\n"), "{out}");
+    assert!(ops::grant(store.as_ref(), user, 0, "x").await.is_err());
+    assert!(ops::grant(store.as_ref(), user, 1, "").await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refund_star_payment_takes_the_credits_back_then_refunds_once() {
+    use fluxbot::domain::{Credits, UserId};
+    let charge = format!("stxRefund{}", rand::random::<u32>());
+    let buyer = buyer();
+    let w = bought(buyer, &charge).await;
+    let store = w.backend.store.clone();
+    let tg = client(&w.telegram);
+    let user = UserId(buyer.id);
+    let out = ops::refund_star_payment(store.as_ref(), &tg, user, &charge)
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        "took back 60 credit(s); balance 0\nTelegram refunded the Stars\n"
+    );
+    assert!(w.telegram.refunded(&charge));
+    assert_eq!(store.balance(user).await.unwrap(), Credits(0));
+    // Again (an operator unsure it went through): nothing more happens.
+    let out = ops::refund_star_payment(store.as_ref(), &tg, user, &charge)
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        "credits were taken back before\nTelegram had refunded the Stars already\n"
+    );
+    assert_eq!(store.balance(user).await.unwrap(), Credits(0));
+    // A charge the user never paid.
+    let err = ops::refund_star_payment(store.as_ref(), &tg, user, "stxUnknown")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no purchase"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_whose_credits_were_spent_is_not_refunded() {
+    use fluxbot::domain::{Credits, GenerationId, LedgerEntry, Timestamp, UserId, Work};
+    let charge = format!("stxSpent{}", rand::random::<u32>());
+    let buyer = buyer();
+    let w = bought(buyer, &charge).await;
+    let store = w.backend.store.clone();
+    let user = UserId(buyer.id);
+    let spent = LedgerEntry::debit(
+        user,
+        Work::Generation(GenerationId::new()),
+        Credits(2),
+        Timestamp::now(),
+    );
+    store.apply_entry(&spent).await.unwrap().unwrap();
+    let err = ops::refund_star_payment(store.as_ref(), &client(&w.telegram), user, &charge)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("partly spent (balance 58)"),
+        "{err}"
+    );
+    assert!(!w.telegram.refunded(&charge), "Telegram was not asked");
+    assert_eq!(store.balance(user).await.unwrap(), Credits(58));
+}

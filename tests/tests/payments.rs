@@ -352,3 +352,104 @@ async fn free_mode_has_no_balance_and_no_prices() {
     );
     assert!(ledger(&w, JOHN).await.is_empty());
 }
+
+/// A paid generation whose every picture fal withholds, and one fal fails: each gives its
+/// credits back once, and the message says so; one that delivers keeps them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generations_that_deliver_nothing_are_paid_back_once() {
+    let w = PipelineWorld::with_env(false, STARS).await;
+    let bot = &w.bot;
+    let owner = UserId(ANNA.id);
+    let gift = LedgerEntry::grant(owner, "welcome", Credits(60), Timestamp::now());
+    bot.backend.store.apply_entry(&gift).await.unwrap().unwrap();
+    let avatar = bot.queued_avatar(ANNA, "portrait", "Anna", "fast", 2).await;
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    let sub = w.fal.submissions().last().unwrap().clone();
+    assert_eq!(
+        w.deliver_ok(&sub, &w.fal.portrait_result(&sub.request_id))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        balance(bot, ANNA).await,
+        Credits(10),
+        "60 - 50 for the training"
+    );
+    let id = avatar.id;
+    bot.press_cb(ANNA, &format!("a:{id}")).await;
+    bot.press_cb(ANNA, &format!("gen:{id}")).await;
+
+    // Two pictures (4 credits), both withheld by the safety filter.
+    bot.say(ANNA, "a red kite").await;
+    assert_eq!(balance(bot, ANNA).await, Credits(6));
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    let sub = w.fal.submissions().last().unwrap().clone();
+    let result = w.fal.generation_result(&sub.request_id, &[true, true]);
+    assert_eq!(w.deliver_ok(&sub, &result).await.status, 200);
+    bot.bot_says(ANNA, "4 credits are back on your balance");
+    assert_eq!(balance(bot, ANNA).await, Credits(10));
+    // fal delivers the same result again: no second refund.
+    assert_eq!(w.deliver_ok(&sub, &result).await.status, 200);
+    assert_eq!(balance(bot, ANNA).await, Credits(10));
+
+    // Failed at fal: paid back, said in place of the "drawing" message.
+    bot.say(ANNA, "a blue kite").await;
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    let sub = w.fal.submissions().last().unwrap().clone();
+    let body = json!({"request_id": sub.request_id, "gateway_request_id": sub.request_id,
+                      "status": "ERROR", "error": "Internal Server Error", "payload": null})
+    .to_string();
+    let now = Timestamp::now().as_secs();
+    let answer = w
+        .post_webhook(
+            sub.webhook.as_deref().unwrap(),
+            w.fal.signed_headers(&sub.request_id, &body, now),
+            &body,
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    let told = bot.telegram.last_message(ANNA.id);
+    told.says("Internal Server Error");
+    told.says("4 credits are back");
+    assert_eq!(balance(bot, ANNA).await, Credits(10));
+
+    // One of two delivered: kept. Then the balance is short for two more.
+    bot.say(ANNA, "a green kite").await;
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    let sub = w.fal.submissions().last().unwrap().clone();
+    let result = w.fal.generation_result(&sub.request_id, &[false, true]);
+    assert_eq!(w.deliver_ok(&sub, &result).await.status, 200);
+    bot.bot_says(ANNA, "1 hidden")
+        .never_says("credits are back");
+    assert_eq!(balance(bot, ANNA).await, Credits(6));
+    bot.say(ANNA, "a white kite").await;
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    let sub = w.fal.submissions().last().unwrap().clone();
+    let result = w.fal.generation_result(&sub.request_id, &[false, false]);
+    w.deliver_ok(&sub, &result).await;
+    assert_eq!(balance(bot, ANNA).await, Credits(2));
+    bot.say(ANNA, "a black kite").await;
+    let refused = bot.bot_says(
+        ANNA,
+        "Not enough credits: these pictures cost 4, you have 2",
+    );
+    assert_eq!(refused.button("Top up"), Some("bal"));
+    assert_eq!(balance(bot, ANNA).await, Credits(2));
+}
+
+/// A payment that matches no pack (it cannot pass our pre-checkout, but Telegram is the
+/// judge): not credited, recorded by its charge id so it can be refunded, the user pointed to
+/// /paysupport.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_matching_no_pack_is_recorded_without_credits() {
+    let w = BotWorld::new(backends::aws().await, STARS).await;
+    let paid = updates::successful_payment(w.next_update_id(), JOHN, "stxOdd1", 300, "garbage");
+    w.deliver(&paid).await;
+    w.bot_says(JOHN, "Payment support");
+    assert_eq!(balance(&w, JOHN).await, Credits(0));
+    let entries = ledger(&w, JOHN).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].delta, 0);
+    assert_eq!(entries[0].key(), LedgerEntry::purchase_key("stxOdd1"));
+}

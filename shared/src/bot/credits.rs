@@ -101,10 +101,15 @@ impl Turn<'_> {
         let pack = Pack::from_payload(payload)
             .filter(|pack| currency == STARS && pack.stars == total_amount);
         let Some(pack) = pack else {
-            // Pre-checkout accepted only our own packs; this is not one. Kept for the operator.
+            // Pre-checkout accepted only our own packs; this is not one. Recorded with no
+            // credits, so the operator can refund it by its charge id.
             tracing::error!(user = %self.user.id, charge_id, payload, currency, total_amount,
-                "payment does not match any pack; not credited, refund it with the ops CLI");
+                "payment does not match any pack; recorded without credits, refund it with the ops CLI");
             crate::metrics::count("PaymentsUnmatched", &[]);
+            let record =
+                LedgerEntry::purchase(self.user.id, charge_id, total_amount, Credits(0), self.now);
+            self.bot.store.apply_entry(&record).await?.ok();
+            self.committed = true;
             self.send(&Screen::text(t.paysupport())).await;
             return Ok(());
         };
