@@ -916,4 +916,62 @@ mod tests {
         assert!(!secret.matches(b"abc_DEF-1234"));
         assert!(!secret.matches(b""));
     }
+
+    #[test]
+    fn billing_is_free_by_default_and_stars_needs_packs_it_can_sell() {
+        use crate::domain::{Billing, Credits, Pack};
+        assert_eq!(env(&[]).load::<Limits>().unwrap().billing, Billing::Free);
+        let stars = env(&[
+            ("BILLING", "stars"),
+            ("CREDIT_PACKS", " 10:50 , 30:140,10:50"),
+            ("PRICE_IMAGE_CREDITS", "0"),
+            ("TERMS_TEXT", "Mine"),
+        ])
+        .load::<Limits>()
+        .unwrap()
+        .billing;
+        let Billing::Stars {
+            prices,
+            packs,
+            terms,
+            support,
+        } = stars
+        else {
+            panic!("stars expected");
+        };
+        assert_eq!(
+            packs,
+            [
+                Pack {
+                    credits: Credits(10),
+                    stars: 50
+                },
+                Pack {
+                    credits: Credits(30),
+                    stars: 140
+                }
+            ],
+            "a repeated pack is listed once"
+        );
+        assert_eq!(prices.image, Credits(0));
+        assert_eq!(prices.training_fast, Credits(50));
+        assert_eq!((terms.as_deref(), support), (Some("Mine"), None));
+        for (pairs, variable) in [
+            (&[("BILLING", "paypal")][..], "BILLING"),
+            (
+                &[("BILLING", "stars"), ("CREDIT_PACKS", " , ")][..],
+                "CREDIT_PACKS",
+            ),
+            (&[("CREDIT_PACKS", "10")][..], "CREDIT_PACKS"),
+            (&[("CREDIT_PACKS", "0:50")][..], "CREDIT_PACKS"),
+            (&[("CREDIT_PACKS", "10:20000")][..], "CREDIT_PACKS"),
+            (&[("PRICE_IMAGE_CREDITS", "-1")][..], "PRICE_IMAGE_CREDITS"),
+        ] {
+            let err = env(pairs).load::<Limits>().unwrap_err();
+            assert!(
+                err.issues.iter().any(|i| i.variable == variable),
+                "{pairs:?}: {err}"
+            );
+        }
+    }
 }

@@ -442,8 +442,55 @@ mod tests {
                 t.no_trained_avatars(),
                 t.private_bot(),
                 t.pick_avatar_to_generate(),
+                t.btn_balance(),
+                t.btn_top_up(),
+                t.prices_heading(),
+                t.recent_heading(),
+                t.buy_hint(),
+                t.balance_free(),
+                t.offer_changed(),
+                t.terms(),
+                t.paysupport(),
             ] {
                 all.push(s.to_owned());
+            }
+            let (fifty, ten) = (Credits(50), Credits(10));
+            let short = crate::domain::NotEnoughCredits {
+                balance: ten,
+                price: fifty,
+            };
+            all.push(t.training_refused(TrainingRefusal::NotEnoughCredits(short)));
+            all.push(t.generation_refused(GenerationRefusal::NotEnoughCredits(short)));
+            all.push(t.btn_buy(fifty, 250));
+            all.push(t.balance_line(ten));
+            all.push(t.price_image(Credits(1)));
+            all.push(t.training_price(fifty, ten));
+            all.push(t.training_price(ten, fifty));
+            all.push(t.payment_thanks(fifty, fifty));
+            all.push(t.credits_returned(fifty));
+            // Telegram's limits for an invoice: title 1-32, description 1-255 characters.
+            let big = Credits(u64::MAX);
+            assert!(t.invoice_title(big).chars().count() <= 32);
+            assert!(t.invoice_description(big).chars().count() <= 255);
+            for preset in Preset::ALL {
+                all.push(t.price_training(preset, fifty));
+            }
+            let work = crate::domain::Work::Training(crate::domain::AvatarId::new());
+            for kind in [
+                EntryKind::Purchase {
+                    charge_id: "c".into(),
+                    stars: 250,
+                },
+                EntryKind::Debit { work },
+                EntryKind::Refund { work },
+                EntryKind::Grant {
+                    request_id: "r".into(),
+                },
+                EntryKind::PaymentRefund {
+                    charge_id: "c".into(),
+                },
+            ] {
+                all.push(t.entry_name(&kind));
             }
             for s in &all {
                 assert!(!s.trim().is_empty());
