@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Confirm benchmark: p50/p99 latency of 50 simultaneous training Confirms through the real
-# webhook handler against moto (started by the harness), with the daily spend cap off and on.
+# webhook handler against moto (started by the harness): free or Stars billing, the daily spend
+# cap off or on.
 # Arguments: users, rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."

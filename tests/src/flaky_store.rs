@@ -133,9 +133,6 @@ impl GenerationStore for FlakyStore {
     ) -> StoreResult<Result<Generation, CommitRefused>> {
         self.inner.start_generation(generation, seen, cost).await
     }
-    async fn create_generation(&self, generation: &Generation) -> StoreResult<Generation> {
-        self.inner.create_generation(generation).await
-    }
     async fn get_generation(
         &self,
         avatar_id: AvatarId,

@@ -203,10 +203,10 @@ impl Conversation {
         None
     }
 
-    /// Handles one already-deduplicated update.
-    /// `update_id` (when known) makes steps that create records idempotent under
-    /// Telegram's retries.
-    pub async fn handle(
+    /// Handles one claimed update of an admitted user (strangers and pre-checkout queries
+    /// were answered by [`Self::process`] before anything was written). `update_id` makes
+    /// steps that create records idempotent under Telegram's retries.
+    async fn handle(
         &self,
         incoming: Incoming,
         update_id: Option<i64>,
@@ -221,9 +221,6 @@ impl Conversation {
                 return Ok(None);
             }
         };
-        if self.stranger(&incoming).is_some() {
-            return Ok(self.refuse_stranger(&from, &incoming).await);
-        }
         let mut turn = Turn::begin(self, from, update_id, now).await?;
         let reply = turn.dispatch(incoming).await;
         let committed = turn.committed;

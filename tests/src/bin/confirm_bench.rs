@@ -1,13 +1,14 @@
-//! Confirm benchmark: what the daily spend cap adds to a training's Confirm. `users` users,
-//! each with a ready style avatar, press Confirm at the same moment through the real webhook
-//! handler against moto; once with the cap off (the avatar's conditional put) and once with it
-//! on (the same put and the day's spend in one transaction, every user charging the same day
-//! item). Prints one JSON line per mode with p50/p99/max of the Confirm's latency. Run through
-//! `infra/bench-confirm.sh`.
+//! Confirm benchmark: what the daily spend cap and the credits ledger add to a training's
+//! Confirm. `users` users, each with a ready style avatar, press Confirm at the same moment
+//! through the real webhook handler against moto, in four modes: free with the cap off (the
+//! avatar's conditional put and the launch count), the cap on (plus the day's spend in the
+//! same transaction, every user charging the same day item), Stars billing (plus the user's
+//! ledger entry and balance) and both. Prints one JSON line per mode with p50/p99/max of the
+//! Confirm's latency. Run through `infra/bench-confirm.sh`.
 
 use std::time::{Duration, Instant};
 
-use fluxbot::domain::AvatarStatus;
+use fluxbot::domain::{AvatarStatus, Credits, LedgerEntry, Timestamp};
 use fluxbot_tests::backends;
 use fluxbot_tests::bot_world::BotWorld;
 use fluxbot_tests::fake_telegram::updates::User;
@@ -19,13 +20,14 @@ fn percentile(sorted: &[Duration], p: f64) -> u128 {
     sorted[i].as_millis()
 }
 
-async fn run(users: i64, cap: &str, first_id: i64) -> serde_json::Value {
+async fn run(users: i64, cap: &str, billing: &str, first_id: i64) -> serde_json::Value {
     let w = BotWorld::new(
         backends::aws().await,
         &[
             ("PHOTOS_MIN_STYLE", "1"),
             ("SPEND_CAP_USD_PER_DAY", cap),
             ("COST_TRAINING_USD_FAST", "0.01"),
+            ("BILLING", billing),
         ],
     )
     .await;
@@ -41,6 +43,8 @@ async fn run(users: i64, cap: &str, first_id: i64) -> serde_json::Value {
             .add_file(fluxbot_tests::images::jpeg(640, 800, n as u8), "jpg");
         w.send_photo(user, &file, (640, 800), None).await;
         let avatar = w.avatars(user).await.pop().unwrap();
+        let gift = LedgerEntry::grant(avatar.owner, "bench", Credits(100), Timestamp::now());
+        w.backend.store.apply_entry(&gift).await.unwrap().unwrap();
         w.press_data(user, message, &format!("ts:{}", avatar.id))
             .await;
         ready.push((user, message, avatar));
@@ -59,9 +63,12 @@ async fn run(users: i64, cap: &str, first_id: i64) -> serde_json::Value {
     for (user, _, _) in &ready {
         let avatar = w.avatars(*user).await.pop().unwrap();
         assert_eq!(avatar.status(), AvatarStatus::Queued);
+        let left = w.backend.store.balance(avatar.owner).await.unwrap();
+        assert_eq!(left, Credits(if billing == "stars" { 50 } else { 100 }));
     }
     json!({
         "spend_cap": cap,
+        "billing": billing,
         "users": users,
         "confirm_ms_p50": percentile(&latencies, 0.5),
         "confirm_ms_p99": percentile(&latencies, 0.99),
@@ -76,7 +83,9 @@ async fn main() {
     let rounds: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2);
     for round in 0..rounds {
         let base = 7_300_000 + i64::from(round) * 10_000;
-        println!("{}", run(users, "off", base).await);
-        println!("{}", run(users, "1000", base + 5_000).await);
+        println!("{}", run(users, "off", "free", base).await);
+        println!("{}", run(users, "1000", "free", base + 2_500).await);
+        println!("{}", run(users, "off", "stars", base + 5_000).await);
+        println!("{}", run(users, "1000", "stars", base + 7_500).await);
     }
 }

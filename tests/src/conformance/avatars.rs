@@ -143,8 +143,7 @@ pub async fn deleting_an_avatar_removes_its_records(store: &dyn RecordStore) {
             .await
             .unwrap();
     }
-    let g = store
-        .create_generation(&generation(&avatar, T0))
+    let g = record_generation(store, &generation(&avatar, T0))
         .await
         .unwrap();
     let keep = collecting(store, owner).await;

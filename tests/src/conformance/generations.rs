@@ -7,8 +7,7 @@ pub async fn generations_are_versioned_and_listed_newest_first(store: &dyn Recor
     let avatar = training_since(store, owner, T0).await;
     let mut ids = Vec::new();
     for i in 0..4 {
-        let g = store
-            .create_generation(&generation(&avatar, T0.plus(secs(i))))
+        let g = record_generation(store, &generation(&avatar, T0.plus(secs(i))))
             .await
             .unwrap();
         assert_eq!(g.version, 1);
@@ -21,12 +20,14 @@ pub async fn generations_are_versioned_and_listed_newest_first(store: &dyn Recor
         .unwrap()
         .unwrap();
     assert!(matches!(
-        store
-            .create_generation(&Generation {
+        record_generation(
+            store,
+            &Generation {
                 version: 0,
                 ..first.clone()
-            })
-            .await,
+            }
+        )
+        .await,
         Err(StoreError::Conflict(_))
     ));
     let submitted = Generation {

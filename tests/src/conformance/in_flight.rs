@@ -78,8 +78,7 @@ pub async fn in_flight_index_holds_exactly_the_waiting_work(store: &dyn RecordSt
     .await;
     let _d = told(store, d).await;
     // A generation in progress since now-250 s, and a pending one.
-    let g = store
-        .create_generation(&generation(&a, now.minus(secs(260))))
+    let g = record_generation(store, &generation(&a, now.minus(secs(260))))
         .await
         .unwrap();
     let g = store
@@ -93,8 +92,7 @@ pub async fn in_flight_index_holds_exactly_the_waiting_work(store: &dyn RecordSt
         .await
         .unwrap();
     // Pending work is watched too (a lost launch message is re-sent), from its creation.
-    let _pending = store
-        .create_generation(&generation(&a, now.plus(secs(5))))
+    let _pending = record_generation(store, &generation(&a, now.plus(secs(5))))
         .await
         .unwrap();
 

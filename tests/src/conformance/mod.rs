@@ -141,6 +141,18 @@ pub fn photo(avatar: &Avatar, file_unique_id: &str, content: &[u8]) -> Photo {
     }
 }
 
+/// Records a generation as the conversation does (the owner's count moving on, nothing paid).
+async fn record_generation(store: &dyn RecordStore, g: &Generation) -> StoreResult<Generation> {
+    let seen = store.generation_count(g.owner).await?;
+    match store
+        .start_generation(g, seen, &CommitCost::default())
+        .await?
+    {
+        Ok(stored) => Ok(stored),
+        Err(refused) => panic!("nothing to refuse: {refused:?}"),
+    }
+}
+
 fn generation(avatar: &Avatar, created_at: Timestamp) -> Generation {
     Generation {
         id: GenerationId::new(),

@@ -6,11 +6,10 @@ use crate::domain::{AvatarId, Generation, GenerationId, UserId};
 /// Generations, kept under their avatar.
 #[async_trait]
 pub trait GenerationStore: Send + Sync {
-    async fn create_generation(&self, generation: &Generation) -> StoreResult<Generation>;
     /// How many generations the owner has started so far: read before the owner's limits
     /// are checked, and handed back to [`Self::start_generation`].
     async fn generation_count(&self, owner: UserId) -> StoreResult<u64>;
-    /// [`Self::create_generation`], all or nothing with: the owner's generation count moving
+    /// Records a new generation, all or nothing with: the owner's generation count moving
     /// on from `seen` (another generation of theirs created in between is a `Conflict`: check
     /// the limits again), and `cost` (the day's spend and the owner's debit). Past the spend
     /// cap or the owner's balance nothing is written: `Ok(Err(_))`.

@@ -25,10 +25,6 @@ impl TableRecord for Generation {
 
 #[async_trait]
 impl GenerationStore for DynamoStore {
-    async fn create_generation(&self, generation: &Generation) -> StoreResult<Generation> {
-        self.create(generation).await
-    }
-
     async fn generation_count(&self, owner: UserId) -> StoreResult<u64> {
         self.count_of(owner, Counter::Generations).await
     }

@@ -27,10 +27,6 @@ impl Row for Generation {
 
 #[async_trait]
 impl GenerationStore for EmbeddedStore {
-    async fn create_generation(&self, generation: &Generation) -> StoreResult<Generation> {
-        self.create(generation).await
-    }
-
     async fn generation_count(&self, owner: UserId) -> StoreResult<u64> {
         self.db
             .run(move |conn| counters::count(conn, owner, Counter::Generations))
