@@ -322,3 +322,78 @@ async fn a_whole_avatar_in_test_mode_over_long_polling_and_a_restart() {
     assert_eq!(avatars.len(), 1);
     assert_eq!(avatars[0].status(), AvatarStatus::Completed);
 }
+
+/// A paying bot on a laptop, in test mode: long polling asks for pre-checkout queries, answers
+/// them by a call (there is no webhook response to carry it), and a payment is credited once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stars_purchases_work_over_long_polling() {
+    fluxbot_tests::init_tracing();
+    let telegram = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config_with(
+        &telegram,
+        &[
+            ("AVATAR_TEST_MODE", "true".to_owned()),
+            ("BILLING", "stars".to_owned()),
+            ("CREDIT_PACKS", "60:300".to_owned()),
+            (
+                "FAL_JWKS_URL",
+                "http://127.0.0.1:9/.well-known/jwks.json".to_owned(),
+            ),
+        ],
+    );
+    cfg.sweep_every = Duration::from_secs(60);
+    let bot = LocalBot::open(dir.path(), cfg).unwrap();
+    let store = bot.pipeline.store.clone();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(async move {
+        bot.run(async {
+            let _ = stop_rx.await;
+        })
+        .await
+    });
+    deliver(&telegram, updates::text(1, EVA, "/balance")).await;
+    let screen = telegram.last_message(EVA.id);
+    let buy = screen.button("60 credits").unwrap().to_owned();
+    deliver(
+        &telegram,
+        updates::callback(2, EVA, screen.message_id, &buy),
+    )
+    .await;
+    let polled = telegram.calls_of("getUpdates");
+    assert!(
+        polled[0].params["allowed_updates"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("pre_checkout_query")),
+        "{:?}",
+        polled[0].params
+    );
+    let invoice = telegram.invoices().pop().expect("an invoice");
+    let (pre_checkout, paid) = telegram.pay(&invoice, EVA, "stxLocal1", (3, 4));
+    deliver(&telegram, pre_checkout).await;
+    wait_for("the pre-checkout answer", || {
+        !telegram.calls_of("answerPreCheckoutQuery").is_empty()
+    })
+    .await;
+    let answer = telegram.calls_of("answerPreCheckoutQuery").pop().unwrap();
+    assert_eq!(answer.params["ok"], true);
+    assert_eq!(answer.params["pre_checkout_query_id"], "pcqstxLocal1");
+    deliver(&telegram, paid.clone()).await;
+    let mut again = paid;
+    again["update_id"] = serde_json::json!(5);
+    deliver(&telegram, again).await;
+    wait_for("the thanks", || {
+        telegram
+            .last_message(EVA.id)
+            .text
+            .contains("60 credits added")
+    })
+    .await;
+    assert_eq!(
+        store.balance(UserId(EVA.id)).await.unwrap(),
+        fluxbot::domain::Credits(60)
+    );
+    stop_tx.send(()).unwrap();
+    running.await.unwrap().unwrap();
+}
