@@ -102,6 +102,28 @@ impl BotWorld {
         self.telegram.last_message(user.id).message_id
     }
 
+    /// A style avatar taken to its training summary (`ready`) with `photos` fresh photos
+    /// (`seed` tells them apart from other avatars'): the summary's message and the avatar.
+    pub async fn summary_shown(
+        &self,
+        user: User,
+        name: &str,
+        photos: u8,
+        seed: u8,
+    ) -> (i32, Avatar) {
+        let message = self.create_avatar(user, "style", name, "fast").await;
+        for n in 0..photos {
+            let file = self
+                .telegram
+                .add_file(crate::images::jpeg(640, 800, seed.wrapping_add(n)), "jpg");
+            self.send_photo(user, &file, (640, 800), None).await;
+        }
+        let avatar = self.avatars(user).await.pop().expect("the avatar exists");
+        self.press_data(user, message, &format!("ts:{}", avatar.id))
+            .await;
+        (message, avatar)
+    }
+
     /// An avatar taken through the whole conversation to `queued`, with `photos` photos.
     pub async fn queued_avatar(
         &self,

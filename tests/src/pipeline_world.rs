@@ -200,6 +200,21 @@ impl PipelineWorld {
         .await
     }
 
+    /// fal.ai delivering `sub` as failed with `error`: signed now, to its webhook URL.
+    pub async fn deliver_error(&self, sub: &crate::fake_fal::Submission, error: &str) -> Answer {
+        let body = json!({"request_id": sub.request_id, "gateway_request_id": sub.request_id,
+                          "status": "ERROR", "error": error, "payload": null})
+        .to_string();
+        let now = fluxbot::domain::Timestamp::now().as_secs();
+        let url = sub.webhook.as_deref().expect("submitted with a webhook");
+        self.post_webhook(
+            url,
+            self.fal.signed_headers(&sub.request_id, &body, now),
+            &body,
+        )
+        .await
+    }
+
     pub async fn get_health(&self) -> Answer {
         let request = apigw_request("GET", "/health", "", json!({}), "");
         let response = self.webhook.handle(request).await;

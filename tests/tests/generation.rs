@@ -437,17 +437,7 @@ async fn refusals_and_errors_from_fal_are_told_with_the_buttons() {
     w.bot.say(ANNA, "a quiet harbour").await;
     w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     let sub = w.fal.submissions().last().unwrap().clone();
-    let body = json!({"request_id": sub.request_id, "gateway_request_id": sub.request_id,
-                      "status": "ERROR", "error": "Internal Server Error", "payload": null})
-    .to_string();
-    let now = Timestamp::now().as_secs();
-    let answer = w
-        .post_webhook(
-            sub.webhook.as_deref().unwrap(),
-            w.fal.signed_headers(&sub.request_id, &body, now),
-            &body,
-        )
-        .await;
+    let answer = w.deliver_error(&sub, "Internal Server Error").await;
     assert_eq!(answer.status, 200);
     let told = w.bot.telegram.last_message(ANNA.id);
     told.says("Internal Server Error");

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use fluxbot::domain::{AvatarStatus, Credits, EntryKind, LedgerEntry, Timestamp, UserId};
+use fluxbot_tests::backends;
 use fluxbot_tests::bot_world::BotWorld;
 use fluxbot_tests::fake_telegram::updates::{self, User};
 use fluxbot_tests::pipeline_world::PipelineWorld;
-use fluxbot_tests::{backends, images};
 use serde_json::json;
 
 const ANNA: User = User {
@@ -130,14 +130,7 @@ async fn buy_then_train_then_fal_fails_gives_the_credits_back_once() {
     assert_eq!(balance(bot, ANNA).await, Credits(60));
 
     // The summary shows the price; Confirm takes it in the same write as the queueing.
-    let message = bot.create_avatar(ANNA, "style", "Ink", "fast").await;
-    for seed in 0..2u8 {
-        let file = bot.telegram.add_file(images::jpeg(640, 800, seed), "jpg");
-        bot.send_photo(ANNA, &file, (640, 800), None).await;
-    }
-    let avatar = bot.avatars(ANNA).await.pop().unwrap();
-    bot.press_data(ANNA, message, &format!("ts:{}", avatar.id))
-        .await;
+    let (message, avatar) = bot.summary_shown(ANNA, "Ink", 2, 0).await;
     bot.screen_says(ANNA, message, "Price: <b>50</b> credits (you have 60)");
     bot.press_data(ANNA, message, &format!("tc:{}", avatar.id))
         .await;
@@ -212,20 +205,10 @@ async fn two_confirms_at_once_with_credits_for_one_training_start_one() {
     let w = BotWorld::new(backends::aws().await, STARS).await;
     let invoice = invoice_for(&w, JOHN, "60 credits").await;
     pay(&w, JOHN, &invoice, "stxJOHN1").await;
-    let mut ready = Vec::new();
-    for (n, name) in ["One", "Two"].into_iter().enumerate() {
-        let message = w.create_avatar(JOHN, "style", name, "fast").await;
-        for seed in 0..2u8 {
-            let file = w
-                .telegram
-                .add_file(images::jpeg(640, 800, seed + 10 * n as u8), "jpg");
-            w.send_photo(JOHN, &file, (640, 800), None).await;
-        }
-        let avatar = w.avatars(JOHN).await.pop().unwrap();
-        w.press_data(JOHN, message, &format!("ts:{}", avatar.id))
-            .await;
-        ready.push((message, avatar));
-    }
+    let ready = [
+        w.summary_shown(JOHN, "One", 2, 0).await,
+        w.summary_shown(JOHN, "Two", 2, 10).await,
+    ];
     let (first, second) = (
         format!("tc:{}", ready[0].1.id),
         format!("tc:{}", ready[1].1.id),
@@ -333,14 +316,7 @@ async fn free_mode_has_no_balance_and_no_prices() {
     assert!(w.telegram.last_message(JOHN.id).button("Balance").is_none());
     w.say(JOHN, "/balance").await;
     w.bot_says(JOHN, "This bot is free to use");
-    let message = w.create_avatar(JOHN, "style", "Free", "fast").await;
-    for seed in 0..2u8 {
-        let file = w.telegram.add_file(images::jpeg(640, 800, seed), "jpg");
-        w.send_photo(JOHN, &file, (640, 800), None).await;
-    }
-    let avatar = w.avatars(JOHN).await.pop().unwrap();
-    w.press_data(JOHN, message, &format!("ts:{}", avatar.id))
-        .await;
+    let (message, avatar) = w.summary_shown(JOHN, "Free", 2, 0).await;
     w.screen_says(JOHN, message, "Start training?")
         .never_says("Price");
     w.press_data(JOHN, message, &format!("tc:{}", avatar.id))
@@ -397,17 +373,7 @@ async fn generations_that_deliver_nothing_are_paid_back_once() {
     bot.say(ANNA, "a blue kite").await;
     w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     let sub = w.fal.submissions().last().unwrap().clone();
-    let body = json!({"request_id": sub.request_id, "gateway_request_id": sub.request_id,
-                      "status": "ERROR", "error": "Internal Server Error", "payload": null})
-    .to_string();
-    let now = Timestamp::now().as_secs();
-    let answer = w
-        .post_webhook(
-            sub.webhook.as_deref().unwrap(),
-            w.fal.signed_headers(&sub.request_id, &body, now),
-            &body,
-        )
-        .await;
+    let answer = w.deliver_error(&sub, "Internal Server Error").await;
     assert_eq!(answer.status, 200);
     let told = bot.telegram.last_message(ANNA.id);
     told.says("Internal Server Error");

@@ -1023,18 +1023,10 @@ async fn the_daily_spend_cap_refuses_the_training_that_would_pass_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_confirms_at_once_pass_a_limit_of_one_once() {
     let w = world(SMALL).await;
-    let mut ready = Vec::new();
-    for (n, name) in ["One", "Two"].into_iter().enumerate() {
-        let message = create_avatar(&w, JOHN, "style", name, "fast").await;
-        for seed in 0..2u8 {
-            w.send_photo(JOHN, &jpeg_file(&w, seed + 10 * n as u8), (640, 800), None)
-                .await;
-        }
-        let avatar = w.avatars(JOHN).await.pop().unwrap();
-        w.press_data(JOHN, message, &format!("ts:{}", avatar.id))
-            .await;
-        ready.push((message, avatar));
-    }
+    let ready = [
+        w.summary_shown(JOHN, "One", 2, 0).await,
+        w.summary_shown(JOHN, "Two", 2, 10).await,
+    ];
     let (first, second) = (
         format!("tc:{}", ready[0].1.id),
         format!("tc:{}", ready[1].1.id),

@@ -10,10 +10,10 @@ use super::{Answer, BotResult, Turn};
 use crate::domain::policy::{self, GenerationRefusal};
 use crate::domain::{
     Avatar, AvatarId, AvatarStatus, DialogueState, Generation, GenerationDefaults, GenerationId,
-    LedgerEntry, MessageRef, Prompt, Style, Work,
+    MessageRef, Prompt, Style, Work,
 };
 use crate::jobs::Job;
-use crate::ports::{CommitCost, CommitRefused, QueueDelay, StoreError};
+use crate::ports::{CommitRefused, QueueDelay, StoreError};
 use crate::telegram::callback::Callback;
 use crate::telegram::screens::{self, Keyboard, Screen};
 
@@ -206,23 +206,11 @@ impl Turn<'_> {
         let status = Screen::text(t.generation_started(avatar.name.as_str(), settings));
         generation.status_message = self.show(at, &status).await;
         let limits = &bot.limits;
-        let cost = CommitCost {
-            spend: limits
-                .spend_cap
-                .charge(limits.costs.generation(settings.num_images), self.now),
-            debit: limits
-                .billing
-                .price_of_generation(settings.num_images)
-                .filter(|price| price.0 > 0)
-                .map(|price| {
-                    LedgerEntry::debit(
-                        generation.owner,
-                        Work::Generation(generation.id),
-                        price,
-                        self.now,
-                    )
-                }),
-        };
+        let cost = self.cost_of(
+            Work::Generation(generation.id),
+            limits.costs.generation(settings.num_images),
+            limits.billing.price_of_generation(settings.num_images),
+        );
         let mut attempt = 1;
         let generation = loop {
             let refusal = match bot.store.start_generation(&generation, seen, &cost).await {

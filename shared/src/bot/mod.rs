@@ -20,10 +20,12 @@ use teloxide_core::types::Update;
 
 use crate::backend::Backend;
 use crate::config::Limits;
-use crate::domain::{DialogueState, Language, MessageRef, Timestamp, UserProfile};
+use crate::domain::{
+    Credits, DialogueState, Language, LedgerEntry, MessageRef, Timestamp, Usd, UserProfile, Work,
+};
 use crate::metrics;
 use crate::ports::{
-    BlobError, BlobStore, JobQueue, QueueError, RecordStore, StoreError, UpdateClaim,
+    BlobError, BlobStore, CommitCost, JobQueue, QueueError, RecordStore, StoreError, UpdateClaim,
 };
 use crate::telegram::callback::Callback;
 use crate::telegram::client::{CallbackAnswer, TelegramClient, TelegramError, WebhookAnswer};
@@ -307,6 +309,17 @@ impl<'a> Turn<'a> {
 
     fn t(&self) -> &'static dyn Texts {
         texts(self.user.language)
+    }
+
+    /// What committing to `work` carries: its estimated fal.ai cost against the day's cap
+    /// and, in a paying bot, its price taken from the user's credits.
+    fn cost_of(&self, work: Work, estimate: Usd, price: Option<Credits>) -> CommitCost {
+        CommitCost {
+            spend: self.bot.limits.spend_cap.charge(estimate, self.now),
+            debit: price
+                .filter(|p| p.0 > 0)
+                .map(|p| LedgerEntry::debit(self.user.id, work, p, self.now)),
+        }
     }
 
     fn set_dialogue(&mut self, dialogue: DialogueState) {

@@ -7,11 +7,9 @@
 
 use super::{Answer, BotError, BotResult, Turn};
 use crate::domain::policy::{self, TrainingRefusal};
-use crate::domain::{
-    Avatar, AvatarEvent, AvatarId, AvatarStatus, DialogueState, LedgerEntry, MessageRef, Work,
-};
+use crate::domain::{Avatar, AvatarEvent, AvatarId, AvatarStatus, DialogueState, MessageRef, Work};
 use crate::jobs::Job;
-use crate::ports::{CommitCost, CommitRefused, QueueDelay, StoreError};
+use crate::ports::{CommitRefused, QueueDelay, StoreError};
 use crate::telegram::screens::{self, Screen};
 
 /// How often a Confirm that raced another write checks and tries again.
@@ -138,18 +136,11 @@ impl Turn<'_> {
             .expect("checked: ready avatars can be queued");
         queued.status_message = at.or(queued.status_message);
         let limits = &self.bot.limits;
-        let cost = CommitCost {
-            spend: limits
-                .spend_cap
-                .charge(limits.costs.training(queued.preset), self.now),
-            debit: limits
-                .billing
-                .price_of_training(queued.preset)
-                .filter(|price| price.0 > 0)
-                .map(|price| {
-                    LedgerEntry::debit(queued.owner, Work::Training(queued.id), price, self.now)
-                }),
-        };
+        let cost = self.cost_of(
+            Work::Training(queued.id),
+            limits.costs.training(queued.preset),
+            limits.billing.price_of_training(queued.preset),
+        );
         match self
             .bot
             .store

@@ -18,7 +18,7 @@ use crate::ports::store::{CommitCost, CommitRefused, SpendLedger, StoreError, St
 
 const TOTAL: &str = "TOTAL";
 /// Transactions cancelled only by concurrent commits are tried this often.
-const CONFLICT_ATTEMPTS: u32 = 8;
+pub(super) const CONFLICT_ATTEMPTS: u32 = 8;
 /// Day items are kept a while for the operator's reports, then expire.
 const KEEP_SECS: i64 = 40 * 24 * 3600;
 
@@ -64,7 +64,34 @@ fn number(item: &Option<Item>, name: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// A jittered pause before a transaction cancelled by concurrent ones is tried again.
+pub(super) async fn backoff(attempt: u32) {
+    let millis = 10 * (1 << attempt) + u64::from(rand::random::<u8>() % 20);
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+}
+
 impl DynamoStore {
+    /// Runs one TransactWriteItems: `true` written, `false` cancelled (a condition failed,
+    /// or a concurrent transaction on one of its items: the caller finds out which).
+    pub(super) async fn transact(&self, items: &[TransactWriteItem]) -> StoreResult<bool> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items.to_vec()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(super::sdk_err(e)),
+        }
+    }
+
     /// One of the owner's counts (0 before the first).
     pub(super) async fn count_of(&self, owner: UserId, counter: Counter) -> StoreResult<u64> {
         let item = self.get(user_pk(owner), counter.sort_key().into()).await?;
@@ -154,18 +181,8 @@ impl DynamoStore {
         // Concurrent commits on the same day item cancel each other's transactions
         // (TransactionConflict) though every condition holds: those are tried again.
         for attempt in 0..CONFLICT_ATTEMPTS {
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(Ok(stored)),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_transaction_canceled_exception()) => {}
-                Err(e) => return Err(super::sdk_err(e)),
+            if self.transact(&items).await? {
+                return Ok(Ok(stored));
             }
             // Which condition failed: the budget, the guard, the record, or none?
             if let Some(charge) = charge {
@@ -214,10 +231,7 @@ impl DynamoStore {
                     }
                 }));
             }
-            tokio::time::sleep(std::time::Duration::from_millis(
-                10 * (1 << attempt) + u64::from(rand::random::<u8>() % 20),
-            ))
-            .await;
+            backoff(attempt).await;
         }
         Err(StoreError::Conflict(format!(
             "concurrent commits kept cancelling the write of {}",

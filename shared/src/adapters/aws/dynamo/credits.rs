@@ -12,8 +12,6 @@ use crate::ports::store::{Applied, CreditLedger, StoreError, StoreResult};
 
 const BALANCE: &str = "CREDITS";
 const LEDGER: &str = "LEDGER#";
-/// Transactions cancelled only by concurrent writes to the same balance are tried this often.
-const CONFLICT_ATTEMPTS: u32 = 8;
 
 fn entry_sk(key: &str) -> String {
     format!("{LEDGER}{key}")
@@ -128,19 +126,9 @@ impl CreditLedger for DynamoStore {
         entry: &LedgerEntry,
     ) -> StoreResult<Result<Applied, NotEnoughCredits>> {
         let items = entry_items(&self.table, entry)?;
-        for attempt in 0..CONFLICT_ATTEMPTS {
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.to_vec()))
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(Ok(Applied::New(self.credits_of(entry.owner).await?))),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_transaction_canceled_exception()) => {}
-                Err(e) => return Err(super::sdk_err(e)),
+        for attempt in 0..super::commit::CONFLICT_ATTEMPTS {
+            if self.transact(&items).await? {
+                return Ok(Ok(Applied::New(self.credits_of(entry.owner).await?)));
             }
             if self.has_entry(entry).await? {
                 return Ok(Ok(Applied::Repeat(self.credits_of(entry.owner).await?)));
@@ -150,10 +138,7 @@ impl CreditLedger for DynamoStore {
             if balance < price {
                 return Ok(Err(NotEnoughCredits { balance, price }));
             }
-            tokio::time::sleep(std::time::Duration::from_millis(
-                10 * (1 << attempt) + u64::from(rand::random::<u8>() % 20),
-            ))
-            .await;
+            super::commit::backoff(attempt).await;
         }
         Err(StoreError::Conflict(format!(
             "concurrent writes kept cancelling ledger entry {}",
