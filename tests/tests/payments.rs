@@ -355,6 +355,7 @@ async fn generations_that_deliver_nothing_are_paid_back_once() {
     let id = avatar.id;
     bot.press_cb(ANNA, &format!("a:{id}")).await;
     bot.press_cb(ANNA, &format!("gen:{id}")).await;
+    bot.bot_says(ANNA, "These pictures cost <b>4</b> credits (you have 10)");
 
     // Two pictures (4 credits), both withheld by the safety filter.
     bot.say(ANNA, "a red kite").await;

@@ -43,7 +43,7 @@ impl Turn<'_> {
             }
             [only] => {
                 let only = only.clone();
-                self.show_generate(&only, at).await;
+                self.show_generate(&only, at).await?;
             }
             several => {
                 let screen = screens::pick_avatar_to_generate(t, several);
@@ -65,12 +65,18 @@ impl Turn<'_> {
         })
     }
 
-    async fn show_generate(&mut self, avatar: &Avatar, at: Option<MessageRef>) {
+    async fn show_generate(&mut self, avatar: &Avatar, at: Option<MessageRef>) -> BotResult<()> {
         self.set_dialogue(DialogueState::EnteringPrompt {
             avatar_id: avatar.id,
         });
-        let screen = screens::generate(self.t(), avatar, self.user.generation);
+        let count = self.user.generation.num_images;
+        let price = match self.bot.limits.billing.price_of_generation(count) {
+            Some(price) => Some((price, self.bot.store.balance(self.user.id).await?)),
+            None => None,
+        };
+        let screen = screens::generate(self.t(), avatar, self.user.generation, price);
         self.show(at, &screen).await;
+        Ok(())
     }
 
     pub(super) async fn open_generate(
@@ -82,7 +88,7 @@ impl Turn<'_> {
             Ok(avatar) => avatar,
             Err(answer) => return Ok(answer),
         };
-        self.show_generate(&avatar, at).await;
+        self.show_generate(&avatar, at).await?;
         Ok(Answer::Silent)
     }
 

@@ -505,7 +505,14 @@ pub fn pick_avatar_to_generate(t: &dyn Texts, trained: &[Avatar]) -> Screen {
 }
 
 /// Styles (two a row), settings, back: the user may also just type a prompt.
-pub fn generate(t: &dyn Texts, avatar: &Avatar, defaults: GenerationDefaults) -> Screen {
+/// The style/prompt screen; in a paying bot with the price of the chosen number of pictures
+/// and the balance.
+pub fn generate(
+    t: &dyn Texts,
+    avatar: &Avatar,
+    defaults: GenerationDefaults,
+    price: Option<(Credits, Credits)>,
+) -> Screen {
     let styles: Vec<(String, Callback)> = Style::for_kind(avatar.kind)
         .iter()
         .map(|s| {
@@ -519,8 +526,12 @@ pub fn generate(t: &dyn Texts, avatar: &Avatar, defaults: GenerationDefaults) ->
     for pair in styles.chunks(2) {
         keyboard = keyboard.row(pair.to_vec());
     }
+    let mut text = t.generate_intro(avatar.name.as_str(), defaults);
+    if let Some((price, balance)) = price {
+        text.push_str(&format!("\n{}", t.generation_price(price, balance)));
+    }
     Screen::new(
-        t.generate_intro(avatar.name.as_str(), defaults),
+        text,
         keyboard
             .button(
                 t.btn_generation_settings(),

@@ -633,6 +633,9 @@ impl Texts for En {
             )
         }
     }
+    fn generation_price(&self, price: Credits, balance: Credits) -> String {
+        format!("💰 These pictures cost <b>{price}</b> credits (you have {balance}).")
+    }
     fn invoice_title(&self, credits: Credits) -> String {
         format!("{credits} credits")
     }

@@ -152,6 +152,8 @@ pub trait Texts: Sync {
     fn balance_free(&self) -> &'static str;
     /// The price line of the training summary.
     fn training_price(&self, price: Credits, balance: Credits) -> String;
+    /// The price line of the prompt screen, for the chosen number of pictures.
+    fn generation_price(&self, price: Credits, balance: Credits) -> String;
     /// Invoice title (1-32 characters) and description (1-255).
     fn invoice_title(&self, credits: Credits) -> String;
     fn invoice_description(&self, credits: Credits) -> String;
@@ -466,6 +468,7 @@ mod tests {
             all.push(t.price_image(Credits(1)));
             all.push(t.training_price(fifty, ten));
             all.push(t.training_price(ten, fifty));
+            all.push(t.generation_price(ten, fifty));
             all.push(t.payment_thanks(fifty, fifty));
             all.push(t.credits_returned(fifty));
             // Telegram's limits for an invoice: title 1-32, description 1-255 characters.

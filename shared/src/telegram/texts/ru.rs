@@ -647,6 +647,9 @@ impl Texts for Ru {
             )
         }
     }
+    fn generation_price(&self, price: Credits, balance: Credits) -> String {
+        format!("💰 Эти изображения стоят <b>{price}</b> кредитов (у вас {balance}).")
+    }
     fn invoice_title(&self, credits: Credits) -> String {
         format!("{credits} кредитов")
     }
