@@ -420,3 +420,25 @@ async fn a_payment_matching_no_pack_is_recorded_without_credits() {
     assert_eq!(entries[0].delta, 0);
     assert_eq!(entries[0].key(), LedgerEntry::purchase_key("stxOdd1"));
 }
+
+/// Confirm tapped twice at once with credits for exactly one training: it is queued and paid
+/// once, and neither tap is told the credits are short (the second finds it queued).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_double_tapped_confirm_pays_once_and_refuses_nothing() {
+    let w = BotWorld::new(backends::aws().await, STARS).await;
+    let owner = UserId(ANNA.id);
+    let gift = LedgerEntry::grant(owner, "exactly-one", Credits(50), Timestamp::now());
+    w.backend.store.apply_entry(&gift).await.unwrap().unwrap();
+    let (message, avatar) = w.summary_shown(ANNA, "Twice", 2, 0).await;
+    let confirm = format!("tc:{}", avatar.id);
+    let (a, b) = tokio::join!(
+        w.press_data(ANNA, message, &confirm),
+        w.press_data(ANNA, message, &confirm),
+    );
+    for answer in [&a, &b] {
+        assert!(!answer.body.contains("Not enough"), "{answer:?}");
+    }
+    assert_eq!(w.avatars(ANNA).await[0].status(), AvatarStatus::Queued);
+    assert_eq!(balance(&w, ANNA).await, Credits(0));
+    assert_eq!(ledger(&w, ANNA).await.len(), 2, "the gift and one debit");
+}

@@ -184,37 +184,9 @@ impl DynamoStore {
             if self.transact(&items).await? {
                 return Ok(Ok(stored));
             }
-            // Which condition failed: the budget, the guard, the record, or none?
-            if let Some(charge) = charge {
-                let spent = self.spent_on(&charge.day).await?;
-                if !charge.fits(spent) {
-                    return Ok(Err(CommitRefused::OverBudget { spent }));
-                }
-            }
-            if let Some(debit) = &cost.debit {
-                let balance = self.credits_of(debit.owner).await?;
-                let price = super::credits::needs(debit);
-                if balance < price {
-                    return Ok(Err(CommitRefused::NotEnoughCredits(NotEnoughCredits {
-                        balance,
-                        price,
-                    })));
-                }
-                if self.has_entry(debit).await? {
-                    return Err(StoreError::Conflict(format!(
-                        "{} was paid for already",
-                        record.label()
-                    )));
-                }
-            }
-            if let Some(guard) = &guard
-                && self.count_of(guard.owner, guard.counter).await? != guard.seen
-            {
-                return Err(StoreError::Conflict(format!(
-                    "user {} committed other work meanwhile",
-                    guard.owner
-                )));
-            }
+            // Which condition failed? A race with other work first (the record or the count
+            // moved, or this work was paid for: the caller looks again, and a Confirm tapped
+            // twice finds its avatar queued), then the budget and the balance, else none.
             let current = self.get(pk.clone(), sk.clone()).await?;
             let holds = match (&condition, number(&current, "version")) {
                 (Condition::New, _) => current.is_none(),
@@ -230,6 +202,38 @@ impl DynamoStore {
                         format!("{} changed since version {v}", record.label())
                     }
                 }));
+            }
+            if let Some(guard) = &guard
+                && self.count_of(guard.owner, guard.counter).await? != guard.seen
+            {
+                return Err(StoreError::Conflict(format!(
+                    "user {} committed other work meanwhile",
+                    guard.owner
+                )));
+            }
+            if let Some(debit) = &cost.debit
+                && self.has_entry(debit).await?
+            {
+                return Err(StoreError::Conflict(format!(
+                    "{} was paid for already",
+                    record.label()
+                )));
+            }
+            if let Some(charge) = charge {
+                let spent = self.spent_on(&charge.day).await?;
+                if !charge.fits(spent) {
+                    return Ok(Err(CommitRefused::OverBudget { spent }));
+                }
+            }
+            if let Some(debit) = &cost.debit {
+                let balance = self.credits_of(debit.owner).await?;
+                let price = super::credits::needs(debit);
+                if balance < price {
+                    return Ok(Err(CommitRefused::NotEnoughCredits(NotEnoughCredits {
+                        balance,
+                        price,
+                    })));
+                }
             }
             backoff(attempt).await;
         }

@@ -233,6 +233,18 @@ impl EmbeddedStore {
             .db
             .run(move |conn| {
                 let tx = conn.transaction().map_err(db_err)?;
+                // A race with other work first (the count moved, the record changed, this
+                // work was paid for), then the budget and the balance: as on DynamoDB. Any
+                // early return drops the transaction, which rolls it back.
+                if let Some((owner, counter, seen)) = guard {
+                    if counters::count(&tx, owner, counter)? != seen {
+                        return Err(StoreError::Conflict(format!(
+                            "user {owner} committed other work meanwhile"
+                        )));
+                    }
+                    counters::set(&tx, owner, counter, seen + 1)?;
+                }
+                write.apply(&tx)?;
                 if let Some(charge) = &charge {
                     let spent = spend::spent(&tx, charge.day.as_str())?;
                     if !charge.fits(spent) {
@@ -251,15 +263,6 @@ impl EmbeddedStore {
                         Err(short) => return Ok(Some(CommitRefused::NotEnoughCredits(short))),
                     }
                 }
-                if let Some((owner, counter, seen)) = guard {
-                    if counters::count(&tx, owner, counter)? != seen {
-                        return Err(StoreError::Conflict(format!(
-                            "user {owner} committed other work meanwhile"
-                        )));
-                    }
-                    counters::set(&tx, owner, counter, seen + 1)?;
-                }
-                write.apply(&tx)?;
                 if let Some(charge) = &charge {
                     let amount =
                         i64::try_from(charge.amount.micros()).map_err(StoreError::backend)?;
