@@ -442,3 +442,23 @@ async fn a_double_tapped_confirm_pays_once_and_refuses_nothing() {
     assert_eq!(balance(&w, ANNA).await, Credits(0));
     assert_eq!(ledger(&w, ANNA).await.len(), 2, "the gift and one debit");
 }
+
+/// Telegram refuses the invoice: the user is told to try again, nothing is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_invoice_is_answered_and_records_nothing() {
+    let w = BotWorld::new(backends::aws().await, STARS).await;
+    w.say(JOHN, "/balance").await;
+    w.telegram.inject_error(
+        "sendInvoice",
+        400,
+        json!({"ok": false, "error_code": 400, "description": "Bad Request: STARS_INVOICE_INVALID"}),
+    );
+    let answer = w.press_last(JOHN, "60 credits").await.json();
+    assert_eq!(answer["show_alert"], true);
+    assert!(
+        answer["text"].as_str().unwrap().contains("try again"),
+        "{answer}"
+    );
+    assert!(w.telegram.invoices().is_empty());
+    assert!(ledger(&w, JOHN).await.is_empty());
+}

@@ -81,12 +81,20 @@ impl Turn<'_> {
             payload: pack.payload(),
             stars: pack.stars,
         };
-        // A refused or failed invoice is the user's to tap again; nothing was recorded.
-        self.bot
+        // Nothing is recorded for an invoice: a lost one is the user's to tap again.
+        match self
+            .bot
             .telegram
             .send_invoice(self.from.chat, &invoice)
-            .await?;
-        Ok(Answer::Silent)
+            .await
+        {
+            Ok(()) => Ok(Answer::Silent),
+            Err(e) if e.is_transient() => Err(e.into()),
+            Err(e) => {
+                tracing::warn!(error = %e, "invoice refused by Telegram");
+                Ok(Answer::Alert(t.try_again_later().to_owned()))
+            }
+        }
     }
 
     /// `successful_payment`: the pack named by the payload, credited once per charge id.
