@@ -358,7 +358,7 @@ async fn every_validation_refusal_is_explained_and_records_nothing() {
         .await;
     assert!(
         w.telegram
-            .last_message(JOHN.id)
+            .message(JOHN.id, progress)
             .text
             .contains("3 photos, the maximum")
     );
@@ -1063,4 +1063,45 @@ async fn two_confirms_at_once_pass_a_limit_of_one_once() {
             avatar_id: queued[0].id
         }]
     );
+}
+
+/// A flood: 100 photos into one avatar, ten updates at a time at the same moment, as
+/// Telegram's parallel connections deliver them. The first 20 are kept, every other one is
+/// refused politely, nothing is lost or counted twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_of_photos_keeps_the_maximum_and_refuses_the_rest_politely() {
+    let w = world(&[]).await;
+    create_avatar(&w, ANNA, "portrait", "Flood", "fast").await;
+    let files: Vec<FakeFile> = (0..100u8).map(|i| jpeg_file(&w, i)).collect();
+    for wave in files.chunks(10) {
+        futures::future::join_all(
+            wave.iter()
+                .map(|file| w.send_photo(ANNA, file, (640, 800), Some("flood"))),
+        )
+        .await;
+    }
+    let avatar = w.avatars(ANNA).await.pop().unwrap();
+    assert_eq!(avatar.photo_count, 20);
+    let stored = w.backend.store.list_photos(avatar.id).await.unwrap();
+    assert_eq!(stored.len(), 20, "exactly the maximum, each once");
+    let blobs = photo_blobs_exist(&w, ANNA).await;
+    assert_eq!(blobs.len(), 20);
+    assert!(
+        blobs.iter().all(Option::is_some),
+        "every kept photo's file is there"
+    );
+    // Said once, on the progress message: no flood of messages back.
+    let full = "У аватара уже 20 фото, это максимум";
+    let progress = w.bot_says(ANNA, full);
+    assert!(
+        progress.button("Начать обучение").is_some(),
+        "{progress:#?}"
+    );
+    let sent_full = w
+        .telegram
+        .calls_of("sendMessage")
+        .iter()
+        .filter(|c| c.ok && c.params["text"].as_str().unwrap_or("").contains(full))
+        .count();
+    assert_eq!(sent_full, 0, "edits, not 80 new messages");
 }

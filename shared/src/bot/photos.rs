@@ -64,8 +64,7 @@ impl Turn<'_> {
                 return Ok(());
             }
             Some(PhotoRefusal::Full { max }) => {
-                self.send(&Screen::text(t.photos_full(max))).await;
-                return Ok(());
+                return self.tell_full(&avatar, progress, max).await;
             }
             None => {}
         }
@@ -127,10 +126,7 @@ impl Turn<'_> {
             PhotoAdded::DuplicateFile | PhotoAdded::DuplicateContent => {
                 self.show_progress(&avatar, progress, true).await
             }
-            PhotoAdded::Full { max } => {
-                self.send(&Screen::text(t.photos_full(max))).await;
-                Ok(())
-            }
+            PhotoAdded::Full { max } => self.tell_full(&avatar, progress, max).await,
             PhotoAdded::NotAccepting => {
                 self.send(&Screen::text(t.photos_closed())).await;
                 Ok(())
@@ -147,6 +143,28 @@ impl Turn<'_> {
         tracing::info!(avatar = %avatar.id, reason = rejection.code(), "photo rejected");
         let t = self.t();
         self.send(&Screen::text(t.photo_rejected(&rejection))).await;
+        Ok(())
+    }
+
+    /// The avatar is full: said once, on the progress message (an edit: a flood of extra
+    /// photos does not become a flood of messages), or in a message when there is none.
+    async fn tell_full(
+        &mut self,
+        avatar: &Avatar,
+        progress: Option<MessageRef>,
+        max: u32,
+    ) -> BotResult<()> {
+        let Some(progress) = progress else {
+            self.send(&Screen::text(self.t().photos_full(max))).await;
+            return Ok(());
+        };
+        let mut screen = self.photos_screen(avatar, false);
+        screen.text = format!("{}\n\n⚠️ {}", screen.text, self.t().photos_full(max));
+        let shown = self.show(Some(progress), &screen).await;
+        self.set_dialogue(DialogueState::SendingPhotos {
+            avatar_id: avatar.id,
+            progress_message: shown.or(Some(progress)),
+        });
         Ok(())
     }
 
