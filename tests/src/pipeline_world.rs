@@ -190,12 +190,17 @@ impl PipelineWorld {
     /// webhook URL given at submit.
     pub async fn deliver_ok(&self, sub: &crate::fake_fal::Submission, payload: &str) -> Answer {
         let body = crate::fake_fal::ok_webhook(&sub.request_id, payload);
+        self.deliver_signed(sub, &body).await
+    }
+
+    /// `body` signed now for `sub`, posted to the webhook URL given at submit.
+    async fn deliver_signed(&self, sub: &crate::fake_fal::Submission, body: &str) -> Answer {
         let now = fluxbot::domain::Timestamp::now().as_secs();
         let url = sub.webhook.as_deref().expect("submitted with a webhook");
         self.post_webhook(
             url,
-            self.fal.signed_headers(&sub.request_id, &body, now),
-            &body,
+            self.fal.signed_headers(&sub.request_id, body, now),
+            body,
         )
         .await
     }
@@ -205,14 +210,7 @@ impl PipelineWorld {
         let body = json!({"request_id": sub.request_id, "gateway_request_id": sub.request_id,
                           "status": "ERROR", "error": error, "payload": null})
         .to_string();
-        let now = fluxbot::domain::Timestamp::now().as_secs();
-        let url = sub.webhook.as_deref().expect("submitted with a webhook");
-        self.post_webhook(
-            url,
-            self.fal.signed_headers(&sub.request_id, &body, now),
-            &body,
-        )
-        .await
+        self.deliver_signed(sub, &body).await
     }
 
     pub async fn get_health(&self) -> Answer {
