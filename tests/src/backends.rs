@@ -36,6 +36,21 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// The same resources through new clients, as another Lambda instance would reach them:
+    /// new SDK clients for AWS, a new connection to the same SQLite file for embedded.
+    pub async fn another_instance(&self) -> Wired {
+        match (&self.aws, &self.dir) {
+            (Some((_, resources)), _) => {
+                let sdk = moto::sdk_config().await;
+                Wired::aws_with(&AwsClients::from_sdk_config(&sdk, resources), resources)
+            }
+            (None, Some(dir)) => Wired::embedded(dir.path()).expect("embedded backend"),
+            (None, None) => unreachable!("a backend is AWS or embedded"),
+        }
+    }
+}
+
 /// DynamoDB, SQS and S3 in moto, with resources created from `template.yaml`.
 pub async fn aws() -> Backend {
     crate::init_tracing();

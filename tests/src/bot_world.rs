@@ -2,7 +2,7 @@
 //! talking to [`FakeTelegram`] through the URL an operator would configure. Updates go in as
 //! API Gateway HTTP API (payload 2.0) events, parsed by lambda_http as in production.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use fluxbot::bot::Conversation;
 use fluxbot::config::{EnvReader, Limits, TelegramSettings, WebhookSecret};
@@ -19,8 +19,11 @@ pub const SECRET: &str = "webhook-secret_for-tests-0123456789";
 pub struct BotWorld {
     pub backend: Backend,
     pub telegram: FakeTelegram,
-    pub app: App,
+    /// Instances of the telegram-webhook function; updates go to them in turn, as Lambda
+    /// hands concurrent requests to separate instances. One unless made by [`Self::fleet`].
+    apps: Vec<App>,
     next_update: AtomicU32,
+    next_instance: AtomicUsize,
 }
 
 /// A handler's answer.
@@ -39,8 +42,39 @@ impl Answer {
 impl BotWorld {
     /// `limits` are extra environment pairs (`PHOTOS_MAX`...) over the defaults.
     pub async fn new(backend: Backend, limits: &[(&str, &str)]) -> Self {
+        Self::fleet(backend, limits, 1).await
+    }
+
+    /// `instances` independent instances of the function over `backend`'s resources: each
+    /// has its own SDK clients (its own connections) and Telegram client, as separate Lambda
+    /// processes would; instance 0 runs on `backend` itself.
+    pub async fn fleet(backend: Backend, limits: &[(&str, &str)], instances: usize) -> Self {
         crate::init_tracing();
         let telegram = FakeTelegram::start().await;
+        let mut apps = Vec::with_capacity(instances);
+        for i in 0..instances {
+            let wired = if i == 0 {
+                backend.wired.clone()
+            } else {
+                backend.another_instance().await
+            };
+            apps.push(Self::app_on(&wired, &telegram, limits));
+        }
+        Self {
+            backend,
+            telegram,
+            apps,
+            next_update: AtomicU32::new(1000),
+            next_instance: AtomicUsize::new(0),
+        }
+    }
+
+    /// The function as its `main` builds it, on `wired`, with the test configuration.
+    fn app_on(
+        wired: &fluxbot::backend::Backend,
+        telegram: &FakeTelegram,
+        limits: &[(&str, &str)],
+    ) -> App {
         let mut pairs: Vec<(String, String)> = vec![
             ("TELEGRAM_TOKEN".into(), TOKEN.into()),
             ("TELEGRAM_API_URL".into(), telegram.url()),
@@ -52,13 +86,13 @@ impl BotWorld {
             .with_default("SPEND_CAP_USD_PER_DAY", "off")
             .load::<(TelegramSettings, WebhookSecret, Limits)>()
             .expect("test configuration is valid");
-        let conversation = Conversation::new(&backend, TelegramClient::new(&settings), limits);
-        Self {
-            backend,
-            telegram,
-            app: App::new(secret, conversation),
-            next_update: AtomicU32::new(1000),
-        }
+        let conversation = Conversation::new(wired, TelegramClient::new(&settings), limits);
+        App::new(secret, conversation)
+    }
+
+    /// How many instances of the function take updates.
+    pub fn instances(&self) -> usize {
+        self.apps.len()
     }
 
     /// Asserts that the bot's last message to `user` says `part`; returns it.
@@ -84,7 +118,8 @@ impl BotWorld {
     /// Posts an API Gateway event with these headers and body to the handler.
     pub async fn post_raw(&self, headers: Value, body: &str) -> Answer {
         let request = apigw_request("POST", "/telegram/webhook", "", headers, body);
-        let response = self.app.handle(request).await;
+        let instance = self.next_instance.fetch_add(1, Ordering::SeqCst) % self.apps.len();
+        let response = self.apps[instance].handle(request).await;
         Answer {
             status: response.status().as_u16(),
             body: String::from_utf8_lossy(response.body().as_ref()).into_owned(),

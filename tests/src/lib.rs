@@ -9,6 +9,7 @@ pub mod fake_fal;
 pub mod fake_telegram;
 pub mod flaky_store;
 pub mod images;
+pub mod lambda_emulator;
 pub mod moto;
 pub mod pipeline_world;
 pub mod rss;

@@ -26,8 +26,14 @@ pub const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789abcdef";
 pub struct PipelineWorld {
     pub bot: BotWorld,
     pub fal: FakeFal,
+    /// Instance 0 of the launch worker and the sweep.
     pub pipeline: Pipeline,
     pub webhook: fal_webhook::App,
+    /// Every instance of the pipeline's functions (launch worker, fal-webhook, sweep), each
+    /// with its own clients; `pipelines[0]` is `pipeline`. Webhooks go to them in turn.
+    pub pipelines: Vec<Pipeline>,
+    webhooks: Vec<fal_webhook::App>,
+    next_webhook: std::sync::atomic::AtomicUsize,
 }
 
 impl PipelineWorld {
@@ -41,7 +47,12 @@ impl PipelineWorld {
     /// With extra environment pairs for the conversation and the pipeline
     /// (`GENERATIONS_PER_HOUR`, `FAL_STYLE_TRAINER`...).
     pub async fn with_env(test_mode: bool, extra: &[(&str, &str)]) -> Self {
-        let bot = BotWorld::new(crate::backends::aws().await, extra).await;
+        Self::fleet(test_mode, extra, 1).await
+    }
+
+    /// `instances` independent instances of every function (see [`BotWorld::fleet`]).
+    pub async fn fleet(test_mode: bool, extra: &[(&str, &str)], instances: usize) -> Self {
+        let bot = BotWorld::fleet(crate::backends::aws().await, extra, instances).await;
         let fal = FakeFal::start().await;
         let mut pairs = vec![
             ("TELEGRAM_TOKEN".to_owned(), TOKEN.to_owned()),
@@ -73,13 +84,54 @@ impl PipelineWorld {
                 GenerationSettings,
             )>()
             .expect("test configuration is valid");
-        let mut pipeline = Pipeline::new(
-            &bot.backend,
-            TelegramClient::new(&telegram),
-            fal_settings,
+        let mut pipelines = Vec::with_capacity(instances);
+        for i in 0..instances {
+            let wired = if i == 0 {
+                bot.backend.wired.clone()
+            } else {
+                bot.backend.another_instance().await
+            };
+            pipelines.push(Self::pipeline_on(
+                &wired,
+                &telegram,
+                &fal_settings,
+                &webhooks,
+                &training,
+                &generation,
+            ));
+        }
+        let webhooks = pipelines
+            .iter()
+            .cloned()
+            .map(fal_webhook::App::new)
+            .collect();
+        Self {
+            bot,
+            fal,
+            pipeline: pipelines[0].clone(),
+            webhook: fal_webhook::App::new(pipelines[0].clone()),
+            pipelines,
             webhooks,
-            training,
-            generation,
+            next_webhook: 0.into(),
+        }
+    }
+
+    /// The pipeline as the functions' `main` builds it, on `wired`.
+    fn pipeline_on(
+        wired: &fluxbot::backend::Backend,
+        telegram: &TelegramSettings,
+        fal_settings: &FalSettings,
+        webhooks: &FalWebhooks,
+        training: &TrainingSettings,
+        generation: &GenerationSettings,
+    ) -> Pipeline {
+        let mut pipeline = Pipeline::new(
+            wired,
+            TelegramClient::new(telegram),
+            fal_settings.clone(),
+            webhooks.clone(),
+            training.clone(),
+            generation.clone(),
         );
         // A short wait and quick retries, so unclear answers show within a test.
         if let FalMode::Live { key } = &pipeline.fal_settings.mode {
@@ -94,13 +146,7 @@ impl PipelineWorld {
                     .with_timeout(Self::FAL_TIMEOUT),
             );
         }
-        let webhook = fal_webhook::App::new(pipeline.clone());
-        Self {
-            bot,
-            fal,
-            pipeline,
-            webhook,
-        }
+        pipeline
     }
 
     /// The avatar as stored now (it must still exist).
@@ -128,8 +174,18 @@ impl PipelineWorld {
         pipeline: &Pipeline,
         wait: Duration,
     ) -> (usize, SqsBatchResponse) {
-        let queue = &self.bot.backend.launches;
-        let messages = queue.receive(10, wait).await.unwrap();
+        let (messages, event) = self.receive_launches(wait).await;
+        let response = training_launch::handle_batch(pipeline, event).await;
+        self.settle(&messages, &response).await;
+        (messages.len(), response)
+    }
+
+    /// Up to 10 messages from the launch queue, and the SQS event Lambda would make of them.
+    pub async fn receive_launches(
+        &self,
+        wait: Duration,
+    ) -> (Vec<fluxbot::ports::ReceivedMessage>, SqsEvent) {
+        let messages = self.bot.backend.launches.receive(10, wait).await.unwrap();
         let records: Vec<Value> = messages
             .iter()
             .map(|m| {
@@ -138,9 +194,19 @@ impl PipelineWorld {
                        "eventSource": "aws:sqs", "awsRegion": "eu-central-1"})
             })
             .collect();
-        let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
-        let response = training_launch::handle_batch(pipeline, event).await;
-        for m in &messages {
+        let event = serde_json::from_value(json!({ "Records": records })).unwrap();
+        (messages, event)
+    }
+
+    /// What Lambda's event source mapping does after a batch: deletes the messages that
+    /// succeeded and makes the failed ones visible again.
+    pub async fn settle(
+        &self,
+        messages: &[fluxbot::ports::ReceivedMessage],
+        response: &SqsBatchResponse,
+    ) {
+        let queue = &self.bot.backend.launches;
+        for m in messages {
             let failed = response
                 .batch_item_failures
                 .iter()
@@ -154,14 +220,17 @@ impl PipelineWorld {
                 queue.ack(&m.receipt).await.unwrap();
             }
         }
-        (messages.len(), response)
     }
 
     /// Delivers a webhook the way fal does: to the URL given at submit, with these headers.
     pub async fn post_webhook(&self, url: &str, headers: Value, body: &str) -> Answer {
         let url = url::Url::parse(url).unwrap();
         let request = apigw_request("POST", url.path(), url.query().unwrap_or(""), headers, body);
-        let response = self.webhook.handle(request).await;
+        let instance = self
+            .next_webhook
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            % self.webhooks.len();
+        let response = self.webhooks[instance].handle(request).await;
         Answer {
             status: response.status().as_u16(),
             body: String::from_utf8_lossy(response.body().as_ref()).into_owned(),

@@ -4,6 +4,7 @@ mod dynamo;
 mod error;
 mod s3;
 mod sqs;
+mod tls;
 
 pub use dynamo::{DynamoStore, TableLayout};
 pub use s3::S3Blobs;
@@ -23,9 +24,17 @@ pub struct AwsClients {
 
 impl AwsClients {
     /// Loads the standard AWS configuration: credentials, `AWS_REGION`, and `AWS_ENDPOINT_URL`
-    /// (plus per-service variants such as `AWS_ENDPOINT_URL_S3`) for emulators.
+    /// (plus per-service variants such as `AWS_ENDPOINT_URL_S3`) for emulators; HTTPS trusts
+    /// the roots compiled in ([`tls`]).
     pub async fn from_env(resources: &Resources) -> Self {
-        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).http_client(tls::https_client());
+        // Lambda always sets AWS_REGION; naming it skips building the rest of the region
+        // chain (the profile files and an IMDS client) at every cold start.
+        if let Some(region) = std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()) {
+            loader = loader.region(aws_config::Region::new(region));
+        }
+        let sdk = loader.load().await;
         Self::from_sdk_config(&sdk, resources)
     }
 
