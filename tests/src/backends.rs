@@ -7,6 +7,7 @@ use fluxbot::adapters::aws::AwsClients;
 use fluxbot::backend::Backend as Wired;
 use fluxbot::config::Resources;
 
+use crate::aws_meter::Meter;
 use crate::{moto, template};
 
 /// A backend under test: the library's [`Wired`] backend, plus what tests look at directly.
@@ -63,6 +64,21 @@ pub async fn aws() -> Backend {
         aws: Some((clients, resources)),
         dir: None,
     }
+}
+
+/// [`aws`] with the functions' SDK clients going through a [`Meter`] that counts every call.
+pub async fn aws_metered() -> (Backend, Meter) {
+    crate::init_tracing();
+    let resources = template::provision(&moto::sdk_config().await).await;
+    let meter = Meter::start(moto::endpoint()).await;
+    let clients = AwsClients::from_sdk_config(&moto::sdk_config_at(meter.url()).await, &resources);
+    let backend = Backend {
+        name: "aws",
+        wired: Wired::aws_with(&clients, &resources),
+        aws: Some((clients, resources)),
+        dir: None,
+    };
+    (backend, meter)
 }
 
 /// SQLite and a blob directory in a fresh temporary folder.

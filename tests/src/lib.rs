@@ -2,6 +2,7 @@
 //! free loopback port, AWS resources created from `template.yaml`, both backends built the
 //! way the functions build them, and the port conformance suite.
 
+pub mod aws_meter;
 pub mod backends;
 pub mod bot_world;
 pub mod conformance;

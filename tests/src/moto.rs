@@ -122,8 +122,13 @@ fn wait_ready(port: u16, within: Duration) -> bool {
 
 /// SDK configuration pointing every service at moto, with dummy credentials.
 pub async fn sdk_config() -> SdkConfig {
+    sdk_config_at(endpoint()).await
+}
+
+/// The same, pointing at `endpoint` (a proxy in front of moto).
+pub async fn sdk_config_at(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint())
+        .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
         .load()

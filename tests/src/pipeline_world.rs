@@ -52,7 +52,17 @@ impl PipelineWorld {
 
     /// `instances` independent instances of every function (see [`BotWorld::fleet`]).
     pub async fn fleet(test_mode: bool, extra: &[(&str, &str)], instances: usize) -> Self {
-        let bot = BotWorld::fleet(crate::backends::aws().await, extra, instances).await;
+        Self::on(crate::backends::aws().await, test_mode, extra, instances).await
+    }
+
+    /// The functions on `backend` (an AWS one, e.g. [`crate::backends::aws_metered`]).
+    pub async fn on(
+        backend: crate::backends::Backend,
+        test_mode: bool,
+        extra: &[(&str, &str)],
+        instances: usize,
+    ) -> Self {
+        let bot = BotWorld::fleet(backend, extra, instances).await;
         let fal = FakeFal::start().await;
         let mut pairs = vec![
             ("TELEGRAM_TOKEN".to_owned(), TOKEN.to_owned()),

@@ -1,0 +1,264 @@
+//! A metering proxy in front of moto: the SDK clients of the functions under test talk to it
+//! as their AWS endpoint; it forwards every request to moto unchanged and counts it by
+//! service and operation, as AWS bills them. DynamoDB request units are worked out from the
+//! sizes on the wire (request body for writes, response body for reads), rounded up per item
+//! the way DynamoDB rounds (1 KB per write unit, 4 KB per read unit, transactions twice):
+//! DynamoDB JSON is larger than the stored item, so the units are an upper bound.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+
+/// What went through the proxy so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Usage {
+    /// Requests per `service operation`, e.g. `dynamodb TransactWriteItems`, `s3 PutObject`.
+    pub calls: BTreeMap<String, u64>,
+    pub read_units: f64,
+    pub write_units: f64,
+}
+
+impl Usage {
+    pub fn count(&self, service: &str) -> u64 {
+        self.calls
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("{service} ")))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    pub fn of(&self, call: &str) -> u64 {
+        self.calls.get(call).copied().unwrap_or(0)
+    }
+
+    /// What happened between `before` and now.
+    pub fn since(&self, before: &Usage) -> Usage {
+        let mut calls = BTreeMap::new();
+        for (k, n) in &self.calls {
+            let d = n - before.calls.get(k).copied().unwrap_or(0);
+            if d > 0 {
+                calls.insert(k.clone(), d);
+            }
+        }
+        Usage {
+            calls,
+            read_units: self.read_units - before.read_units,
+            write_units: self.write_units - before.write_units,
+        }
+    }
+}
+
+/// The proxy; clone the [`Usage`] with [`Meter::usage`].
+#[derive(Clone)]
+pub struct Meter {
+    url: String,
+    usage: Arc<Mutex<Usage>>,
+}
+
+impl Meter {
+    /// Starts a proxy to `upstream` (moto's endpoint) on a loopback port.
+    pub async fn start(upstream: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let usage = Arc::new(Mutex::new(Usage::default()));
+        let state = (
+            upstream.trim_end_matches('/').to_owned(),
+            reqwest::Client::new(),
+            usage.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let state = state.clone();
+                        async move { Ok::<_, Infallible>(forward(&state, request).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self { url, usage }
+    }
+
+    /// The endpoint to give the SDK.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn usage(&self) -> Usage {
+        self.usage.lock().unwrap().clone()
+    }
+}
+
+async fn forward(
+    (upstream, client, usage): &(String, reqwest::Client, Arc<Mutex<Usage>>),
+    request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let mut out = client.request(parts.method.clone(), format!("{upstream}{path_and_query}"));
+    for (name, value) in &parts.headers {
+        if name != hyper::header::HOST && name != hyper::header::CONTENT_LENGTH {
+            out = out.header(name, value);
+        }
+    }
+    let answer = match out.body(body.clone()).send().await {
+        Ok(answer) => answer,
+        Err(e) => {
+            return Response::builder()
+                .status(502)
+                .body(Full::new(Bytes::from(e.to_string())))
+                .unwrap();
+        }
+    };
+    let status = answer.status();
+    let headers = answer.headers().clone();
+    let response_body = answer.bytes().await.unwrap_or_default();
+    if status.is_success() {
+        let target = parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        record(
+            &mut usage.lock().unwrap(),
+            target,
+            &parts.method,
+            &parts.uri,
+            &body,
+            &response_body,
+        );
+    }
+    let mut response = Response::builder().status(status);
+    for (name, value) in &headers {
+        if name != hyper::header::CONTENT_LENGTH && name != hyper::header::TRANSFER_ENCODING {
+            response = response.header(name, value);
+        }
+    }
+    response.body(Full::new(response_body)).unwrap()
+}
+
+fn record(
+    usage: &mut Usage,
+    target: &str,
+    method: &hyper::Method,
+    uri: &hyper::Uri,
+    request: &[u8],
+    response: &[u8],
+) {
+    let call = if let Some(op) = target.strip_prefix("DynamoDB_20120810.") {
+        let (read, write) = dynamodb_units(op, request, response);
+        usage.read_units += read;
+        usage.write_units += write;
+        format!("dynamodb {op}")
+    } else if let Some(op) = target.strip_prefix("AmazonSQS.") {
+        format!("sqs {op}")
+    } else {
+        match s3_operation(method, uri) {
+            "Other" => format!("s3 {method} {}", uri.query().unwrap_or("")),
+            op => format!("s3 {op}"),
+        }
+    };
+    *usage.calls.entry(call).or_default() += 1;
+}
+
+fn units(bytes: usize, unit: usize) -> f64 {
+    bytes.div_ceil(unit).max(1) as f64
+}
+
+/// Read and write units of one DynamoDB call (see the module's note on sizes).
+fn dynamodb_units(op: &str, request: &[u8], response: &[u8]) -> (f64, f64) {
+    let req: Value = serde_json::from_slice(request).unwrap_or(Value::Null);
+    let res: Value = serde_json::from_slice(response).unwrap_or(Value::Null);
+    let size = |v: &Value| serde_json::to_vec(v).map(|b| b.len()).unwrap_or(0);
+    let consistent = req["ConsistentRead"] == Value::Bool(true);
+    let read = |bytes: usize| units(bytes, 4096) * if consistent { 1.0 } else { 0.5 };
+    match op {
+        "GetItem" => (read(size(&res["Item"])), 0.0),
+        "Query" | "Scan" => {
+            let items: usize = res["Items"]
+                .as_array()
+                .map(|items| items.iter().map(size).sum())
+                .unwrap_or(0);
+            (read(items), 0.0)
+        }
+        "PutItem" => (0.0, units(size(&req["Item"]), 1024)),
+        "UpdateItem" | "DeleteItem" => (0.0, units(size(&req["Key"]) + size(&res), 1024)),
+        "TransactWriteItems" => {
+            let w = req["TransactItems"]
+                .as_array()
+                .map(|items| items.iter().map(|i| 2.0 * units(size(i), 1024)).sum())
+                .unwrap_or(0.0);
+            (0.0, w)
+        }
+        "TransactGetItems" => {
+            let r = res["Responses"]
+                .as_array()
+                .map(|items| items.iter().map(|i| 2.0 * units(size(i), 4096)).sum())
+                .unwrap_or(0.0);
+            (r, 0.0)
+        }
+        "BatchWriteItem" => {
+            let w = req["RequestItems"]
+                .as_object()
+                .map(|tables| {
+                    tables
+                        .values()
+                        .flat_map(|reqs| reqs.as_array().cloned().unwrap_or_default())
+                        .map(|r| units(size(&r), 1024))
+                        .sum()
+                })
+                .unwrap_or(0.0);
+            (0.0, w)
+        }
+        _ => (0.0, 0.0),
+    }
+}
+
+/// S3's REST operation from the method, the path (bucket/key, path style) and the query.
+fn s3_operation(method: &hyper::Method, uri: &hyper::Uri) -> &'static str {
+    let query = uri.query().unwrap_or("");
+    let has = |k: &str| {
+        query
+            .split('&')
+            .any(|p| p == k || p.starts_with(&format!("{k}=")))
+    };
+    let object = uri.path().trim_matches('/').contains('/');
+    match (method.as_str(), object) {
+        ("PUT", true) if has("partNumber") => "UploadPart",
+        ("PUT", true) => "PutObject",
+        ("POST", true) if has("uploads") => "CreateMultipartUpload",
+        ("POST", true) if has("uploadId") => "CompleteMultipartUpload",
+        ("DELETE", true) if has("uploadId") => "AbortMultipartUpload",
+        ("GET", true) => "GetObject",
+        ("HEAD", true) => "HeadObject",
+        ("DELETE", true) => "DeleteObject",
+        ("POST", false) if has("delete") => "DeleteObjects",
+        ("GET", false) if has("list-type") => "ListObjectsV2",
+        ("GET", false) => "ListObjects",
+        ("PUT", false) => "CreateBucket",
+        _ => "Other",
+    }
+}
