@@ -46,7 +46,7 @@ pub use crate::domain::NOTICE_CLAIM;
 pub use fetch::ResultFetcher;
 pub use generation::GenerationOutcome;
 pub use jobs::JobOutcome;
-pub use sweep::SweepReport;
+pub use sweep::{CONCURRENCY as SWEEP_CONCURRENCY, SweepReport};
 pub use training::{Completion, TrainingOutcome};
 pub use webhook::WebhookResult;
 

@@ -1,15 +1,23 @@
 //! The status sweep: reads only the in-flight index (items older than the check interval,
 //! oldest first, a page at a time) and hands each item to its kind's sweep
-//! (`training/sweep.rs`, `generation/sweep.rs`). Work is bounded by a deadline under the
+//! (`training/sweep.rs`, `generation/sweep.rs`), [`CONCURRENCY`] items at a time: each
+//! item is mostly waiting on fal.ai and Telegram, and one at a time a pass over a large index
+//! outlasts the minute between runs (docs/scale.md). Work is bounded by a deadline under the
 //! function's timeout; what is left waits for the next run.
 
 use std::time::Instant;
 
+use futures::StreamExt;
+
 use super::{Pipeline, PipelineResult};
 use crate::domain::Timestamp;
-use crate::ports::{FalTarget, InFlightCursor};
+use crate::ports::{FalTarget, InFlightCursor, InFlightItem};
 
 const PAGE: u32 = 25;
+
+/// Items of a page settled at once. Each is independent (its own record, its own fal.ai
+/// request, its own chat), and every step is already safe against a webhook racing it.
+pub const CONCURRENCY: usize = 8;
 
 /// What one sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,39 +43,16 @@ impl Pipeline {
         let mut cursor: Option<InFlightCursor> = None;
         loop {
             let page = self.store.list_in_flight(older_than, PAGE, cursor).await?;
-            for item in page.items {
-                if Instant::now() >= deadline {
-                    report.truncated = true;
-                    return Ok(report);
-                }
-                match item.target {
-                    FalTarget::Training { owner, avatar_id } => {
-                        let Some(avatar) = self.store.get_avatar(owner, avatar_id).await? else {
-                            continue;
-                        };
-                        report.checked += 1;
-                        if let Err(e) = self.sweep_avatar(&avatar, now, &mut report).await {
-                            report.errors += 1;
-                            tracing::warn!(avatar = %avatar.id, error = %e, "sweep could not settle this avatar; next run retries");
-                        }
-                    }
-                    FalTarget::Generation {
-                        avatar_id,
-                        generation_id,
-                        ..
-                    } => {
-                        let Some(generation) =
-                            self.store.get_generation(avatar_id, generation_id).await?
-                        else {
-                            continue;
-                        };
-                        report.checked += 1;
-                        if let Err(e) = self.sweep_generation(&generation, now, &mut report).await {
-                            report.errors += 1;
-                            tracing::warn!(generation = %generation_id, error = %e, "sweep could not settle this generation; next run retries");
-                        }
-                    }
-                }
+            let settled: Vec<PipelineResult<SweepReport>> = futures::stream::iter(page.items)
+                .map(|item| self.sweep_item(item, now, deadline))
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
+            for one in settled {
+                report.add(&one?);
+            }
+            if report.truncated {
+                return Ok(report);
             }
             match page.next {
                 Some(next) => cursor = Some(next),
@@ -80,5 +65,62 @@ impl Pipeline {
         }
         tracing::info!(?report, "sweep finished");
         Ok(report)
+    }
+
+    /// One in-flight item; a store error reading it stops the sweep (the next run retries).
+    async fn sweep_item(
+        &self,
+        item: InFlightItem,
+        now: Timestamp,
+        deadline: Instant,
+    ) -> PipelineResult<SweepReport> {
+        let mut report = SweepReport::default();
+        if Instant::now() >= deadline {
+            report.truncated = true;
+            return Ok(report);
+        }
+        match item.target {
+            FalTarget::Training { owner, avatar_id } => {
+                let Some(avatar) = self.store.get_avatar(owner, avatar_id).await? else {
+                    return Ok(report);
+                };
+                report.checked += 1;
+                if let Err(e) = self.sweep_avatar(&avatar, now, &mut report).await {
+                    report.errors += 1;
+                    tracing::warn!(avatar = %avatar.id, error = %e, "sweep could not settle this avatar; next run retries");
+                }
+            }
+            FalTarget::Generation {
+                avatar_id,
+                generation_id,
+                ..
+            } => {
+                let Some(generation) = self.store.get_generation(avatar_id, generation_id).await?
+                else {
+                    return Ok(report);
+                };
+                report.checked += 1;
+                if let Err(e) = self.sweep_generation(&generation, now, &mut report).await {
+                    report.errors += 1;
+                    tracing::warn!(generation = %generation_id, error = %e, "sweep could not settle this generation; next run retries");
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+impl SweepReport {
+    fn add(&mut self, other: &SweepReport) {
+        self.checked += other.checked;
+        self.relaunched += other.relaunched;
+        self.completed += other.completed;
+        self.failed += other.failed;
+        self.timed_out += other.timed_out;
+        self.progress_shown += other.progress_shown;
+        self.notices_sent += other.notices_sent;
+        self.abandoned_removed += other.abandoned_removed;
+        self.errors += other.errors;
+        self.truncated |= other.truncated;
     }
 }
