@@ -264,3 +264,45 @@ fn hostile_fal_webhooks_are_refused() {
         .unwrap();
     assert!(w.fal.submissions().is_empty());
 }
+
+/// A body past the limit is refused with 413 before it is parsed: an update padded past
+/// 256 KB (with the right secret, so only its size stops it) leaves no trace, and a fal.ai
+/// webhook past 1 MB signed with fal's real key is refused before its signature is hashed.
+#[test]
+fn oversized_bodies_are_refused_before_they_are_parsed() {
+    let w = bot();
+    let pad = "x".repeat(telegram_webhook::MAX_UPDATE_BYTES);
+    let update = fluxbot_tests::fake_telegram::updates::text(
+        w.next_update_id(),
+        fluxbot_tests::fake_telegram::updates::User {
+            id: 9_400_001,
+            language_code: "en",
+        },
+        &pad,
+    );
+    let (status, body) = post_telegram(&update.to_string());
+    assert_eq!(status, 413, "{body}");
+    let stored = runtime()
+        .block_on(w.backend.store.get_user(fluxbot::domain::UserId(9_400_001)))
+        .unwrap();
+    assert!(stored.is_none(), "nothing written for a refused body");
+
+    let p = runtime().block_on(PipelineWorld::new(false));
+    let payload = json!({"images": [{"url": "x".repeat(fal_webhook::MAX_WEBHOOK_BYTES)}]});
+    let body = fluxbot_tests::fake_fal::ok_webhook(
+        "0192a1b2-0000-7000-8000-000000000001",
+        &payload.to_string(),
+    );
+    let headers = p.fal.signed_headers(
+        "0192a1b2-0000-7000-8000-000000000001",
+        &body,
+        fluxbot::domain::Timestamp::now().as_secs(),
+    );
+    let answer = runtime().block_on(p.post_webhook(
+        fluxbot_tests::pipeline_world::WEBHOOK_URL,
+        headers,
+        &body,
+    ));
+    assert_eq!(answer.status, 413, "{answer:?}");
+    assert!(p.fal.status_queries().is_empty(), "nothing fetched for it");
+}

@@ -22,6 +22,11 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
+/// fal's webhooks carry the result's JSON: file URLs and a few fields, kilobytes. A body past
+/// this is refused before its signature is hashed or it is parsed; a real result refused
+/// here is still collected by the sweep through the status and result API.
+pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
+
 pub struct App {
     pipeline: Pipeline,
     verifier: WebhookVerifier,
@@ -61,6 +66,14 @@ impl App {
     async fn webhook(&self, request: Request) -> Response<Body> {
         let now = Timestamp::now();
         let raw = request.body().as_ref();
+        if raw.len() > MAX_WEBHOOK_BYTES {
+            tracing::warn!(
+                bytes = raw.len(),
+                "fal.ai webhook body too large; refused unread"
+            );
+            fluxbot::metrics::count("WebhookRejections", &[("Source", "fal")]);
+            return text(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+        }
         let signed = match self.verifier.verify(request.headers(), raw, now).await {
             Ok(signed) => signed,
             Err(e) if e.is_ours() => {

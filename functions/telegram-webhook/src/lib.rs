@@ -15,6 +15,10 @@ use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use teloxide_core::types::Update;
 
+/// Updates are a few kilobytes (a message's text is at most 4096 characters, a caption 1024);
+/// anything this big is not one, and is refused before it is parsed.
+pub const MAX_UPDATE_BYTES: usize = 256 * 1024;
+
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 
 pub struct App {
@@ -45,6 +49,16 @@ impl App {
     pub async fn handle(&self, request: Request) -> Response<Body> {
         if request.method() != Method::POST {
             return status(StatusCode::METHOD_NOT_ALLOWED, "POST only");
+        }
+        if request.body().len() > MAX_UPDATE_BYTES {
+            tracing::warn!(
+                bytes = request.body().len(),
+                "webhook body too large for an update"
+            );
+            return status(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body too large for an update",
+            );
         }
         let presented = request
             .headers()
