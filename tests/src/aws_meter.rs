@@ -4,6 +4,11 @@
 //! sizes on the wire (request body for writes, response body for reads), rounded up per item
 //! the way DynamoDB rounds (1 KB per write unit, 4 KB per read unit, transactions twice):
 //! DynamoDB JSON is larger than the stored item, so the units are an upper bound.
+//!
+//! It also injects faults on the wire ([`Meter::inject`]): the n-th call of an operation
+//! answered with AWS's own 500 error shape, either instead of reaching moto (the call did
+//! nothing) or after moto did it (the answer was lost), as often as asked (the SDK retries a
+//! 500 twice, so three in a row reach the code).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -55,11 +60,31 @@ impl Usage {
     }
 }
 
+/// Where an injected 500 happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultAt {
+    /// The request never reaches AWS.
+    Before,
+    /// AWS does it; its answer is lost.
+    After,
+}
+
+#[derive(Debug, Clone)]
+struct Fault {
+    call: String,
+    skip: u64,
+    times: u64,
+    at: FaultAt,
+}
+
+type Faults = Arc<Mutex<Vec<Fault>>>;
+
 /// The proxy; clone the [`Usage`] with [`Meter::usage`].
 #[derive(Clone)]
 pub struct Meter {
     url: String,
     usage: Arc<Mutex<Usage>>,
+    faults: Faults,
 }
 
 impl Meter {
@@ -68,10 +93,12 @@ impl Meter {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let usage = Arc::new(Mutex::new(Usage::default()));
+        let faults: Faults = Arc::default();
         let state = (
             upstream.trim_end_matches('/').to_owned(),
             reqwest::Client::new(),
             usage.clone(),
+            faults.clone(),
         );
         tokio::spawn(async move {
             loop {
@@ -90,7 +117,23 @@ impl Meter {
                 });
             }
         });
-        Self { url, usage }
+        Self { url, usage, faults }
+    }
+
+    /// After `skip` more calls of `call` (e.g. `dynamodb PutItem`, `s3 UploadPart`, `sqs
+    /// SendMessage`) pass, the next `times` calls fail with a 500 at `at`.
+    pub fn inject(&self, call: &str, skip: u64, times: u64, at: FaultAt) {
+        self.faults.lock().unwrap().push(Fault {
+            call: call.to_owned(),
+            skip,
+            times,
+            at,
+        });
+    }
+
+    /// Injected faults not yet spent (a fault point the flow never reached).
+    pub fn faults_left(&self) -> u64 {
+        self.faults.lock().unwrap().iter().map(|f| f.times).sum()
     }
 
     /// The endpoint to give the SDK.
@@ -104,7 +147,7 @@ impl Meter {
 }
 
 async fn forward(
-    (upstream, client, usage): &(String, reqwest::Client, Arc<Mutex<Usage>>),
+    (upstream, client, usage, faults): &(String, reqwest::Client, Arc<Mutex<Usage>>, Faults),
     request: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
@@ -113,6 +156,17 @@ async fn forward(
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let call = call_name(&target, &parts.method, &parts.uri);
+    let fault = take_fault(faults, &call);
+    if fault == Some(FaultAt::Before) {
+        return injected(&target);
+    }
     let path_and_query = parts
         .uri
         .path_and_query()
@@ -137,19 +191,10 @@ async fn forward(
     let headers = answer.headers().clone();
     let response_body = answer.bytes().await.unwrap_or_default();
     if status.is_success() {
-        let target = parts
-            .headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        record(
-            &mut usage.lock().unwrap(),
-            target,
-            &parts.method,
-            &parts.uri,
-            &body,
-            &response_body,
-        );
+        record(&mut usage.lock().unwrap(), &target, &call, &body, &response_body);
+    }
+    if fault == Some(FaultAt::After) {
+        return injected(&target);
     }
     let mut response = Response::builder().status(status);
     for (name, value) in &headers {
@@ -160,18 +205,8 @@ async fn forward(
     response.body(Full::new(response_body)).unwrap()
 }
 
-fn record(
-    usage: &mut Usage,
-    target: &str,
-    method: &hyper::Method,
-    uri: &hyper::Uri,
-    request: &[u8],
-    response: &[u8],
-) {
-    let call = if let Some(op) = target.strip_prefix("DynamoDB_20120810.") {
-        let (read, write) = dynamodb_units(op, request, response);
-        usage.read_units += read;
-        usage.write_units += write;
+fn call_name(target: &str, method: &hyper::Method, uri: &hyper::Uri) -> String {
+    if let Some(op) = target.strip_prefix("DynamoDB_20120810.") {
         format!("dynamodb {op}")
     } else if let Some(op) = target.strip_prefix("AmazonSQS.") {
         format!("sqs {op}")
@@ -180,8 +215,53 @@ fn record(
             "Other" => format!("s3 {method} {}", uri.query().unwrap_or("")),
             op => format!("s3 {op}"),
         }
+    }
+}
+
+fn take_fault(faults: &Faults, call: &str) -> Option<FaultAt> {
+    let mut faults = faults.lock().unwrap();
+    let fault = faults.iter_mut().find(|f| f.call == call && f.times > 0)?;
+    if fault.skip > 0 {
+        fault.skip -= 1;
+        return None;
+    }
+    fault.times -= 1;
+    Some(fault.at)
+}
+
+/// AWS's 500 in each protocol's error shape (JSON for DynamoDB and SQS, XML for S3).
+fn injected(target: &str) -> Response<Full<Bytes>> {
+    let (content_type, body) = if target.starts_with("DynamoDB_") {
+        (
+            "application/x-amz-json-1.0",
+            r#"{"__type":"com.amazon.coral.service#InternalFailure","message":"injected"}"#,
+        )
+    } else if target.starts_with("AmazonSQS.") {
+        (
+            "application/x-amz-json-1.0",
+            r#"{"__type":"com.amazonaws.sqs#InternalError","message":"injected"}"#,
+        )
+    } else {
+        (
+            "application/xml",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code>\
+             <Message>injected</Message><RequestId>0</RequestId></Error>",
+        )
     };
-    *usage.calls.entry(call).or_default() += 1;
+    Response::builder()
+        .status(500)
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .unwrap()
+}
+
+fn record(usage: &mut Usage, target: &str, call: &str, request: &[u8], response: &[u8]) {
+    if let Some(op) = target.strip_prefix("DynamoDB_20120810.") {
+        let (read, write) = dynamodb_units(op, request, response);
+        usage.read_units += read;
+        usage.write_units += write;
+    }
+    *usage.calls.entry(call.to_owned()).or_default() += 1;
 }
 
 fn units(bytes: usize, unit: usize) -> f64 {

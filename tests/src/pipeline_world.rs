@@ -34,6 +34,9 @@ pub struct PipelineWorld {
     pub pipelines: Vec<Pipeline>,
     webhooks: Vec<fal_webhook::App>,
     next_webhook: std::sync::atomic::AtomicUsize,
+    /// The launch queue as Lambda's event source mapping reaches it: its own client, outside
+    /// the functions (and outside any fault a test injects into theirs).
+    esm: std::sync::Arc<dyn fluxbot::ports::JobQueue>,
 }
 
 impl PipelineWorld {
@@ -115,7 +118,9 @@ impl PipelineWorld {
             .cloned()
             .map(fal_webhook::App::new)
             .collect();
+        let esm = bot.backend.another_instance().await.launches;
         Self {
+            esm,
             bot,
             fal,
             pipeline: pipelines[0].clone(),
@@ -195,7 +200,7 @@ impl PipelineWorld {
         &self,
         wait: Duration,
     ) -> (Vec<fluxbot::ports::ReceivedMessage>, SqsEvent) {
-        let messages = self.bot.backend.launches.receive(10, wait).await.unwrap();
+        let messages = self.esm.receive(10, wait).await.unwrap();
         let records: Vec<Value> = messages
             .iter()
             .map(|m| {
@@ -215,7 +220,7 @@ impl PipelineWorld {
         messages: &[fluxbot::ports::ReceivedMessage],
         response: &SqsBatchResponse,
     ) {
-        let queue = &self.bot.backend.launches;
+        let queue = &self.esm;
         for m in messages {
             let failed = response
                 .batch_item_failures

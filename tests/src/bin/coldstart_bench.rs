@@ -59,7 +59,19 @@ fn function_env() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-async fn cold_start(binary: &std::path::Path, name: &str) -> Duration {
+/// The child's peak RSS so far, in kB (`VmHWM` of /proc/<pid>/status).
+fn peak_rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Spawn to first poll, and the peak RSS at that moment (the init phase's memory).
+async fn cold_start(binary: &std::path::Path, name: &str) -> (Duration, u64) {
     let api = RuntimeApi::start().await;
     let mut command = Command::new(binary);
     command
@@ -73,10 +85,11 @@ async fn cold_start(binary: &std::path::Path, name: &str) -> Duration {
     let spawned = std::time::Instant::now();
     let mut child = command.spawn().expect("spawn the function");
     let polled = api.first_poll(Duration::from_secs(10)).await;
+    let rss = peak_rss_kb(child.id());
     let _ = child.kill();
     let output = child.wait_with_output().expect("reap the function");
     match polled {
-        Some(at) => at - spawned,
+        Some(at) => (at - spawned, rss),
         None => panic!(
             "{name} never polled for an invocation (init error {:?}): {}",
             api.init_error(),
@@ -104,24 +117,29 @@ async fn main() {
         .unwrap()
         .to_path_buf();
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); FUNCTIONS.len()];
+    let mut rss = vec![0u64; FUNCTIONS.len()];
     // One warm-up round so the page cache holds every binary, as it does on a Lambda host.
     for round in 0..=rounds {
         for (i, name) in FUNCTIONS.iter().enumerate() {
-            let took = cold_start(&dir.join(name), name).await;
+            let (took, kb) = cold_start(&dir.join(name), name).await;
             if round > 0 {
                 samples[i].push(took);
+                rss[i] = rss[i].max(kb);
             }
         }
     }
     let (_, hello, _) = summary(samples[0].clone());
     println!("{rounds} rounds, spawn to first invocation/next:");
-    println!("| binary | min ms | median ms | p90 ms | median / hello-world |");
-    println!("|---|---:|---:|---:|---:|");
-    for (name, samples) in FUNCTIONS.iter().zip(samples) {
+    println!(
+        "| binary | min ms | median ms | p90 ms | median / hello-world | peak RSS at first poll |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for ((name, samples), kb) in FUNCTIONS.iter().zip(samples).zip(rss) {
         let (min, median, p90) = summary(samples);
         println!(
-            "| {name} | {min:.2} | {median:.2} | {p90:.2} | {:.2}x |",
-            median / hello
+            "| {name} | {min:.2} | {median:.2} | {p90:.2} | {:.2}x | {:.1} MB |",
+            median / hello,
+            kb as f64 / 1024.0
         );
     }
 }
