@@ -191,7 +191,13 @@ async fn forward(
     let headers = answer.headers().clone();
     let response_body = answer.bytes().await.unwrap_or_default();
     if status.is_success() {
-        record(&mut usage.lock().unwrap(), &target, &call, &body, &response_body);
+        record(
+            &mut usage.lock().unwrap(),
+            &target,
+            &call,
+            &body,
+            &response_body,
+        );
     }
     if fault == Some(FaultAt::After) {
         return injected(&target);

@@ -552,6 +552,10 @@ impl State {
                 {
                     return Err(bad_request("secret token contains unallowed characters"));
                 }
+                let max = p["max_connections"].as_u64().unwrap_or(40);
+                if !(1..=100).contains(&max) {
+                    return Err(bad_request("bad webhook: max_connections must be 1-100"));
+                }
                 if p["drop_pending_updates"] == true {
                     self.pending_updates.clear();
                 }
@@ -569,7 +573,7 @@ impl State {
                     "pending_update_count": self.pending_updates.len(),
                 });
                 if let Some(w) = &self.webhook {
-                    info["max_connections"] = json!(40);
+                    info["max_connections"] = json!(w["max_connections"].as_u64().unwrap_or(40));
                     info["allowed_updates"] = w["allowed_updates"].clone();
                 }
                 if let Some((at, message)) = &self.webhook_error {

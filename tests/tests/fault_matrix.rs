@@ -107,10 +107,7 @@ async fn life(fault: Option<(&str, u64, FaultAt)>) -> (Ending, BTreeMap<String, 
     say(&w, "Anna").await;
     press_last(&w, "p:fast").await;
     for seed in 0..10u8 {
-        let file = w
-            .bot
-            .telegram
-            .add_file(images::jpeg(640, 800, seed), "jpg");
+        let file = w.bot.telegram.add_file(images::jpeg(640, 800, seed), "jpg");
         let update = updates::photo(w.bot.next_update_id(), ANNA, &file, (640, 800), None);
         until_ok(&w, &update).await;
     }
@@ -147,9 +144,10 @@ async fn life(fault: Option<(&str, u64, FaultAt)>) -> (Ending, BTreeMap<String, 
             .sweep(later, Instant::now() + Duration::from_secs(20))
             .await;
         let avatar = probe.store.list_avatars(owner).await.unwrap().pop();
-        let settled = avatar.as_ref().is_some_and(|a| {
-            matches!(a.status(), AvatarStatus::Completed | AvatarStatus::Failed)
-        }) && outcome_messages(&w) > 0;
+        let settled = avatar
+            .as_ref()
+            .is_some_and(|a| matches!(a.status(), AvatarStatus::Completed | AvatarStatus::Failed))
+            && outcome_messages(&w) > 0;
         if settled || Instant::now() > bound {
             break;
         }

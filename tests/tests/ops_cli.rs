@@ -40,6 +40,10 @@ async fn set_webhook_registers_the_secret_updates_and_commands() {
         json!(["message", "callback_query", "pre_checkout_query"])
     );
     assert_eq!(webhook["drop_pending_updates"], true);
+    assert_eq!(
+        webhook["max_connections"], 100,
+        "Telegram's most, not its 40"
+    );
     let commands = telegram.calls_of("setMyCommands");
     assert_eq!(commands.len(), 3);
     assert!(commands[0].params.get("language_code").is_none());
@@ -87,7 +91,7 @@ async fn webhook_info_says_why_updates_do_not_arrive() {
          pending updates: 1\n\
          last delivery error: 2026-11-21 07:00:00 UTC: Wrong response from the webhook: 401 Unauthorized\n  \
          hint: the webhook answered 401: TELEGRAM_WEBHOOK_SECRET differs from the secret given to set-webhook; run set-webhook again\n\
-         max connections: 40\n\
+         max connections: 100\n\
          allowed updates: message, callback_query, pre_checkout_query\n"
     );
 }

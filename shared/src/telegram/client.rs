@@ -82,6 +82,11 @@ fn is_server_trouble(api: &ApiError) -> bool {
 
 /// The update kinds the bot asks for: messages (including `successful_payment`), button
 /// taps, and the pre-checkout queries of Stars purchases.
+/// Telegram delivers at most this many updates at once (its maximum; the default is 40).
+/// Lambda runs one instance per connection, so this caps the webhook's throughput at
+/// connections / handler latency (docs/scale.md).
+pub const WEBHOOK_MAX_CONNECTIONS: u8 = 100;
+
 const ALLOWED_UPDATES: [AllowedUpdate; 3] = [
     AllowedUpdate::Message,
     AllowedUpdate::CallbackQuery,
@@ -413,7 +418,8 @@ impl TelegramClient {
     }
 
     /// Points Telegram at the webhook: with the secret it must send back, only the update
-    /// kinds the bot uses, and optionally dropping what is pending.
+    /// kinds the bot uses, up to [`WEBHOOK_MAX_CONNECTIONS`] at once, and optionally dropping
+    /// what is pending.
     pub async fn set_webhook(
         &self,
         url: &url::Url,
@@ -423,6 +429,7 @@ impl TelegramClient {
         self.call("setWebhook", || {
             self.bot
                 .set_webhook(url.clone())
+                .max_connections(WEBHOOK_MAX_CONNECTIONS)
                 .secret_token(secret.to_owned())
                 .allowed_updates(ALLOWED_UPDATES)
                 .drop_pending_updates(drop_pending_updates)

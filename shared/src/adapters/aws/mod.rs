@@ -34,6 +34,14 @@ impl AwsClients {
         if let Some(region) = std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()) {
             loader = loader.region(aws_config::Region::new(region));
         }
+        // Lambda gives a function its role's session credentials in the environment; reading
+        // them directly skips building the rest of the default chain (an STS client for web
+        // identity, an IMDS client) at every cold start. Without them the chain is as usual.
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+            loader = loader.credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            );
+        }
         let sdk = loader.load().await;
         Self::from_sdk_config(&sdk, resources)
     }
