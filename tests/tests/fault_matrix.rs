@@ -7,7 +7,7 @@
 //! and the sweep. Afterwards the avatar is in exactly one terminal state, fal.ai got at most
 //! one submission, and the user got exactly one outcome message.
 //!
-//! Size: `FAULT_MATRIX` fault points (default 16, spread over the life; `all` for every call
+//! Size: `FAULT_MATRIX` fault points (default 12, spread over the life; `all` for every call
 //! of every operation at both sides, about 400 runs:
 //! `FAULT_MATRIX=all cargo test -p fluxbot-tests --test fault_matrix -- --nocapture`).
 
@@ -191,7 +191,7 @@ async fn every_aws_call_of_an_avatar_life_failing_in_turn_ends_in_one_outcome() 
     }
     let size = std::env::var("FAULT_MATRIX").unwrap_or_default();
     if size != "all" {
-        let n: usize = size.parse().unwrap_or(16);
+        let n: usize = size.parse().unwrap_or(12);
         let step = (points.len() / n.max(1)).max(1);
         points = points.into_iter().step_by(step).take(n).collect();
     }

@@ -231,6 +231,29 @@ impl Pipeline {
         Err(PipelineError::Contended(current.label()))
     }
 
+    /// [`Self::update_with`], tried again over about a second and a half when the store
+    /// fails: for the mark that an outcome message went out, the one write whose loss costs
+    /// the user a second copy of the message (the sweep sends a notice left unmarked again,
+    /// so it is never lost).
+    pub(crate) async fn update_persistently<R: Updatable + Clone>(
+        &self,
+        start: R,
+        mut change: impl FnMut(&R) -> Option<R>,
+    ) -> PipelineResult<Option<R>> {
+        let mut wait = std::time::Duration::from_millis(200);
+        for attempt in 1.. {
+            match self.update_with(start.clone(), &mut change).await {
+                Err(e) if attempt < 4 => {
+                    tracing::warn!(error = %e, "write failed; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+                done => return done,
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
     /// The pipeline on `backend`. fal.ai reads inputs by presigned URL on AWS; from the
     /// embedded backend, which fal cannot reach, they are uploaded to fal's storage first.
     pub fn new(

@@ -76,7 +76,7 @@ impl Pipeline {
             return Ok(());
         }
         let now = Timestamp::now();
-        self.update_with(generation.clone(), |current| {
+        self.update_persistently(generation.clone(), |current| {
             current.apply_notice(NoticeEvent::Sent, now)
         })
         .await?;

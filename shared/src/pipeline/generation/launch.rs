@@ -52,10 +52,20 @@ impl Pipeline {
             Ok(stored) => stored,
             // Another worker claimed it first, or it is gone: nothing to do here.
             Err(StoreError::Conflict(_) | StoreError::NotFound(_)) => return Ok(JobOutcome::Done),
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                // The claim may have been written with its answer lost: hand it back, so the
+                // job's retry starts it now instead of after the lease.
+                self.release_generation(&claimed, now).await;
+                return Err(e.into());
+            }
         };
-        let Some(avatar) = self.store.get_avatar(owner, avatar_id).await? else {
-            return Ok(JobOutcome::Done);
+        let avatar = match self.store.get_avatar(owner, avatar_id).await {
+            Ok(Some(avatar)) => avatar,
+            Ok(None) => return Ok(JobOutcome::Done),
+            Err(e) => {
+                self.release_generation(&claimed, now).await;
+                return Err(e.into());
+            }
         };
         let AvatarState::Completed { output, .. } = &avatar.state else {
             let reason = FailureReason::Rejected {
@@ -79,12 +89,20 @@ impl Pipeline {
             }
         };
         let request = self.generation.request_for(&avatar, &model, &claimed);
-        let Some(sending) = self
+        let begun = self
             .update_with(claimed.clone(), |current| {
                 current.apply(GenerationEvent::BeginSubmit, now).ok()
             })
-            .await?
-        else {
+            .await;
+        let begun = match begun {
+            Ok(begun) => begun,
+            Err(e) => {
+                // Nothing went to fal.ai (whether or not `sending` was written): hand it back.
+                self.release_generation(&claimed, now).await;
+                return Err(e);
+            }
+        };
+        let Some(sending) = begun else {
             return Ok(JobOutcome::Done); // The lease lapsed and another worker has it.
         };
         let outcome = match &self.fal {

@@ -81,7 +81,12 @@ impl Pipeline {
             Ok(stored) => stored,
             // Another worker claimed it first, or it is gone: nothing to do here.
             Err(StoreError::Conflict(_) | StoreError::NotFound(_)) => return Ok(JobOutcome::Done),
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                // The claim may have been written with its answer lost: hand it back, so the
+                // job's retry launches now instead of after the lease.
+                self.release(&claimed, attempt, now).await;
+                return Err(e.into());
+            }
         };
         tracing::info!(avatar = %avatar_id, %attempt, "avatar claimed for launch");
         let training = match self.prepare(&claimed, attempt).await {
@@ -139,12 +144,21 @@ impl Pipeline {
             attempt,
             endpoint: endpoint.clone(),
         };
-        let Some(sending) = self
+        let begun = self
             .update_with(claimed.clone(), |current| {
                 current.apply(begin.clone(), now).ok()
             })
-            .await?
-        else {
+            .await;
+        let begun = match begun {
+            Ok(begun) => begun,
+            Err(e) => {
+                // Nothing went to fal.ai (whether or not `sending` was written): hand the
+                // avatar back so the job's retry launches it now, not after the lease.
+                self.release(claimed, attempt, now).await;
+                return Err(e);
+            }
+        };
+        let Some(sending) = begun else {
             // The lease lapsed and another attempt holds the avatar: it is theirs to submit.
             tracing::warn!(avatar = %claimed.id, %attempt, "claim lost before the submit; not submitting");
             return Ok(JobOutcome::Done);

@@ -76,7 +76,7 @@ impl Pipeline {
         }
         let now = Timestamp::now();
         let marked = self
-            .update_with(avatar.clone(), |current| {
+            .update_persistently(avatar.clone(), |current| {
                 current.apply_notice(NoticeEvent::Sent, now)
             })
             .await?;
