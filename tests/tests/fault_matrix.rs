@@ -27,15 +27,27 @@ const ANNA: User = User {
     language_code: "en",
 };
 
-/// Telegram re-delivers an update until it gets a 200 (it backs off; here at once).
+/// Telegram re-delivers an update until it gets a 200, backing off. An update whose claim
+/// was written but whose answer was lost stays "in progress" (503) until the claim's lease
+/// (`UPDATE_LEASE`) ends; Telegram's retries outlast it, and so do these.
 async fn until_ok(w: &PipelineWorld, update: &Value) -> Answer {
-    for _ in 0..8 {
+    let bound = Instant::now() + fluxbot::bot::UPDATE_LEASE + Duration::from_secs(20);
+    loop {
         let answer = w.bot.post(update).await;
         if answer.status == 200 {
             return answer;
         }
+        assert!(
+            Instant::now() < bound,
+            "update {update} never got a 200: {answer:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(if answer.status == 503 {
+            1000
+        } else {
+            50
+        }))
+        .await;
     }
-    panic!("update {update} never got a 200");
 }
 
 async fn say(w: &PipelineWorld, text: &str) {
