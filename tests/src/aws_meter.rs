@@ -11,14 +11,12 @@
 //! 500 twice, so three in a row reach the code).
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
 /// What went through the proxy so far.
@@ -100,22 +98,9 @@ impl Meter {
             usage.clone(),
             faults.clone(),
         );
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let state = state.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| {
-                        let state = state.clone();
-                        async move { Ok::<_, Infallible>(forward(&state, request).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        crate::http_server::serve(listener, move |request| {
+            let state = state.clone();
+            async move { forward(&state, request).await }
         });
         Self { url, usage, faults }
     }
@@ -146,6 +131,16 @@ impl Meter {
     }
 }
 
+/// Headers of one connection, not of the message (RFC 9110 7.6.1), plus the length, which the
+/// proxy sets itself: moto's "Connection: close" must not close the client's kept-alive one.
+fn hop_by_hop(name: &hyper::header::HeaderName) -> bool {
+    use hyper::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+    name == CONNECTION
+        || name == CONTENT_LENGTH
+        || name == TRANSFER_ENCODING
+        || name == "keep-alive"
+}
+
 async fn forward(
     (upstream, client, usage, faults): &(String, reqwest::Client, Arc<Mutex<Usage>>, Faults),
     request: Request<Incoming>,
@@ -174,7 +169,7 @@ async fn forward(
         .unwrap_or("/");
     let mut out = client.request(parts.method.clone(), format!("{upstream}{path_and_query}"));
     for (name, value) in &parts.headers {
-        if name != hyper::header::HOST && name != hyper::header::CONTENT_LENGTH {
+        if name != hyper::header::HOST && !hop_by_hop(name) {
             out = out.header(name, value);
         }
     }
@@ -204,7 +199,7 @@ async fn forward(
     }
     let mut response = Response::builder().status(status);
     for (name, value) in &headers {
-        if name != hyper::header::CONTENT_LENGTH && name != hyper::header::TRANSFER_ENCODING {
+        if !hop_by_hop(name) {
             response = response.header(name, value);
         }
     }

@@ -39,7 +39,9 @@ impl Backend {
 
 impl Backend {
     /// The same resources through new clients, as another Lambda instance would reach them:
-    /// new SDK clients for AWS, a new connection to the same SQLite file for embedded.
+    /// new SDK clients for AWS, a new connection to the same SQLite file for embedded. They
+    /// reach moto directly, past any [`Meter`] of this backend: tests use them to look and to
+    /// play Lambda's SQS poller, outside the calls they count or fail.
     pub async fn another_instance(&self) -> Wired {
         match (&self.aws, &self.dir) {
             (Some((_, resources)), _) => {
@@ -54,31 +56,27 @@ impl Backend {
 
 /// DynamoDB, SQS and S3 in moto, with resources created from `template.yaml`.
 pub async fn aws() -> Backend {
+    aws_at(moto::endpoint()).await
+}
+
+/// [`aws`] with the functions' SDK clients going through a [`Meter`] that counts every call.
+pub async fn aws_metered() -> (Backend, Meter) {
+    let meter = Meter::start(moto::endpoint()).await;
+    (aws_at(meter.url()).await, meter)
+}
+
+/// [`aws`] with the functions' SDK clients sending their calls to `endpoint` (a proxy in front
+/// of moto); the resources are created in moto directly.
+pub async fn aws_at(endpoint: &str) -> Backend {
     crate::init_tracing();
-    let sdk = moto::sdk_config().await;
-    let resources = template::provision(&sdk).await;
-    let clients = AwsClients::from_sdk_config(&sdk, &resources);
+    let resources = template::provision(&moto::sdk_config().await).await;
+    let clients = AwsClients::from_sdk_config(&moto::sdk_config_at(endpoint).await, &resources);
     Backend {
         name: "aws",
         wired: Wired::aws_with(&clients, &resources),
         aws: Some((clients, resources)),
         dir: None,
     }
-}
-
-/// [`aws`] with the functions' SDK clients going through a [`Meter`] that counts every call.
-pub async fn aws_metered() -> (Backend, Meter) {
-    crate::init_tracing();
-    let resources = template::provision(&moto::sdk_config().await).await;
-    let meter = Meter::start(moto::endpoint()).await;
-    let clients = AwsClients::from_sdk_config(&moto::sdk_config_at(meter.url()).await, &resources);
-    let backend = Backend {
-        name: "aws",
-        wired: Wired::aws_with(&clients, &resources),
-        aws: Some((clients, resources)),
-        dir: None,
-    };
-    (backend, meter)
 }
 
 /// SQLite and a blob directory in a fresh temporary folder.

@@ -200,6 +200,15 @@ impl FakeFal {
             .insert(request_id.to_owned(), raw.to_owned());
     }
 
+    /// The request finished: its status is COMPLETED and its result is `raw`.
+    pub fn complete(&self, request_id: &str, raw: &str) {
+        self.set_status(
+            request_id,
+            serde_json::json!({"status": "COMPLETED", "request_id": request_id, "logs": []}),
+        );
+        self.set_result(request_id, raw);
+    }
+
     /// Puts bytes on the fake CDN; returns their public URL.
     pub fn host_file(&self, name: &str, bytes: Vec<u8>) -> String {
         self.state

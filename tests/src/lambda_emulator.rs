@@ -3,7 +3,6 @@
 //! here long-polls `invocation/next`, gets the events queued with [`RuntimeApi::invoke`] and posts
 //! its answers back. The first `next` marks the end of the function's cold start (its init phase).
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,7 +11,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 const PREFIX: &str = "/2018-06-01/runtime";
@@ -61,22 +59,9 @@ impl RuntimeApi {
             polled: Notify::new(),
         });
         let serving = state.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let state = serving.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| {
-                        let state = state.clone();
-                        async move { Ok::<_, Infallible>(route(&state, request).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        crate::http_server::serve(listener, move |request| {
+            let state = serving.clone();
+            async move { route(&state, request).await }
         });
         Self {
             addr,

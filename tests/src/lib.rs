@@ -9,6 +9,7 @@ pub mod conformance;
 pub mod fake_fal;
 pub mod fake_telegram;
 pub mod flaky_store;
+pub mod http_server;
 pub mod images;
 pub mod lambda_emulator;
 pub mod moto;
@@ -23,4 +24,13 @@ pub fn init_tracing() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
+}
+
+/// The size of a load or fault run: the number in the environment variable `name` (e.g.
+/// `FLEET_USERS=200`), or `default`, the size CI runs.
+pub fn size(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }

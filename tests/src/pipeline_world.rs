@@ -28,7 +28,6 @@ pub struct PipelineWorld {
     pub fal: FakeFal,
     /// Instance 0 of the launch worker and the sweep.
     pub pipeline: Pipeline,
-    pub webhook: fal_webhook::App,
     /// Every instance of the pipeline's functions (launch worker, fal-webhook, sweep), each
     /// with its own clients; `pipelines[0]` is `pipeline`. Webhooks go to them in turn.
     pub pipelines: Vec<Pipeline>,
@@ -124,7 +123,6 @@ impl PipelineWorld {
             bot,
             fal,
             pipeline: pipelines[0].clone(),
-            webhook: fal_webhook::App::new(pipelines[0].clone()),
             pipelines,
             webhooks,
             next_webhook: 0.into(),
@@ -193,6 +191,14 @@ impl PipelineWorld {
         let response = training_launch::handle_batch(pipeline, event).await;
         self.settle(&messages, &response).await;
         (messages.len(), response)
+    }
+
+    /// One batch for every launch worker at once, as Lambda's poller scales out over a busy
+    /// queue; returns how many messages they got between them.
+    pub async fn run_queue_on_all(&self, wait: Duration) -> usize {
+        let batches =
+            futures::future::join_all(self.pipelines.iter().map(|p| self.run_queue(p, wait))).await;
+        batches.iter().map(|(received, _)| received).sum()
     }
 
     /// Up to 10 messages from the launch queue, and the SQS event Lambda would make of them.
@@ -299,7 +305,7 @@ impl PipelineWorld {
 
     pub async fn get_health(&self) -> Answer {
         let request = apigw_request("GET", "/health", "", json!({}), "");
-        let response = self.webhook.handle(request).await;
+        let response = self.webhooks[0].handle(request).await;
         Answer {
             status: response.status().as_u16(),
             body: String::from_utf8_lossy(response.body().as_ref()).into_owned(),

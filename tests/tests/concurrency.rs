@@ -106,10 +106,7 @@ async fn an_album_of_ten_at_once_on_ten_instances_keeps_ten_photos_on_one_progre
 /// queue at the same time: every avatar completed, each user told once, no avatar twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_users_create_and_train_at_once_on_four_instances_of_each_function() {
-    let n: usize = std::env::var("FLEET_USERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50);
+    let n = fluxbot_tests::size("FLEET_USERS", 50);
     let w = PipelineWorld::fleet(true, &[("PHOTOS_MIN_STYLE", "2")], 4).await;
     let started = Instant::now();
     let names: Vec<String> = (0..n).map(|i| format!("Ink {i}")).collect();
@@ -125,13 +122,7 @@ async fn fifty_users_create_and_train_at_once_on_four_instances_of_each_function
     // Four launch workers at once until every avatar is done, or a bound that stops the run.
     let bound = Instant::now() + Duration::from_secs(60 + n as u64);
     loop {
-        let batches = join_all(
-            w.pipelines
-                .iter()
-                .map(|p| w.run_queue(p, Duration::from_millis(500))),
-        )
-        .await;
-        let received: usize = batches.iter().map(|(r, _)| r).sum();
+        let received = w.run_queue_on_all(Duration::from_millis(500)).await;
         if received == 0 && completed(&w, &queued).await == n {
             break;
         }
@@ -211,11 +202,7 @@ async fn a_result_webhook_six_times_at_once_during_a_sweep_completes_once() {
     w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     let sub = w.fal.submissions()[0].clone();
     let result = w.fal.portrait_result(&sub.request_id);
-    w.fal.set_status(
-        &sub.request_id,
-        json!({"status": "COMPLETED", "request_id": sub.request_id}),
-    );
-    w.fal.set_result(&sub.request_id, &result);
+    w.fal.complete(&sub.request_id, &result);
     let body = ok_webhook(&sub.request_id, &result);
     let url = sub.webhook.clone().unwrap();
     let headers = w
@@ -253,13 +240,7 @@ async fn two_confirm_taps_on_two_instances_launch_once() {
     );
     let mut received = 0;
     loop {
-        let batches = join_all(
-            w.pipelines
-                .iter()
-                .map(|p| w.run_queue(p, Duration::from_millis(500))),
-        )
-        .await;
-        let now: usize = batches.iter().map(|(r, _)| r).sum();
+        let now = w.run_queue_on_all(Duration::from_millis(500)).await;
         if now == 0 {
             break;
         }

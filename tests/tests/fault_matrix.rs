@@ -137,11 +137,7 @@ async fn life(fault: Option<(&str, u64, FaultAt)>) -> (Ending, BTreeMap<String, 
         w.run_queue(&w.pipeline, Duration::from_millis(200)).await;
         if !webhook_done && let Some(sub) = w.fal.submissions().first().cloned() {
             let result = w.fal.portrait_result(&sub.request_id);
-            w.fal.set_status(
-                &sub.request_id,
-                serde_json::json!({"status": "COMPLETED", "request_id": sub.request_id}),
-            );
-            w.fal.set_result(&sub.request_id, &result);
+            w.fal.complete(&sub.request_id, &result);
             // fal retries a webhook that got no 2xx; after its last try only the sweep is left.
             for _ in 0..3 {
                 if w.deliver_ok(&sub, &result).await.status == 200 {

@@ -30,10 +30,7 @@ fn minutes(m: u64) -> Timestamp {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_random_submit_faults_and_lost_webhooks_no_avatar_is_paid_twice() {
-    let n: usize = std::env::var("FAULT_RUN_AVATARS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(24);
+    let n = fluxbot_tests::size("FAULT_RUN_AVATARS", 24);
     let w = PipelineWorld::with_env(false, &[("PHOTOS_MIN_STYLE", "2")]).await;
     let mut rng = rand::rng();
     let started = Instant::now();
@@ -70,11 +67,7 @@ async fn under_random_submit_faults_and_lost_webhooks_no_avatar_is_paid_twice() 
     let mut lost = 0;
     for sub in &subs {
         let result = w.fal.portrait_result(&sub.request_id);
-        w.fal.set_status(
-            &sub.request_id,
-            json!({"status": "COMPLETED", "request_id": sub.request_id}),
-        );
-        w.fal.set_result(&sub.request_id, &result);
+        w.fal.complete(&sub.request_id, &result);
         if rng.random_range(0..10) < 3 {
             lost += 1;
             continue;

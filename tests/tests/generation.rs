@@ -284,11 +284,7 @@ async fn finetuned_style_generation_goes_to_ultra_and_the_sweep_delivers_a_lost_
         .await
         .unwrap();
     assert_eq!(report.completed, 0);
-    w.fal.set_status(
-        &sub.request_id,
-        json!({"status": "COMPLETED", "request_id": sub.request_id, "logs": []}),
-    );
-    w.fal.set_result(
+    w.fal.complete(
         &sub.request_id,
         &w.fal.generation_result(&sub.request_id, &[false, false]),
     );

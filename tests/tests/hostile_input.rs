@@ -15,10 +15,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 fn cases() -> u32 {
-    std::env::var("HOSTILE_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256)
+    fluxbot_tests::size("HOSTILE_CASES", 256) as u32
 }
 
 fn config() -> ProptestConfig {

@@ -326,12 +326,8 @@ async fn the_sweep_recovers_a_lost_webhook_and_the_late_one_changes_nothing() {
         .await;
     w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     let sub = w.fal.submissions()[0].clone();
-    w.fal.set_status(
-        &sub.request_id,
-        json!({"status": "COMPLETED", "request_id": sub.request_id, "logs": []}),
-    );
     w.fal
-        .set_result(&sub.request_id, &w.fal.portrait_result(&sub.request_id));
+        .complete(&sub.request_id, &w.fal.portrait_result(&sub.request_id));
 
     let later = Timestamp::now().plus(Duration::from_secs(600));
     let report = w.pipeline.sweep(later, deadline()).await.unwrap();
@@ -683,12 +679,8 @@ async fn webhook_and_sweep_racing_notify_once() {
         .await;
     w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     let sub = w.fal.submissions()[0].clone();
-    w.fal.set_status(
-        &sub.request_id,
-        json!({"status": "COMPLETED", "request_id": sub.request_id}),
-    );
     w.fal
-        .set_result(&sub.request_id, &w.fal.portrait_result(&sub.request_id));
+        .complete(&sub.request_id, &w.fal.portrait_result(&sub.request_id));
     let body = ok_webhook(&sub.request_id, &w.fal.portrait_result(&sub.request_id));
     let headers = w
         .fal

@@ -3,14 +3,20 @@
 //! signing requests, JSON, TLS-free HTTP to moto and the fakes) and nothing else: moto is
 //! another process and the fakes (wiremock) serve on their own threads.
 //!
+//! moto's server (werkzeug) closes the connection after every response, DynamoDB, S3 and SQS
+//! keep it open; so the AWS calls go through a keep-alive proxy on another thread, or each
+//! would pay a TCP connect (and the kernel's loopback work) on the measured thread.
+//!
 //! `cargo build --profile measure -p fluxbot-tests --bin warm-bench &&
 //! MOTO_ENDPOINT=http://127.0.0.1:<port> target/measure/warm-bench [users]` (default 20).
 
 use std::time::Duration;
 
+use fluxbot_tests::aws_meter::Meter;
 use fluxbot_tests::fake_telegram::updates::{self, User};
 use fluxbot_tests::images;
 use fluxbot_tests::pipeline_world::PipelineWorld;
+use fluxbot_tests::{backends, moto};
 use serde_json::Value;
 
 /// CPU time of the calling thread.
@@ -22,6 +28,24 @@ fn thread_cpu() -> Duration {
     // SAFETY: clock_gettime writes one timespec through a valid pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// A proxy in front of moto, on its own thread and runtime, whose connections stay open.
+fn keep_alive_proxy() -> String {
+    let (sender, url) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let proxy = Meter::start(moto::endpoint()).await;
+            sender.send(proxy.url().to_owned()).unwrap();
+            std::future::pending::<()>().await
+        })
+    });
+    url.recv().unwrap()
 }
 
 fn median_ms(mut v: Vec<Duration>) -> (f64, f64) {
@@ -50,7 +74,8 @@ fn main() {
 }
 
 async fn run(users: usize) {
-    let w = PipelineWorld::new(false).await;
+    let proxy = keep_alive_proxy();
+    let w = PipelineWorld::on(backends::aws_at(&proxy).await, false, &[], 1).await;
     let mut text = Vec::new();
     let mut press = Vec::new();
     let mut photo = Vec::new();

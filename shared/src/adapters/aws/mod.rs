@@ -2,11 +2,13 @@
 
 mod dynamo;
 mod error;
+mod on_first_use;
 mod s3;
 mod sqs;
 mod tls;
 
 pub use dynamo::{DynamoStore, TableLayout};
+pub use on_first_use::OnFirstUse;
 pub use s3::S3Blobs;
 pub use sqs::SqsQueue;
 
@@ -14,12 +16,13 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::config::Resources;
 
-/// The SDK clients, built once per cold start and shared by every invocation.
+/// The SDK clients, built once per cold start and shared by every invocation. DynamoDB is
+/// built at once (every invocation of every function uses it); S3 and SQS when first called.
 #[derive(Clone, Debug)]
 pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
-    pub s3: aws_sdk_s3::Client,
-    pub sqs: aws_sdk_sqs::Client,
+    pub s3: OnFirstUse<aws_sdk_s3::Client>,
+    pub sqs: OnFirstUse<aws_sdk_sqs::Client>,
 }
 
 impl AwsClients {
@@ -47,13 +50,17 @@ impl AwsClients {
     }
 
     pub fn from_sdk_config(sdk: &SdkConfig, resources: &Resources) -> Self {
-        let s3_config = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(resources.s3_force_path_style)
-            .build();
+        let (s3_sdk, sqs_sdk) = (sdk.clone(), sdk.clone());
+        let force_path_style = resources.s3_force_path_style;
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
-            s3: aws_sdk_s3::Client::from_conf(s3_config),
-            sqs: aws_sdk_sqs::Client::new(sdk),
+            s3: OnFirstUse::new(move || {
+                let config = aws_sdk_s3::config::Builder::from(&s3_sdk)
+                    .force_path_style(force_path_style)
+                    .build();
+                aws_sdk_s3::Client::from_conf(config)
+            }),
+            sqs: OnFirstUse::new(move || aws_sdk_sqs::Client::new(&sqs_sdk)),
         }
     }
 

@@ -12,6 +12,7 @@ use tokio::io::AsyncReadExt;
 use tokio::task::JoinSet;
 use url::Url;
 
+use super::OnFirstUse;
 use super::error::AwsError;
 use crate::config::ServerSideEncryption;
 use crate::ports::blob::{BlobError, BlobKey, BlobReader, BlobStore, validate_prefix};
@@ -25,7 +26,7 @@ const PARTS_IN_FLIGHT: usize = 2;
 /// [`BlobStore`] on one S3 bucket, encrypting every object at rest.
 #[derive(Clone, Debug)]
 pub struct S3Blobs {
-    client: Client,
+    client: OnFirstUse<Client>,
     bucket: String,
     encryption: ServerSideEncryption,
 }
@@ -48,12 +49,12 @@ async fn fill_part(body: &mut BlobReader, buf: &mut BytesMut) -> Result<bool, Bl
 
 impl S3Blobs {
     pub fn new(
-        client: Client,
+        client: impl Into<OnFirstUse<Client>>,
         bucket: impl Into<String>,
         encryption: ServerSideEncryption,
     ) -> Self {
         Self {
-            client,
+            client: client.into(),
             bucket: bucket.into(),
             encryption,
         }
@@ -149,7 +150,7 @@ impl S3Blobs {
             total += data.len() as u64;
             number += 1;
             uploads.spawn(upload_part(
-                self.client.clone(),
+                Client::clone(&self.client),
                 self.bucket.clone(),
                 key.to_string(),
                 upload_id.to_owned(),

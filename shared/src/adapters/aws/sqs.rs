@@ -4,20 +4,21 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 
+use super::OnFirstUse;
 use super::error::AwsError;
 use crate::ports::queue::{JobQueue, QueueDelay, QueueError, Receipt, ReceivedMessage};
 
 /// [`JobQueue`] on one SQS queue.
 #[derive(Clone, Debug)]
 pub struct SqsQueue {
-    client: Client,
+    client: OnFirstUse<Client>,
     queue_url: String,
 }
 
 impl SqsQueue {
-    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
+    pub fn new(client: impl Into<OnFirstUse<Client>>, queue_url: impl Into<String>) -> Self {
         Self {
-            client,
+            client: client.into(),
             queue_url: queue_url.into(),
         }
     }
