@@ -255,3 +255,44 @@ async fn a_failed_zip_leaves_no_temporary_file() {
     let tmp = backend.dir.as_ref().unwrap().path().join("blobs/.tmp");
     assert_eq!(std::fs::read_dir(tmp).unwrap().count(), 0);
 }
+
+/// The SDK sends a write again when its answer is lost; a claim whose first attempt was
+/// applied must still be this invocation's claim, not "in progress" until the lease ends
+/// (the 200-user load run met it: a photo answered 503 to every redelivery for 90 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_retried_by_the_sdk_after_its_answer_was_lost_is_still_ours() {
+    use fluxbot::ports::UpdateClaim;
+    use fluxbot_tests::aws_meter::FaultAt;
+
+    let (backend, meter) = backends::aws_metered().await;
+    let now = Timestamp::now();
+    let lease = now.plus(Duration::from_secs(90));
+    // One lost answer: the SDK's second attempt reaches DynamoDB and finds the first's item.
+    meter.inject("dynamodb PutItem", 0, 1, FaultAt::After);
+    let claim = backend
+        .store
+        .claim_update(424_242, now, lease)
+        .await
+        .unwrap();
+    assert_eq!(meter.faults_left(), 0, "the fault was met");
+    assert_eq!(claim, UpdateClaim::Fresh);
+
+    // Anyone else still finds it taken, then done.
+    let again = backend
+        .store
+        .claim_update(424_242, now, lease)
+        .await
+        .unwrap();
+    assert_eq!(again, UpdateClaim::InProgress);
+    backend
+        .store
+        .complete_update(424_242, now.plus(Duration::from_secs(3600)))
+        .await
+        .unwrap();
+    let after = backend
+        .store
+        .claim_update(424_242, now, lease)
+        .await
+        .unwrap();
+    assert_eq!(after, UpdateClaim::Done);
+}

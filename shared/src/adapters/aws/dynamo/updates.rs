@@ -18,9 +18,15 @@ impl UpdateLog for DynamoStore {
         now: Timestamp,
         lease_until: Timestamp,
     ) -> StoreResult<UpdateClaim> {
+        // The SDK sends a write again when its answer is lost (a dropped connection, a 500):
+        // the claim may then exist already, written by this very call. The token tells it
+        // apart from another invocation's claim, which would hold the update "in progress"
+        // (503 to Telegram) until its lease ends. Found by the 200-user load run.
+        let token = format!("{:032x}", rand::random::<u128>());
         let mut item = key(update_pk(update_id), SEEN.into());
         item.insert(TableLayout::TTL_ATTRIBUTE.into(), n(lease_until.as_secs()));
         item.insert("state".into(), s("processing"));
+        item.insert("claim".into(), s(token.as_str()));
         // TTL deletion lags by up to days: an expired mark counts as absent.
         let result = self
             .client
@@ -36,17 +42,17 @@ impl UpdateLog for DynamoStore {
         if put_outcome(result)? {
             return Ok(UpdateClaim::Fresh);
         }
-        let done = self
-            .get(update_pk(update_id), SEEN.into())
-            .await?
-            .as_ref()
-            .and_then(|i| i.get("state"))
-            .and_then(|v| v.as_s().ok())
-            .is_some_and(|state| state == "done");
-        Ok(if done {
-            UpdateClaim::Done
-        } else {
-            UpdateClaim::InProgress
+        let seen = self.get(update_pk(update_id), SEEN.into()).await?;
+        let text = |name: &str| {
+            seen.as_ref()
+                .and_then(|i| i.get(name))
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+        };
+        Ok(match (text("state").as_deref(), text("claim")) {
+            (Some("done"), _) => UpdateClaim::Done,
+            (Some("processing"), Some(claim)) if claim == token => UpdateClaim::Fresh,
+            _ => UpdateClaim::InProgress,
         })
     }
 
