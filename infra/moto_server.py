@@ -14,6 +14,8 @@ condition), so each transaction costs time and memory in proportion to the whole
 long load run slows to a crawl (200 users: still running after 25 minutes, moto at 7 GB). Here
 the items the transaction names are saved instead, moto's whole-table copy becomes a reference,
 and a failed transaction puts exactly those items back: the same all-or-nothing outcome.
+The patch switches Table's deep copy off for the length of one transaction, a class-wide
+setting: it is only safe because the lock above lets one DynamoDB request run at a time.
 
 Usage: python infra/moto_server.py [--host 127.0.0.1] [--port 5000]
 """

@@ -128,8 +128,8 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn delete_prefix_removes_exactly_the_prefix() {
-                c::delete_prefix_removes_exactly_the_prefix(&*backend().await.blobs).await;
+            async fn delete_prefixes_removes_exactly_the_prefixes() {
+                c::delete_prefixes_removes_exactly_the_prefixes(&*backend().await.blobs).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -203,7 +203,7 @@ async fn launch_submits_once_and_a_signed_webhook_completes_with_one_notice() {
     assert_eq!(
         w.pipeline
             .blobs
-            .delete_prefix(&format!("archives/{}/{}/", avatar.owner, avatar.id))
+            .delete_prefixes(&[format!("archives/{}/{}/", avatar.owner, avatar.id)])
             .await
             .unwrap(),
         0,
@@ -516,7 +516,11 @@ async fn results_for_deleted_avatars_are_ignored() {
     );
     for prefix in fluxbot::domain::blob_keys::avatar_prefixes(avatar.owner, avatar.id) {
         assert_eq!(
-            w.pipeline.blobs.delete_prefix(&prefix).await.unwrap(),
+            w.pipeline
+                .blobs
+                .delete_prefixes(std::slice::from_ref(&prefix))
+                .await
+                .unwrap(),
             0,
             "{prefix}"
         );

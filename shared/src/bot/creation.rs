@@ -215,9 +215,10 @@ impl Turn<'_> {
                 .delete_fal_request(&request.request_id)
                 .await?;
         }
-        for prefix in blob_keys::avatar_prefixes(avatar.owner, avatar.id) {
-            self.bot.blobs.delete_prefix(&prefix).await?;
-        }
+        self.bot
+            .blobs
+            .delete_prefixes(&blob_keys::avatar_prefixes(avatar.owner, avatar.id))
+            .await?;
         self.bot
             .store
             .delete_avatar(avatar.owner, avatar.id)

@@ -13,7 +13,7 @@ pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
 
 pub use crate::domain::blob_key::{BlobKey, InvalidBlobKey};
 
-/// Validates a prefix for `delete_prefix`: a key-shaped string ending in `/`, so a prefix can
+/// Validates a prefix for `delete_prefixes`: a key-shaped string ending in `/`, so a prefix can
 /// never match a sibling (`photos/1/a` would also match `photos/1/ab`).
 pub fn validate_prefix(prefix: &str) -> Result<(), InvalidBlobKey> {
     match prefix.strip_suffix('/') {
@@ -74,9 +74,10 @@ pub trait BlobStore: Send + Sync {
     async fn size(&self, key: &BlobKey) -> Result<Option<u64>, BlobError>;
     /// Deletes one object; deleting a missing object is not an error.
     async fn delete(&self, key: &BlobKey) -> Result<(), BlobError>;
-    /// Deletes every object whose key starts with `prefix` (which must end in `/`); returns
-    /// how many were deleted.
-    async fn delete_prefix(&self, prefix: &str) -> Result<u64, BlobError>;
+    /// Deletes every object whose key starts with one of `prefixes` (each must end in `/`;
+    /// nothing is deleted when one does not); returns how many were deleted. One call for
+    /// several prefixes lets S3 delete them all in one batch.
+    async fn delete_prefixes(&self, prefixes: &[String]) -> Result<u64, BlobError>;
     /// A URL anyone holding it can GET the object from until `ttl` passes.
     async fn presign_get(&self, key: &BlobKey, ttl: Duration) -> Result<Url, BlobError>;
 }

@@ -30,7 +30,8 @@ fn thread_cpu() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-/// A proxy in front of moto, on its own thread and runtime, whose connections stay open.
+/// A proxy in front of moto, on its own thread and runtime, whose connections stay open: the
+/// metering proxy, whose counting (unread here) runs on that thread, not the measured one.
 fn keep_alive_proxy() -> String {
     let (sender, url) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

@@ -68,39 +68,67 @@ pub async fn blobs_round_trip(blobs: &dyn BlobStore) {
     assert_eq!(blobs.size(&missing).await.unwrap(), None);
 }
 
-pub async fn delete_prefix_removes_exactly_the_prefix(blobs: &dyn BlobStore) {
+pub async fn delete_prefixes_removes_exactly_the_prefixes(blobs: &dyn BlobStore) {
     for k in [
         "photos/7/av1/a.jpg",
         "photos/7/av1/b.jpg",
         "photos/7/av1/deep/c.jpg",
         "photos/7/av11/x.jpg",
         "archives/7/av1/z.zip",
+        "models/7/av1/lora.safetensors",
     ] {
         blobs
             .put(&key(k), body(k.as_bytes().to_vec()), "image/jpeg")
             .await
             .unwrap();
     }
-    assert_eq!(blobs.delete_prefix("photos/7/av1/").await.unwrap(), 3);
+    let prefixes = |p: &[&str]| p.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+    assert!(
+        blobs
+            .delete_prefixes(&prefixes(&["archives/7/av1/", "photos/7/av1"]))
+            .await
+            .is_err(),
+        "a prefix must end in /"
+    );
+    assert_eq!(
+        blobs.size(&key("archives/7/av1/z.zip")).await.unwrap(),
+        Some(20),
+        "nothing deleted when one prefix is refused"
+    );
+    assert_eq!(
+        blobs
+            .delete_prefixes(&prefixes(&["photos/7/av1/", "archives/7/av1/"]))
+            .await
+            .unwrap(),
+        4
+    );
     assert_eq!(blobs.size(&key("photos/7/av1/a.jpg")).await.unwrap(), None);
+    assert_eq!(
+        blobs.size(&key("archives/7/av1/z.zip")).await.unwrap(),
+        None
+    );
     assert_eq!(
         blobs.size(&key("photos/7/av11/x.jpg")).await.unwrap(),
         Some(19),
         "a sibling with a longer name stays"
     );
     assert_eq!(
-        blobs.size(&key("archives/7/av1/z.zip")).await.unwrap(),
-        Some(20)
+        blobs
+            .size(&key("models/7/av1/lora.safetensors"))
+            .await
+            .unwrap(),
+        Some(29),
+        "another prefix of the same avatar stays"
     );
     assert_eq!(
-        blobs.delete_prefix("photos/7/av1/").await.unwrap(),
+        blobs
+            .delete_prefixes(&prefixes(&["photos/7/av1/", "archives/7/av1/"]))
+            .await
+            .unwrap(),
         0,
         "idempotent"
     );
-    assert!(
-        blobs.delete_prefix("photos/7/av1").await.is_err(),
-        "a prefix must end in /"
-    );
+    assert_eq!(blobs.delete_prefixes(&[]).await.unwrap(), 0);
 }
 
 pub async fn delete_removes_one_object_idempotently(blobs: &dyn BlobStore) {

@@ -1,7 +1,8 @@
-//! SDK clients built when a function first calls them. Building one costs about a millisecond
-//! of a cold start (its endpoint resolver parses the AWS partition table, its runtime plugins
-//! compile a regex; docs/benchmarks.md, "Cold start"), and most invocations of the Telegram
-//! webhook never touch S3 (only photos do) or SQS (only Confirm does).
+//! SDK clients (and the HTTPS client under them, tls.rs) built when a function first calls
+//! them. Building one costs about a millisecond of a cold start (its endpoint resolver parses
+//! the AWS partition table, its runtime plugins compile a regex; docs/benchmarks.md, "Cold
+//! start"), and most invocations of the Telegram webhook never touch S3 (only photos do) or
+//! SQS (only Confirm does).
 
 use std::fmt;
 use std::ops::Deref;

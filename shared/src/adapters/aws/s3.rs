@@ -22,6 +22,8 @@ use crate::ports::blob::{BlobError, BlobKey, BlobReader, BlobStore, validate_pre
 const PART_BYTES: usize = 8 << 20;
 /// Parts uploading at once while the next one fills.
 const PARTS_IN_FLIGHT: usize = 2;
+/// S3's limit of keys per DeleteObjects request.
+const DELETE_BATCH_MAX: usize = 1000;
 
 /// [`BlobStore`] on one S3 bucket, encrypting every object at rest.
 #[derive(Clone, Debug)]
@@ -184,6 +186,32 @@ impl S3Blobs {
             .map_err(sdk_err)?;
         Ok(total)
     }
+
+    /// One DeleteObjects request (at most [`DELETE_BATCH_MAX`] keys); S3 answers per key.
+    async fn delete_batch(&self, objects: Vec<ObjectIdentifier>) -> Result<u64, BlobError> {
+        let count = objects.len() as u64;
+        let delete = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+            .map_err(BlobError::backend)?;
+        let out = self
+            .client
+            .delete_objects()
+            .bucket(&self.bucket)
+            .delete(delete)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        if let Some(first) = out.errors.as_deref().and_then(|e| e.first()) {
+            return Err(BlobError::backend(AwsError::msg(format!(
+                "S3 refused to delete {}: {}",
+                first.key.as_deref().unwrap_or("?"),
+                first.message.as_deref().unwrap_or("unknown error")
+            ))));
+        }
+        Ok(count)
+    }
 }
 
 async fn upload_part(
@@ -284,49 +312,37 @@ impl BlobStore for S3Blobs {
         Ok(())
     }
 
-    async fn delete_prefix(&self, prefix: &str) -> Result<u64, BlobError> {
-        validate_prefix(prefix)?;
+    async fn delete_prefixes(&self, prefixes: &[String]) -> Result<u64, BlobError> {
+        for prefix in prefixes {
+            validate_prefix(prefix)?;
+        }
         let mut deleted = 0u64;
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(sdk_err)?;
-            let objects: Vec<ObjectIdentifier> = page
-                .contents
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|o| ObjectIdentifier::builder().set_key(o.key).build().ok())
-                .collect();
-            if objects.is_empty() {
-                continue;
-            }
-            let count = objects.len() as u64;
-            let delete = Delete::builder()
-                .set_objects(Some(objects))
-                .quiet(true)
-                .build()
-                .map_err(BlobError::backend)?;
-            let out = self
+        let mut pending: Vec<ObjectIdentifier> = Vec::new();
+        for prefix in prefixes {
+            let mut pages = self
                 .client
-                .delete_objects()
+                .list_objects_v2()
                 .bucket(&self.bucket)
-                .delete(delete)
-                .send()
-                .await
-                .map_err(sdk_err)?;
-            if let Some(first) = out.errors.as_deref().and_then(|e| e.first()) {
-                return Err(BlobError::backend(AwsError::msg(format!(
-                    "S3 refused to delete {}: {}",
-                    first.key.as_deref().unwrap_or("?"),
-                    first.message.as_deref().unwrap_or("unknown error")
-                ))));
+                .prefix(prefix)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let objects = page
+                    .map_err(sdk_err)?
+                    .contents
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|o| ObjectIdentifier::builder().set_key(o.key).build().ok());
+                for object in objects {
+                    if pending.len() == DELETE_BATCH_MAX {
+                        deleted += self.delete_batch(std::mem::take(&mut pending)).await?;
+                    }
+                    pending.push(object);
+                }
             }
-            deleted += count;
+        }
+        if !pending.is_empty() {
+            deleted += self.delete_batch(pending).await?;
         }
         Ok(deleted)
     }

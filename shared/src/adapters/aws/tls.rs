@@ -7,8 +7,6 @@
 //! and fal.ai use (the same verification, no file reads), and builds its TLS configuration
 //! once, on the first AWS call, instead of once per client before the first invocation.
 
-use std::sync::OnceLock;
-
 use aws_smithy_http_client::Builder;
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::http::{
@@ -18,26 +16,23 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::shared::IntoShared;
 use base64::Engine;
 
+use super::on_first_use::OnFirstUse;
+
 /// The HTTPS client every SDK client of a function shares.
 pub fn https_client() -> SharedHttpClient {
-    OnFirstCall(OnceLock::new()).into_shared()
+    OnFirstUse::new(hyper_client).into_shared()
 }
 
 /// The SDK's hyper client, made when a request first needs a connector. (The SDK's own
 /// client builds a connector when each SDK client is configured, to fail early on a broken
 /// certificate store; ours is compiled in and cannot be broken.)
-#[derive(Debug)]
-struct OnFirstCall(OnceLock<SharedHttpClient>);
-
-impl HttpClient for OnFirstCall {
+impl HttpClient for OnFirstUse<SharedHttpClient> {
     fn http_connector(
         &self,
         settings: &HttpConnectorSettings,
         components: &RuntimeComponents,
     ) -> SharedHttpConnector {
-        self.0
-            .get_or_init(hyper_client)
-            .http_connector(settings, components)
+        (**self).http_connector(settings, components)
     }
 }
 

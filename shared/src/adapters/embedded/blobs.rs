@@ -83,6 +83,33 @@ impl LocalBlobs {
         mac.update(expires.to_string().as_bytes());
         mac.verify_slice(&presented).is_ok() && now.as_secs() < expires
     }
+
+    /// Removes the directory a (validated) prefix names, file by file.
+    async fn delete_prefix(&self, prefix: &str) -> Result<u64, BlobError> {
+        let dir = self.root.join(prefix.trim_end_matches('/'));
+        let mut deleted = 0;
+        let mut pending = vec![dir.clone()];
+        while let Some(current) = pending.pop() {
+            let mut entries = match tokio::fs::read_dir(&current).await {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
+            while let Some(entry) = entries.next_entry().await? {
+                if entry.file_type().await?.is_dir() {
+                    pending.push(entry.path());
+                } else {
+                    tokio::fs::remove_file(entry.path()).await?;
+                    deleted += 1;
+                }
+            }
+        }
+        match tokio::fs::remove_dir_all(&dir).await {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+        Ok(deleted)
+    }
 }
 
 /// Writes a file only its owner can read (the signing key is a secret).
@@ -159,29 +186,13 @@ impl BlobStore for LocalBlobs {
         }
     }
 
-    async fn delete_prefix(&self, prefix: &str) -> Result<u64, BlobError> {
-        validate_prefix(prefix)?;
-        let dir = self.root.join(prefix.trim_end_matches('/'));
-        let mut deleted = 0;
-        let mut pending = vec![dir.clone()];
-        while let Some(current) = pending.pop() {
-            let mut entries = match tokio::fs::read_dir(&current).await {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e.into()),
-            };
-            while let Some(entry) = entries.next_entry().await? {
-                if entry.file_type().await?.is_dir() {
-                    pending.push(entry.path());
-                } else {
-                    tokio::fs::remove_file(entry.path()).await?;
-                    deleted += 1;
-                }
-            }
+    async fn delete_prefixes(&self, prefixes: &[String]) -> Result<u64, BlobError> {
+        for prefix in prefixes {
+            validate_prefix(prefix)?;
         }
-        match tokio::fs::remove_dir_all(&dir).await {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
-            _ => {}
+        let mut deleted = 0;
+        for prefix in prefixes {
+            deleted += self.delete_prefix(prefix).await?;
         }
         Ok(deleted)
     }

@@ -239,24 +239,25 @@ impl Pipeline {
         }
         let [photos, archives, _generations, _models] =
             blob_keys::avatar_prefixes(avatar.owner, avatar.id);
-        if let Err(e) = self.blobs.delete_prefix(&archives).await {
-            tracing::warn!(avatar = %avatar.id, error = %e, "archive not deleted; the bucket's lifecycle rule expires it");
-        }
-        if matches!(avatar.state, AvatarState::Completed { .. })
-            && self.training.delete_photos_after_training
-        {
-            // The files, then the records naming them (with Telegram's file ids).
-            let deleted = match self.blobs.delete_prefix(&photos).await {
-                Ok(_) => self
-                    .store
-                    .forget_photos(avatar.owner, avatar.id)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            if let Err(e) = deleted {
-                tracing::warn!(avatar = %avatar.id, error = %e, "photos not deleted after training; they go with the avatar");
-            }
+        let photos_go = matches!(avatar.state, AvatarState::Completed { .. })
+            && self.training.delete_photos_after_training;
+        let prefixes = if photos_go {
+            vec![archives, photos]
+        } else {
+            vec![archives]
+        };
+        // The files (one batch), then the records naming the photos (with Telegram's file ids).
+        let cleaned = match self.blobs.delete_prefixes(&prefixes).await {
+            Ok(_) if photos_go => self
+                .store
+                .forget_photos(avatar.owner, avatar.id)
+                .await
+                .map_err(|e| e.to_string()),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = cleaned {
+            tracing::warn!(avatar = %avatar.id, error = %e, photos = photos_go, "training's files not deleted; the bucket's lifecycle rule expires the archive, photos go with the avatar");
         }
     }
 }

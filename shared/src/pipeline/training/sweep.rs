@@ -204,9 +204,9 @@ impl Pipeline {
     /// Removes an avatar the user never sent to training: its photos, then its records; then
     /// says so. Nothing of it was ever given to fal.ai.
     async fn remove_abandoned(&self, avatar: &Avatar) -> PipelineResult<()> {
-        for prefix in blob_keys::avatar_prefixes(avatar.owner, avatar.id) {
-            self.blobs.delete_prefix(&prefix).await?;
-        }
+        self.blobs
+            .delete_prefixes(&blob_keys::avatar_prefixes(avatar.owner, avatar.id))
+            .await?;
         self.store.delete_avatar(avatar.owner, avatar.id).await?;
         tracing::info!(avatar = %avatar.id, status = avatar.status().as_str(), "abandoned avatar removed with its photos");
         let (chat, language) = self.audience(avatar.owner).await?;

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 
 use super::commit::{Condition, CountGuard, Counter};
 use super::{
-    DynamoStore, Item, TableRecord, avatar_sk, from_item, s, sdk_err, to_item, user_pk,
+    DynamoStore, Item, SortKeys, TableRecord, avatar_sk, from_item, s, sdk_err, to_item, user_pk,
     with_in_flight,
 };
 use crate::domain::{Avatar, AvatarId, AvatarStatus, UserId};
@@ -32,7 +32,7 @@ impl AvatarStore for DynamoStore {
     }
 
     async fn list_avatars(&self, owner: UserId) -> StoreResult<Vec<Avatar>> {
-        self.query_prefix(user_pk(owner), "AVATAR#", true, None)
+        self.query_range(user_pk(owner), SortKeys::Prefix("AVATAR#"), true, None)
             .await?
             .into_iter()
             .map(from_item)
@@ -68,7 +68,7 @@ impl AvatarStore for DynamoStore {
         // their condition. Its children follow; a retry after a crash finishes the job. Children
         // are filtered by owner, so a forged id cannot touch another user's data.
         self.delete(user_pk(owner), avatar_sk(id)).await?;
-        let children = self.owned_children(owner, id, "").await?;
+        let children = self.owned_children(owner, id, SortKeys::All).await?;
         self.batch_delete(children).await
     }
 

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
-use super::{DynamoStore, Item, TableLayout, from_item, key, n, s, to_item, user_pk};
+use super::{DynamoStore, Item, SortKeys, TableLayout, from_item, key, n, s, to_item, user_pk};
 use crate::domain::{Credits, LedgerEntry, NotEnoughCredits, UserId};
 use crate::ports::store::{Applied, CreditLedger, StoreError, StoreResult};
 
@@ -103,7 +103,7 @@ impl CreditLedger for DynamoStore {
     async fn ledger(&self, owner: UserId, limit: usize) -> StoreResult<Vec<LedgerEntry>> {
         // Keyed for idempotency, not time: the user's entries are read and ordered here.
         let items = self
-            .query_prefix(user_pk(owner), LEDGER, true, None)
+            .query_range(user_pk(owner), SortKeys::Prefix(LEDGER), true, None)
             .await?;
         let mut entries = items
             .into_iter()

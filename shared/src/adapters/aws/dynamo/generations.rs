@@ -1,7 +1,9 @@
 use async_trait::async_trait;
 
 use super::commit::{Condition, CountGuard, Counter};
-use super::{DynamoStore, Item, TableRecord, avatar_pk, from_item, to_item, with_in_flight};
+use super::{
+    DynamoStore, Item, SortKeys, TableRecord, avatar_pk, from_item, to_item, with_in_flight,
+};
 use crate::domain::{AvatarId, Generation, GenerationId, UserId};
 use crate::ports::store::{
     CommitCost, CommitRefused, GenerationStore, StoreResult, Versioned, generation_entry,
@@ -67,7 +69,12 @@ impl GenerationStore for DynamoStore {
     ) -> StoreResult<Vec<Generation>> {
         let limit = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
         let items = self
-            .query_prefix(avatar_pk(avatar_id), "GEN#", false, Some(limit))
+            .query_range(
+                avatar_pk(avatar_id),
+                SortKeys::Prefix("GEN#"),
+                false,
+                Some(limit),
+            )
             .await?;
         items
             .into_iter()

@@ -80,6 +80,16 @@ fn avatar_sk(id: AvatarId) -> String {
     format!("AVATAR#{id}")
 }
 
+/// Which sort keys of a partition a query reads.
+#[derive(Debug, Clone, Copy)]
+enum SortKeys<'a> {
+    All,
+    /// Those starting with it (DynamoDB refuses `begins_with` on "": use `All`).
+    Prefix(&'a str),
+    /// From the first to the second, both included.
+    Between(&'a str, &'a str),
+}
+
 fn avatar_pk(id: AvatarId) -> String {
     format!("AVATAR#{id}")
 }
@@ -265,31 +275,34 @@ impl DynamoStore {
         }
     }
 
-    /// All items of a partition whose sort key starts with `prefix` (every item when it is
-    /// empty: DynamoDB refuses `begins_with` on ""), in sort-key order.
-    async fn query_prefix(
+    /// All items of a partition whose sort key is in `range`, in sort-key order.
+    async fn query_range(
         &self,
         pk: String,
-        prefix: &str,
+        range: SortKeys<'_>,
         forward: bool,
         limit: Option<i32>,
     ) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let mut query = self
+            let query = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .expression_attribute_names("#pk", TableLayout::PARTITION_KEY)
                 .expression_attribute_values(":pk", s(pk.clone()));
-            query = if prefix.is_empty() {
-                query.key_condition_expression("#pk = :pk")
-            } else {
-                query
+            let query = match range {
+                SortKeys::All => query.key_condition_expression("#pk = :pk"),
+                SortKeys::Prefix(prefix) => query
                     .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
                     .expression_attribute_names("#sk", TableLayout::SORT_KEY)
-                    .expression_attribute_values(":prefix", s(prefix))
+                    .expression_attribute_values(":prefix", s(prefix)),
+                SortKeys::Between(from, to) => query
+                    .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+                    .expression_attribute_names("#sk", TableLayout::SORT_KEY)
+                    .expression_attribute_values(":from", s(from))
+                    .expression_attribute_values(":to", s(to)),
             };
             let out = query
                 .scan_index_forward(forward)
@@ -315,10 +328,10 @@ impl DynamoStore {
         &self,
         owner: UserId,
         avatar_id: AvatarId,
-        prefix: &str,
+        range: SortKeys<'_>,
     ) -> StoreResult<Vec<Item>> {
         Ok(self
-            .query_prefix(avatar_pk(avatar_id), prefix, true, None)
+            .query_range(avatar_pk(avatar_id), range, true, None)
             .await?
             .into_iter()
             .filter(|item| {

@@ -2,18 +2,23 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
 use super::{
-    DynamoStore, Item, TableLayout, avatar_pk, avatar_sk, from_item, key, n, s, sdk_err, to_item,
-    user_pk,
+    DynamoStore, Item, SortKeys, TableLayout, avatar_pk, avatar_sk, from_item, key, key_parts, n,
+    s, sdk_err, to_item, user_pk,
 };
 use crate::domain::{AvatarId, ContentHash, Photo, UserId};
 use crate::ports::store::{AvatarStore, PhotoAdded, PhotoStore, StoreError, StoreResult};
 
+const PHOTO: &str = "PHOTO#";
+/// Just past every `PHOTO#` key ('$' follows '#').
+const PHOTO_END: &str = "PHOTO$";
+const HASH: &str = "HASH#";
+
 fn photo_sk(file_unique_id: &str) -> String {
-    format!("PHOTO#{file_unique_id}")
+    format!("{PHOTO}{file_unique_id}")
 }
 
 fn hash_sk(hash: &ContentHash) -> String {
-    format!("HASH#{}", hash.as_str())
+    format!("{HASH}{}", hash.as_str())
 }
 
 impl DynamoStore {
@@ -115,7 +120,7 @@ impl PhotoStore for DynamoStore {
     }
 
     async fn list_photos(&self, avatar_id: AvatarId) -> StoreResult<Vec<Photo>> {
-        self.query_prefix(avatar_pk(avatar_id), "PHOTO#", true, None)
+        self.query_range(avatar_pk(avatar_id), SortKeys::Prefix(PHOTO), true, None)
             .await?
             .into_iter()
             .map(from_item)
@@ -123,8 +128,18 @@ impl PhotoStore for DynamoStore {
     }
 
     async fn forget_photos(&self, owner: UserId, avatar_id: AvatarId) -> StoreResult<()> {
-        let mut keys = self.owned_children(owner, avatar_id, "PHOTO#").await?;
-        keys.extend(self.owned_children(owner, avatar_id, "HASH#").await?);
+        // One query for both kinds: HASH# and PHOTO# are neighbours in the avatar's partition
+        // (only GEN# sorts outside them), so the range holds nothing else today; the prefix
+        // check keeps it so if a kind is ever added between them.
+        let keys = self
+            .owned_children(owner, avatar_id, SortKeys::Between(HASH, PHOTO_END))
+            .await?
+            .into_iter()
+            .filter(|k| {
+                let (_, sk) = key_parts(k);
+                sk.starts_with(HASH) || sk.starts_with(PHOTO)
+            })
+            .collect();
         self.batch_delete(keys).await
     }
 
