@@ -13,7 +13,7 @@ use tokio_util::io::StreamReader;
 use super::{BotResult, Turn};
 use crate::domain::policy::{self, PhotoRefusal};
 use crate::domain::{
-    Avatar, AvatarEvent, AvatarId, ContentHash, DialogueState, ImageFormat, MessageRef, Photo,
+    Avatar, AvatarEvent, ContentHash, DialogueState, ImageFormat, MessageRef, Photo,
     PhotoRejection, blob_keys,
 };
 use crate::ports::{BlobError, PhotoAdded, StoreError};
@@ -104,7 +104,7 @@ impl Turn<'_> {
         // file (an orphan goes with the avatar; a record without its file would spoil the
         // training).
         let orphaned = match &outcome {
-            Ok(PhotoAdded::Added { .. } | PhotoAdded::DuplicateFile) => false,
+            Ok(PhotoAdded::Added(_) | PhotoAdded::DuplicateFile) => false,
             Ok(_) => true,
             Err(_) => match self.bot.store.list_photos(avatar.id).await {
                 Ok(photos) => !photos.iter().any(|p| p.blob_key == key),
@@ -115,12 +115,9 @@ impl Turn<'_> {
             tracing::warn!(error = %e, "could not remove an unrecorded photo; it stays under the avatar prefix until the avatar is deleted");
         }
         match outcome? {
-            PhotoAdded::Added { photo_count } => {
-                tracing::info!(avatar = %avatar.id, photo_count, "photo added");
-                let avatar = self.after_added(avatar.id).await?.unwrap_or(Avatar {
-                    photo_count,
-                    ..avatar
-                });
+            PhotoAdded::Added(now) => {
+                tracing::info!(avatar = %avatar.id, photo_count = now.photo_count, "photo added");
+                let avatar = self.after_added(*now).await?;
                 self.show_progress(&avatar, progress, false).await
             }
             PhotoAdded::DuplicateFile | PhotoAdded::DuplicateContent => {
@@ -199,25 +196,29 @@ impl Turn<'_> {
         }
     }
 
-    /// Once the minimum is reached the avatar becomes `ready`. Returns the avatar as stored.
-    async fn after_added(&self, id: AvatarId) -> BotResult<Option<Avatar>> {
+    /// Once the minimum is reached the avatar becomes `ready`. Takes the avatar as the photo
+    /// left it; returns it as stored.
+    async fn after_added(&self, mut avatar: Avatar) -> BotResult<Avatar> {
         for _ in 0..RECORD_ATTEMPTS {
-            let Some(avatar) = self.bot.store.get_avatar(self.user.id, id).await? else {
-                return Ok(None);
-            };
             if !policy::reaches_minimum(&avatar, &self.bot.limits) {
-                return Ok(Some(avatar));
+                return Ok(avatar);
             }
             let ready = avatar
                 .apply(AvatarEvent::MinimumReached, self.now)
                 .expect("collecting photos -> ready is legal");
             match self.bot.store.update_avatar(&ready).await {
-                Ok(stored) => return Ok(Some(stored)),
-                Err(StoreError::Conflict(_)) => continue,
+                Ok(stored) => return Ok(stored),
+                // Another photo of the album wrote first: look again.
+                Err(StoreError::Conflict(_)) => {
+                    match self.bot.store.get_avatar(self.user.id, avatar.id).await? {
+                        Some(current) => avatar = current,
+                        None => return Ok(avatar),
+                    }
+                }
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(self.bot.store.get_avatar(self.user.id, id).await?)
+        Ok(avatar)
     }
 
     /// Downloads the image and streams it into blob storage. `Ok(Err(_))` is the user's

@@ -10,8 +10,9 @@ pub async fn photos_are_deduplicated_and_bounded(store: &dyn RecordStore) {
         store
             .add_photo(&photo(&avatar, "u1", b"one"), max)
             .await
-            .unwrap(),
-        PhotoAdded::Added { photo_count: 1 }
+            .unwrap()
+            .photo_count(),
+        Some(1)
     );
     assert_eq!(
         store
@@ -31,15 +32,19 @@ pub async fn photos_are_deduplicated_and_bounded(store: &dyn RecordStore) {
         store
             .add_photo(&photo(&avatar, "u2", b"two"), max)
             .await
-            .unwrap(),
-        PhotoAdded::Added { photo_count: 2 }
+            .unwrap()
+            .photo_count(),
+        Some(2)
     );
     assert_eq!(
         store
             .add_photo(&photo(&avatar, "u3", b"three"), max)
             .await
             .unwrap(),
-        PhotoAdded::Added { photo_count: 3 }
+        PhotoAdded::Added(Box::new(
+            store.get_avatar(owner, avatar.id).await.unwrap().unwrap()
+        )),
+        "the avatar as stored, this photo counted"
     );
     assert_eq!(
         store
@@ -104,8 +109,9 @@ pub async fn photos_are_deduplicated_and_bounded(store: &dyn RecordStore) {
         store
             .add_photo(&photo(&other, "u1", b"one"), max)
             .await
-            .unwrap(),
-        PhotoAdded::Added { photo_count: 1 }
+            .unwrap()
+            .photo_count(),
+        Some(1)
     );
     // Forgetting an avatar's photos (after training) leaves the avatar, its count and the
     // other avatar's photos; another owner cannot forget them.
@@ -153,7 +159,7 @@ pub async fn an_album_arriving_at_once_is_counted_exactly(store: &dyn RecordStor
     .await;
     let added = outcomes
         .iter()
-        .filter(|o| matches!(o, PhotoAdded::Added { .. }))
+        .filter(|o| matches!(o, PhotoAdded::Added(_)))
         .count();
     let full = outcomes
         .iter()

@@ -1,13 +1,13 @@
 use async_trait::async_trait;
 
 use super::StoreResult;
-use crate::domain::{AvatarId, ContentHash, Photo, UserId};
+use crate::domain::{Avatar, AvatarId, ContentHash, Photo, UserId};
 
 /// The outcome of recording a photo.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum PhotoAdded {
-    /// Recorded; the avatar now has this many photos.
-    Added { photo_count: u32 },
+    /// Recorded; the avatar as it is now, this photo counted (so the caller need not read it).
+    Added(Box<Avatar>),
     /// A photo with the same `file_unique_id` is already recorded for this avatar.
     DuplicateFile,
     /// A photo with the same bytes is already recorded for this avatar.
@@ -18,6 +18,16 @@ pub enum PhotoAdded {
     NotAccepting,
     /// The avatar does not exist (deleted meanwhile).
     AvatarMissing,
+}
+
+impl PhotoAdded {
+    /// The avatar's photo count with this photo, when it was recorded.
+    pub fn photo_count(&self) -> Option<u32> {
+        match self {
+            PhotoAdded::Added(avatar) => Some(avatar.photo_count),
+            _ => None,
+        }
+    }
 }
 
 /// An avatar's photo records (the files are in the blob store).

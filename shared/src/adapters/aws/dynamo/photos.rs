@@ -111,12 +111,10 @@ impl PhotoStore for DynamoStore {
             }
             Err(e) => return Err(sdk_err(e)),
         }
-        let photo_count = self
-            .get_avatar(photo.owner, photo.avatar_id)
-            .await?
-            .map(|a| a.photo_count)
-            .unwrap_or(0);
-        Ok(PhotoAdded::Added { photo_count })
+        Ok(match self.get_avatar(photo.owner, photo.avatar_id).await? {
+            Some(avatar) => PhotoAdded::Added(Box::new(avatar)),
+            None => PhotoAdded::AvatarMissing, // Deleted right after; its photos go with it.
+        })
     }
 
     async fn list_photos(&self, avatar_id: AvatarId) -> StoreResult<Vec<Photo>> {

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
 use super::{EmbeddedStore, db_err, encode, many, one};
-use crate::domain::{AvatarId, ContentHash, Photo, UserId};
+use crate::domain::{Avatar, AvatarId, ContentHash, Photo, UserId};
 use crate::ports::store::{PhotoAdded, PhotoStore, StoreResult};
 
 #[async_trait]
@@ -64,8 +64,17 @@ impl PhotoStore for EmbeddedStore {
                     params![avatar_id],
                 )
                 .map_err(db_err)?;
+                let now: Option<Avatar> = one(
+                    &tx,
+                    "SELECT body FROM avatars WHERE id = ?1",
+                    params![avatar_id],
+                    &avatar_id,
+                )?;
                 tx.commit().map_err(db_err)?;
-                Ok(PhotoAdded::Added { photo_count: count + 1 })
+                Ok(match now {
+                    Some(avatar) => PhotoAdded::Added(Box::new(avatar)),
+                    None => PhotoAdded::AvatarMissing,
+                })
             })
             .await
     }
