@@ -296,3 +296,37 @@ async fn a_claim_retried_by_the_sdk_after_its_answer_was_lost_is_still_ours() {
         .unwrap();
     assert_eq!(after, UpdateClaim::Done);
 }
+
+/// Every attempt of the claim write applied, every answer lost: the SDK gives up and the
+/// claim exists. The call takes it back before failing, so Telegram's redelivery claims the
+/// update at once instead of meeting "in progress" (503) for the whole lease.
+#[tokio::test]
+async fn a_claim_whose_every_answer_was_lost_is_taken_back() {
+    use fluxbot::ports::UpdateClaim;
+    use fluxbot_tests::aws_meter::FaultAt;
+
+    let (backend, meter) = backends::aws_metered().await;
+    let now = Timestamp::now();
+    let lease = now.plus(Duration::from_secs(90));
+    meter.inject("dynamodb PutItem", 0, 3, FaultAt::After);
+    let failed = backend.store.claim_update(515_151, now, lease).await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(meter.faults_left(), 0, "every attempt met a lost answer");
+    let redelivered = backend
+        .store
+        .claim_update(515_151, now, lease)
+        .await
+        .unwrap();
+    assert_eq!(redelivered, UpdateClaim::Fresh);
+
+    // Another invocation's claim is never taken back by a failure of ours.
+    meter.inject("dynamodb PutItem", 0, 3, FaultAt::Before);
+    let refused = backend.store.claim_update(515_151, now, lease).await;
+    assert!(refused.is_err(), "{refused:?}");
+    let still = backend
+        .store
+        .claim_update(515_151, now, lease)
+        .await
+        .unwrap();
+    assert_eq!(still, UpdateClaim::InProgress, "the first claim stands");
+}

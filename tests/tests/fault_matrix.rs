@@ -28,8 +28,9 @@ const ANNA: User = User {
 };
 
 /// Telegram re-delivers an update until it gets a 200, backing off. An update whose claim
-/// was written but whose answer was lost stays "in progress" (503) until the claim's lease
-/// (`UPDATE_LEASE`) ends; Telegram's retries outlast it, and so do these.
+/// was written with its answer lost is taken back by the failing call; should that delete
+/// fail too, the update stays "in progress" (503) until the claim's lease (`UPDATE_LEASE`)
+/// ends. Telegram's retries outlast it, and so do these.
 async fn until_ok(w: &PipelineWorld, update: &Value) -> Answer {
     let bound = Instant::now() + fluxbot::bot::UPDATE_LEASE + Duration::from_secs(20);
     loop {

@@ -1,7 +1,7 @@
 //! Warm CPU per request: the real handlers, warm (clients built, connections open), on a
 //! single-threaded runtime, so the CPU time of this thread is the handler's own work (parsing,
-//! signing requests, JSON, TLS-free HTTP to moto and the fakes) and nothing else: moto is
-//! another process and the fakes (wiremock) serve on their own threads.
+//! signing requests, JSON, TLS-free HTTP to moto and the fakes, the log lines) and nothing
+//! else: moto is another process and the fakes (wiremock) serve on their own threads.
 //!
 //! moto's server (werkzeug) closes the connection after every response, DynamoDB, S3 and SQS
 //! keep it open; so the AWS calls go through a keep-alive proxy on another thread, or each
@@ -63,6 +63,11 @@ async fn timed(w: &PipelineWorld, update: &Value, into: &mut Vec<Duration>) {
 }
 
 fn main() {
+    // The functions' own log subscriber (lambda_http's, JSON as the template configures it),
+    // writing to nowhere: formatting each log line is part of a request's CPU.
+    // SAFETY: no other thread exists yet to read the environment concurrently.
+    unsafe { std::env::set_var("AWS_LAMBDA_LOG_FORMAT", "json") };
+    lambda_http::tracing::init_default_subscriber_with_writer(std::io::sink);
     let users: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())

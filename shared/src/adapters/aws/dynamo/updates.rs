@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use super::{DynamoStore, TableLayout, key, n, put_outcome, s};
+use super::{DynamoStore, TableLayout, key, n, put_outcome, s, sdk_err};
 use crate::domain::Timestamp;
 use crate::ports::store::{StoreResult, UpdateClaim, UpdateLog};
 
@@ -8,6 +8,35 @@ const SEEN: &str = "SEEN";
 
 fn update_pk(update_id: i64) -> String {
     format!("UPDATE#{update_id}")
+}
+
+impl DynamoStore {
+    /// Deletes the update's claim if it is the one `token` wrote (and still processing).
+    async fn release_claim(&self, update_id: i64, token: &str) -> StoreResult<()> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(update_pk(update_id), SEEN.into())))
+            .condition_expression("#claim = :token AND #state = :processing")
+            .expression_attribute_names("#claim", "claim")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":token", s(token))
+            .expression_attribute_values(":processing", s("processing"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Not ours, or not there: nothing to take back.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
 }
 
 #[async_trait]
@@ -39,7 +68,18 @@ impl UpdateLog for DynamoStore {
             .expression_attribute_values(":now", n(now.as_secs()))
             .send()
             .await;
-        if put_outcome(result)? {
+        let applied = match put_outcome(result) {
+            Ok(applied) => applied,
+            Err(e) => {
+                // Every attempt failed, yet one may have been applied with its answer lost:
+                // take back a claim of ours, or Telegram's redelivery would wait out its lease.
+                if let Err(undo) = self.release_claim(update_id, &token).await {
+                    tracing::warn!(update_id, error = %undo, "a failed claim could not be taken back; the update waits for its lease");
+                }
+                return Err(e);
+            }
+        };
+        if applied {
             return Ok(UpdateClaim::Fresh);
         }
         let seen = self.get(update_pk(update_id), SEEN.into()).await?;
