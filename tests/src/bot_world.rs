@@ -294,7 +294,13 @@ pub fn apigw_request(
     headers: Value,
     body: &str,
 ) -> lambda_http::Request {
-    let event = json!({
+    let event = apigw_event(method, path, query, headers, body);
+    lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
+}
+
+/// The API Gateway HTTP API (payload 2.0) event Lambda hands a function for this request.
+pub fn apigw_event(method: &str, path: &str, query: &str, headers: Value, body: &str) -> Value {
+    json!({
         "version": "2.0",
         "routeKey": format!("{method} {path}"),
         "rawPath": path,
@@ -315,6 +321,5 @@ pub fn apigw_request(
         },
         "body": body,
         "isBase64Encoded": false
-    });
-    lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
+    })
 }

@@ -283,6 +283,19 @@ impl DynamoStore {
         forward: bool,
         limit: Option<i32>,
     ) -> StoreResult<Vec<Item>> {
+        self.query_items(pk, range, forward, limit, false).await
+    }
+
+    /// As [`Self::query_range`]; `keys_only` reads just each item's key and owner (what a
+    /// delete needs: a tenth of the bytes to parse for a photo record).
+    async fn query_items(
+        &self,
+        pk: String,
+        range: SortKeys<'_>,
+        forward: bool,
+        limit: Option<i32>,
+        keys_only: bool,
+    ) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -304,6 +317,14 @@ impl DynamoStore {
                     .expression_attribute_values(":from", s(from))
                     .expression_attribute_values(":to", s(to)),
             };
+            let query = if keys_only {
+                query
+                    .projection_expression("#pk, #key, #owner")
+                    .expression_attribute_names("#key", TableLayout::SORT_KEY)
+                    .expression_attribute_names("#owner", "owner")
+            } else {
+                query
+            };
             let out = query
                 .scan_index_forward(forward)
                 .consistent_read(true)
@@ -322,7 +343,7 @@ impl DynamoStore {
         Ok(items)
     }
 
-    /// The keys of an avatar's child items under `prefix` that belong to `owner` (a forged
+    /// The keys of an avatar's child items in `range` that belong to `owner` (a forged
     /// avatar id cannot reach another user's items).
     async fn owned_children(
         &self,
@@ -331,7 +352,7 @@ impl DynamoStore {
         range: SortKeys<'_>,
     ) -> StoreResult<Vec<Item>> {
         Ok(self
-            .query_range(avatar_pk(avatar_id), range, true, None)
+            .query_items(avatar_pk(avatar_id), range, true, None, true)
             .await?
             .into_iter()
             .filter(|item| {
