@@ -181,7 +181,9 @@ impl FakeTelegram {
         }
     }
 
-    /// The next `count` calls of `method` get `status` with this error body.
+    /// The next call of `method` gets `status` with this error body: JSON, or, when `body` is
+    /// a JSON string, that text as an HTML page (what a proxy in front of the Bot API answers).
+    /// `method` "file" is the next file download.
     pub fn inject_error(&self, method: &str, status: u16, body: Value) {
         self.state
             .lock()
@@ -332,6 +334,9 @@ impl Respond for Responder {
         let path = request.url.path().to_owned();
         let mut s = self.state.lock().unwrap();
         if let Some(rest) = path.strip_prefix(&format!("/file/bot{TOKEN}/")) {
+            if let Some((status, body)) = s.injected.get_mut("file").and_then(VecDeque::pop_front) {
+                return error_response(status, body);
+            }
             // teloxide sends the file path as one segment ("photos%2Ffile_1.jpg"); the Bot
             // API server decodes it, and so does the fake.
             let rest = rest.replace("%2F", "/").replace("%2f", "/");
@@ -398,8 +403,15 @@ impl Respond for Responder {
         });
         match outcome {
             Ok(result) => ok(result),
-            Err((status, body)) => ResponseTemplate::new(status).set_body_json(body),
+            Err((status, body)) => error_response(status, body),
         }
+    }
+}
+
+fn error_response(status: u16, body: Value) -> ResponseTemplate {
+    match body {
+        Value::String(page) => ResponseTemplate::new(status).set_body_raw(page, "text/html"),
+        json => ResponseTemplate::new(status).set_body_json(json),
     }
 }
 

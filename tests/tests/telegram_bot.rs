@@ -1105,3 +1105,41 @@ async fn a_flood_of_photos_keeps_the_maximum_and_refuses_the_rest_politely() {
         .count();
     assert_eq!(sent_full, 0, "edits, not 80 new messages");
 }
+
+/// A photo whose download fails in any transient way (getFile's 5xx, the file server's 502
+/// page, a 429 longer than a call may wait) answers 500, so Telegram delivers the update again;
+/// the redelivery keeps the photo exactly once. A refused getFile (the file is gone) is told
+/// to the user and answered 200: retrying cannot bring it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_whose_download_fails_is_kept_once_on_redelivery() {
+    let w = world(&[]).await;
+    create_avatar(&w, ANNA, "portrait", "Anna", "fast").await;
+    let transient = [
+        (
+            "getFile",
+            500,
+            json!({"ok": false, "error_code": 500, "description": "Internal Server Error"}),
+        ),
+        ("file", 502, json!("<html><h1>502 Bad Gateway</h1></html>")),
+        (
+            "getFile",
+            429,
+            json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 60",
+                   "parameters": {"retry_after": 60}}),
+        ),
+    ];
+    for (seed, (method, status, body)) in transient.into_iter().enumerate() {
+        let file = jpeg_file(&w, 40 + seed as u8);
+        let update = updates::photo(w.next_update_id(), ANNA, &file, (640, 800), None);
+        w.telegram.inject_error(method, status, body);
+        let first = w.post(&update).await;
+        assert_eq!(first.status, 500, "{method} {status}: {first:?}");
+        let again = w.post(&update).await;
+        assert_eq!(again.status, 200, "{method} {status}: {again:?}");
+        let avatar = &w.avatars(ANNA).await[0];
+        assert_eq!(avatar.photo_count, seed as u32 + 1, "{method} {status}");
+    }
+    let blobs = photo_blobs_exist(&w, ANNA).await;
+    assert_eq!(blobs.len(), 3, "one record per photo: {blobs:?}");
+    assert!(blobs.iter().all(Option::is_some), "each with its file");
+}

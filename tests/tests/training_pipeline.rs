@@ -704,3 +704,76 @@ async fn webhook_and_sweep_racing_notify_once() {
         "exactly one notice"
     );
 }
+
+/// Telegram failing the outcome notice in each way it can (a 429 longer than a call may wait,
+/// its own 5xx, a proxy's HTML error page, the user having blocked the bot): the outcome is
+/// recorded whatever Telegram says, the sweep sends a transient failure's notice once its
+/// claim lapses, exactly once however many sweeps run, and a blocked user's is settled
+/// without a message. (A timeout is the same transient class as a 5xx, and waits 17 s.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outcome_notice_telegram_fails_is_sent_once_or_settled() {
+    let faults = [
+        (
+            "429 beyond the retry budget",
+            429,
+            json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 60",
+                   "parameters": {"retry_after": 60}}),
+            1,
+        ),
+        (
+            "500",
+            500,
+            json!({"ok": false, "error_code": 500, "description": "Internal Server Error"}),
+            1,
+        ),
+        (
+            "502 HTML page",
+            502,
+            json!("<html><body><h1>502 Bad Gateway</h1></body></html>"),
+            1,
+        ),
+        (
+            "403 blocked",
+            403,
+            json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}),
+            0,
+        ),
+    ];
+    for (i, (fault, status, body, expected)) in faults.into_iter().enumerate() {
+        let w = PipelineWorld::new(false).await;
+        let user = User {
+            id: 6_000_200 + i as i64,
+            language_code: "en",
+        };
+        let avatar = w
+            .bot
+            .queued_avatar(user, "portrait", "Anna", "fast", 10)
+            .await;
+        w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+        let sub = w.fal.submissions()[0].clone();
+        w.bot.telegram.inject_error("sendMessage", status, body);
+        let answer = w
+            .deliver_ok(&sub, &w.fal.portrait_result(&sub.request_id))
+            .await;
+        assert_eq!(answer.status, 200, "{fault}: the outcome is recorded");
+        assert_eq!(sent_containing(&w, "is trained and ready"), 0, "{fault}");
+        let done = w.avatar_now(&avatar).await;
+        assert_eq!(done.status(), AvatarStatus::Completed, "{fault}");
+
+        // Sweeps before and after the notice's claim lapses.
+        for minutes in [1, 3, 6] {
+            let at = Timestamp::now().plus(Duration::from_secs(minutes * 60));
+            w.pipeline.sweep(at, deadline()).await.unwrap();
+        }
+        assert_eq!(
+            sent_containing(&w, "is trained and ready"),
+            expected,
+            "{fault}"
+        );
+        assert_eq!(
+            w.avatar_now(&avatar).await.notice,
+            OutcomeNotice::Sent,
+            "{fault}: settled"
+        );
+    }
+}
