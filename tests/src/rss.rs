@@ -2,7 +2,16 @@
 
 /// A field of /proc/self/status, in kB (`VmHWM` is the peak RSS, `VmRSS` the current one).
 pub fn status_kb(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    field_kb("/proc/self/status", field)
+}
+
+/// Peak RSS so far of another process (a function's binary a bench started), in kB.
+pub fn peak_kb_of(pid: u32) -> u64 {
+    field_kb(&format!("/proc/{pid}/status"), "VmHWM")
+}
+
+fn field_kb(path: &str, field: &str) -> u64 {
+    let status = std::fs::read_to_string(path).unwrap_or_default();
     status
         .lines()
         .find(|l| l.starts_with(field))

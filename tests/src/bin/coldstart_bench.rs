@@ -59,17 +59,6 @@ fn function_env() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-/// The child's peak RSS so far, in kB (`VmHWM` of /proc/<pid>/status).
-fn peak_rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmHWM"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Spawn to first poll, and the peak RSS at that moment (the init phase's memory).
 async fn cold_start(binary: &std::path::Path, name: &str) -> (Duration, u64) {
     let api = RuntimeApi::start().await;
@@ -85,7 +74,7 @@ async fn cold_start(binary: &std::path::Path, name: &str) -> (Duration, u64) {
     let spawned = std::time::Instant::now();
     let mut child = command.spawn().expect("spawn the function");
     let polled = api.first_poll(Duration::from_secs(10)).await;
-    let rss = peak_rss_kb(child.id());
+    let rss = fluxbot_tests::rss::peak_kb_of(child.id());
     let _ = child.kill();
     let output = child.wait_with_output().expect("reap the function");
     match polled {

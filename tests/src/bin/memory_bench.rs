@@ -50,7 +50,7 @@ impl Function {
             "{name} never polled (init error {:?})",
             api.init_error()
         );
-        let init_kb = peak_rss_kb(child.id());
+        let init_kb = fluxbot_tests::rss::peak_kb_of(child.id());
         Self {
             name,
             api,
@@ -77,17 +77,6 @@ impl Function {
     async fn request(&mut self, event: &Value) -> u64 {
         self.invoke(event).await["statusCode"].as_u64().unwrap_or(0)
     }
-}
-
-/// Peak RSS of a process so far, in kB (`VmHWM`).
-fn peak_rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmHWM"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 fn telegram_event(update: &Value) -> Value {
@@ -221,7 +210,7 @@ async fn main() {
     println!("| function | invocations | RSS at init | peak RSS |");
     println!("|---|---:|---:|---:|");
     for f in [&mut bot, &mut launch, &mut webhook, &mut sweep] {
-        let peak = peak_rss_kb(f.child.id());
+        let peak = fluxbot_tests::rss::peak_kb_of(f.child.id());
         println!(
             "| {} | {} | {:.1} MB | {:.1} MB |",
             f.name,
