@@ -154,9 +154,15 @@ impl FakeFal {
     /// A portrait trainer's output as fal returns it, its LoRA and config on the fake CDN
     /// (`{request_id}/pytorch_lora_weights.safetensors`, `{request_id}/config.json`).
     pub fn portrait_result(&self, request_id: &str) -> String {
+        self.portrait_result_with(request_id, lora_bytes(request_id))
+    }
+
+    /// As [`Self::portrait_result`], with these LoRA bytes (a real LoRA's size, for benches).
+    pub fn portrait_result_with(&self, request_id: &str, lora_file: Vec<u8>) -> String {
+        let lora_size = lora_file.len();
         let lora = self.host_file(
             &format!("{request_id}/pytorch_lora_weights.safetensors"),
-            lora_bytes(request_id),
+            lora_file,
         );
         let config = self.host_file(
             &format!("{request_id}/config.json"),
@@ -167,7 +173,7 @@ impl FakeFal {
                 "url": lora,
                 "content_type": "application/octet-stream",
                 "file_name": "pytorch_lora_weights.safetensors",
-                "file_size": lora_bytes(request_id).len()
+                "file_size": lora_size
             },
             "config_file": {
                 "url": config,

@@ -4,10 +4,11 @@
 //! Lambda), configured as the template configures it but pointed at moto, the fake Telegram
 //! and the fake fal.ai. `users` users each go through the conversation with 10 photos of
 //! `side` x 1.25 `side` pixels, the launch worker zips and submits, the fal webhook keeps the
-//! LoRA and tells the user; then one sweep. Each process's `VmHWM` is read at the end.
+//! LoRA (`lora_mb` MB) and tells the user; then one sweep. Each process's `VmHWM` is read at
+//! the end.
 //!
 //! `cargo build --profile measure --workspace --bins && MOTO_ENDPOINT=http://127.0.0.1:<port>
-//! target/measure/memory-bench [users] [side]` (defaults: 20 users, 1600 px).
+//! target/measure/memory-bench [users] [side] [lora_mb]` (defaults: 20 users, 1600 px, 64 MB).
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -94,6 +95,7 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let users: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
     let side: u16 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1600);
+    let lora_mb: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);
 
     // The world provides moto's resources, the fakes, and Lambda's SQS poller; its in-process
     // handlers are not used.
@@ -135,6 +137,7 @@ async fn main() {
     let mut sweep = Function::start("status-sweep", &env).await;
 
     let height = side + side / 4;
+    let mut photo_bytes = 0usize;
     for i in 0..users {
         let user = User {
             id: 7_600_000 + i as i64,
@@ -153,6 +156,7 @@ async fn main() {
         assert_eq!(bot.request(&press("p:fast")).await, 200);
         for seed in 0..10u8 {
             let jpeg = images::jpeg(side, height, seed.wrapping_add(i as u8));
+            photo_bytes += jpeg.len();
             let file = w.bot.telegram.add_file(jpeg, "jpg");
             let update = updates::photo(
                 w.bot.next_update_id(),
@@ -178,7 +182,11 @@ async fn main() {
 
         // fal.ai finishes the training and calls the webhook given at submit.
         let sub = w.fal.submissions().last().expect("submitted").clone();
-        let body = fake_fal::ok_webhook(&sub.request_id, &w.fal.portrait_result(&sub.request_id));
+        let base = fake_fal::lora_bytes(&sub.request_id);
+        let mut lora = base.repeat(lora_mb * 1_048_576 / base.len() + 1);
+        lora.truncate(lora_mb * 1_048_576);
+        let result = w.fal.portrait_result_with(&sub.request_id, lora);
+        let body = fake_fal::ok_webhook(&sub.request_id, &result);
         let url = url::Url::parse(sub.webhook.as_deref().expect("a webhook URL")).unwrap();
         let headers = w.fal.signed_headers(
             &sub.request_id,
@@ -205,7 +213,9 @@ async fn main() {
     sweep.invoke(&scheduled).await;
 
     println!(
-        "{users} users, 10 photos of {side}x{height} each; peak RSS of each function's process:"
+        "{users} users, 10 photos of {side}x{height} each ({:.1} MB on average); peak RSS of \
+         each function's process:",
+        photo_bytes as f64 / (users.max(1) * 10) as f64 / 1_048_576.0
     );
     println!("| function | invocations | RSS at init | peak RSS |");
     println!("|---|---:|---:|---:|");
