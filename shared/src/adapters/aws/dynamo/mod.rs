@@ -80,6 +80,14 @@ fn avatar_sk(id: AvatarId) -> String {
     format!("AVATAR#{id}")
 }
 
+/// What a query reads of each item.
+#[derive(Debug, Clone, Copy)]
+enum Attributes {
+    All,
+    /// The key and the owner: what a delete needs (a tenth of a photo record's bytes to parse).
+    KeyAndOwner,
+}
+
 /// Which sort keys of a partition a query reads.
 #[derive(Debug, Clone, Copy)]
 enum SortKeys<'a> {
@@ -283,18 +291,18 @@ impl DynamoStore {
         forward: bool,
         limit: Option<i32>,
     ) -> StoreResult<Vec<Item>> {
-        self.query_items(pk, range, forward, limit, false).await
+        self.query_items(pk, range, forward, limit, Attributes::All)
+            .await
     }
 
-    /// As [`Self::query_range`]; `keys_only` reads just each item's key and owner (what a
-    /// delete needs: a tenth of the bytes to parse for a photo record).
+    /// As [`Self::query_range`], reading `attributes` of each item.
     async fn query_items(
         &self,
         pk: String,
         range: SortKeys<'_>,
         forward: bool,
         limit: Option<i32>,
-        keys_only: bool,
+        attributes: Attributes,
     ) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
@@ -317,13 +325,12 @@ impl DynamoStore {
                     .expression_attribute_values(":from", s(from))
                     .expression_attribute_values(":to", s(to)),
             };
-            let query = if keys_only {
-                query
+            let query = match attributes {
+                Attributes::All => query,
+                Attributes::KeyAndOwner => query
                     .projection_expression("#pk, #key, #owner")
                     .expression_attribute_names("#key", TableLayout::SORT_KEY)
-                    .expression_attribute_names("#owner", "owner")
-            } else {
-                query
+                    .expression_attribute_names("#owner", "owner"),
             };
             let out = query
                 .scan_index_forward(forward)
@@ -352,7 +359,13 @@ impl DynamoStore {
         range: SortKeys<'_>,
     ) -> StoreResult<Vec<Item>> {
         Ok(self
-            .query_items(avatar_pk(avatar_id), range, true, None, true)
+            .query_items(
+                avatar_pk(avatar_id),
+                range,
+                true,
+                None,
+                Attributes::KeyAndOwner,
+            )
             .await?
             .into_iter()
             .filter(|item| {
