@@ -128,6 +128,7 @@ pub async fn sdk_config() -> SdkConfig {
 /// The same, pointing at `endpoint` (a proxy in front of moto).
 pub async fn sdk_config_at(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(fluxbot::adapters::aws::https_client())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))

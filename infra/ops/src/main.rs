@@ -98,7 +98,13 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<String> {
-    let sdk = || aws_config::load_defaults(aws_config::BehaviorVersion::latest());
+    // The operator's usual chain (profiles, SSO, credential_process), over the functions' HTTPS
+    // client: the SDK's own is compiled out of the workspace (Cargo.toml).
+    let sdk = || {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(fluxbot::adapters::aws::https_client())
+            .load()
+    };
     let outputs = match &cli.stack {
         Some(stack) => {
             ops::StackOutputs::load(&aws_sdk_cloudformation::Client::new(&sdk().await), stack)

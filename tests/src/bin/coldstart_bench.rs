@@ -3,8 +3,12 @@
 //! phase), beside a hello-world `lambda_runtime` binary built with the same profile, measured
 //! in the same run and interleaved with the functions so machine noise hits all alike.
 //!
-//! `cargo build --profile measure --workspace --bins && target/measure/coldstart-bench [rounds]`
-//! (default 30 rounds). Each function gets the environment the template gives it; nothing is
+//! The shipped profile (fat LTO; the functions built on their own, as `sam build` builds each):
+//! `cargo build --release -p hello-lambda -p telegram-webhook -p fal-webhook -p training-launch
+//! -p status-sweep && cargo build --profile measure -p fluxbot-tests --bin coldstart-bench &&
+//! target/measure/coldstart-bench 30 target/release` (rounds, then the binaries' directory:
+//! by default the bench's own, for binaries built with `--profile measure`; 30 rounds unless
+//! given). Each function gets the environment the template gives it; nothing is
 //! reachable, so a function that made a network call before its first poll would show it.
 
 use std::process::{Command, Stdio};
@@ -100,11 +104,14 @@ async fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(30);
-    let dir = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let dir = match std::env::args().nth(2) {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::env::current_exe()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .to_path_buf(),
+    };
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); FUNCTIONS.len()];
     let mut rss = vec![0u64; FUNCTIONS.len()];
     // One warm-up round so the page cache holds every binary, as it does on a Lambda host.

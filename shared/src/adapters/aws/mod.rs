@@ -11,6 +11,7 @@ pub use dynamo::{DynamoStore, TableLayout};
 pub use on_first_use::OnFirstUse;
 pub use s3::S3Blobs;
 pub use sqs::SqsQueue;
+pub use tls::https_client;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
