@@ -22,6 +22,9 @@ pub struct BotWorld {
     /// Instances of the telegram-webhook function; updates go to them in turn, as Lambda
     /// hands concurrent requests to separate instances. One unless made by [`Self::fleet`].
     apps: Vec<App>,
+    /// What each app was built on, to build it again with other client settings.
+    wired: Vec<fluxbot::backend::Backend>,
+    limits: Vec<(String, String)>,
     next_update: AtomicU32,
     next_instance: AtomicUsize,
 }
@@ -51,19 +54,28 @@ impl BotWorld {
     pub async fn fleet(backend: Backend, limits: &[(&str, &str)], instances: usize) -> Self {
         crate::init_tracing();
         let telegram = FakeTelegram::start().await;
-        let mut apps = Vec::with_capacity(instances);
+        let limits: Vec<(String, String)> = limits
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut wired = Vec::with_capacity(instances);
         for i in 0..instances {
-            let wired = if i == 0 {
+            wired.push(if i == 0 {
                 backend.wired.clone()
             } else {
                 backend.another_instance().await
-            };
-            apps.push(Self::app_on(&wired, &telegram, limits));
+            });
         }
+        let apps = wired
+            .iter()
+            .map(|w| Self::app_on(w, &telegram, &limits, None))
+            .collect();
         Self {
             backend,
             telegram,
             apps,
+            wired,
+            limits,
             next_update: AtomicU32::new(1000),
             next_instance: AtomicUsize::new(0),
         }
@@ -73,21 +85,36 @@ impl BotWorld {
     fn app_on(
         wired: &fluxbot::backend::Backend,
         telegram: &FakeTelegram,
-        limits: &[(&str, &str)],
+        limits: &[(String, String)],
+        telegram_timeout: Option<std::time::Duration>,
     ) -> App {
         let mut pairs: Vec<(String, String)> = vec![
             ("TELEGRAM_TOKEN".into(), TOKEN.into()),
             ("TELEGRAM_API_URL".into(), telegram.url()),
             ("TELEGRAM_WEBHOOK_SECRET".into(), SECRET.into()),
         ];
-        pairs.extend(limits.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        pairs.extend(limits.iter().cloned());
         // No spend cap unless a test sets one: most tests train more than $20's worth.
         let (settings, secret, limits) = EnvReader::from_pairs(pairs)
             .with_default("SPEND_CAP_USD_PER_DAY", "off")
             .load::<(TelegramSettings, WebhookSecret, Limits)>()
             .expect("test configuration is valid");
-        let conversation = Conversation::new(wired, TelegramClient::new(&settings), limits);
-        App::new(secret, conversation)
+        let mut client = TelegramClient::new(&settings);
+        if let Some(timeout) = telegram_timeout {
+            client = client.with_timeout(timeout);
+        }
+        App::new(secret, Conversation::new(wired, client, limits))
+    }
+
+    /// Every instance's Telegram client gives up on a call after `timeout` (teloxide waits
+    /// 17 s), so a stalled Bot API call shows within a test.
+    pub fn with_telegram_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.apps = self
+            .wired
+            .iter()
+            .map(|w| Self::app_on(w, &self.telegram, &self.limits, Some(timeout)))
+            .collect();
+        self
     }
 
     /// How many instances of the function take updates.

@@ -10,6 +10,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use wiremock::matchers::any;
@@ -110,7 +111,7 @@ struct State {
     /// path -> bytes
     downloads: HashMap<String, Vec<u8>>,
     /// Answers to give instead of the normal one, per lower-case method, in order.
-    injected: HashMap<String, VecDeque<(u16, Value)>>,
+    injected: HashMap<String, VecDeque<Fault>>,
     blocked_chats: HashSet<i64>,
     downloads_served: u32,
     /// Updates waiting for getUpdates (long polling).
@@ -121,6 +122,15 @@ struct State {
     webhook_error: Option<(i64, String)>,
     /// Stars payments made (charge id -> payer, Stars, refunded).
     payments: HashMap<String, (i64, u32, bool)>,
+}
+
+/// What the next call of a method meets instead of the normal answer.
+enum Fault {
+    /// This status with this error body.
+    Error(u16, Value),
+    /// No answer for `delay`: the call is carried out first when `carried_out` (the answer is
+    /// what is late), or never (the request is stuck before Telegram acts on it).
+    Stall { delay: Duration, carried_out: bool },
 }
 
 /// An invoice the bot sent, as the user's client would show it.
@@ -191,7 +201,21 @@ impl FakeTelegram {
             .injected
             .entry(method.to_ascii_lowercase())
             .or_default()
-            .push_back((status, body));
+            .push_back(Fault::Error(status, body));
+    }
+
+    /// The next call of `method` gets no answer for `delay` (longer than the client waits, it
+    /// is a timeout). With `carried_out` Telegram has already acted on it (the message is in
+    /// the chat, only the answer is late); without, the call has no effect. `method` "file"
+    /// is the next file download (served late either way).
+    pub fn stall(&self, method: &str, delay: Duration, carried_out: bool) {
+        self.state
+            .lock()
+            .unwrap()
+            .injected
+            .entry(method.to_ascii_lowercase())
+            .or_default()
+            .push_back(Fault::Stall { delay, carried_out });
     }
 
     /// The next call of `method` answers 429 Too Many Requests with `retry_after`.
@@ -334,13 +358,16 @@ impl Respond for Responder {
         let path = request.url.path().to_owned();
         let mut s = self.state.lock().unwrap();
         if let Some(rest) = path.strip_prefix(&format!("/file/bot{TOKEN}/")) {
-            if let Some((status, body)) = s.injected.get_mut("file").and_then(VecDeque::pop_front) {
-                return error_response(status, body);
-            }
+            let delay = match s.injected.get_mut("file").and_then(VecDeque::pop_front) {
+                Some(Fault::Error(status, body)) => return error_response(status, body),
+                // A download has no effect to carry out: only its lateness matters.
+                Some(Fault::Stall { delay, .. }) => delay,
+                None => Duration::ZERO,
+            };
             // teloxide sends the file path as one segment ("photos%2Ffile_1.jpg"); the Bot
             // API server decodes it, and so does the fake.
             let rest = rest.replace("%2F", "/").replace("%2f", "/");
-            return match s.downloads.get(&rest).cloned() {
+            let response = match s.downloads.get(&rest).cloned() {
                 Some(bytes) => {
                     s.downloads_served += 1;
                     ResponseTemplate::new(200)
@@ -349,6 +376,7 @@ impl Respond for Responder {
                 }
                 None => ResponseTemplate::new(404).set_body_string("Not Found"),
             };
+            return response.set_delay(delay);
         }
         let Some(method) = path.strip_prefix(&format!("/bot{TOKEN}/")) else {
             return ResponseTemplate::new(401).set_body_json(
@@ -386,24 +414,42 @@ impl Respond for Responder {
             });
             let response = ok(Value::Array(updates.clone()));
             return if updates.is_empty() {
-                response.set_delay(std::time::Duration::from_millis(200))
+                response.set_delay(Duration::from_millis(200))
             } else {
                 response
             };
         }
-        let injected = s.injected.get_mut(&method).and_then(VecDeque::pop_front);
-        let outcome = match injected {
-            Some(error) => Err(error),
-            None => s.execute(&method, &params, &files),
+        let (outcome, delay) = match s.injected.get_mut(&method).and_then(VecDeque::pop_front) {
+            None => (s.execute(&method, &params, &files), None),
+            Some(Fault::Error(status, body)) => (Err((status, body)), None),
+            Some(Fault::Stall {
+                delay,
+                carried_out: true,
+            }) => (s.execute(&method, &params, &files), Some(delay)),
+            // What a proxy says once it gives up on a Bot API server that never answered.
+            Some(Fault::Stall {
+                delay,
+                carried_out: false,
+            }) => (
+                Err((
+                    504,
+                    json!("<html><body><h1>504 Gateway Time-out</h1></body></html>"),
+                )),
+                Some(delay),
+            ),
         };
         s.calls.push(Call {
             method,
             params,
             ok: outcome.is_ok(),
         });
-        match outcome {
+        let response = match outcome {
             Ok(result) => ok(result),
             Err((status, body)) => error_response(status, body),
+        };
+        match delay {
+            Some(delay) => response.set_delay(delay),
+            None => response,
         }
     }
 }

@@ -162,6 +162,23 @@ impl PipelineWorld {
         pipeline
     }
 
+    /// Every instance's Telegram client, the conversation's too, gives up on a call after
+    /// `timeout` (teloxide waits 17 s), so a stalled Bot API call shows within a test.
+    pub fn with_telegram_timeout(mut self, timeout: Duration) -> Self {
+        self.bot = self.bot.with_telegram_timeout(timeout);
+        for pipeline in &mut self.pipelines {
+            pipeline.telegram = pipeline.telegram.clone().with_timeout(timeout);
+        }
+        self.pipeline = self.pipelines[0].clone();
+        self.webhooks = self
+            .pipelines
+            .iter()
+            .cloned()
+            .map(fal_webhook::App::new)
+            .collect();
+        self
+    }
+
     /// The avatar as stored now (it must still exist).
     pub async fn avatar_now(&self, avatar: &fluxbot::domain::Avatar) -> fluxbot::domain::Avatar {
         self.pipeline

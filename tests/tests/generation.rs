@@ -551,6 +551,65 @@ async fn pictures_telegram_failed_to_take_are_sent_again_by_the_sweep_from_s3() 
     assert_eq!(sent.notice, OutcomeNotice::Sent);
 }
 
+/// An album whose send times out: the pictures are kept and the sweep sends them from S3
+/// once the claim lapses. Stuck before Telegram: the user gets the album once; Telegram took it
+/// and only the answer was lost: twice (at least once, never lost; the Bot API has no
+/// idempotency key). Either way fal.ai is asked once and its files fetched once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_album_whose_send_times_out_is_sent_again_by_the_sweep() {
+    for (i, (carried_out, albums)) in [(false, 1), (true, 2)].into_iter().enumerate() {
+        let w = PipelineWorld::new(false)
+            .await
+            .with_telegram_timeout(Duration::from_secs(1));
+        let user = User {
+            id: 7_000_300 + i as i64,
+            language_code: "en",
+        };
+        let avatar = trained(&w, user, "portrait", "").await;
+        let id = avatar.id;
+        w.bot.press_cb(user, &format!("a:{id}")).await;
+        w.bot.press_cb(user, &format!("gen:{id}")).await;
+        w.bot.say(user, "a lantern in the fog").await;
+        w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+        let sub = w.fal.submissions().last().unwrap().clone();
+        let submissions = w.fal.submissions().len();
+
+        w.bot
+            .telegram
+            .stall("sendMediaGroup", Duration::from_secs(5), carried_out);
+        let served_before = w.fal.files_served();
+        let result = w.fal.generation_result(&sub.request_id, &[false, false]);
+        assert_eq!(w.deliver_ok(&sub, &result).await.status, 200);
+        let due = generations(&w, &avatar).await.remove(0);
+        assert!(
+            matches!(due.notice, OutcomeNotice::Due { .. }),
+            "carried out {carried_out}: {:?}",
+            due.notice
+        );
+        assert_eq!(photos_in_chat(&w, user).len(), 2 * (albums - 1));
+
+        for minutes in [1, 3, 6] {
+            let at = Timestamp::now().plus(Duration::from_secs(minutes * 60));
+            w.pipeline.sweep(at, deadline()).await.unwrap();
+        }
+        assert_eq!(
+            photos_in_chat(&w, user).len(),
+            2 * albums,
+            "carried out {carried_out}"
+        );
+        assert_eq!(
+            generations(&w, &avatar).await[0].notice,
+            OutcomeNotice::Sent
+        );
+        assert_eq!(w.fal.files_served() - served_before, 2, "fetched once");
+        assert_eq!(
+            w.fal.submissions().len(),
+            submissions,
+            "one paid submission"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_profile_write_failing_after_the_generation_is_recorded_does_not_repeat_it() {
     use fluxbot::bot::{Conversation, Processed};

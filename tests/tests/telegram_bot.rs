@@ -1143,3 +1143,43 @@ async fn a_photo_whose_download_fails_is_kept_once_on_redelivery() {
     assert_eq!(blobs.len(), 3, "one record per photo: {blobs:?}");
     assert!(blobs.iter().all(Option::is_some), "each with its file");
 }
+
+/// Every Bot API call of a photo update timing out in turn. The download's (getFile, the
+/// file) answer 500, so Telegram delivers the update again, and the redelivery keeps the photo
+/// exactly once, with its file. The progress edit is the screen, not the photo: the photo is
+/// kept and the update answered 200 whether Telegram carried the edit out or not; a screen
+/// left one photo behind is put right by the next photo's edit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_whose_telegram_calls_time_out_is_kept_once() {
+    let w = world(&[])
+        .await
+        .with_telegram_timeout(std::time::Duration::from_secs(1));
+    create_avatar(&w, ANNA, "portrait", "Anna", "fast").await;
+    // (method, carried out, first answer, the count the screen shows after it)
+    let stalls = [
+        ("getFile", false, 500, 1),
+        ("file", false, 500, 2),
+        ("editMessageText", false, 200, 2),
+        ("editMessageText", true, 200, 4),
+    ];
+    for (seed, (method, carried_out, status, shown)) in stalls.into_iter().enumerate() {
+        let file = jpeg_file(&w, 60 + seed as u8);
+        let update = updates::photo(w.next_update_id(), ANNA, &file, (640, 800), None);
+        w.telegram
+            .stall(method, std::time::Duration::from_secs(5), carried_out);
+        let first = w.post(&update).await;
+        assert_eq!(first.status, status, "{method} {carried_out}: {first:?}");
+        let again = w.post(&update).await;
+        assert_eq!(again.status, 200, "{method} {carried_out}: {again:?}");
+        let avatar = &w.avatars(ANNA).await[0];
+        assert_eq!(
+            avatar.photo_count,
+            seed as u32 + 1,
+            "{method} {carried_out}"
+        );
+        w.bot_says(ANNA, &format!("<b>{shown}/20</b>"));
+    }
+    let blobs = photo_blobs_exist(&w, ANNA).await;
+    assert_eq!(blobs.len(), 4, "one record per photo: {blobs:?}");
+    assert!(blobs.iter().all(Option::is_some), "each with its file");
+}

@@ -777,3 +777,57 @@ async fn an_outcome_notice_telegram_fails_is_sent_once_or_settled() {
         );
     }
 }
+
+/// A notice whose send times out: unknown to the sender whether Telegram acted on it. The
+/// sweep sends it again once the claim lapses, so a send that was stuck before Telegram
+/// gives exactly one message, and one whose answer alone was lost gives two: notices are at
+/// least once (the Bot API has no idempotency key), never lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outcome_notice_whose_send_times_out_is_sent_again_by_the_sweep() {
+    for (i, (carried_out, expected)) in [(false, 1), (true, 2)].into_iter().enumerate() {
+        let w = PipelineWorld::new(false)
+            .await
+            .with_telegram_timeout(Duration::from_secs(1));
+        let user = User {
+            id: 6_000_300 + i as i64,
+            language_code: "en",
+        };
+        let avatar = w
+            .bot
+            .queued_avatar(user, "portrait", "Anna", "fast", 10)
+            .await;
+        w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+        let sub = w.fal.submissions()[0].clone();
+        w.bot
+            .telegram
+            .stall("sendMessage", Duration::from_secs(5), carried_out);
+        let answer = w
+            .deliver_ok(&sub, &w.fal.portrait_result(&sub.request_id))
+            .await;
+        assert_eq!(answer.status, 200, "carried out {carried_out}: recorded");
+        let done = w.avatar_now(&avatar).await;
+        assert_eq!(done.status(), AvatarStatus::Completed);
+        assert!(
+            matches!(done.notice, OutcomeNotice::Due { .. }),
+            "a timed-out send leaves the notice due: {:?}",
+            done.notice
+        );
+        assert_eq!(
+            sent_containing(&w, "is trained and ready"),
+            expected - 1,
+            "carried out {carried_out}"
+        );
+
+        for minutes in [1, 3, 6] {
+            let at = Timestamp::now().plus(Duration::from_secs(minutes * 60));
+            w.pipeline.sweep(at, deadline()).await.unwrap();
+        }
+        assert_eq!(
+            sent_containing(&w, "is trained and ready"),
+            expected,
+            "carried out {carried_out}"
+        );
+        assert_eq!(w.avatar_now(&avatar).await.notice, OutcomeNotice::Sent);
+        assert_eq!(w.fal.submissions().len(), 1, "one paid submission");
+    }
+}

@@ -155,15 +155,31 @@ impl TelegramClient {
     pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(10);
 
     pub fn new(settings: &TelegramSettings) -> Self {
-        let client = teloxide_core::net::default_reqwest_settings()
-            .build()
-            .expect("a rustls client with timeouts always builds");
-        let bot = Bot::with_client(settings.token.expose_secret(), client)
-            .set_api_url(settings.api_url.clone());
+        let bot = Self::bot(
+            settings.token.expose_secret(),
+            settings.api_url.clone(),
+            teloxide_core::net::default_reqwest_settings(),
+        );
         Self {
             bot,
             retry_budget: Self::DEFAULT_RETRY_BUDGET,
         }
+    }
+
+    fn bot(token: &str, api_url: reqwest::Url, client: reqwest::ClientBuilder) -> Bot {
+        let client = client
+            .build()
+            .expect("a rustls client with timeouts always builds");
+        Bot::with_client(token, client).set_api_url(api_url)
+    }
+
+    /// The same bot with calls given up after `timeout` instead of teloxide's 17 s (a
+    /// timed-out call is [`TelegramError::Unavailable`]: whether Telegram acted on it is
+    /// unknown).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        let client = teloxide_core::net::default_reqwest_settings().timeout(timeout);
+        self.bot = Self::bot(self.bot.token(), self.bot.api_url(), client);
+        self
     }
 
     pub fn with_retry_budget(mut self, budget: Duration) -> Self {
