@@ -330,3 +330,161 @@ async fn a_claim_whose_every_answer_was_lost_is_taken_back() {
         .unwrap();
     assert_eq!(still, UpdateClaim::InProgress, "the first claim stands");
 }
+
+/// The sharded in-flight index lists as one: 120 entries spread over every partition,
+/// including the one partition of the index before it was sharded, come back oldest first,
+/// each once, through pages of any size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sharded_in_flight_index_lists_oldest_first_across_its_partitions() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use fluxbot::adapters::aws::TableLayout;
+
+    let backend = backends::aws().await;
+    let (clients, resources) = backend.aws.as_ref().unwrap();
+    let s = |v: String| AttributeValue::S(v);
+    let mut expected = Vec::new();
+    let writes = (0..120u32).map(|i| {
+        // Times out of order and some equal, owners and partitions all over.
+        let since = Timestamp(1_000 + i64::from((i * 37) % 120));
+        let (owner, avatar) = (UserId(i64::from(i % 7) + 1), format!("{:032x}", 10_000 + i));
+        let sort_key = format!("{}#T#{}#{avatar}", since.sortable(), owner.0);
+        // Every third entry crowds into one shard, so a merge that runs ahead of a shard's
+        // unread remainder shows.
+        let partition = match i % (TableLayout::IN_FLIGHT_SHARDS as u32 + 1) {
+            _ if i % 3 == 0 => "IN_FLIGHT#03".to_owned(),
+            16 => "IN_FLIGHT".to_owned(),
+            n => format!("IN_FLIGHT#{n:02}"),
+        };
+        expected.push(sort_key.clone());
+        clients
+            .dynamodb
+            .put_item()
+            .table_name(&resources.table_name)
+            .item(TableLayout::PARTITION_KEY, s(format!("USER#{}", owner.0)))
+            .item(TableLayout::SORT_KEY, s(format!("AVATAR#{avatar}")))
+            .item(TableLayout::IN_FLIGHT_PARTITION_KEY, s(partition))
+            .item(TableLayout::IN_FLIGHT_SORT_KEY, s(sort_key))
+            .send()
+    });
+    for write in futures::future::join_all(writes).await {
+        write.unwrap();
+    }
+    expected.sort();
+    let sort_key = |item: &fluxbot::ports::InFlightItem| match &item.target {
+        fluxbot::ports::FalTarget::Training { owner, avatar_id } => {
+            format!("{}#T#{}#{avatar_id}", item.since.sortable(), owner.0)
+        }
+        other => panic!("only trainings were written: {other:?}"),
+    };
+    for page in [1, 25, 1000] {
+        let mut listed = Vec::new();
+        let mut cursor = None;
+        for _ in 0..200 {
+            let result = backend
+                .store
+                .list_in_flight(Timestamp(2_000), page, cursor)
+                .await
+                .unwrap();
+            assert!(result.items.len() <= page as usize);
+            listed.extend(result.items.iter().map(sort_key));
+            cursor = result.next;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert!(cursor.is_none(), "pages of {page} end");
+        assert_eq!(listed, expected, "pages of {page}: all, once, oldest first");
+    }
+    // The cut-off applies in every partition.
+    let early = backend
+        .store
+        .list_in_flight(Timestamp(1_010), 1000, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        early.items.iter().map(sort_key).collect::<Vec<_>>(),
+        expected
+            .iter()
+            .filter(|k| k.as_str() < Timestamp(1_010).sortable().as_str())
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+}
+
+/// An entry written before the index was sharded is still listed, and its item's next write
+/// moves it to its shard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsharded_in_flight_entry_is_listed_and_moves_on_the_next_write() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use fluxbot::adapters::aws::TableLayout;
+
+    let backend = backends::aws().await;
+    let (clients, resources) = backend.aws.as_ref().unwrap();
+    let owner = c::random_user();
+    let now = Timestamp::now();
+    let avatar = c::training_since(
+        backend.store.as_ref(),
+        owner,
+        now.minus(Duration::from_secs(600)),
+    )
+    .await;
+    let key = |owner: UserId, id| {
+        std::collections::HashMap::from([
+            (
+                TableLayout::PARTITION_KEY.to_owned(),
+                AttributeValue::S(format!("USER#{}", owner.0)),
+            ),
+            (
+                TableLayout::SORT_KEY.to_owned(),
+                AttributeValue::S(format!("AVATAR#{id}")),
+            ),
+        ])
+    };
+    let partition = || async {
+        clients
+            .dynamodb
+            .get_item()
+            .table_name(&resources.table_name)
+            .set_key(Some(key(owner, avatar.id)))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap()[TableLayout::IN_FLIGHT_PARTITION_KEY]
+            .as_s()
+            .unwrap()
+            .clone()
+    };
+    let sharded = partition().await;
+    assert!(sharded.starts_with("IN_FLIGHT#"), "{sharded}");
+    clients
+        .dynamodb
+        .update_item()
+        .table_name(&resources.table_name)
+        .set_key(Some(key(owner, avatar.id)))
+        .update_expression("SET #p = :old")
+        .expression_attribute_names("#p", TableLayout::IN_FLIGHT_PARTITION_KEY)
+        .expression_attribute_values(":old", AttributeValue::S("IN_FLIGHT".into()))
+        .send()
+        .await
+        .unwrap();
+
+    let listed = backend.store.list_in_flight(now, 10, None).await.unwrap();
+    assert_eq!(listed.items.len(), 1, "{listed:?}");
+    // Any write of the item, here one that changes nothing but its version.
+    let current = backend
+        .store
+        .get_avatar(owner, avatar.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let moved = backend.store.update_avatar(&current).await.unwrap();
+    assert_eq!(partition().await, sharded, "back in its shard");
+    let listed = backend
+        .store
+        .list_in_flight(now.plus(Duration::from_secs(600)), 10, None)
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1, "listed once: {listed:?}");
+    assert_eq!(moved.version, current.version + 1);
+}

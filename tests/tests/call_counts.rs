@@ -220,9 +220,15 @@ async fn one_avatar_and_one_generation_counted_call_by_call() {
     );
     assert_eq!(launch.of("sqs SendMessage"), 0, "live mode: no delayed job");
     assert_eq!(
+        idle_sweep.of("dynamodb Query"),
         idle_sweep.count("dynamodb"),
-        1,
-        "an idle sweep is one query of the in-flight index: {:?}",
+        "an idle sweep only queries the in-flight index: {:?}",
+        idle_sweep.calls
+    );
+    assert_eq!(
+        idle_sweep.count("dynamodb"),
+        fluxbot::adapters::aws::TableLayout::IN_FLIGHT_SHARDS as u64 + 1,
+        "one query per index partition (and the unsharded one): {:?}",
         idle_sweep.calls
     );
     assert_eq!(idle_sweep.count("s3") + idle_sweep.count("sqs"), 0);

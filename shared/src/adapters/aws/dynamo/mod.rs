@@ -18,7 +18,9 @@
 //! Keying avatars under their owner makes ownership structural: a lookup with the wrong user
 //! id finds nothing. The sparse GSI `in_flight` (`inflight_pk`, `inflight_sk`) holds only items
 //! the sweep looks after; the attributes are written with the item's state and dropped when
-//! it leaves that state, so the sweep reads exactly those items, oldest first.
+//! it leaves that state, so the sweep reads exactly those items, oldest first. Its partition
+//! key is one of 16 shards (`IN_FLIGHT#00`..`IN_FLIGHT#15`, by a hash of the item), so the
+//! index's writes spread over partitions (`in_flight.rs`).
 
 mod avatars;
 mod commit;
@@ -52,10 +54,12 @@ impl TableLayout {
     pub const IN_FLIGHT_INDEX: &'static str = "in_flight";
     pub const IN_FLIGHT_PARTITION_KEY: &'static str = "inflight_pk";
     pub const IN_FLIGHT_SORT_KEY: &'static str = "inflight_sk";
+    /// Partitions of the in-flight index (`IN_FLIGHT#00`...); a listing also reads the one
+    /// partition of the index before it was sharded (`IN_FLIGHT`).
+    pub const IN_FLIGHT_SHARDS: usize = 16;
     pub const TTL_ATTRIBUTE: &'static str = "expires_at";
 }
 
-const IN_FLIGHT_PARTITION: &str = "IN_FLIGHT";
 const BATCH_WRITE_MAX: usize = 25;
 
 #[derive(Clone, Debug)]
@@ -147,7 +151,7 @@ fn with_in_flight(mut item: Item, entry: Option<String>) -> Item {
     if let Some(sort_key) = entry {
         item.insert(
             TableLayout::IN_FLIGHT_PARTITION_KEY.into(),
-            s(IN_FLIGHT_PARTITION),
+            s(in_flight::partition_of(&sort_key)),
         );
         item.insert(TableLayout::IN_FLIGHT_SORT_KEY.into(), s(sort_key));
     }
