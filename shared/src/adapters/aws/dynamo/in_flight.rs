@@ -214,9 +214,10 @@ impl InFlightIndex for DynamoStore {
         merged.truncate(limit as usize);
 
         for read in &reads {
-            let taken = merged.iter().filter(|(_, shard, _)| *shard == read.shard);
-            let last_taken = taken.clone().last().map(|(k, _, _)| k.to_string());
-            let all_taken = taken.count() == read.entries.len();
+            // A shard's share of the page is a prefix of what was read from it: both in order.
+            let taken = merged.iter().filter(|(_, s, _)| *s == read.shard).count();
+            let last_taken = taken.checked_sub(1).map(|i| read.entries[i].0.clone());
+            let all_taken = taken == read.entries.len();
             positions[read.shard] = match (last_taken, &read.stopped_at) {
                 (_, None) if all_taken => Position::Done,
                 (Some(key), _) => Position::After(key),
