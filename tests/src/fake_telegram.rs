@@ -195,13 +195,7 @@ impl FakeTelegram {
     /// a JSON string, that text as an HTML page (what a proxy in front of the Bot API answers).
     /// `method` "file" is the next file download.
     pub fn inject_error(&self, method: &str, status: u16, body: Value) {
-        self.state
-            .lock()
-            .unwrap()
-            .injected
-            .entry(method.to_ascii_lowercase())
-            .or_default()
-            .push_back(Fault::Error(status, body));
+        self.inject(method, Fault::Error(status, body));
     }
 
     /// The next call of `method` gets no answer for `delay` (longer than the client waits, it
@@ -209,13 +203,17 @@ impl FakeTelegram {
     /// the chat, only the answer is late); without, the call has no effect. `method` "file"
     /// is the next file download (served late either way).
     pub fn stall(&self, method: &str, delay: Duration, carried_out: bool) {
+        self.inject(method, Fault::Stall { delay, carried_out });
+    }
+
+    fn inject(&self, method: &str, fault: Fault) {
         self.state
             .lock()
             .unwrap()
             .injected
             .entry(method.to_ascii_lowercase())
             .or_default()
-            .push_back(Fault::Stall { delay, carried_out });
+            .push_back(fault);
     }
 
     /// The next call of `method` answers 429 Too Many Requests with `retry_after`.

@@ -29,6 +29,20 @@ fn deadline() -> Instant {
     Instant::now() + Duration::from_secs(60)
 }
 
+/// A portrait avatar of 10 photos taken through the conversation and the launch worker: the
+/// avatar as queued, and its one submission at the fake fal.ai.
+async fn submitted(
+    w: &PipelineWorld,
+    user: User,
+) -> (fluxbot::domain::Avatar, fluxbot_tests::fake_fal::Submission) {
+    let avatar = w
+        .bot
+        .queued_avatar(user, "portrait", "Anna", "fast", 10)
+        .await;
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    (avatar, w.fal.submissions()[0].clone())
+}
+
 /// Messages the bot sent (not edits) whose text contains `needle`.
 fn sent_containing(w: &PipelineWorld, needle: &str) -> usize {
     w.bot
@@ -745,12 +759,7 @@ async fn an_outcome_notice_telegram_fails_is_sent_once_or_settled() {
             id: 6_000_200 + i as i64,
             language_code: "en",
         };
-        let avatar = w
-            .bot
-            .queued_avatar(user, "portrait", "Anna", "fast", 10)
-            .await;
-        w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
-        let sub = w.fal.submissions()[0].clone();
+        let (avatar, sub) = submitted(&w, user).await;
         w.bot.telegram.inject_error("sendMessage", status, body);
         let answer = w
             .deliver_ok(&sub, &w.fal.portrait_result(&sub.request_id))
@@ -792,12 +801,7 @@ async fn an_outcome_notice_whose_send_times_out_is_sent_again_by_the_sweep() {
             id: 6_000_300 + i as i64,
             language_code: "en",
         };
-        let avatar = w
-            .bot
-            .queued_avatar(user, "portrait", "Anna", "fast", 10)
-            .await;
-        w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
-        let sub = w.fal.submissions()[0].clone();
+        let (avatar, sub) = submitted(&w, user).await;
         w.bot
             .telegram
             .stall("sendMessage", Duration::from_secs(5), carried_out);
