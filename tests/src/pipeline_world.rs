@@ -179,6 +179,17 @@ impl PipelineWorld {
         self
     }
 
+    /// Sweeps (instance 0) at each of `minutes` from now, in turn, as the schedule would.
+    pub async fn sweeps_at(&self, minutes: &[u64]) -> Vec<fluxbot::pipeline::SweepReport> {
+        let mut reports = Vec::with_capacity(minutes.len());
+        for m in minutes {
+            let at = fluxbot::domain::Timestamp::now().plus(Duration::from_secs(m * 60));
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            reports.push(self.pipeline.sweep(at, deadline).await.unwrap());
+        }
+        reports
+    }
+
     /// The avatar as stored now (it must still exist).
     pub async fn avatar_now(&self, avatar: &fluxbot::domain::Avatar) -> fluxbot::domain::Avatar {
         self.pipeline

@@ -46,6 +46,22 @@ async fn trained(w: &PipelineWorld, user: User, kind: &str, trainer_result: &str
     avatar
 }
 
+/// A generation of `avatar` asked for the way users do (its card, Generate, a typed prompt)
+/// and submitted by the launch worker: its submission at the fake fal.ai.
+async fn prompted(
+    w: &PipelineWorld,
+    user: User,
+    avatar: &Avatar,
+    prompt: &str,
+) -> fluxbot_tests::fake_fal::Submission {
+    let id = avatar.id;
+    w.bot.press_cb(user, &format!("a:{id}")).await;
+    w.bot.press_cb(user, &format!("gen:{id}")).await;
+    w.bot.say(user, prompt).await;
+    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    w.fal.submissions().last().unwrap().clone()
+}
+
 async fn generations(w: &PipelineWorld, avatar: &Avatar) -> Vec<Generation> {
     w.bot
         .backend
@@ -505,12 +521,7 @@ async fn a_result_for_a_deleted_avatar_is_ignored_and_nothing_is_kept() {
 async fn pictures_telegram_failed_to_take_are_sent_again_by_the_sweep_from_s3() {
     let w = PipelineWorld::new(false).await;
     let avatar = trained(&w, ANNA, "portrait", "").await;
-    let id = avatar.id;
-    w.bot.press_cb(ANNA, &format!("a:{id}")).await;
-    w.bot.press_cb(ANNA, &format!("gen:{id}")).await;
-    w.bot.say(ANNA, "a lantern in the fog").await;
-    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
-    let sub = w.fal.submissions().last().unwrap().clone();
+    let sub = prompted(&w, ANNA, &avatar, "a lantern in the fog").await;
 
     // Telegram's flood control holds the album back for a minute when the result arrives:
     // the result is kept, the delivery stays due.
@@ -566,12 +577,7 @@ async fn an_album_whose_send_times_out_is_sent_again_by_the_sweep() {
             language_code: "en",
         };
         let avatar = trained(&w, user, "portrait", "").await;
-        let id = avatar.id;
-        w.bot.press_cb(user, &format!("a:{id}")).await;
-        w.bot.press_cb(user, &format!("gen:{id}")).await;
-        w.bot.say(user, "a lantern in the fog").await;
-        w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
-        let sub = w.fal.submissions().last().unwrap().clone();
+        let sub = prompted(&w, user, &avatar, "a lantern in the fog").await;
         let submissions = w.fal.submissions().len();
 
         w.bot
@@ -588,10 +594,7 @@ async fn an_album_whose_send_times_out_is_sent_again_by_the_sweep() {
         );
         assert_eq!(photos_in_chat(&w, user).len(), 2 * (albums - 1));
 
-        for minutes in [1, 3, 6] {
-            let at = Timestamp::now().plus(Duration::from_secs(minutes * 60));
-            w.pipeline.sweep(at, deadline()).await.unwrap();
-        }
+        w.sweeps_at(&[1, 3, 6]).await;
         assert_eq!(
             photos_in_chat(&w, user).len(),
             2 * albums,

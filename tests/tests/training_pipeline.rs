@@ -770,10 +770,7 @@ async fn an_outcome_notice_telegram_fails_is_sent_once_or_settled() {
         assert_eq!(done.status(), AvatarStatus::Completed, "{fault}");
 
         // Sweeps before and after the notice's claim lapses.
-        for minutes in [1, 3, 6] {
-            let at = Timestamp::now().plus(Duration::from_secs(minutes * 60));
-            w.pipeline.sweep(at, deadline()).await.unwrap();
-        }
+        w.sweeps_at(&[1, 3, 6]).await;
         assert_eq!(
             sent_containing(&w, "is trained and ready"),
             expected,
@@ -822,10 +819,7 @@ async fn an_outcome_notice_whose_send_times_out_is_sent_again_by_the_sweep() {
             "carried out {carried_out}"
         );
 
-        for minutes in [1, 3, 6] {
-            let at = Timestamp::now().plus(Duration::from_secs(minutes * 60));
-            w.pipeline.sweep(at, deadline()).await.unwrap();
-        }
+        w.sweeps_at(&[1, 3, 6]).await;
         assert_eq!(
             sent_containing(&w, "is trained and ready"),
             expected,
