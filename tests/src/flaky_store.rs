@@ -8,12 +8,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use async_trait::async_trait;
 use fluxbot::domain::{
     Avatar, AvatarId, AvatarStatus, ContentHash, Credits, Generation, GenerationId, LedgerEntry,
-    NotEnoughCredits, Photo, SpendDay, Timestamp, Usd, UserId, UserProfile,
+    NotEnoughCredits, Photo, SpendDay, Timestamp, Usd, UserId, UserProfile, WorkRef,
 };
 use fluxbot::ports::{
-    Applied, AvatarStore, CommitCost, CommitRefused, CreditLedger, FalRequestOwner, FalRequests,
-    GenerationStore, InFlightCursor, InFlightIndex, InFlightPage, PhotoAdded, PhotoStore,
-    RecordStore, SpendLedger, StoreError, StoreResult, UpdateClaim, UpdateLog, UserStore,
+    Applied, AvatarStore, Cause, CauseLog, CommitCost, CommitRefused, CreditLedger,
+    FalRequestOwner, FalRequests, GenerationStore, InFlightCursor, InFlightIndex, InFlightPage,
+    PhotoAdded, PhotoStore, RecordStore, SpendLedger, StoreError, StoreResult, UpdateClaim,
+    UpdateLog, UserStore,
 };
 
 pub struct FlakyStore {
@@ -149,6 +150,21 @@ impl GenerationStore for FlakyStore {
         limit: u32,
     ) -> StoreResult<Vec<Generation>> {
         self.inner.list_generations(avatar_id, limit).await
+    }
+    async fn delete_generation(
+        &self,
+        owner: UserId,
+        avatar_id: AvatarId,
+        id: GenerationId,
+    ) -> StoreResult<()> {
+        self.inner.delete_generation(owner, avatar_id, id).await
+    }
+}
+
+#[async_trait]
+impl CauseLog for FlakyStore {
+    async fn committed_by(&self, cause: &Cause) -> StoreResult<Option<WorkRef>> {
+        self.inner.committed_by(cause).await
     }
 }
 

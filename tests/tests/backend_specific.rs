@@ -370,10 +370,13 @@ async fn the_sharded_in_flight_index_lists_oldest_first_across_its_partitions() 
         write.unwrap();
     }
     expected.sort();
-    let sort_key = |item: &fluxbot::ports::InFlightItem| match &item.target {
-        fluxbot::ports::FalTarget::Training { owner, avatar_id } => {
-            format!("{}#T#{}#{avatar_id}", item.since.sortable(), owner.0)
-        }
+    let sort_key = |item: &fluxbot::ports::InFlightItem| match item.work.kind {
+        fluxbot::domain::WorkKind::Training => format!(
+            "{}#T#{}#{}",
+            item.since.sortable(),
+            item.work.owner.0,
+            item.work.avatar_id
+        ),
         other => panic!("only trainings were written: {other:?}"),
     };
     for page in [1, 25, 1000] {

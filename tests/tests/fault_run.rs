@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use fluxbot::domain::{AvatarState, AvatarStatus, FailureReason, Timestamp};
+use fluxbot::domain::{AvatarState, AvatarStatus, FailureReason, Timestamp, WorkState};
 use fluxbot_tests::fake_fal::{AcceptedBut, ok_webhook};
 use fluxbot_tests::fake_telegram::updates::User;
 use fluxbot_tests::pipeline_world::PipelineWorld;
@@ -108,12 +108,12 @@ async fn under_random_submit_faults_and_lost_webhooks_no_avatar_is_paid_twice() 
         assert!(paid <= 1, "avatar {i} was submitted {paid} times");
         let done = w.avatar_now(avatar).await;
         let outcome = match &done.state {
-            AvatarState::Completed { .. } => "completed",
-            AvatarState::Failed {
+            AvatarState::Work(WorkState::Completed { .. }) => "completed",
+            AvatarState::Work(WorkState::Failed {
                 reason: FailureReason::Unconfirmed,
                 ..
-            } => "failed: unconfirmed (submit unclear, webhook lost)",
-            AvatarState::Failed { .. } => "failed: other",
+            }) => "failed: unconfirmed (submit unclear, webhook lost)",
+            AvatarState::Work(WorkState::Failed { .. }) => "failed: other",
             other => panic!("avatar {i} ended in {:?}", other.status()),
         };
         *outcomes.entry(outcome).or_default() += 1;

@@ -83,7 +83,7 @@ fn photos_in_chat(w: &PipelineWorld, user: User) -> Vec<fluxbot_tests::fake_tele
 
 fn stored_keys(g: &Generation) -> Vec<BlobKey> {
     match &g.state {
-        GenerationState::Completed { images, .. } => images
+        GenerationState::Completed { output: images, .. } => images
             .iter()
             .filter_map(|i| match i {
                 GeneratedImage::Stored { key, .. } => Some(BlobKey::new(key.clone()).unwrap()),
@@ -100,7 +100,10 @@ async fn portrait_generation_goes_to_flux_lora_and_comes_back_by_webhook_as_an_a
     let avatar = trained(&w, ANNA, "portrait", "").await;
     let id = avatar.id;
     let lora_url = match &avatar.state {
-        fluxbot::domain::AvatarState::Completed { output, .. } => match &output.model {
+        fluxbot::domain::AvatarState::Work(fluxbot::domain::WorkState::Completed {
+            output,
+            ..
+        }) => match &output.model {
             fluxbot::domain::TrainedModel::Lora { lora_url, .. } => lora_url.clone(),
             other => panic!("portrait trainers make LoRAs, got {other:?}"),
         },
@@ -175,7 +178,7 @@ async fn portrait_generation_goes_to_flux_lora_and_comes_back_by_webhook_as_an_a
     );
     let webhook = sub.webhook.clone().unwrap();
     assert!(
-        webhook.contains(&format!("generation={}", pending[0].id)),
+        webhook.contains("kind=generation") && webhook.contains(&format!("work={}", pending[0].id)),
         "{webhook}"
     );
 
@@ -456,7 +459,7 @@ async fn refusals_and_errors_from_fal_are_told_with_the_buttons() {
     let states: Vec<&str> = generations(&w, &avatar)
         .await
         .iter()
-        .map(|g| g.state.as_str())
+        .map(|g| g.state.status().as_str())
         .collect();
     assert_eq!(states, ["failed", "failed"]);
     assert!(photos_in_chat(&w, ANNA).is_empty());

@@ -172,10 +172,8 @@ async fn with_a_fal_key_archives_are_uploaded_to_fal_storage() {
         .await
         .unwrap();
 
-    let job = fluxbot::jobs::Job::LaunchTraining {
-        owner: avatar.owner,
-        avatar_id: avatar.id,
-    };
+    let job =
+        fluxbot::jobs::Job::Launch(fluxbot::domain::WorkRef::training(avatar.owner, avatar.id));
     let outcome = bot.pipeline.run_job(job, Timestamp::now()).await;
     assert_eq!(outcome, fluxbot::pipeline::JobOutcome::Done);
     let sub = fal.submissions().pop().expect("submitted");

@@ -356,7 +356,7 @@ async fn a_payment_whose_credits_were_spent_is_not_refunded() {
     let user = UserId(buyer.id);
     let spent = LedgerEntry::debit(
         user,
-        Work::Generation(GenerationId::new()),
+        Work::generation(GenerationId::new()),
         Credits(2),
         Timestamp::now(),
     );

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use fluxbot::domain::{
     Avatar, AvatarState, AvatarStatus, FailureReason, GenerationState, OutcomeNotice, Timestamp,
+    WorkState,
 };
 use fluxbot::jobs::Job;
 use fluxbot_tests::fake_fal::{AcceptedBut, ok_webhook};
@@ -92,10 +93,7 @@ async fn a_submit_that_timed_out_is_paid_once_and_its_late_result_adopted() {
     // The launch lease (10 min) lapses, the sweep runs again and again, a duplicate launch
     // message comes: nothing is submitted again.
     sweeps_relaunch_nothing(&w, &[11, 20, 30]).await;
-    let job = Job::LaunchTraining {
-        owner: avatar.owner,
-        avatar_id: avatar.id,
-    };
+    let job = Job::Launch(fluxbot::domain::WorkRef::training(avatar.owner, avatar.id));
     w.enqueue(&job).await;
     w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     assert_eq!(w.fal.submissions().len(), 1, "one paid submission");
@@ -106,7 +104,7 @@ async fn a_submit_that_timed_out_is_paid_once_and_its_late_result_adopted() {
     assert_eq!(w.deliver_ok(&sub, &result).await.status, 200);
     let done = w.avatar_now(&avatar).await;
     assert!(
-        matches!(&done.state, AvatarState::Completed { request, .. } if request.request_id == sub.request_id),
+        matches!(&done.state, AvatarState::Work(WorkState::Completed { request, .. }) if request.request_id == sub.request_id),
         "{:?}",
         done.state
     );
@@ -156,10 +154,10 @@ async fn unreadable_2xx_502_and_504_at_submit_are_never_submitted_again() {
         assert!(
             matches!(
                 failed.state,
-                AvatarState::Failed {
+                AvatarState::Work(WorkState::Failed {
                     reason: FailureReason::Unconfirmed,
                     ..
-                }
+                })
             ),
             "{:?}",
             failed.state
@@ -230,7 +228,7 @@ async fn a_signed_result_we_did_not_ask_for_is_refused_and_nothing_is_fetched() 
     assert_eq!(w.deliver_ok(&real, &result).await.status, 200);
     let done = w.avatar_now(&avatar).await;
     assert!(
-        matches!(&done.state, AvatarState::Completed { request, .. } if request.request_id == real.request_id)
+        matches!(&done.state, AvatarState::Work(WorkState::Completed { request, .. }) if request.request_id == real.request_id)
     );
     assert_eq!(sent_containing(&w, "is trained and ready"), 1);
 }
@@ -250,7 +248,7 @@ async fn a_launch_whose_photo_is_gone_fails_once_and_says_why() {
     assert!(w.fal.submissions().is_empty(), "nothing paid");
     let failed = w.avatar_now(&avatar).await;
     assert!(
-        matches!(&failed.state, AvatarState::Failed { reason: FailureReason::NotStarted { detail }, .. }
+        matches!(&failed.state, AvatarState::Work(WorkState::Failed { reason: FailureReason::NotStarted { detail }, .. })
             if detail.contains("photo is missing")),
         "{:?}",
         failed.state
@@ -285,14 +283,14 @@ async fn a_generation_submit_that_timed_out_is_paid_once_and_its_result_delivere
         .await
         .unwrap()
         .remove(0);
-    assert_eq!(generation.state.as_str(), "sending");
+    assert_eq!(generation.state.status().as_str(), "sending");
 
     sweeps_relaunch_nothing(&w, &[11, 20, 40]).await;
-    let job = Job::LaunchGeneration {
-        owner: avatar.owner,
-        avatar_id: id,
-        generation_id: generation.id,
-    };
+    let job = Job::Launch(fluxbot::domain::WorkRef::generation(
+        avatar.owner,
+        id,
+        generation.id,
+    ));
     w.enqueue(&job).await;
     w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     assert_eq!(w.fal.submissions().len(), 2, "one paid generation");

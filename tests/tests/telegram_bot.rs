@@ -145,10 +145,10 @@ async fn portrait_from_an_album_of_ten_and_singles_with_duplicates() {
     assert_eq!(messages.len(), 1);
     assert_eq!(
         Job::from_body(&messages[0].body).unwrap(),
-        Job::LaunchTraining {
-            owner: UserId(ANNA.id),
-            avatar_id: avatar.id
-        }
+        Job::Launch(fluxbot::domain::WorkRef::training(
+            UserId(ANNA.id),
+            avatar.id
+        ))
     );
     assert_eq!(w.profile(ANNA).await.unwrap().dialogue, DialogueState::Idle);
 }
@@ -1058,10 +1058,10 @@ async fn two_confirms_at_once_pass_a_limit_of_one_once() {
         .collect();
     assert_eq!(
         launches,
-        vec![Job::LaunchTraining {
-            owner: UserId(JOHN.id),
-            avatar_id: queued[0].id
-        }]
+        vec![Job::Launch(fluxbot::domain::WorkRef::training(
+            UserId(JOHN.id),
+            queued[0].id
+        ))]
     );
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use fluxbot::domain::{
     AttemptId, AvatarId, AvatarState, AvatarStatus, FailureReason, OutcomeNotice, Timestamp,
-    TrainedModel, UserId,
+    TrainedModel, UserId, WorkRef, WorkState,
 };
 use fluxbot::fal::webhook_token::WebhookRoute;
 use fluxbot::jobs::Job;
@@ -98,7 +98,7 @@ async fn launch_submits_once_and_a_signed_webhook_completes_with_one_notice() {
     assert_eq!(&first[..3], &[0xFF, 0xD8, 0xFF], "a JPEG");
     let webhook = sub.webhook.clone().expect("submitted with a webhook");
     assert!(webhook.starts_with(
-        "https://fluxapi.execute-api.eu-central-1.amazonaws.com/fal/webhook?owner=6000001&avatar="
+        "https://fluxapi.execute-api.eu-central-1.amazonaws.com/fal/webhook?kind=training&owner=6000001&avatar="
     ));
     assert!(
         webhook.contains("&token="),
@@ -113,7 +113,7 @@ async fn launch_submits_once_and_a_signed_webhook_completes_with_one_notice() {
 
     let stored = w.avatar_now(&avatar).await;
     let photos = w.pipeline.store.list_photos(avatar.id).await.unwrap();
-    let AvatarState::Training { request, .. } = &stored.state else {
+    let AvatarState::Work(WorkState::Running { request, .. }) = &stored.state else {
         panic!("{:?}", stored.state)
     };
     assert_eq!(request.request_id, sub.request_id);
@@ -132,10 +132,7 @@ async fn launch_submits_once_and_a_signed_webhook_completes_with_one_notice() {
     status.says("training started, usually 5-15 min");
 
     // A duplicate delivery of the launch pays nothing more.
-    let job = Job::LaunchTraining {
-        owner: avatar.owner,
-        avatar_id: avatar.id,
-    };
+    let job = Job::Launch(fluxbot::domain::WorkRef::training(avatar.owner, avatar.id));
     w.enqueue(&job).await;
     let (received, response) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     assert_eq!((received, response.batch_item_failures.len()), (1, 0));
@@ -154,7 +151,7 @@ async fn launch_submits_once_and_a_signed_webhook_completes_with_one_notice() {
     assert_eq!(answer.status, 200, "{answer:?}");
     let done = w.avatar_now(&avatar).await;
     match &done.state {
-        AvatarState::Completed { output, .. } => {
+        AvatarState::Work(WorkState::Completed { output, .. }) => {
             let cdn = w.fal.cdn_origin();
             let stored_key = format!("models/{}/{}/lora.safetensors", avatar.owner, avatar.id);
             assert_eq!(
@@ -241,9 +238,8 @@ async fn launch_submits_once_and_a_signed_webhook_completes_with_one_notice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_are_authenticated_before_they_are_read() {
     let w = PipelineWorld::new(false).await;
-    let url = w.webhook_url_for(&WebhookRoute::Training {
-        owner: UserId(ANNA.id),
-        avatar_id: AvatarId::new(),
+    let url = w.webhook_url_for(&WebhookRoute {
+        work: WorkRef::training(UserId(ANNA.id), AvatarId::new()),
         attempt: AttemptId::new(),
         endpoint: "fal-ai/flux-pro-trainer".into(),
     });
@@ -399,10 +395,10 @@ async fn the_sweep_shows_progress_once_a_minute_and_times_out_stuck_trainings() 
     let failed = w.avatar_now(&avatar).await;
     assert!(matches!(
         failed.state,
-        AvatarState::Failed {
+        AvatarState::Work(WorkState::Failed {
             reason: FailureReason::TimedOut,
             ..
-        }
+        })
     ));
     assert_eq!(sent_containing(&w, "took too long and was stopped"), 1);
 }
@@ -423,7 +419,7 @@ async fn a_refused_submission_fails_the_avatar_and_says_why() {
     );
     let failed = w.avatar_now(&avatar).await;
     assert!(
-        matches!(&failed.state, AvatarState::Failed { reason: FailureReason::Rejected { detail }, .. }
+        matches!(&failed.state, AvatarState::Work(WorkState::Failed { reason: FailureReason::Rejected { detail }, .. })
         if detail.contains("Could not download the archive")),
         "{:?}",
         failed.state
@@ -458,10 +454,7 @@ async fn a_submission_whose_record_was_lost_is_adopted_and_never_resubmitted() {
     );
 
     // A redelivered launch, and sweeps long after any lease, submit nothing.
-    let job = Job::LaunchTraining {
-        owner: avatar.owner,
-        avatar_id: avatar.id,
-    };
+    let job = Job::Launch(fluxbot::domain::WorkRef::training(avatar.owner, avatar.id));
     w.enqueue(&job).await;
     let (received, response) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     assert_eq!((received, response.batch_item_failures.len()), (1, 0));
@@ -572,7 +565,7 @@ async fn test_mode_trains_for_free_through_the_same_completion() {
         "no fal.ai call in test mode"
     );
     let training = w.avatar_now(&avatar).await;
-    let AvatarState::Training { request, .. } = &training.state else {
+    let AvatarState::Work(WorkState::Running { request, .. }) = &training.state else {
         panic!("{:?}", training.state)
     };
     assert!(request.request_id.starts_with("test_"));
@@ -582,7 +575,7 @@ async fn test_mode_trains_for_free_through_the_same_completion() {
     assert_eq!((received, response.batch_item_failures.len()), (1, 0));
     let done = w.avatar_now(&avatar).await;
     match &done.state {
-        AvatarState::Completed { output, .. } => assert!(matches!(&output.model,
+        AvatarState::Work(WorkState::Completed { output, .. }) => assert!(matches!(&output.model,
             TrainedModel::Lora { lora_url, stored_key: Some(key), .. }
                 if lora_url.starts_with("data:") && key.starts_with("models/"))),
         other => panic!("{other:?}"),
@@ -635,12 +628,14 @@ async fn style_happy_path_with_the_fast_lora_trainer() {
     let answer = w.deliver_ok(&sub, &payload).await;
     assert_eq!(answer.status, 200);
     let done = w.avatar_now(&avatar).await;
-    assert!(matches!(&done.state, AvatarState::Completed { output, .. }
-    if output.model == TrainedModel::Lora {
-        lora_url: lora.clone(),
-        config_url: Some(config.clone()),
-        stored_key: Some(format!("models/{}/{}/lora.safetensors", avatar.owner, avatar.id)),
-    }));
+    assert!(
+        matches!(&done.state, AvatarState::Work(WorkState::Completed { output, .. })
+        if output.model == TrainedModel::Lora {
+            lora_url: lora.clone(),
+            config_url: Some(config.clone()),
+            stored_key: Some(format!("models/{}/{}/lora.safetensors", avatar.owner, avatar.id)),
+        })
+    );
     assert_eq!(sent_containing(&w, "is trained and ready"), 1);
 }
 
@@ -661,10 +656,10 @@ async fn a_bad_key_fails_the_avatar_and_a_500_is_never_resubmitted() {
     let failed = w.avatar_now(&first).await;
     assert!(matches!(
         failed.state,
-        AvatarState::Failed {
+        AvatarState::Work(WorkState::Failed {
             reason: FailureReason::Unauthorized,
             ..
-        }
+        })
     ));
     assert_eq!(sent_containing(&w, "misconfigured"), 1);
 

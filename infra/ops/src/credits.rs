@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use fluxbot::domain::{Credits, EntryKind, LedgerEntry, Timestamp, UserId, Work};
+use fluxbot::domain::{Credits, EntryKind, LedgerEntry, Timestamp, UserId, Work, WorkKind};
 use fluxbot::ports::{Applied, RecordStore};
 use fluxbot::telegram::client::{TelegramClient, TelegramError};
 
@@ -17,13 +17,16 @@ fn describe(kind: &EntryKind) -> String {
         EntryKind::Refund { work } => format!("refund of {}", work_name(work)),
         EntryKind::Grant { request_id } => format!("grant {request_id}"),
         EntryKind::PaymentRefund { charge_id } => format!("Stars refunded for {charge_id}"),
+        EntryKind::PaymentRefundReversed { charge_id } => {
+            format!("Stars refund of {charge_id} refused by Telegram; credits given back")
+        }
     }
 }
 
 fn work_name(work: &Work) -> String {
-    match work {
-        Work::Training(id) => format!("training of avatar {id}"),
-        Work::Generation(id) => format!("generation {id}"),
+    match work.kind {
+        WorkKind::Training => format!("training of avatar {}", work.id),
+        WorkKind::Generation => format!("generation {}", work.id),
     }
 }
 
@@ -69,7 +72,9 @@ pub async fn grant(
 }
 
 /// Refunds a Stars payment: its credits are taken back first (refused if the user spent
-/// them), then Telegram returns the Stars. Running it again after a failure finishes it.
+/// them), then Telegram returns the Stars. A transient failure leaves it for another run,
+/// which finishes it; a refusal for good gives the credits back (keyed by the charge, once),
+/// so the user never ends with neither.
 pub async fn refund_star_payment(
     store: &dyn RecordStore,
     telegram: &TelegramClient,
@@ -85,6 +90,16 @@ pub async fn refund_star_payment(
     let back =
         LedgerEntry::payment_refund_of(&purchase, Timestamp::now()).expect("a purchase entry");
     let mut out = String::new();
+    if store
+        .ledger_entry(user, &LedgerEntry::reversal_key(charge_id))
+        .await?
+        .is_some()
+    {
+        anyhow::bail!(
+            "Telegram refused to refund {charge_id} before and its credits were given back; \
+             nothing was changed"
+        );
+    }
     match store.apply_entry(&back).await? {
         Ok(Applied::New(balance)) => {
             let _ = writeln!(
@@ -106,10 +121,24 @@ pub async fn refund_star_payment(
         Err(TelegramError::Refused(why)) if why.contains("CHARGE_ALREADY_REFUNDED") => {
             out.push_str("Telegram had refunded the Stars already\n")
         }
-        Err(e) => anyhow::bail!(
+        Err(e) if e.is_transient() => anyhow::bail!(
             "{out}the credits are taken back but Telegram did not refund ({e}); run the same \
              command again"
         ),
+        Err(e) => {
+            // Refused for good: the user keeps the Stars spent, so gets the credits back.
+            let reversal =
+                LedgerEntry::reversal_of(&back, Timestamp::now()).expect("a payment refund entry");
+            let balance = store
+                .apply_entry(&reversal)
+                .await?
+                .map_err(|short| anyhow::anyhow!("reversal refused: {short:?}"))?
+                .balance();
+            anyhow::bail!(
+                "{out}Telegram refused to refund the Stars ({e}); the credits were given back \
+                 (balance {balance})"
+            );
+        }
     }
     Ok(out)
 }

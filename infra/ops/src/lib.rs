@@ -10,8 +10,8 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use fluxbot::adapters::aws::SqsQueue;
-use fluxbot::domain::Timestamp;
-use fluxbot::ports::{FalTarget, JobQueue, QueueDelay, RecordStore};
+use fluxbot::domain::{Timestamp, WorkKind};
+use fluxbot::ports::{JobQueue, QueueDelay, RecordStore};
 use fluxbot::telegram::client::{TelegramClient, WebhookStatus};
 use fluxbot::telegram::commands;
 
@@ -151,15 +151,13 @@ pub async fn stats(store: &dyn RecordStore, now: Timestamp) -> anyhow::Result<St
     for (status, n) in store.count_avatars_by_status().await? {
         let _ = writeln!(out, "  {:<18} {n}", status.as_str());
     }
-    let (mut trainings, mut generations, mut oldest) = (0u32, 0u32, None::<Timestamp>);
+    let mut by_kind = std::collections::BTreeMap::<WorkKind, u32>::new();
+    let mut oldest = None::<Timestamp>;
     let mut cursor = None;
     loop {
         let page = store.list_in_flight(now, 100, cursor).await?;
         for item in page.items {
-            match item.target {
-                FalTarget::Training { .. } => trainings += 1,
-                FalTarget::Generation { .. } => generations += 1,
-            }
+            *by_kind.entry(item.work.kind).or_default() += 1;
             oldest = Some(oldest.map_or(item.since, |o: Timestamp| o.min(item.since)));
         }
         match page.next {
@@ -167,9 +165,12 @@ pub async fn stats(store: &dyn RecordStore, now: Timestamp) -> anyhow::Result<St
             None => break,
         }
     }
+    let count = |kind| by_kind.get(&kind).copied().unwrap_or(0);
     let _ = writeln!(
         out,
-        "in flight: {trainings} avatar(s) (queued, launching, training or awaiting their notice), {generations} generation(s)"
+        "in flight: {} avatar(s) (queued, launching, training or awaiting their notice), {} generation(s)",
+        count(WorkKind::Training),
+        count(WorkKind::Generation),
     );
     match oldest {
         Some(since) => {

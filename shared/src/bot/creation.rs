@@ -4,11 +4,10 @@
 
 use super::{Answer, BotResult, Turn};
 use crate::domain::{
-    Avatar, AvatarEvent, AvatarKind, AvatarName, AvatarState, AvatarStatus, DialogueState, Gender,
-    GenerationState, MessageRef, Preset, blob_keys,
+    Avatar, AvatarEvent, AvatarKind, AvatarName, AvatarStatus, DialogueState, Gender, MessageRef,
+    Preset,
 };
-use crate::jobs::Job;
-use crate::ports::QueueDelay;
+use crate::pipeline::deletion::{self, Settlement};
 use crate::telegram::screens::{self, Screen};
 
 impl Turn<'_> {
@@ -180,49 +179,21 @@ impl Turn<'_> {
         Ok(())
     }
 
-    /// Removes everything that names an avatar: its running fal.ai work is cancelled (by the
-    /// launch worker, which holds the fal key), its request ids forgotten, its files deleted,
-    /// then its records. Records last: if they went first and a later step failed, nothing
-    /// would remember the rest. A retry after a partial failure finishes the job.
-    pub(super) async fn remove_avatar(&mut self, avatar: &Avatar) -> BotResult<()> {
-        let generations = self.bot.store.list_generations(avatar.id, u32::MAX).await?;
-        let running = matches!(avatar.state, AvatarState::Training { .. })
-            .then(|| avatar.state.fal_request())
-            .flatten()
-            .into_iter()
-            .chain(generations.iter().filter_map(|g| match &g.state {
-                GenerationState::InProgress { request, .. } => Some(request),
-                _ => None,
-            }));
-        for request in running {
-            let cancel = Job::CancelFalRequest {
-                endpoint: request.endpoint.clone(),
-                request_id: request.request_id.clone(),
-            };
-            self.bot
-                .launches
-                .send(&cancel.to_body(), QueueDelay::NONE)
-                .await?;
-        }
-        let known = avatar
-            .state
-            .fal_request()
-            .into_iter()
-            .chain(generations.iter().filter_map(|g| g.state.fal_request()));
-        for request in known {
-            self.bot
-                .store
-                .delete_fal_request(&request.request_id)
-                .await?;
-        }
-        self.bot
-            .blobs
-            .delete_prefixes(&blob_keys::avatar_prefixes(avatar.owner, avatar.id))
-            .await?;
-        self.bot
-            .store
-            .delete_avatar(avatar.owner, avatar.id)
-            .await?;
+    /// Removes everything that names an avatar, its paid work settled first (see
+    /// `pipeline::deletion`): what never reached fal.ai is refunded, what runs there is
+    /// cancelled. A retry after a partial failure finishes the job.
+    pub(super) async fn remove_avatar(&mut self, avatar: &Avatar) -> BotResult<Settlement> {
+        let bot = self.bot;
+        let done = deletion::delete_avatar(
+            bot.store.as_ref(),
+            bot.blobs.as_ref(),
+            bot.launches.as_ref(),
+            avatar.owner,
+            avatar.id,
+            self.now,
+        )
+        .await?
+        .unwrap_or_default();
         let points_here = match &self.user.dialogue {
             DialogueState::SendingPhotos { avatar_id, .. }
             | DialogueState::ConfirmingTraining { avatar_id }
@@ -232,7 +203,6 @@ impl Turn<'_> {
         if points_here {
             self.set_dialogue(DialogueState::Idle);
         }
-        tracing::info!(avatar = %avatar.id, status = avatar.status().as_str(), "avatar deleted with its files");
-        Ok(())
+        Ok(done)
     }
 }

@@ -174,7 +174,11 @@ impl Turn<'_> {
         &self,
         preset: crate::domain::Preset,
     ) -> BotResult<Option<(Credits, Credits)>> {
-        match self.bot.limits.billing.price_of_training(preset) {
+        let quote = self
+            .bot
+            .limits
+            .quote(crate::domain::Priced::Training(preset));
+        match quote.price {
             Some(price) => Ok(Some((price, self.bot.store.balance(self.user.id).await?))),
             None => Ok(None),
         }

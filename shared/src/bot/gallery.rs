@@ -82,7 +82,10 @@ impl Turn<'_> {
             self.show_avatars(at, 0).await?;
             return Ok(Answer::Toast(t.not_found()));
         };
-        self.show(at, &screens::delete_question(t, &avatar)).await;
+        let settlement =
+            crate::pipeline::deletion::preview(self.bot.store.as_ref(), &avatar).await?;
+        self.show(at, &screens::delete_question(t, &avatar, settlement))
+            .await;
         Ok(Answer::Silent)
     }
 
@@ -101,11 +104,15 @@ impl Turn<'_> {
         if avatar.status() == AvatarStatus::Training {
             tracing::info!(avatar = %avatar.id, "deleting an avatar in training; its result will be ignored");
         }
-        self.remove_avatar(&avatar).await?;
+        let done = self.remove_avatar(&avatar).await?;
         let avatars = self.bot.store.list_avatars(self.user.id).await?;
         let list = screens::avatar_list(t, &avatars, 0);
         let screen = Screen::new(
-            format!("{}\n\n{}", t.deleted(avatar.name.as_str()), list.text),
+            format!(
+                "{}\n\n{}",
+                screens::deleted(t, avatar.name.as_str(), done),
+                list.text
+            ),
             list.keyboard,
         );
         self.show(at, &screen).await;

@@ -1,19 +1,20 @@
 //! Asking a trained avatar for pictures: the style/prompt screen, format and count (the last
 //! choices are the next defaults), the per-user limits, and the hand-over to the launch worker.
 //!
-//! The generation record is the commit point: it is written before the launch message is
-//! sent, and nothing after it fails the update (a lost launch message is re-sent by the
-//! sweep, which watches pending generations; a profile that cannot be saved is logged), so
-//! Telegram's retry of an update can never start a second, paid generation.
+//! The generation record is the commit point, written with its causes (this update, the
+//! tapped button): Telegram's redelivery of the update, or a second tap, finds the generation
+//! it committed instead of paying for another (`commit.rs`). Nothing after the commit fails
+//! the update (a lost launch message is re-sent by the sweep; a profile that cannot be saved
+//! is logged).
 
+use super::commit::Refused;
 use super::{Answer, BotResult, Turn};
 use crate::domain::policy::{self, GenerationRefusal};
 use crate::domain::{
     Avatar, AvatarId, AvatarStatus, DialogueState, Generation, GenerationDefaults, GenerationId,
-    MessageRef, Prompt, Style, Work,
+    MessageRef, Priced, Prompt, Style,
 };
-use crate::jobs::Job;
-use crate::ports::{CommitRefused, QueueDelay, StoreError};
+use crate::ports::StoreError;
 use crate::telegram::callback::Callback;
 use crate::telegram::screens::{self, Keyboard, Screen};
 
@@ -70,7 +71,7 @@ impl Turn<'_> {
             avatar_id: avatar.id,
         });
         let count = self.user.generation.num_images;
-        let price = match self.bot.limits.billing.price_of_generation(count) {
+        let price = match self.bot.limits.quote(Priced::Pictures(count)).price {
             Some(price) => Some((price, self.bot.store.balance(self.user.id).await?)),
             None => None,
         };
@@ -202,80 +203,71 @@ impl Turn<'_> {
     ) -> BotResult<Answer> {
         let t = self.t();
         let bot = self.bot;
+        // Telegram's redelivery of a committed update, or a second tap: the same work.
+        if let Some(work) = self.committed_already().await? {
+            self.committed = true;
+            self.hand_over(work).await;
+            return Ok(Answer::Toast(t.generation_already_started()));
+        }
         // Read before the limits are checked: the record is written only if no other
         // generation of this user was started in between (else the limits are checked again).
         let mut seen = bot.store.generation_count(self.user.id).await?;
         if let Some(refusal) = self.generation_refusal(avatar).await? {
             return Ok(Answer::Alert(t.generation_refused(refusal)));
         }
-        let mut generation = Generation::pending(avatar, prompt, style, settings, self.now);
+        let mut generation = Generation::queued(avatar, prompt, style, settings, self.now);
         let status = Screen::text(t.generation_started(avatar.name.as_str(), settings));
         generation.status_message = self.show(at, &status).await;
-        let limits = &bot.limits;
-        let cost = self.cost_of(
-            Work::Generation(generation.id),
-            limits.costs.generation(settings.num_images),
-            limits.billing.price_of_generation(settings.num_images),
-        );
+        let quote = bot.limits.quote(Priced::Pictures(settings.num_images));
+        let cost = self.cost_of(generation.work(), quote);
         let mut attempt = 1;
-        let generation = loop {
-            let refusal = match bot.store.start_generation(&generation, seen, &cost).await {
-                Ok(Ok(stored)) => break stored,
-                Ok(Err(CommitRefused::OverBudget { spent })) => {
-                    tracing::warn!(%spent, "daily spend cap reached; generation refused");
-                    crate::metrics::count("SpendCapReached", &[]);
-                    GenerationRefusal::DailyBudget {
-                        resets_in_minutes: policy::budget_resets_in_minutes(self.now),
-                    }
+        let refusal = loop {
+            let why = match bot.store.start_generation(&generation, seen, &cost).await {
+                Ok(Ok(stored)) => {
+                    self.committed = true;
+                    self.user.generation = settings;
+                    self.hand_over(stored.work()).await;
+                    return Ok(Answer::Silent);
                 }
-                Ok(Err(CommitRefused::NotEnoughCredits(short))) => {
-                    tracing::info!(balance = %short.balance, price = %short.price, "not enough credits; generation refused");
-                    GenerationRefusal::NotEnoughCredits(short)
-                }
+                Ok(Err(why)) => why,
                 Err(StoreError::Conflict(why)) if attempt < COMMIT_ATTEMPTS => {
                     tracing::info!(%why, "generation raced another of this user; checking again");
                     attempt += 1;
                     seen = bot.store.generation_count(self.user.id).await?;
                     match self.generation_refusal(avatar).await? {
                         None => continue,
-                        Some(refusal) => refusal,
+                        Some(refusal) => break refusal,
                     }
                 }
                 Err(e) => return Err(e.into()),
             };
-            // Told in place of the "drawing..." message; short of credits, with Top up.
-            let keyboard = match refusal {
-                GenerationRefusal::NotEnoughCredits(_) => Keyboard::default()
-                    .button(t.btn_top_up(), Callback::Balance)
-                    .button(t.btn_menu(), Callback::Menu),
-                _ => screens::back_to_menu(t),
+            break match self.refused(why, &generation.work()) {
+                Refused::DailyBudget { resets_in_minutes } => {
+                    GenerationRefusal::DailyBudget { resets_in_minutes }
+                }
+                Refused::NotEnoughCredits(short) => GenerationRefusal::NotEnoughCredits(short),
+                Refused::Duplicate(work) => {
+                    // A second tap that raced the first: the first's generation runs.
+                    self.committed = true;
+                    self.hand_over(work).await;
+                    let already = Screen::text(t.generation_already_started());
+                    if generation.status_message != at {
+                        self.show(generation.status_message, &already).await;
+                    }
+                    return Ok(Answer::Toast(t.generation_already_started()));
+                }
+                Refused::Gone => return Ok(Answer::Alert(t.not_found().to_owned())),
             };
-            let refused = Screen::new(t.generation_refused(refusal), keyboard);
-            self.show(generation.status_message, &refused).await;
-            return Ok(Answer::Silent);
         };
-        self.committed = true;
-        self.user.generation = settings;
-        let job = Job::LaunchGeneration {
-            owner: generation.owner,
-            avatar_id: generation.avatar_id,
-            generation_id: generation.id,
+        // Told in place of the "drawing..." message; short of credits, with Top up.
+        let keyboard = match refusal {
+            GenerationRefusal::NotEnoughCredits(_) => Keyboard::default()
+                .button(t.btn_top_up(), Callback::Balance)
+                .button(t.btn_menu(), Callback::Menu),
+            _ => screens::back_to_menu(t),
         };
-        match self
-            .bot
-            .launches
-            .send(&job.to_body(), QueueDelay::NONE)
-            .await
-        {
-            Ok(message_id) => {
-                tracing::info!(generation = %generation.id, avatar = %avatar.id, %message_id, "generation enqueued")
-            }
-            // Recorded as pending: the sweep sends the launch again. Failing the update
-            // instead would make Telegram's retry record a second generation.
-            Err(e) => {
-                tracing::warn!(generation = %generation.id, error = %e, "launch not sent; the sweep will send it")
-            }
-        }
+        let refused = Screen::new(t.generation_refused(refusal), keyboard);
+        self.show(generation.status_message, &refused).await;
         Ok(Answer::Silent)
     }
 

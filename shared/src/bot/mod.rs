@@ -6,6 +6,7 @@
 //! acting so a retry changes nothing, and forgets it again only when a transient failure
 //! means Telegram's retry should run the step anew.
 
+mod commit;
 mod creation;
 mod credits;
 mod gallery;
@@ -20,12 +21,11 @@ use teloxide_core::types::Update;
 
 use crate::backend::Backend;
 use crate::config::Limits;
-use crate::domain::{
-    Credits, DialogueState, Language, LedgerEntry, MessageRef, Timestamp, Usd, UserProfile, Work,
-};
+use crate::domain::{DialogueState, Language, MessageRef, Timestamp, UserProfile};
 use crate::metrics;
+use crate::pipeline::PipelineError;
 use crate::ports::{
-    BlobError, BlobStore, CommitCost, JobQueue, QueueError, RecordStore, StoreError, UpdateClaim,
+    BlobError, BlobStore, JobQueue, QueueError, RecordStore, StoreError, UpdateClaim,
 };
 use crate::telegram::callback::Callback;
 use crate::telegram::client::{CallbackAnswer, TelegramClient, TelegramError, WebhookAnswer};
@@ -49,6 +49,9 @@ pub enum BotError {
     Queue(#[from] QueueError),
     #[error(transparent)]
     Telegram(#[from] TelegramError),
+    /// A use case shared with the pipeline (deleting an avatar).
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
 }
 
 impl BotError {
@@ -61,6 +64,7 @@ impl BotError {
             BotError::Blob(BlobError::InvalidKey(_)) => false,
             BotError::Blob(_) => true,
             BotError::Telegram(e) => e.is_transient(),
+            BotError::Pipeline(e) => e.is_transient(),
         }
     }
 }
@@ -251,6 +255,8 @@ pub(crate) struct Turn<'a> {
     /// The step did something a retry must not repeat (a generation was recorded): from then
     /// on a failure to save the profile is logged, not raised.
     committed: bool,
+    /// The button tapped, when the update is a tap: its message and data.
+    tap: Option<(i32, String)>,
 }
 
 impl<'a> Turn<'a> {
@@ -279,6 +285,7 @@ impl<'a> Turn<'a> {
             now,
             update_id,
             committed: false,
+            tap: None,
         })
     }
 
@@ -309,17 +316,6 @@ impl<'a> Turn<'a> {
 
     fn t(&self) -> &'static dyn Texts {
         texts(self.user.language)
-    }
-
-    /// What committing to `work` carries: its estimated fal.ai cost against the day's cap
-    /// and, in a paying bot, its price taken from the user's credits.
-    fn cost_of(&self, work: Work, estimate: Usd, price: Option<Credits>) -> CommitCost {
-        CommitCost {
-            spend: self.bot.limits.spend_cap.charge(estimate, self.now),
-            debit: price
-                .filter(|p| p.0 > 0)
-                .map(|p| LedgerEntry::debit(self.user.id, work, p, self.now)),
-        }
     }
 
     fn set_dialogue(&mut self, dialogue: DialogueState) {
@@ -376,6 +372,7 @@ impl<'a> Turn<'a> {
                 message,
                 ..
             } => {
+                self.tap = message.zip(data.clone()).map(|(m, d)| (m.message_id, d));
                 let answer = match data.as_deref().and_then(Callback::parse) {
                     Some(callback) => self.callback(callback, message).await?,
                     None => Answer::Toast(self.t().outdated()),
@@ -416,10 +413,14 @@ impl<'a> Turn<'a> {
         match command {
             Command::Start => {
                 self.set_dialogue(DialogueState::Idle);
-                // Deep links: t.me/<bot>?start=create | avatars.
+                // Deep links: t.me/<bot>?start=create | avatars | balance.
                 match payload {
                     Some("create") => self.begin_creation(None).await,
                     Some("avatars") => self.show_avatars(None, 0).await?,
+                    // A forwarded invoice's link.
+                    Some(crate::telegram::client::INVOICE_START_PARAMETER) => {
+                        self.show_balance(None).await?
+                    }
                     _ => {
                         self.send(&screens::main_menu(t, &self.bot.limits.billing))
                             .await;

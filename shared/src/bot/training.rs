@@ -5,11 +5,13 @@
 //! is conditional). The limits check and the move to `queued` are one step per user (guarded
 //! by the user's launch count), so two Confirms at once cannot both pass a limit of one.
 
+use super::commit::Refused;
 use super::{Answer, BotError, BotResult, Turn};
 use crate::domain::policy::{self, TrainingRefusal};
-use crate::domain::{Avatar, AvatarEvent, AvatarId, AvatarStatus, DialogueState, MessageRef, Work};
-use crate::jobs::Job;
-use crate::ports::{CommitRefused, QueueDelay, StoreError};
+use crate::domain::{
+    Avatar, AvatarEvent, AvatarId, AvatarStatus, DialogueState, MessageRef, Priced,
+};
+use crate::ports::StoreError;
 use crate::telegram::screens::{self, Screen};
 
 /// How often a Confirm that raced another write checks and tries again.
@@ -51,18 +53,9 @@ impl Turn<'_> {
                 Err(refusal) => return Ok(Answer::Alert(t.training_refused(refusal))),
             };
         }
-        let message = Job::LaunchTraining {
-            owner: avatar.owner,
-            avatar_id: avatar.id,
-        };
-        // Transient failure: the error makes Telegram retry this update, which lands in the
-        // `queued` branch above and sends again.
-        let message_id = self
-            .bot
-            .launches
-            .send(&message.to_body(), QueueDelay::NONE)
-            .await?;
-        tracing::info!(avatar = %avatar.id, %message_id, "training launch enqueued");
+        // Sent again for a Confirm of a queued avatar: a lost send is healed by a second tap
+        // (and by the sweep, which relaunches queued avatars).
+        self.hand_over(avatar.work()).await;
         if matches!(self.user.dialogue, DialogueState::ConfirmingTraining { avatar_id } | DialogueState::SendingPhotos { avatar_id, .. } if avatar_id == id)
         {
             self.set_dialogue(DialogueState::Idle);
@@ -135,30 +128,26 @@ impl Turn<'_> {
             .apply(AvatarEvent::Enqueue, self.now)
             .expect("checked: ready avatars can be queued");
         queued.status_message = at.or(queued.status_message);
-        let limits = &self.bot.limits;
-        let cost = self.cost_of(
-            Work::Training(queued.id),
-            limits.costs.training(queued.preset),
-            limits.billing.price_of_training(queued.preset),
-        );
-        match self
+        let quote = self.bot.limits.quote(Priced::Training(queued.preset));
+        let cost = self.cost_of(queued.work(), quote);
+        let refused = match self
             .bot
             .store
             .enqueue_avatar(&queued, launches_seen, &cost)
             .await?
         {
-            Ok(stored) => Ok(Ok(stored)),
-            Err(CommitRefused::OverBudget { spent }) => {
-                tracing::warn!(avatar = %queued.id, %spent, "daily spend cap reached; training refused");
-                crate::metrics::count("SpendCapReached", &[]);
-                Ok(Err(TrainingRefusal::DailyBudget {
-                    resets_in_minutes: policy::budget_resets_in_minutes(self.now),
-                }))
+            Ok(stored) => return Ok(Ok(stored)),
+            Err(why) => self.refused(why, &queued.work()),
+        };
+        Ok(Err(match refused {
+            Refused::DailyBudget { resets_in_minutes } => {
+                TrainingRefusal::DailyBudget { resets_in_minutes }
             }
-            Err(CommitRefused::NotEnoughCredits(short)) => {
-                tracing::info!(avatar = %queued.id, balance = %short.balance, price = %short.price, "not enough credits; training refused");
-                Ok(Err(TrainingRefusal::NotEnoughCredits(short)))
+            Refused::NotEnoughCredits(short) => TrainingRefusal::NotEnoughCredits(short),
+            // The avatar's own training, committed by this very tap or update: as queued.
+            Refused::Duplicate(_) | Refused::Gone => {
+                return Err(StoreError::Conflict(format!("avatar {} moved on", queued.id)).into());
             }
-        }
+        }))
     }
 }

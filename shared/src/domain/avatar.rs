@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::MessageRef;
 use super::ids::{AvatarId, Timestamp, UserId};
+use super::lifecycle::TrainingOutput;
 use super::lifecycle::{AvatarEvent, AvatarState, AvatarStatus, IllegalTransition, transition};
+use super::work::{IllegalStep, PaidRecord, WorkEvent, WorkRef, WorkState};
 
 /// What the avatar depicts; decides the trainer and the photo minimum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -241,6 +243,14 @@ pub struct Avatar {
     /// avatar instead of creating a second one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by_update: Option<i64>,
+    /// When the user asked for it to be deleted: from then on no paid work of it can be
+    /// committed, and deletion (retried until done) settles and removes everything of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleting_since: Option<Timestamp>,
+    /// Whether the training's files (its archive, the photos after a success) are still to be
+    /// deleted: the sweep retries until done.
+    #[serde(default, skip_serializing_if = "Tidy::is_done")]
+    pub tidy: Tidy,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub version: u64,
@@ -269,6 +279,8 @@ impl Avatar {
             progress_shown_at: None,
             notice: OutcomeNotice::NotDue,
             created_by_update: None,
+            deleting_since: None,
+            tidy: Tidy::Done,
             created_at: now,
             updated_at: now,
             version: 0,
@@ -283,6 +295,11 @@ impl Avatar {
         TriggerPhrase::for_avatar(self.id)
     }
 
+    /// Its training, as paid work.
+    pub fn work(&self) -> WorkRef {
+        WorkRef::training(self.owner, self.id)
+    }
+
     /// Applies a lifecycle event, returning the next version of this avatar to be written
     /// conditionally on the current `version`.
     /// An event that gives the avatar an outcome also hands its notice to the writer.
@@ -294,10 +311,17 @@ impl Avatar {
         } else {
             self.notice
         };
+        // A training's end leaves its files to delete.
+        let tidy = if event.is_outcome() {
+            Tidy::Due
+        } else {
+            self.tidy
+        };
         let state = transition(&self.state, event, now)?;
         Ok(Avatar {
             state,
             notice,
+            tidy,
             updated_at: now,
             ..self.clone()
         })
@@ -317,19 +341,85 @@ impl Avatar {
     /// until then, so the sweep does not see it before). This is what puts the avatar into
     /// the in-flight index.
     pub fn sweep_due_at(&self) -> Option<Timestamp> {
-        match &self.state {
+        let training = match &self.state {
             AvatarState::Draft | AvatarState::CollectingPhotos | AvatarState::Ready => {
-                Some(self.updated_at.plus(ABANDONED_AFTER))
+                return Some(self.updated_at.plus(ABANDONED_AFTER));
             }
-            AvatarState::Queued { queued_at, .. } => Some(*queued_at),
-            AvatarState::Completed { completed_at, .. } if self.notice != OutcomeNotice::Sent => {
-                Some(*completed_at)
-            }
-            AvatarState::Failed { failed_at, .. } if self.notice != OutcomeNotice::Sent => {
-                Some(*failed_at)
-            }
-            state => state.work_started_at(),
+            AvatarState::Work(training) => training,
+        };
+        if let Some(due) = training.due_at() {
+            return Some(due);
         }
+        let unfinished = self.notice != OutcomeNotice::Sent || self.tidy == Tidy::Due;
+        match training {
+            WorkState::Completed { completed_at, .. } if unfinished => Some(*completed_at),
+            WorkState::Failed { failed_at, .. } if unfinished => Some(*failed_at),
+            _ => None,
+        }
+    }
+}
+
+impl PaidRecord for Avatar {
+    type Output = TrainingOutput;
+
+    fn work_ref(&self) -> WorkRef {
+        self.work()
+    }
+
+    fn state(&self) -> Option<&WorkState<TrainingOutput>> {
+        self.state.training()
+    }
+
+    fn apply_work(
+        &self,
+        event: WorkEvent<TrainingOutput>,
+        now: Timestamp,
+    ) -> Result<Self, IllegalStep> {
+        self.apply(AvatarEvent::Work(event), now)
+            .map_err(|e| IllegalStep {
+                from: self
+                    .state
+                    .training()
+                    .map_or(super::work::WorkStatus::Queued, WorkState::status),
+                event: e.event,
+            })
+    }
+
+    fn notice(&self) -> OutcomeNotice {
+        self.notice
+    }
+
+    fn apply_notice(&self, event: NoticeEvent, now: Timestamp) -> Option<Self> {
+        Avatar::apply_notice(self, event, now)
+    }
+
+    fn tidy_due(&self) -> bool {
+        self.tidy == Tidy::Due
+    }
+
+    fn tidied(&self) -> Option<Self> {
+        self.tidy_due().then(|| Avatar {
+            tidy: Tidy::Done,
+            ..self.clone()
+        })
+    }
+}
+
+/// Whether what a finished training leaves behind (its archive; its photos after a success)
+/// is still to be deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tidy {
+    /// Nothing left (records written before this was kept read as done: their files went
+    /// when they ended, or expire under the bucket's lifecycle rule).
+    #[default]
+    Done,
+    Due,
+}
+
+impl Tidy {
+    pub fn is_done(&self) -> bool {
+        *self == Tidy::Done
     }
 }
 

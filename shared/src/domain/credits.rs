@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AvatarId, GenerationId, ImageCount, Preset, Timestamp, UserId};
+use super::{ImageCount, Preset, Timestamp, UserId, Work};
 
 /// A number of credits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -26,24 +26,6 @@ impl Credits {
     }
 }
 
-/// Paid work a debit (and its refund) is keyed by: each is committed at most once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "id", rename_all = "snake_case")]
-pub enum Work {
-    /// An avatar is trained at most once (a failed avatar is not queued again).
-    Training(AvatarId),
-    Generation(GenerationId),
-}
-
-impl Work {
-    fn key(&self) -> String {
-        match self {
-            Work::Training(id) => format!("training:{id}"),
-            Work::Generation(id) => format!("generation:{id}"),
-        }
-    }
-}
-
 /// Why the balance changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -58,6 +40,8 @@ pub enum EntryKind {
     Grant { request_id: String },
     /// A purchase's credits taken back because its Stars were refunded.
     PaymentRefund { charge_id: String },
+    /// Those credits given back again: Telegram refused, for good, to refund the Stars.
+    PaymentRefundReversed { charge_id: String },
 }
 
 /// One change of one user's balance. Applying an entry whose key was applied before changes
@@ -80,6 +64,9 @@ impl LedgerEntry {
             EntryKind::Refund { work } => format!("refund:{}", work.key()),
             EntryKind::Grant { request_id } => format!("grant:{request_id}"),
             EntryKind::PaymentRefund { charge_id } => format!("payment_refund:{charge_id}"),
+            EntryKind::PaymentRefundReversed { charge_id } => {
+                format!("payment_refund_reversed:{charge_id}")
+            }
         }
     }
 
@@ -149,9 +136,35 @@ impl LedgerEntry {
         })
     }
 
+    /// Gives back what `payment_refund` (which must be one) took: Telegram refused the Stars
+    /// refund for good.
+    pub fn reversal_of(payment_refund: &LedgerEntry, at: Timestamp) -> Option<Self> {
+        let EntryKind::PaymentRefund { charge_id } = &payment_refund.kind else {
+            return None;
+        };
+        Some(Self {
+            owner: payment_refund.owner,
+            kind: EntryKind::PaymentRefundReversed {
+                charge_id: charge_id.clone(),
+            },
+            delta: -payment_refund.delta,
+            at,
+        })
+    }
+
+    /// The key of the reversal of a Stars refund of this charge.
+    pub fn reversal_key(charge_id: &str) -> String {
+        format!("payment_refund_reversed:{charge_id}")
+    }
+
     /// The key of the debit of `work`, to look it up (for its refund).
     pub fn debit_key(work: Work) -> String {
         format!("debit:{}", work.key())
+    }
+
+    /// The key of the refund of `work`, to tell whether it was given back.
+    pub fn refund_key(work: Work) -> String {
+        format!("refund:{}", work.key())
     }
 
     /// The key of the purchase paid with this charge.
@@ -268,14 +281,15 @@ impl NotEnoughCredits {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::AvatarId;
 
     #[test]
     fn every_kind_of_entry_has_its_own_key() {
         let avatar = AvatarId::new();
         let at = Timestamp(0);
-        let debit = LedgerEntry::debit(UserId(1), Work::Training(avatar), Credits(50), at);
+        let debit = LedgerEntry::debit(UserId(1), Work::training(avatar), Credits(50), at);
         let refund = LedgerEntry::refund_of(&debit, at).unwrap();
-        assert_eq!(debit.key(), LedgerEntry::debit_key(Work::Training(avatar)));
+        assert_eq!(debit.key(), LedgerEntry::debit_key(Work::training(avatar)));
         assert_eq!(debit.delta, -50);
         assert_eq!(refund.delta, 50);
         assert_ne!(debit.key(), refund.key());

@@ -1,13 +1,13 @@
 //! A request to generate images with a completed avatar.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
 use super::avatar::{Avatar, NoticeEvent, OutcomeNotice};
-use super::ids::{AvatarId, GenerationId, MessageRef, Timestamp, UserId};
-use super::lifecycle::{FailureReason, FalRequest, MAX_LAUNCH_CLAIMS};
+use super::ids::{AttemptId, AvatarId, GenerationId, MessageRef, Timestamp, UserId};
 use super::styles::Style;
+use super::work::{
+    FailureReason, FalRequest, IllegalStep, PaidRecord, WorkEvent, WorkRef, WorkState, step,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AspectRatio {
@@ -174,238 +174,11 @@ impl ImageCount {
     pub const ALL: [ImageCount; 4] = [ImageCount(1), ImageCount(2), ImageCount(3), ImageCount(4)];
 }
 
-/// Where a generation is:
-///
-/// ```text
-/// pending -> submitting -> sending -> in_progress -> completed
-///    ^  \-(lease lapsed: claim again)  \             \-> failed
-///    +---- release: provably nothing reached fal.ai
-///   succeed also from sending (a confirmed result whose request id was never recorded)
-///   fail: pending | submitting | sending | in_progress -> failed
-/// ```
-/// `sending` is written before the submit call: from there the generation is never
-/// claimed again; it ends by its result or by the wait window running out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum GenerationState {
-    /// Recorded; the launch job is on its way.
-    Pending {
-        #[serde(default)]
-        claims: u32,
-    },
-    /// A launch worker is preparing the submit; another may take over once the lease lapses.
-    Submitting {
-        lease_until: Timestamp,
-        #[serde(default)]
-        claims: u32,
-    },
-    /// The submit may have reached fal.ai; the request id is not known yet.
-    Sending { sent_at: Timestamp, claims: u32 },
-    InProgress {
-        request: FalRequest,
-        submitted_at: Timestamp,
-    },
-    Completed {
-        request: FalRequest,
-        images: Vec<GeneratedImage>,
-        completed_at: Timestamp,
-    },
-    Failed {
-        reason: FailureReason,
-        failed_at: Timestamp,
-    },
-}
-
-/// The state's name alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum GenerationStatus {
-    Pending,
-    Submitting,
-    Sending,
-    InProgress,
-    Completed,
-    Failed,
-}
-
-impl GenerationStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GenerationStatus::Pending => "pending",
-            GenerationStatus::Submitting => "submitting",
-            GenerationStatus::Sending => "sending",
-            GenerationStatus::InProgress => "in_progress",
-            GenerationStatus::Completed => "completed",
-            GenerationStatus::Failed => "failed",
-        }
-    }
-}
-
-impl GenerationState {
-    pub fn status(&self) -> GenerationStatus {
-        match self {
-            GenerationState::Pending { .. } => GenerationStatus::Pending,
-            GenerationState::Submitting { .. } => GenerationStatus::Submitting,
-            GenerationState::Sending { .. } => GenerationStatus::Sending,
-            GenerationState::InProgress { .. } => GenerationStatus::InProgress,
-            GenerationState::Completed { .. } => GenerationStatus::Completed,
-            GenerationState::Failed { .. } => GenerationStatus::Failed,
-        }
-    }
-
-    pub fn is_finished(&self) -> bool {
-        matches!(
-            self,
-            GenerationState::Completed { .. } | GenerationState::Failed { .. }
-        )
-    }
-
-    pub fn as_str(&self) -> &'static str {
-        self.status().as_str()
-    }
-
-    /// The fal.ai request this generation knows of, if any.
-    pub fn fal_request(&self) -> Option<&FalRequest> {
-        match self {
-            GenerationState::InProgress { request, .. }
-            | GenerationState::Completed { request, .. } => Some(request),
-            _ => None,
-        }
-    }
-
-    /// Whether launching has been given up: it waits for a claim it may no longer have.
-    pub fn launch_given_up(&self, now: Timestamp) -> bool {
-        match self {
-            GenerationState::Pending { claims } => *claims >= MAX_LAUNCH_CLAIMS,
-            GenerationState::Submitting {
-                claims,
-                lease_until,
-            } => *claims >= MAX_LAUNCH_CLAIMS && *lease_until <= now,
-            _ => false,
-        }
-    }
-}
-
-/// Something that happened to a generation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GenerationEvent {
-    /// A launch worker takes it for `lease` (again once a lease lapsed, at most
-    /// [`MAX_LAUNCH_CLAIMS`] times).
-    Claim {
-        lease: Duration,
-    },
-    /// The worker is about to call fal.ai: from here it may be paid.
-    BeginSubmit,
-    /// fal.ai gave it a request id.
-    Submitted {
-        request: FalRequest,
-    },
-    /// Provably nothing reached fal.ai: back to pending.
-    Release,
-    /// The result of `request`: the recorded one, or (while `sending`) one confirmed ours.
-    Succeed {
-        request: FalRequest,
-        images: Vec<GeneratedImage>,
-    },
-    Fail {
-        reason: FailureReason,
-    },
-}
-
-impl GenerationEvent {
-    pub fn name(&self) -> &'static str {
-        match self {
-            GenerationEvent::Claim { .. } => "claim",
-            GenerationEvent::BeginSubmit => "begin_submit",
-            GenerationEvent::Submitted { .. } => "submitted",
-            GenerationEvent::Release => "release",
-            GenerationEvent::Succeed { .. } => "succeed",
-            GenerationEvent::Fail { .. } => "fail",
-        }
-    }
-
-    fn is_outcome(&self) -> bool {
-        matches!(
-            self,
-            GenerationEvent::Succeed { .. } | GenerationEvent::Fail { .. }
-        )
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("illegal generation transition: {event} in state {}", from.as_str())]
-pub struct IllegalGenerationTransition {
-    pub from: GenerationStatus,
-    pub event: &'static str,
-}
-
-/// The generation lifecycle's single transition function.
-pub fn transition(
-    state: &GenerationState,
-    event: GenerationEvent,
-    now: Timestamp,
-) -> Result<GenerationState, IllegalGenerationTransition> {
-    use GenerationEvent as E;
-    use GenerationState as S;
-    let illegal = IllegalGenerationTransition {
-        from: state.status(),
-        event: event.name(),
-    };
-    let next = match (state, event) {
-        (S::Pending { claims }, E::Claim { lease }) if *claims < MAX_LAUNCH_CLAIMS => {
-            S::Submitting {
-                lease_until: now.plus(lease),
-                claims: claims + 1,
-            }
-        }
-        (
-            S::Submitting {
-                lease_until,
-                claims,
-            },
-            E::Claim { lease },
-        ) if *lease_until <= now && *claims < MAX_LAUNCH_CLAIMS => S::Submitting {
-            lease_until: now.plus(lease),
-            claims: claims + 1,
-        },
-        (S::Submitting { claims, .. }, E::BeginSubmit) => S::Sending {
-            sent_at: now,
-            claims: *claims,
-        },
-        (S::Sending { .. }, E::Submitted { request }) => S::InProgress {
-            request,
-            submitted_at: now,
-        },
-        (S::Submitting { claims, .. } | S::Sending { claims, .. }, E::Release) => {
-            S::Pending { claims: *claims }
-        }
-        (
-            S::InProgress {
-                request: awaited, ..
-            },
-            E::Succeed { request, images },
-        ) if awaited.request_id == request.request_id => S::Completed {
-            request,
-            images,
-            completed_at: now,
-        },
-        (S::Sending { .. }, E::Succeed { request, images }) => S::Completed {
-            request,
-            images,
-            completed_at: now,
-        },
-        (
-            S::Pending { .. } | S::Submitting { .. } | S::Sending { .. } | S::InProgress { .. },
-            E::Fail { reason },
-        ) => S::Failed {
-            reason,
-            failed_at: now,
-        },
-        _ => return Err(illegal),
-    };
-    Ok(next)
-}
+/// Where a generation is: the paid-work core's state, with the pictures a success kept.
+pub type GenerationState = WorkState<Vec<GeneratedImage>>;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "stored::StoredGeneration")]
 pub struct Generation {
     pub id: GenerationId,
     pub avatar_id: AvatarId,
@@ -417,6 +190,7 @@ pub struct Generation {
     pub style: Option<Style>,
     pub aspect_ratio: AspectRatio,
     pub num_images: ImageCount,
+    #[serde(serialize_with = "stored::state")]
     pub state: GenerationState,
     /// The "generating..." message, edited when the images arrive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -430,8 +204,8 @@ pub struct Generation {
 }
 
 impl Generation {
-    /// A new generation in `pending`, not yet stored.
-    pub fn pending(
+    /// A new generation, committed and queued once stored.
+    pub fn queued(
         avatar: &Avatar,
         prompt: Prompt,
         style: Option<Style>,
@@ -446,13 +220,20 @@ impl Generation {
             style,
             aspect_ratio: defaults.aspect_ratio,
             num_images: defaults.num_images,
-            state: GenerationState::Pending { claims: 0 },
+            state: WorkState::Queued {
+                queued_at: now,
+                claims: 0,
+            },
             status_message: None,
             notice: OutcomeNotice::NotDue,
             created_at: now,
             updated_at: now,
             version: 0,
         }
+    }
+
+    pub fn work(&self) -> WorkRef {
+        WorkRef::generation(self.owner, self.avatar_id, self.id)
     }
 
     /// Waiting on a launch worker or fal.ai.
@@ -463,21 +244,14 @@ impl Generation {
     /// Since when the sweep should look after it: while it runs, and after it finished
     /// until the user has the result. This is what puts it into the in-flight index.
     pub fn sweep_due_at(&self) -> Option<Timestamp> {
-        match &self.state {
-            GenerationState::Pending { .. } | GenerationState::Submitting { .. } => {
-                Some(self.created_at)
-            }
-            GenerationState::Sending { sent_at, .. } => Some(*sent_at),
-            GenerationState::InProgress { submitted_at, .. } => Some(*submitted_at),
-            GenerationState::Completed { completed_at, .. }
-                if self.notice != OutcomeNotice::Sent =>
-            {
-                Some(*completed_at)
-            }
-            GenerationState::Failed { failed_at, .. } if self.notice != OutcomeNotice::Sent => {
-                Some(*failed_at)
-            }
-            _ => None,
+        match self.state.due_at() {
+            Some(due) => Some(due),
+            None if self.notice != OutcomeNotice::Sent => match &self.state {
+                WorkState::Completed { completed_at, .. } => Some(*completed_at),
+                WorkState::Failed { failed_at, .. } => Some(*failed_at),
+                _ => None,
+            },
+            None => None,
         }
     }
 
@@ -485,9 +259,9 @@ impl Generation {
     /// also hands the notice to the writer.
     pub fn apply(
         &self,
-        event: GenerationEvent,
+        event: WorkEvent<Vec<GeneratedImage>>,
         now: Timestamp,
-    ) -> Result<Generation, IllegalGenerationTransition> {
+    ) -> Result<Generation, IllegalStep> {
         let notice = if event.is_outcome() {
             self.notice
                 .apply(NoticeEvent::OutcomeRecorded, now)
@@ -496,7 +270,7 @@ impl Generation {
             self.notice
         };
         Ok(Generation {
-            state: transition(&self.state, event, now)?,
+            state: step(&self.state, event, now)?,
             notice,
             updated_at: now,
             ..self.clone()
@@ -512,9 +286,260 @@ impl Generation {
     }
 }
 
+impl PaidRecord for Generation {
+    type Output = Vec<GeneratedImage>;
+
+    fn work_ref(&self) -> WorkRef {
+        self.work()
+    }
+
+    fn state(&self) -> Option<&GenerationState> {
+        Some(&self.state)
+    }
+
+    fn apply_work(
+        &self,
+        event: WorkEvent<Vec<GeneratedImage>>,
+        now: Timestamp,
+    ) -> Result<Self, IllegalStep> {
+        self.apply(event, now)
+    }
+
+    fn notice(&self) -> OutcomeNotice {
+        self.notice
+    }
+
+    fn apply_notice(&self, event: NoticeEvent, now: Timestamp) -> Option<Self> {
+        Generation::apply_notice(self, event, now)
+    }
+}
+
+/// Generations as stored: the status names and fields of the first release (`pending`,
+/// `in_progress`), which had no attempt ids, kept so every stored generation reads back and
+/// older code reads new ones (it ignores the fields it does not know).
+mod stored {
+    use serde::{Deserialize, Serialize, Serializer};
+
+    use super::*;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(tag = "status", rename_all = "snake_case")]
+    pub(super) enum StoredState {
+        Pending {
+            #[serde(default)]
+            claims: u32,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            queued_at: Option<Timestamp>,
+        },
+        Submitting {
+            lease_until: Timestamp,
+            #[serde(default)]
+            claims: u32,
+            #[serde(default = "legacy")]
+            attempt: AttemptId,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            claimed_at: Option<Timestamp>,
+        },
+        Sending {
+            sent_at: Timestamp,
+            claims: u32,
+            #[serde(default = "legacy")]
+            attempt: AttemptId,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            endpoint: Option<String>,
+        },
+        InProgress {
+            request: FalRequest,
+            submitted_at: Timestamp,
+            #[serde(default = "legacy")]
+            attempt: AttemptId,
+        },
+        Completed {
+            request: FalRequest,
+            images: Vec<GeneratedImage>,
+            completed_at: Timestamp,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            submitted_at: Option<Timestamp>,
+        },
+        Failed {
+            reason: FailureReason,
+            failed_at: Timestamp,
+        },
+        Cancelled {
+            cancelled_at: Timestamp,
+        },
+    }
+
+    fn legacy() -> AttemptId {
+        AttemptId::LEGACY
+    }
+
+    /// The endpoint of generations stored before it was recorded: the only one then.
+    const LEGACY_ENDPOINT: &str = "fal-ai/flux-lora";
+
+    impl StoredState {
+        fn of(state: &GenerationState) -> Self {
+            match state.clone() {
+                WorkState::Queued { queued_at, claims } => StoredState::Pending {
+                    claims,
+                    queued_at: Some(queued_at),
+                },
+                WorkState::Submitting {
+                    attempt,
+                    claimed_at,
+                    lease_until,
+                    claims,
+                } => StoredState::Submitting {
+                    lease_until,
+                    claims,
+                    attempt,
+                    claimed_at: Some(claimed_at),
+                },
+                WorkState::Sending {
+                    attempt,
+                    endpoint,
+                    sent_at,
+                    claims,
+                } => StoredState::Sending {
+                    sent_at,
+                    claims,
+                    attempt,
+                    endpoint: Some(endpoint),
+                },
+                WorkState::Running {
+                    attempt,
+                    request,
+                    submitted_at,
+                } => StoredState::InProgress {
+                    request,
+                    submitted_at,
+                    attempt,
+                },
+                WorkState::Completed {
+                    request,
+                    submitted_at,
+                    output,
+                    completed_at,
+                } => StoredState::Completed {
+                    request,
+                    images: output,
+                    completed_at,
+                    submitted_at: Some(submitted_at),
+                },
+                WorkState::Failed { reason, failed_at } => {
+                    StoredState::Failed { reason, failed_at }
+                }
+                WorkState::Cancelled { cancelled_at } => StoredState::Cancelled { cancelled_at },
+            }
+        }
+
+        /// `created_at` stands in for the times records of the first release did not keep.
+        fn into_state(self, created_at: Timestamp) -> GenerationState {
+            match self {
+                StoredState::Pending { claims, queued_at } => WorkState::Queued {
+                    queued_at: queued_at.unwrap_or(created_at),
+                    claims,
+                },
+                StoredState::Submitting {
+                    lease_until,
+                    claims,
+                    attempt,
+                    claimed_at,
+                } => WorkState::Submitting {
+                    attempt,
+                    claimed_at: claimed_at.unwrap_or(created_at),
+                    lease_until,
+                    claims,
+                },
+                StoredState::Sending {
+                    sent_at,
+                    claims,
+                    attempt,
+                    endpoint,
+                } => WorkState::Sending {
+                    attempt,
+                    endpoint: endpoint.unwrap_or_else(|| LEGACY_ENDPOINT.to_owned()),
+                    sent_at,
+                    claims,
+                },
+                StoredState::InProgress {
+                    request,
+                    submitted_at,
+                    attempt,
+                } => WorkState::Running {
+                    attempt,
+                    request,
+                    submitted_at,
+                },
+                StoredState::Completed {
+                    request,
+                    images,
+                    completed_at,
+                    submitted_at,
+                } => WorkState::Completed {
+                    request,
+                    submitted_at: submitted_at.unwrap_or(created_at),
+                    output: images,
+                    completed_at,
+                },
+                StoredState::Failed { reason, failed_at } => {
+                    WorkState::Failed { reason, failed_at }
+                }
+                StoredState::Cancelled { cancelled_at } => WorkState::Cancelled { cancelled_at },
+            }
+        }
+    }
+
+    pub(super) fn state<S: Serializer>(state: &GenerationState, s: S) -> Result<S::Ok, S::Error> {
+        StoredState::of(state).serialize(s)
+    }
+
+    /// A generation as read from the store.
+    #[derive(Deserialize)]
+    pub(super) struct StoredGeneration {
+        id: GenerationId,
+        avatar_id: AvatarId,
+        owner: UserId,
+        prompt: Prompt,
+        #[serde(default)]
+        style: Option<Style>,
+        aspect_ratio: AspectRatio,
+        num_images: ImageCount,
+        state: StoredState,
+        #[serde(default)]
+        status_message: Option<MessageRef>,
+        #[serde(default)]
+        notice: OutcomeNotice,
+        created_at: Timestamp,
+        updated_at: Timestamp,
+        version: u64,
+    }
+
+    impl From<StoredGeneration> for Generation {
+        fn from(g: StoredGeneration) -> Self {
+            Generation {
+                id: g.id,
+                avatar_id: g.avatar_id,
+                owner: g.owner,
+                prompt: g.prompt,
+                style: g.style,
+                aspect_ratio: g.aspect_ratio,
+                num_images: g.num_images,
+                state: g.state.into_state(g.created_at),
+                status_message: g.status_message,
+                notice: g.notice,
+                created_at: g.created_at,
+                updated_at: g.updated_at,
+                version: g.version,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     const T0: Timestamp = Timestamp(1_700_000_000_000);
     const LEASE: Duration = Duration::from_secs(600);
@@ -526,212 +551,104 @@ mod tests {
         }
     }
 
-    /// One representative of every state; `submitting` held and lapsed, `pending` and
-    /// lapsed `submitting` with their claims used up.
-    fn states() -> Vec<(&'static str, GenerationState)> {
-        use GenerationState as S;
-        vec![
-            ("pending", S::Pending { claims: 0 }),
-            (
-                "pending_exhausted",
-                S::Pending {
-                    claims: MAX_LAUNCH_CLAIMS,
-                },
-            ),
-            (
-                "submitting_held",
-                S::Submitting {
-                    lease_until: T0.plus(LEASE),
-                    claims: 1,
-                },
-            ),
-            (
-                "submitting_lapsed",
-                S::Submitting {
-                    lease_until: T0.minus(LEASE),
-                    claims: 1,
-                },
-            ),
-            (
-                "submitting_lapsed_exhausted",
-                S::Submitting {
-                    lease_until: T0.minus(LEASE),
-                    claims: MAX_LAUNCH_CLAIMS,
-                },
-            ),
-            (
-                "sending",
-                S::Sending {
-                    sent_at: T0.minus(LEASE * 100),
-                    claims: 1,
-                },
-            ),
-            (
-                "in_progress",
-                S::InProgress {
-                    request: request("r1"),
-                    submitted_at: T0,
-                },
-            ),
-            (
-                "completed",
-                S::Completed {
-                    request: request("r1"),
-                    images: vec![],
-                    completed_at: T0,
-                },
-            ),
-            (
-                "failed",
-                S::Failed {
-                    reason: FailureReason::TimedOut,
-                    failed_at: T0,
-                },
-            ),
-        ]
-    }
-
-    fn events() -> Vec<(&'static str, GenerationEvent)> {
-        use GenerationEvent as E;
-        vec![
-            ("claim", E::Claim { lease: LEASE }),
-            ("begin_submit", E::BeginSubmit),
-            (
-                "submitted",
-                E::Submitted {
-                    request: request("r1"),
-                },
-            ),
-            ("release", E::Release),
-            (
-                "succeed_recorded",
-                E::Succeed {
-                    request: request("r1"),
-                    images: vec![GeneratedImage::Filtered],
-                },
-            ),
-            (
-                "succeed_other",
-                E::Succeed {
-                    request: request("r2"),
-                    images: vec![GeneratedImage::Filtered],
-                },
-            ),
-            (
-                "fail",
-                E::Fail {
-                    reason: FailureReason::Unauthorized,
-                },
-            ),
-        ]
-    }
-
-    /// Every legal (state, event) pair and where it leads. Anything absent is illegal.
-    const LEGAL: &[(&str, &str, GenerationStatus)] = &[
-        ("pending", "claim", GenerationStatus::Submitting),
-        ("pending", "fail", GenerationStatus::Failed),
-        ("pending_exhausted", "fail", GenerationStatus::Failed),
-        ("submitting_held", "begin_submit", GenerationStatus::Sending),
-        ("submitting_held", "release", GenerationStatus::Pending),
-        ("submitting_held", "fail", GenerationStatus::Failed),
-        ("submitting_lapsed", "claim", GenerationStatus::Submitting),
-        (
-            "submitting_lapsed",
-            "begin_submit",
-            GenerationStatus::Sending,
-        ),
-        ("submitting_lapsed", "release", GenerationStatus::Pending),
-        ("submitting_lapsed", "fail", GenerationStatus::Failed),
-        (
-            "submitting_lapsed_exhausted",
-            "begin_submit",
-            GenerationStatus::Sending,
-        ),
-        (
-            "submitting_lapsed_exhausted",
-            "release",
-            GenerationStatus::Pending,
-        ),
-        (
-            "submitting_lapsed_exhausted",
-            "fail",
-            GenerationStatus::Failed,
-        ),
-        ("sending", "submitted", GenerationStatus::InProgress),
-        ("sending", "release", GenerationStatus::Pending),
-        ("sending", "succeed_recorded", GenerationStatus::Completed),
-        ("sending", "succeed_other", GenerationStatus::Completed),
-        ("sending", "fail", GenerationStatus::Failed),
-        (
-            "in_progress",
-            "succeed_recorded",
-            GenerationStatus::Completed,
-        ),
-        ("in_progress", "fail", GenerationStatus::Failed),
-    ];
-
     #[test]
-    fn every_state_event_pair_matches_the_table() {
-        let mut checked = 0;
-        for (state_name, state) in states() {
-            for (event_name, event) in events() {
-                let expected = LEGAL
-                    .iter()
-                    .find(|(s, e, _)| *s == state_name && *e == event_name)
-                    .map(|(_, _, to)| *to);
-                match (expected, transition(&state, event, T0)) {
-                    (Some(to), Ok(next)) => {
-                        assert_eq!(next.status(), to, "{state_name} + {event_name}")
-                    }
-                    (None, Err(err)) => {
-                        assert_eq!(err.from, state.status(), "{state_name} + {event_name}")
-                    }
-                    (Some(_), Err(err)) => {
-                        panic!("{state_name} + {event_name} should be legal: {err}")
-                    }
-                    (None, Ok(next)) => panic!(
-                        "{state_name} + {event_name} should be illegal, went to {:?}",
-                        next.status()
-                    ),
-                }
-                checked += 1;
-            }
-        }
-        assert_eq!(checked, 9 * 7);
-    }
-
-    #[test]
-    fn a_sending_generation_is_never_claimed_again() {
-        let sending = GenerationState::Sending {
-            sent_at: T0,
-            claims: 1,
+    fn generations_of_the_first_release_read_back() {
+        let id = GenerationId::new();
+        let avatar = AvatarId::new();
+        let record = |state: serde_json::Value| {
+            serde_json::json!({
+                "id": id.to_string(), "avatar_id": avatar.to_string(), "owner": 5,
+                "prompt": "a cat", "aspect_ratio": "3:4", "num_images": 2,
+                "state": state, "created_at": T0.0, "updated_at": T0.0, "version": 3,
+            })
         };
-        let much_later = T0.plus(Duration::from_secs(365 * 24 * 3600));
-        assert!(
-            transition(
-                &sending,
-                GenerationEvent::Claim { lease: LEASE },
-                much_later
-            )
-            .is_err()
-        );
-    }
-
-    #[test]
-    fn pending_reads_records_written_before_claims_were_counted() {
-        let old: GenerationState =
-            serde_json::from_value(serde_json::json!({"status": "pending"})).unwrap();
-        assert_eq!(old, GenerationState::Pending { claims: 0 });
-        let old: GenerationState =
-            serde_json::from_value(serde_json::json!({"status": "submitting", "lease_until": 5}))
-                .unwrap();
+        let read = |state| {
+            serde_json::from_value::<Generation>(record(state))
+                .unwrap()
+                .state
+        };
         assert_eq!(
-            old,
-            GenerationState::Submitting {
+            read(serde_json::json!({"status": "pending"})),
+            WorkState::Queued {
+                queued_at: T0,
+                claims: 0
+            }
+        );
+        assert_eq!(
+            read(serde_json::json!({"status": "submitting", "lease_until": 5})),
+            WorkState::Submitting {
+                attempt: AttemptId::LEGACY,
+                claimed_at: T0,
                 lease_until: Timestamp(5),
                 claims: 0
             }
         );
+        assert_eq!(
+            read(serde_json::json!({"status": "sending", "sent_at": 7, "claims": 1})),
+            WorkState::Sending {
+                attempt: AttemptId::LEGACY,
+                endpoint: "fal-ai/flux-lora".into(),
+                sent_at: Timestamp(7),
+                claims: 1
+            }
+        );
+        let running = read(serde_json::json!({"status": "in_progress",
+            "request": {"request_id": "r1", "endpoint": "fal-ai/flux-lora"}, "submitted_at": 9}));
+        assert_eq!(running.paid_attempt(), Some(AttemptId::LEGACY));
+        assert_eq!(running.fal_request(), Some(&request("r1")));
+    }
+
+    #[test]
+    fn generations_are_stored_under_their_first_status_names() {
+        let avatar = Avatar::draft(
+            UserId(1),
+            crate::domain::AvatarKind::Portrait,
+            crate::domain::Gender::Male,
+            crate::domain::AvatarName::parse("A").unwrap(),
+            crate::domain::Preset::Fast,
+            T0,
+        );
+        let g = Generation::queued(
+            &avatar,
+            Prompt::parse("p").unwrap(),
+            None,
+            GenerationDefaults::default(),
+            T0,
+        );
+        let json = serde_json::to_value(&g).unwrap();
+        assert_eq!(json["state"]["status"], "pending");
+        assert_eq!(serde_json::from_value::<Generation>(json).unwrap(), g);
+        let attempt = AttemptId::new();
+        let running = g
+            .apply(
+                WorkEvent::Claim {
+                    attempt,
+                    lease: LEASE,
+                },
+                T0,
+            )
+            .and_then(|g| {
+                g.apply(
+                    WorkEvent::BeginSubmit {
+                        attempt,
+                        endpoint: "fal-ai/flux-lora".into(),
+                    },
+                    T0,
+                )
+            })
+            .and_then(|g| {
+                g.apply(
+                    WorkEvent::Submitted {
+                        attempt,
+                        request: request("r1"),
+                    },
+                    T0,
+                )
+            })
+            .unwrap();
+        let json = serde_json::to_value(&running).unwrap();
+        assert_eq!(json["state"]["status"], "in_progress");
+        assert_eq!(serde_json::from_value::<Generation>(json).unwrap(), running);
     }
 
     #[test]

@@ -103,10 +103,39 @@ uuid_id!(
     GenerationId
 );
 uuid_id!(
-    /// Identifies one attempt to submit a training; travels in the fal.ai webhook URL so a
-    /// late result of a crashed attempt can be recognised and adopted.
+    /// Identifies one attempt to submit a piece of paid work; travels in the fal.ai webhook
+    /// URL so a late result of a crashed attempt can be recognised and adopted.
     AttemptId
 );
+uuid_id!(
+    /// Identifies one piece of paid work within its kind: the avatar's id for a training,
+    /// the generation's for a generation.
+    WorkId
+);
+
+impl AttemptId {
+    /// The attempt of generations submitted before their attempts were named (their records
+    /// and webhook URLs carry none).
+    pub const LEGACY: AttemptId = AttemptId(Uuid::nil());
+}
+
+macro_rules! work_id_of {
+    ($($id:ident),*) => {$(
+        impl From<$id> for WorkId {
+            fn from(id: $id) -> Self {
+                WorkId::from_bytes(id.to_bytes())
+            }
+        }
+
+        impl From<WorkId> for $id {
+            fn from(id: WorkId) -> Self {
+                $id::from_bytes(id.to_bytes())
+            }
+        }
+    )*};
+}
+
+work_id_of!(AvatarId, GenerationId);
 
 /// Milliseconds since the Unix epoch, UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -12,26 +12,31 @@ pub mod policy;
 pub mod spend;
 pub mod styles;
 pub mod user;
+pub mod work;
 
 pub use avatar::{
     ABANDONED_AFTER, Avatar, AvatarKind, AvatarName, Gender, NOTICE_CLAIM, NameError, NoticeEvent,
-    OutcomeNotice, Preset, TriggerPhrase,
+    OutcomeNotice, Preset, Tidy, TriggerPhrase,
 };
 pub use blob_key::{BlobKey, InvalidBlobKey};
-pub use credits::{Billing, Credits, EntryKind, LedgerEntry, NotEnoughCredits, Pack, Prices, Work};
+pub use credits::{Billing, Credits, EntryKind, LedgerEntry, NotEnoughCredits, Pack, Prices};
 pub use generation::{
-    AspectRatio, GeneratedImage, Generation, GenerationDefaults, GenerationEvent, GenerationState,
-    GenerationStatus, IllegalGenerationTransition, ImageCount, Prompt, PromptError,
+    AspectRatio, GeneratedImage, Generation, GenerationDefaults, GenerationState, ImageCount,
+    Prompt, PromptError,
 };
 pub use ids::{
-    AttemptId, AvatarId, ChatId, GenerationId, InvalidId, MessageRef, Timestamp, UserId,
+    AttemptId, AvatarId, ChatId, GenerationId, InvalidId, MessageRef, Timestamp, UserId, WorkId,
 };
 pub use lifecycle::{
-    AvatarEvent, AvatarState, AvatarStatus, FailureReason, FalRequest, IllegalTransition,
-    MAX_LAUNCH_CLAIMS, TrainedModel, TrainingOutput, transition,
+    AvatarEvent, AvatarState, AvatarStatus, IllegalTransition, TrainedModel, Training,
+    TrainingOutput, transition,
 };
 pub use photo::{ContentHash, ImageFormat, Photo, PhotoRejection, blob_keys};
-pub use policy::{Access, GenerationRefusal, Limits, PhotoRefusal, TrainingRefusal};
+pub use policy::{Access, GenerationRefusal, Limits, PhotoRefusal, Priced, Quote, TrainingRefusal};
 pub use spend::{Charge, Costs, SpendCap, SpendDay, Usd};
 pub use styles::Style;
 pub use user::{DialogueState, Language, UserProfile};
+pub use work::{
+    Acceptance, FailureReason, FalRequest, IllegalStep, MAX_LAUNCH_CLAIMS, PaidRecord, Quota, Work,
+    WorkEvent, WorkKind, WorkRef, WorkState, WorkStatus,
+};

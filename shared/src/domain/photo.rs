@@ -112,6 +112,15 @@ pub mod blob_keys {
         .expect("generated image keys are valid")
     }
 
+    /// Every picture kept of one generation.
+    pub fn generation_prefix(
+        owner: UserId,
+        avatar: AvatarId,
+        generation: crate::domain::GenerationId,
+    ) -> String {
+        format!("generations/{owner}/{avatar}/{generation}/")
+    }
+
     /// Our copy of a file training produced (`lora.safetensors`, `config.json`): what we
     /// paid for, kept until the avatar is deleted.
     pub fn model_file(owner: UserId, avatar: AvatarId, name: &str) -> BlobKey {

@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::credits::{Billing, NotEnoughCredits};
-use super::spend::{Costs, SpendCap};
-use super::{Avatar, AvatarKind, AvatarStatus, Generation, Timestamp, UserId};
+use super::credits::{Billing, Credits, NotEnoughCredits};
+use super::spend::{Costs, SpendCap, Usd};
+use super::{Avatar, AvatarKind, AvatarStatus, Generation, ImageCount, Preset, Timestamp, UserId};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -63,6 +63,38 @@ impl Limits {
     pub fn generation_window(&self) -> u32 {
         self.generations_per_hour + self.max_generations_in_flight
     }
+
+    /// What a piece of paid work costs: the one pricing function, for the screens that show
+    /// the price before the tap and for the commit that charges it.
+    pub fn quote(&self, what: Priced) -> Quote {
+        let (estimate, price) = match what {
+            Priced::Training(preset) => (
+                self.costs.training(preset),
+                self.billing.price_of_training(preset),
+            ),
+            Priced::Pictures(count) => (
+                self.costs.generation(count),
+                self.billing.price_of_generation(count),
+            ),
+        };
+        Quote { estimate, price }
+    }
+}
+
+/// What is priced: a training of a preset, a number of pictures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priced {
+    Training(Preset),
+    Pictures(ImageCount),
+}
+
+/// The cost of a piece of paid work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quote {
+    /// The estimated fal.ai spend, charged against the daily cap.
+    pub estimate: Usd,
+    /// Its price in credits, in a paying bot (`None` in a free one).
+    pub price: Option<Credits>,
 }
 
 /// Why the user's attempt to start training was refused.
@@ -266,7 +298,7 @@ mod tests {
 
     fn completed() -> Avatar {
         let mut a = collecting(AvatarKind::Portrait, 10);
-        a.state = crate::domain::AvatarState::Completed {
+        a.state = crate::domain::AvatarState::Work(crate::domain::WorkState::Completed {
             request: crate::domain::FalRequest {
                 request_id: "r".into(),
                 endpoint: "fal-ai/flux-lora-portrait-trainer".into(),
@@ -281,12 +313,12 @@ mod tests {
                 raw_response: "{}".into(),
             },
             completed_at: Timestamp(3),
-        };
+        });
         a
     }
 
     fn generation(created_at: Timestamp, state: GenerationState) -> Generation {
-        let mut g = Generation::pending(
+        let mut g = Generation::queued(
             &completed(),
             Prompt::parse("p").unwrap(),
             None,
@@ -365,10 +397,18 @@ mod tests {
             failed_at: now,
         };
         let running = vec![
-            generation(now, GenerationState::Pending { claims: 0 }),
+            generation(
+                now,
+                GenerationState::Queued {
+                    queued_at: now,
+                    claims: 0,
+                },
+            ),
             generation(
                 now,
                 GenerationState::Submitting {
+                    attempt: crate::domain::AttemptId::new(),
+                    claimed_at: now,
                     lease_until: now,
                     claims: 1,
                 },

@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use url::Url;
 
-use crate::domain::{AttemptId, AvatarId, GenerationId, UserId};
+use crate::domain::{AttemptId, AvatarId, UserId, WorkKind, WorkRef};
 
 /// The stack's secret for webhook tokens (`FAL_WEBHOOK_SECRET`).
 #[derive(Clone)]
@@ -44,35 +44,25 @@ impl WebhookKey {
         Self(SecretString::from(hex::encode(bytes)))
     }
 
-    fn mac(&self, route: &WebhookRoute) -> Hmac<Sha256> {
+    fn mac(&self, message: &str) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(self.0.expose_secret().as_bytes())
             .expect("HMAC takes keys of any length");
-        mac.update(route.message().as_bytes());
+        mac.update(message.as_bytes());
         mac
     }
 
-    fn token(&self, route: &WebhookRoute) -> String {
-        hex::encode(self.mac(route).finalize().into_bytes())
+    fn token(&self, message: &str) -> String {
+        hex::encode(self.mac(message).finalize().into_bytes())
     }
 }
 
-/// What one webhook URL is for.
+/// What one webhook URL is for: one attempt of one piece of paid work, submitted to
+/// `endpoint`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WebhookRoute {
-    /// One training attempt of an avatar, submitted to the trainer `endpoint`.
-    Training {
-        owner: UserId,
-        avatar_id: AvatarId,
-        attempt: AttemptId,
-        endpoint: String,
-    },
-    /// One generation, submitted to `endpoint`.
-    Generation {
-        owner: UserId,
-        avatar_id: AvatarId,
-        generation_id: GenerationId,
-        endpoint: String,
-    },
+pub struct WebhookRoute {
+    pub work: WorkRef,
+    pub attempt: AttemptId,
+    pub endpoint: String,
 }
 
 /// Why a webhook URL was refused.
@@ -86,135 +76,143 @@ pub enum TokenError {
     Invalid,
 }
 
+/// The forms of route a webhook URL may carry: what we hand out now, and the two of the
+/// first release (still arriving for work submitted before it was replaced).
+enum Form {
+    /// `kind`, `owner`, `avatar`, `work`, `attempt`, `endpoint`.
+    V2,
+    /// A training: `owner`, `avatar`, `attempt`, `endpoint`.
+    V1Training,
+    /// A generation, which had no attempts: `owner`, `avatar`, `generation`, `endpoint`.
+    V1Generation,
+}
+
 impl WebhookRoute {
-    /// What the token signs: every field, each on its own line, under a kind prefix.
-    fn message(&self) -> String {
-        match self {
-            WebhookRoute::Training {
-                owner,
-                avatar_id,
-                attempt,
-                endpoint,
-            } => {
+    /// What the token signs: every field, each on its own line, under a version prefix.
+    fn message(&self, form: &Form) -> String {
+        let WorkRef {
+            kind,
+            owner,
+            avatar_id,
+            id,
+        } = self.work;
+        let (attempt, endpoint) = (self.attempt, &self.endpoint);
+        match form {
+            Form::V2 => format!(
+                "fluxbot-webhook/v2\n{kind}\n{owner}\n{avatar_id}\n{id}\n{attempt}\n{endpoint}"
+            ),
+            Form::V1Training => {
                 format!("fluxbot-webhook/v1\ntraining\n{owner}\n{avatar_id}\n{attempt}\n{endpoint}")
             }
-            WebhookRoute::Generation {
-                owner,
-                avatar_id,
-                generation_id,
-                endpoint,
-            } => format!(
-                "fluxbot-webhook/v1\ngeneration\n{owner}\n{avatar_id}\n{generation_id}\n{endpoint}"
-            ),
+            Form::V1Generation => {
+                format!("fluxbot-webhook/v1\ngeneration\n{owner}\n{avatar_id}\n{id}\n{endpoint}")
+            }
         }
     }
 
     /// `base` with this route and its token in the query.
     pub fn url(&self, base: &Url, key: &WebhookKey) -> Url {
         let mut url = base.clone();
-        {
-            let mut q = url.query_pairs_mut();
-            match self {
-                WebhookRoute::Training {
-                    owner,
-                    avatar_id,
-                    attempt,
-                    endpoint,
-                } => {
-                    q.append_pair("owner", &owner.to_string())
-                        .append_pair("avatar", &avatar_id.to_string())
-                        .append_pair("attempt", &attempt.to_string())
-                        .append_pair("endpoint", endpoint);
-                }
-                WebhookRoute::Generation {
-                    owner,
-                    avatar_id,
-                    generation_id,
-                    endpoint,
-                } => {
-                    q.append_pair("owner", &owner.to_string())
-                        .append_pair("avatar", &avatar_id.to_string())
-                        .append_pair("generation", &generation_id.to_string())
-                        .append_pair("endpoint", endpoint);
-                }
-            }
-            q.append_pair("token", &key.token(self));
-        }
+        url.query_pairs_mut()
+            .append_pair("kind", self.work.kind.as_str())
+            .append_pair("owner", &self.work.owner.to_string())
+            .append_pair("avatar", &self.work.avatar_id.to_string())
+            .append_pair("work", &self.work.id.to_string())
+            .append_pair("attempt", &self.attempt.to_string())
+            .append_pair("endpoint", &self.endpoint)
+            .append_pair("token", &key.token(&self.message(&Form::V2)));
         url
     }
 
     /// The route a webhook call's query names, once its token verifies under `key`.
     pub fn verify(query: &str, key: &WebhookKey) -> Result<Self, TokenError> {
-        let mut owner = None;
-        let mut avatar = None;
-        let mut attempt = None;
-        let mut endpoint = None;
-        let mut generation = None;
-        let mut token = None;
+        let mut fields: [Option<String>; 8] = Default::default();
+        const NAMES: [&str; 8] = [
+            "kind",
+            "owner",
+            "avatar",
+            "work",
+            "attempt",
+            "endpoint",
+            "generation",
+            "token",
+        ];
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-            let slot = match k.as_ref() {
-                "owner" => &mut owner,
-                "avatar" => &mut avatar,
-                "attempt" => &mut attempt,
-                "endpoint" => &mut endpoint,
-                "generation" => &mut generation,
-                "token" => &mut token,
-                _ => continue,
+            let Some(slot) = NAMES.iter().position(|n| *n == k) else {
+                continue;
             };
             // A repeated parameter is ambiguous: which one did we sign?
-            if slot.replace(v.into_owned()).is_some() {
+            if fields[slot].replace(v.into_owned()).is_some() {
                 return Err(TokenError::Malformed);
             }
         }
+        let [
+            kind,
+            owner,
+            avatar,
+            work,
+            attempt,
+            endpoint,
+            generation,
+            token,
+        ] = fields;
         let token = token.ok_or(TokenError::Missing)?;
-        let owner = owner
-            .and_then(|o| o.parse().ok())
-            .map(UserId)
-            .ok_or(TokenError::Malformed)?;
-        let avatar_id = avatar
-            .and_then(|a| a.parse().ok())
-            .ok_or(TokenError::Malformed)?;
-        let route = match (generation, attempt, endpoint) {
-            (Some(g), None, Some(endpoint)) => WebhookRoute::Generation {
-                owner,
-                avatar_id,
-                generation_id: g.parse().map_err(|_| TokenError::Malformed)?,
-                endpoint,
-            },
-            (None, Some(a), Some(endpoint)) => WebhookRoute::Training {
-                owner,
-                avatar_id,
-                attempt: a.parse().map_err(|_| TokenError::Malformed)?,
-                endpoint,
-            },
+        let malformed = |_| TokenError::Malformed;
+        let owner = UserId(
+            owner
+                .ok_or(TokenError::Malformed)?
+                .parse()
+                .map_err(|_| TokenError::Malformed)?,
+        );
+        let avatar_id: AvatarId = avatar
+            .ok_or(TokenError::Malformed)?
+            .parse()
+            .map_err(malformed)?;
+        let endpoint = endpoint.ok_or(TokenError::Malformed)?;
+        let (form, route) = match (kind, work, attempt, generation) {
+            (Some(kind), Some(work), Some(attempt), None) => {
+                let kind = WorkKind::parse(&kind).ok_or(TokenError::Malformed)?;
+                let work = WorkRef {
+                    kind,
+                    owner,
+                    avatar_id,
+                    id: work.parse().map_err(malformed)?,
+                };
+                (Form::V2, (work, attempt.parse().map_err(malformed)?))
+            }
+            (None, None, Some(attempt), None) => (
+                Form::V1Training,
+                (
+                    WorkRef::training(owner, avatar_id),
+                    attempt.parse().map_err(malformed)?,
+                ),
+            ),
+            (None, None, None, Some(generation)) => (
+                Form::V1Generation,
+                (
+                    WorkRef::generation(owner, avatar_id, generation.parse().map_err(malformed)?),
+                    AttemptId::LEGACY,
+                ),
+            ),
             _ => return Err(TokenError::Malformed),
         };
+        let route = WebhookRoute {
+            work: route.0,
+            attempt: route.1,
+            endpoint,
+        };
         let presented = hex::decode(token).map_err(|_| TokenError::Invalid)?;
-        key.mac(&route)
+        key.mac(&route.message(&form))
             .verify_slice(&presented)
             .map_err(|_| TokenError::Invalid)?;
         Ok(route)
-    }
-
-    pub fn owner(&self) -> UserId {
-        match self {
-            WebhookRoute::Training { owner, .. } | WebhookRoute::Generation { owner, .. } => *owner,
-        }
-    }
-
-    /// The model id the request was submitted to.
-    pub fn endpoint(&self) -> &str {
-        match self {
-            WebhookRoute::Training { endpoint, .. } | WebhookRoute::Generation { endpoint, .. } => {
-                endpoint
-            }
-        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::GenerationId;
 
     fn key(s: &str) -> WebhookKey {
         WebhookKey::new(SecretString::from(s.repeat(32))).unwrap()
@@ -224,21 +222,25 @@ mod tests {
         Url::parse("https://api.example/fal/webhook").unwrap()
     }
 
+    fn routes() -> [WebhookRoute; 2] {
+        let avatar = AvatarId::new();
+        [
+            WebhookRoute {
+                work: WorkRef::training(UserId(42), avatar),
+                attempt: AttemptId::new(),
+                endpoint: "fal-ai/flux-lora-portrait-trainer".into(),
+            },
+            WebhookRoute {
+                work: WorkRef::generation(UserId(-7), avatar, GenerationId::new()),
+                attempt: AttemptId::new(),
+                endpoint: "fal-ai/flux-lora".into(),
+            },
+        ]
+    }
+
     #[test]
     fn urls_verify_only_under_their_key_and_unchanged() {
-        let training = WebhookRoute::Training {
-            owner: UserId(42),
-            avatar_id: AvatarId::new(),
-            attempt: AttemptId::new(),
-            endpoint: "fal-ai/flux-lora-portrait-trainer".into(),
-        };
-        let generation = WebhookRoute::Generation {
-            owner: UserId(-7),
-            avatar_id: AvatarId::new(),
-            generation_id: GenerationId::new(),
-            endpoint: "fal-ai/flux-lora".into(),
-        };
-        for route in [training, generation] {
+        for route in routes() {
             let url = route.url(&base(), &key("a"));
             let query = url.query().unwrap();
             assert_eq!(WebhookRoute::verify(query, &key("a")), Ok(route.clone()));
@@ -246,10 +248,19 @@ mod tests {
                 WebhookRoute::verify(query, &key("b")),
                 Err(TokenError::Invalid)
             );
-            // Another owner with the same token.
-            let forged = query.replacen(&format!("owner={}", route.owner()), "owner=1", 1);
+            // Another owner, or another kind, with the same token.
+            let forged = query.replacen(&format!("owner={}", route.work.owner), "owner=1", 1);
             assert_eq!(
                 WebhookRoute::verify(&forged, &key("a")),
+                Err(TokenError::Invalid)
+            );
+            let other_kind = if route.work.kind == WorkKind::Training {
+                query.replacen("kind=training", "kind=generation", 1)
+            } else {
+                query.replacen("kind=generation", "kind=training", 1)
+            };
+            assert_eq!(
+                WebhookRoute::verify(&other_kind, &key("a")),
                 Err(TokenError::Invalid)
             );
             let without_token = query.split("&token=").next().unwrap();
@@ -264,6 +275,53 @@ mod tests {
         }
     }
 
+    /// URLs handed to fal before routes named the kind and the attempt of every work still
+    /// verify, as the same work (a generation's attempt is the legacy one).
+    #[test]
+    fn urls_of_the_first_release_still_verify() {
+        let k = key("a");
+        let [training, generation] = routes();
+        let v1 = |form: Form, route: &WebhookRoute, pairs: Vec<(&str, String)>| {
+            let mut url = base();
+            {
+                let mut q = url.query_pairs_mut();
+                for (name, value) in pairs {
+                    q.append_pair(name, &value);
+                }
+                q.append_pair("token", &k.token(&route.message(&form)));
+            }
+            url.query().unwrap().to_owned()
+        };
+        let w = training.work;
+        let query = v1(
+            Form::V1Training,
+            &training,
+            vec![
+                ("owner", w.owner.to_string()),
+                ("avatar", w.avatar_id.to_string()),
+                ("attempt", training.attempt.to_string()),
+                ("endpoint", training.endpoint.clone()),
+            ],
+        );
+        assert_eq!(WebhookRoute::verify(&query, &k), Ok(training));
+        let legacy = WebhookRoute {
+            attempt: AttemptId::LEGACY,
+            ..generation
+        };
+        let w = legacy.work;
+        let query = v1(
+            Form::V1Generation,
+            &legacy,
+            vec![
+                ("owner", w.owner.to_string()),
+                ("avatar", w.avatar_id.to_string()),
+                ("generation", w.id.to_string()),
+                ("endpoint", legacy.endpoint.clone()),
+            ],
+        );
+        assert_eq!(WebhookRoute::verify(&query, &k), Ok(legacy));
+    }
+
     #[test]
     fn malformed_queries_are_refused() {
         let k = key("a");
@@ -272,6 +330,7 @@ mod tests {
             "token=00",
             "owner=x&avatar=y&attempt=z&endpoint=e&token=00",
             "owner=1&avatar=0192a3b4c5d67e8f90a1b2c3d4e5f607&token=00",
+            "kind=upscale&owner=1&avatar=0192a3b4c5d67e8f90a1b2c3d4e5f607&work=0192a3b4c5d67e8f90a1b2c3d4e5f607&attempt=0192a3b4c5d67e8f90a1b2c3d4e5f607&endpoint=e&token=00",
         ] {
             assert!(WebhookRoute::verify(q, &k).is_err(), "{q}");
         }

@@ -1,7 +1,8 @@
-//! The launch queue's jobs, dispatched to trainings and generations.
+//! The launch queue's jobs, dispatched to the engine by the kind of work they name.
 
-use super::{FalBackend, Pipeline, PipelineResult};
+use super::{FalBackend, Pipeline, PipelineResult, kinds};
 use crate::domain::{FalRequest, Timestamp};
+use crate::fal::queue::CancelOutcome;
 use crate::jobs::Job;
 
 /// What the queue should do with the message.
@@ -27,7 +28,11 @@ impl Pipeline {
             return Ok(JobOutcome::Done);
         };
         match client.cancel(endpoint, request_id).await {
-            Ok(outcome) => {
+            Ok(
+                outcome @ (CancelOutcome::Requested
+                | CancelOutcome::AlreadyCompleted
+                | CancelOutcome::NotFound),
+            ) => {
                 tracing::info!(request = %request_id, ?outcome, "fal.ai request of a deleted avatar cancelled");
                 Ok(JobOutcome::Done)
             }
@@ -41,12 +46,9 @@ impl Pipeline {
 
     pub async fn run_job(&self, job: Job, now: Timestamp) -> JobOutcome {
         let result = match job {
-            Job::LaunchTraining { owner, avatar_id } => {
-                self.launch_training(owner, avatar_id, now).await
-            }
-            Job::FinishTestTraining {
-                owner,
-                avatar_id,
+            Job::Launch(work) => kinds::driver(work.kind).launch(self, work, now).await,
+            Job::FinishTest {
+                work,
                 attempt,
                 request_id,
                 endpoint,
@@ -55,35 +57,18 @@ impl Pipeline {
                     request_id,
                     endpoint,
                 };
-                self.finish_test_training(owner, avatar_id, attempt, request, now)
+                kinds::driver(work.kind)
+                    .finish_test(self, &work, attempt, &request, now)
                     .await
-            }
-            Job::LaunchGeneration {
-                owner,
-                avatar_id,
-                generation_id,
-            } => {
-                self.launch_generation(owner, avatar_id, generation_id, now)
-                    .await
+                    .map(|completion| {
+                        tracing::info!(%work, ?completion, "TEST MODE: simulated work finished");
+                        JobOutcome::Done
+                    })
             }
             Job::CancelFalRequest {
                 endpoint,
                 request_id,
             } => self.cancel_fal_request(&endpoint, &request_id).await,
-            Job::FinishTestGeneration {
-                avatar_id,
-                generation_id,
-                request_id,
-                endpoint,
-                ..
-            } => {
-                let request = FalRequest {
-                    request_id,
-                    endpoint,
-                };
-                self.finish_test_generation(avatar_id, generation_id, request, now)
-                    .await
-            }
         };
         result.unwrap_or_else(|e| {
             if e.is_transient() {

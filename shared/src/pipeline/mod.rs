@@ -1,24 +1,20 @@
 //! The pipeline's use cases, shared by the training-launch worker, the fal-webhook function,
-//! the status sweep and the local runner. Trainings and generations follow one protocol, in
-//! files of the same names under `training/` and `generation/`:
+//! the status sweep and the local runner. Every kind of paid work (`training/`,
+//! `generation/`) runs on one engine (`engine/`): launch, completion, settlement, the sweep;
+//! [`kinds`] is the one place that names the kinds.
 //!
-//! 1. **claim** (`launch.rs`): a lease on the record, so one worker prepares it;
-//! 2. **submit** (`launch.rs`, [`submit`]): the intent to pay (`sending`) is written before
-//!    the fal.ai call; from there the record is never submitted again automatically;
-//! 3. **record**: the request id, and the record moves to training / in progress;
-//! 4. **complete** (`complete.rs`): the one path for webhook, sweep and test mode, a
-//!    conditional write that also hands the user's notice to the writer;
-//! 5. **notify** (`notify.rs`, `deliver.rs`): the user is told once;
-//! 6. **sweep** (`sweep.rs`): whatever a lost webhook, a crash or a failed send left behind.
-//!
-//! [`webhook`] routes authenticated fal.ai results, [`fetch`] fetches result files safely,
-//! [`simulation`] is test mode's stand-in for fal.ai, [`jobs`] the launch queue's dispatch.
+//! [`webhook`] routes authenticated fal.ai results, [`submit`] says what a submit's answer
+//! means, [`fetch`] fetches result files safely, [`simulation`] is test mode's stand-in for
+//! fal.ai, [`jobs`] the launch queue's dispatch, [`deletion`] ends everything of an avatar.
 
+pub mod deletion;
+mod engine;
 mod fetch;
 mod generation;
 mod jobs;
+mod kinds;
 mod notice;
-mod refund;
+pub mod refund;
 mod simulation;
 mod submit;
 mod sweep;
@@ -43,11 +39,10 @@ use crate::ports::{
 use crate::telegram::client::{TelegramClient, TelegramError};
 
 pub use crate::domain::NOTICE_CLAIM;
+pub use engine::Completion;
 pub use fetch::ResultFetcher;
-pub use generation::GenerationOutcome;
 pub use jobs::JobOutcome;
 pub use sweep::{CONCURRENCY as SWEEP_CONCURRENCY, SweepReport};
-pub use training::{Completion, TrainingOutcome};
 pub use webhook::WebhookResult;
 
 /// How long a launch worker holds a record while it prepares the submit: far longer than
@@ -204,31 +199,40 @@ impl Updatable for Generation {
     }
 }
 
+/// Applies `change` to the record and writes it conditionally; after a conflicting write it
+/// re-reads and applies `change` again, a few times. `Ok(None)` when `change` declines (the
+/// record moved on) or the record is gone.
+pub(crate) async fn update_with<R: Updatable>(
+    store: &dyn RecordStore,
+    start: R,
+    mut change: impl FnMut(&R) -> Option<R>,
+) -> PipelineResult<Option<R>> {
+    let mut current = start;
+    for _ in 0..5 {
+        let Some(next) = change(&current) else {
+            return Ok(None);
+        };
+        match next.write(store).await {
+            Ok(stored) => return Ok(Some(stored)),
+            Err(StoreError::Conflict(_)) => match current.reread(store).await? {
+                Some(fresh) => current = fresh,
+                None => return Ok(None),
+            },
+            Err(StoreError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(PipelineError::Contended(current.label()))
+}
+
 impl Pipeline {
-    /// Applies `change` to the record and writes it conditionally; after a conflicting
-    /// write it re-reads and applies `change` again, a few times. `Ok(None)` when `change`
-    /// declines (the record moved on) or the record is gone.
+    /// [`update_with`] on this pipeline's store.
     pub(crate) async fn update_with<R: Updatable>(
         &self,
         start: R,
-        mut change: impl FnMut(&R) -> Option<R>,
+        change: impl FnMut(&R) -> Option<R>,
     ) -> PipelineResult<Option<R>> {
-        let mut current = start;
-        for _ in 0..5 {
-            let Some(next) = change(&current) else {
-                return Ok(None);
-            };
-            match next.write(self.store.as_ref()).await {
-                Ok(stored) => return Ok(Some(stored)),
-                Err(StoreError::Conflict(_)) => match current.reread(self.store.as_ref()).await? {
-                    Some(fresh) => current = fresh,
-                    None => return Ok(None),
-                },
-                Err(StoreError::NotFound(_)) => return Ok(None),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(PipelineError::Contended(current.label()))
+        update_with(self.store.as_ref(), start, change).await
     }
 
     /// [`Self::update_with`], tried again over about a second and a half when the store

@@ -1,6 +1,7 @@
-//! What trainings and generations share when telling the user: whom to tell, in which
-//! language, and whether an attempt settles the notice.
+//! What every kind shares when telling the user: whom to tell, in which language, and
+//! whether an attempt settles the notice.
 
+use super::engine::Told;
 use super::{Pipeline, PipelineResult};
 use crate::domain::{ChatId, Language, UserId};
 use crate::telegram::client::TelegramError;
@@ -17,20 +18,20 @@ impl Pipeline {
 
 /// Whether an attempt to tell the user settles the notice: sent, or never sendable (blocked,
 /// refused). A transient failure leaves it due for the sweep.
-pub(super) fn settles_notice(sent: Result<(), TelegramError>, subject: &str) -> bool {
+pub(super) fn told(sent: Result<(), TelegramError>, subject: &str) -> Told {
     match sent {
-        Ok(()) => true,
+        Ok(()) => Told::Settled,
         Err(TelegramError::Blocked(_)) => {
             tracing::info!(%subject, "user blocked the bot; notice dropped");
-            true
+            Told::Settled
         }
         Err(e) if e.is_transient() => {
             tracing::warn!(%subject, error = %e, "notice not sent; the sweep will retry");
-            false
+            Told::Later
         }
         Err(e) => {
             tracing::error!(%subject, error = %e, "notice refused by Telegram; not retried");
-            true
+            Told::Settled
         }
     }
 }

@@ -6,47 +6,8 @@
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::{GenerationOutcome, JobOutcome, Pipeline, PipelineResult, TrainingOutcome};
-use crate::domain::{AttemptId, AvatarId, FalRequest, Generation, GenerationId, Timestamp, UserId};
+use crate::domain::Generation;
 use crate::fal::training::PRO_TRAINER;
-
-impl Pipeline {
-    pub(super) async fn finish_test_training(
-        &self,
-        owner: UserId,
-        avatar_id: AvatarId,
-        attempt: AttemptId,
-        request: FalRequest,
-        now: Timestamp,
-    ) -> PipelineResult<JobOutcome> {
-        let raw = training_result(&request.request_id, &request.endpoint);
-        let outcome = TrainingOutcome::from_result(&request.endpoint, &raw);
-        let completion = self
-            .complete_training(owner, avatar_id, &request, Some(attempt), outcome, now)
-            .await?;
-        tracing::info!(avatar = %avatar_id, ?completion, "TEST MODE: simulated training finished");
-        Ok(JobOutcome::Done)
-    }
-
-    pub(super) async fn finish_test_generation(
-        &self,
-        avatar_id: AvatarId,
-        generation_id: GenerationId,
-        request: FalRequest,
-        now: Timestamp,
-    ) -> PipelineResult<JobOutcome> {
-        let Some(generation) = self.store.get_generation(avatar_id, generation_id).await? else {
-            return Ok(JobOutcome::Done);
-        };
-        let payload = placeholder_result(&generation);
-        let outcome = GenerationOutcome::from_payload(&payload, &generation);
-        let completion = self
-            .complete_generation(&generation, &request, outcome, now)
-            .await?;
-        tracing::info!(generation = %generation_id, ?completion, "TEST MODE: placeholder images delivered");
-        Ok(JobOutcome::Done)
-    }
-}
 
 fn data_uri(mime: &str, bytes: &[u8]) -> String {
     format!(
@@ -56,8 +17,8 @@ fn data_uri(mime: &str, bytes: &[u8]) -> String {
 }
 
 /// What fal.ai would return for this trainer, with files that say they are not real.
-pub(super) fn training_result(request_id: &str, endpoint: &str) -> String {
-    let payload = if endpoint == PRO_TRAINER {
+pub(super) fn training_result(request_id: &str, endpoint: &str) -> Value {
+    if endpoint == PRO_TRAINER {
         json!({"finetune_id": format!("test-finetune-{request_id}")})
     } else {
         let lora = format!("TEST MODE LoRA of {request_id}: not a real model");
@@ -76,8 +37,7 @@ pub(super) fn training_result(request_id: &str, endpoint: &str) -> String {
                 "file_size": config.len()
             }
         })
-    };
-    payload.to_string()
+    }
 }
 
 /// Test mode's result: what fal.ai returns, with placeholder JPEGs as data URIs (as fal does
@@ -143,8 +103,9 @@ mod tests {
     use super::*;
     use crate::domain::{
         AspectRatio, Avatar, AvatarKind, AvatarName, Gender, GenerationDefaults, ImageCount,
-        Preset, Prompt, TrainedModel,
+        Preset, Prompt, Timestamp, TrainedModel, UserId,
     };
+    use crate::fal::generation::result_images;
     use crate::fal::training::PORTRAIT_TRAINER;
     use crate::pipeline::ResultFetcher;
 
@@ -162,7 +123,7 @@ mod tests {
             Preset::Fast,
             Timestamp(0),
         );
-        let generation = Generation::pending(
+        let generation = Generation::queued(
             &avatar,
             Prompt::parse("p").unwrap(),
             None,
@@ -173,11 +134,7 @@ mod tests {
             Timestamp(0),
         );
         let payload = placeholder_result(&generation);
-        let GenerationOutcome::Images(images) =
-            GenerationOutcome::from_payload(&payload, &generation)
-        else {
-            panic!("placeholder result must parse");
-        };
+        let images = result_images(&payload, 3).expect("placeholder result must parse");
         assert_eq!(images.len(), 3);
         for image in images {
             let bytes = fetcher()
@@ -196,13 +153,10 @@ mod tests {
 
     #[tokio::test]
     async fn the_simulated_lora_can_be_kept_like_a_real_one() {
-        let raw = training_result("test_1", PORTRAIT_TRAINER);
-        let TrainingOutcome::Succeeded(output) =
-            TrainingOutcome::from_result(PORTRAIT_TRAINER, &raw)
-        else {
-            panic!("the simulated result must parse");
-        };
-        let TrainedModel::Lora { lora_url, .. } = output.model else {
+        let payload = training_result("test_1", PORTRAIT_TRAINER);
+        let model = crate::fal::training::trained_model(PORTRAIT_TRAINER, &payload)
+            .expect("the simulated result must parse");
+        let TrainedModel::Lora { lora_url, .. } = model else {
             panic!("portraits train a LoRA");
         };
         let bytes = fetcher().bytes(&lora_url, 1 << 20).await.unwrap().unwrap();

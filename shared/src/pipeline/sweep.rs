@@ -1,17 +1,19 @@
 //! The status sweep: reads only the in-flight index (items older than the check interval,
-//! oldest first, a page at a time) and hands each item to its kind's sweep
-//! (`training/sweep.rs`, `generation/sweep.rs`), [`CONCURRENCY`] items at a time: each
+//! oldest first, a page at a time) and hands each item to the engine's sweep of its kind
+//! (`engine/sweep.rs`), [`CONCURRENCY`] items at a time: each
 //! item is mostly waiting on fal.ai and Telegram, and one at a time a pass over a large index
 //! outlasts the minute between runs (docs/scale.md). Work is bounded by a deadline under the
-//! function's timeout; what is left waits for the next run.
+//! function's timeout; what is left waits for the next run. An item that cannot be settled
+//! now (an unreadable record, a failing call) is counted and skipped: the rest of the index
+//! is settled regardless.
 
 use std::time::Instant;
 
 use futures::StreamExt;
 
-use super::{Pipeline, PipelineResult};
+use super::{Pipeline, PipelineResult, kinds};
 use crate::domain::Timestamp;
-use crate::ports::{FalTarget, InFlightCursor, InFlightItem};
+use crate::ports::{InFlightCursor, InFlightItem};
 
 const PAGE: u32 = 25;
 
@@ -31,7 +33,12 @@ pub struct SweepReport {
     pub notices_sent: u32,
     /// Unfinished avatars removed with their photos after [`crate::domain::ABANDONED_AFTER`].
     pub abandoned_removed: u32,
+    /// Finished work whose files were deleted by the sweep (the first attempt failed).
+    pub tidied: u32,
+    /// Items that could not be settled now (retried by the next run).
     pub errors: u32,
+    /// Of those, records that cannot be read at all (counted in `SweepSkipped`).
+    pub unreadable: u32,
     /// The deadline came before the index was done.
     pub truncated: bool,
 }
@@ -43,13 +50,13 @@ impl Pipeline {
         let mut cursor: Option<InFlightCursor> = None;
         loop {
             let page = self.store.list_in_flight(older_than, PAGE, cursor).await?;
-            let settled: Vec<PipelineResult<SweepReport>> = futures::stream::iter(page.items)
+            let settled: Vec<SweepReport> = futures::stream::iter(page.items)
                 .map(|item| self.sweep_item(item, now, deadline))
                 .buffer_unordered(CONCURRENCY)
                 .collect()
                 .await;
             for one in settled {
-                report.add(&one?);
+                report.add(&one);
             }
             if report.truncated {
                 return Ok(report);
@@ -67,46 +74,34 @@ impl Pipeline {
         Ok(report)
     }
 
-    /// One in-flight item; a store error reading it stops the sweep (the next run retries).
+    /// One in-flight item. Whatever goes wrong with it is its own: logged, counted, and
+    /// left for the next run, never in the way of the others.
     async fn sweep_item(
         &self,
         item: InFlightItem,
         now: Timestamp,
         deadline: Instant,
-    ) -> PipelineResult<SweepReport> {
+    ) -> SweepReport {
         let mut report = SweepReport::default();
         if Instant::now() >= deadline {
             report.truncated = true;
-            return Ok(report);
+            return report;
         }
-        match item.target {
-            FalTarget::Training { owner, avatar_id } => {
-                let Some(avatar) = self.store.get_avatar(owner, avatar_id).await? else {
-                    return Ok(report);
-                };
-                report.checked += 1;
-                if let Err(e) = self.sweep_avatar(&avatar, now, &mut report).await {
-                    report.errors += 1;
-                    tracing::warn!(avatar = %avatar.id, error = %e, "sweep could not settle this avatar; next run retries");
-                }
-            }
-            FalTarget::Generation {
-                avatar_id,
-                generation_id,
-                ..
-            } => {
-                let Some(generation) = self.store.get_generation(avatar_id, generation_id).await?
-                else {
-                    return Ok(report);
-                };
-                report.checked += 1;
-                if let Err(e) = self.sweep_generation(&generation, now, &mut report).await {
-                    report.errors += 1;
-                    tracing::warn!(generation = %generation_id, error = %e, "sweep could not settle this generation; next run retries");
-                }
+        let work = item.work;
+        if let Err(e) = kinds::driver(work.kind)
+            .sweep(self, &work, now, &mut report)
+            .await
+        {
+            report.errors += 1;
+            if e.is_transient() {
+                tracing::warn!(%work, error = %e, "sweep could not settle this item; next run retries");
+            } else {
+                report.unreadable += 1;
+                crate::metrics::count("SweepSkipped", &[("Kind", work.kind.as_str())]);
+                tracing::error!(%work, error = %e, "sweep skipped an item it cannot read or settle");
             }
         }
-        Ok(report)
+        report
     }
 }
 
@@ -120,7 +115,9 @@ impl SweepReport {
         self.progress_shown += other.progress_shown;
         self.notices_sent += other.notices_sent;
         self.abandoned_removed += other.abandoned_removed;
+        self.tidied += other.tidied;
         self.errors += other.errors;
+        self.unreadable += other.unreadable;
         self.truncated |= other.truncated;
     }
 }

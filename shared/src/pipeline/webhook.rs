@@ -1,23 +1,26 @@
 //! Applying an authenticated fal.ai webhook (signature and token already checked by the
-//! function's edge): the token's route names the record and attempt; the request id must be
-//! the one we recorded for it, or, never recorded (a worker died between submit and record),
-//! be confirmed by fal's status API under our own key before anything is adopted. Only then
-//! is the outcome handed to the completion path.
+//! function's edge): the token's route names the work and attempt; the request id must be the
+//! one we recorded for that work, or, never recorded (a worker died between submit and
+//! record), be confirmed by fal's status API under our own key before anything is adopted.
+//! Only then is the outcome handed to the engine's completion path for its kind.
 
 use serde_json::Value;
 
-use super::{Completion, FalBackend, GenerationOutcome, Pipeline, PipelineResult, TrainingOutcome};
-use crate::domain::{FailureReason, FalRequest, GenerationState, Timestamp};
+use super::engine::{Completion, Payload};
+use super::{FalBackend, Pipeline, PipelineResult, kinds};
+use crate::domain::{FailureReason, FalRequest, Timestamp, WorkKind};
 use crate::fal::FalError;
 use crate::fal::webhook::{WebhookBody, WebhookStatus};
 use crate::fal::webhook_token::WebhookRoute;
-use crate::ports::FalTarget;
 
 /// What became of a webhook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WebhookResult {
-    Training(Completion),
-    Generation(Completion),
+    /// Handed to the completion path of its kind of work.
+    Applied {
+        kind: WorkKind,
+        completion: Completion,
+    },
     /// A request we did not make for this route (replayed or forged through fal): ignored,
     /// nothing fetched.
     NotOurs,
@@ -32,87 +35,38 @@ impl Pipeline {
         route: &WebhookRoute,
         now: Timestamp,
     ) -> PipelineResult<WebhookResult> {
-        let recorded = self
-            .store
-            .get_fal_request(&body.request_id)
-            .await?
-            .map(|r| r.target);
-        match route {
-            WebhookRoute::Training {
-                owner,
-                avatar_id,
-                attempt,
-                endpoint,
-            } => {
-                let ours = match recorded {
-                    Some(FalTarget::Training {
-                        owner: o,
-                        avatar_id: a,
-                    }) => o == *owner && a == *avatar_id,
-                    Some(FalTarget::Generation { .. }) => false,
-                    None => self.confirmed_by_fal(endpoint, &body.request_id).await?,
-                };
-                if !ours {
-                    tracing::warn!(request = %body.request_id, avatar = %avatar_id, "webhook for a request we did not make for this avatar; ignored");
-                    return Ok(WebhookResult::NotOurs);
-                }
-                let request = FalRequest {
-                    request_id: body.request_id.clone(),
-                    endpoint: endpoint.clone(),
-                };
-                let outcome = outcome_of(body, raw, endpoint);
-                let completion = self
-                    .complete_training(*owner, *avatar_id, &request, Some(*attempt), outcome, now)
-                    .await?;
-                Ok(WebhookResult::Training(completion))
-            }
-            WebhookRoute::Generation {
-                owner,
-                avatar_id,
-                generation_id,
-                endpoint,
-            } => {
-                let Some(generation) = self
-                    .store
-                    .get_generation(*avatar_id, *generation_id)
+        let work = route.work;
+        let ours = match self.store.get_fal_request(&body.request_id).await? {
+            Some(recorded) => recorded.work == work,
+            // Never recorded (a worker died between submit and record): ours only if fal's
+            // status API, asked with our key, knows it.
+            None => {
+                self.confirmed_by_fal(&route.endpoint, &body.request_id)
                     .await?
-                else {
-                    tracing::info!(generation = %generation_id, "result for a deleted generation ignored");
-                    return Ok(WebhookResult::Generation(Completion::Gone));
-                };
-                let ours = generation.owner == *owner
-                    && match recorded {
-                        Some(FalTarget::Generation {
-                            generation_id: g, ..
-                        }) => g == *generation_id,
-                        Some(FalTarget::Training { .. }) => false,
-                        // Only a generation still waiting for its request id may take one
-                        // we never recorded.
-                        None => {
-                            matches!(generation.state, GenerationState::Sending { .. })
-                                && self.confirmed_by_fal(endpoint, &body.request_id).await?
-                        }
-                    };
-                if !ours {
-                    tracing::warn!(request = %body.request_id, generation = %generation_id, "webhook for a request we did not make for this generation; ignored");
-                    return Ok(WebhookResult::NotOurs);
-                }
-                let outcome = match (body.status, &body.payload) {
-                    (WebhookStatus::Ok, Some(payload)) if !payload.is_null() => {
-                        GenerationOutcome::from_payload(payload, &generation)
-                    }
-                    _ => GenerationOutcome::Failed(failure_of(body)),
-                };
-                let request = FalRequest {
-                    request_id: body.request_id.clone(),
-                    endpoint: endpoint.clone(),
-                };
-                let completion = self
-                    .complete_generation(&generation, &request, outcome, now)
-                    .await?;
-                Ok(WebhookResult::Generation(completion))
             }
+        };
+        if !ours {
+            tracing::warn!(request = %body.request_id, %work, "webhook for a request we did not make for this work; ignored");
+            return Ok(WebhookResult::NotOurs);
         }
+        let request = FalRequest {
+            request_id: body.request_id.clone(),
+            endpoint: route.endpoint.clone(),
+        };
+        let result = match (body.status, &body.payload) {
+            (WebhookStatus::Ok, Some(payload)) if !payload.is_null() => Ok(Payload {
+                json: payload.clone(),
+                raw: raw.to_owned(),
+            }),
+            _ => Err(failure_of(body)),
+        };
+        let completion = kinds::driver(work.kind)
+            .complete(self, &work, &request, Some(route.attempt), result, now)
+            .await?;
+        Ok(WebhookResult::Applied {
+            kind: work.kind,
+            completion,
+        })
     }
 
     /// Whether fal.ai, asked with our key, knows `request_id`: only our own requests are
@@ -131,23 +85,6 @@ impl Pipeline {
             }
             Err(e) => Err(e.into()),
         }
-    }
-}
-
-fn outcome_of(body: &WebhookBody, raw: &str, endpoint: &str) -> TrainingOutcome {
-    match (body.status, &body.payload) {
-        (WebhookStatus::Ok, Some(payload)) if !payload.is_null() => {
-            match crate::fal::training::trained_model(endpoint, payload) {
-                Ok(model) => TrainingOutcome::Succeeded(crate::domain::TrainingOutput {
-                    model,
-                    raw_response: raw.to_owned(),
-                }),
-                Err(problem) => {
-                    TrainingOutcome::Failed(FailureReason::ProviderError { detail: problem })
-                }
-            }
-        }
-        _ => TrainingOutcome::Failed(failure_of(body)),
     }
 }
 
@@ -189,39 +126,34 @@ fn failure_of(body: &WebhookBody) -> FailureReason {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fal::training::PORTRAIT_TRAINER;
 
     fn body(json: &str) -> WebhookBody {
         serde_json::from_str(json).unwrap()
     }
 
     #[test]
-    fn outcomes_of_every_webhook_shape() {
-        let ok = r#"{"request_id":"r","gateway_request_id":"g","status":"OK","payload":{"diffusers_lora_file":{"url":"https://f/l.safetensors"},"config_file":{"url":"https://f/c.json"}}}"#;
-        assert!(
-            matches!(outcome_of(&body(ok), ok, PORTRAIT_TRAINER), TrainingOutcome::Succeeded(o) if o.raw_response == ok)
-        );
+    fn failures_of_every_webhook_shape() {
         let rejected = r#"{"request_id":"r","status":"ERROR","error":"Invalid status code: 422","payload":{"detail":[{"loc":["body","images_data_url"],"msg":"Could not download the archive","type":"file_download_error"}]}}"#;
         assert_eq!(
-            outcome_of(&body(rejected), rejected, PORTRAIT_TRAINER),
-            TrainingOutcome::Failed(FailureReason::Rejected {
+            failure_of(&body(rejected)),
+            FailureReason::Rejected {
                 detail: "Could not download the archive".into()
-            })
+            }
         );
         let error =
             r#"{"request_id":"r","status":"ERROR","error":"Internal error","payload":null}"#;
         assert_eq!(
-            outcome_of(&body(error), error, PORTRAIT_TRAINER),
-            TrainingOutcome::Failed(FailureReason::ProviderError {
+            failure_of(&body(error)),
+            FailureReason::ProviderError {
                 detail: "Internal error".into()
-            })
+            }
         );
         let unserializable = r#"{"request_id":"r","status":"OK","payload":null,"payload_error":"Response payload is not JSON serializable"}"#;
         assert_eq!(
-            outcome_of(&body(unserializable), unserializable, PORTRAIT_TRAINER),
-            TrainingOutcome::Failed(FailureReason::ProviderError {
+            failure_of(&body(unserializable)),
+            FailureReason::ProviderError {
                 detail: "Response payload is not JSON serializable".into()
-            })
+            }
         );
     }
 }

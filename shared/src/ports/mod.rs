@@ -7,8 +7,8 @@ pub mod store;
 pub use blob::{BlobError, BlobKey, BlobReader, BlobStore, ZipSource, ZipSummary};
 pub use queue::{JobQueue, QueueDelay, QueueError, Receipt, ReceivedMessage};
 pub use store::{
-    Applied, AvatarStore, CommitCost, CommitRefused, CreditLedger, FalRequestOwner, FalRequests,
-    FalTarget, GenerationStore, InFlightCursor, InFlightIndex, InFlightItem, InFlightPage,
-    PhotoAdded, PhotoStore, RecordStore, SpendLedger, StoreError, StoreResult, UpdateClaim,
-    UpdateLog, UserStore, Versioned,
+    Applied, AvatarStore, Cause, CauseLog, CommitCost, CommitRefused, CreditLedger,
+    FalRequestOwner, FalRequests, GenerationStore, InFlightCursor, InFlightIndex, InFlightItem,
+    InFlightPage, PhotoAdded, PhotoStore, RecordStore, SpendLedger, StoreError, StoreResult,
+    UpdateClaim, UpdateLog, UserStore, Versioned,
 };

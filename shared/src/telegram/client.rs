@@ -15,8 +15,8 @@ use teloxide_core::payloads::setters::*;
 use teloxide_core::requests::Requester;
 use teloxide_core::types::{
     AllowedUpdate, BotCommand, CallbackQueryId, InlineKeyboardButton, InlineKeyboardMarkup,
-    InputFile, InputMedia, InputMediaPhoto, LabeledPrice, MessageId, ParseMode, PreCheckoutQueryId,
-    TelegramTransactionId,
+    InputFile, InputMedia, InputMediaDocument, InputMediaPhoto, LabeledPrice, MessageId, ParseMode,
+    PreCheckoutQueryId, TelegramTransactionId,
 };
 use teloxide_core::{ApiError, Bot, RequestError};
 
@@ -92,6 +92,9 @@ const ALLOWED_UPDATES: [AllowedUpdate; 3] = [
     AllowedUpdate::CallbackQuery,
     AllowedUpdate::PreCheckoutQuery,
 ];
+
+/// The deep link a forwarded invoice carries instead of its Pay button (`/start balance`).
+pub const INVOICE_START_PARAMETER: &str = "balance";
 
 /// An invoice for a pack of credits, in Telegram Stars.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -272,6 +275,45 @@ impl TelegramClient {
         }
     }
 
+    /// Sends pictures as files (one document, or an album of documents): full resolution, no
+    /// recompression, and up to 50 MB each; what Telegram takes when it refuses them as
+    /// photos (`IMAGE_PROCESS_FAILED`, a photo over its size limit).
+    pub async fn send_documents(
+        &self,
+        chat: ChatId,
+        pictures: &[Picture],
+        caption: &str,
+    ) -> Result<(), TelegramError> {
+        let caption = caption_of(caption);
+        match pictures {
+            [] => Ok(()),
+            [one] => {
+                self.call("sendDocument", || {
+                    self.bot
+                        .send_document(tg_chat(chat), one.input_file())
+                        .caption(caption.clone())
+                })
+                .await?;
+                Ok(())
+            }
+            many => {
+                self.call("sendMediaGroup", || {
+                    let media = many.iter().enumerate().map(|(i, p)| {
+                        let document = InputMediaDocument::new(p.input_file());
+                        InputMedia::Document(if i == 0 {
+                            document.caption(caption.clone())
+                        } else {
+                            document
+                        })
+                    });
+                    self.bot.send_media_group(tg_chat(chat), media)
+                })
+                .await?;
+                Ok(())
+            }
+        }
+    }
+
     /// Edits a message in place. "Message is not modified" is success: the user already sees
     /// exactly this screen (a double tap, a repeated progress count).
     pub async fn edit(&self, at: MessageRef, screen: &Screen) -> Result<(), TelegramError> {
@@ -389,6 +431,9 @@ impl TelegramClient {
                     [LabeledPrice::new(invoice.title.clone(), invoice.stars)],
                 )
                 .provider_token("")
+                // Forwarded copies get a link to the bot instead of a Pay button: an invoice
+                // is paid where it was sent, by whom it was sent to.
+                .start_parameter(INVOICE_START_PARAMETER)
         })
         .await?;
         Ok(())

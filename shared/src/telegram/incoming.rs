@@ -211,6 +211,24 @@ fn user_id(raw: u64) -> UserId {
 }
 
 fn from_message(message: &Message) -> Incoming {
+    if let Some(paid) = message.successful_payment()
+        && let Some(payer) = message.from.as_ref()
+    {
+        // Credited to whoever paid, wherever the invoice was paid (a copy forwarded to a
+        // group before invoices carried a start parameter): the pre-checkout was accepted, so
+        // the Stars are taken. Thanked in the payer's private chat.
+        return Incoming::Payment {
+            from: Sender {
+                user: user_id(payer.id.0),
+                chat: ChatId(user_id(payer.id.0).0),
+                language_code: payer.language_code.clone(),
+            },
+            charge_id: paid.telegram_payment_charge_id.0.clone(),
+            currency: paid.currency.clone(),
+            total_amount: paid.total_amount,
+            payload: paid.invoice_payload.clone(),
+        };
+    }
     if !message.chat.is_private() {
         return Incoming::Ignored {
             why: "message outside a private chat",
@@ -226,15 +244,6 @@ fn from_message(message: &Message) -> Incoming {
         chat: ChatId(message.chat.id.0),
         language_code: user.language_code.clone(),
     };
-    if let Some(paid) = message.successful_payment() {
-        return Incoming::Payment {
-            from,
-            charge_id: paid.telegram_payment_charge_id.0.clone(),
-            currency: paid.currency.clone(),
-            total_amount: paid.total_amount,
-            payload: paid.invoice_payload.clone(),
-        };
-    }
     if matches!(message.kind, MessageKind::RefundedPayment(_)) {
         // The ops CLI took the credits back before asking Telegram to refund.
         return Incoming::Ignored {

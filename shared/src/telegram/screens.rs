@@ -5,9 +5,10 @@ use super::callback::Callback;
 use super::texts::{Texts, date, escape, preview};
 use crate::domain::{
     AspectRatio, Avatar, AvatarId, AvatarKind, AvatarStatus, Billing, Credits, FailureReason,
-    Gender, GeneratedImage, Generation, GenerationDefaults, GenerationState, ImageCount, Language,
-    LedgerEntry, Pack, Preset, Prices, Style, Timestamp,
+    Gender, GeneratedImage, Generation, GenerationDefaults, ImageCount, Language, LedgerEntry,
+    Pack, Preset, Prices, Style, Timestamp, WorkState,
 };
+use crate::pipeline::deletion::Settlement;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Button {
@@ -238,6 +239,8 @@ pub struct DeliveryReport {
     pub filtered: usize,
     /// Could not be fetched from fal.ai.
     pub unavailable: usize,
+    /// Kept, but Telegram refused them for good (as photos and as documents).
+    pub refused: usize,
 }
 
 /// One line of an avatar's generation history.
@@ -352,6 +355,9 @@ pub fn generation_result(t: &dyn Texts, name: &str, r: DeliveryReport) -> String
     if r.unavailable > 0 {
         s.push_str(&format!("\n⚠️ {}", t.result_unavailable(r.unavailable)));
     }
+    if r.refused > 0 {
+        s.push_str(&format!("\n⚠️ {}", t.result_refused(r.refused)));
+    }
     s
 }
 
@@ -427,14 +433,11 @@ pub fn avatar_card(
     min_photos: u32,
     now: Timestamp,
 ) -> Screen {
-    use crate::domain::AvatarState as S;
     let status = avatar.status();
-    let running_since = match &avatar.state {
-        S::Queued { queued_at, .. } => Some(*queued_at),
-        state => state.work_started_at(),
-    };
-    let failure = match &avatar.state {
-        S::Failed { reason, .. } => Some(reason),
+    let training = avatar.state.training();
+    let running_since = training.and_then(WorkState::due_at);
+    let failure = match training {
+        Some(WorkState::Failed { reason, .. }) => Some(reason),
         _ => None,
     };
     let facts = CardFacts {
@@ -477,13 +480,13 @@ fn history_entry(g: &Generation) -> HistoryEntry<'_> {
         prompt: g.prompt.as_str(),
         style: g.style,
         images: match &g.state {
-            GenerationState::Completed { images, .. } => Some(
+            WorkState::Completed { output: images, .. } => Some(
                 images
                     .iter()
                     .filter(|i| matches!(i, GeneratedImage::Stored { .. }))
                     .count(),
             ),
-            GenerationState::Failed { .. } => Some(0),
+            WorkState::Failed { .. } => Some(0),
             _ => None,
         },
     }
@@ -588,14 +591,13 @@ pub fn training_outcome(
     avatar: &Avatar,
     refunded: Option<Credits>,
 ) -> Option<Screen> {
-    use crate::domain::AvatarState as S;
     let name = avatar.name.as_str();
-    let (text, keyboard) = match &avatar.state {
-        S::Completed { .. } => (
+    let (text, keyboard) = match avatar.state.training()? {
+        WorkState::Completed { .. } => (
             t.training_done(name),
             Keyboard::default().button(t.btn_generate(), Callback::Generate(avatar.id)),
         ),
-        S::Failed { reason, .. } => {
+        WorkState::Failed { reason, .. } => {
             let mut text = t.training_failed(name, reason);
             if let Some(credits) = refunded {
                 text.push_str(&format!("\n\n{}", t.credits_returned(credits)));
@@ -614,7 +616,7 @@ pub fn training_outcome(
 
 /// The delete confirmation, as the original product words it: heading, question, the
 /// avatar's name and status, what will be lost, and a pause.
-pub fn delete_question(t: &dyn Texts, avatar: &Avatar) -> Screen {
+pub fn delete_question(t: &dyn Texts, avatar: &Avatar, settlement: Settlement) -> Screen {
     let status = avatar.status();
     let trained = status == AvatarStatus::Completed;
     let mut lost = Vec::new();
@@ -641,6 +643,16 @@ pub fn delete_question(t: &dyn Texts, avatar: &Avatar) -> Screen {
             .join("\n"),
         t.delete_think_twice(),
     );
+    let mut text = text;
+    if settlement.refunded.0 > 0 {
+        text.push_str(&format!("\n\n💳 {}", t.delete_refund(settlement.refunded)));
+    }
+    if settlement.cancelled_at_fal > 0 {
+        text.push_str(&format!(
+            "\n⏹ {}",
+            t.delete_stops_running(settlement.cancelled_at_fal)
+        ));
+    }
     Screen::new(
         text,
         Keyboard::default().row([
@@ -651,6 +663,15 @@ pub fn delete_question(t: &dyn Texts, avatar: &Avatar) -> Screen {
             (t.btn_keep().to_owned(), Callback::Card(avatar.id)),
         ]),
     )
+}
+
+/// What deleting an avatar did: said, with what went back to the balance.
+pub fn deleted(t: &dyn Texts, name: &str, settlement: Settlement) -> String {
+    let mut text = t.deleted(name);
+    if settlement.refunded.0 > 0 {
+        text.push_str(&format!("\n{}", t.deleted_refunded(settlement.refunded)));
+    }
+    text
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use fluxbot::domain::{ContentHash, ImageFormat, Photo, Timestamp, blob_keys};
+use fluxbot::domain::{ContentHash, ImageFormat, Photo, Timestamp, WorkState, blob_keys};
 use fluxbot_tests::fake_telegram::updates::User;
 use fluxbot_tests::pipeline_world::PipelineWorld;
 use fluxbot_tests::rss::{reset_peak, status_kb};
@@ -90,10 +90,10 @@ async fn main() {
         );
         // The next round's avatar needs this one's training to be over.
         let mut done = w.avatar_now(&avatar).await;
-        done.state = fluxbot::domain::AvatarState::Failed {
+        done.state = fluxbot::domain::AvatarState::Work(WorkState::Failed {
             reason: fluxbot::domain::FailureReason::TimedOut,
             failed_at: Timestamp::now(),
-        };
+        });
         w.pipeline.store.update_avatar(&done).await.unwrap();
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use fluxbot::domain::{
     AttemptId, Avatar, AvatarEvent, AvatarKind, ChatId, FalRequest, MessageRef, Timestamp, UserId,
+    WorkEvent,
 };
 use fluxbot::pipeline::SWEEP_CONCURRENCY as CONCURRENCY;
 use fluxbot_tests::backends;
@@ -32,15 +33,15 @@ fn training(n: usize, now: Timestamp, ago: Duration) -> Avatar {
         AvatarEvent::BeginPhotos,
         AvatarEvent::MinimumReached,
         AvatarEvent::Enqueue,
-        AvatarEvent::Claim {
+        AvatarEvent::Work(WorkEvent::Claim {
             attempt,
             lease: Duration::from_secs(300),
-        },
-        AvatarEvent::BeginSubmit {
+        }),
+        AvatarEvent::Work(WorkEvent::BeginSubmit {
             attempt,
             endpoint: request.endpoint.clone(),
-        },
-        AvatarEvent::Submitted { attempt, request },
+        }),
+        AvatarEvent::Work(WorkEvent::Submitted { attempt, request }),
     ] {
         a = a.apply(event, at).expect("a legal step");
     }

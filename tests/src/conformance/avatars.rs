@@ -89,10 +89,10 @@ pub async fn concurrent_transitions_have_one_winner(store: &dyn RecordStore) {
     let results = join_all(contenders.iter().map(|attempt| {
         let next = queued
             .apply(
-                AvatarEvent::Claim {
+                AvatarEvent::Work(WorkEvent::Claim {
                     attempt: *attempt,
                     lease: LEASE,
-                },
+                }),
                 T0,
             )
             .unwrap();
@@ -114,17 +114,19 @@ pub async fn concurrent_transitions_have_one_winner(store: &dyn RecordStore) {
     }
     let stored = store.get_avatar(owner, queued.id).await.unwrap().unwrap();
     match stored.state {
-        AvatarState::Submitting { attempt, .. } => assert_eq!(attempt, contenders[winners[0]]),
+        AvatarState::Work(WorkState::Submitting { attempt, .. }) => {
+            assert_eq!(attempt, contenders[winners[0]])
+        }
         other => panic!("expected submitting, got {other:?}"),
     }
     // A loser that re-reads finds the lease held and may not take it.
     assert!(
         stored
             .apply(
-                AvatarEvent::Claim {
+                AvatarEvent::Work(WorkEvent::Claim {
                     attempt: AttemptId::new(),
                     lease: LEASE
-                },
+                }),
                 T0
             )
             .is_err()

@@ -23,7 +23,7 @@ pub async fn entries_apply_once_and_never_overdraw(store: &dyn RecordStore) {
         Ok(Applied::Repeat(Credits(10))),
         "the same request id applies once"
     );
-    let first = Work::Generation(GenerationId::new());
+    let first = Work::generation(GenerationId::new());
     let spend = debit_for(owner, first, 7, T0.plus(secs(1)));
     assert_eq!(
         store.apply_entry(&spend).await.unwrap(),
@@ -31,7 +31,7 @@ pub async fn entries_apply_once_and_never_overdraw(store: &dyn RecordStore) {
     );
     let too_much = debit_for(
         owner,
-        Work::Generation(GenerationId::new()),
+        Work::generation(GenerationId::new()),
         5,
         T0.plus(secs(2)),
     );
@@ -88,7 +88,7 @@ pub async fn concurrent_debits_never_overspend(store: &dyn RecordStore) {
         .map(|i| {
             debit_for(
                 owner,
-                Work::Generation(GenerationId::new()),
+                Work::generation(GenerationId::new()),
                 3,
                 T0.plus(secs(i + 1)),
             )
@@ -119,7 +119,7 @@ pub async fn one_purchase_per_charge_id(store: &dyn RecordStore) {
     assert_eq!((new, repeats), (1, 4), "{results:?}");
     assert_eq!(store.balance(owner).await.unwrap(), Credits(50));
     // Taking a purchase back needs its credits unspent.
-    let spent = debit_for(owner, Work::Generation(GenerationId::new()), 1, T0);
+    let spent = debit_for(owner, Work::generation(GenerationId::new()), 1, T0);
     store.apply_entry(&spent).await.unwrap().unwrap();
     let back = LedgerEntry::payment_refund_of(&purchase, T0).unwrap();
     assert_eq!(
@@ -156,7 +156,8 @@ pub async fn a_debited_enqueue_is_all_or_nothing(store: &dyn RecordStore) {
     }
     let cost = |a: &Avatar| CommitCost {
         spend: None,
-        debit: Some(debit_for(owner, Work::Training(a.id), 5, T0)),
+        debit: Some(debit_for(owner, Work::training(a.id), 5, T0)),
+        causes: Vec::new(),
     };
     let (first_ready, first) = &queued[0];
     let stored = store
@@ -170,7 +171,7 @@ pub async fn a_debited_enqueue_is_all_or_nothing(store: &dyn RecordStore) {
         store
             .ledger_entry(
                 owner,
-                &LedgerEntry::debit_key(Work::Training(first_ready.id))
+                &LedgerEntry::debit_key(Work::training(first_ready.id))
             )
             .await
             .unwrap()
@@ -209,7 +210,8 @@ pub async fn concurrent_generations_share_one_balance(store: &dyn RecordStore) {
     let (a, b) = (generation(&avatar, T0), generation(&avatar, T0));
     let cost = |g: &Generation| CommitCost {
         spend: None,
-        debit: Some(debit_for(owner, Work::Generation(g.id), 4, T0)),
+        debit: Some(debit_for(owner, Work::generation(g.id), 4, T0)),
+        causes: Vec::new(),
     };
     let (ca, cb) = (cost(&a), cost(&b));
     let (ra, rb) = futures::join!(

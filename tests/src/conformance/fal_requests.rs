@@ -7,16 +7,12 @@ pub async fn fal_requests_route_to_their_owner(store: &dyn RecordStore) {
     let avatar_id = AvatarId::new();
     let training = FalRequestOwner {
         request_id: "764cabcf-b745-4b3e-ae38-1200304cf45b".into(),
-        target: FalTarget::Training { owner, avatar_id },
+        work: WorkRef::training(owner, avatar_id),
         created_at: T0,
     };
     let generation_request = FalRequestOwner {
         request_id: "gen-1".into(),
-        target: FalTarget::Generation {
-            owner,
-            avatar_id,
-            generation_id: GenerationId::new(),
-        },
+        work: WorkRef::generation(owner, avatar_id, GenerationId::new()),
         created_at: T0,
     };
     store.put_fal_request(&training).await.unwrap();

@@ -31,7 +31,8 @@ pub async fn generations_are_versioned_and_listed_newest_first(store: &dyn Recor
         Err(StoreError::Conflict(_))
     ));
     let submitted = Generation {
-        state: GenerationState::InProgress {
+        state: GenerationState::Running {
+            attempt: AttemptId::new(),
             request: request("gen-req"),
             submitted_at: T0,
         },

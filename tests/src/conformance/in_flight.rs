@@ -24,9 +24,10 @@ async fn all_in_flight(
     panic!("in-flight pagination does not end");
 }
 
-/// Marks the avatar's outcome as told to the user.
+/// Marks the avatar's outcome as told to the user, and its training's files as deleted.
 async fn told(store: &dyn RecordStore, mut avatar: Avatar) -> Avatar {
     avatar.notice = fluxbot::domain::OutcomeNotice::Sent;
+    avatar.tidy = fluxbot::domain::Tidy::Done;
     store
         .update_avatar(&avatar)
         .await
@@ -44,10 +45,10 @@ pub async fn in_flight_index_holds_exactly_the_waiting_work(store: &dyn RecordSt
     let b = step(
         store,
         &b,
-        AvatarEvent::Claim {
+        AvatarEvent::Work(WorkEvent::Claim {
             attempt: AttemptId::new(),
             lease: LEASE,
-        },
+        }),
         now.minus(secs(200)),
     )
     .await;
@@ -70,9 +71,10 @@ pub async fn in_flight_index_holds_exactly_the_waiting_work(store: &dyn RecordSt
     let d = step(
         store,
         &d,
-        AvatarEvent::Succeed {
+        AvatarEvent::Work(WorkEvent::Succeed {
+            request: request(&format!("req-{}", d.id)),
             output: output.clone(),
-        },
+        }),
         now.minus(secs(900)),
     )
     .await;
@@ -83,7 +85,8 @@ pub async fn in_flight_index_holds_exactly_the_waiting_work(store: &dyn RecordSt
         .unwrap();
     let g = store
         .update_generation(&Generation {
-            state: GenerationState::InProgress {
+            state: GenerationState::Running {
+                attempt: AttemptId::new(),
                 request: request("g"),
                 submitted_at: now.minus(secs(250)),
             },
@@ -96,19 +99,11 @@ pub async fn in_flight_index_holds_exactly_the_waiting_work(store: &dyn RecordSt
         .await
         .unwrap();
 
-    let training = |x: &Avatar| FalTarget::Training {
-        owner,
-        avatar_id: x.id,
-    };
-    let gen_target = FalTarget::Generation {
-        owner,
-        avatar_id: a.id,
-        generation_id: g.id,
-    };
-    let targets =
-        |items: Vec<InFlightItem>| items.into_iter().map(|i| i.target).collect::<Vec<_>>();
+    let training = |x: &Avatar| WorkRef::training(owner, x.id);
+    let gen_target = WorkRef::generation(owner, a.id, g.id);
+    let targets = |items: Vec<InFlightItem>| items.into_iter().map(|i| i.work).collect::<Vec<_>>();
 
-    let expected = vec![training(&a), gen_target.clone(), training(&b), training(&e)];
+    let expected = vec![training(&a), gen_target, training(&b), training(&e)];
     assert_eq!(
         targets(all_in_flight(store, now, 50).await),
         expected,
@@ -123,15 +118,19 @@ pub async fn in_flight_index_holds_exactly_the_waiting_work(store: &dyn RecordSt
     assert_eq!(items[0].since, now.minus(secs(300)));
     assert_eq!(
         targets(all_in_flight(store, now.minus(secs(220)), 50).await),
-        vec![training(&a), gen_target.clone()],
+        vec![training(&a), gen_target],
         "younger items are left out"
     );
 
     // Items leave the index when their state does; an outcome stays until the user is told.
-    let a = step(store, &a, AvatarEvent::Succeed { output }, now).await;
+    let succeed = AvatarEvent::Work(WorkEvent::Succeed {
+        request: request(&format!("req-{}", a.id)),
+        output,
+    });
+    let a = step(store, &a, succeed, now).await;
     assert_eq!(
         targets(all_in_flight(store, now.plus(secs(1)), 50).await),
-        vec![gen_target.clone(), training(&b), training(&e), training(&a)],
+        vec![gen_target, training(&b), training(&e), training(&a)],
         "completed, not yet told: still watched"
     );
     let a = told(store, a).await;
@@ -145,7 +144,8 @@ pub async fn in_flight_index_holds_exactly_the_waiting_work(store: &dyn RecordSt
         .update_generation(&Generation {
             state: GenerationState::Completed {
                 request: request("g"),
-                images: vec![],
+                submitted_at: now,
+                output: vec![],
                 completed_at: now,
             },
             notice: OutcomeNotice::Sent,

@@ -95,10 +95,10 @@ pub async fn training_since(store: &dyn RecordStore, owner: UserId, at: Timestam
     let a = step(
         store,
         &a,
-        AvatarEvent::Claim {
+        AvatarEvent::Work(WorkEvent::Claim {
             attempt,
             lease: LEASE,
-        },
+        }),
         at,
     )
     .await;
@@ -106,20 +106,20 @@ pub async fn training_since(store: &dyn RecordStore, owner: UserId, at: Timestam
     let a = step(
         store,
         &a,
-        AvatarEvent::BeginSubmit {
+        AvatarEvent::Work(WorkEvent::BeginSubmit {
             attempt,
             endpoint: req.endpoint.clone(),
-        },
+        }),
         at,
     )
     .await;
     step(
         store,
         &a,
-        AvatarEvent::Submitted {
+        AvatarEvent::Work(WorkEvent::Submitted {
             attempt,
             request: req,
-        },
+        }),
         at,
     )
     .await
@@ -162,7 +162,10 @@ fn generation(avatar: &Avatar, created_at: Timestamp) -> Generation {
         style: None,
         aspect_ratio: AspectRatio::Portrait3x4,
         num_images: ImageCount::try_from(2).unwrap(),
-        state: GenerationState::Pending { claims: 0 },
+        state: GenerationState::Queued {
+            queued_at: created_at,
+            claims: 0,
+        },
         status_message: None,
         notice: OutcomeNotice::NotDue,
         created_at,

@@ -7,7 +7,7 @@ use super::*;
 fn spend(charge: &Charge) -> CommitCost {
     CommitCost {
         spend: Some(charge.clone()),
-        debit: None,
+        ..CommitCost::default()
     }
 }
 
@@ -51,6 +51,9 @@ pub async fn charges_never_pass_the_daily_cap(store: &dyn RecordStore) {
                 );
             }
             Err(CommitRefused::NotEnoughCredits(short)) => panic!("no debit asked: {short:?}"),
+            Err(refused @ (CommitRefused::Duplicate(_) | CommitRefused::Gone)) => {
+                panic!("no cause given, and the avatar is there: {refused:?}")
+            }
             Err(CommitRefused::OverBudget { spent }) => {
                 assert!(
                     spent.micros() + 300_000 > 1_000_000,

@@ -62,6 +62,13 @@ CREATE TABLE IF NOT EXISTS ledger (
     body TEXT NOT NULL,
     PRIMARY KEY (owner, key)
 );
+CREATE TABLE IF NOT EXISTS causes (
+    owner INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    work TEXT NOT NULL,
+    until INTEGER NOT NULL,
+    PRIMARY KEY (owner, key)
+);
 CREATE TABLE IF NOT EXISTS spend (
     day TEXT PRIMARY KEY,
     micros INTEGER NOT NULL

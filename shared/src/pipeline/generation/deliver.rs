@@ -1,87 +1,149 @@
-//! Delivering a generation's outcome: a photo or an album with the prompt as caption, then
-//! a message with Again / New prompt / Back to avatar; or the failure, in place of the
-//! "drawing..." message. Marked sent; a failed send stays due for the sweep.
+//! Delivering a generation's outcome. A success: the kept pictures as a photo or an album with
+//! the prompt as caption (as files when Telegram refuses them as photos), the "drawing..."
+//! message edited, and a summary with Again / New prompt / Back to avatar; what reached the
+//! user nothing of is refunded. A failure: its message, in place of the "drawing..." one.
 
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 
-use super::super::notice::settles_notice;
+use super::super::engine::{PaidKind, Told};
+use super::super::notice::told;
 use super::super::{Pipeline, PipelineResult};
-use crate::domain::{GeneratedImage, Generation, GenerationState, NoticeEvent, Timestamp, Work};
+use super::Generations;
+use crate::domain::{ChatId, Credits, GeneratedImage, Generation, WorkState};
 use crate::ports::{BlobError, BlobKey};
-use crate::telegram::client::Picture;
+use crate::telegram::client::{Picture, TelegramError};
 use crate::telegram::screens::{self, DeliveryReport, Keyboard, Screen};
-use crate::telegram::texts::texts;
+use crate::telegram::texts::{Texts, texts};
+
+/// What became of the pictures sent to the user.
+enum Sent {
+    /// They reached the user (as photos, or as files).
+    Delivered,
+    /// Telegram will not take them, however sent, or the user blocked the bot.
+    NeverDeliverable,
+    /// Not now: the sweep sends them again.
+    Later,
+}
 
 impl Pipeline {
-    /// Sends the result of a generation whose notice the caller holds, then marks it sent.
-    /// A transient failure leaves it due: the sweep sends it once the claim lapses.
-    pub(in crate::pipeline) async fn deliver(&self, generation: &Generation) -> PipelineResult<()> {
-        let Some(avatar) = self
+    /// Tells the user the outcome of a generation whose notice the caller holds.
+    pub(super) async fn deliver(
+        &self,
+        generation: &Generation,
+        refunded: Option<Credits>,
+    ) -> PipelineResult<Told> {
+        let avatar = self
             .store
             .get_avatar(generation.owner, generation.avatar_id)
             .await?
-        else {
-            return Ok(()); // Deleted with its generations: nobody to tell about what.
+            .filter(|a| a.deleting_since.is_none());
+        let Some(avatar) = avatar else {
+            // Its avatar was deleted (what never reached fal.ai was refunded then): nobody to
+            // show what to. Forgotten with its pictures.
+            Generations.forget(self, generation).await?;
+            return Ok(Told::Settled);
         };
         let (chat, language) = self.audience(generation.owner).await?;
         let t = texts(language);
-        let keyboard = screens::after_generation(t, generation);
         let name = avatar.name.as_str();
-        let work = Work::Generation(generation.id);
-        let sent = match &generation.state {
-            GenerationState::Completed { images, .. } => {
-                let (pictures, report) = self.pictures(images).await?;
-                // Nothing to show for it (every picture withheld or lost): paid back.
-                let refunded = match report.sent {
-                    0 => self.refund(generation.owner, work).await?,
-                    _ => None,
-                };
-                crate::metrics::counts("ImagesDelivered", report.sent as u32, &[]);
-                crate::metrics::counts("ImagesFiltered", report.filtered as u32, &[]);
-                let pictures_sent = self
-                    .telegram
-                    .send_pictures(chat, &pictures, generation.prompt.as_str())
-                    .await;
-                if pictures_sent.is_ok() {
-                    self.show_generation_status(generation, t.generation_delivered(name))
-                        .await;
-                    let mut text = screens::generation_result(t, name, report);
-                    if let Some(credits) = refunded {
-                        text.push_str(&format!("\n\n{}", t.credits_returned(credits)));
-                    }
-                    let summary = Screen::new(text, keyboard);
-                    // The pictures are there: a lost summary must not send them twice.
-                    if let Err(e) = self.telegram.send(chat, &summary).await {
-                        tracing::warn!(generation = %generation.id, error = %e, "summary under the pictures not sent");
-                    }
-                }
-                pictures_sent
+        let keyboard = screens::after_generation(t, generation);
+        match &generation.state {
+            WorkState::Completed { output, .. } => {
+                self.deliver_pictures(generation, output, chat, t, name, keyboard)
+                    .await
             }
-            GenerationState::Failed { reason, .. } => {
+            WorkState::Failed { reason, .. } => {
                 // In place of the "drawing..." message (or new, if that cannot be edited).
                 let mut text = t.generation_failed(name, reason);
-                if let Some(credits) = self.refund(generation.owner, work).await? {
+                if let Some(credits) = refunded {
                     text.push_str(&format!("\n\n{}", t.credits_returned(credits)));
                 }
                 let screen = Screen::new(text, keyboard);
-                self.telegram
+                let shown = self
+                    .telegram
                     .show(chat, generation.status_message, &screen)
                     .await
-                    .map(|_| ())
+                    .map(|_| ());
+                Ok(told(shown, &format!("generation {}", generation.id)))
             }
-            _ => return Ok(()),
-        };
-        if !settles_notice(sent, &format!("generation {}", generation.id)) {
-            return Ok(());
+            _ => Ok(Told::Settled),
         }
-        let now = Timestamp::now();
-        self.update_persistently(generation.clone(), |current| {
-            current.apply_notice(NoticeEvent::Sent, now)
-        })
-        .await?;
-        tracing::info!(generation = %generation.id, status = generation.state.as_str(), "user got the result");
-        Ok(())
+    }
+
+    async fn deliver_pictures(
+        &self,
+        generation: &Generation,
+        images: &[GeneratedImage],
+        chat: ChatId,
+        t: &'static dyn Texts,
+        name: &str,
+        keyboard: Keyboard,
+    ) -> PipelineResult<Told> {
+        let subject = format!("generation {}", generation.id);
+        let (pictures, mut report) = self.pictures(images).await?;
+        match self
+            .send_pictures(chat, &pictures, generation.prompt.as_str(), &subject)
+            .await
+        {
+            Sent::Later => return Ok(Told::Later),
+            Sent::Delivered => report.sent = pictures.len(),
+            Sent::NeverDeliverable => report.refused = pictures.len(),
+        }
+        // Nothing to show for it (every picture withheld, lost or refused): paid back.
+        let refunded = match report.sent {
+            0 => self.refund(&generation.work()).await?,
+            _ => None,
+        };
+        crate::metrics::counts("ImagesDelivered", report.sent as u32, &[]);
+        crate::metrics::counts("ImagesFiltered", report.filtered as u32, &[]);
+        if report.sent > 0 {
+            self.show_generation_status(generation, t.generation_delivered(name))
+                .await;
+        }
+        let mut text = screens::generation_result(t, name, report);
+        if let Some(credits) = refunded {
+            text.push_str(&format!("\n\n{}", t.credits_returned(credits)));
+        }
+        let summary = Screen::new(text, keyboard);
+        if report.sent > 0 {
+            // The pictures are there: a lost summary must not send them twice.
+            if let Err(e) = self.telegram.send(chat, &summary).await {
+                tracing::warn!(%subject, error = %e, "summary under the pictures not sent");
+            }
+            return Ok(Told::Settled);
+        }
+        // Nothing else reached the user: the summary is the notice, in place of "drawing...".
+        let shown = self
+            .telegram
+            .show(chat, generation.status_message, &summary)
+            .await
+            .map(|_| ());
+        Ok(told(shown, &subject))
+    }
+
+    /// Sends the pictures as photos, and as files if Telegram refuses them as photos.
+    async fn send_pictures(
+        &self,
+        chat: ChatId,
+        pictures: &[Picture],
+        caption: &str,
+        subject: &str,
+    ) -> Sent {
+        if pictures.is_empty() {
+            return Sent::NeverDeliverable;
+        }
+        let as_photos = self.telegram.send_pictures(chat, pictures, caption).await;
+        let refusal = match as_photos {
+            Ok(()) => return Sent::Delivered,
+            Err(TelegramError::Refused(why)) => why,
+            Err(e) => return never_or_later(e, subject),
+        };
+        tracing::warn!(%subject, %refusal, "Telegram refused the pictures as photos; sending them as files");
+        match self.telegram.send_documents(chat, pictures, caption).await {
+            Ok(()) => Sent::Delivered,
+            Err(e) => never_or_later(e, subject),
+        }
     }
 
     /// The kept images, read back, and what to say about the rest.
@@ -94,6 +156,7 @@ impl Pipeline {
             sent: 0,
             filtered: 0,
             unavailable: 0,
+            refused: 0,
         };
         for image in images {
             match image {
@@ -120,7 +183,6 @@ impl Pipeline {
                 GeneratedImage::Unavailable { .. } => report.unavailable += 1,
             }
         }
-        report.sent = pictures.len();
         Ok((pictures, report))
     }
 
@@ -133,5 +195,15 @@ impl Pipeline {
         {
             tracing::info!(generation = %generation.id, error = %e, "status message not updated");
         }
+    }
+}
+
+fn never_or_later(e: TelegramError, subject: &str) -> Sent {
+    if e.is_transient() {
+        tracing::warn!(%subject, error = %e, "pictures not sent; the sweep will retry");
+        Sent::Later
+    } else {
+        tracing::error!(%subject, error = %e, "pictures can never be delivered");
+        Sent::NeverDeliverable
     }
 }

@@ -1,8 +1,11 @@
-//! Telling the user about a training: started, progress, and the outcome (exactly once).
+//! Telling the user about a training: started, progress, and the outcome; and deleting what a
+//! finished training leaves behind.
 
-use super::super::notice::settles_notice;
+use super::super::engine::{Progress, Told};
+use super::super::notice::told;
 use super::super::{PROGRESS_EVERY, Pipeline, PipelineResult};
-use crate::domain::{Avatar, AvatarStatus, NoticeEvent, Timestamp, Work};
+use crate::domain::{Avatar, AvatarStatus, Credits, Timestamp, blob_keys};
+use crate::fal::LogEntry;
 use crate::ports::StoreError;
 use crate::telegram::screens::{self, Keyboard, Screen};
 use crate::telegram::texts::{TrainingProgress, texts};
@@ -19,7 +22,7 @@ impl Pipeline {
         }
     }
 
-    pub(in crate::pipeline) async fn announce_start(&self, avatar: &Avatar) -> PipelineResult<()> {
+    pub(super) async fn announce_start(&self, avatar: &Avatar) -> PipelineResult<()> {
         let (_, language) = self.audience(avatar.owner).await?;
         let text = texts(language).training_started(
             avatar.name.as_str(),
@@ -30,10 +33,10 @@ impl Pipeline {
     }
 
     /// Edits the status message with progress, at most once a minute; records when.
-    pub(in crate::pipeline) async fn show_progress(
+    pub(super) async fn show_progress(
         &self,
         avatar: &Avatar,
-        progress: TrainingProgress,
+        progress: Progress,
         now: Timestamp,
     ) -> PipelineResult<bool> {
         if avatar.status_message.is_none()
@@ -43,6 +46,18 @@ impl Pipeline {
         {
             return Ok(false);
         }
+        let elapsed = || TrainingProgress::Elapsed {
+            minutes: avatar
+                .state
+                .work_started_at()
+                .map_or(0, |since| now.since(since).as_secs() / 60),
+            expected: avatar.preset.expected_minutes(avatar.kind),
+        };
+        let progress = match progress {
+            Progress::InQueue { position } => TrainingProgress::InQueue { position },
+            Progress::Running { logs } => steps_from_logs(&logs).unwrap_or_else(elapsed),
+            Progress::Elapsed => elapsed(),
+        };
         let (_, language) = self.audience(avatar.owner).await?;
         self.show_status(
             avatar,
@@ -57,51 +72,89 @@ impl Pipeline {
         }
     }
 
-    /// Sends the outcome notice of an avatar whose claim the caller holds, then marks it
-    /// sent. A transient failure leaves it due: the sweep sends it once the claim lapses.
-    pub(in crate::pipeline) async fn send_notice(&self, avatar: &Avatar) -> PipelineResult<()> {
+    /// Tells the user how the training ended: a new message (edits do not notify), with what
+    /// a failure gave back.
+    pub(super) async fn tell_training_outcome(
+        &self,
+        avatar: &Avatar,
+        refunded: Option<Credits>,
+    ) -> PipelineResult<Told> {
         let (chat, language) = self.audience(avatar.owner).await?;
-        let t = texts(language);
-        let refunded = match avatar.status() {
-            AvatarStatus::Failed => self.refund(avatar.owner, Work::Training(avatar.id)).await?,
-            _ => None,
+        let Some(screen) = screens::training_outcome(texts(language), avatar, refunded) else {
+            return Ok(Told::Settled);
         };
-        let Some(screen) = screens::training_outcome(t, avatar, refunded) else {
-            return Ok(());
-        };
-        // A new message rather than an edit: edits do not notify the user.
         let sent = self.telegram.send(chat, &screen).await.map(|_| ());
-        if !settles_notice(sent, &format!("avatar {}", avatar.id)) {
-            return Ok(());
-        }
-        let now = Timestamp::now();
-        let marked = self
-            .update_persistently(avatar.clone(), |current| {
-                current.apply_notice(NoticeEvent::Sent, now)
-            })
-            .await?;
-        if marked.is_some() {
-            tracing::info!(avatar = %avatar.id, status = avatar.status().as_str(), "user told of the outcome");
+        Ok(told(sent, &format!("avatar {}", avatar.id)))
+    }
+
+    /// What a finished training leaves behind: its archive always; its photos after a
+    /// success (unless `DELETE_PHOTOS_AFTER_TRAINING=false`), files first, then the records
+    /// that name them (with Telegram's file ids).
+    pub(super) async fn delete_training_files(&self, avatar: &Avatar) -> PipelineResult<()> {
+        let [photos, archives, _generations, _models] =
+            blob_keys::avatar_prefixes(avatar.owner, avatar.id);
+        let photos_go = avatar.status() == AvatarStatus::Completed
+            && self.training.delete_photos_after_training;
+        let prefixes = if photos_go {
+            vec![archives, photos]
+        } else {
+            vec![archives]
+        };
+        self.blobs.delete_prefixes(&prefixes).await?;
+        if photos_go {
+            self.store.forget_photos(avatar.owner, avatar.id).await?;
         }
         Ok(())
     }
+}
 
-    /// For the sweep: takes over a due notice whose sender's claim has lapsed, and sends it.
-    pub(in crate::pipeline) async fn retry_notice(
-        &self,
-        avatar: &Avatar,
-        now: Timestamp,
-    ) -> PipelineResult<bool> {
-        let Some(claimed) = avatar.apply_notice(NoticeEvent::TakeOver, now) else {
-            return Ok(false);
-        };
-        let claimed = match self.store.update_avatar(&claimed).await {
-            Ok(stored) => stored,
-            // Someone else took it (or the avatar is gone): theirs to send.
-            Err(StoreError::Conflict(_) | StoreError::NotFound(_)) => return Ok(false),
-            Err(e) => return Err(e.into()),
-        };
-        self.send_notice(&claimed).await?;
-        Ok(true)
+/// The latest "x/y" step count in the trainer's logs (e.g. "Training step 120/1000").
+fn steps_from_logs(logs: &[LogEntry]) -> Option<TrainingProgress> {
+    logs.iter().rev().find_map(|entry| {
+        entry.message.split_whitespace().find_map(|word| {
+            let word = word.trim_matches(|c: char| !c.is_ascii_digit() && c != '/');
+            let (done, total) = word.split_once('/')?;
+            let (done, total): (u32, u32) = (done.parse().ok()?, total.parse().ok()?);
+            (total > 0 && done <= total).then_some(TrainingProgress::Steps { done, total })
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(message: &str) -> LogEntry {
+        LogEntry {
+            message: message.into(),
+            level: Some("INFO".into()),
+            timestamp: None,
+        }
+    }
+
+    #[test]
+    fn steps_are_read_from_the_latest_log_line_that_has_them() {
+        let logs = vec![
+            log("Preparing dataset"),
+            log("Training step 120/1000, loss 0.12"),
+            log(" 35%|███▌      | 350/1000 [02:01<03:45,  2.88it/s]"),
+            log("Saving checkpoint"),
+        ];
+        assert_eq!(
+            steps_from_logs(&logs),
+            Some(TrainingProgress::Steps {
+                done: 350,
+                total: 1000
+            })
+        );
+        assert_eq!(
+            steps_from_logs(&[log("no numbers here"), log("3/0 bad")]),
+            None
+        );
+        assert_eq!(
+            steps_from_logs(&[log("date 2026/11")]),
+            None,
+            "11 < 2026: not a step count"
+        );
     }
 }

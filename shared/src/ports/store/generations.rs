@@ -11,8 +11,10 @@ pub trait GenerationStore: Send + Sync {
     async fn generation_count(&self, owner: UserId) -> StoreResult<u64>;
     /// Records a new generation, all or nothing with: the owner's generation count moving
     /// on from `seen` (another generation of theirs created in between is a `Conflict`: check
-    /// the limits again), and `cost` (the day's spend and the owner's debit). Past the spend
-    /// cap or the owner's balance nothing is written: `Ok(Err(_))`.
+    /// the limits again), `cost` (the day's spend, the owner's debit, its causes), and a check
+    /// that its avatar is there and not being deleted. Past the spend cap or the owner's
+    /// balance, for a cause that committed work already, or for a vanished avatar, nothing is
+    /// written: `Ok(Err(_))`.
     async fn start_generation(
         &self,
         generation: &Generation,
@@ -33,4 +35,12 @@ pub trait GenerationStore: Send + Sync {
         avatar_id: AvatarId,
         limit: u32,
     ) -> StoreResult<Vec<Generation>>;
+    /// Removes one generation record (its avatar is gone). Idempotent; another owner's
+    /// generation is left alone.
+    async fn delete_generation(
+        &self,
+        owner: UserId,
+        avatar_id: AvatarId,
+        id: GenerationId,
+    ) -> StoreResult<()>;
 }

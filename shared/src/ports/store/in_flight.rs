@@ -4,14 +4,14 @@
 
 use async_trait::async_trait;
 
-use super::{FalTarget, StoreResult};
-use crate::domain::{Avatar, Generation, Timestamp, UserId};
+use super::StoreResult;
+use crate::domain::{Avatar, Generation, Timestamp, UserId, WorkKind, WorkRef};
 
 /// One entry of the in-flight index: enough to load the item, nothing more.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InFlightItem {
     pub since: Timestamp,
-    pub target: FalTarget,
+    pub work: WorkRef,
 }
 
 /// Where the next page of the in-flight listing starts; opaque to callers.
@@ -36,41 +36,32 @@ pub trait InFlightIndex: Send + Sync {
 }
 
 /// The sort key of the in-flight index: chronological, then unique per item. Shared by both
-/// backends so their order and cursors agree.
-pub(crate) fn in_flight_sort_key(since: Timestamp, target: &FalTarget) -> String {
-    match target {
-        FalTarget::Training { owner, avatar_id } => {
-            format!("{}#T#{owner}#{avatar_id}", since.sortable())
-        }
-        FalTarget::Generation {
-            owner,
-            avatar_id,
-            generation_id,
-        } => {
-            format!("{}#G#{owner}#{avatar_id}#{generation_id}", since.sortable())
-        }
+/// backends so their order and cursors agree. A training is `T#<owner>#<avatar>` (its id is
+/// the avatar's), a generation `G#<owner>#<avatar>#<generation>`.
+pub(crate) fn in_flight_sort_key(since: Timestamp, work: &WorkRef) -> String {
+    let WorkRef {
+        kind,
+        owner,
+        avatar_id,
+        id,
+    } = work;
+    match kind {
+        WorkKind::Training => format!("{}#T#{owner}#{avatar_id}", since.sortable()),
+        WorkKind::Generation => format!("{}#G#{owner}#{avatar_id}#{id}", since.sortable()),
     }
 }
 
 /// The index entry an avatar's write puts beside it, if the sweep should look after it.
 pub(crate) fn avatar_entry(avatar: &Avatar) -> Option<String> {
-    let target = FalTarget::Training {
-        owner: avatar.owner,
-        avatar_id: avatar.id,
-    };
     avatar
         .sweep_due_at()
-        .map(|due| in_flight_sort_key(due, &target))
+        .map(|due| in_flight_sort_key(due, &avatar.work()))
 }
 
 /// The index entry a generation's write puts beside it, if the sweep should look after it.
 pub(crate) fn generation_entry(g: &Generation) -> Option<String> {
-    let target = FalTarget::Generation {
-        owner: g.owner,
-        avatar_id: g.avatar_id,
-        generation_id: g.id,
-    };
-    g.sweep_due_at().map(|due| in_flight_sort_key(due, &target))
+    g.sweep_due_at()
+        .map(|due| in_flight_sort_key(due, &g.work()))
 }
 
 pub(crate) fn parse_in_flight_sort_key(key: &str) -> Option<InFlightItem> {
@@ -79,19 +70,15 @@ pub(crate) fn parse_in_flight_sort_key(key: &str) -> Option<InFlightItem> {
     let kind = parts.next()?;
     let owner = UserId(parts.next()?.parse().ok()?);
     let avatar_id = parts.next()?.parse().ok()?;
-    let target = match kind {
-        "T" => FalTarget::Training { owner, avatar_id },
-        "G" => FalTarget::Generation {
-            owner,
-            avatar_id,
-            generation_id: parts.next()?.parse().ok()?,
-        },
+    let work = match kind {
+        "T" => WorkRef::training(owner, avatar_id),
+        "G" => WorkRef::generation(owner, avatar_id, parts.next()?.parse().ok()?),
         _ => return None,
     };
     parts
         .next()
         .is_none()
-        .then_some(InFlightItem { since, target })
+        .then_some(InFlightItem { since, work })
 }
 
 #[cfg(test)]
@@ -101,24 +88,19 @@ mod tests {
 
     #[test]
     fn in_flight_keys_round_trip_and_sort_by_time() {
-        let t = FalTarget::Generation {
-            owner: UserId(-5),
-            avatar_id: AvatarId::new(),
-            generation_id: GenerationId::new(),
-        };
-        let key = in_flight_sort_key(Timestamp(42), &t);
+        let g = WorkRef::generation(UserId(-5), AvatarId::new(), GenerationId::new());
+        let key = in_flight_sort_key(Timestamp(42), &g);
         assert_eq!(
             parse_in_flight_sort_key(&key),
             Some(InFlightItem {
                 since: Timestamp(42),
-                target: t
+                work: g
             })
         );
-        let a = FalTarget::Training {
-            owner: UserId(9),
-            avatar_id: AvatarId::new(),
-        };
-        assert!(in_flight_sort_key(Timestamp(99), &a) < in_flight_sort_key(Timestamp(100), &a));
+        let a = WorkRef::training(UserId(9), AvatarId::new());
+        let key = in_flight_sort_key(Timestamp(99), &a);
+        assert_eq!(parse_in_flight_sort_key(&key).map(|i| i.work), Some(a));
+        assert!(key < in_flight_sort_key(Timestamp(100), &a));
         assert_eq!(parse_in_flight_sort_key("12#X#1#2"), None);
     }
 }

@@ -4,6 +4,7 @@
 //! cannot both win: the loser gets [`StoreError::Conflict`] and re-reads.
 
 mod avatars;
+mod causes;
 mod commit;
 mod credits;
 mod fal_requests;
@@ -16,9 +17,10 @@ mod users;
 mod versioned;
 
 pub use avatars::AvatarStore;
-pub use commit::{CommitCost, CommitRefused};
+pub use causes::CauseLog;
+pub use commit::{Cause, CommitCost, CommitRefused};
 pub use credits::{Applied, CreditLedger};
-pub use fal_requests::{FalRequestOwner, FalRequests, FalTarget};
+pub use fal_requests::{FalRequestOwner, FalRequests};
 pub use generations::GenerationStore;
 pub use in_flight::{InFlightCursor, InFlightIndex, InFlightItem, InFlightPage};
 pub(crate) use in_flight::{avatar_entry, generation_entry, parse_in_flight_sort_key};
@@ -68,6 +70,7 @@ pub trait RecordStore:
     + InFlightIndex
     + SpendLedger
     + CreditLedger
+    + CauseLog
 {
 }
 
@@ -81,5 +84,6 @@ impl<T> RecordStore for T where
         + InFlightIndex
         + SpendLedger
         + CreditLedger
+        + CauseLog
 {
 }

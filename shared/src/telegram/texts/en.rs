@@ -7,7 +7,7 @@ use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, NameError, PhotoRejection,
     Preset, PromptError, Style,
 };
-use crate::domain::{Credits, EntryKind, Work};
+use crate::domain::{Credits, EntryKind, Work, WorkKind};
 use crate::telegram::incoming::Command;
 
 pub struct En;
@@ -481,6 +481,18 @@ impl Texts for En {
     fn deleted(&self, name: &str) -> String {
         format!("🗑 <b>{}</b> and all its files were deleted.", escape(name))
     }
+    fn delete_refund(&self, credits: Credits) -> String {
+        format!("Work not started yet is cancelled and its {credits} credit(s) returned.")
+    }
+    fn delete_stops_running(&self, count: u32) -> String {
+        format!(
+            "{count} job(s) already running at the image service will be stopped; \
+             their credits are not returned."
+        )
+    }
+    fn deleted_refunded(&self, credits: Credits) -> String {
+        format!("💳 {credits} credit(s) returned to your balance.")
+    }
     fn delete_cancelled(&self) -> &'static str {
         "Not deleted."
     }
@@ -607,14 +619,25 @@ impl Texts for En {
         match kind {
             EntryKind::Purchase { stars, .. } => format!("bought for {stars} ⭐"),
             EntryKind::Debit {
-                work: Work::Training(_),
+                work:
+                    Work {
+                        kind: WorkKind::Training,
+                        ..
+                    },
             } => "training".to_owned(),
             EntryKind::Debit {
-                work: Work::Generation(_),
+                work:
+                    Work {
+                        kind: WorkKind::Generation,
+                        ..
+                    },
             } => "pictures".to_owned(),
             EntryKind::Refund { .. } => "returned: the work failed".to_owned(),
             EntryKind::Grant { .. } => "a gift from the bot's owner".to_owned(),
             EntryKind::PaymentRefund { .. } => "Stars refunded".to_owned(),
+            EntryKind::PaymentRefundReversed { .. } => {
+                "Stars refund failed: credits returned".to_owned()
+            }
         }
     }
     fn buy_hint(&self) -> &'static str {
@@ -688,12 +711,18 @@ impl Texts for En {
             escape(name)
         )
     }
+    fn generation_already_started(&self) -> &'static str {
+        "Already drawing these: the pictures come in a moment."
+    }
     fn result_filtered(&self, count: usize) -> String {
         let them = if count == 1 { "it" } else { "them" };
         format!("{count} hidden: the safety filter flagged {them}. Try rewording the prompt.")
     }
     fn result_unavailable(&self, count: usize) -> String {
         format!("{count} could not be fetched from the image service.")
+    }
+    fn result_refused(&self, count: usize) -> String {
+        format!("{count} could not be delivered: Telegram refused them, as photos and as files.")
     }
     fn generation_failed(&self, name: &str, reason: &FailureReason) -> String {
         let why = match reason {

@@ -120,6 +120,12 @@ pub trait Texts: Sync {
     fn delete_item_history(&self) -> &'static str;
     fn delete_think_twice(&self) -> &'static str;
     fn deleted(&self, name: &str) -> String;
+    /// Deleting gives back what was paid for work that has not reached the image service.
+    fn delete_refund(&self, credits: Credits) -> String;
+    /// Deleting stops work running at the image service; what it cost is not given back.
+    fn delete_stops_running(&self, count: u32) -> String;
+    /// After deleting: what was given back.
+    fn deleted_refunded(&self, credits: Credits) -> String;
     fn delete_cancelled(&self) -> &'static str;
 
     // Generation.
@@ -169,8 +175,12 @@ pub trait Texts: Sync {
     // The summary under delivered pictures (laid out by `screens::generation_result`).
     fn result_sent(&self, images: &str, name: &str) -> String;
     fn result_empty(&self, name: &str) -> String;
+    /// A second tap (or a repeated message) asked for pictures already being drawn.
+    fn generation_already_started(&self) -> &'static str;
     fn result_filtered(&self, count: usize) -> String;
     fn result_unavailable(&self, count: usize) -> String;
+    /// Telegram would not take the pictures, as photos or as files.
+    fn result_refused(&self, count: usize) -> String;
     fn generation_failed(&self, name: &str, reason: &FailureReason) -> String;
     fn no_trained_avatars(&self) -> &'static str;
     fn pick_avatar_to_generate(&self) -> &'static str;
@@ -402,7 +412,9 @@ mod tests {
             ] {
                 all.push(t.generation_refused(refusal));
             }
-            for (sent, filtered, unavailable) in [(2, 0, 0), (0, 4, 0), (1, 1, 1)] {
+            for (sent, filtered, unavailable, refused) in
+                [(2, 0, 0, 0), (0, 4, 0, 0), (1, 1, 1, 0), (0, 0, 0, 2)]
+            {
                 all.push(screens::generation_result(
                     t,
                     "<x>",
@@ -410,6 +422,7 @@ mod tests {
                         sent,
                         filtered,
                         unavailable,
+                        refused,
                     },
                 ));
             }
@@ -478,7 +491,7 @@ mod tests {
             for preset in Preset::ALL {
                 all.push(t.price_training(preset, fifty));
             }
-            let work = crate::domain::Work::Training(crate::domain::AvatarId::new());
+            let work = crate::domain::Work::training(crate::domain::AvatarId::new());
             for kind in [
                 EntryKind::Purchase {
                     charge_id: "c".into(),
@@ -490,6 +503,9 @@ mod tests {
                     request_id: "r".into(),
                 },
                 EntryKind::PaymentRefund {
+                    charge_id: "c".into(),
+                },
+                EntryKind::PaymentRefundReversed {
                     charge_id: "c".into(),
                 },
             ] {

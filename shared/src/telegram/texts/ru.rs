@@ -7,7 +7,7 @@ use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, NameError, PhotoRejection,
     Preset, PromptError, Style,
 };
-use crate::domain::{Credits, EntryKind, Work};
+use crate::domain::{Credits, EntryKind, Work, WorkKind};
 use crate::telegram::incoming::Command;
 
 pub struct Ru;
@@ -490,6 +490,18 @@ impl Texts for Ru {
     fn deleted(&self, name: &str) -> String {
         format!("🗑 <b>{}</b> и все его файлы удалены.", escape(name))
     }
+    fn delete_refund(&self, credits: Credits) -> String {
+        format!("Ещё не начатая работа будет отменена, кредиты вернутся: {credits}.")
+    }
+    fn delete_stops_running(&self, count: u32) -> String {
+        format!(
+            "Задач, уже запущенных в сервисе изображений, будет остановлено: {count}; \
+             их кредиты не возвращаются."
+        )
+    }
+    fn deleted_refunded(&self, credits: Credits) -> String {
+        format!("💳 На баланс возвращено кредитов: {credits}.")
+    }
     fn delete_cancelled(&self) -> &'static str {
         "Удаление отменено."
     }
@@ -621,14 +633,25 @@ impl Texts for Ru {
         match kind {
             EntryKind::Purchase { stars, .. } => format!("покупка за {stars} ⭐"),
             EntryKind::Debit {
-                work: Work::Training(_),
+                work:
+                    Work {
+                        kind: WorkKind::Training,
+                        ..
+                    },
             } => "обучение".to_owned(),
             EntryKind::Debit {
-                work: Work::Generation(_),
+                work:
+                    Work {
+                        kind: WorkKind::Generation,
+                        ..
+                    },
             } => "изображения".to_owned(),
             EntryKind::Refund { .. } => "возврат: задача не выполнена".to_owned(),
             EntryKind::Grant { .. } => "подарок от владельца бота".to_owned(),
             EntryKind::PaymentRefund { .. } => "возврат Stars".to_owned(),
+            EntryKind::PaymentRefundReversed { .. } => {
+                "возврат Stars не удался: кредиты возвращены".to_owned()
+            }
         }
     }
     fn buy_hint(&self) -> &'static str {
@@ -699,6 +722,9 @@ impl Texts for Ru {
     fn result_empty(&self, name: &str) -> String {
         format!("<b>{}</b>: по этому запросу показать нечего.", escape(name))
     }
+    fn generation_already_started(&self) -> &'static str {
+        "Уже рисую: картинки скоро придут."
+    }
     fn result_filtered(&self, count: usize) -> String {
         format!(
             "Скрыто: {count}. Фильтр безопасности счёл их недопустимыми; попробуйте \
@@ -707,6 +733,9 @@ impl Texts for Ru {
     }
     fn result_unavailable(&self, count: usize) -> String {
         format!("Не удалось получить от сервиса изображений: {count}.")
+    }
+    fn result_refused(&self, count: usize) -> String {
+        format!("Не удалось доставить: {count}. Telegram не принял их ни как фото, ни как файлы.")
     }
     fn generation_failed(&self, name: &str, reason: &FailureReason) -> String {
         let why = match reason {

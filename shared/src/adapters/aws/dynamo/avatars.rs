@@ -1,11 +1,11 @@
 use async_trait::async_trait;
 
-use super::commit::{Condition, CountGuard, Counter};
+use super::commit::{Commit, Condition, CountGuard};
 use super::{
     DynamoStore, Item, SortKeys, TableRecord, avatar_sk, from_item, s, sdk_err, to_item, user_pk,
     with_in_flight,
 };
-use crate::domain::{Avatar, AvatarId, AvatarStatus, UserId};
+use crate::domain::{Avatar, AvatarId, AvatarStatus, Quota, UserId};
 use crate::ports::store::{
     AvatarStore, CommitCost, CommitRefused, StoreResult, Versioned, avatar_entry,
 };
@@ -44,7 +44,7 @@ impl AvatarStore for DynamoStore {
     }
 
     async fn launch_count(&self, owner: UserId) -> StoreResult<u64> {
-        self.count_of(owner, Counter::Trainings).await
+        self.count_of(owner, Quota::Trainings).await
     }
 
     async fn enqueue_avatar(
@@ -53,23 +53,28 @@ impl AvatarStore for DynamoStore {
         launches_seen: u64,
         cost: &CommitCost,
     ) -> StoreResult<Result<Avatar, CommitRefused>> {
-        let guard = CountGuard {
-            owner: avatar.owner,
-            counter: Counter::Trainings,
-            seen: launches_seen,
+        let commit = Commit {
+            condition: Condition::AtVersion(avatar.version),
+            cost,
+            guard: Some(CountGuard {
+                owner: avatar.owner,
+                quota: Quota::Trainings,
+                seen: launches_seen,
+            }),
+            parent: None,
+            work: avatar.work(),
         };
-        let condition = Condition::AtVersion(avatar.version);
-        self.commit(avatar, avatar.next_version(), condition, cost, Some(guard))
-            .await
+        self.commit(avatar, avatar.next_version(), commit).await
     }
 
     async fn delete_avatar(&self, owner: UserId, id: AvatarId) -> StoreResult<()> {
-        // The avatar first: it disappears from every view at once and later photo writes fail
-        // their condition. Its children follow; a retry after a crash finishes the job. Children
-        // are filtered by owner, so a forged id cannot touch another user's data.
-        self.delete(user_pk(owner), avatar_sk(id)).await?;
+        // Its children first, the avatar last: a deletion that stops half-way leaves the
+        // avatar (marked as being deleted) for the next try to finish, never children that
+        // nothing leads to. Children are filtered by owner, so a forged id cannot touch another
+        // user's data; no work is committed under a marked avatar in between.
         let children = self.owned_children(owner, id, SortKeys::All).await?;
-        self.batch_delete(children).await
+        self.batch_delete(children).await?;
+        self.delete(user_pk(owner), avatar_sk(id)).await
     }
 
     async fn count_avatars_by_status(&self) -> StoreResult<Vec<(AvatarStatus, u64)>> {

@@ -7,23 +7,39 @@
 //!   (`USER#<uid>` / `GENERATIONS`), conditional on being what it was when the owner's limits
 //!   were checked, so two requests of one user cannot both pass a limit each checked alone;
 //! - the owner's debit in credits (`credits.rs`): a new ledger entry and the balance, which
-//!   must cover it.
+//!   must cover it;
+//! - what caused it (`USER#<uid>` / `CAUSE#<key>`: the Telegram update, the tapped button),
+//!   conditional on being new or expired, naming the work: the update delivered again, or a
+//!   second tap, finds the work instead of paying for another;
+//! - for work under an avatar (a generation), a check that the avatar is there and not being
+//!   deleted.
+//!
+//! The record's put carries a write token: a transaction applied with its answer lost (the
+//! retry then cancelled on its own result) is recognised as ours.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
 
-use super::{DynamoStore, Item, TableLayout, TableRecord, key, key_parts, n, s, user_pk};
-use crate::domain::{NotEnoughCredits, SpendDay, Usd, UserId};
-use crate::ports::store::{CommitCost, CommitRefused, SpendLedger, StoreError, StoreResult};
+use super::transact::{CONFLICT_ATTEMPTS, backoff};
+use super::{
+    DynamoStore, Item, TableLayout, TableRecord, WRITE_TOKEN, avatar_sk, key, key_parts, n, s,
+    user_pk, write_token, written_with,
+};
+use crate::domain::{AvatarId, NotEnoughCredits, Quota, SpendDay, Usd, UserId, WorkRef};
+use crate::ports::store::{
+    Cause, CauseLog, CommitCost, CommitRefused, SpendLedger, StoreError, StoreResult,
+};
 
 const TOTAL: &str = "TOTAL";
-/// Transactions cancelled only by concurrent commits are tried this often.
-pub(super) const CONFLICT_ATTEMPTS: u32 = 8;
 /// Day items are kept a while for the operator's reports, then expire.
 const KEEP_SECS: i64 = 40 * 24 * 3600;
 
 fn spend_pk(day: &SpendDay) -> String {
     format!("SPEND#{}", day.as_str())
+}
+
+fn cause_sk(key: &str) -> String {
+    format!("CAUSE#{key}")
 }
 
 /// How the record's put takes part in the transaction.
@@ -34,27 +50,29 @@ pub(super) enum Condition {
     AtVersion(u64),
 }
 
-/// Which of the owner's counts guards the commit.
-#[derive(Clone, Copy)]
-pub(super) enum Counter {
-    Trainings,
-    Generations,
-}
-
-impl Counter {
-    fn sort_key(self) -> &'static str {
-        match self {
-            Counter::Trainings => "LAUNCHES",
-            Counter::Generations => "GENERATIONS",
-        }
+fn quota_sk(quota: Quota) -> &'static str {
+    match quota {
+        Quota::Trainings => "LAUNCHES",
+        Quota::Pictures => "GENERATIONS",
     }
 }
 
 /// The owner's count must still be `seen`; it becomes `seen + 1`.
 pub(super) struct CountGuard {
     pub owner: UserId,
-    pub counter: Counter,
+    pub quota: Quota,
     pub seen: u64,
+}
+
+/// What a commit writes beside the record.
+pub(super) struct Commit<'a> {
+    pub condition: Condition,
+    pub cost: &'a CommitCost,
+    pub guard: Option<CountGuard>,
+    /// The avatar the work belongs to, which must exist and not be being deleted.
+    pub parent: Option<(UserId, AvatarId)>,
+    /// The work the record carries (what its causes name).
+    pub work: WorkRef,
 }
 
 fn number(item: &Option<Item>, name: &str) -> Option<u64> {
@@ -64,57 +82,31 @@ fn number(item: &Option<Item>, name: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// A jittered pause before a transaction cancelled by concurrent ones is tried again.
-pub(super) async fn backoff(attempt: u32) {
-    let millis = 10 * (1 << attempt) + u64::from(rand::random::<u8>() % 20);
-    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
-}
-
 impl DynamoStore {
-    /// Runs one TransactWriteItems: `true` written, `false` cancelled (a condition failed,
-    /// or a concurrent transaction on one of its items: the caller finds out which).
-    pub(super) async fn transact(&self, items: &[TransactWriteItem]) -> StoreResult<bool> {
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items.to_vec()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(super::sdk_err(e)),
-        }
-    }
-
     /// One of the owner's counts (0 before the first).
-    pub(super) async fn count_of(&self, owner: UserId, counter: Counter) -> StoreResult<u64> {
-        let item = self.get(user_pk(owner), counter.sort_key().into()).await?;
+    pub(super) async fn count_of(&self, owner: UserId, quota: Quota) -> StoreResult<u64> {
+        let item = self.get(user_pk(owner), quota_sk(quota).into()).await?;
         Ok(number(&item, "count").unwrap_or(0))
     }
 
-    /// Puts `stored` under `condition`, with the cost and the count guard if given, in one
-    /// transaction. Past the cap or the balance nothing is written (`Ok(Err(_))`); a lost
-    /// condition on the record or the guard is `Conflict` (`NotFound` for a vanished record).
+    /// Puts `stored` with what `commit` carries, in one transaction. Past the cap or the
+    /// balance, for a cause that committed other work, or for a vanished avatar nothing is
+    /// written (`Ok(Err(_))`); a lost condition on the record or the guard is `Conflict`
+    /// (`NotFound` for a vanished record).
     pub(super) async fn commit<T: TableRecord>(
         &self,
         record: &T,
         stored: T,
-        condition: Condition,
-        cost: &CommitCost,
-        guard: Option<CountGuard>,
+        commit: Commit<'_>,
     ) -> StoreResult<Result<T, CommitRefused>> {
+        let cost = commit.cost;
         let charge = cost.spend.as_ref();
-        let mut items = Vec::new();
-        let item = stored.item()?;
+        let token = write_token();
+        let mut item = stored.item()?;
+        item.insert(WRITE_TOKEN.into(), s(token.as_str()));
         let (pk, sk) = key_parts(&item);
         let put = Put::builder().table_name(&self.table).set_item(Some(item));
-        let put = match &condition {
+        let put = match &commit.condition {
             Condition::New => put
                 .condition_expression("attribute_not_exists(#pk)")
                 .expression_attribute_names("#pk", TableLayout::PARTITION_KEY),
@@ -125,7 +117,7 @@ impl DynamoStore {
         }
         .build()
         .map_err(StoreError::backend)?;
-        items.push(TransactWriteItem::builder().put(put).build());
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
         if let Some(charge) = charge {
             let Some(limit) = charge.cap.micros().checked_sub(charge.amount.micros()) else {
                 // More than the whole cap: no day could fit it.
@@ -153,12 +145,12 @@ impl DynamoStore {
                 .map_err(StoreError::backend)?;
             items.push(TransactWriteItem::builder().update(add).build());
         }
-        if let Some(guard) = &guard {
+        if let Some(guard) = &commit.guard {
             let count = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key(
                     user_pk(guard.owner),
-                    guard.counter.sort_key().into(),
+                    quota_sk(guard.quota).into(),
                 )))
                 .update_expression("SET #c = :next, #entity = :launches")
                 .expression_attribute_names("#c", "count")
@@ -178,69 +170,181 @@ impl DynamoStore {
         if let Some(debit) = &cost.debit {
             items.extend(super::credits::entry_items(&self.table, debit)?);
         }
+        for cause in &cost.causes {
+            items.push(self.cause_item(cause, &commit.work)?);
+        }
+        if let Some((owner, avatar)) = commit.parent {
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(user_pk(owner), avatar_sk(avatar))))
+                .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#deleting)")
+                .expression_attribute_names("#pk", TableLayout::PARTITION_KEY)
+                .expression_attribute_names("#deleting", "deleting_since")
+                .build()
+                .map_err(StoreError::backend)?;
+            items.push(TransactWriteItem::builder().condition_check(check).build());
+        }
         // Concurrent commits on the same day item cancel each other's transactions
         // (TransactionConflict) though every condition holds: those are tried again.
         for attempt in 0..CONFLICT_ATTEMPTS {
-            if self.transact(&items).await? {
+            let written = self.transact(&items).await;
+            if matches!(written, Ok(true)) {
                 return Ok(Ok(stored));
             }
-            // Which condition failed? A race with other work first (the record or the count
-            // moved, or this work was paid for: the caller looks again, and a Confirm tapped
-            // twice finds its avatar queued), then the budget and the balance, else none.
+            // Ours, its answer lost (the SDK's retry then cancelled on its own result, or
+            // every attempt's answer was lost): the transaction is all or nothing.
             let current = self.get(pk.clone(), sk.clone()).await?;
-            let holds = match (&condition, number(&current, "version")) {
-                (Condition::New, _) => current.is_none(),
-                (Condition::AtVersion(expected), Some(v)) => v == *expected,
-                (Condition::AtVersion(_), None) => {
-                    return Err(StoreError::NotFound(record.label()));
-                }
-            };
-            if !holds {
-                return Err(StoreError::Conflict(match condition {
-                    Condition::New => format!("{} already exists", record.label()),
-                    Condition::AtVersion(v) => {
-                        format!("{} changed since version {v}", record.label())
-                    }
-                }));
+            if written_with(current.as_ref(), &token) {
+                return Ok(Ok(stored));
             }
-            if let Some(guard) = &guard
-                && self.count_of(guard.owner, guard.counter).await? != guard.seen
-            {
-                return Err(StoreError::Conflict(format!(
-                    "user {} committed other work meanwhile",
-                    guard.owner
-                )));
+            written?;
+            match self.why_cancelled(record, &commit, &current).await? {
+                Cancelled::Ours => return Ok(Ok(stored)),
+                Cancelled::Refused(why) => return Ok(Err(why)),
+                Cancelled::Lost(e) => return Err(e),
+                Cancelled::Contended => backoff(attempt).await,
             }
-            if let Some(debit) = &cost.debit
-                && self.has_entry(debit).await?
-            {
-                return Err(StoreError::Conflict(format!(
-                    "{} was paid for already",
-                    record.label()
-                )));
-            }
-            if let Some(charge) = charge {
-                let spent = self.spent_on(&charge.day).await?;
-                if !charge.fits(spent) {
-                    return Ok(Err(CommitRefused::OverBudget { spent }));
-                }
-            }
-            if let Some(debit) = &cost.debit {
-                let balance = self.credits_of(debit.owner).await?;
-                let price = super::credits::needs(debit);
-                if balance < price {
-                    return Ok(Err(CommitRefused::NotEnoughCredits(NotEnoughCredits {
-                        balance,
-                        price,
-                    })));
-                }
-            }
-            backoff(attempt).await;
         }
         Err(StoreError::Conflict(format!(
             "concurrent commits kept cancelling the write of {}",
             record.label()
         )))
+    }
+
+    /// The cause's item: new, or expired, naming the work it committed.
+    fn cause_item(&self, cause: &Cause, work: &WorkRef) -> StoreResult<TransactWriteItem> {
+        let mut item = key(user_pk(cause.owner), cause_sk(&cause.key));
+        let work: Item = serde_dynamo::to_item(work).map_err(StoreError::backend)?;
+        item.insert(
+            "work".into(),
+            aws_sdk_dynamodb::types::AttributeValue::M(work),
+        );
+        item.insert("until".into(), n(cause.until.0));
+        item.insert(
+            TableLayout::TTL_ATTRIBUTE.into(),
+            n(cause.until.as_secs() + 1),
+        );
+        item.insert("entity".into(), s("cause"));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk) OR #until <= :at")
+            .expression_attribute_names("#pk", TableLayout::PARTITION_KEY)
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_values(":at", n(cause.at.0))
+            .build()
+            .map_err(StoreError::backend)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// The work a cause committed, while it is remembered.
+    async fn cause(&self, cause: &Cause) -> StoreResult<Option<WorkRef>> {
+        let Some(item) = self.get(user_pk(cause.owner), cause_sk(&cause.key)).await? else {
+            return Ok(None);
+        };
+        let until = number(&Some(item.clone()), "until").unwrap_or(0);
+        if i64::try_from(until).unwrap_or(i64::MAX) <= cause.at.0 {
+            return Ok(None);
+        }
+        let Some(work) = item.get("work").and_then(|w| w.as_m().ok()) else {
+            return Ok(None);
+        };
+        Ok(serde_dynamo::from_item(work.clone()).ok())
+    }
+
+    /// Which condition of a cancelled commit failed, if one did: its causes first (one that
+    /// names this very work means the commit was applied, its answer lost), then a race with
+    /// other work (the record or the count moved, or this work was paid for: the caller looks
+    /// again, and a Confirm tapped twice finds its avatar queued), then its avatar, then the
+    /// budget and the balance.
+    async fn why_cancelled<T: TableRecord>(
+        &self,
+        record: &T,
+        commit: &Commit<'_>,
+        current: &Option<Item>,
+    ) -> StoreResult<Cancelled> {
+        for cause in &commit.cost.causes {
+            match self.cause(cause).await? {
+                Some(work) if work == commit.work => return Ok(Cancelled::Ours),
+                Some(work) => return Ok(Cancelled::Refused(CommitRefused::Duplicate(work))),
+                None => {}
+            }
+        }
+        let holds = match (&commit.condition, number(current, "version")) {
+            (Condition::New, _) => current.is_none(),
+            (Condition::AtVersion(expected), Some(v)) => v == *expected,
+            (Condition::AtVersion(_), None) => {
+                return Ok(Cancelled::Lost(StoreError::NotFound(record.label())));
+            }
+        };
+        if !holds {
+            return Ok(Cancelled::Lost(StoreError::Conflict(
+                match commit.condition {
+                    Condition::New => format!("{} already exists", record.label()),
+                    Condition::AtVersion(v) => {
+                        format!("{} changed since version {v}", record.label())
+                    }
+                },
+            )));
+        }
+        if let Some((owner, avatar)) = commit.parent {
+            let parent = self.get(user_pk(owner), avatar_sk(avatar)).await?;
+            if parent.is_none_or(|p| p.contains_key("deleting_since")) {
+                return Ok(Cancelled::Refused(CommitRefused::Gone));
+            }
+        }
+        if let Some(guard) = &commit.guard
+            && self.count_of(guard.owner, guard.quota).await? != guard.seen
+        {
+            return Ok(Cancelled::Lost(StoreError::Conflict(format!(
+                "user {} committed other work meanwhile",
+                guard.owner
+            ))));
+        }
+        let cost = commit.cost;
+        if let Some(debit) = &cost.debit
+            && self.has_entry(debit).await?
+        {
+            return Ok(Cancelled::Lost(StoreError::Conflict(format!(
+                "{} was paid for already",
+                record.label()
+            ))));
+        }
+        if let Some(charge) = &cost.spend {
+            let spent = self.spent_on(&charge.day).await?;
+            if !charge.fits(spent) {
+                return Ok(Cancelled::Refused(CommitRefused::OverBudget { spent }));
+            }
+        }
+        if let Some(debit) = &cost.debit {
+            let balance = self.credits_of(debit.owner).await?;
+            let price = super::credits::needs(debit);
+            if balance < price {
+                return Ok(Cancelled::Refused(CommitRefused::NotEnoughCredits(
+                    NotEnoughCredits { balance, price },
+                )));
+            }
+        }
+        Ok(Cancelled::Contended)
+    }
+}
+
+/// Why a commit's transaction was cancelled.
+enum Cancelled {
+    /// It was applied (its answer lost): the commit succeeded.
+    Ours,
+    /// A condition refused it for good: nothing written.
+    Refused(CommitRefused),
+    /// The record or the count moved: the caller reads again.
+    Lost(StoreError),
+    /// No condition failed: a concurrent transaction; try again.
+    Contended,
+}
+
+#[async_trait]
+impl CauseLog for DynamoStore {
+    async fn committed_by(&self, cause: &Cause) -> StoreResult<Option<WorkRef>> {
+        self.cause(cause).await
     }
 }
 

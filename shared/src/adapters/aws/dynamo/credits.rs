@@ -126,7 +126,7 @@ impl CreditLedger for DynamoStore {
         entry: &LedgerEntry,
     ) -> StoreResult<Result<Applied, NotEnoughCredits>> {
         let items = entry_items(&self.table, entry)?;
-        for attempt in 0..super::commit::CONFLICT_ATTEMPTS {
+        for attempt in 0..super::transact::CONFLICT_ATTEMPTS {
             if self.transact(&items).await? {
                 return Ok(Ok(Applied::New(self.credits_of(entry.owner).await?)));
             }
@@ -138,7 +138,7 @@ impl CreditLedger for DynamoStore {
             if balance < price {
                 return Ok(Err(NotEnoughCredits { balance, price }));
             }
-            super::commit::backoff(attempt).await;
+            super::transact::backoff(attempt).await;
         }
         Err(StoreError::Conflict(format!(
             "concurrent writes kept cancelling ledger entry {}",

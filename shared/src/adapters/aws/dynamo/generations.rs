@@ -1,10 +1,10 @@
 use async_trait::async_trait;
 
-use super::commit::{Condition, CountGuard, Counter};
+use super::commit::{Commit, Condition, CountGuard};
 use super::{
     DynamoStore, Item, SortKeys, TableRecord, avatar_pk, from_item, to_item, with_in_flight,
 };
-use crate::domain::{AvatarId, Generation, GenerationId, UserId};
+use crate::domain::{AvatarId, Generation, GenerationId, Quota, UserId};
 use crate::ports::store::{
     CommitCost, CommitRefused, GenerationStore, StoreResult, Versioned, generation_entry,
 };
@@ -28,7 +28,7 @@ impl TableRecord for Generation {
 #[async_trait]
 impl GenerationStore for DynamoStore {
     async fn generation_count(&self, owner: UserId) -> StoreResult<u64> {
-        self.count_of(owner, Counter::Generations).await
+        self.count_of(owner, Quota::Pictures).await
     }
 
     async fn start_generation(
@@ -37,13 +37,18 @@ impl GenerationStore for DynamoStore {
         seen: u64,
         cost: &CommitCost,
     ) -> StoreResult<Result<Generation, CommitRefused>> {
-        let guard = CountGuard {
-            owner: generation.owner,
-            counter: Counter::Generations,
-            seen,
+        let commit = Commit {
+            condition: Condition::New,
+            cost,
+            guard: Some(CountGuard {
+                owner: generation.owner,
+                quota: Quota::Pictures,
+                seen,
+            }),
+            parent: Some((generation.owner, generation.avatar_id)),
+            work: generation.work(),
         };
-        let stored = generation.next_version();
-        self.commit(generation, stored, Condition::New, cost, Some(guard))
+        self.commit(generation, generation.next_version(), commit)
             .await
     }
 
@@ -60,6 +65,25 @@ impl GenerationStore for DynamoStore {
 
     async fn update_generation(&self, generation: &Generation) -> StoreResult<Generation> {
         self.replace(generation).await
+    }
+
+    async fn delete_generation(
+        &self,
+        owner: UserId,
+        avatar_id: AvatarId,
+        id: GenerationId,
+    ) -> StoreResult<()> {
+        // Only the owner's: a forged id cannot reach another user's record.
+        let Some(generation) = self.get_generation(avatar_id, id).await? else {
+            return Ok(());
+        };
+        if generation.owner != owner {
+            return Ok(());
+        }
+        // A batch of one: the functions that forget a generation may delete records only in
+        // batches (as they forget photo records), not one by one.
+        self.batch_delete(vec![super::key(avatar_pk(avatar_id), generation_sk(id))])
+            .await
     }
 
     async fn list_generations(

@@ -8,9 +8,9 @@ use async_trait::async_trait;
 
 use super::generations::generation_sk;
 use super::{DynamoStore, Item, TableLayout, avatar_pk, avatar_sk, key, s, sdk_err, user_pk};
-use crate::domain::Timestamp;
+use crate::domain::{Timestamp, WorkKind, WorkRef};
 use crate::ports::store::{
-    FalTarget, InFlightCursor, InFlightIndex, InFlightItem, InFlightPage, StoreError, StoreResult,
+    InFlightCursor, InFlightIndex, InFlightItem, InFlightPage, StoreError, StoreResult,
     parse_in_flight_sort_key,
 };
 
@@ -87,15 +87,11 @@ fn decode(cursor: Option<InFlightCursor>) -> StoreResult<Vec<Position>> {
     Ok(positions)
 }
 
-/// The table key of the item an in-flight entry points at (for pagination).
-fn in_flight_item_key(target: &FalTarget) -> Item {
-    match target {
-        FalTarget::Training { owner, avatar_id } => key(user_pk(*owner), avatar_sk(*avatar_id)),
-        FalTarget::Generation {
-            avatar_id,
-            generation_id,
-            ..
-        } => key(avatar_pk(*avatar_id), generation_sk(*generation_id)),
+/// The table key of the record an in-flight entry points at (for pagination).
+fn in_flight_item_key(work: &WorkRef) -> Item {
+    match work.kind {
+        WorkKind::Training => key(user_pk(work.owner), avatar_sk(work.avatar_id)),
+        WorkKind::Generation => key(avatar_pk(work.avatar_id), generation_sk(work.id.into())),
     }
 }
 
@@ -127,7 +123,7 @@ impl DynamoStore {
             Some(sort_key) => {
                 let item = parse_in_flight_sort_key(sort_key)
                     .ok_or_else(|| bad_key(sort_key.to_owned(), "bad in-flight cursor"))?;
-                let mut start = in_flight_item_key(&item.target);
+                let mut start = in_flight_item_key(&item.work);
                 start.insert(
                     TableLayout::IN_FLIGHT_PARTITION_KEY.into(),
                     s(partition(shard)),

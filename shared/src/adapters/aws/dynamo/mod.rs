@@ -29,6 +29,7 @@ mod fal_requests;
 mod generations;
 mod in_flight;
 mod photos;
+mod transact;
 mod updates;
 mod users;
 
@@ -61,6 +62,24 @@ impl TableLayout {
 }
 
 const BATCH_WRITE_MAX: usize = 25;
+
+/// The attribute a conditional write of a versioned record leaves its token in. When the SDK
+/// sends a write again because its answer was lost, the retry's condition fails on the
+/// write's own result: the token tells "my earlier attempt was applied" from "someone else
+/// changed it" (see [`DynamoStore::replace`]).
+const WRITE_TOKEN: &str = "write_token";
+
+/// A fresh token for one conditional write.
+fn write_token() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// Whether `item` is the one a write with `token` left.
+fn written_with(item: Option<&Item>, token: &str) -> bool {
+    item.and_then(|i| i.get(WRITE_TOKEN))
+        .and_then(|v| v.as_s().ok())
+        .is_some_and(|t| t == token)
+}
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
@@ -249,20 +268,32 @@ impl DynamoStore {
     /// Stores a record that must not exist yet; returns it as stored.
     async fn create<T: TableRecord>(&self, record: &T) -> StoreResult<T> {
         let stored = record.next_version();
-        if !self.put_new(stored.item()?).await? {
-            return Err(StoreError::Conflict(format!(
+        let token = write_token();
+        let mut item = stored.item()?;
+        item.insert(WRITE_TOKEN.into(), s(token.as_str()));
+        let (pk, sk) = key_parts(&item);
+        let outcome = self.put_new(item).await;
+        if matches!(outcome, Ok(true)) || self.wrote(pk, sk, &token).await {
+            return Ok(stored);
+        }
+        match outcome {
+            Ok(_) => Err(StoreError::Conflict(format!(
                 "{} already exists",
                 record.label()
-            )));
+            ))),
+            Err(e) => Err(e),
         }
-        Ok(stored)
     }
 
     /// Replaces a record if the stored one is still at `record`'s version; otherwise tells a
-    /// lost race (`Conflict`) from a vanished record (`NotFound`).
+    /// lost race (`Conflict`) from a vanished record (`NotFound`), and both from this very
+    /// write applied with its answer lost (the SDK's retry then fails the condition on it; so
+    /// may every attempt's answer be lost): that is success.
     async fn replace<T: TableRecord>(&self, record: &T) -> StoreResult<T> {
         let stored = record.next_version();
-        let item = stored.item()?;
+        let token = write_token();
+        let mut item = stored.item()?;
+        item.insert(WRITE_TOKEN.into(), s(token.as_str()));
         let (pk, sk) = key_parts(&item);
         let result = self
             .client
@@ -274,17 +305,35 @@ impl DynamoStore {
             .expression_attribute_values(":expected", n(record.version()))
             .send()
             .await;
-        if put_outcome(result)? {
+        let failed = match put_outcome(result) {
+            Ok(true) => return Ok(stored),
+            Ok(false) => None,
+            Err(e) => Some(e),
+        };
+        let current = match self.get(pk, sk).await {
+            Ok(current) => current,
+            Err(read) => return Err(failed.unwrap_or(read)),
+        };
+        if written_with(current.as_ref(), &token) {
             return Ok(stored);
         }
-        match self.get(pk, sk).await? {
-            Some(_) => Err(StoreError::Conflict(format!(
+        match (failed, current) {
+            (Some(e), _) => Err(e),
+            (None, Some(_)) => Err(StoreError::Conflict(format!(
                 "{} changed since version {}",
                 record.label(),
                 record.version()
             ))),
-            None => Err(StoreError::NotFound(record.label())),
+            (None, None) => Err(StoreError::NotFound(record.label())),
         }
+    }
+
+    /// Whether the item at `pk`/`sk` is the one a write with `token` left (a read that fails
+    /// says no: the caller reports its own outcome).
+    async fn wrote(&self, pk: String, sk: String, token: &str) -> bool {
+        self.get(pk, sk)
+            .await
+            .is_ok_and(|item| written_with(item.as_ref(), token))
     }
 
     /// All items of a partition whose sort key is in `range`, in sort-key order.

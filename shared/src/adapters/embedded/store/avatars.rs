@@ -2,9 +2,10 @@ use async_trait::async_trait;
 use rusqlite::params;
 use rusqlite::types::Value;
 
-use super::counters::{self, Counter};
+use super::Commit;
+use super::counters;
 use super::{EmbeddedStore, Row, RowWrite, db_err, many, one};
-use crate::domain::{Avatar, AvatarId, AvatarStatus, UserId};
+use crate::domain::{Avatar, AvatarId, AvatarStatus, Quota, UserId};
 use crate::ports::store::{
     AvatarStore, CommitCost, CommitRefused, StoreResult, Versioned, avatar_entry,
 };
@@ -66,7 +67,7 @@ impl AvatarStore for EmbeddedStore {
 
     async fn launch_count(&self, owner: UserId) -> StoreResult<u64> {
         self.db
-            .run(move |conn| counters::count(conn, owner, Counter::Trainings))
+            .run(move |conn| counters::count(conn, owner, Quota::Trainings))
             .await
     }
 
@@ -78,8 +79,13 @@ impl AvatarStore for EmbeddedStore {
     ) -> StoreResult<Result<Avatar, CommitRefused>> {
         let stored = avatar.next_version();
         let write = RowWrite::replace(&stored, avatar)?;
-        let guard = Some((avatar.owner, Counter::Trainings, launches_seen));
-        self.commit(stored, write, cost, guard).await
+        let commit = Commit {
+            cost: cost.clone(),
+            guard: Some((avatar.owner, Quota::Trainings, launches_seen)),
+            parent: None,
+            work: avatar.work(),
+        };
+        self.commit(stored, write, commit).await
     }
 
     async fn delete_avatar(&self, owner: UserId, id: AvatarId) -> StoreResult<()> {
@@ -140,4 +146,20 @@ impl AvatarStore for EmbeddedStore {
             })
             .collect())
     }
+}
+
+/// Whether the owner's avatar is there and not being deleted: work may be committed under it.
+pub(super) fn accepts_work(
+    conn: &rusqlite::Connection,
+    owner: UserId,
+    id: AvatarId,
+) -> StoreResult<bool> {
+    let key = id.to_string();
+    let avatar: Option<Avatar> = one(
+        conn,
+        "SELECT body FROM avatars WHERE id = ?1 AND owner = ?2",
+        params![key, owner.0],
+        &key,
+    )?;
+    Ok(avatar.is_some_and(|a| a.deleting_since.is_none()))
 }

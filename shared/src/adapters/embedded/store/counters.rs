@@ -5,30 +5,21 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::db_err;
-use crate::domain::UserId;
+use crate::domain::{Quota, UserId};
 use crate::ports::store::StoreResult;
 
-/// Which of the owner's counts.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Counter {
-    Trainings,
-    Generations,
-}
-
-impl Counter {
-    fn as_str(self) -> &'static str {
-        match self {
-            Counter::Trainings => "trainings",
-            Counter::Generations => "generations",
-        }
+fn name(quota: Quota) -> &'static str {
+    match quota {
+        Quota::Trainings => "trainings",
+        Quota::Pictures => "generations",
     }
 }
 
-pub(super) fn count(conn: &Connection, owner: UserId, counter: Counter) -> StoreResult<u64> {
+pub(super) fn count(conn: &Connection, owner: UserId, counter: Quota) -> StoreResult<u64> {
     let count: Option<i64> = conn
         .query_row(
             "SELECT count FROM counters WHERE owner = ?1 AND kind = ?2",
-            params![owner.0, counter.as_str()],
+            params![owner.0, name(counter)],
             |r| r.get(0),
         )
         .optional()
@@ -36,17 +27,12 @@ pub(super) fn count(conn: &Connection, owner: UserId, counter: Counter) -> Store
     Ok(count.map_or(0, |c| c.max(0) as u64))
 }
 
-pub(super) fn set(
-    conn: &Connection,
-    owner: UserId,
-    counter: Counter,
-    count: u64,
-) -> StoreResult<()> {
+pub(super) fn set(conn: &Connection, owner: UserId, counter: Quota, count: u64) -> StoreResult<()> {
     let count = i64::try_from(count).unwrap_or(i64::MAX);
     conn.execute(
         "INSERT INTO counters (owner, kind, count) VALUES (?1, ?2, ?3)
          ON CONFLICT (owner, kind) DO UPDATE SET count = excluded.count",
-        params![owner.0, counter.as_str(), count],
+        params![owner.0, name(counter), count],
     )
     .map_err(db_err)?;
     Ok(())

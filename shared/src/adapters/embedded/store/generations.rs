@@ -2,9 +2,10 @@ use async_trait::async_trait;
 use rusqlite::params;
 use rusqlite::types::Value;
 
-use super::counters::{self, Counter};
+use super::Commit;
+use super::counters;
 use super::{EmbeddedStore, Row, RowWrite, many, one};
-use crate::domain::{AvatarId, Generation, GenerationId, UserId};
+use crate::domain::{AvatarId, Generation, GenerationId, Quota, UserId};
 use crate::ports::store::{
     CommitCost, CommitRefused, GenerationStore, StoreResult, Versioned, generation_entry,
 };
@@ -29,7 +30,7 @@ impl Row for Generation {
 impl GenerationStore for EmbeddedStore {
     async fn generation_count(&self, owner: UserId) -> StoreResult<u64> {
         self.db
-            .run(move |conn| counters::count(conn, owner, Counter::Generations))
+            .run(move |conn| counters::count(conn, owner, Quota::Pictures))
             .await
     }
 
@@ -41,8 +42,13 @@ impl GenerationStore for EmbeddedStore {
     ) -> StoreResult<Result<Generation, CommitRefused>> {
         let stored = generation.next_version();
         let write = RowWrite::create(&stored, generation)?;
-        let guard = Some((generation.owner, Counter::Generations, seen));
-        self.commit(stored, write, cost, guard).await
+        let commit = Commit {
+            cost: cost.clone(),
+            guard: Some((generation.owner, Quota::Pictures, seen)),
+            parent: Some((generation.owner, generation.avatar_id)),
+            work: generation.work(),
+        };
+        self.commit(stored, write, commit).await
     }
 
     async fn get_generation(
@@ -65,6 +71,25 @@ impl GenerationStore for EmbeddedStore {
 
     async fn update_generation(&self, generation: &Generation) -> StoreResult<Generation> {
         self.replace(generation).await
+    }
+
+    async fn delete_generation(
+        &self,
+        owner: UserId,
+        avatar_id: AvatarId,
+        id: GenerationId,
+    ) -> StoreResult<()> {
+        let (avatar_id, id) = (avatar_id.to_string(), id.to_string());
+        self.db
+            .run(move |conn| {
+                conn.execute(
+                    "DELETE FROM generations WHERE id = ?1 AND avatar_id = ?2 AND owner = ?3",
+                    params![id, avatar_id, owner.0],
+                )
+                .map(|_| ())
+                .map_err(super::db_err)
+            })
+            .await
     }
 
     async fn list_generations(

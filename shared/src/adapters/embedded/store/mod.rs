@@ -3,6 +3,7 @@
 //! body.
 
 mod avatars;
+mod causes;
 mod counters;
 mod credits;
 mod fal_requests;
@@ -19,7 +20,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::db::Database;
-use crate::domain::UserId;
+use crate::domain::{AvatarId, Quota, UserId, WorkRef};
 use crate::ports::store::{CommitCost, CommitRefused, StoreError, StoreResult, Versioned};
 
 /// The record store on the embedded database.
@@ -216,27 +217,31 @@ impl EmbeddedStore {
         Ok(stored)
     }
 
-    /// `write` with the cost and the count guard if given, in one transaction: nothing
-    /// happens if the day's spend would pass the cap or the debit the owner's balance
-    /// (`Ok(Err(_))`), if the owner's count moved (`Conflict`), or if the write's condition
-    /// fails.
+    /// `write` with what `commit` carries, in one transaction: nothing happens if the day's
+    /// spend would pass the cap or the debit the owner's balance, if a cause committed other
+    /// work, or if the avatar is gone or being deleted (`Ok(Err(_))`), if the owner's count
+    /// moved (`Conflict`), or if the write's condition fails. A SQLite call cannot lose its
+    /// answer (it runs in this process), so no write token is needed here.
     async fn commit<T: Row>(
         &self,
         stored: T,
         write: RowWrite,
-        cost: &CommitCost,
-        guard: Option<(UserId, counters::Counter, u64)>,
+        commit: Commit,
     ) -> StoreResult<Result<T, CommitRefused>> {
-        let charge = cost.spend.clone();
-        let debit = cost.debit.clone();
         let refused = self
             .db
             .run(move |conn| {
                 let tx = conn.transaction().map_err(db_err)?;
-                // A race with other work first (the count moved, the record changed, this
-                // work was paid for), then the budget and the balance: as on DynamoDB. Any
-                // early return drops the transaction, which rolls it back.
-                if let Some((owner, counter, seen)) = guard {
+                // Its causes first, then a race with other work (the count moved, the record
+                // changed, this work was paid for), then its avatar, the budget and the
+                // balance: as on DynamoDB. Any early return drops the transaction, which
+                // rolls it back.
+                for cause in &commit.cost.causes {
+                    if let Some(work) = causes::claim(&tx, cause, &commit.work)? {
+                        return Ok(Some(CommitRefused::Duplicate(work)));
+                    }
+                }
+                if let Some((owner, counter, seen)) = commit.guard {
                     if counters::count(&tx, owner, counter)? != seen {
                         return Err(StoreError::Conflict(format!(
                             "user {owner} committed other work meanwhile"
@@ -245,13 +250,18 @@ impl EmbeddedStore {
                     counters::set(&tx, owner, counter, seen + 1)?;
                 }
                 write.apply(&tx)?;
-                if let Some(charge) = &charge {
+                if let Some((owner, avatar)) = commit.parent
+                    && !avatars::accepts_work(&tx, owner, avatar)?
+                {
+                    return Ok(Some(CommitRefused::Gone));
+                }
+                if let Some(charge) = &commit.cost.spend {
                     let spent = spend::spent(&tx, charge.day.as_str())?;
                     if !charge.fits(spent) {
                         return Ok(Some(CommitRefused::OverBudget { spent }));
                     }
                 }
-                if let Some(debit) = &debit {
+                if let Some(debit) = &commit.cost.debit {
                     match credits::apply(&tx, debit)? {
                         Ok(Some(_)) => {}
                         Ok(None) => {
@@ -263,7 +273,7 @@ impl EmbeddedStore {
                         Err(short) => return Ok(Some(CommitRefused::NotEnoughCredits(short))),
                     }
                 }
-                if let Some(charge) = &charge {
+                if let Some(charge) = &commit.cost.spend {
                     let amount =
                         i64::try_from(charge.amount.micros()).map_err(StoreError::backend)?;
                     tx.execute(
@@ -282,4 +292,13 @@ impl EmbeddedStore {
             None => Ok(stored),
         })
     }
+}
+
+/// What a commit writes beside its record (see `EmbeddedStore::commit`).
+struct Commit {
+    cost: CommitCost,
+    guard: Option<(UserId, Quota, u64)>,
+    /// The avatar the work belongs to, which must exist and not be being deleted.
+    parent: Option<(UserId, AvatarId)>,
+    work: WorkRef,
 }

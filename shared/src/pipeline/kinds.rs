@@ -1,0 +1,14 @@
+//! The kinds of paid work the engine runs: the one place that names them. A new kind is a
+//! `WorkKind` variant, a module implementing `engine::PaidKind`, and a line here.
+
+use super::engine::Driver;
+use super::generation::Generations;
+use super::training::Trainings;
+use crate::domain::WorkKind;
+
+pub(crate) fn driver(kind: WorkKind) -> &'static dyn Driver {
+    match kind {
+        WorkKind::Training => &Trainings,
+        WorkKind::Generation => &Generations,
+    }
+}
