@@ -281,6 +281,25 @@ impl BotWorld {
         .await
     }
 
+    /// Taps the button `callback` on the bot's message `message_id`, as Telegram sends it.
+    pub async fn tap(
+        &self,
+        user: User,
+        message_id: i32,
+        callback: fluxbot::telegram::callback::Callback,
+    ) -> Answer {
+        self.press_data(user, message_id, &callback.encode()).await
+    }
+
+    /// Taps `callback`, which must be a button of the bot's last message.
+    pub async fn tap_last(
+        &self,
+        user: User,
+        callback: fluxbot::telegram::callback::Callback,
+    ) -> Answer {
+        self.press_cb(user, &callback.encode()).await
+    }
+
     pub async fn press_data(&self, user: User, message_id: i32, data: &str) -> Answer {
         let id = self.next_update_id();
         let answer = self

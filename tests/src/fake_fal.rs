@@ -506,8 +506,14 @@ impl Respond for Responder {
                     },
                     ("PUT", "cancel") => {
                         s.cancels.push(id.to_owned());
-                        ResponseTemplate::new(202)
-                            .set_body_json(json!({"status": "CANCELLATION_REQUESTED"}))
+                        // A request with a result has finished: fal says so, and it stays.
+                        if s.results.contains_key(id) {
+                            ResponseTemplate::new(400)
+                                .set_body_json(json!({"status": "ALREADY_COMPLETED"}))
+                        } else {
+                            ResponseTemplate::new(202)
+                                .set_body_json(json!({"status": "CANCELLATION_REQUESTED"}))
+                        }
                     }
                     _ => ResponseTemplate::new(405),
                 }

@@ -29,6 +29,9 @@ pub struct ChatMessage {
     pub buttons: Vec<Vec<(String, String)>>,
     /// A photo message's picture (its text is the caption).
     pub photo: Option<SentPhoto>,
+    /// Whether that picture came as a file (sendDocument, an album of documents): Telegram
+    /// keeps it as it is, without recompressing it.
+    pub as_file: bool,
     /// Set on every message of one album.
     pub media_group_id: Option<String>,
 }
@@ -490,6 +493,7 @@ impl State {
             text,
             buttons,
             photo,
+            as_file: false,
             media_group_id,
         };
         self.messages
@@ -513,18 +517,37 @@ impl State {
                 let message = self.add_message(chat_id, caption, buttons, Some(photo), None);
                 Ok(photo_message_json(&message))
             }
+            "senddocument" => {
+                let chat_id = self.reachable_chat(p)?;
+                let picture = decode_document(resolve_file(&p["document"], "document", files)?)?;
+                let caption = caption_of(p)?;
+                let buttons = validate_keyboard(p)?;
+                let mut message = self.add_message(chat_id, caption, buttons, Some(picture), None);
+                message.as_file = true;
+                self.messages
+                    .insert((chat_id, message.message_id), message.clone());
+                Ok(photo_message_json(&message))
+            }
             "sendmediagroup" => {
                 let chat_id = self.reachable_chat(p)?;
                 let media = p["media"].as_array().cloned().unwrap_or_default();
                 if !(2..=10).contains(&media.len()) {
                     return Err(bad_request("wrong number of media in the group"));
                 }
+                // An album is all photos, or all documents (Telegram refuses a mix).
+                let as_file = media.first().is_some_and(|m| m["type"] == "document");
+                let kind = if as_file { "document" } else { "photo" };
                 let mut photos = Vec::new();
                 for item in &media {
-                    if item["type"] != "photo" {
+                    if item["type"] != kind {
                         return Err(bad_request("unsupported media type in the group"));
                     }
-                    let photo = decode_photo(resolve_file(&item["media"], "", files)?)?;
+                    let file = resolve_file(&item["media"], "", files)?;
+                    let photo = if as_file {
+                        decode_document(file)?
+                    } else {
+                        decode_photo(file)?
+                    };
                     photos.push((photo, caption_of(item)?));
                 }
                 self.next_file += 1;
@@ -532,13 +555,15 @@ impl State {
                 let sent: Vec<Value> = photos
                     .into_iter()
                     .map(|(photo, caption)| {
-                        let m = self.add_message(
+                        let mut m = self.add_message(
                             chat_id,
                             caption,
                             Vec::new(),
                             Some(photo),
                             Some(group.clone()),
                         );
+                        m.as_file = as_file;
+                        self.messages.insert((chat_id, m.message_id), m.clone());
                         photo_message_json(&m)
                     })
                     .collect();
@@ -757,6 +782,23 @@ fn decode_photo(bytes: &[u8]) -> Result<SentPhoto, (u16, Value)> {
     })
 }
 
+/// A file sent as a document: up to 50 MB, kept as it is (decoded here so tests can look at
+/// the picture).
+fn decode_document(bytes: &[u8]) -> Result<SentPhoto, (u16, Value)> {
+    if bytes.len() > 50 * 1024 * 1024 {
+        return Err((
+            413,
+            json!({"ok": false, "error_code": 413, "description": "Request Entity Too Large"}),
+        ));
+    }
+    let size = imagesize::blob_size(bytes).map_err(|_| bad_request("not a picture"))?;
+    Ok(SentPhoto {
+        width: size.width as u32,
+        height: size.height as u32,
+        bytes: bytes.to_vec(),
+    })
+}
+
 fn caption_of(p: &Value) -> Result<String, (u16, Value)> {
     let caption = p["caption"].as_str().unwrap_or_default().to_owned();
     if caption.chars().count() > 1024 {
@@ -775,11 +817,19 @@ fn photo_message_json(m: &ChatMessage) -> Value {
         "date": 1_763_700_000,
         "chat": {"id": m.chat_id, "type": "private", "first_name": "Test"},
         "from": {"id": BOT_ID, "is_bot": true, "first_name": "Flux", "username": "flux_test_bot"},
-        "photo": [{"file_id": format!("sent_photo_{}", m.message_id),
+    });
+    if m.as_file {
+        json["document"] = json!({"file_id": format!("sent_document_{}", m.message_id),
+                                  "file_unique_id": format!("sd{}", m.message_id),
+                                  "file_name": format!("{}.jpg", m.message_id),
+                                  "mime_type": "image/jpeg",
+                                  "file_size": photo.bytes.len()});
+    } else {
+        json["photo"] = json!([{"file_id": format!("sent_photo_{}", m.message_id),
                    "file_unique_id": format!("sp{}", m.message_id),
                    "width": photo.width, "height": photo.height,
-                   "file_size": photo.bytes.len()}],
-    });
+                   "file_size": photo.bytes.len()}]);
+    }
     if !m.text.is_empty() {
         json["caption"] = json!(m.text);
     }

@@ -190,6 +190,57 @@ impl PipelineWorld {
         reports
     }
 
+    /// An avatar taken through the conversation, the launch worker and a signed trainer
+    /// result (`trainer_result`, or a portrait trainer's when empty): completed.
+    pub async fn trained_avatar(
+        &self,
+        user: crate::fake_telegram::updates::User,
+        kind: &str,
+        trainer_result: &str,
+    ) -> fluxbot::domain::Avatar {
+        let photos = if kind == "portrait" { 10 } else { 5 };
+        let avatar = self
+            .bot
+            .queued_avatar(user, kind, "Anna", "fast", photos)
+            .await;
+        self.run_queue(&self.pipeline, Duration::from_secs(2)).await;
+        let sub = self.fal.submissions().last().unwrap().clone();
+        let payload = if trainer_result.is_empty() {
+            self.fal.portrait_result(&sub.request_id)
+        } else {
+            trainer_result.to_owned()
+        };
+        assert_eq!(self.deliver_ok(&sub, &payload).await.status, 200);
+        let avatar = self.avatar_now(&avatar).await;
+        assert_eq!(avatar.status(), fluxbot::domain::AvatarStatus::Completed);
+        avatar
+    }
+
+    /// The prompt screen of `avatar` opened the way users do (its card, then Generate).
+    pub async fn prompt_screen(
+        &self,
+        user: crate::fake_telegram::updates::User,
+        avatar: &fluxbot::domain::Avatar,
+    ) {
+        use fluxbot::telegram::callback::Callback;
+        self.bot.tap_last(user, Callback::Card(avatar.id)).await;
+        self.bot.tap_last(user, Callback::Generate(avatar.id)).await;
+    }
+
+    /// A generation of `avatar` asked for the way users do (its card, Generate, a typed
+    /// prompt) and submitted by the launch worker: its submission at the fake fal.ai.
+    pub async fn prompted(
+        &self,
+        user: crate::fake_telegram::updates::User,
+        avatar: &fluxbot::domain::Avatar,
+        prompt: &str,
+    ) -> crate::fake_fal::Submission {
+        self.prompt_screen(user, avatar).await;
+        self.bot.say(user, prompt).await;
+        self.run_queue(&self.pipeline, Duration::from_secs(2)).await;
+        self.fal.submissions().last().unwrap().clone()
+    }
+
     /// The avatar as stored now (it must still exist).
     pub async fn avatar_now(&self, avatar: &fluxbot::domain::Avatar) -> fluxbot::domain::Avatar {
         self.pipeline

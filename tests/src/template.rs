@@ -65,6 +65,86 @@ impl Template {
     }
 }
 
+impl Template {
+    /// A function's environment variables as CloudFormation sets them for a stack with these
+    /// parameter values (the others at their defaults): the Globals', then the function's
+    /// own. Variables that name a resource (its name, URL or ARN) are left out: tests make
+    /// their own resources.
+    pub fn environment_of(
+        &self,
+        function: &str,
+        parameters: &[(&str, &str)],
+    ) -> Vec<(String, String)> {
+        let globals = &self.root["Globals"]["Function"]["Environment"]["Variables"];
+        let own = &self.properties(function)["Environment"]["Variables"];
+        let mut env = Vec::new();
+        for variables in [globals, own] {
+            let Some(map) = variables.as_mapping() else {
+                continue;
+            };
+            for (name, value) in map {
+                let (Some(name), Some(value)) = (name.as_str(), self.resolve(value, parameters))
+                else {
+                    continue;
+                };
+                env.retain(|(n, _): &(String, String)| n != name);
+                env.push((name.to_owned(), value));
+            }
+        }
+        env
+    }
+
+    /// A value as CloudFormation resolves it: scalars, `!Ref` of a parameter and `!If` on the
+    /// template's conditions; `None` for what names a resource.
+    fn resolve(&self, value: &Value, parameters: &[(&str, &str)]) -> Option<String> {
+        match value {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Tagged(tagged) => {
+                let args = &tagged.value;
+                match tagged.tag.to_string().as_str() {
+                    "!Ref" => {
+                        let name = args.as_str()?;
+                        if let Some((_, v)) = parameters.iter().find(|(p, _)| *p == name) {
+                            return Some((*v).to_owned());
+                        }
+                        let parameter = self.root["Parameters"].get(name)?;
+                        self.resolve(parameter.get("Default")?, parameters)
+                    }
+                    "!If" => {
+                        let [condition, then, otherwise] = args.as_sequence()?.as_slice() else {
+                            return None;
+                        };
+                        if self.condition(condition.as_str()?, parameters)? {
+                            self.resolve(then, parameters)
+                        } else {
+                            self.resolve(otherwise, parameters)
+                        }
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// A condition of the template's `Conditions`, evaluated for these parameters.
+    fn condition(&self, name: &str, parameters: &[(&str, &str)]) -> Option<bool> {
+        let Value::Tagged(tagged) = self.root["Conditions"].get(name)? else {
+            return None;
+        };
+        let args = tagged.value.as_sequence()?;
+        match tagged.tag.to_string().as_str() {
+            "!Equals" => {
+                let [a, b] = args.as_slice() else { return None };
+                Some(self.resolve(a, parameters)? == self.resolve(b, parameters)?)
+            }
+            _ => None,
+        }
+    }
+}
+
 pub fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key)
         .and_then(Value::as_str)

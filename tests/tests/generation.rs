@@ -26,40 +26,17 @@ fn deadline() -> Instant {
     Instant::now() + Duration::from_secs(60)
 }
 
-/// An avatar taken through the conversation, the launch worker and a signed trainer result.
 async fn trained(w: &PipelineWorld, user: User, kind: &str, trainer_result: &str) -> Avatar {
-    let photos = if kind == "portrait" { 10 } else { 5 };
-    let avatar = w
-        .bot
-        .queued_avatar(user, kind, "Anna", "fast", photos)
-        .await;
-    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
-    let sub = w.fal.submissions().last().unwrap().clone();
-    let payload = if trainer_result.is_empty() {
-        w.fal.portrait_result(&sub.request_id)
-    } else {
-        trainer_result.to_owned()
-    };
-    assert_eq!(w.deliver_ok(&sub, &payload).await.status, 200);
-    let avatar = w.avatar_now(&avatar).await;
-    assert_eq!(avatar.status(), AvatarStatus::Completed);
-    avatar
+    w.trained_avatar(user, kind, trainer_result).await
 }
 
-/// A generation of `avatar` asked for the way users do (its card, Generate, a typed prompt)
-/// and submitted by the launch worker: its submission at the fake fal.ai.
 async fn prompted(
     w: &PipelineWorld,
     user: User,
     avatar: &Avatar,
     prompt: &str,
 ) -> fluxbot_tests::fake_fal::Submission {
-    let id = avatar.id;
-    w.bot.press_cb(user, &format!("a:{id}")).await;
-    w.bot.press_cb(user, &format!("gen:{id}")).await;
-    w.bot.say(user, prompt).await;
-    w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
-    w.fal.submissions().last().unwrap().clone()
+    w.prompted(user, avatar, prompt).await
 }
 
 async fn generations(w: &PipelineWorld, avatar: &Avatar) -> Vec<Generation> {
