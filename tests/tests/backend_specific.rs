@@ -491,3 +491,77 @@ async fn an_unsharded_in_flight_entry_is_listed_and_moves_on_the_next_write() {
     assert_eq!(listed.items.len(), 1, "listed once: {listed:?}");
     assert_eq!(moved.version, current.version + 1);
 }
+
+/// The Balance screen's newest entries are one bounded read however long the user's ledger
+/// grows (entries are keyed for idempotency, not time; a history item per entry keeps them in
+/// time order). Entries written before the history existed still show while there are fewer
+/// new ones than asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_newest_ledger_entries_are_one_bounded_read() {
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+    use fluxbot::domain::{Credits, LedgerEntry};
+    let (backend, meter) = backends::aws_metered().await;
+    let owner = UserId(i64::from(rand::random::<u32>()) + 1);
+    // One entry as the first release wrote it: no history item.
+    let (clients, resources) = backend.aws.as_ref().unwrap();
+    let kind = std::collections::HashMap::from([
+        ("kind".to_owned(), V::S("grant".into())),
+        ("request_id".to_owned(), V::S("before-history".into())),
+    ]);
+    clients
+        .dynamodb
+        .put_item()
+        .table_name(&resources.table_name)
+        .item("pk", V::S(format!("USER#{owner}")))
+        .item("sk", V::S("LEDGER#grant:before-history".into()))
+        .item("owner", V::N(owner.0.to_string()))
+        .item("kind", V::M(kind))
+        .item("delta", V::N("7".into()))
+        .item("at", V::N("1000".into()))
+        .send()
+        .await
+        .unwrap();
+    let store = backend.store.clone();
+    store
+        .apply_entry(&LedgerEntry::grant(
+            owner,
+            "g0",
+            Credits(1),
+            Timestamp(2_000),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let few = store.ledger(owner, 5).await.unwrap();
+    assert_eq!(
+        few.iter().map(LedgerEntry::key).collect::<Vec<_>>(),
+        ["grant:g0", "grant:before-history"],
+        "newest first, the old one too"
+    );
+    for i in 1..40 {
+        let at = Timestamp(2_000 + i64::from(i) * 1_000);
+        store
+            .apply_entry(&LedgerEntry::grant(owner, &format!("g{i}"), Credits(1), at))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let before = meter.usage();
+    let newest = store.ledger(owner, 5).await.unwrap();
+    let read = meter.usage().since(&before);
+    assert_eq!(
+        newest.iter().map(LedgerEntry::key).collect::<Vec<_>>(),
+        [
+            "grant:g39",
+            "grant:g38",
+            "grant:g37",
+            "grant:g36",
+            "grant:g35"
+        ]
+    );
+    assert_eq!(read.of("dynamodb Query"), 1, "{:?}", read.calls);
+    assert_eq!(
+        read.read_units, 1.0,
+        "five small entries, not forty: {read:?}"
+    );
+}

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use fluxbot::domain::{AvatarStatus, Timestamp};
+use fluxbot::domain::{AvatarStatus, OutcomeNotice, Timestamp};
 use fluxbot_tests::aws_meter::FaultAt;
 use fluxbot_tests::bot_world::Answer;
 use fluxbot_tests::fake_telegram::updates::{self, User};
@@ -101,16 +101,24 @@ struct Ending {
     submissions: usize,
     outcome_messages: usize,
     fault_spent: bool,
+    /// With a generation: how it ended, and the pictures the user got.
+    generation: Option<(String, OutcomeNotice)>,
+    pictures: usize,
 }
 
-/// One avatar's life with `fault` armed (none for the clean run), recovered by the normal
-/// paths; returns how it ended and what the clean run called.
-async fn life(fault: Option<(&str, u64, FaultAt)>) -> (Ending, BTreeMap<String, u64>) {
+/// A fault: the `skip`+1-th call of an operation answered with a 500 `times` times in a row,
+/// before AWS did it or after (its answer lost).
+type Fault<'a> = (&'a str, u64, u64, FaultAt);
+
+/// One avatar's life (and, `with_generation`, one generation of it) with `fault` armed (none
+/// for the clean run), recovered by the normal paths; returns how it ended and what the clean
+/// run called.
+async fn life(fault: Option<Fault<'_>>, with_generation: bool) -> (Ending, BTreeMap<String, u64>) {
     let (backend, meter) = fluxbot_tests::backends::aws_metered().await;
     let probe = backend.another_instance().await;
     let w = PipelineWorld::on(backend, false, &[], 1).await;
-    if let Some((call, skip, at)) = fault {
-        meter.inject(call, skip, 3, at);
+    if let Some((call, skip, times, at)) = fault {
+        meter.inject(call, skip, times, at);
     }
 
     say(&w, "/start").await;
@@ -173,19 +181,85 @@ async fn life(fault: Option<(&str, u64, FaultAt)>) -> (Ending, BTreeMap<String, 
 
     let avatars = probe.store.list_avatars(owner).await.unwrap();
     assert!(avatars.len() <= 1, "one avatar, not {}", avatars.len());
+    let generation = match avatars.first() {
+        Some(avatar) if with_generation && avatar.status() == AvatarStatus::Completed => {
+            generation_life(&w, &probe, avatar, later).await
+        }
+        _ => None,
+    };
     let ending = Ending {
         status: avatars.first().map(|a| a.status()),
         photos: avatars.first().map(|a| a.photo_count).unwrap_or(0),
         submissions: w.fal.submissions().len(),
         outcome_messages: outcome_messages(&w),
         fault_spent: meter.faults_left() == 0,
+        generation,
+        pictures: w
+            .bot
+            .telegram
+            .chat(ANNA.id)
+            .iter()
+            .filter(|m| m.photo.is_some())
+            .count(),
     };
     (ending, meter.usage().calls)
 }
 
+/// A generation of the trained `avatar`: asked on its card, launched, its result delivered by
+/// fal's webhook (retried as fal does) and the sweep, until the user has it (bounded). How it
+/// ended: its status and its notice.
+async fn generation_life(
+    w: &PipelineWorld,
+    probe: &fluxbot::backend::Backend,
+    avatar: &fluxbot::domain::Avatar,
+    mut later: Timestamp,
+) -> Option<(String, OutcomeNotice)> {
+    use fluxbot::telegram::callback::Callback;
+    say(w, "/avatars").await;
+    press_last(w, &Callback::Card(avatar.id).encode()).await;
+    press_last(w, &Callback::Generate(avatar.id).encode()).await;
+    say(w, "a lighthouse at dawn").await;
+    let bound = Instant::now() + Duration::from_secs(60);
+    let mut webhook_done = false;
+    loop {
+        w.run_queue(&w.pipeline, Duration::from_millis(200)).await;
+        let submitted = w.fal.submissions();
+        if !webhook_done && submitted.len() > 1 {
+            let sub = submitted[1].clone();
+            let result = w.fal.generation_result(&sub.request_id, &[false, false]);
+            w.fal.complete(&sub.request_id, &result);
+            for _ in 0..3 {
+                if w.deliver_ok(&sub, &result).await.status == 200 {
+                    break;
+                }
+            }
+            webhook_done = true;
+        }
+        later = later.plus(Duration::from_secs(600));
+        let _ = w
+            .pipeline
+            .sweep(later, Instant::now() + Duration::from_secs(20))
+            .await;
+        let generation = probe
+            .store
+            .list_generations(avatar.id, 10)
+            .await
+            .unwrap()
+            .pop();
+        let settled = generation
+            .as_ref()
+            .is_some_and(|g| g.state.is_finished() && g.notice == OutcomeNotice::Sent);
+        if settled || Instant::now() > bound {
+            let all = probe.store.list_generations(avatar.id, 10).await.unwrap();
+            assert!(all.len() <= 1, "one generation, not {}", all.len());
+            return generation.map(|g| (g.state.status().as_str().to_owned(), g.notice));
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_aws_call_of_an_avatar_life_failing_in_turn_ends_in_one_outcome() {
-    let (clean, calls) = life(None).await;
+    let (clean, calls) = life(None, false).await;
     assert_eq!(clean.status, Some(AvatarStatus::Completed), "{clean:?}");
     assert_eq!((clean.submissions, clean.outcome_messages), (1, 1));
 
@@ -208,7 +282,7 @@ async fn every_aws_call_of_an_avatar_life_failing_in_turn_ends_in_one_outcome() 
     let mut failures = Vec::new();
     for (call, skip, at) in &points {
         let started = Instant::now();
-        let (end, _) = life(Some((call, *skip, *at))).await;
+        let (end, _) = life(Some((call, *skip, 3, *at)), false).await;
         let ok = matches!(
             end.status,
             Some(AvatarStatus::Completed | AvatarStatus::Failed)
@@ -227,6 +301,66 @@ async fn every_aws_call_of_an_avatar_life_failing_in_turn_ends_in_one_outcome() 
         );
         if !ok {
             failures.push(format!("{call} #{skip} {at:?}: {end:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Every conditional write and transaction of an avatar's life and of a generation's, in
+/// turn, applied by AWS with its answer lost, and the SDK's retry then refused by its own
+/// condition: each is recognised as the writer's own (its write token), so the life goes on
+/// as if nothing happened. Both end completed (no false "unconfirmed" failure), each
+/// submitted once, told once, the pictures delivered once.
+///
+/// Size: `FAULT_MATRIX_LOST` points (default 12; `all` for every such call, about 150 runs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_conditional_write_applied_with_its_answer_lost_is_taken_as_done() {
+    let (clean, calls) = life(None, true).await;
+    assert_eq!(clean.status, Some(AvatarStatus::Completed), "{clean:?}");
+    assert_eq!(
+        (clean.submissions, clean.outcome_messages, clean.pictures),
+        (2, 1, 2)
+    );
+    assert_eq!(
+        clean.generation,
+        Some(("completed".to_owned(), OutcomeNotice::Sent))
+    );
+
+    let mut points: Vec<(String, u64)> = Vec::new();
+    for (call, n) in &calls {
+        if call == "dynamodb PutItem" || call == "dynamodb TransactWriteItems" {
+            points.extend((0..*n).map(|k| (call.clone(), k)));
+        }
+    }
+    let size = std::env::var("FAULT_MATRIX_LOST").unwrap_or_default();
+    if size != "all" {
+        let n: usize = size.parse().unwrap_or(12);
+        let step = (points.len() / n.max(1)).max(1);
+        points = points.into_iter().step_by(step).take(n).collect();
+    }
+    let mut failures = Vec::new();
+    for (call, skip) in &points {
+        let started = Instant::now();
+        let (end, _) = life(Some((call, *skip, 1, FaultAt::After)), true).await;
+        let ok = end.status == Some(AvatarStatus::Completed)
+            && end.photos == 10
+            && end.submissions == 2
+            && end.outcome_messages == 1
+            && end.pictures == 2
+            && end.generation == Some(("completed".to_owned(), OutcomeNotice::Sent));
+        println!(
+            "{call} #{skip} applied, answer lost: {:?} submissions {} outcome messages {} \
+             pictures {} generation {:?} (fault reached: {}) {:.1} s",
+            end.status,
+            end.submissions,
+            end.outcome_messages,
+            end.pictures,
+            end.generation,
+            end.fault_spent,
+            started.elapsed().as_secs_f64()
+        );
+        if !ok {
+            failures.push(format!("{call} #{skip}: {end:?}"));
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");

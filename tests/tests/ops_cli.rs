@@ -371,3 +371,37 @@ async fn a_payment_whose_credits_were_spent_is_not_refunded() {
     assert!(!w.telegram.refunded(&charge), "Telegram was not asked");
     assert_eq!(store.balance(user).await.unwrap(), Credits(58));
 }
+
+/// Telegram refusing the Stars refund for good (here: it no longer knows the charge) gives
+/// the credits back, once: the user ends with the Stars spent and the credits, never neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stars_refund_telegram_refuses_gives_the_credits_back() {
+    use fluxbot::domain::{Credits, UserId};
+    let charge = format!("stxRefused{}", rand::random::<u32>());
+    let buyer = buyer();
+    let w = bought(buyer, &charge).await;
+    let store = w.backend.store.clone();
+    let tg = client(&w.telegram);
+    let user = UserId(buyer.id);
+    w.telegram.inject_error(
+        "refundStarPayment",
+        400,
+        serde_json::json!({"ok": false, "error_code": 400, "description": "Bad Request: CHARGE_NOT_FOUND"}),
+    );
+    let err = ops::refund_star_payment(store.as_ref(), &tg, user, &charge)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the credits were given back (balance 60)"),
+        "{err}"
+    );
+    assert!(!w.telegram.refunded(&charge));
+    assert_eq!(store.balance(user).await.unwrap(), Credits(60));
+    // Run again: said, and nothing changes.
+    let err = ops::refund_star_payment(store.as_ref(), &tg, user, &charge)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("refused to refund"), "{err}");
+    assert_eq!(store.balance(user).await.unwrap(), Credits(60));
+}

@@ -462,3 +462,39 @@ async fn a_refused_invoice_is_answered_and_records_nothing() {
     assert!(w.telegram.invoices().is_empty());
     assert!(ledger(&w, JOHN).await.is_empty());
 }
+
+/// Invoices carry a start parameter, so a forwarded copy shows a link to the bot, not a Pay
+/// button. A payment Telegram still reports from a group (a copy forwarded before) was
+/// accepted at pre-checkout, so the Stars are taken: it is credited to whoever paid, once, and
+/// they are thanked in their private chat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_made_outside_the_private_chat_is_credited_to_the_payer() {
+    let w = BotWorld::new(backends::aws().await, STARS).await;
+    w.say(ANNA, "/start").await;
+    let invoice = invoice_for(&w, ANNA, "60 credits").await;
+    let call = w.telegram.calls_of("sendInvoice").pop().unwrap();
+    assert_eq!(call.params["start_parameter"], "balance");
+    // The forwarded copy's link opens the Balance screen.
+    w.say(JOHN, "/start balance").await;
+    w.bot_says(JOHN, "Your balance: <b>0</b> credits");
+
+    // John pays a copy in a group.
+    let ids = (w.next_update_id(), w.next_update_id());
+    let (pre_checkout, mut paid) = w.telegram.pay(&invoice, JOHN, "chgGroup1", ids);
+    let answer = w.deliver(&pre_checkout).await.json();
+    assert_eq!(answer["ok"], true);
+    paid["message"]["chat"] = json!({"id": -100_777, "type": "supergroup", "title": "Friends"});
+    w.deliver(&paid).await;
+    w.deliver(&paid).await;
+    assert_eq!(balance(&w, JOHN).await, Credits(60));
+    assert_eq!(balance(&w, ANNA).await, Credits(0));
+    assert_eq!(
+        sent_containing(&w, "60 credits added"),
+        1,
+        "thanked once, in private"
+    );
+    assert!(
+        w.telegram.chat(-100_777).is_empty(),
+        "nothing said in the group"
+    );
+}

@@ -206,3 +206,44 @@ fn each_function_gets_only_the_secrets_and_table_actions_it_uses() {
     assert!(policies("TelegramWebhookFunction").contains("dynamodb:DeleteItem"));
     assert!(!policies("FalWebhookFunction").contains("dynamodb:DeleteItem"));
 }
+
+/// Each function writes only the prefixes it fills: the conversation the photos, the launch
+/// worker the archives (and, in test mode, what the simulated results keep).
+#[test]
+fn each_function_writes_only_its_own_prefixes() {
+    let t = Template::load();
+    let writes = |name: &str| -> Vec<String> {
+        let policies = &t.properties(name)["Policies"];
+        let mut resources = Vec::new();
+        for policy in policies.as_sequence().unwrap() {
+            let Some(statements) = policy.get("Statement").and_then(Value::as_sequence) else {
+                continue;
+            };
+            for statement in statements {
+                let actions = serde_norway::to_string(&statement["Action"]).unwrap();
+                if actions.contains("s3:PutObject") {
+                    resources.push(serde_norway::to_string(&statement["Resource"]).unwrap());
+                }
+            }
+        }
+        resources
+    };
+    let telegram = writes("TelegramWebhookFunction").join("\n");
+    assert!(telegram.contains("/photos/*"), "{telegram}");
+    for other in ["/archives/*", "/models/*", "/generations/*", "Arn}/*"] {
+        assert!(
+            !telegram.contains(other),
+            "the conversation writes {other}: {telegram}"
+        );
+    }
+    let launch = writes("TrainingLaunchFunction").join("\n");
+    assert!(launch.contains("/archives/*"), "{launch}");
+    assert!(
+        !launch.contains("/photos/*") && !launch.contains("Arn}/*\""),
+        "{launch}"
+    );
+    assert!(
+        launch.contains("TestMode"),
+        "models and pictures only in test mode: {launch}"
+    );
+}

@@ -168,7 +168,7 @@ impl DynamoStore {
             items.push(TransactWriteItem::builder().update(count).build());
         }
         if let Some(debit) = &cost.debit {
-            items.extend(super::credits::entry_items(&self.table, debit)?);
+            items.extend(super::credits::entry_items(&self.table, debit, &token)?);
         }
         for cause in &cost.causes {
             items.push(self.cause_item(cause, &commit.work)?);

@@ -1,20 +1,30 @@
 //! Credits: `USER#<uid>` / `CREDITS` holds the balance (`credits`), `USER#<uid>` /
-//! `LEDGER#<entry key>` each entry. An entry and the balance change are one
-//! TransactWriteItems: the entry must be new and, for a negative delta, the balance at least
-//! what it takes, so neither a repeat nor an overdraft writes anything.
+//! `LEDGER#<entry key>` each entry, and `USER#<uid>` / `HISTORY#<time>#<entry key>` the same
+//! entry by time, so the newest are read without reading them all. An entry, its history
+//! item and the balance change are one TransactWriteItems: the entry must be new and, for a
+//! negative delta, the balance at least what it takes, so neither a repeat nor an overdraft
+//! writes anything.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
-use super::{DynamoStore, Item, SortKeys, TableLayout, from_item, key, n, s, to_item, user_pk};
+use super::{
+    DynamoStore, Item, SortKeys, TableLayout, WRITE_TOKEN, from_item, key, n, s, to_item, user_pk,
+    write_token,
+};
 use crate::domain::{Credits, LedgerEntry, NotEnoughCredits, UserId};
 use crate::ports::store::{Applied, CreditLedger, StoreError, StoreResult};
 
 const BALANCE: &str = "CREDITS";
 const LEDGER: &str = "LEDGER#";
+const HISTORY: &str = "HISTORY#";
 
 fn entry_sk(key: &str) -> String {
     format!("{LEDGER}{key}")
+}
+
+fn history_sk(entry: &LedgerEntry) -> String {
+    format!("{HISTORY}{}#{}", entry.at.sortable(), entry.key())
 }
 
 /// What a negative entry needs in the balance (0 for a credit).
@@ -22,14 +32,20 @@ pub(super) fn needs(entry: &LedgerEntry) -> Credits {
     Credits(entry.delta.min(0).unsigned_abs())
 }
 
-/// The two writes of an entry, to go into a transaction (alone or with a commit).
-pub(super) fn entry_items(table: &str, entry: &LedgerEntry) -> StoreResult<[TransactWriteItem; 2]> {
-    let item = to_item(
+/// The writes of an entry, to go into a transaction (alone or with a commit); `token` marks
+/// the entry as this write's.
+pub(super) fn entry_items(
+    table: &str,
+    entry: &LedgerEntry,
+    token: &str,
+) -> StoreResult<[TransactWriteItem; 3]> {
+    let mut item = to_item(
         entry,
         user_pk(entry.owner),
         entry_sk(&entry.key()),
         "ledger",
     )?;
+    item.insert(WRITE_TOKEN.into(), s(token));
     let put = Put::builder()
         .table_name(table)
         .set_item(Some(item))
@@ -55,9 +71,20 @@ pub(super) fn entry_items(table: &str, entry: &LedgerEntry) -> StoreResult<[Tran
     }
     .build()
     .map_err(StoreError::backend)?;
+    let history = Put::builder()
+        .table_name(table)
+        .set_item(Some(to_item(
+            entry,
+            user_pk(entry.owner),
+            history_sk(entry),
+            "ledger_history",
+        )?))
+        .build()
+        .map_err(StoreError::backend)?;
     Ok([
         TransactWriteItem::builder().put(put).build(),
         TransactWriteItem::builder().update(update).build(),
+        TransactWriteItem::builder().put(history).build(),
     ])
 }
 
@@ -92,6 +119,12 @@ impl DynamoStore {
             .await?
             .is_some())
     }
+
+    /// Whether the stored entry is the one a write with `token` left.
+    async fn entry_written_with(&self, entry: &LedgerEntry, token: &str) -> bool {
+        self.wrote(user_pk(entry.owner), entry_sk(&entry.key()), token)
+            .await
+    }
 }
 
 #[async_trait]
@@ -101,16 +134,34 @@ impl CreditLedger for DynamoStore {
     }
 
     async fn ledger(&self, owner: UserId, limit: usize) -> StoreResult<Vec<LedgerEntry>> {
-        // Keyed for idempotency, not time: the user's entries are read and ordered here.
-        let items = self
-            .query_range(user_pk(owner), SortKeys::Prefix(LEDGER), true, None)
-            .await?;
-        let mut entries = items
+        // The newest `limit` from the history, by time.
+        let page = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
+        let mut entries = self
+            .query_range(user_pk(owner), SortKeys::Prefix(HISTORY), false, Some(page))
+            .await?
             .into_iter()
+            .take(limit)
             .map(from_item::<LedgerEntry>)
             .collect::<StoreResult<Vec<_>>>()?;
-        entries.sort_by_key(|e| std::cmp::Reverse(e.at));
-        entries.truncate(limit);
+        if entries.len() < limit {
+            // Entries written before the history was kept have no history item: with fewer
+            // than asked for there, the entries themselves are read (keyed for idempotency,
+            // not time, so all of them) and merged. Once a user has `limit` newer entries,
+            // this read is never made for them again.
+            let known: std::collections::HashSet<String> =
+                entries.iter().map(LedgerEntry::key).collect();
+            for item in self
+                .query_range(user_pk(owner), SortKeys::Prefix(LEDGER), true, None)
+                .await?
+            {
+                let entry: LedgerEntry = from_item(item)?;
+                if !known.contains(&entry.key()) {
+                    entries.push(entry);
+                }
+            }
+            entries.sort_by_key(|e| std::cmp::Reverse(e.at));
+            entries.truncate(limit);
+        }
         Ok(entries)
     }
 
@@ -125,11 +176,15 @@ impl CreditLedger for DynamoStore {
         &self,
         entry: &LedgerEntry,
     ) -> StoreResult<Result<Applied, NotEnoughCredits>> {
-        let items = entry_items(&self.table, entry)?;
+        let token = write_token();
+        let items = entry_items(&self.table, entry, &token)?;
         for attempt in 0..super::transact::CONFLICT_ATTEMPTS {
-            if self.transact(&items).await? {
+            let written = self.transact(&items).await;
+            // Applied with its answer lost (the retry refused by its own result): still new.
+            if matches!(written, Ok(true)) || self.entry_written_with(entry, &token).await {
                 return Ok(Ok(Applied::New(self.credits_of(entry.owner).await?)));
             }
+            written?;
             if self.has_entry(entry).await? {
                 return Ok(Ok(Applied::Repeat(self.credits_of(entry.owner).await?)));
             }

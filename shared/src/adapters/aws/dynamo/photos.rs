@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
 use super::{
-    DynamoStore, Item, SortKeys, TableLayout, avatar_pk, avatar_sk, from_item, key, key_parts, n,
-    s, sdk_err, to_item, user_pk,
+    DynamoStore, Item, SortKeys, TableLayout, WRITE_TOKEN, avatar_pk, avatar_sk, from_item, key,
+    key_parts, n, s, sdk_err, to_item, user_pk, write_token,
 };
 use crate::domain::{AvatarId, ContentHash, Photo, UserId};
 use crate::ports::store::{AvatarStore, PhotoAdded, PhotoStore, StoreError, StoreResult};
@@ -61,7 +61,10 @@ impl DynamoStore {
 impl PhotoStore for DynamoStore {
     async fn add_photo(&self, photo: &Photo, max_photos: u32) -> StoreResult<PhotoAdded> {
         let pk = avatar_pk(photo.avatar_id);
-        let photo_item = to_item(photo, pk.clone(), photo_sk(&photo.file_unique_id), "photo")?;
+        let mut photo_item = to_item(photo, pk.clone(), photo_sk(&photo.file_unique_id), "photo")?;
+        // Told apart from a duplicate when the SDK's retry fails on this very write.
+        let token = write_token();
+        photo_item.insert(WRITE_TOKEN.into(), s(token.as_str()));
         let mut hash_item = key(pk, hash_sk(&photo.content_hash));
         hash_item.insert("owner".into(), n(photo.owner.0));
         hash_item.insert("file_unique_id".into(), s(&photo.file_unique_id));
@@ -101,15 +104,23 @@ impl PhotoStore for DynamoStore {
             .transact_items(TransactWriteItem::builder().update(count_photo).build())
             .send()
             .await;
-        match result {
-            Ok(_) => {}
-            Err(e)
+        if let Err(e) = result {
+            // Applied with its answer lost (the retry then refused by its own result): ours.
+            let ours = self
+                .wrote(
+                    avatar_pk(photo.avatar_id),
+                    photo_sk(&photo.file_unique_id),
+                    &token,
+                )
+                .await;
+            if !ours {
                 if e.as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
-            {
-                return self.explain_photo_refusal(photo, max_photos).await;
+                    .is_some_and(|s| s.is_transaction_canceled_exception())
+                {
+                    return self.explain_photo_refusal(photo, max_photos).await;
+                }
+                return Err(sdk_err(e));
             }
-            Err(e) => return Err(sdk_err(e)),
         }
         Ok(match self.get_avatar(photo.owner, photo.avatar_id).await? {
             Some(avatar) => PhotoAdded::Added(Box::new(avatar)),
