@@ -77,12 +77,17 @@ struct Fault {
 
 type Faults = Arc<Mutex<Vec<Fault>>>;
 
+/// Calls whose answer is lost at random: `(call, one in n)`.
+type Lossy = Arc<Mutex<Vec<(String, u32)>>>;
+
 /// The proxy; clone the [`Usage`] with [`Meter::usage`].
 #[derive(Clone)]
 pub struct Meter {
     url: String,
     usage: Arc<Mutex<Usage>>,
     faults: Faults,
+    lossy: Lossy,
+    lost: Arc<Mutex<u64>>,
 }
 
 impl Meter {
@@ -92,17 +97,41 @@ impl Meter {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let usage = Arc::new(Mutex::new(Usage::default()));
         let faults: Faults = Arc::default();
-        let state = (
-            upstream.trim_end_matches('/').to_owned(),
-            reqwest::Client::new(),
-            usage.clone(),
-            faults.clone(),
-        );
+        let lossy: Lossy = Arc::default();
+        let lost = Arc::new(Mutex::new(0));
+        let state = State {
+            upstream: upstream.trim_end_matches('/').to_owned(),
+            client: reqwest::Client::new(),
+            usage: usage.clone(),
+            faults: faults.clone(),
+            lossy: lossy.clone(),
+            lost: lost.clone(),
+        };
         crate::http_server::serve(listener, move |request| {
             let state = state.clone();
             async move { forward(&state, request).await }
         });
-        Self { url, usage, faults }
+        Self {
+            url,
+            usage,
+            faults,
+            lossy,
+            lost,
+        }
+    }
+
+    /// From now on, one in `one_in` calls of `call` is done by AWS with its answer lost (a
+    /// 500 after the fact; the SDK's retry then meets what the first attempt did).
+    pub fn lose_answers(&self, call: &str, one_in: u32) {
+        self.lossy
+            .lock()
+            .unwrap()
+            .push((call.to_owned(), one_in.max(1)));
+    }
+
+    /// How many answers were lost at random so far.
+    pub fn answers_lost(&self) -> u64 {
+        *self.lost.lock().unwrap()
     }
 
     /// After `skip` more calls of `call` (e.g. `dynamodb PutItem`, `s3 UploadPart`, `sqs
@@ -141,10 +170,37 @@ fn hop_by_hop(name: &hyper::header::HeaderName) -> bool {
         || name == "keep-alive"
 }
 
-async fn forward(
-    (upstream, client, usage, faults): &(String, reqwest::Client, Arc<Mutex<Usage>>, Faults),
-    request: Request<Incoming>,
-) -> Response<Full<Bytes>> {
+/// What the proxy's requests share.
+#[derive(Clone)]
+struct State {
+    upstream: String,
+    client: reqwest::Client,
+    usage: Arc<Mutex<Usage>>,
+    faults: Faults,
+    lossy: Lossy,
+    lost: Arc<Mutex<u64>>,
+}
+
+/// Whether this call's answer is to be lost at random.
+fn lose_at_random(state: &State, call: &str) -> bool {
+    let lossy = state.lossy.lock().unwrap();
+    let lose = lossy
+        .iter()
+        .any(|(c, one_in)| c == call && rand::random::<u32>() % one_in == 0);
+    if lose {
+        *state.lost.lock().unwrap() += 1;
+    }
+    lose
+}
+
+async fn forward(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let State {
+        upstream,
+        client,
+        usage,
+        faults,
+        ..
+    } = state;
     let (parts, body) = request.into_parts();
     let body = body
         .collect()
@@ -158,7 +214,8 @@ async fn forward(
         .unwrap_or("")
         .to_owned();
     let call = call_name(&target, &parts.method, &parts.uri);
-    let fault = take_fault(faults, &call);
+    let fault = take_fault(faults, &call)
+        .or_else(|| lose_at_random(state, &call).then_some(FaultAt::After));
     if fault == Some(FaultAt::Before) {
         return injected(&target);
     }
