@@ -1,6 +1,8 @@
 //! The composition root: which adapters the use cases run on. The four functions, the local
 //! runner, the ops CLI and the tests all build a [`Backend`] here and hand it to
-//! `Conversation::new` and `Pipeline::new`; nothing else names an adapter.
+//! `Conversation::new` and `Pipeline::new`; the use cases never name an adapter. (The ops CLI
+//! also builds two SQS queues itself, to move dead letters back: an operator's tool, not a
+//! use case.)
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,9 +10,9 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 
+use crate::adapters::aws::Resources;
 use crate::adapters::aws::{AwsClients, DynamoStore};
 use crate::adapters::embedded::{Database, EmbeddedQueue, EmbeddedStore, LocalBlobs};
-use crate::config::Resources;
 use crate::ports::{BlobStore, JobQueue, RecordStore, StoreError};
 
 /// How long a received launch job stays hidden on the embedded queue: the launch queue's

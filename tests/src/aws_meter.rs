@@ -186,7 +186,7 @@ fn lose_at_random(state: &State, call: &str) -> bool {
     let lossy = state.lossy.lock().unwrap();
     let lose = lossy
         .iter()
-        .any(|(c, one_in)| c == call && rand::random::<u32>() % one_in == 0);
+        .any(|(c, one_in)| c == call && rand::random::<u32>().is_multiple_of(*one_in));
     if lose {
         *state.lost.lock().unwrap() += 1;
     }

@@ -4,8 +4,8 @@
 use std::ops::Deref;
 
 use fluxbot::adapters::aws::AwsClients;
+use fluxbot::adapters::aws::Resources;
 use fluxbot::backend::Backend as Wired;
-use fluxbot::config::Resources;
 
 use crate::aws_meter::Meter;
 use crate::{moto, template};

@@ -5,9 +5,11 @@
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use fluxbot::bot::Conversation;
-use fluxbot::config::{EnvReader, Limits, TelegramSettings, WebhookSecret};
+use fluxbot::config::EnvReader;
+use fluxbot::domain::Limits;
 use fluxbot::domain::{Avatar, UserId, UserProfile};
 use fluxbot::telegram::client::TelegramClient;
+use fluxbot::telegram::settings::{TelegramSettings, WebhookSecret};
 use serde_json::{Value, json};
 use telegram_webhook::App;
 

@@ -6,13 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use fluxbot::config::{EnvReader, FalMode, FalSettings, FalWebhooks, TelegramSettings};
+use fluxbot::config::EnvReader;
 use fluxbot::fal::generation::GenerationSettings;
+use fluxbot::fal::settings::{FalMode, FalSettings, FalWebhooks};
 use fluxbot::fal::training::TrainingSettings;
 use fluxbot::fal::{FalClient, RetryPolicy};
 use fluxbot::pipeline::{FalBackend, Pipeline};
 use fluxbot::ports::RecordStore;
 use fluxbot::telegram::client::TelegramClient;
+use fluxbot::telegram::settings::TelegramSettings;
 use serde_json::{Value, json};
 
 use crate::bot_world::{Answer, BotWorld, apigw_request};

@@ -15,7 +15,7 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionRule,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use fluxbot::config::{Resources, ServerSideEncryption as Sse};
+use fluxbot::adapters::aws::{Resources, ServerSideEncryption as Sse};
 use serde_norway::Value;
 
 pub const TABLE: &str = "RecordsTable";

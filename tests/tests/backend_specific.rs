@@ -179,7 +179,8 @@ async fn aws_clients_from_env_honour_aws_endpoint_url() {
 #[ignore = "run by aws_clients_from_env_honour_aws_endpoint_url in a child process"]
 async fn from_env_child() {
     use fluxbot::adapters::aws::AwsClients;
-    use fluxbot::config::{EnvReader, Resources};
+    use fluxbot::adapters::aws::Resources;
+    use fluxbot::config::EnvReader;
     use fluxbot::ports::{AvatarStore, BlobStore, JobQueue};
     let resources = EnvReader::from_process().load::<Resources>().unwrap();
     let clients = AwsClients::from_env(&resources).await;

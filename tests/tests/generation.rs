@@ -596,8 +596,10 @@ async fn an_album_whose_send_times_out_is_sent_again_by_the_sweep() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_profile_write_failing_after_the_generation_is_recorded_does_not_repeat_it() {
     use fluxbot::bot::{Conversation, Processed};
-    use fluxbot::config::{EnvReader, Limits, TelegramSettings};
+    use fluxbot::config::EnvReader;
+    use fluxbot::domain::Limits;
     use fluxbot::telegram::client::TelegramClient;
+    use fluxbot::telegram::settings::TelegramSettings;
     use fluxbot_tests::fake_telegram::{TOKEN, updates};
     use fluxbot_tests::flaky_store::FlakyStore;
     use std::sync::Arc;

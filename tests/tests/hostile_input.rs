@@ -5,8 +5,10 @@
 
 use std::sync::OnceLock;
 
-use fluxbot::config::{EnvReader, FalSettings, FalWebhooks, Limits};
+use fluxbot::config::EnvReader;
+use fluxbot::domain::Limits;
 use fluxbot::domain::{AvatarName, Pack, Prompt, Usd, UserId};
+use fluxbot::fal::settings::{FalSettings, FalWebhooks};
 use fluxbot::telegram::callback::Callback;
 use fluxbot_tests::backends;
 use fluxbot_tests::bot_world::{BotWorld, SECRET};

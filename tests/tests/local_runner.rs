@@ -4,10 +4,13 @@
 
 use std::time::Duration;
 
-use fluxbot::config::{EnvReader, FalSettings, FalWebhooks, Limits, TelegramSettings};
+use fluxbot::config::EnvReader;
+use fluxbot::domain::Limits;
 use fluxbot::domain::{AvatarStatus, UserId};
 use fluxbot::fal::generation::GenerationSettings;
+use fluxbot::fal::settings::{FalSettings, FalWebhooks};
 use fluxbot::fal::training::TrainingSettings;
+use fluxbot::telegram::settings::TelegramSettings;
 use fluxbot_tests::fake_telegram::updates::{self, User};
 use fluxbot_tests::fake_telegram::{FakeTelegram, TOKEN};
 use fluxbot_tests::images;

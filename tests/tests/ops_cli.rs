@@ -1,7 +1,8 @@
 //! The operator's commands against the fake Telegram: what they send, and what they print.
 
-use fluxbot::config::{EnvReader, TelegramSettings};
+use fluxbot::config::EnvReader;
 use fluxbot::telegram::client::TelegramClient;
+use fluxbot::telegram::settings::TelegramSettings;
 use fluxbot_tests::fake_telegram::{FakeTelegram, TOKEN};
 use serde_json::json;
 

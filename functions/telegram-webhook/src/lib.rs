@@ -7,10 +7,13 @@
 //! - an update another invocation is still processing: 503, so Telegram comes back;
 //! - a transient failure on our side: 500, so Telegram retries the update later.
 
+use fluxbot::adapters::aws::Resources;
 use fluxbot::backend::Backend;
 use fluxbot::bot::{Conversation, Processed};
-use fluxbot::config::{ConfigError, EnvReader, Limits, Resources, TelegramSettings, WebhookSecret};
+use fluxbot::config::{ConfigError, EnvReader};
+use fluxbot::domain::Limits;
 use fluxbot::telegram::client::TelegramClient;
+use fluxbot::telegram::settings::{TelegramSettings, WebhookSecret};
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use teloxide_core::types::Update;

@@ -21,14 +21,16 @@ use std::time::{Duration, Instant};
 
 use fluxbot::backend::Backend;
 use fluxbot::bot::{Conversation, Processed};
-use fluxbot::config::{FalSettings, FalWebhooks, Limits, TelegramSettings};
+use fluxbot::domain::Limits;
 use fluxbot::domain::Timestamp;
 use fluxbot::fal::generation::GenerationSettings;
+use fluxbot::fal::settings::{FalSettings, FalWebhooks};
 use fluxbot::fal::training::TrainingSettings;
 use fluxbot::jobs::Job;
 use fluxbot::pipeline::{JobOutcome, Pipeline};
 use fluxbot::ports::QueueDelay;
 use fluxbot::telegram::client::TelegramClient;
+use fluxbot::telegram::settings::TelegramSettings;
 
 /// How long one getUpdates call waits for news (below the client's 17 s request timeout).
 const POLL_WAIT: Duration = Duration::from_secs(10);
@@ -171,7 +173,7 @@ impl LocalBot {
 
     /// The launch worker: the local queue's jobs, as SQS would deliver them.
     async fn work(&self) {
-        let queue = &self.pipeline.queue;
+        let queue = &self.pipeline.launches;
         loop {
             let messages = match queue.receive(5, QUEUE_WAIT).await {
                 Ok(messages) => messages,

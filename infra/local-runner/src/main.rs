@@ -6,9 +6,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fluxbot::config::{EnvReader, FalSettings, FalWebhooks, Limits, TelegramSettings};
+use fluxbot::config::EnvReader;
+use fluxbot::domain::Limits;
 use fluxbot::fal::generation::GenerationSettings;
+use fluxbot::fal::settings::{FalSettings, FalWebhooks};
 use fluxbot::fal::training::TrainingSettings;
+use fluxbot::telegram::settings::TelegramSettings;
 use local_runner::{LocalBot, LocalConfig};
 
 const HOW_TO: &str = "\

@@ -17,8 +17,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use fluxbot::config::{EnvReader, TelegramSettings, WebhookSecret};
+use fluxbot::config::EnvReader;
 use fluxbot::telegram::client::TelegramClient;
+use fluxbot::telegram::settings::{TelegramSettings, WebhookSecret};
 
 #[derive(Parser)]
 #[command(name = "fluxbot-ops", about = "Operate a deployed FLUX avatar bot")]

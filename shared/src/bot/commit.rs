@@ -56,7 +56,12 @@ impl Turn<'_> {
     /// in a paying bot its price taken from the user's credits, and its causes.
     pub(super) fn cost_of(&self, work: WorkRef, quote: Quote) -> CommitCost {
         CommitCost {
-            spend: self.bot.limits.spend_cap.charge(quote.estimate, self.now),
+            spend: self
+                .bot
+                .limits
+                .money
+                .spend_cap
+                .charge(quote.estimate, self.now),
             debit: quote
                 .price
                 .filter(|p| p.0 > 0)

@@ -13,7 +13,8 @@ use crate::telegram::screens::{self, Screen};
 impl Turn<'_> {
     pub(super) async fn begin_creation(&mut self, at: Option<MessageRef>) {
         let (t, l) = (self.t(), &self.bot.limits);
-        let screen = screens::choose_kind(t, l.min_photos_portrait, l.min_photos_style);
+        let screen =
+            screens::choose_kind(t, l.quotas.min_photos_portrait, l.quotas.min_photos_style);
         self.set_dialogue(DialogueState::ChoosingKind);
         self.show(at, &screen).await;
     }
@@ -124,19 +125,19 @@ impl Turn<'_> {
     /// as photos arrive.
     pub(super) fn photos_screen(&self, avatar: &Avatar, duplicate_skipped: bool) -> Screen {
         let (t, l) = (self.t(), &self.bot.limits);
-        let min = l.min_photos(avatar.kind);
+        let min = l.quotas.min_photos(avatar.kind);
         let progress = screens::photo_progress(
             t,
             avatar.id,
             avatar.photo_count,
             min,
-            l.max_photos,
+            l.quotas.max_photos,
             duplicate_skipped,
         );
         Screen::new(
             format!(
                 "{}\n\n{}",
-                t.send_photos(avatar.name.as_str(), avatar.kind, min, l.max_photos),
+                t.send_photos(avatar.name.as_str(), avatar.kind, min, l.quotas.max_photos),
                 progress.text
             ),
             progress.keyboard,
@@ -173,7 +174,7 @@ impl Turn<'_> {
         self.set_dialogue(DialogueState::Idle);
         self.send(&Screen::new(
             text,
-            screens::menu_keyboard(t, &self.bot.limits.billing),
+            screens::menu_keyboard(t, &self.bot.limits.money.billing),
         ))
         .await;
         Ok(())

@@ -29,11 +29,11 @@ impl Conversation {
         let t = texts(crate::domain::Language::from_telegram(
             from.language_code.as_deref(),
         ));
-        let refusal = if !self.limits.admits(from.user) {
+        let refusal = if !self.limits.access.admits(from.user) {
             Some(t.private_bot())
         } else {
             let on_sale = Pack::from_payload(payload)
-                .and_then(|pack| self.limits.billing.pack(pack))
+                .and_then(|pack| self.limits.money.billing.pack(pack))
                 .filter(|pack| currency == STARS && pack.stars == total_amount);
             on_sale.is_none().then(|| t.offer_changed())
         };
@@ -57,7 +57,7 @@ impl Turn<'_> {
         at: Option<crate::domain::MessageRef>,
     ) -> BotResult<()> {
         let t = self.t();
-        let Billing::Stars { prices, packs, .. } = &self.bot.limits.billing else {
+        let Billing::Stars { prices, packs, .. } = &self.bot.limits.money.billing else {
             self.show(at, &Screen::new(t.balance_free(), screens::back_to_menu(t)))
                 .await;
             return Ok(());
@@ -72,7 +72,7 @@ impl Turn<'_> {
     /// A pack's button: an invoice in Stars (Telegram shows the payment form from it).
     pub(super) async fn buy(&mut self, pack: Pack) -> BotResult<Answer> {
         let t = self.t();
-        let Some(pack) = self.bot.limits.billing.pack(pack) else {
+        let Some(pack) = self.bot.limits.money.billing.pack(pack) else {
             return Ok(Answer::Toast(t.outdated()));
         };
         let invoice = Invoice {
@@ -137,7 +137,7 @@ impl Turn<'_> {
                 crate::metrics::counts("StarsReceived", pack.stars, &[]);
                 self.send(&Screen::new(
                     t.payment_thanks(pack.credits, balance),
-                    screens::menu_keyboard(t, &self.bot.limits.billing),
+                    screens::menu_keyboard(t, &self.bot.limits.money.billing),
                 ))
                 .await;
             }
@@ -151,7 +151,7 @@ impl Turn<'_> {
     /// /terms and /paysupport, as Telegram asks of bots that sell: the operator's text if set.
     pub(super) async fn terms(&mut self, support: bool) {
         let t = self.t();
-        let own = match &self.bot.limits.billing {
+        let own = match &self.bot.limits.money.billing {
             Billing::Stars {
                 terms, support: s, ..
             } => {
@@ -177,6 +177,7 @@ impl Turn<'_> {
         let quote = self
             .bot
             .limits
+            .money
             .quote(crate::domain::Priced::Training(preset));
         match quote.price {
             Some(price) => Ok(Some((price, self.bot.store.balance(self.user.id).await?))),

@@ -36,7 +36,7 @@ impl Turn<'_> {
             // Left the prompt screen: a message is no longer a prompt.
             self.set_dialogue(DialogueState::Idle);
         }
-        let min = self.bot.limits.min_photos(avatar.kind);
+        let min = self.bot.limits.quotas.min_photos(avatar.kind);
         let history = if avatar.status() == AvatarStatus::Completed {
             self.bot.store.list_generations(avatar.id, HISTORY).await?
         } else {

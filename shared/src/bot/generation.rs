@@ -71,7 +71,7 @@ impl Turn<'_> {
             avatar_id: avatar.id,
         });
         let count = self.user.generation.num_images;
-        let price = match self.bot.limits.quote(Priced::Pictures(count)).price {
+        let price = match self.bot.limits.money.quote(Priced::Pictures(count)).price {
             Some(price) => Some((price, self.bot.store.balance(self.user.id).await?)),
             None => None,
         };
@@ -218,7 +218,10 @@ impl Turn<'_> {
         let mut generation = Generation::queued(avatar, prompt, style, settings, self.now);
         let status = Screen::text(t.generation_started(avatar.name.as_str(), settings));
         generation.status_message = self.show(at, &status).await;
-        let quote = bot.limits.quote(Priced::Pictures(settings.num_images));
+        let quote = bot
+            .limits
+            .money
+            .quote(Priced::Pictures(settings.num_images));
         let cost = self.cost_of(generation.work(), quote);
         let mut attempt = 1;
         let refusal = loop {
@@ -278,7 +281,7 @@ impl Turn<'_> {
         if avatar.status() == AvatarStatus::Completed {
             for a in self.bot.store.list_avatars(self.user.id).await? {
                 if a.status() == AvatarStatus::Completed {
-                    let window = limits.generation_window();
+                    let window = limits.quotas.generation_window();
                     recent.extend(self.bot.store.list_generations(a.id, window).await?);
                 }
             }

@@ -12,6 +12,7 @@ mod credits;
 mod gallery;
 mod generation;
 mod photos;
+mod settings;
 mod training;
 
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use std::time::Duration;
 use teloxide_core::types::Update;
 
 use crate::backend::Backend;
-use crate::config::Limits;
+use crate::domain::Limits;
 use crate::domain::{DialogueState, Language, MessageRef, Timestamp, UserProfile};
 use crate::metrics;
 use crate::pipeline::PipelineError;
@@ -184,7 +185,7 @@ impl Conversation {
     fn stranger<'i>(&self, incoming: &'i Incoming) -> Option<&'i Sender> {
         incoming
             .sender()
-            .filter(|from| !self.limits.admits(from.user))
+            .filter(|from| !self.limits.access.admits(from.user))
     }
 
     /// Tells a stranger the bot is private: an alert for a button, a message otherwise.
@@ -422,7 +423,7 @@ impl<'a> Turn<'a> {
                         self.show_balance(None).await?
                     }
                     _ => {
-                        self.send(&screens::main_menu(t, &self.bot.limits.billing))
+                        self.send(&screens::main_menu(t, &self.bot.limits.money.billing))
                             .await;
                     }
                 }
@@ -447,7 +448,11 @@ impl<'a> Turn<'a> {
     fn help_screen(&self) -> Screen {
         let (t, l) = (self.t(), &self.bot.limits);
         Screen::new(
-            t.help(l.min_photos_portrait, l.min_photos_style, l.max_photos),
+            t.help(
+                l.quotas.min_photos_portrait,
+                l.quotas.min_photos_style,
+                l.quotas.max_photos,
+            ),
             screens::back_to_menu(t),
         )
     }
@@ -468,7 +473,7 @@ impl<'a> Turn<'a> {
                 let t = self.t();
                 self.send(&Screen::new(
                     t.fallback(),
-                    screens::menu_keyboard(t, &self.bot.limits.billing),
+                    screens::menu_keyboard(t, &self.bot.limits.money.billing),
                 ))
                 .await;
             }
@@ -486,7 +491,7 @@ impl<'a> Turn<'a> {
                 ) {
                     self.set_dialogue(DialogueState::Idle);
                 }
-                self.show(at, &screens::main_menu(t, &self.bot.limits.billing))
+                self.show(at, &screens::main_menu(t, &self.bot.limits.money.billing))
                     .await;
                 Ok(Answer::Silent)
             }
@@ -503,7 +508,7 @@ impl<'a> Turn<'a> {
                 self.user.language = language;
                 self.user.language_chosen = true;
                 let t = self.t();
-                self.show(at, &screens::main_menu(t, &self.bot.limits.billing))
+                self.show(at, &screens::main_menu(t, &self.bot.limits.money.billing))
                     .await;
                 Ok(Answer::Toast(t.language_set()))
             }

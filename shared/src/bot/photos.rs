@@ -43,7 +43,7 @@ impl Turn<'_> {
             _ => {
                 self.send(&Screen::new(
                     t.photo_not_expected(),
-                    screens::menu_keyboard(t, &self.bot.limits.billing),
+                    screens::menu_keyboard(t, &self.bot.limits.money.billing),
                 ))
                 .await;
                 return Ok(());
@@ -53,7 +53,7 @@ impl Turn<'_> {
             self.set_dialogue(crate::domain::DialogueState::Idle);
             self.send(&Screen::new(
                 t.not_found(),
-                screens::menu_keyboard(t, &self.bot.limits.billing),
+                screens::menu_keyboard(t, &self.bot.limits.money.billing),
             ))
             .await;
             return Ok(());
@@ -187,7 +187,7 @@ impl Turn<'_> {
             match self
                 .bot
                 .store
-                .add_photo(photo, self.bot.limits.max_photos)
+                .add_photo(photo, self.bot.limits.quotas.max_photos)
                 .await
             {
                 Err(StoreError::Conflict(_)) if attempt < RECORD_ATTEMPTS => attempt += 1,

@@ -128,7 +128,7 @@ impl Turn<'_> {
             .apply(AvatarEvent::Enqueue, self.now)
             .expect("checked: ready avatars can be queued");
         queued.status_message = at.or(queued.status_message);
-        let quote = self.bot.limits.quote(Priced::Training(queued.preset));
+        let quote = self.bot.limits.money.quote(Priced::Training(queued.preset));
         let cost = self.cost_of(queued.work(), quote);
         let refused = match self
             .bot

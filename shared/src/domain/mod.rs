@@ -32,7 +32,10 @@ pub use lifecycle::{
     TrainingOutput, transition,
 };
 pub use photo::{ContentHash, ImageFormat, Photo, PhotoRejection, blob_keys};
-pub use policy::{Access, GenerationRefusal, Limits, PhotoRefusal, Priced, Quote, TrainingRefusal};
+pub use policy::{
+    Access, Audience, GenerationRefusal, Limits, Money, PhotoRefusal, Priced, Quotas, Quote,
+    TrainingRefusal,
+};
 pub use spend::{Charge, Costs, SpendCap, SpendDay, Usd};
 pub use styles::Style;
 pub use user::{DialogueState, Language, UserProfile};

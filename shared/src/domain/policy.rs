@@ -11,9 +11,45 @@ use super::{Avatar, AvatarKind, AvatarStatus, Generation, ImageCount, Preset, Ti
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-/// The operator's per-user limits (read from the environment by `config`).
+/// The operator's limits (read from the environment by `bot/settings.rs`): who may use the
+/// bot, how much each user may do, and what work costs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
+    pub access: Access,
+    pub quotas: Quotas,
+    pub money: Money,
+}
+
+/// Who may use the bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub audience: Audience,
+    /// The operators: always admitted.
+    pub admins: BTreeSet<UserId>,
+}
+
+/// Everyone, or a private bot's list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    Everyone,
+    /// A private bot: these Telegram user ids (and the admins) only.
+    AllowList(BTreeSet<UserId>),
+}
+
+impl Access {
+    /// Whether `user` may use the bot. Strangers of a private bot are refused before
+    /// anything is written for them.
+    pub fn admits(&self, user: UserId) -> bool {
+        match &self.audience {
+            Audience::Everyone => true,
+            Audience::AllowList(allowed) => allowed.contains(&user) || self.admins.contains(&user),
+        }
+    }
+}
+
+/// How much one user may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quotas {
     pub min_photos_portrait: u32,
     pub min_photos_style: u32,
     pub max_photos: u32,
@@ -22,26 +58,9 @@ pub struct Limits {
     pub max_generations_in_flight: u32,
     /// Generations one user may start in any hour.
     pub generations_per_hour: u32,
-    /// Who may use the bot at all.
-    pub access: Access,
-    /// The operators: always admitted.
-    pub admins: BTreeSet<UserId>,
-    /// The global cap on estimated fal.ai spend per UTC day, and the estimates.
-    pub spend_cap: SpendCap,
-    pub costs: Costs,
-    /// Free, or paid for in credits bought with Telegram Stars.
-    pub billing: Billing,
 }
 
-/// Who may use the bot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Access {
-    Everyone,
-    /// A private bot: these Telegram user ids (and the admins) only.
-    AllowList(BTreeSet<UserId>),
-}
-
-impl Limits {
+impl Quotas {
     /// The photo minimum for an avatar of this kind.
     pub fn min_photos(&self, kind: AvatarKind) -> u32 {
         match kind {
@@ -50,20 +69,23 @@ impl Limits {
         }
     }
 
-    /// Whether `user` may use the bot. Strangers of a private bot are refused before
-    /// anything is written for them.
-    pub fn admits(&self, user: UserId) -> bool {
-        match &self.access {
-            Access::Everyone => true,
-            Access::AllowList(allowed) => allowed.contains(&user) || self.admins.contains(&user),
-        }
-    }
-
     /// How many of each avatar's newest generations [`generation_refusal`] needs to see.
     pub fn generation_window(&self) -> u32 {
         self.generations_per_hour + self.max_generations_in_flight
     }
+}
 
+/// What work costs: the estimates charged against the daily cap, and the prices in credits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Money {
+    /// The global cap on estimated fal.ai spend per UTC day.
+    pub spend_cap: SpendCap,
+    pub costs: Costs,
+    /// Free, or paid for in credits bought with Telegram Stars.
+    pub billing: Billing,
+}
+
+impl Money {
     /// What a piece of paid work costs: the one pricing function, for the screens that show
     /// the price before the tap and for the commit that charges it.
     pub fn quote(&self, what: Priced) -> Quote {
@@ -159,15 +181,15 @@ pub fn photo_refusal(avatar: &Avatar, limits: &Limits) -> Option<PhotoRefusal> {
     if !avatar.status().accepts_photos() {
         return Some(PhotoRefusal::Closed);
     }
-    (avatar.photo_count >= limits.max_photos).then_some(PhotoRefusal::Full {
-        max: limits.max_photos,
+    (avatar.photo_count >= limits.quotas.max_photos).then_some(PhotoRefusal::Full {
+        max: limits.quotas.max_photos,
     })
 }
 
 /// Whether a collecting avatar has enough photos to become `ready`.
 pub fn reaches_minimum(avatar: &Avatar, limits: &Limits) -> bool {
     avatar.status() == AvatarStatus::CollectingPhotos
-        && avatar.photo_count >= limits.min_photos(avatar.kind)
+        && avatar.photo_count >= limits.quotas.min_photos(avatar.kind)
 }
 
 /// Why `avatar` cannot start training now, given all of its owner's avatars.
@@ -176,7 +198,7 @@ pub fn training_refusal(
     owners_avatars: &[Avatar],
     limits: &Limits,
 ) -> Option<TrainingRefusal> {
-    let min = limits.min_photos(avatar.kind);
+    let min = limits.quotas.min_photos(avatar.kind);
     let not_enough = TrainingRefusal::NotEnoughPhotos {
         count: avatar.photo_count,
         min,
@@ -189,7 +211,7 @@ pub fn training_refusal(
     if avatar.photo_count < min {
         return Some(not_enough);
     }
-    let limit = limits.max_trainings_in_flight;
+    let limit = limits.quotas.max_trainings_in_flight;
     let running = owners_avatars
         .iter()
         .filter(|a| a.id != avatar.id && a.status().is_training_in_progress())
@@ -208,14 +230,14 @@ pub fn generation_refusal(
     if avatar.status() != AvatarStatus::Completed {
         return Some(GenerationRefusal::NotTrained);
     }
-    let max_in_flight = limits.max_generations_in_flight;
+    let max_in_flight = limits.quotas.max_generations_in_flight;
     let running = recent.iter().filter(|g| g.is_running()).count();
     if running >= max_in_flight as usize {
         return Some(GenerationRefusal::TooManyInFlight {
             limit: max_in_flight,
         });
     }
-    let per_hour = limits.generations_per_hour;
+    let per_hour = limits.quotas.generations_per_hour;
     let hour_ago = now.minus(HOUR);
     let in_last_hour: Vec<Timestamp> = recent
         .iter()
@@ -243,30 +265,36 @@ mod tests {
 
     fn limits() -> Limits {
         Limits {
-            min_photos_portrait: 10,
-            min_photos_style: 5,
-            max_photos: 20,
-            max_trainings_in_flight: 1,
-            max_generations_in_flight: 2,
-            generations_per_hour: 3,
-            access: Access::Everyone,
-            admins: BTreeSet::new(),
-            spend_cap: SpendCap::Off,
-            costs: Costs {
-                training_fast: crate::domain::Usd(2_000_000),
-                training_balanced: crate::domain::Usd(4_000_000),
-                training_quality: crate::domain::Usd(6_000_000),
-                image: crate::domain::Usd(40_000),
+            access: Access {
+                audience: Audience::Everyone,
+                admins: BTreeSet::new(),
             },
-            billing: crate::domain::Billing::Free,
+            quotas: Quotas {
+                min_photos_portrait: 10,
+                min_photos_style: 5,
+                max_photos: 20,
+                max_trainings_in_flight: 1,
+                max_generations_in_flight: 2,
+                generations_per_hour: 3,
+            },
+            money: Money {
+                spend_cap: SpendCap::Off,
+                costs: Costs {
+                    training_fast: crate::domain::Usd(2_000_000),
+                    training_balanced: crate::domain::Usd(4_000_000),
+                    training_quality: crate::domain::Usd(6_000_000),
+                    image: crate::domain::Usd(40_000),
+                },
+                billing: crate::domain::Billing::Free,
+            },
         }
     }
 
     #[test]
     fn a_private_bot_admits_its_list_and_its_admins_only() {
-        let mut l = limits();
+        let mut l = limits().access;
         assert!(l.admits(UserId(99)));
-        l.access = Access::AllowList(BTreeSet::from([UserId(1)]));
+        l.audience = Audience::AllowList(BTreeSet::from([UserId(1)]));
         l.admins = BTreeSet::from([UserId(7)]);
         assert!(l.admits(UserId(1)));
         assert!(l.admits(UserId(7)));
@@ -414,12 +442,12 @@ mod tests {
                 },
             ),
         ];
-        l.generations_per_hour = 30;
+        l.quotas.generations_per_hour = 30;
         assert_eq!(
             generation_refusal(&a, &running, &l, now),
             Some(GenerationRefusal::TooManyInFlight { limit: 2 })
         );
-        l.max_generations_in_flight = 3;
+        l.quotas.max_generations_in_flight = 3;
         assert_eq!(generation_refusal(&a, &running, &l, now), None);
         // Three finished in the last hour, the oldest 50 minutes ago: free in 10 minutes.
         let done = vec![
@@ -428,8 +456,8 @@ mod tests {
             generation(now.minus(Duration::from_secs(61 * 60)), failed()),
             generation(now.minus(Duration::from_secs(60)), failed()),
         ];
-        l.max_generations_in_flight = 2;
-        l.generations_per_hour = 3;
+        l.quotas.max_generations_in_flight = 2;
+        l.quotas.generations_per_hour = 3;
         assert_eq!(
             generation_refusal(&a, &done, &l, now),
             Some(GenerationRefusal::HourlyLimit {
@@ -437,7 +465,7 @@ mod tests {
                 wait_minutes: 10
             })
         );
-        l.generations_per_hour = 4;
+        l.quotas.generations_per_hour = 4;
         assert_eq!(generation_refusal(&a, &done, &l, now), None);
     }
 }

@@ -4,6 +4,7 @@
 pub mod generation;
 pub mod hosts;
 pub mod queue;
+pub mod settings;
 pub mod storage;
 pub mod training;
 pub mod webhook;

@@ -27,9 +27,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::backend::{Backend, BackendKind};
-use crate::config::{FalMode, FalSettings, FalWebhooks};
 use crate::domain::{Avatar, Generation};
 use crate::fal::generation::GenerationSettings;
+use crate::fal::settings::{FalMode, FalSettings, FalWebhooks};
 use crate::fal::storage::FalStorage;
 use crate::fal::training::TrainingSettings;
 use crate::fal::{FalClient, FalError};
@@ -70,7 +70,7 @@ impl Pipeline {
         content_type: &str,
         ttl: Duration,
     ) -> PipelineResult<url::Url> {
-        match &self.archives {
+        match &self.inputs {
             InputHost::Presigned => Ok(self.blobs.presign_get(key, ttl).await?),
             InputHost::FalStorage(storage) => {
                 let size = self
@@ -89,7 +89,8 @@ impl Pipeline {
     }
 }
 
-/// Where trainings run: fal.ai, or nowhere (test mode) with results after a delay.
+/// Where paid work runs: fal.ai, or nowhere (test mode), its simulated results brought by a
+/// delayed job after the mock durations.
 #[derive(Clone, Debug)]
 pub enum FalBackend {
     Live(FalClient),
@@ -158,14 +159,16 @@ pub type PipelineResult<T> = Result<T, PipelineError>;
 pub struct Pipeline {
     pub store: Arc<dyn RecordStore>,
     pub blobs: Arc<dyn BlobStore>,
-    /// The launch queue (also carries test-mode completions).
-    pub queue: Arc<dyn JobQueue>,
+    /// The launch queue (also carries test-mode completions and cancels at fal.ai): the
+    /// backend's `launches`.
+    pub launches: Arc<dyn JobQueue>,
     pub telegram: TelegramClient,
     pub fal: FalBackend,
     pub fal_settings: FalSettings,
     pub webhooks: FalWebhooks,
     pub fetcher: ResultFetcher,
-    pub archives: InputHost,
+    /// How fal.ai reads the files we give it (a training's archive, our LoRA copies).
+    pub inputs: InputHost,
     pub training: TrainingSettings,
     pub generation: GenerationSettings,
 }
@@ -268,7 +271,7 @@ impl Pipeline {
         training: TrainingSettings,
         generation: GenerationSettings,
     ) -> Self {
-        let archives = match (backend.kind, &fal_settings.mode) {
+        let inputs = match (backend.kind, &fal_settings.mode) {
             (BackendKind::Embedded, FalMode::Live { key }) => {
                 InputHost::FalStorage(FalStorage::new(fal_settings.rest_url.clone(), key.clone()))
             }
@@ -277,11 +280,11 @@ impl Pipeline {
         Self {
             store: backend.store.clone(),
             blobs: backend.blobs.clone(),
-            queue: backend.launches.clone(),
+            launches: backend.launches.clone(),
             telegram,
             fal: FalBackend::from_settings(&fal_settings),
             fetcher: ResultFetcher::new(fal_settings.result_hosts.clone()),
-            archives,
+            inputs,
             fal_settings,
             webhooks,
             training,
@@ -294,8 +297,8 @@ impl Pipeline {
     pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
         let (resources, telegram, fal, webhooks, training, generation) =
             crate::config::EnvReader::from_process().load::<(
-                crate::config::Resources,
-                crate::config::TelegramSettings,
+                crate::adapters::aws::Resources,
+                crate::telegram::settings::TelegramSettings,
                 FalSettings,
                 FalWebhooks,
                 TrainingSettings,

@@ -21,8 +21,8 @@ use teloxide_core::types::{
 use teloxide_core::{ApiError, Bot, RequestError};
 
 use super::screens::{Keyboard, Screen};
-use crate::config::TelegramSettings;
 use crate::domain::{ChatId, MessageRef};
+use crate::telegram::settings::TelegramSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelegramError {

@@ -6,4 +6,5 @@ pub mod client;
 pub mod commands;
 pub mod incoming;
 pub mod screens;
+pub mod settings;
 pub mod texts;

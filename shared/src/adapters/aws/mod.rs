@@ -3,19 +3,19 @@
 mod dynamo;
 mod error;
 mod on_first_use;
+mod resources;
 mod s3;
 mod sqs;
 mod tls;
 
 pub use dynamo::{DynamoStore, TableLayout};
 pub use on_first_use::OnFirstUse;
+pub use resources::{Resources, ServerSideEncryption};
 pub use s3::S3Blobs;
 pub use sqs::SqsQueue;
 pub use tls::https_client;
 
 use aws_config::{BehaviorVersion, SdkConfig};
-
-use crate::config::Resources;
 
 /// The SDK clients, built once per cold start and shared by every invocation. DynamoDB is
 /// built at once (every invocation of every function uses it); S3 and SQS when first called.

@@ -14,7 +14,7 @@ use url::Url;
 
 use super::OnFirstUse;
 use super::error::AwsError;
-use crate::config::ServerSideEncryption;
+use crate::adapters::aws::ServerSideEncryption;
 use crate::ports::blob::{BlobError, BlobKey, BlobReader, BlobStore, validate_prefix};
 
 /// Size of one multipart part, and so of the largest buffer a `put` holds. S3 requires at

@@ -156,7 +156,7 @@ impl Pipeline {
                 };
                 let delay = kind.test_delay(self);
                 tracing::info!(%work, %request_id, delay_s = delay.as_secs(), "TEST MODE: no fal.ai call; the result arrives after the mock duration");
-                match self.queue.send(&finish.to_body(), delay).await {
+                match self.launches.send(&finish.to_body(), delay).await {
                     Ok(_) => SubmitOutcome::Accepted(request_id),
                     Err(e) => SubmitOutcome::NotSent(e.to_string()),
                 }

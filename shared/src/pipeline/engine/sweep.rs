@@ -66,7 +66,7 @@ impl Pipeline {
                     lease: LAUNCH_LEASE,
                 };
                 if record.apply_work(claim, now).is_ok() {
-                    self.queue
+                    self.launches
                         .send(&Job::Launch(*work).to_body(), QueueDelay::NONE)
                         .await?;
                     tracing::info!(%work, status = state.status().as_str(), "launch sent again");

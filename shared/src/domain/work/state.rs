@@ -1,5 +1,4 @@
-//! Paid work: a fal.ai submission the user is charged for (a training, a generation, and every
-//! later kind), named by one [`WorkRef`], and the one lifecycle core every kind embeds:
+//! The lifecycle core of paid work, which every kind embeds:
 //!
 //! ```text
 //! queued -> submitting -> sending -> running -> completed
@@ -14,166 +13,17 @@
 //! written before the submit call: from there the work is never claimed again; it ends by its
 //! result, or by the wait window running out. [`step`] is the only place that knows the moves.
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::avatar::{NoticeEvent, OutcomeNotice};
-use super::ids::{AttemptId, AvatarId, GenerationId, Timestamp, UserId, WorkId};
+use super::{FailureReason, FalRequest, WorkRef};
+use crate::domain::avatar::{NoticeEvent, OutcomeNotice};
+use crate::domain::ids::{AttemptId, Timestamp};
 
 /// How many times a launch may be claimed before the work fails: each claim that ends
 /// without a submit (a crash, a transient error) counts.
 pub const MAX_LAUNCH_CLAIMS: u32 = 5;
-
-/// A request in the fal.ai queue: its id and the endpoint (model id) it was submitted to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FalRequest {
-    pub request_id: String,
-    pub endpoint: String,
-}
-
-/// Why paid work failed, in terms the user-facing texts can explain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "code", rename_all = "snake_case")]
-pub enum FailureReason {
-    /// fal.ai refused the input (422): the detail is fal's own explanation.
-    Rejected { detail: String },
-    /// fal.ai refused our key: an operator problem, not the user's.
-    Unauthorized,
-    /// fal.ai ran the job and reported an error.
-    ProviderError { detail: String },
-    /// The work took longer than the configured timeout and was cancelled.
-    TimedOut,
-    /// The work could not be started on our side (a photo gone, a record unreadable, too
-    /// many failed attempts); nothing was sent to fal.ai.
-    NotStarted { detail: String },
-    /// The submit may have reached fal.ai, but no result or confirmation came within the
-    /// wait window; it is never submitted again.
-    Unconfirmed,
-}
-
-/// The kinds of paid work. The kind decides the engine's kind-specific steps, the per-user
-/// quota it counts against and its price; nothing else in the engine looks at it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WorkKind {
-    /// An avatar's training: the work's id is the avatar's.
-    Training,
-    /// Pictures drawn with a trained avatar.
-    Generation,
-}
-
-impl WorkKind {
-    pub const ALL: [WorkKind; 2] = [WorkKind::Training, WorkKind::Generation];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WorkKind::Training => "training",
-            WorkKind::Generation => "generation",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    /// The per-user count a commit of this kind moves on (each has its own limits).
-    pub fn quota(self) -> Quota {
-        match self {
-            WorkKind::Training => Quota::Trainings,
-            WorkKind::Generation => Quota::Pictures,
-        }
-    }
-}
-
-impl fmt::Display for WorkKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The per-user counts that guard the per-user limits (`MAX_TRAININGS_PER_USER`, the
-/// generation limits): a commit moves its kind's count on, conditional on the count read
-/// before the limits were checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Quota {
-    Trainings,
-    Pictures,
-}
-
-/// One piece of paid work: its kind, its owner, the avatar it belongs to and its own id.
-/// Ownership is part of the name: every lookup goes through the owner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct WorkRef {
-    pub kind: WorkKind,
-    pub owner: UserId,
-    pub avatar_id: AvatarId,
-    pub id: WorkId,
-}
-
-impl WorkRef {
-    pub fn training(owner: UserId, avatar_id: AvatarId) -> Self {
-        Self {
-            kind: WorkKind::Training,
-            owner,
-            avatar_id,
-            id: WorkId::from(avatar_id),
-        }
-    }
-
-    pub fn generation(owner: UserId, avatar_id: AvatarId, id: GenerationId) -> Self {
-        Self {
-            kind: WorkKind::Generation,
-            owner,
-            avatar_id,
-            id: WorkId::from(id),
-        }
-    }
-
-    /// What its debit and refund are keyed by.
-    pub fn paid(&self) -> Work {
-        Work {
-            kind: self.kind,
-            id: self.id,
-        }
-    }
-}
-
-impl fmt::Display for WorkRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.kind, self.id)
-    }
-}
-
-/// Paid work as the ledger keys its debit and refund: each is applied at most once. Stored in
-/// ledger entries as `{"type": "<kind>", "id": "<id>"}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Work {
-    #[serde(rename = "type")]
-    pub kind: WorkKind,
-    pub id: WorkId,
-}
-
-impl Work {
-    pub fn training(avatar: AvatarId) -> Self {
-        Self {
-            kind: WorkKind::Training,
-            id: avatar.into(),
-        }
-    }
-
-    pub fn generation(id: GenerationId) -> Self {
-        Self {
-            kind: WorkKind::Generation,
-            id: id.into(),
-        }
-    }
-
-    pub(crate) fn key(&self) -> String {
-        format!("{}:{}", self.kind, self.id)
-    }
-}
 
 /// Where a piece of paid work is, from its commit to its end, with exactly the data each state
 /// has. `O` is what a success produced (a model, pictures).
@@ -973,19 +823,6 @@ mod tests {
         );
         let back: State = serde_json::from_value(json).unwrap();
         assert_eq!(back.status(), WorkStatus::Queued);
-    }
-
-    #[test]
-    fn work_keys_read_as_the_ledger_wrote_them() {
-        let id = AvatarId::new();
-        let work = Work::training(id);
-        assert_eq!(work.key(), format!("training:{id}"));
-        let json = serde_json::to_value(work).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({"type": "training", "id": id.to_string()})
-        );
-        assert_eq!(serde_json::from_value::<Work>(json).unwrap(), work);
     }
 
     fn any_event(holder: AttemptId) -> impl Strategy<Value = Event> {
