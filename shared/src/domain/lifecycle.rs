@@ -505,31 +505,17 @@ mod tests {
 
     #[test]
     fn every_state_event_pair_matches_the_table() {
-        let mut checked = 0;
-        for (state_name, state) in states() {
-            for (event_name, event) in events() {
-                let expected = LEGAL
-                    .iter()
-                    .find(|(s, e, _)| *s == state_name && *e == event_name)
-                    .map(|(_, _, to)| *to);
-                match (expected, transition(&state, event, T0)) {
-                    (Some(to), Ok(next)) => {
-                        assert_eq!(next.status(), to, "{state_name} + {event_name}")
-                    }
-                    (None, Err(err)) => {
-                        assert_eq!(err.from, state.status(), "{state_name} + {event_name}")
-                    }
-                    (Some(_), Err(err)) => {
-                        panic!("{state_name} + {event_name} should be legal: {err}")
-                    }
-                    (None, Ok(next)) => panic!(
-                        "{state_name} + {event_name} should be illegal, went to {:?}",
-                        next.status()
-                    ),
-                }
-                checked += 1;
-            }
-        }
+        let checked = crate::domain::work::check_table(
+            &states(),
+            &events(),
+            LEGAL,
+            |state, event| {
+                transition(state, event, T0)
+                    .map(|next| next.status())
+                    .map_err(|e| (e.from, e.to_string()))
+            },
+            AvatarState::status,
+        );
         assert_eq!(checked, 5 * 5);
     }
 

@@ -15,7 +15,7 @@ use crate::jobs::Job;
 use crate::ports::{BlobStore, JobQueue, QueueDelay, RecordStore};
 
 use super::refund::{debited, refund};
-use super::{PipelineResult, Updatable, update_with};
+use super::{PipelineResult, Updatable, advance, update_with};
 
 /// What deleting an avatar would do about its paid work (for the confirmation), or did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -140,10 +140,7 @@ async fn settle<R: PaidRecord + Updatable>(
     };
     match state {
         WorkState::Queued { .. } | WorkState::Submitting { .. } => {
-            let cancelled = update_with(store, record.clone(), |current| {
-                current.apply_work(WorkEvent::Cancel, now).ok()
-            })
-            .await;
+            let cancelled = advance(store, &record, WorkEvent::Cancel, now).await;
             match cancelled {
                 Ok(Some(_)) => refunded(store, &work, done).await?,
                 // Moved on meanwhile (a worker began the submit): settled by what it is now.

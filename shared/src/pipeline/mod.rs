@@ -228,7 +228,31 @@ pub(crate) async fn update_with<R: Updatable>(
     Err(PipelineError::Contended(current.label()))
 }
 
+/// Moves a piece of paid work on by `event`, written conditionally (re-read and tried again
+/// after a lost race); `Ok(None)` when the event no longer applies or the record is gone.
+pub(crate) async fn advance<R: crate::domain::PaidRecord + Updatable>(
+    store: &dyn RecordStore,
+    record: &R,
+    event: crate::domain::WorkEvent<R::Output>,
+    now: crate::domain::Timestamp,
+) -> PipelineResult<Option<R>> {
+    update_with(store, record.clone(), |current| {
+        current.apply_work(event.clone(), now).ok()
+    })
+    .await
+}
+
 impl Pipeline {
+    /// [`advance`] on this pipeline's store.
+    pub(crate) async fn advance<R: crate::domain::PaidRecord + Updatable>(
+        &self,
+        record: &R,
+        event: crate::domain::WorkEvent<R::Output>,
+        now: crate::domain::Timestamp,
+    ) -> PipelineResult<Option<R>> {
+        advance(self.store.as_ref(), record, event, now).await
+    }
+
     /// [`update_with`] on this pipeline's store.
     pub(crate) async fn update_with<R: Updatable>(
         &self,

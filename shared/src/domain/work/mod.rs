@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::{AvatarId, GenerationId, UserId, WorkId};
 
+#[cfg(test)]
+pub(crate) use state::check_table;
 pub use state::{
     Acceptance, IllegalStep, MAX_LAUNCH_CLAIMS, PaidRecord, WorkEvent, WorkState, WorkStatus,
     acceptance, outcome_events, step,

@@ -485,6 +485,43 @@ pub fn outcome_events<O>(
     }
 }
 
+/// Checks a transition function against its table of legal moves: every (state, event) pair
+/// of the representatives is tried; a pair in `legal` must lead to its status, any other must
+/// be refused from the state's own status. Returns how many pairs were checked. Shared by the
+/// tables of the core and of the avatar's assembly.
+#[cfg(test)]
+pub(crate) fn check_table<S, E: Clone, St: PartialEq + std::fmt::Debug + Copy>(
+    states: &[(&'static str, S)],
+    events: &[(&'static str, E)],
+    legal: &[(&str, &str, St)],
+    apply: impl Fn(&S, E) -> Result<St, (St, String)>,
+    status: impl Fn(&S) -> St,
+) -> usize {
+    let mut checked = 0;
+    for (state_name, state) in states {
+        for (event_name, event) in events {
+            let expected = legal
+                .iter()
+                .find(|(s, e, _)| s == state_name && e == event_name)
+                .map(|(_, _, to)| *to);
+            match (expected, apply(state, event.clone())) {
+                (Some(to), Ok(next)) => assert_eq!(next, to, "{state_name} + {event_name}"),
+                (None, Err((from, _))) => {
+                    assert_eq!(from, status(state), "{state_name} + {event_name}")
+                }
+                (Some(_), Err((_, why))) => {
+                    panic!("{state_name} + {event_name} should be legal: {why}")
+                }
+                (None, Ok(next)) => {
+                    panic!("{state_name} + {event_name} should be illegal, went to {next:?}")
+                }
+            }
+            checked += 1;
+        }
+    }
+    checked
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -718,31 +755,17 @@ mod tests {
     #[test]
     fn every_state_event_pair_matches_the_table() {
         let (holder, other) = (AttemptId::new(), AttemptId::new());
-        let mut checked = 0;
-        for (state_name, state) in states(holder) {
-            for (event_name, event) in events(holder, other) {
-                let expected = LEGAL
-                    .iter()
-                    .find(|(s, e, _)| *s == state_name && *e == event_name)
-                    .map(|(_, _, to)| *to);
-                match (expected, step(&state, event, T0)) {
-                    (Some(to), Ok(next)) => {
-                        assert_eq!(next.status(), to, "{state_name} + {event_name}")
-                    }
-                    (None, Err(err)) => {
-                        assert_eq!(err.from, state.status(), "{state_name} + {event_name}")
-                    }
-                    (Some(_), Err(err)) => {
-                        panic!("{state_name} + {event_name} should be legal: {err}")
-                    }
-                    (None, Ok(next)) => panic!(
-                        "{state_name} + {event_name} should be illegal, went to {:?}",
-                        next.status()
-                    ),
-                }
-                checked += 1;
-            }
-        }
+        let checked = check_table(
+            &states(holder),
+            &events(holder, other),
+            LEGAL,
+            |state, event| {
+                step(state, event, T0)
+                    .map(|next| next.status())
+                    .map_err(|e| (e.from, e.to_string()))
+            },
+            WorkState::status,
+        );
         assert_eq!(checked, 10 * 12);
     }
 

@@ -93,11 +93,7 @@ impl Pipeline {
         let fail = crate::domain::WorkEvent::Fail {
             reason: reason.clone(),
         };
-        let failed = self
-            .update_with(record.clone(), |current| {
-                current.apply_work(fail.clone(), now).ok()
-            })
-            .await?;
+        let failed = self.advance(record, fail, now).await?;
         let Some(stored) = failed else {
             return Ok(Completion::AlreadyDone);
         };
@@ -116,11 +112,7 @@ impl Pipeline {
     ) -> PipelineResult<()> {
         let work = record.work_ref();
         let cancelled = self
-            .update_with(record.clone(), |current| {
-                current
-                    .apply_work(crate::domain::WorkEvent::Cancel, now)
-                    .ok()
-            })
+            .advance(record, crate::domain::WorkEvent::Cancel, now)
             .await?;
         if cancelled.is_some() || matches!(record.state(), Some(WorkState::Cancelled { .. })) {
             self.refund(&work).await?;

@@ -113,11 +113,7 @@ impl Pipeline {
             attempt,
             endpoint: endpoint.clone(),
         };
-        let begun = self
-            .update_with(claimed.clone(), |current| {
-                current.apply_work(begin.clone(), now).ok()
-            })
-            .await;
+        let begun = self.advance(claimed, begin, now).await;
         let begun = match begun {
             Ok(begun) => begun,
             Err(e) => {
@@ -237,11 +233,7 @@ impl Pipeline {
             request: request.clone(),
         };
         // Declines when a fast result completed it already.
-        let running = self
-            .update_with(record.clone(), |current| {
-                current.apply_work(submitted.clone(), now).ok()
-            })
-            .await?;
+        let running = self.advance(record, submitted, now).await?;
         if let Some(running) = running {
             let dimensions = kind.dimensions(&running, Some(request));
             crate::metrics::count(&format!("{}Started", K::METRICS), &labels(&dimensions));
@@ -258,12 +250,7 @@ impl Pipeline {
         now: Timestamp,
     ) {
         let release = WorkEvent::Release { attempt };
-        if let Err(e) = self
-            .update_with(record.clone(), |current| {
-                current.apply_work(release.clone(), now).ok()
-            })
-            .await
-        {
+        if let Err(e) = self.advance(record, release, now).await {
             tracing::warn!(work = %record.work_ref(), error = %e, "claim not released; it lapses with its lease");
         }
     }
