@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 use fluxbot::domain::{AvatarStatus, Timestamp};
+use fluxbot::telegram::callback::Callback;
 use fluxbot_tests::aws_meter::{Meter, Usage};
 use fluxbot_tests::fake_telegram::updates::User;
 use fluxbot_tests::images;
@@ -178,8 +179,8 @@ async fn one_avatar_and_one_generation_counted_call_by_call() {
 
     // One generation of 2 images: the card's Generate, a typed prompt, launch, result.
     let id = avatar.id;
-    bot.press_cb(ANNA, &format!("a:{id}")).await;
-    bot.press_cb(ANNA, &format!("gen:{id}")).await;
+    bot.tap_last(ANNA, Callback::Card(id)).await;
+    bot.tap_last(ANNA, Callback::Generate(id)).await;
     bot.say(ANNA, "on a sunny beach").await;
     let prompt = phases.mark("generation: card + Generate + prompt");
     let (received, _) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;

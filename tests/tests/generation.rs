@@ -9,6 +9,7 @@ use fluxbot::domain::{
     Avatar, AvatarStatus, GeneratedImage, Generation, GenerationState, OutcomeNotice, Timestamp,
 };
 use fluxbot::ports::BlobKey;
+use fluxbot::telegram::callback::Callback;
 use fluxbot_tests::fake_telegram::updates::User;
 use fluxbot_tests::pipeline_world::PipelineWorld;
 use serde_json::json;
@@ -88,10 +89,10 @@ async fn portrait_generation_goes_to_flux_lora_and_comes_back_by_webhook_as_an_a
     };
 
     // The completion notice -> card (with Generate) -> settings: 9:16, 3 images -> back.
-    w.bot.press_cb(ANNA, &format!("a:{id}")).await;
+    w.bot.tap_last(ANNA, Callback::Card(id)).await;
     let card = w.bot.telegram.last_message(ANNA.id);
     assert!(card.button("Generate").is_some(), "{card:#?}");
-    w.bot.press_cb(ANNA, &format!("gen:{id}")).await;
+    w.bot.tap_last(ANNA, Callback::Generate(id)).await;
     let screen = w.bot.telegram.last_message(ANNA.id);
     assert_eq!(
         screen.buttons.len(),
@@ -99,13 +100,23 @@ async fn portrait_generation_goes_to_flux_lora_and_comes_back_by_webhook_as_an_a
         "8 styles two a row, settings, back"
     );
     screen.says("3:4 · 2 images");
-    w.bot.press_cb(ANNA, &format!("go:{id}")).await;
-    w.bot.press_cb(ANNA, &format!("gr:{id}:9x16")).await;
-    w.bot.press_cb(ANNA, &format!("gn:{id}:3")).await;
+    w.bot.tap_last(ANNA, Callback::GenerationSettings(id)).await;
+    w.bot
+        .tap_last(
+            ANNA,
+            Callback::SetRatio(id, fluxbot::domain::AspectRatio::Portrait9x16),
+        )
+        .await;
+    w.bot
+        .tap_last(
+            ANNA,
+            Callback::SetCount(id, fluxbot::domain::ImageCount::try_from(3).unwrap()),
+        )
+        .await;
     let settings = w.bot.telegram.last_message(ANNA.id);
     assert!(settings.labels().contains(&"✓ 9:16"), "{settings:#?}");
     assert!(settings.labels().contains(&"✓ 3"), "{settings:#?}");
-    w.bot.press_cb(ANNA, &format!("gen:{id}")).await;
+    w.bot.tap_last(ANNA, Callback::Generate(id)).await;
 
     // A typed prompt, with HTML in it and surrounding spaces.
     w.bot.say(ANNA, "  on a <sunny> beach & smiling  ").await;
@@ -203,7 +214,7 @@ async fn portrait_generation_goes_to_flux_lora_and_comes_back_by_webhook_as_an_a
     assert_eq!(w.bot.telegram.calls_of("sendMediaGroup").len(), 1);
 
     // Again: the same prompt and settings; this time everything is flagged.
-    w.bot.press_cb(ANNA, &format!("a:{id}")).await; // card, with the history line
+    w.bot.tap_last(ANNA, Callback::Card(id)).await; // card, with the history line
     let card = w.bot.telegram.last_message(ANNA.id);
     card.says("Recent pictures");
     card.says("on a &lt;sunny&gt; beach");
@@ -233,9 +244,9 @@ async fn portrait_generation_goes_to_flux_lora_and_comes_back_by_webhook_as_an_a
     told.says("3 hidden");
 
     // Deleting the avatar deletes its generations and their images.
-    w.bot.press_cb(ANNA, &format!("a:{id}")).await;
-    w.bot.press_cb(ANNA, &format!("d:{id}")).await;
-    w.bot.press_cb(ANNA, &format!("dy:{id}")).await;
+    w.bot.tap_last(ANNA, Callback::Card(id)).await;
+    w.bot.tap_last(ANNA, Callback::Delete(id)).await;
+    w.bot.tap_last(ANNA, Callback::ConfirmDelete(id)).await;
     assert!(generations(&w, &avatar).await.is_empty());
     for key in &keys {
         assert_eq!(w.bot.backend.blobs.size(key).await.unwrap(), None);
@@ -247,14 +258,14 @@ async fn finetuned_style_generation_goes_to_ultra_and_the_sweep_delivers_a_lost_
     let w = PipelineWorld::with_env(false, &[("FAL_STYLE_TRAINER", "flux-pro-trainer")]).await;
     let avatar = trained(&w, OLEG, "style", r#"{"finetune_id":"ft-5a1"}"#).await;
     let id = avatar.id;
-    w.bot.press_cb(OLEG, &format!("a:{id}")).await;
-    w.bot.press_cb(OLEG, &format!("gen:{id}")).await;
+    w.bot.tap_last(OLEG, Callback::Card(id)).await;
+    w.bot.tap_last(OLEG, Callback::Generate(id)).await;
     let screen = w.bot.telegram.last_message(OLEG.id);
     assert!(
         screen.button("Пейзаж").is_some(),
         "Russian style names: {screen:#?}"
     );
-    w.bot.press_cb(OLEG, &format!("gs:{id}:0")).await;
+    w.bot.tap_last(OLEG, Callback::Style(id, 0)).await;
     w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     let sub = w.fal.submissions().last().unwrap().clone();
     assert_eq!(sub.endpoint, "fal-ai/flux-pro/v1.1-ultra-finetuned");
@@ -379,9 +390,14 @@ async fn test_mode_placeholders_limits_and_prompt_validation() {
     // refused with the wait.
     let id = avatar.id;
     w.bot.say(ANNA, "/generate").await;
-    w.bot.press_cb(ANNA, &format!("go:{id}")).await;
-    w.bot.press_cb(ANNA, &format!("gn:{id}:1")).await;
-    w.bot.press_cb(ANNA, &format!("gen:{id}")).await;
+    w.bot.tap_last(ANNA, Callback::GenerationSettings(id)).await;
+    w.bot
+        .tap_last(
+            ANNA,
+            Callback::SetCount(id, fluxbot::domain::ImageCount::try_from(1).unwrap()),
+        )
+        .await;
+    w.bot.tap_last(ANNA, Callback::Generate(id)).await;
     w.bot.say(ANNA, "a green bicycle").await;
     w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     w.run_queue(&w.pipeline, Duration::from_secs(5)).await;
@@ -401,8 +417,8 @@ async fn refusals_and_errors_from_fal_are_told_with_the_buttons() {
     let w = PipelineWorld::new(false).await;
     let avatar = trained(&w, ANNA, "portrait", "").await;
     let id = avatar.id;
-    w.bot.press_cb(ANNA, &format!("a:{id}")).await;
-    w.bot.press_cb(ANNA, &format!("gen:{id}")).await;
+    w.bot.tap_last(ANNA, Callback::Card(id)).await;
+    w.bot.tap_last(ANNA, Callback::Generate(id)).await;
 
     // A 422 at submit: failed, not retried, told with fal's reason.
     w.fal.reject_next_submit(
@@ -447,18 +463,18 @@ async fn a_result_for_a_deleted_avatar_is_ignored_and_nothing_is_kept() {
     let w = PipelineWorld::new(false).await;
     let avatar = trained(&w, ANNA, "portrait", "").await;
     let id = avatar.id;
-    w.bot.press_cb(ANNA, &format!("a:{id}")).await;
-    w.bot.press_cb(ANNA, &format!("gen:{id}")).await;
-    w.bot.press_cb(ANNA, &format!("gs:{id}:2")).await;
+    w.bot.tap_last(ANNA, Callback::Card(id)).await;
+    w.bot.tap_last(ANNA, Callback::Generate(id)).await;
+    w.bot.tap_last(ANNA, Callback::Style(id, 2)).await;
     w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
     let sub = w.fal.submissions().last().unwrap().clone();
     assert!(sub.input["prompt"].as_str().unwrap().contains("anime"));
 
     // Deleted while fal.ai draws.
     w.bot.say(ANNA, "/avatars").await;
-    w.bot.press_cb(ANNA, &format!("a:{id}")).await;
-    w.bot.press_cb(ANNA, &format!("d:{id}")).await;
-    w.bot.press_cb(ANNA, &format!("dy:{id}")).await;
+    w.bot.tap_last(ANNA, Callback::Card(id)).await;
+    w.bot.tap_last(ANNA, Callback::Delete(id)).await;
+    w.bot.tap_last(ANNA, Callback::ConfirmDelete(id)).await;
     let gone = w
         .pipeline
         .store
@@ -485,10 +501,10 @@ async fn a_result_for_a_deleted_avatar_is_ignored_and_nothing_is_kept() {
     // The callbacks of the old buttons find nothing.
     let stale = w
         .bot
-        .press_data(
+        .tap(
             ANNA,
             w.bot.telegram.last_message(ANNA.id).message_id,
-            &format!("gen:{id}"),
+            Callback::Generate(id),
         )
         .await;
     assert!(
@@ -606,8 +622,8 @@ async fn a_profile_write_failing_after_the_generation_is_recorded_does_not_repea
 
     let w = PipelineWorld::new(false).await;
     let avatar = trained(&w, ANNA, "portrait", "").await;
-    w.bot.press_cb(ANNA, &format!("a:{}", avatar.id)).await;
-    w.bot.press_cb(ANNA, &format!("gen:{}", avatar.id)).await;
+    w.bot.tap_last(ANNA, Callback::Card(avatar.id)).await;
+    w.bot.tap_last(ANNA, Callback::Generate(avatar.id)).await;
 
     // The same conversation, over a store whose next profile write fails.
     let (telegram, limits) = EnvReader::from_pairs([
@@ -667,8 +683,8 @@ async fn concurrent_generations_of_different_users_never_pass_the_daily_cap() {
     w.run_queue(&w.pipeline, Duration::from_secs(5)).await;
     for (user, avatar) in [ANNA, OLEG].into_iter().zip(&avatars) {
         assert_eq!(w.avatar_now(avatar).await.status(), AvatarStatus::Completed);
-        w.bot.press_cb(user, &format!("a:{}", avatar.id)).await;
-        w.bot.press_cb(user, &format!("gen:{}", avatar.id)).await;
+        w.bot.tap_last(user, Callback::Card(avatar.id)).await;
+        w.bot.tap_last(user, Callback::Generate(avatar.id)).await;
     }
     // Two pictures each: $2, the whole day's cap, fits once.
     tokio::join!(
@@ -712,8 +728,8 @@ async fn two_prompts_at_once_pass_a_limit_of_one_once() {
         w.avatar_now(&avatar).await.status(),
         AvatarStatus::Completed
     );
-    w.bot.press_cb(ANNA, &format!("a:{}", avatar.id)).await;
-    w.bot.press_cb(ANNA, &format!("gen:{}", avatar.id)).await;
+    w.bot.tap_last(ANNA, Callback::Card(avatar.id)).await;
+    w.bot.tap_last(ANNA, Callback::Generate(avatar.id)).await;
     let (one, two) = (
         fluxbot_tests::fake_telegram::updates::text(w.bot.next_update_id(), ANNA, "a red fox"),
         fluxbot_tests::fake_telegram::updates::text(w.bot.next_update_id(), ANNA, "a blue fox"),

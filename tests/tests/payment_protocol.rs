@@ -9,6 +9,7 @@ use fluxbot::domain::{
     WorkState,
 };
 use fluxbot::jobs::Job;
+use fluxbot::telegram::callback::Callback;
 use fluxbot_tests::fake_fal::{AcceptedBut, ok_webhook};
 use fluxbot_tests::fake_telegram::updates::User;
 use fluxbot_tests::pipeline_world::PipelineWorld;
@@ -264,8 +265,8 @@ async fn a_generation_submit_that_timed_out_is_paid_once_and_its_result_delivere
     let w = PipelineWorld::new(false).await;
     let avatar = trained(&w, ANNA).await;
     let id = avatar.id;
-    w.bot.press_cb(ANNA, &format!("a:{id}")).await;
-    w.bot.press_cb(ANNA, &format!("gen:{id}")).await;
+    w.bot.tap_last(ANNA, Callback::Card(id)).await;
+    w.bot.tap_last(ANNA, Callback::Generate(id)).await;
     w.bot.say(ANNA, "a lantern in the fog").await;
     w.fal.accept_next_submit_but(AcceptedBut::AnswerAfter(
         PipelineWorld::FAL_TIMEOUT + Duration::from_secs(2),
@@ -331,8 +332,8 @@ async fn a_generation_that_cannot_start_ends_and_frees_the_slot() {
     let w = PipelineWorld::new(false).await;
     let avatar = trained(&w, ANNA).await;
     let id = avatar.id;
-    w.bot.press_cb(ANNA, &format!("a:{id}")).await;
-    w.bot.press_cb(ANNA, &format!("gen:{id}")).await;
+    w.bot.tap_last(ANNA, Callback::Card(id)).await;
+    w.bot.tap_last(ANNA, Callback::Generate(id)).await;
     w.bot.say(ANNA, "a lantern in the fog").await;
     // The launch job is lost: the sweep sends it again while it may start...
     lose_queued_jobs(&w).await;

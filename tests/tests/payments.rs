@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use fluxbot::domain::{AvatarStatus, Credits, EntryKind, LedgerEntry, Timestamp, UserId};
+use fluxbot::telegram::callback::Callback;
 use fluxbot_tests::backends;
 use fluxbot_tests::bot_world::BotWorld;
 use fluxbot_tests::fake_telegram::updates::{self, User};
@@ -132,7 +133,7 @@ async fn buy_then_train_then_fal_fails_gives_the_credits_back_once() {
     // The summary shows the price; Confirm takes it in the same write as the queueing.
     let (message, avatar) = bot.summary_shown(ANNA, "Ink", 2, 0).await;
     bot.screen_says(ANNA, message, "Price: <b>50</b> credits (you have 60)");
-    bot.press_data(ANNA, message, &format!("tc:{}", avatar.id))
+    bot.tap(ANNA, message, Callback::ConfirmTraining(avatar.id))
         .await;
     assert_eq!(balance(bot, ANNA).await, Credits(10));
 
@@ -250,7 +251,7 @@ async fn two_confirms_at_once_with_credits_for_one_training_start_one() {
                 == AvatarStatus::Ready
         })
         .unwrap();
-    w.press_data(JOHN, *message, &format!("ts:{}", avatar.id))
+    w.tap(JOHN, *message, Callback::StartTraining(avatar.id))
         .await;
     let summary = w.screen_says(JOHN, *message, "top up 40 more to start");
     assert!(summary.button("Confirm").is_none(), "{summary:#?}");
@@ -319,7 +320,7 @@ async fn free_mode_has_no_balance_and_no_prices() {
     let (message, avatar) = w.summary_shown(JOHN, "Free", 2, 0).await;
     w.screen_says(JOHN, message, "Start training?")
         .never_says("Price");
-    w.press_data(JOHN, message, &format!("tc:{}", avatar.id))
+    w.tap(JOHN, message, Callback::ConfirmTraining(avatar.id))
         .await;
     assert_eq!(
         w.avatars(JOHN).await[0].status(),
@@ -353,8 +354,8 @@ async fn generations_that_deliver_nothing_are_paid_back_once() {
         "60 - 50 for the training"
     );
     let id = avatar.id;
-    bot.press_cb(ANNA, &format!("a:{id}")).await;
-    bot.press_cb(ANNA, &format!("gen:{id}")).await;
+    bot.tap_last(ANNA, Callback::Card(id)).await;
+    bot.tap_last(ANNA, Callback::Generate(id)).await;
     bot.bot_says(ANNA, "These pictures cost <b>4</b> credits (you have 10)");
 
     // Two pictures (4 credits), both withheld by the safety filter.

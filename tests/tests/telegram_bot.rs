@@ -5,6 +5,7 @@
 use fluxbot::domain::{AvatarKind, AvatarStatus, DialogueState, Timestamp, UserId};
 use fluxbot::jobs::Job;
 use fluxbot::ports::UpdateClaim;
+use fluxbot::telegram::callback::Callback;
 use fluxbot_tests::backends;
 use fluxbot_tests::bot_world::{BotWorld, SECRET};
 use fluxbot_tests::fake_telegram::FakeFile;
@@ -116,11 +117,11 @@ async fn portrait_from_an_album_of_ten_and_singles_with_duplicates() {
     );
 
     // Start -> summary -> Confirm.
-    w.press_cb(ANNA, &format!("ts:{}", avatar.id)).await;
+    w.tap_last(ANNA, Callback::StartTraining(avatar.id)).await;
     let summary = w.telegram.message(ANNA.id, photos_msg);
     summary.says("Фото: 12");
     summary.says("5-15 мин");
-    w.press_cb(ANNA, &format!("tc:{}", avatar.id)).await;
+    w.tap_last(ANNA, Callback::ConfirmTraining(avatar.id)).await;
     let queued = w.telegram.message(ANNA.id, photos_msg);
     queued.says("в очереди");
 
@@ -223,8 +224,10 @@ async fn every_validation_refusal_is_explained_and_records_nothing() {
 
     // Names: too long, control characters; the step stays until a good one comes.
     w.say(JOHN, "/create").await;
-    w.press_cb(JOHN, "k:portrait").await;
-    w.press_cb(JOHN, "g:male").await;
+    w.tap_last(JOHN, Callback::Kind(fluxbot::domain::AvatarKind::Portrait))
+        .await;
+    w.tap_last(JOHN, Callback::Gender(fluxbot::domain::Gender::Male))
+        .await;
     w.say(JOHN, &"x".repeat(41)).await;
     assert!(
         w.telegram
@@ -253,7 +256,8 @@ async fn every_validation_refusal_is_explained_and_records_nothing() {
         "nothing stored before the preset"
     );
     w.say(JOHN, "John").await;
-    w.press_cb(JOHN, "p:fast").await;
+    w.tap_last(JOHN, Callback::Preset(fluxbot::domain::Preset::Fast))
+        .await;
     let progress = w.telegram.last_message(JOHN.id).message_id;
 
     let refusals: Vec<(serde_json::Value, &str)> = {
@@ -332,7 +336,7 @@ async fn every_validation_refusal_is_explained_and_records_nothing() {
 
     // Training before the minimum: a forged Start is refused with an alert.
     let answer = w
-        .press_data(JOHN, progress, &format!("ts:{}", avatar.id))
+        .tap(JOHN, progress, Callback::StartTraining(avatar.id))
         .await;
     assert_eq!(answer.json()["show_alert"], true);
     assert!(
@@ -379,9 +383,9 @@ async fn one_training_in_flight_per_user() {
     let avatars = w.avatars(JOHN).await;
     let (first, second) = (&avatars[0], &avatars[1]);
     let msg = w.telegram.last_message(JOHN.id).message_id;
-    w.press_data(JOHN, msg, &format!("ts:{}", first.id)).await;
-    w.press_cb(JOHN, &format!("tc:{}", first.id)).await;
-    let answer = w.press_data(JOHN, msg, &format!("ts:{}", second.id)).await;
+    w.tap(JOHN, msg, Callback::StartTraining(first.id)).await;
+    w.tap_last(JOHN, Callback::ConfirmTraining(first.id)).await;
+    let answer = w.tap(JOHN, msg, Callback::StartTraining(second.id)).await;
     assert!(
         answer.json()["text"]
             .as_str()
@@ -391,7 +395,7 @@ async fn one_training_in_flight_per_user() {
     );
     // A stale Confirm of the second is refused too; and confirming the first twice sends the
     // launch again (harmless: the worker's claim is conditional) but queues nothing new.
-    let answer = w.press_data(JOHN, msg, &format!("tc:{}", second.id)).await;
+    let answer = w.tap(JOHN, msg, Callback::ConfirmTraining(second.id)).await;
     assert_eq!(answer.json()["show_alert"], true);
     assert_eq!(w.avatars(JOHN).await[1].status(), AvatarStatus::Ready);
     assert_eq!(w.avatars(JOHN).await[0].status(), AvatarStatus::Queued);
@@ -452,7 +456,8 @@ async fn cancel_half_way_removes_the_avatar_and_its_photos() {
 
     // Cancelling in the middle of the questions stores nothing and leaves nothing.
     w.say(ANNA, "/create").await;
-    w.press_cb(ANNA, "k:style").await;
+    w.tap_last(ANNA, Callback::Kind(fluxbot::domain::AvatarKind::Style))
+        .await;
     w.say(ANNA, "/cancel").await;
     assert!(
         w.telegram
@@ -526,7 +531,7 @@ async fn delete_asks_first_then_removes_everything() {
     }
     // Pressing the stale Yes again finds nothing and says so.
     let answer = w
-        .press_data(JOHN, list.message_id, &format!("dy:{}", avatar.id))
+        .tap(JOHN, list.message_id, Callback::ConfirmDelete(avatar.id))
         .await;
     assert_eq!(answer.json()["text"], "Avatar not found.");
 }
@@ -709,7 +714,9 @@ async fn language_follows_telegram_until_chosen() {
             .contains("Добро пожаловать")
     );
     w.say(ANNA, "/language").await;
-    let answer = w.press_cb(ANNA, "lang:en").await;
+    let answer = w
+        .tap_last(ANNA, Callback::SetLanguage(fluxbot::domain::Language::En))
+        .await;
     assert_eq!(answer.json()["text"], "Language set to English.");
     let menu = w.telegram.last_message(ANNA.id);
     menu.says("Welcome");
@@ -786,20 +793,25 @@ async fn portrait_transcript_in_docs_is_current() {
         tr.user("/start");
         w.say(user, "/start").await;
         tr.bot(None);
-        for (label, data) in [
-            ("Create avatar", "c"),
-            ("Portrait", "k:portrait"),
-            ("Female", "g:female"),
+        for (label, tap) in [
+            ("Create avatar", Callback::Create),
+            (
+                "Portrait",
+                Callback::Kind(fluxbot::domain::AvatarKind::Portrait),
+            ),
+            ("Female", Callback::Gender(fluxbot::domain::Gender::Female)),
         ] {
             tr.user(&format!("presses `{label}`"));
-            let answer = w.press_cb(user, data).await;
+            let answer = w.tap_last(user, tap).await;
             tr.bot(Some(&answer));
         }
         tr.user("Anna");
         w.say(user, "Anna").await;
         tr.bot(None);
         tr.user("presses `Balanced`");
-        let answer = w.press_cb(user, "p:balanced").await;
+        let answer = w
+            .tap_last(user, Callback::Preset(fluxbot::domain::Preset::Balanced))
+            .await;
         tr.bot(Some(&answer));
 
         tr.user("sends an album of 10 photos (10 updates with one `media_group_id`)");
@@ -838,12 +850,12 @@ async fn portrait_transcript_in_docs_is_current() {
         let photos = w.telegram.chat(user.id)[1].message_id;
         tr.user("presses `Start training`");
         let answer = w
-            .press_data(user, photos, &format!("ts:{}", avatar.id))
+            .tap(user, photos, Callback::StartTraining(avatar.id))
             .await;
         tr.bot(Some(&answer));
         tr.user("presses `Confirm`");
         let answer = w
-            .press_data(user, photos, &format!("tc:{}", avatar.id))
+            .tap(user, photos, Callback::ConfirmTraining(avatar.id))
             .await;
         tr.bot(Some(&answer));
         tr.user("/avatars");
@@ -876,9 +888,11 @@ async fn flaky_world() -> (
 async fn a_retried_preset_choice_creates_one_avatar() {
     let (w, flaky) = flaky_world().await;
     w.say(ANNA, "/start").await;
-    w.press_cb(ANNA, "c").await;
-    w.press_cb(ANNA, "k:portrait").await;
-    w.press_cb(ANNA, "g:female").await;
+    w.tap_last(ANNA, Callback::Create).await;
+    w.tap_last(ANNA, Callback::Kind(fluxbot::domain::AvatarKind::Portrait))
+        .await;
+    w.tap_last(ANNA, Callback::Gender(fluxbot::domain::Gender::Female))
+        .await;
     w.say(ANNA, "Anna").await;
     let menu = w.telegram.last_message(ANNA.id).message_id;
     let tap = updates::callback(w.next_update_id(), ANNA, menu, "p:fast");
@@ -999,10 +1013,10 @@ async fn the_daily_spend_cap_refuses_the_training_that_would_pass_it() {
         w.send_photo(ANNA, &file, (640, 800), None).await;
     }
     let avatar = w.avatars(ANNA).await.pop().unwrap();
-    w.press_data(ANNA, message, &format!("ts:{}", avatar.id))
+    w.tap(ANNA, message, Callback::StartTraining(avatar.id))
         .await;
     let answer = w
-        .press_data(ANNA, message, &format!("tc:{}", avatar.id))
+        .tap(ANNA, message, Callback::ConfirmTraining(avatar.id))
         .await;
     assert_eq!(answer.json()["show_alert"], true, "{}", answer.body);
     assert!(answer.body.contains("бюджет"), "{}", answer.body);

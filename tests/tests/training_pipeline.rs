@@ -13,6 +13,7 @@ use fluxbot::domain::{
 use fluxbot::fal::webhook_token::WebhookRoute;
 use fluxbot::jobs::Job;
 use fluxbot::ports::BlobKey;
+use fluxbot::telegram::callback::Callback;
 use fluxbot_tests::fake_fal::{lora_bytes, ok_webhook};
 use fluxbot_tests::fake_telegram::updates::User;
 use fluxbot_tests::flaky_store::FlakyStore;
@@ -185,9 +186,9 @@ async fn launch_submits_once_and_a_signed_webhook_completes_with_one_notice() {
     let notice = w.bot.telegram.last_message(ANNA.id);
     assert!(notice.button("Open avatar").is_some());
     // One tap from "ready" to drawing: the Generate button opens the prompt screen.
-    let generate = format!("gen:{}", avatar.id);
-    assert_eq!(notice.button("Generate"), Some(generate.as_str()));
-    w.bot.press_cb(ANNA, &generate).await;
+    let generate = Callback::Generate(avatar.id);
+    assert_eq!(notice.button("Generate"), Some(generate.encode().as_str()));
+    w.bot.tap_last(ANNA, generate).await;
     assert!(
         w.bot
             .telegram
@@ -497,11 +498,9 @@ async fn results_for_deleted_avatars_are_ignored() {
     // The user deletes the avatar while it trains.
     w.bot.say(ANNA, "/avatars").await;
     let list = w.bot.telegram.last_message(ANNA.id).message_id;
+    w.bot.tap(ANNA, list, Callback::Delete(avatar.id)).await;
     w.bot
-        .press_data(ANNA, list, &format!("d:{}", avatar.id))
-        .await;
-    w.bot
-        .press_data(ANNA, list, &format!("dy:{}", avatar.id))
+        .tap(ANNA, list, Callback::ConfirmDelete(avatar.id))
         .await;
     assert!(w.bot.avatars(ANNA).await.is_empty());
     // Nothing names it any more: no request record, no photo record, no object.

@@ -3,12 +3,18 @@
 //! what work costs (`SPEND_CAP_USD_PER_DAY`, `COST_*`, `BILLING`, `PRICE_*`, `CREDIT_PACKS`).
 
 use crate::config::{EnvReader, FromEnv};
-use crate::domain::{Access, Audience, Limits, Money, Quotas, UserId};
+use crate::domain::{Access, Audience, AvatarKind, Limits, Money, PerPreset, Quotas, UserId};
 
 impl FromEnv for Limits {
     fn read(env: &mut EnvReader) -> Option<Self> {
-        let min_photos_portrait = env.optional("PHOTOS_MIN_PORTRAIT", 10u32);
-        let min_photos_style = env.optional("PHOTOS_MIN_STYLE", 5u32);
+        let min_photos_portrait = env.optional(
+            "PHOTOS_MIN_PORTRAIT",
+            AvatarKind::Portrait.profile().default_min_photos,
+        );
+        let min_photos_style = env.optional(
+            "PHOTOS_MIN_STYLE",
+            AvatarKind::Style.profile().default_min_photos,
+        );
         let max_photos = env.optional("PHOTOS_MAX", 20u32);
         let max_trainings_in_flight = env.optional("MAX_TRAININGS_PER_USER", 1u32);
         let max_generations_in_flight = env.optional("MAX_GENERATIONS_IN_FLIGHT", 2u32);
@@ -136,11 +142,20 @@ fn read_spending(env: &mut EnvReader) -> Option<(crate::domain::SpendCap, crate:
         }
     };
     // fal's published prices (docs/costs in the README): about $2 a fast run, more with steps.
+    const VARS: PerPreset<(&str, &str)> = PerPreset {
+        fast: ("COST_TRAINING_USD_FAST", "2"),
+        balanced: ("COST_TRAINING_USD_BALANCED", "4"),
+        quality: ("COST_TRAINING_USD_QUALITY", "6"),
+    };
+    // Every estimate is read before any `?`, so all problems are reported at once.
+    let training = PerPreset::from_fn(|p| {
+        let (name, default) = VARS.get(p);
+        usd(env, name, default)
+    });
+    let image = usd(env, "COST_IMAGE_USD", "0.04");
     let costs = crate::domain::Costs {
-        training_fast: usd(env, "COST_TRAINING_USD_FAST", "2")?,
-        training_balanced: usd(env, "COST_TRAINING_USD_BALANCED", "4")?,
-        training_quality: usd(env, "COST_TRAINING_USD_QUALITY", "6")?,
-        image: usd(env, "COST_IMAGE_USD", "0.04")?,
+        training: training.transpose()?,
+        image: image?,
     };
     Some((cap?, costs))
 }
@@ -153,10 +168,16 @@ fn read_billing(env: &mut EnvReader) -> Option<crate::domain::Billing> {
     let credits = |env: &mut EnvReader, name: &'static str, default: u64| {
         env.optional::<u64>(name, default).map(Credits)
     };
+    const VARS: PerPreset<(&str, u64)> = PerPreset {
+        fast: ("PRICE_TRAINING_CREDITS_FAST", 50),
+        balanced: ("PRICE_TRAINING_CREDITS_BALANCED", 100),
+        quality: ("PRICE_TRAINING_CREDITS_QUALITY", 150),
+    };
     // Every price is read before any `?`, so all problems are reported at once.
-    let fast = credits(env, "PRICE_TRAINING_CREDITS_FAST", 50);
-    let balanced = credits(env, "PRICE_TRAINING_CREDITS_BALANCED", 100);
-    let quality = credits(env, "PRICE_TRAINING_CREDITS_QUALITY", 150);
+    let training = PerPreset::from_fn(|p| {
+        let (name, default) = VARS.get(p);
+        credits(env, name, default)
+    });
     let image = credits(env, "PRICE_IMAGE_CREDITS", 1);
     let raw: String = env.optional("CREDIT_PACKS", "50:250,120:550,300:1250".to_owned())?;
     let mut packs = Vec::new();
@@ -195,9 +216,7 @@ fn read_billing(env: &mut EnvReader) -> Option<crate::domain::Billing> {
             }
             Some(Billing::Stars {
                 prices: Prices {
-                    training_fast: fast?,
-                    training_balanced: balanced?,
-                    training_quality: quality?,
+                    training: training.transpose()?,
                     image: image?,
                 },
                 packs,
@@ -309,7 +328,7 @@ mod tests {
             "a repeated pack is listed once"
         );
         assert_eq!(prices.image, Credits(0));
-        assert_eq!(prices.training_fast, Credits(50));
+        assert_eq!(prices.training.fast, Credits(50));
         assert_eq!((terms.as_deref(), support), (Some("Mine"), None));
         for (pairs, variable) in [
             (&[("BILLING", "paypal")][..], "BILLING"),

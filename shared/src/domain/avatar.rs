@@ -73,13 +73,90 @@ impl Preset {
     /// How long training usually takes, in minutes (low, high): the original product's
     /// published figures, shown to users before they commit.
     pub fn expected_minutes(self, kind: AvatarKind) -> (u32, u32) {
-        match (kind, self) {
-            (AvatarKind::Portrait, Preset::Fast) => (3, 5),
-            (AvatarKind::Portrait, Preset::Balanced) => (5, 15),
-            (AvatarKind::Portrait, Preset::Quality) => (15, 30),
-            (AvatarKind::Style, Preset::Fast) => (5, 10),
-            (AvatarKind::Style, Preset::Balanced) => (10, 20),
-            (AvatarKind::Style, Preset::Quality) => (20, 45),
+        kind.profile().expected_minutes.get(self)
+    }
+}
+
+/// One value per training preset (a price, a cost, a trainer's knobs): a preset added is a
+/// field here, and the compiler then asks for its value wherever one is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PerPreset<T> {
+    pub fast: T,
+    pub balanced: T,
+    pub quality: T,
+}
+
+impl<T: Copy> PerPreset<T> {
+    pub fn get(&self, preset: Preset) -> T {
+        match preset {
+            Preset::Fast => self.fast,
+            Preset::Balanced => self.balanced,
+            Preset::Quality => self.quality,
+        }
+    }
+}
+
+impl<T> PerPreset<T> {
+    /// One value per preset, made by `f`.
+    pub fn from_fn(mut f: impl FnMut(Preset) -> T) -> Self {
+        Self {
+            fast: f(Preset::Fast),
+            balanced: f(Preset::Balanced),
+            quality: f(Preset::Quality),
+        }
+    }
+}
+
+impl<T> PerPreset<Option<T>> {
+    /// All the values, if every preset has one.
+    pub fn transpose(self) -> Option<PerPreset<T>> {
+        Some(PerPreset {
+            fast: self.fast?,
+            balanced: self.balanced?,
+            quality: self.quality?,
+        })
+    }
+}
+
+/// What the product knows of a kind of avatar, as data: a new kind is a row (and its trainer
+/// in `fal/training.rs`, its style presets in `styles.rs`).
+#[derive(Debug)]
+pub struct KindProfile {
+    /// Photos asked for unless the operator sets `PHOTOS_MIN_<KIND>`.
+    pub default_min_photos: u32,
+    /// How long training usually takes, in minutes (low, high), per preset.
+    pub expected_minutes: PerPreset<(u32, u32)>,
+    /// The style presets offered, in display order.
+    pub styles: &'static [super::styles::Style; 8],
+}
+
+/// A portrait needs a face from enough angles and lights for the portrait trainer; a style is
+/// a look the pictures share, so a small consistent set carries it (README, "Photo minimums").
+const PORTRAIT: KindProfile = KindProfile {
+    default_min_photos: 10,
+    expected_minutes: PerPreset {
+        fast: (3, 5),
+        balanced: (5, 15),
+        quality: (15, 30),
+    },
+    styles: &super::styles::Style::PORTRAIT,
+};
+
+const STYLE: KindProfile = KindProfile {
+    default_min_photos: 5,
+    expected_minutes: PerPreset {
+        fast: (5, 10),
+        balanced: (10, 20),
+        quality: (20, 45),
+    },
+    styles: &super::styles::Style::STYLE,
+};
+
+impl AvatarKind {
+    pub fn profile(self) -> &'static KindProfile {
+        match self {
+            AvatarKind::Portrait => &PORTRAIT,
+            AvatarKind::Style => &STYLE,
         }
     }
 }

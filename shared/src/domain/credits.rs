@@ -7,6 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::avatar::PerPreset;
 use super::{ImageCount, Preset, Timestamp, UserId, Work};
 
 /// A number of credits.
@@ -205,19 +206,13 @@ impl Pack {
 /// What work costs in credits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prices {
-    pub training_fast: Credits,
-    pub training_balanced: Credits,
-    pub training_quality: Credits,
+    pub training: PerPreset<Credits>,
     pub image: Credits,
 }
 
 impl Prices {
     pub fn training(&self, preset: Preset) -> Credits {
-        match preset {
-            Preset::Fast => self.training_fast,
-            Preset::Balanced => self.training_balanced,
-            Preset::Quality => self.training_quality,
-        }
+        self.training.get(preset)
     }
 
     pub fn generation(&self, images: ImageCount) -> Credits {
@@ -324,9 +319,11 @@ mod tests {
         }
         let billing = Billing::Stars {
             prices: Prices {
-                training_fast: Credits(1),
-                training_balanced: Credits(2),
-                training_quality: Credits(3),
+                training: PerPreset {
+                    fast: Credits(1),
+                    balanced: Credits(2),
+                    quality: Credits(3),
+                },
                 image: Credits(1),
             },
             packs: vec![pack],

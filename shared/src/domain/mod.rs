@@ -15,8 +15,8 @@ pub mod user;
 pub mod work;
 
 pub use avatar::{
-    ABANDONED_AFTER, Avatar, AvatarKind, AvatarName, Gender, NOTICE_CLAIM, NameError, NoticeEvent,
-    OutcomeNotice, Preset, Tidy, TriggerPhrase,
+    ABANDONED_AFTER, Avatar, AvatarKind, AvatarName, Gender, KindProfile, NOTICE_CLAIM, NameError,
+    NoticeEvent, OutcomeNotice, PerPreset, Preset, Tidy, TriggerPhrase,
 };
 pub use blob_key::{BlobKey, InvalidBlobKey};
 pub use credits::{Billing, Credits, EntryKind, LedgerEntry, NotEnoughCredits, Pack, Prices};

@@ -280,9 +280,11 @@ mod tests {
             money: Money {
                 spend_cap: SpendCap::Off,
                 costs: Costs {
-                    training_fast: crate::domain::Usd(2_000_000),
-                    training_balanced: crate::domain::Usd(4_000_000),
-                    training_quality: crate::domain::Usd(6_000_000),
+                    training: crate::domain::PerPreset {
+                        fast: crate::domain::Usd(2_000_000),
+                        balanced: crate::domain::Usd(4_000_000),
+                        quality: crate::domain::Usd(6_000_000),
+                    },
                     image: crate::domain::Usd(40_000),
                 },
                 billing: crate::domain::Billing::Free,

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::avatar::PerPreset;
 use super::{ImageCount, Preset, Timestamp};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -86,19 +87,13 @@ impl SpendDay {
 /// What fal.ai is estimated to charge, per training preset and per image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Costs {
-    pub training_fast: Usd,
-    pub training_balanced: Usd,
-    pub training_quality: Usd,
+    pub training: PerPreset<Usd>,
     pub image: Usd,
 }
 
 impl Costs {
     pub fn training(&self, preset: Preset) -> Usd {
-        match preset {
-            Preset::Fast => self.training_fast,
-            Preset::Balanced => self.training_balanced,
-            Preset::Quality => self.training_quality,
-        }
+        self.training.get(preset)
     }
 
     pub fn generation(&self, images: ImageCount) -> Usd {

@@ -29,7 +29,7 @@ pub enum Style {
 }
 
 impl Style {
-    const PORTRAIT: [Style; 8] = [
+    pub(super) const PORTRAIT: [Style; 8] = [
         Style::Business,
         Style::Cinematic,
         Style::Anime,
@@ -39,7 +39,7 @@ impl Style {
         Style::VintageFilm,
         Style::Studio,
     ];
-    const STYLE: [Style; 8] = [
+    pub(super) const STYLE: [Style; 8] = [
         Style::Landscape,
         Style::CityStreet,
         Style::StillLife,
@@ -52,10 +52,7 @@ impl Style {
 
     /// The presets offered for an avatar of this kind, in display order.
     pub fn for_kind(kind: AvatarKind) -> &'static [Style; 8] {
-        match kind {
-            AvatarKind::Portrait => &Self::PORTRAIT,
-            AvatarKind::Style => &Self::STYLE,
-        }
+        kind.profile().styles
     }
 
     /// Position within its kind's list: what the button carries.

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::config::{EnvReader, FromEnv};
-use crate::domain::{Avatar, AvatarKind, Preset, TrainedModel};
+use crate::domain::{Avatar, AvatarKind, PerPreset, Preset, TrainedModel};
 
 pub const PORTRAIT_TRAINER: &str = "fal-ai/flux-lora-portrait-trainer";
 pub const FAST_LORA_TRAINER: &str = "fal-ai/flux-lora-fast-training";
@@ -51,9 +51,8 @@ pub struct PresetParams {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainingSettings {
     pub style_trainer: StyleTrainer,
-    /// By preset: fast, balanced, quality.
-    pub portrait: [PresetParams; 3],
-    pub general: [PresetParams; 3],
+    pub portrait: PerPreset<PresetParams>,
+    pub general: PerPreset<PresetParams>,
     pub portrait_subject_crop: bool,
     pub portrait_create_masks: bool,
     pub portrait_multiresolution: bool,
@@ -61,51 +60,59 @@ pub struct TrainingSettings {
     pub delete_photos_after_training: bool,
 }
 
-/// The original product's presets.
-const PORTRAIT_DEFAULTS: [(u32, f64); 3] = [(500, 0.0003), (1000, 0.0002), (2500, 0.0001)];
-const GENERAL_DEFAULTS: [(u32, f64); 3] = [(200, 2e-4), (500, 1e-4), (1000, 5e-5)];
-const PORTRAIT_VARS: [(&str, &str); 3] = [
-    ("FAL_PORTRAIT_STEPS_FAST", "FAL_PORTRAIT_LR_FAST"),
-    ("FAL_PORTRAIT_STEPS_BALANCED", "FAL_PORTRAIT_LR_BALANCED"),
-    ("FAL_PORTRAIT_STEPS_QUALITY", "FAL_PORTRAIT_LR_QUALITY"),
-];
-const GENERAL_VARS: [(&str, &str); 3] = [
-    ("FAL_GENERAL_ITERATIONS_FAST", "FAL_GENERAL_LR_FAST"),
-    ("FAL_GENERAL_ITERATIONS_BALANCED", "FAL_GENERAL_LR_BALANCED"),
-    ("FAL_GENERAL_ITERATIONS_QUALITY", "FAL_GENERAL_LR_QUALITY"),
-];
+/// The original product's presets: (steps or iterations, learning rate), and the variables
+/// that override them.
+const PORTRAIT_DEFAULTS: PerPreset<(u32, f64)> = PerPreset {
+    fast: (500, 0.0003),
+    balanced: (1000, 0.0002),
+    quality: (2500, 0.0001),
+};
+const GENERAL_DEFAULTS: PerPreset<(u32, f64)> = PerPreset {
+    fast: (200, 2e-4),
+    balanced: (500, 1e-4),
+    quality: (1000, 5e-5),
+};
+const PORTRAIT_VARS: PerPreset<(&str, &str)> = PerPreset {
+    fast: ("FAL_PORTRAIT_STEPS_FAST", "FAL_PORTRAIT_LR_FAST"),
+    balanced: ("FAL_PORTRAIT_STEPS_BALANCED", "FAL_PORTRAIT_LR_BALANCED"),
+    quality: ("FAL_PORTRAIT_STEPS_QUALITY", "FAL_PORTRAIT_LR_QUALITY"),
+};
+const GENERAL_VARS: PerPreset<(&str, &str)> = PerPreset {
+    fast: ("FAL_GENERAL_ITERATIONS_FAST", "FAL_GENERAL_LR_FAST"),
+    balanced: ("FAL_GENERAL_ITERATIONS_BALANCED", "FAL_GENERAL_LR_BALANCED"),
+    quality: ("FAL_GENERAL_ITERATIONS_QUALITY", "FAL_GENERAL_LR_QUALITY"),
+};
 
 fn read_presets(
     env: &mut EnvReader,
-    vars: [(&'static str, &'static str); 3],
-    defaults: [(u32, f64); 3],
-) -> Option<[PresetParams; 3]> {
-    let mut out = [PresetParams {
-        steps: 0,
-        learning_rate: 0.0,
-    }; 3];
-    let mut ok = true;
-    for (i, ((steps_var, lr_var), (steps, lr))) in vars.into_iter().zip(defaults).enumerate() {
-        let steps = env.optional(steps_var, steps);
-        let lr = env.optional(lr_var, lr);
-        match steps {
-            Some(s) if (1..=10_000).contains(&s) => out[i].steps = s,
+    vars: PerPreset<(&'static str, &'static str)>,
+    defaults: PerPreset<(u32, f64)>,
+) -> Option<PerPreset<PresetParams>> {
+    // Every preset is read before any `?`, so all problems are reported at once.
+    PerPreset::from_fn(|preset| {
+        let ((steps_var, lr_var), (steps, lr)) = (vars.get(preset), defaults.get(preset));
+        let steps = match env.optional(steps_var, steps) {
+            Some(s) if (1..=10_000).contains(&s) => Some(s),
             Some(_) => {
                 env.reject(steps_var, "must be between 1 and 10000");
-                ok = false;
+                None
             }
-            None => ok = false,
-        }
-        match lr {
-            Some(l) if l > 0.0 && l <= 1e-3 => out[i].learning_rate = l,
+            None => None,
+        };
+        let learning_rate = match env.optional(lr_var, lr) {
+            Some(l) if l > 0.0 && l <= 1e-3 => Some(l),
             Some(_) => {
                 env.reject(lr_var, "must be above 0 and at most 0.001");
-                ok = false;
+                None
             }
-            None => ok = false,
-        }
-    }
-    ok.then_some(out)
+            None => None,
+        };
+        Some(PresetParams {
+            steps: steps?,
+            learning_rate: learning_rate?,
+        })
+    })
+    .transpose()
 }
 
 impl FromEnv for TrainingSettings {
@@ -129,14 +136,6 @@ impl FromEnv for TrainingSettings {
     }
 }
 
-fn index(preset: Preset) -> usize {
-    match preset {
-        Preset::Fast => 0,
-        Preset::Balanced => 1,
-        Preset::Quality => 2,
-    }
-}
-
 /// A training to submit: the model id and its input.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainingRequest {
@@ -148,10 +147,9 @@ impl TrainingSettings {
     /// The trainer and exact input for `avatar`, whose photos are zipped at `archive_url`.
     pub fn request_for(&self, avatar: &Avatar, archive_url: &Url) -> TrainingRequest {
         let trigger = avatar.trigger_phrase();
-        let i = index(avatar.preset);
         match avatar.kind {
             AvatarKind::Portrait => {
-                let p = self.portrait[i];
+                let p = self.portrait.get(avatar.preset);
                 TrainingRequest {
                     endpoint: PORTRAIT_TRAINER,
                     input: json!({
@@ -167,7 +165,7 @@ impl TrainingSettings {
                 }
             }
             AvatarKind::Style => {
-                let g = self.general[i];
+                let g = self.general.get(avatar.preset);
                 match self.style_trainer {
                     StyleTrainer::FastLora => TrainingRequest {
                         endpoint: FAST_LORA_TRAINER,
@@ -251,12 +249,20 @@ mod tests {
         let url: Url = ZIP.parse().unwrap();
         let fast = settings(&[]).unwrap();
         let pro = settings(&[("FAL_STYLE_TRAINER", "flux-pro-trainer")]).unwrap();
-        let expected_portrait = [(500, "0.0003"), (1000, "0.0002"), (2500, "0.0001")];
-        let expected_general = [(200, "0.0002"), (500, "0.0001"), (1000, "0.00005")];
-        for (i, preset) in Preset::ALL.into_iter().enumerate() {
+        let expected_portrait = PerPreset {
+            fast: (500, "0.0003"),
+            balanced: (1000, "0.0002"),
+            quality: (2500, "0.0001"),
+        };
+        let expected_general = PerPreset {
+            fast: (200, "0.0002"),
+            balanced: (500, "0.0001"),
+            quality: (1000, "0.00005"),
+        };
+        for preset in Preset::ALL {
             let a = avatar(AvatarKind::Portrait, preset);
             let trigger = a.trigger_phrase();
-            let (steps, lr) = expected_portrait[i];
+            let (steps, lr) = expected_portrait.get(preset);
             let r = fast.request_for(&a, &url);
             assert_eq!(r.endpoint, "fal-ai/flux-lora-portrait-trainer");
             assert_eq!(
@@ -268,7 +274,7 @@ mod tests {
 
             let a = avatar(AvatarKind::Style, preset);
             let trigger = a.trigger_phrase();
-            let (iterations, lr) = expected_general[i];
+            let (iterations, lr) = expected_general.get(preset);
             let r = fast.request_for(&a, &url);
             assert_eq!(r.endpoint, "fal-ai/flux-lora-fast-training");
             assert_eq!(
@@ -304,13 +310,13 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            s.portrait[2],
+            s.portrait.quality,
             PresetParams {
                 steps: 3000,
                 learning_rate: 0.00015
             }
         );
-        assert_eq!(s.general[0].steps, 300);
+        assert_eq!(s.general.fast.steps, 300);
         assert!(s.portrait_create_masks);
         let err = settings(&[
             ("FAL_PORTRAIT_STEPS_FAST", "0"),

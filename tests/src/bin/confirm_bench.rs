@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use fluxbot::domain::{AvatarStatus, Credits, LedgerEntry, Timestamp};
+use fluxbot::telegram::callback::Callback;
 use fluxbot_tests::backends;
 use fluxbot_tests::bot_world::BotWorld;
 use fluxbot_tests::fake_telegram::updates::User;
@@ -45,7 +46,7 @@ async fn run(users: i64, cap: &str, billing: &str, first_id: i64) -> serde_json:
         let avatar = w.avatars(user).await.pop().unwrap();
         let gift = LedgerEntry::grant(avatar.owner, "bench", Credits(100), Timestamp::now());
         w.backend.store.apply_entry(&gift).await.unwrap().unwrap();
-        w.press_data(user, message, &format!("ts:{}", avatar.id))
+        w.tap(user, message, Callback::StartTraining(avatar.id))
             .await;
         ready.push((user, message, avatar));
     }
@@ -53,7 +54,7 @@ async fn run(users: i64, cap: &str, billing: &str, first_id: i64) -> serde_json:
         let w = &w;
         async move {
             let started = Instant::now();
-            w.press_data(*user, *message, &format!("tc:{}", avatar.id))
+            w.tap(*user, *message, Callback::ConfirmTraining(avatar.id))
                 .await;
             started.elapsed()
         }

@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use fluxbot::domain::Timestamp;
+use fluxbot::telegram::callback::Callback;
 use fluxbot_tests::fake_telegram::updates::User;
 use fluxbot_tests::pipeline_world::PipelineWorld;
 use fluxbot_tests::rss::{reset_peak, status_kb};
@@ -39,11 +40,16 @@ async fn main() {
         .await;
     assert_eq!(trained.status, 200);
     let id = avatar.id;
-    w.bot.press_cb(user, &format!("a:{id}")).await;
-    w.bot.press_cb(user, &format!("gen:{id}")).await;
-    w.bot.press_cb(user, &format!("go:{id}")).await;
-    w.bot.press_cb(user, &format!("gn:{id}:4")).await;
-    w.bot.press_cb(user, &format!("gen:{id}")).await;
+    w.bot.tap_last(user, Callback::Card(id)).await;
+    w.bot.tap_last(user, Callback::Generate(id)).await;
+    w.bot.tap_last(user, Callback::GenerationSettings(id)).await;
+    w.bot
+        .tap_last(
+            user,
+            Callback::SetCount(id, fluxbot::domain::ImageCount::try_from(4).unwrap()),
+        )
+        .await;
+    w.bot.tap_last(user, Callback::Generate(id)).await;
     for round in 0..rounds {
         w.bot
             .say(user, &format!("a lighthouse, take {round}"))

@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use fluxbot::domain::{ContentHash, ImageFormat, Photo, Timestamp, WorkState, blob_keys};
+use fluxbot::telegram::callback::Callback;
 use fluxbot_tests::fake_telegram::updates::User;
 use fluxbot_tests::pipeline_world::PipelineWorld;
 use fluxbot_tests::rss::{reset_peak, status_kb};
@@ -60,14 +61,14 @@ async fn main() {
             w.pipeline.store.add_photo(&photo, 20).await.unwrap();
         }
         w.bot
-            .press_data(user, message, &format!("ts:{}", avatar.id))
+            .tap(user, message, Callback::StartTraining(avatar.id))
             .await;
 
         reset_peak();
         let baseline_kb = status_kb("VmRSS:");
         let started = Instant::now();
         w.bot
-            .press_data(user, message, &format!("tc:{}", avatar.id))
+            .tap(user, message, Callback::ConfirmTraining(avatar.id))
             .await;
         let confirmed = started.elapsed();
         let (received, response) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;

@@ -190,7 +190,7 @@ impl Pipeline {
 
     /// Paid for from here: failures are logged and retried a little, never released. A
     /// record that still fails stays `sending`: the webhook (whose token names the attempt)
-    /// or the sweep completes it.
+    /// completes it; without one it fails as unconfirmed once the wait window has passed.
     async fn record_submission<K: PaidKind>(
         &self,
         kind: &K,
