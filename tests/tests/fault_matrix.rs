@@ -141,25 +141,10 @@ async fn life(fault: Option<Fault<'_>>, with_generation: bool) -> (Ending, BTree
     let owner = fluxbot::domain::UserId(ANNA.id);
     let bound = Instant::now() + Duration::from_secs(60);
     let mut later = Timestamp::now();
-    let mut webhook_done = false;
+    let mut answered = false;
     loop {
-        w.run_queue(&w.pipeline, Duration::from_millis(200)).await;
-        if !webhook_done && let Some(sub) = w.fal.submissions().first().cloned() {
-            let result = w.fal.portrait_result(&sub.request_id);
-            w.fal.complete(&sub.request_id, &result);
-            // fal retries a webhook that got no 2xx; after its last try only the sweep is left.
-            for _ in 0..3 {
-                if w.deliver_ok(&sub, &result).await.status == 200 {
-                    break;
-                }
-            }
-            webhook_done = true;
-        }
-        later = later.plus(Duration::from_secs(600));
-        let _ = w
-            .pipeline
-            .sweep(later, Instant::now() + Duration::from_secs(20))
-            .await;
+        let result = |id: &str| w.fal.portrait_result(id);
+        round(&w, 0, &result, &mut answered, &mut later).await;
         let avatar = probe.store.list_avatars(owner).await.unwrap().pop();
         let settled = avatar
             .as_ref()
@@ -205,6 +190,35 @@ async fn life(fault: Option<Fault<'_>>, with_generation: bool) -> (Ending, BTree
     (ending, meter.usage().calls)
 }
 
+/// One round of what recovers work: the launch worker; fal.ai finishing submission `n` (once
+/// it exists) with `result` and delivering its webhook, tried three times as fal retries one
+/// that got no 2xx (after its last try only the sweep is left), once over all rounds; and a
+/// sweep ten minutes on.
+async fn round(
+    w: &PipelineWorld,
+    n: usize,
+    result: &dyn Fn(&str) -> String,
+    answered: &mut bool,
+    later: &mut Timestamp,
+) {
+    w.run_queue(&w.pipeline, Duration::from_millis(200)).await;
+    if !*answered && let Some(sub) = w.fal.submissions().get(n).cloned() {
+        let result = result(&sub.request_id);
+        w.fal.complete(&sub.request_id, &result);
+        for _ in 0..3 {
+            if w.deliver_ok(&sub, &result).await.status == 200 {
+                break;
+            }
+        }
+        *answered = true;
+    }
+    *later = later.plus(Duration::from_secs(600));
+    let _ = w
+        .pipeline
+        .sweep(*later, Instant::now() + Duration::from_secs(20))
+        .await;
+}
+
 /// A generation of the trained `avatar`: asked on its card, launched, its result delivered by
 /// fal's webhook (retried as fal does) and the sweep, until the user has it (bounded). How it
 /// ended: its status and its notice.
@@ -220,26 +234,10 @@ async fn generation_life(
     press_last(w, &Callback::Generate(avatar.id).encode()).await;
     say(w, "a lighthouse at dawn").await;
     let bound = Instant::now() + Duration::from_secs(60);
-    let mut webhook_done = false;
+    let mut answered = false;
     loop {
-        w.run_queue(&w.pipeline, Duration::from_millis(200)).await;
-        let submitted = w.fal.submissions();
-        if !webhook_done && submitted.len() > 1 {
-            let sub = submitted[1].clone();
-            let result = w.fal.generation_result(&sub.request_id, &[false, false]);
-            w.fal.complete(&sub.request_id, &result);
-            for _ in 0..3 {
-                if w.deliver_ok(&sub, &result).await.status == 200 {
-                    break;
-                }
-            }
-            webhook_done = true;
-        }
-        later = later.plus(Duration::from_secs(600));
-        let _ = w
-            .pipeline
-            .sweep(later, Instant::now() + Duration::from_secs(20))
-            .await;
+        let result = |id: &str| w.fal.generation_result(id, &[false, false]);
+        round(w, 1, &result, &mut answered, &mut later).await;
         let generation = probe
             .store
             .list_generations(avatar.id, 10)

@@ -93,6 +93,13 @@ const ALLOWED_UPDATES: [AllowedUpdate; 3] = [
     AllowedUpdate::PreCheckoutQuery,
 ];
 
+/// How pictures are sent: as photos (compressed, shown inline) or as files (kept as they are).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PictureForm {
+    Photo,
+    File,
+}
+
 /// The deep link a forwarded invoice carries instead of its Pay button (`/start balance`).
 pub const INVOICE_START_PARAMETER: &str = "balance";
 
@@ -237,18 +244,21 @@ impl TelegramClient {
         })
     }
 
-    /// Sends pictures (JPEG/PNG bytes) as one photo, or as an album of up to 10, with
-    /// `caption` (plain text, at most 1024 characters) under the first.
+    /// Sends pictures (JPEG/PNG bytes) as one message, or as an album of up to 10, with
+    /// `caption` (plain text, at most 1024 characters) under the first: as photos, or as files
+    /// (Telegram keeps a file as it is, up to 50 MB: what it takes when it refuses a picture as
+    /// a photo, `IMAGE_PROCESS_FAILED` or a photo over its limit).
     pub async fn send_pictures(
         &self,
         chat: ChatId,
         pictures: &[Picture],
         caption: &str,
+        form: PictureForm,
     ) -> Result<(), TelegramError> {
         let caption = caption_of(caption);
-        match pictures {
-            [] => Ok(()),
-            [one] => {
+        match (pictures, form) {
+            ([], _) => Ok(()),
+            ([one], PictureForm::Photo) => {
                 self.call("sendPhoto", || {
                     self.bot
                         .send_photo(tg_chat(chat), one.input_file())
@@ -257,37 +267,7 @@ impl TelegramClient {
                 .await?;
                 Ok(())
             }
-            many => {
-                self.call("sendMediaGroup", || {
-                    let media = many.iter().enumerate().map(|(i, p)| {
-                        let photo = InputMediaPhoto::new(p.input_file());
-                        InputMedia::Photo(if i == 0 {
-                            photo.caption(caption.clone())
-                        } else {
-                            photo
-                        })
-                    });
-                    self.bot.send_media_group(tg_chat(chat), media)
-                })
-                .await?;
-                Ok(())
-            }
-        }
-    }
-
-    /// Sends pictures as files (one document, or an album of documents): full resolution, no
-    /// recompression, and up to 50 MB each; what Telegram takes when it refuses them as
-    /// photos (`IMAGE_PROCESS_FAILED`, a photo over its size limit).
-    pub async fn send_documents(
-        &self,
-        chat: ChatId,
-        pictures: &[Picture],
-        caption: &str,
-    ) -> Result<(), TelegramError> {
-        let caption = caption_of(caption);
-        match pictures {
-            [] => Ok(()),
-            [one] => {
+            ([one], PictureForm::File) => {
                 self.call("sendDocument", || {
                     self.bot
                         .send_document(tg_chat(chat), one.input_file())
@@ -296,15 +276,26 @@ impl TelegramClient {
                 .await?;
                 Ok(())
             }
-            many => {
+            (many, form) => {
                 self.call("sendMediaGroup", || {
                     let media = many.iter().enumerate().map(|(i, p)| {
-                        let document = InputMediaDocument::new(p.input_file());
-                        InputMedia::Document(if i == 0 {
-                            document.caption(caption.clone())
-                        } else {
-                            document
-                        })
+                        let caption = (i == 0).then(|| caption.clone());
+                        match form {
+                            PictureForm::Photo => {
+                                let photo = InputMediaPhoto::new(p.input_file());
+                                InputMedia::Photo(match caption {
+                                    Some(c) => photo.caption(c),
+                                    None => photo,
+                                })
+                            }
+                            PictureForm::File => {
+                                let document = InputMediaDocument::new(p.input_file());
+                                InputMedia::Document(match caption {
+                                    Some(c) => document.caption(c),
+                                    None => document,
+                                })
+                            }
+                        }
                     });
                     self.bot.send_media_group(tg_chat(chat), media)
                 })

@@ -12,7 +12,7 @@ use super::super::{Pipeline, PipelineResult};
 use super::Generations;
 use crate::domain::{ChatId, Credits, GeneratedImage, Generation, WorkState};
 use crate::ports::{BlobError, BlobKey};
-use crate::telegram::client::{Picture, TelegramError};
+use crate::telegram::client::{Picture, PictureForm, TelegramError};
 use crate::telegram::screens::{self, DeliveryReport, Keyboard, Screen};
 use crate::telegram::texts::{Texts, texts};
 
@@ -133,14 +133,21 @@ impl Pipeline {
         if pictures.is_empty() {
             return Sent::NeverDeliverable;
         }
-        let as_photos = self.telegram.send_pictures(chat, pictures, caption).await;
+        let as_photos = self
+            .telegram
+            .send_pictures(chat, pictures, caption, PictureForm::Photo)
+            .await;
         let refusal = match as_photos {
             Ok(()) => return Sent::Delivered,
             Err(TelegramError::Refused(why)) => why,
             Err(e) => return never_or_later(e, subject),
         };
         tracing::warn!(%subject, %refusal, "Telegram refused the pictures as photos; sending them as files");
-        match self.telegram.send_documents(chat, pictures, caption).await {
+        match self
+            .telegram
+            .send_pictures(chat, pictures, caption, PictureForm::File)
+            .await
+        {
             Ok(()) => Sent::Delivered,
             Err(e) => never_or_later(e, subject),
         }
