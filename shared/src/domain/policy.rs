@@ -220,7 +220,7 @@ pub fn training_refusal(
 }
 
 /// Why `avatar`'s owner cannot start another generation now, given the newest generations
-/// of all their avatars ([`Limits::generation_window`] of each).
+/// of all their avatars ([`Quotas::generation_window`](crate::domain::Quotas::generation_window) of each).
 pub fn generation_refusal(
     avatar: &Avatar,
     recent: &[Generation],

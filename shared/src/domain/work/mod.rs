@@ -1,6 +1,6 @@
 //! Paid work: a fal.ai submission the user is charged for (a training, a generation, and every
 //! later kind). Each piece is named by one [`WorkRef`] (its kind, owner, avatar and id) and
-//! lives on the one lifecycle core every kind embeds ([`state`]).
+//! lives on the one lifecycle core every kind embeds (`state.rs`).
 
 mod state;
 

@@ -1,7 +1,8 @@
 //! English.
 
 use super::{
-    GenerationRefusal, Texts, TrainingProgress, TrainingRefusal, brief, escape, wait_minutes,
+    Common, CreationTexts, CreditsTexts, GalleryTexts, GenerationRefusal, GenerationTexts,
+    TrainingProgress, TrainingRefusal, TrainingTexts, brief, escape, wait_minutes,
 };
 use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, NameError, PhotoRejection,
@@ -12,7 +13,7 @@ use crate::telegram::incoming::Command;
 
 pub struct En;
 
-impl Texts for En {
+impl Common for En {
     fn btn_create(&self) -> &'static str {
         "➕ Create avatar"
     }
@@ -31,49 +32,6 @@ impl Texts for En {
     fn btn_menu(&self) -> &'static str {
         "🏠 Menu"
     }
-    fn btn_kind(&self, kind: AvatarKind) -> &'static str {
-        match kind {
-            AvatarKind::Portrait => "👤 Portrait",
-            AvatarKind::Style => "🎨 Style",
-        }
-    }
-    fn btn_gender(&self, gender: Gender) -> &'static str {
-        match gender {
-            Gender::Male => "👨 Male",
-            Gender::Female => "👩 Female",
-            Gender::Other => "🧑 Other",
-        }
-    }
-    fn btn_preset(&self, kind: AvatarKind, preset: Preset) -> String {
-        let icon = match preset {
-            Preset::Fast => "⚡",
-            Preset::Balanced => "⚖️",
-            Preset::Quality => "💎",
-        };
-        format!(
-            "{icon} {} · {}",
-            self.preset_name(preset),
-            self.minutes(preset.expected_minutes(kind))
-        )
-    }
-    fn btn_start_training(&self) -> &'static str {
-        "🚀 Start training"
-    }
-    fn btn_confirm_training(&self) -> &'static str {
-        "✅ Confirm"
-    }
-    fn btn_continue(&self) -> &'static str {
-        "📥 Add photos"
-    }
-    fn btn_delete(&self) -> &'static str {
-        "🗑 Delete"
-    }
-    fn btn_confirm_delete(&self) -> &'static str {
-        "❌ Yes, delete"
-    }
-    fn btn_keep(&self) -> &'static str {
-        "✅ Cancel"
-    }
     fn btn_cancel(&self) -> &'static str {
         "✖️ Cancel"
     }
@@ -83,7 +41,6 @@ impl Texts for En {
     fn btn_next(&self) -> &'static str {
         "▶️"
     }
-
     fn command_description(&self, command: Command) -> &'static str {
         match command {
             Command::Start => "Main menu",
@@ -98,7 +55,6 @@ impl Texts for En {
             Command::Cancel => "Stop what you are doing",
         }
     }
-
     fn kind_name(&self, kind: AvatarKind) -> &'static str {
         match kind {
             AvatarKind::Portrait => "portrait",
@@ -135,7 +91,6 @@ impl Texts for En {
     fn minutes(&self, (low, high): (u32, u32)) -> String {
         format!("{low}-{high} min")
     }
-
     fn welcome(&self) -> String {
         "👋 <b>Welcome!</b>\n\nI train a personal image model (an <i>avatar</i>) from your \
          photos and then draw new pictures with it.\n\nCreate an avatar to begin, or open the \
@@ -180,7 +135,40 @@ impl Texts for En {
     fn try_again_later(&self) -> &'static str {
         "Something went wrong on my side. Please try again in a minute."
     }
+    fn private_bot(&self) -> &'static str {
+        "Sorry, this is a private bot: only the people its owner added can use it."
+    }
+}
 
+impl CreationTexts for En {
+    fn btn_kind(&self, kind: AvatarKind) -> &'static str {
+        match kind {
+            AvatarKind::Portrait => "👤 Portrait",
+            AvatarKind::Style => "🎨 Style",
+        }
+    }
+    fn btn_gender(&self, gender: Gender) -> &'static str {
+        match gender {
+            Gender::Male => "👨 Male",
+            Gender::Female => "👩 Female",
+            Gender::Other => "🧑 Other",
+        }
+    }
+    fn btn_preset(&self, kind: AvatarKind, preset: Preset) -> String {
+        let icon = match preset {
+            Preset::Fast => "⚡",
+            Preset::Balanced => "⚖️",
+            Preset::Quality => "💎",
+        };
+        format!(
+            "{icon} {} · {}",
+            self.preset_name(preset),
+            self.minutes(preset.expected_minutes(kind))
+        )
+    }
+    fn btn_continue(&self) -> &'static str {
+        "📥 Add photos"
+    }
     fn choose_kind(&self, min_portrait: u32, min_style: u32) -> String {
         format!(
             "<b>New avatar.</b> What will it learn?\n\n\
@@ -290,6 +278,27 @@ impl Texts for En {
     fn other_media(&self) -> &'static str {
         "I can only use photos (JPEG, PNG, WebP) and text."
     }
+    fn cancelled(&self, removed_avatar: Option<&str>) -> String {
+        match removed_avatar {
+            Some(name) => format!(
+                "Cancelled. The unfinished avatar <b>{}</b> and its photos were removed.",
+                escape(name)
+            ),
+            None => "Cancelled.".to_owned(),
+        }
+    }
+    fn nothing_to_cancel(&self) -> &'static str {
+        "Nothing to cancel."
+    }
+}
+
+impl TrainingTexts for En {
+    fn btn_start_training(&self) -> &'static str {
+        "🚀 Start training"
+    }
+    fn btn_confirm_training(&self) -> &'static str {
+        "✅ Confirm"
+    }
     fn summary_heading(&self) -> &'static str {
         "Ready to train"
     }
@@ -340,19 +349,6 @@ impl Texts for En {
             self.minutes(expected)
         )
     }
-    fn cancelled(&self, removed_avatar: Option<&str>) -> String {
-        match removed_avatar {
-            Some(name) => format!(
-                "Cancelled. The unfinished avatar <b>{}</b> and its photos were removed.",
-                escape(name)
-            ),
-            None => "Cancelled.".to_owned(),
-        }
-    }
-    fn nothing_to_cancel(&self) -> &'static str {
-        "Nothing to cancel."
-    }
-
     fn btn_open_avatar(&self) -> &'static str {
         "🖼 Open avatar"
     }
@@ -399,7 +395,18 @@ impl Texts for En {
             self.failure_reason(reason)
         )
     }
+}
 
+impl GalleryTexts for En {
+    fn btn_delete(&self) -> &'static str {
+        "🗑 Delete"
+    }
+    fn btn_confirm_delete(&self) -> &'static str {
+        "❌ Yes, delete"
+    }
+    fn btn_keep(&self) -> &'static str {
+        "✅ Cancel"
+    }
     fn avatar_list(&self, total: usize, page: usize, pages: usize) -> String {
         if pages > 1 {
             format!("<b>Your avatars</b> ({total}), page {page}/{pages}:")
@@ -496,7 +503,12 @@ impl Texts for En {
     fn delete_cancelled(&self) -> &'static str {
         "Not deleted."
     }
+    fn history_heading(&self) -> &'static str {
+        "Recent pictures"
+    }
+}
 
+impl GenerationTexts for En {
     fn btn_generate(&self) -> &'static str {
         "🎨 Generate"
     }
@@ -588,9 +600,74 @@ impl Texts for En {
             ),
         }
     }
-    fn private_bot(&self) -> &'static str {
-        "Sorry, this is a private bot: only the people its owner added can use it."
+    fn generation_started(&self, name: &str, d: GenerationDefaults) -> String {
+        format!(
+            "⏳ <b>{}</b> is drawing {} ({}). This usually takes under a minute.",
+            escape(name),
+            self.btn_images(d.num_images.get()),
+            d.aspect_ratio.as_str()
+        )
     }
+    fn generation_delivered(&self, name: &str) -> String {
+        format!(
+            "✅ <b>{}</b> has drawn your pictures: see below.",
+            escape(name)
+        )
+    }
+    fn result_sent(&self, images: &str, name: &str) -> String {
+        format!("{images} by <b>{}</b>.", escape(name))
+    }
+    fn result_empty(&self, name: &str) -> String {
+        format!(
+            "<b>{}</b> has no pictures to show for this prompt.",
+            escape(name)
+        )
+    }
+    fn generation_already_started(&self) -> &'static str {
+        "Already drawing these: the pictures come in a moment."
+    }
+    fn result_filtered(&self, count: usize) -> String {
+        let them = if count == 1 { "it" } else { "them" };
+        format!("{count} hidden: the safety filter flagged {them}. Try rewording the prompt.")
+    }
+    fn result_unavailable(&self, count: usize) -> String {
+        format!("{count} could not be fetched from the image service.")
+    }
+    fn result_refused(&self, count: usize) -> String {
+        format!("{count} could not be delivered: Telegram refused them, as photos and as files.")
+    }
+    fn generation_failed(&self, name: &str, reason: &FailureReason) -> String {
+        let why = match reason {
+            FailureReason::Rejected { detail } => {
+                format!("the image service refused the request ({})", brief(detail))
+            }
+            FailureReason::Unauthorized => {
+                "the image service is not available right now (the bot's operator has been \
+                 told)"
+                    .to_owned()
+            }
+            FailureReason::ProviderError { detail } => {
+                format!("the image service reported an error ({})", brief(detail))
+            }
+            FailureReason::TimedOut => "it took too long and was stopped".to_owned(),
+            FailureReason::NotStarted { detail } => {
+                format!("it could not be started ({})", brief(detail))
+            }
+            FailureReason::Unconfirmed => {
+                "the image service never confirmed the request, so it was not sent again".to_owned()
+            }
+        };
+        format!("❌ <b>{}</b> could not draw this: {why}.", escape(name))
+    }
+    fn no_trained_avatars(&self) -> &'static str {
+        "You have no trained avatars yet. Create one: once it is trained, it can draw."
+    }
+    fn pick_avatar_to_generate(&self) -> &'static str {
+        "🎨 Which avatar should draw?"
+    }
+}
+
+impl CreditsTexts for En {
     fn btn_balance(&self) -> &'static str {
         "💰 Balance"
     }
@@ -687,74 +764,6 @@ impl Texts for En {
          If a payment went wrong, write here what happened and when; the bot's owner reads \
          these messages and can refund a purchase whose credits were not spent. Telegram \
          support cannot help with purchases in bots."
-    }
-    fn generation_started(&self, name: &str, d: GenerationDefaults) -> String {
-        format!(
-            "⏳ <b>{}</b> is drawing {} ({}). This usually takes under a minute.",
-            escape(name),
-            self.btn_images(d.num_images.get()),
-            d.aspect_ratio.as_str()
-        )
-    }
-    fn generation_delivered(&self, name: &str) -> String {
-        format!(
-            "✅ <b>{}</b> has drawn your pictures: see below.",
-            escape(name)
-        )
-    }
-    fn result_sent(&self, images: &str, name: &str) -> String {
-        format!("{images} by <b>{}</b>.", escape(name))
-    }
-    fn result_empty(&self, name: &str) -> String {
-        format!(
-            "<b>{}</b> has no pictures to show for this prompt.",
-            escape(name)
-        )
-    }
-    fn generation_already_started(&self) -> &'static str {
-        "Already drawing these: the pictures come in a moment."
-    }
-    fn result_filtered(&self, count: usize) -> String {
-        let them = if count == 1 { "it" } else { "them" };
-        format!("{count} hidden: the safety filter flagged {them}. Try rewording the prompt.")
-    }
-    fn result_unavailable(&self, count: usize) -> String {
-        format!("{count} could not be fetched from the image service.")
-    }
-    fn result_refused(&self, count: usize) -> String {
-        format!("{count} could not be delivered: Telegram refused them, as photos and as files.")
-    }
-    fn generation_failed(&self, name: &str, reason: &FailureReason) -> String {
-        let why = match reason {
-            FailureReason::Rejected { detail } => {
-                format!("the image service refused the request ({})", brief(detail))
-            }
-            FailureReason::Unauthorized => {
-                "the image service is not available right now (the bot's operator has been \
-                 told)"
-                    .to_owned()
-            }
-            FailureReason::ProviderError { detail } => {
-                format!("the image service reported an error ({})", brief(detail))
-            }
-            FailureReason::TimedOut => "it took too long and was stopped".to_owned(),
-            FailureReason::NotStarted { detail } => {
-                format!("it could not be started ({})", brief(detail))
-            }
-            FailureReason::Unconfirmed => {
-                "the image service never confirmed the request, so it was not sent again".to_owned()
-            }
-        };
-        format!("❌ <b>{}</b> could not draw this: {why}.", escape(name))
-    }
-    fn no_trained_avatars(&self) -> &'static str {
-        "You have no trained avatars yet. Create one: once it is trained, it can draw."
-    }
-    fn pick_avatar_to_generate(&self) -> &'static str {
-        "🎨 Which avatar should draw?"
-    }
-    fn history_heading(&self) -> &'static str {
-        "Recent pictures"
     }
 }
 

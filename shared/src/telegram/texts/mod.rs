@@ -1,5 +1,7 @@
-//! Everything the bot says. One implementation per language, each in its own file, so a
-//! translator reads (and the compiler checks) a whole language in one place. Texts are HTML
+//! Everything the bot says, grouped by feature (one trait each: [`Common`], [`CreationTexts`],
+//! [`TrainingTexts`], [`GalleryTexts`], [`GenerationTexts`], [`CreditsTexts`]; [`Texts`] is
+//! all of them). One implementation per language, each in its own file with one block per
+//! feature, so a translator reads (and the compiler checks) a whole language in one place. Texts are HTML
 //! (parse mode HTML); anything a user typed is escaped with [`escape`] before it goes in.
 
 mod en;
@@ -20,39 +22,41 @@ pub enum TrainingProgress {
     Elapsed { minutes: u64, expected: (u32, u32) },
 }
 
-pub trait Texts: Sync {
-    // Buttons: short, with an icon.
+/// Everything a language says, feature by feature.
+pub trait Texts:
+    Common + CreationTexts + TrainingTexts + GalleryTexts + GenerationTexts + CreditsTexts + Sync
+{
+}
+
+impl<T> Texts for T where
+    T: Common
+        + CreationTexts
+        + TrainingTexts
+        + GalleryTexts
+        + GenerationTexts
+        + CreditsTexts
+        + Sync
+{
+}
+
+/// Shared by every screen: buttons, names, menus, help, what goes wrong anywhere.
+pub trait Common {
     fn btn_create(&self) -> &'static str;
     fn btn_avatars(&self) -> &'static str;
     fn btn_language(&self) -> &'static str;
     fn btn_help(&self) -> &'static str;
     fn btn_back(&self) -> &'static str;
     fn btn_menu(&self) -> &'static str;
-    fn btn_kind(&self, kind: AvatarKind) -> &'static str;
-    fn btn_gender(&self, gender: Gender) -> &'static str;
-    fn btn_preset(&self, kind: AvatarKind, preset: Preset) -> String;
-    fn btn_start_training(&self) -> &'static str;
-    fn btn_confirm_training(&self) -> &'static str;
-    fn btn_continue(&self) -> &'static str;
-    fn btn_delete(&self) -> &'static str;
-    fn btn_confirm_delete(&self) -> &'static str;
-    /// Keeps what a confirmation would remove.
-    fn btn_keep(&self) -> &'static str;
     fn btn_cancel(&self) -> &'static str;
     fn btn_prev(&self) -> &'static str;
     fn btn_next(&self) -> &'static str;
-
     /// For the command list Telegram shows (setMyCommands).
     fn command_description(&self, command: Command) -> &'static str;
-
-    // Names of things.
     fn kind_name(&self, kind: AvatarKind) -> &'static str;
     fn gender_name(&self, gender: Gender) -> &'static str;
     fn preset_name(&self, preset: Preset) -> &'static str;
     fn status_name(&self, status: AvatarStatus) -> &'static str;
     fn minutes(&self, range: (u32, u32)) -> String;
-
-    // Menus and help.
     fn welcome(&self) -> String;
     fn help(&self, min_portrait: u32, min_style: u32, max: u32) -> String;
     fn choose_language(&self) -> &'static str;
@@ -62,8 +66,16 @@ pub trait Texts: Sync {
     fn outdated(&self) -> &'static str;
     fn not_found(&self) -> &'static str;
     fn try_again_later(&self) -> &'static str;
+    /// To a stranger of an allow-listed bot.
+    fn private_bot(&self) -> &'static str;
+}
 
-    // Avatar creation.
+/// Creating an avatar: kind, gender, name, preset, photos, cancelling.
+pub trait CreationTexts {
+    fn btn_kind(&self, kind: AvatarKind) -> &'static str;
+    fn btn_gender(&self, gender: Gender) -> &'static str;
+    fn btn_preset(&self, kind: AvatarKind, preset: Preset) -> String;
+    fn btn_continue(&self) -> &'static str;
     fn choose_kind(&self, min_portrait: u32, min_style: u32) -> String;
     fn choose_gender(&self, kind: AvatarKind) -> String;
     fn enter_name(&self, kind: AvatarKind) -> String;
@@ -77,7 +89,14 @@ pub trait Texts: Sync {
     fn photos_closed(&self) -> &'static str;
     fn text_while_collecting(&self) -> &'static str;
     fn other_media(&self) -> &'static str;
-    // The training summary (laid out by `screens::training_summary`).
+    fn cancelled(&self, removed_avatar: Option<&str>) -> String;
+    fn nothing_to_cancel(&self) -> &'static str;
+}
+
+/// Starting training and its end: the summary, progress, the outcome.
+pub trait TrainingTexts {
+    fn btn_start_training(&self) -> &'static str;
+    fn btn_confirm_training(&self) -> &'static str;
     fn summary_heading(&self) -> &'static str;
     fn label_name(&self) -> &'static str;
     fn label_kind(&self) -> &'static str;
@@ -86,10 +105,6 @@ pub trait Texts: Sync {
     fn summary_question(&self) -> &'static str;
     fn training_refused(&self, refusal: TrainingRefusal) -> String;
     fn training_queued(&self, name: &str, expected: (u32, u32)) -> String;
-    fn cancelled(&self, removed_avatar: Option<&str>) -> String;
-    fn nothing_to_cancel(&self) -> &'static str;
-
-    // Training progress and outcome.
     fn btn_open_avatar(&self) -> &'static str;
     fn training_started(&self, name: &str, expected: (u32, u32)) -> String;
     fn training_progress(&self, name: &str, progress: TrainingProgress) -> String;
@@ -97,11 +112,16 @@ pub trait Texts: Sync {
     fn training_failed(&self, name: &str, reason: &FailureReason) -> String;
     /// An avatar never sent to training was removed, with its photos, after `days` idle.
     fn abandoned_avatar_removed(&self, name: &str, days: u64) -> String;
+}
 
-    // Gallery and deletion.
+/// The user's avatars: the list, the card, deletion.
+pub trait GalleryTexts {
+    fn btn_delete(&self) -> &'static str;
+    fn btn_confirm_delete(&self) -> &'static str;
+    /// Keeps what a confirmation would remove.
+    fn btn_keep(&self) -> &'static str;
     fn avatar_list(&self, total: usize, page: usize, pages: usize) -> String;
     fn no_avatars(&self) -> &'static str;
-    // The avatar card (laid out by `screens::avatar_card`).
     fn label_status(&self) -> &'static str;
     fn label_created(&self) -> &'static str;
     fn label_photos(&self) -> &'static str;
@@ -111,7 +131,6 @@ pub trait Texts: Sync {
     fn usually_takes(&self, expected: &str) -> String;
     fn card_trained(&self) -> &'static str;
     fn failure_reason(&self, reason: &FailureReason) -> String;
-    // The delete confirmation (laid out by `screens::delete_question`).
     fn delete_heading(&self) -> &'static str;
     fn delete_ask(&self) -> &'static str;
     fn delete_warning(&self) -> &'static str;
@@ -127,8 +146,11 @@ pub trait Texts: Sync {
     /// After deleting: what was given back.
     fn deleted_refunded(&self, credits: Credits) -> String;
     fn delete_cancelled(&self) -> &'static str;
+    fn history_heading(&self) -> &'static str;
+}
 
-    // Generation.
+/// Drawing: the style/prompt screen, its settings, what comes back.
+pub trait GenerationTexts {
     fn btn_generate(&self) -> &'static str;
     fn btn_generation_settings(&self) -> &'static str;
     fn btn_again(&self) -> &'static str;
@@ -140,10 +162,23 @@ pub trait Texts: Sync {
     fn generation_settings(&self, defaults: GenerationDefaults) -> String;
     fn prompt_refused(&self, error: &PromptError) -> String;
     fn generation_refused(&self, refusal: GenerationRefusal) -> String;
-    /// To a stranger of an allow-listed bot.
-    fn private_bot(&self) -> &'static str;
+    fn generation_started(&self, name: &str, defaults: GenerationDefaults) -> String;
+    fn generation_delivered(&self, name: &str) -> String;
+    fn result_sent(&self, images: &str, name: &str) -> String;
+    fn result_empty(&self, name: &str) -> String;
+    /// A second tap (or a repeated message) asked for pictures already being drawn.
+    fn generation_already_started(&self) -> &'static str;
+    fn result_filtered(&self, count: usize) -> String;
+    fn result_unavailable(&self, count: usize) -> String;
+    /// Telegram would not take the pictures, as photos or as files.
+    fn result_refused(&self, count: usize) -> String;
+    fn generation_failed(&self, name: &str, reason: &FailureReason) -> String;
+    fn no_trained_avatars(&self) -> &'static str;
+    fn pick_avatar_to_generate(&self) -> &'static str;
+}
 
-    // Credits and Stars payments (laid out by `screens::balance`).
+/// Credits and Stars: the Balance screen, prices, invoices, payments, refunds.
+pub trait CreditsTexts {
     fn btn_balance(&self) -> &'static str;
     fn btn_top_up(&self) -> &'static str;
     fn btn_buy(&self, credits: Credits, stars: u32) -> String;
@@ -170,21 +205,6 @@ pub trait Texts: Sync {
     fn credits_returned(&self, credits: Credits) -> String;
     fn terms(&self) -> &'static str;
     fn paysupport(&self) -> &'static str;
-    fn generation_started(&self, name: &str, defaults: GenerationDefaults) -> String;
-    fn generation_delivered(&self, name: &str) -> String;
-    // The summary under delivered pictures (laid out by `screens::generation_result`).
-    fn result_sent(&self, images: &str, name: &str) -> String;
-    fn result_empty(&self, name: &str) -> String;
-    /// A second tap (or a repeated message) asked for pictures already being drawn.
-    fn generation_already_started(&self) -> &'static str;
-    fn result_filtered(&self, count: usize) -> String;
-    fn result_unavailable(&self, count: usize) -> String;
-    /// Telegram would not take the pictures, as photos or as files.
-    fn result_refused(&self, count: usize) -> String;
-    fn generation_failed(&self, name: &str, reason: &FailureReason) -> String;
-    fn no_trained_avatars(&self) -> &'static str;
-    fn pick_avatar_to_generate(&self) -> &'static str;
-    fn history_heading(&self) -> &'static str;
 }
 
 /// A prompt cut to `max` characters for a one-line preview.

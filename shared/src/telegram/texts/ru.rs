@@ -1,7 +1,8 @@
 //! Русский (язык по умолчанию, как в исходном продукте).
 
 use super::{
-    GenerationRefusal, Texts, TrainingProgress, TrainingRefusal, brief, escape, wait_minutes,
+    Common, CreationTexts, CreditsTexts, GalleryTexts, GenerationRefusal, GenerationTexts,
+    TrainingProgress, TrainingRefusal, TrainingTexts, brief, escape, wait_minutes,
 };
 use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, NameError, PhotoRejection,
@@ -21,7 +22,7 @@ fn plural(n: u32, one: &'static str, few: &'static str, many: &'static str) -> &
     }
 }
 
-impl Texts for Ru {
+impl Common for Ru {
     fn btn_create(&self) -> &'static str {
         "➕ Создать аватар"
     }
@@ -40,49 +41,6 @@ impl Texts for Ru {
     fn btn_menu(&self) -> &'static str {
         "🏠 Меню"
     }
-    fn btn_kind(&self, kind: AvatarKind) -> &'static str {
-        match kind {
-            AvatarKind::Portrait => "👤 Портретный",
-            AvatarKind::Style => "🎨 Художественный",
-        }
-    }
-    fn btn_gender(&self, gender: Gender) -> &'static str {
-        match gender {
-            Gender::Male => "👨 Мужской",
-            Gender::Female => "👩 Женский",
-            Gender::Other => "🧑 Другой",
-        }
-    }
-    fn btn_preset(&self, kind: AvatarKind, preset: Preset) -> String {
-        let icon = match preset {
-            Preset::Fast => "⚡",
-            Preset::Balanced => "⚖️",
-            Preset::Quality => "💎",
-        };
-        format!(
-            "{icon} {} · {}",
-            self.preset_name(preset),
-            self.minutes(preset.expected_minutes(kind))
-        )
-    }
-    fn btn_start_training(&self) -> &'static str {
-        "🚀 Начать обучение"
-    }
-    fn btn_confirm_training(&self) -> &'static str {
-        "✅ Подтвердить"
-    }
-    fn btn_continue(&self) -> &'static str {
-        "📥 Добавить фото"
-    }
-    fn btn_delete(&self) -> &'static str {
-        "🗑 Удалить"
-    }
-    fn btn_confirm_delete(&self) -> &'static str {
-        "❌ Да, удалить"
-    }
-    fn btn_keep(&self) -> &'static str {
-        "✅ Отмена"
-    }
     fn btn_cancel(&self) -> &'static str {
         "✖️ Отмена"
     }
@@ -92,7 +50,6 @@ impl Texts for Ru {
     fn btn_next(&self) -> &'static str {
         "▶️"
     }
-
     fn command_description(&self, command: Command) -> &'static str {
         match command {
             Command::Start => "Главное меню",
@@ -107,7 +64,6 @@ impl Texts for Ru {
             Command::Cancel => "Прервать текущее действие",
         }
     }
-
     fn kind_name(&self, kind: AvatarKind) -> &'static str {
         match kind {
             AvatarKind::Portrait => "портретный",
@@ -144,7 +100,6 @@ impl Texts for Ru {
     fn minutes(&self, (low, high): (u32, u32)) -> String {
         format!("{low}-{high} мин")
     }
-
     fn welcome(&self) -> String {
         "👋 <b>Добро пожаловать!</b>\n\nЯ обучаю персональную модель (<i>аватар</i>) по вашим \
          фотографиям и затем рисую с ней новые изображения.\n\nСоздайте аватар или откройте \
@@ -189,7 +144,40 @@ impl Texts for Ru {
     fn try_again_later(&self) -> &'static str {
         "Что-то пошло не так на моей стороне. Попробуйте ещё раз через минуту."
     }
+    fn private_bot(&self) -> &'static str {
+        "Извините, это закрытый бот: им могут пользоваться только те, кого добавил владелец."
+    }
+}
 
+impl CreationTexts for Ru {
+    fn btn_kind(&self, kind: AvatarKind) -> &'static str {
+        match kind {
+            AvatarKind::Portrait => "👤 Портретный",
+            AvatarKind::Style => "🎨 Художественный",
+        }
+    }
+    fn btn_gender(&self, gender: Gender) -> &'static str {
+        match gender {
+            Gender::Male => "👨 Мужской",
+            Gender::Female => "👩 Женский",
+            Gender::Other => "🧑 Другой",
+        }
+    }
+    fn btn_preset(&self, kind: AvatarKind, preset: Preset) -> String {
+        let icon = match preset {
+            Preset::Fast => "⚡",
+            Preset::Balanced => "⚖️",
+            Preset::Quality => "💎",
+        };
+        format!(
+            "{icon} {} · {}",
+            self.preset_name(preset),
+            self.minutes(preset.expected_minutes(kind))
+        )
+    }
+    fn btn_continue(&self) -> &'static str {
+        "📥 Добавить фото"
+    }
     fn choose_kind(&self, min_portrait: u32, min_style: u32) -> String {
         format!(
             "<b>Новый аватар.</b> Чему он будет учиться?\n\n\
@@ -304,6 +292,27 @@ impl Texts for Ru {
     fn other_media(&self) -> &'static str {
         "Я понимаю только фотографии (JPEG, PNG, WebP) и текст."
     }
+    fn cancelled(&self, removed_avatar: Option<&str>) -> String {
+        match removed_avatar {
+            Some(name) => format!(
+                "Отменено. Незаконченный аватар <b>{}</b> и его фото удалены.",
+                escape(name)
+            ),
+            None => "Отменено.".to_owned(),
+        }
+    }
+    fn nothing_to_cancel(&self) -> &'static str {
+        "Отменять нечего."
+    }
+}
+
+impl TrainingTexts for Ru {
+    fn btn_start_training(&self) -> &'static str {
+        "🚀 Начать обучение"
+    }
+    fn btn_confirm_training(&self) -> &'static str {
+        "✅ Подтвердить"
+    }
     fn summary_heading(&self) -> &'static str {
         "Всё готово к обучению"
     }
@@ -353,19 +362,6 @@ impl Texts for Ru {
             self.minutes(expected)
         )
     }
-    fn cancelled(&self, removed_avatar: Option<&str>) -> String {
-        match removed_avatar {
-            Some(name) => format!(
-                "Отменено. Незаконченный аватар <b>{}</b> и его фото удалены.",
-                escape(name)
-            ),
-            None => "Отменено.".to_owned(),
-        }
-    }
-    fn nothing_to_cancel(&self) -> &'static str {
-        "Отменять нечего."
-    }
-
     fn btn_open_avatar(&self) -> &'static str {
         "🖼 Открыть аватар"
     }
@@ -410,7 +406,18 @@ impl Texts for Ru {
             self.failure_reason(reason)
         )
     }
+}
 
+impl GalleryTexts for Ru {
+    fn btn_delete(&self) -> &'static str {
+        "🗑 Удалить"
+    }
+    fn btn_confirm_delete(&self) -> &'static str {
+        "❌ Да, удалить"
+    }
+    fn btn_keep(&self) -> &'static str {
+        "✅ Отмена"
+    }
     fn avatar_list(&self, total: usize, page: usize, pages: usize) -> String {
         if pages > 1 {
             format!("<b>Ваши аватары</b> ({total}), страница {page}/{pages}:")
@@ -505,7 +512,12 @@ impl Texts for Ru {
     fn delete_cancelled(&self) -> &'static str {
         "Удаление отменено."
     }
+    fn history_heading(&self) -> &'static str {
+        "Последние изображения"
+    }
+}
 
+impl GenerationTexts for Ru {
     fn btn_generate(&self) -> &'static str {
         "🎨 Создать изображение"
     }
@@ -602,9 +614,74 @@ impl Texts for Ru {
             ),
         }
     }
-    fn private_bot(&self) -> &'static str {
-        "Извините, это закрытый бот: им могут пользоваться только те, кого добавил владелец."
+    fn generation_started(&self, name: &str, d: GenerationDefaults) -> String {
+        format!(
+            "⏳ <b>{}</b> рисует: {} ({}). Обычно это занимает меньше минуты.",
+            escape(name),
+            self.btn_images(d.num_images.get()),
+            d.aspect_ratio.as_str()
+        )
     }
+    fn generation_delivered(&self, name: &str) -> String {
+        format!(
+            "✅ <b>{}</b> нарисовал(а) ваши картинки — они ниже.",
+            escape(name)
+        )
+    }
+    fn result_sent(&self, images: &str, name: &str) -> String {
+        format!("{images} — <b>{}</b>.", escape(name))
+    }
+    fn result_empty(&self, name: &str) -> String {
+        format!("<b>{}</b>: по этому запросу показать нечего.", escape(name))
+    }
+    fn generation_already_started(&self) -> &'static str {
+        "Уже рисую: картинки скоро придут."
+    }
+    fn result_filtered(&self, count: usize) -> String {
+        format!(
+            "Скрыто: {count}. Фильтр безопасности счёл их недопустимыми; попробуйте \
+             переформулировать запрос."
+        )
+    }
+    fn result_unavailable(&self, count: usize) -> String {
+        format!("Не удалось получить от сервиса изображений: {count}.")
+    }
+    fn result_refused(&self, count: usize) -> String {
+        format!("Не удалось доставить: {count}. Telegram не принял их ни как фото, ни как файлы.")
+    }
+    fn generation_failed(&self, name: &str, reason: &FailureReason) -> String {
+        let why = match reason {
+            FailureReason::Rejected { detail } => {
+                format!("сервис изображений отклонил запрос ({})", brief(detail))
+            }
+            FailureReason::Unauthorized => {
+                "сервис изображений сейчас недоступен (администратор бота уже знает)".to_owned()
+            }
+            FailureReason::ProviderError { detail } => {
+                format!("сервис изображений сообщил об ошибке ({})", brief(detail))
+            }
+            FailureReason::TimedOut => {
+                "это заняло слишком много времени и было остановлено".to_owned()
+            }
+            FailureReason::NotStarted { detail } => {
+                format!("запрос не удалось запустить ({})", brief(detail))
+            }
+            FailureReason::Unconfirmed => {
+                "сервис изображений так и не подтвердил запрос, поэтому он не отправлялся повторно"
+                    .to_owned()
+            }
+        };
+        format!("❌ <b>{}</b> не смог(ла) нарисовать: {why}.", escape(name))
+    }
+    fn no_trained_avatars(&self) -> &'static str {
+        "У вас пока нет обученных аватаров. Создайте аватар — после обучения он сможет рисовать."
+    }
+    fn pick_avatar_to_generate(&self) -> &'static str {
+        "🎨 Какой аватар будет рисовать?"
+    }
+}
+
+impl CreditsTexts for Ru {
     fn btn_balance(&self) -> &'static str {
         "💰 Баланс"
     }
@@ -701,74 +778,6 @@ impl Texts for Ru {
          Если с оплатой что-то пошло не так, напишите сюда, что случилось и когда: владелец \
          бота читает эти сообщения и может вернуть покупку, кредиты которой не потрачены. \
          Поддержка Telegram не помогает с покупками в ботах."
-    }
-    fn generation_started(&self, name: &str, d: GenerationDefaults) -> String {
-        format!(
-            "⏳ <b>{}</b> рисует: {} ({}). Обычно это занимает меньше минуты.",
-            escape(name),
-            self.btn_images(d.num_images.get()),
-            d.aspect_ratio.as_str()
-        )
-    }
-    fn generation_delivered(&self, name: &str) -> String {
-        format!(
-            "✅ <b>{}</b> нарисовал(а) ваши картинки — они ниже.",
-            escape(name)
-        )
-    }
-    fn result_sent(&self, images: &str, name: &str) -> String {
-        format!("{images} — <b>{}</b>.", escape(name))
-    }
-    fn result_empty(&self, name: &str) -> String {
-        format!("<b>{}</b>: по этому запросу показать нечего.", escape(name))
-    }
-    fn generation_already_started(&self) -> &'static str {
-        "Уже рисую: картинки скоро придут."
-    }
-    fn result_filtered(&self, count: usize) -> String {
-        format!(
-            "Скрыто: {count}. Фильтр безопасности счёл их недопустимыми; попробуйте \
-             переформулировать запрос."
-        )
-    }
-    fn result_unavailable(&self, count: usize) -> String {
-        format!("Не удалось получить от сервиса изображений: {count}.")
-    }
-    fn result_refused(&self, count: usize) -> String {
-        format!("Не удалось доставить: {count}. Telegram не принял их ни как фото, ни как файлы.")
-    }
-    fn generation_failed(&self, name: &str, reason: &FailureReason) -> String {
-        let why = match reason {
-            FailureReason::Rejected { detail } => {
-                format!("сервис изображений отклонил запрос ({})", brief(detail))
-            }
-            FailureReason::Unauthorized => {
-                "сервис изображений сейчас недоступен (администратор бота уже знает)".to_owned()
-            }
-            FailureReason::ProviderError { detail } => {
-                format!("сервис изображений сообщил об ошибке ({})", brief(detail))
-            }
-            FailureReason::TimedOut => {
-                "это заняло слишком много времени и было остановлено".to_owned()
-            }
-            FailureReason::NotStarted { detail } => {
-                format!("запрос не удалось запустить ({})", brief(detail))
-            }
-            FailureReason::Unconfirmed => {
-                "сервис изображений так и не подтвердил запрос, поэтому он не отправлялся повторно"
-                    .to_owned()
-            }
-        };
-        format!("❌ <b>{}</b> не смог(ла) нарисовать: {why}.", escape(name))
-    }
-    fn no_trained_avatars(&self) -> &'static str {
-        "У вас пока нет обученных аватаров. Создайте аватар — после обучения он сможет рисовать."
-    }
-    fn pick_avatar_to_generate(&self) -> &'static str {
-        "🎨 Какой аватар будет рисовать?"
-    }
-    fn history_heading(&self) -> &'static str {
-        "Последние изображения"
     }
 }
 
