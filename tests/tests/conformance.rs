@@ -43,6 +43,16 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn a_generation_under_a_deleted_avatar_is_gone() {
+                c::a_generation_under_a_deleted_avatar_is_gone(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn a_cause_commits_one_piece_of_work() {
+                c::a_cause_commits_one_piece_of_work(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn deleting_an_avatar_removes_its_records() {
                 c::deleting_an_avatar_removes_its_records(&*backend().await.store).await;
             }

@@ -1,4 +1,5 @@
-//! Generations: versioned, listed newest first.
+//! Generations: versioned, listed newest first, committed once per cause and only under a
+//! living avatar.
 
 use super::*;
 
@@ -65,4 +66,117 @@ pub async fn generations_are_versioned_and_listed_newest_first(store: &dyn Recor
             .unwrap()
             .is_none()
     );
+}
+
+/// A generation commits only under an avatar that is there and not being deleted: a commit
+/// racing the deletion writes nothing, neither the record nor the owner's count.
+pub async fn a_generation_under_a_deleted_avatar_is_gone(store: &dyn RecordStore) {
+    let owner = random_user();
+    let avatar = training_since(store, owner, T0).await;
+    let deleting = store
+        .update_avatar(&Avatar {
+            deleting_since: Some(T0.plus(secs(1))),
+            ..avatar.clone()
+        })
+        .await
+        .unwrap();
+    let refused = store
+        .start_generation(&generation(&deleting, T0), 0, &CommitCost::default())
+        .await
+        .unwrap();
+    assert_eq!(refused, Err(CommitRefused::Gone));
+
+    let vanished = training_since(store, owner, T0).await;
+    store.delete_avatar(owner, vanished.id).await.unwrap();
+    let refused = store
+        .start_generation(&generation(&vanished, T0), 0, &CommitCost::default())
+        .await
+        .unwrap();
+    assert_eq!(refused, Err(CommitRefused::Gone));
+
+    assert_eq!(store.generation_count(owner).await.unwrap(), 0);
+    assert!(
+        store
+            .list_generations(avatar.id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A cause (a Telegram update, a tapped button) commits one piece of work while it is
+/// remembered: other work it would commit is refused and named, and nothing is written.
+pub async fn a_cause_commits_one_piece_of_work(store: &dyn RecordStore) {
+    let owner = random_user();
+    let avatar = training_since(store, owner, T0).await;
+    let update = Cause::update(owner, 4242, T0);
+    let paid_by = |causes: Vec<Cause>| CommitCost {
+        causes,
+        ..CommitCost::default()
+    };
+
+    let first = generation(&avatar, T0);
+    let stored = store
+        .start_generation(&first, 0, &paid_by(vec![update.clone()]))
+        .await
+        .unwrap()
+        .expect("the first commit of its cause");
+    assert_eq!(
+        store.committed_by(&update).await.unwrap(),
+        Some(stored.work())
+    );
+
+    // Telegram delivers the update again; the handler builds a new generation from it.
+    let again = generation(&avatar, T0.plus(secs(30)));
+    let later = Cause {
+        at: T0.plus(secs(30)),
+        ..update.clone()
+    };
+    assert_eq!(
+        store
+            .start_generation(&again, 1, &paid_by(vec![later.clone()]))
+            .await
+            .unwrap(),
+        Err(CommitRefused::Duplicate(stored.work()))
+    );
+    assert_eq!(store.generation_count(owner).await.unwrap(), 1);
+
+    // One new cause among remembered ones still names the earlier work.
+    let tap = Cause::tap(owner, 17, "go", T0.plus(secs(30)), secs(10));
+    assert_eq!(
+        store
+            .start_generation(&again, 1, &paid_by(vec![tap.clone(), later]))
+            .await
+            .unwrap(),
+        Err(CommitRefused::Duplicate(stored.work()))
+    );
+    assert_eq!(store.committed_by(&tap).await.unwrap(), None);
+
+    // Another user's update with the same id is theirs alone.
+    let stranger = random_user();
+    assert_eq!(
+        store
+            .committed_by(&Cause::update(stranger, 4242, T0))
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Once forgotten, the same key may cause new work.
+    let expired = Cause {
+        at: update.until,
+        until: update.until.plus(secs(3600)),
+        ..update.clone()
+    };
+    assert_eq!(store.committed_by(&expired).await.unwrap(), None);
+    let renewed = store
+        .start_generation(&again, 1, &paid_by(vec![expired.clone()]))
+        .await
+        .unwrap()
+        .expect("a forgotten cause commits again");
+    assert_eq!(
+        store.committed_by(&expired).await.unwrap(),
+        Some(renewed.work())
+    );
+    assert_eq!(store.generation_count(owner).await.unwrap(), 2);
 }
