@@ -155,10 +155,14 @@ impl Pipeline {
             _ => {}
         }
         // Boxed: delivery is the deepest future of a webhook; kept off the worker's stack.
-        if let Err(e) = Box::pin(self.settle(kind, record)).await {
-            tracing::warn!(work = %record.work_ref(), error = %e, "not told now; the sweep will retry");
-        }
-        if let Err(e) = self.tidy(kind, record).await {
+        let latest = match Box::pin(self.settle(kind, record)).await {
+            Ok(marked) => marked,
+            Err(e) => {
+                tracing::warn!(work = %record.work_ref(), error = %e, "not told now; the sweep will retry");
+                None
+            }
+        };
+        if let Err(e) = self.tidy(kind, latest.as_ref().unwrap_or(record)).await {
             tracing::warn!(work = %record.work_ref(), error = %e, "files not deleted now; the sweep will retry");
         }
     }

@@ -22,18 +22,19 @@ pub(crate) enum Told {
 impl Pipeline {
     /// Tells the user of the outcome of a record whose notice the caller holds, then marks it
     /// sent. A failure gives its credits back before the user is told, once (keyed by the
-    /// work), so the message can say so however often it is retried.
+    /// work), so the message can say so however often it is retried. Returns the record as
+    /// marked, when it was (what comes next writes on top of it).
     pub(super) async fn settle<K: PaidKind>(
         &self,
         kind: &K,
         record: &K::Record,
-    ) -> PipelineResult<()> {
+    ) -> PipelineResult<Option<K::Record>> {
         let refunded = match record.state() {
             Some(WorkState::Failed { .. }) => self.refund(&record.work_ref()).await?,
             _ => None,
         };
         if kind.tell(self, record, refunded).await? == Told::Later {
-            return Ok(());
+            return Ok(None);
         }
         let now = Timestamp::now();
         let marked = self
@@ -44,7 +45,7 @@ impl Pipeline {
         if marked.is_some() {
             tracing::info!(work = %record.work_ref(), status = record.state().map(|s| s.status().as_str()), "user told of the outcome");
         }
-        Ok(())
+        Ok(marked)
     }
 
     /// For the sweep: takes over a due notice whose sender's claim has lapsed, and sends it.
