@@ -16,7 +16,6 @@ mod kinds;
 mod notice;
 pub mod refund;
 mod simulation;
-mod submit;
 mod sweep;
 mod training;
 mod webhook;

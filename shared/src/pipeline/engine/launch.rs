@@ -8,10 +8,10 @@
 //! answer is unclear stays `sending` until its result arrives (webhook or sweep) or the wait
 //! window ends; only a provable non-submit (refused connection, 429) goes back to `queued`.
 
-use super::super::submit::SubmitOutcome;
 use super::super::{
     FalBackend, JobOutcome, LAUNCH_LEASE, Pipeline, PipelineError, PipelineResult, Updatable,
 };
+use super::submit::SubmitOutcome;
 use super::{FalCall, PaidKind, labels};
 use crate::domain::work::PaidRecord;
 use crate::domain::{

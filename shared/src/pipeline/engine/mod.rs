@@ -21,6 +21,7 @@
 mod complete;
 mod launch;
 mod settle;
+mod submit;
 mod sweep;
 
 use std::time::Duration;

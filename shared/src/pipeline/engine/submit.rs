@@ -1,10 +1,10 @@
-//! The submit step both trainings and generations share: what a submit's answer means for
+//! The submit step every kind of paid work shares: what a submit's answer means for
 //! payment. Only an answer that proves fal.ai did not queue the request lets the record go
 //! back for another try; anything unclear keeps the intent and waits for the result.
 
 use url::Url;
 
-use super::Pipeline;
+use super::super::Pipeline;
 use crate::domain::FailureReason;
 use crate::fal::webhook_token::WebhookRoute;
 use crate::fal::{FalError, Submitted};
