@@ -310,7 +310,7 @@ async fn every_aws_call_of_an_avatar_life_failing_in_turn_ends_in_one_outcome() 
 /// as if nothing happened. Both end completed (no false "unconfirmed" failure), each
 /// submitted once, told once, the pictures delivered once.
 ///
-/// Size: `FAULT_MATRIX_LOST` points (default 12; `all` for every such call, about 150 runs).
+/// Size: `FAULT_MATRIX_LOST` points (default 12; `all` for every such call, about 80 runs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_conditional_write_applied_with_its_answer_lost_is_taken_as_done() {
     let (clean, calls) = life(None, true).await;
