@@ -80,19 +80,15 @@ pub async fn a_generation_under_a_deleted_avatar_is_gone(store: &dyn RecordStore
         })
         .await
         .unwrap();
-    let refused = store
-        .start_generation(&generation(&deleting, T0), 0, &CommitCost::default())
-        .await
-        .unwrap();
-    assert_eq!(refused, Err(CommitRefused::Gone));
-
     let vanished = training_since(store, owner, T0).await;
     store.delete_avatar(owner, vanished.id).await.unwrap();
-    let refused = store
-        .start_generation(&generation(&vanished, T0), 0, &CommitCost::default())
-        .await
-        .unwrap();
-    assert_eq!(refused, Err(CommitRefused::Gone));
+    for parent in [&deleting, &vanished] {
+        let refused = store
+            .start_generation(&generation(parent, T0), 0, &CommitCost::default())
+            .await
+            .unwrap();
+        assert_eq!(refused, Err(CommitRefused::Gone), "under {}", parent.id);
+    }
 
     assert_eq!(store.generation_count(owner).await.unwrap(), 0);
     assert!(
