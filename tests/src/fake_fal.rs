@@ -52,6 +52,8 @@ struct State {
     /// Faults for the submits to come, in order (`None`: a clean answer).
     submit_faults: std::collections::VecDeque<Option<AcceptedBut>>,
     status_queries: Vec<String>,
+    /// Submits refused for breaking their endpoint's documented input: (endpoint, 422 body).
+    refused_inputs: Vec<(String, Value)>,
     /// The CDN: path under /files/ -> bytes (public, as fal's media URLs are).
     files: HashMap<String, Vec<u8>>,
     files_served: u32,
@@ -137,6 +139,25 @@ impl FakeFal {
     }
 
     /// Request ids the status API was asked about.
+    /// Submits refused because their input broke the endpoint's documented schema.
+    pub fn refused_inputs(&self) -> Vec<(String, Value)> {
+        self.state.lock().unwrap().refused_inputs.clone()
+    }
+
+    /// An upscaler's result as fal returns it: one hosted picture of `width` x `height`.
+    pub fn upscale_result(&self, request_id: &str, width: u16, height: u16) -> String {
+        let url = self.host_file(
+            &format!("{request_id}/upscaled.jpeg"),
+            crate::images::jpeg(width, height, 9),
+        );
+        json!({
+            "image": {"url": url, "width": width, "height": height,
+                      "content_type": "image/jpeg", "file_name": "upscaled.jpeg"},
+            "seed": 424_242
+        })
+        .to_string()
+    }
+
     pub fn status_queries(&self) -> Vec<String> {
         self.state.lock().unwrap().status_queries.clone()
     }
@@ -424,6 +445,11 @@ impl Respond for Responder {
                 if let Some((status, body)) = s.reject_next_submit.take() {
                     return ResponseTemplate::new(status).set_body_json(body);
                 }
+                let input: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+                if let Some(refusal) = crate::fal_schemas::refusal(&path, &input) {
+                    s.refused_inputs.push((path.clone(), refusal.clone()));
+                    return ResponseTemplate::new(422).set_body_json(refusal);
+                }
                 let header = |name: &str| {
                     request
                         .headers
@@ -444,7 +470,7 @@ impl Respond for Responder {
                     .map(|(_, v)| v.into_owned());
                 s.submissions.push(Submission {
                     endpoint: path.clone(),
-                    input: serde_json::from_slice(&request.body).unwrap_or(Value::Null),
+                    input,
                     webhook,
                     request_id: request_id.clone(),
                     lifecycle,

@@ -8,6 +8,7 @@ pub mod bot_world;
 pub mod conformance;
 pub mod fake_fal;
 pub mod fake_telegram;
+pub mod fal_schemas;
 pub mod flaky_store;
 pub mod http_server;
 pub mod images;

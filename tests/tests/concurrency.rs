@@ -192,9 +192,12 @@ async fn one_launch_message_on_two_workers_at_once_submits_once() {
 
 /// fal.ai's retries of one result overlapping each other and the sweep: six deliveries at
 /// once on six webhook instances while a sweep runs on another: one completion, one notice.
+/// The sweep runs 90 s on: past its status-check interval (60 s here, so it asks fal and
+/// completes the training too) and within the 120 s the completion's writer holds the notice,
+/// as a real sweep meeting a real webhook is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_result_webhook_six_times_at_once_during_a_sweep_completes_once() {
-    let w = PipelineWorld::fleet(false, &[], 7).await;
+    let w = PipelineWorld::fleet(false, &[("FAL_STATUS_CHECK_INTERVAL", "60")], 7).await;
     let avatar = w
         .bot
         .queued_avatar(ANNA, "portrait", "Anna", "fast", 10)
@@ -208,7 +211,7 @@ async fn a_result_webhook_six_times_at_once_during_a_sweep_completes_once() {
     let headers = w
         .fal
         .signed_headers(&sub.request_id, &body, Timestamp::now().as_secs());
-    let later = Timestamp::now().plus(Duration::from_secs(600));
+    let later = Timestamp::now().plus(Duration::from_secs(90));
     let sweeper = &w.pipelines[6];
     let (answers, report) = tokio::join!(
         join_all((0..6).map(|_| w.post_webhook(&url, headers.clone(), &body))),

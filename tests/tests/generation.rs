@@ -189,9 +189,16 @@ async fn portrait_generation_goes_to_flux_lora_and_comes_back_by_webhook_as_an_a
     let summary = w.bot.telegram.last_message(ANNA.id);
     summary.says("2 images");
     summary.says("1 hidden");
+    // Each picture in the album may be upscaled, numbered as the album shows them.
     assert_eq!(
         summary.labels(),
-        ["🔁 Again", "✏️ New prompt", "👤 Back to avatar"]
+        [
+            "🔍 1",
+            "🔍 2",
+            "🔁 Again",
+            "✏️ New prompt",
+            "👤 Back to avatar"
+        ]
     );
     let status = w.bot.telegram.message(ANNA.id, status.message_id);
     status.says("see below");

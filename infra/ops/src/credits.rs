@@ -27,6 +27,7 @@ fn work_name(work: &Work) -> String {
     match work.kind {
         WorkKind::Training => format!("training of avatar {}", work.id),
         WorkKind::Generation => format!("generation {}", work.id),
+        WorkKind::Upscale => format!("upscale {}", work.id),
     }
 }
 

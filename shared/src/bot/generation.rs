@@ -18,8 +18,16 @@ use crate::ports::StoreError;
 use crate::telegram::callback::Callback;
 use crate::telegram::screens::{self, Keyboard, Screen};
 
-/// How often a generation that raced another of the same user checks and tries again.
+/// How often picture work that raced another of the same user checks and tries again.
 const COMMIT_ATTEMPTS: u32 = 3;
+
+/// What a kind of picture work commits with: its price, the status message shown while it
+/// runs, and what a second ask for it is answered.
+pub(super) struct PictureOrder {
+    pub priced: Priced,
+    pub status: Screen,
+    pub already: &'static str,
+}
 
 impl Turn<'_> {
     /// /generate or the menu's button: straight to the only trained avatar, a choice of several, or a nudge to
@@ -55,7 +63,7 @@ impl Turn<'_> {
     }
 
     /// The caller's avatar if it can draw; otherwise how to answer.
-    async fn trained_avatar(&self, id: AvatarId) -> BotResult<Result<Avatar, Answer>> {
+    pub(super) async fn trained_avatar(&self, id: AvatarId) -> BotResult<Result<Avatar, Answer>> {
         let t = self.t();
         Ok(match self.bot.store.get_avatar(self.user.id, id).await? {
             None => Err(Answer::Alert(t.not_found().to_owned())),
@@ -202,39 +210,58 @@ impl Turn<'_> {
         at: Option<MessageRef>,
     ) -> BotResult<Answer> {
         let t = self.t();
+        let generation = Generation::queued(avatar, prompt, style, settings, self.now);
+        let order = PictureOrder {
+            priced: Priced::Pictures(settings.num_images),
+            status: Screen::text(t.generation_started(avatar.name.as_str(), settings)),
+            already: t.generation_already_started(),
+        };
+        let answer = self.commit_pictures(avatar, generation, order, at).await?;
+        if self.committed {
+            self.user.generation = settings;
+        }
+        Ok(answer)
+    }
+
+    /// Commits picture work of any kind (a generation, an upscale): checks the limits, shows
+    /// its status message first (so the record knows which message to update), records it
+    /// with its price, its estimate and its causes, and hands it to the launch worker. A
+    /// refusal is said in place of the status message.
+    pub(super) async fn commit_pictures(
+        &mut self,
+        avatar: &Avatar,
+        mut record: Generation,
+        order: PictureOrder,
+        at: Option<MessageRef>,
+    ) -> BotResult<Answer> {
+        let t = self.t();
         let bot = self.bot;
         // Telegram's redelivery of a committed update, or a second tap: the same work.
         if let Some(work) = self.committed_already().await? {
             self.committed = true;
             self.hand_over(work).await;
-            return Ok(Answer::Toast(t.generation_already_started()));
+            return Ok(Answer::Toast(order.already));
         }
         // Read before the limits are checked: the record is written only if no other
-        // generation of this user was started in between (else the limits are checked again).
+        // picture work of this user was started in between (else the limits are checked again).
         let mut seen = bot.store.generation_count(self.user.id).await?;
         if let Some(refusal) = self.generation_refusal(avatar).await? {
             return Ok(Answer::Alert(t.generation_refused(refusal)));
         }
-        let mut generation = Generation::queued(avatar, prompt, style, settings, self.now);
-        let status = Screen::text(t.generation_started(avatar.name.as_str(), settings));
-        generation.status_message = self.show(at, &status).await;
-        let quote = bot
-            .limits
-            .money
-            .quote(Priced::Pictures(settings.num_images));
-        let cost = self.cost_of(generation.work(), quote);
+        record.status_message = self.show(at, &order.status).await;
+        let quote = bot.limits.money.quote(order.priced);
+        let cost = self.cost_of(record.work(), quote);
         let mut attempt = 1;
         let refusal = loop {
-            let why = match bot.store.start_generation(&generation, seen, &cost).await {
+            let why = match bot.store.start_generation(&record, seen, &cost).await {
                 Ok(Ok(stored)) => {
                     self.committed = true;
-                    self.user.generation = settings;
                     self.hand_over(stored.work()).await;
                     return Ok(Answer::Silent);
                 }
                 Ok(Err(why)) => why,
                 Err(StoreError::Conflict(why)) if attempt < COMMIT_ATTEMPTS => {
-                    tracing::info!(%why, "generation raced another of this user; checking again");
+                    tracing::info!(%why, "picture work raced another of this user; checking again");
                     attempt += 1;
                     seen = bot.store.generation_count(self.user.id).await?;
                     match self.generation_refusal(avatar).await? {
@@ -244,25 +271,25 @@ impl Turn<'_> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            break match self.refused(why, &generation.work()) {
+            break match self.refused(why, &record.work()) {
                 Refused::DailyBudget { resets_in_minutes } => {
                     GenerationRefusal::DailyBudget { resets_in_minutes }
                 }
                 Refused::NotEnoughCredits(short) => GenerationRefusal::NotEnoughCredits(short),
                 Refused::Duplicate(work) => {
-                    // A second tap that raced the first: the first's generation runs.
+                    // A second tap that raced the first: the first's work runs.
                     self.committed = true;
                     self.hand_over(work).await;
-                    let already = Screen::text(t.generation_already_started());
-                    if generation.status_message != at {
-                        self.show(generation.status_message, &already).await;
+                    if record.status_message != at {
+                        self.show(record.status_message, &Screen::text(order.already))
+                            .await;
                     }
-                    return Ok(Answer::Toast(t.generation_already_started()));
+                    return Ok(Answer::Toast(order.already));
                 }
                 Refused::Gone => return Ok(Answer::Alert(t.not_found().to_owned())),
             };
         };
-        // Told in place of the "drawing..." message; short of credits, with Top up.
+        // Told in place of the status message; short of credits, with Top up.
         let keyboard = match refusal {
             GenerationRefusal::NotEnoughCredits(_) => Keyboard::default()
                 .button(t.btn_top_up(), Callback::Balance)
@@ -270,7 +297,7 @@ impl Turn<'_> {
             _ => screens::back_to_menu(t),
         };
         let refused = Screen::new(t.generation_refused(refusal), keyboard);
-        self.show(generation.status_message, &refused).await;
+        self.show(record.status_message, &refused).await;
         Ok(Answer::Silent)
     }
 

@@ -14,6 +14,7 @@ mod generation;
 mod photos;
 mod settings;
 mod training;
+mod upscale;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -545,6 +546,12 @@ impl<'a> Turn<'a> {
                     .await
             }
             Callback::Again(id, previous) => self.generate_again(id, previous).await,
+            Callback::Upscale(id, generation, picture) => {
+                self.offer_upscale(id, generation, picture).await
+            }
+            Callback::ConfirmUpscale(id, generation, picture) => {
+                self.confirm_upscale(id, generation, picture, at).await
+            }
             Callback::Balance => {
                 self.show_balance(at).await?;
                 Ok(Answer::Silent)

@@ -4,6 +4,7 @@
 
 use crate::config::{EnvReader, FromEnv};
 use crate::domain::{Access, Audience, AvatarKind, Limits, Money, PerPreset, Quotas, UserId};
+use crate::fal::upscale::UpscaleSettings;
 
 impl FromEnv for Limits {
     fn read(env: &mut EnvReader) -> Option<Self> {
@@ -47,7 +48,7 @@ impl FromEnv for Limits {
             env.reject("MAX_TRAININGS_PER_USER", "must be at least 1");
             return None;
         }
-        let (spend_cap, costs) = spending?;
+        let (spend_cap, costs, upscale_factor) = spending?;
         Some(Self {
             access: access?,
             quotas,
@@ -55,6 +56,7 @@ impl FromEnv for Limits {
                 spend_cap,
                 costs,
                 billing: billing?,
+                upscale_factor,
             },
         })
     }
@@ -121,7 +123,13 @@ fn usd(env: &mut EnvReader, name: &'static str, default: &str) -> Option<crate::
 
 /// `SPEND_CAP_USD_PER_DAY` (20 by default, none in test mode; `off` to switch it off) and the
 /// cost estimates.
-fn read_spending(env: &mut EnvReader) -> Option<(crate::domain::SpendCap, crate::domain::Costs)> {
+fn read_spending(
+    env: &mut EnvReader,
+) -> Option<(
+    crate::domain::SpendCap,
+    crate::domain::Costs,
+    crate::domain::UpscaleFactor,
+)> {
     // Test mode spends nothing at fal.ai, so it has no cap unless one is asked for.
     let test_mode = env.flag("AVATAR_TEST_MODE", false)?;
     let default_cap = if test_mode { "off" } else { "20" };
@@ -153,11 +161,18 @@ fn read_spending(env: &mut EnvReader) -> Option<(crate::domain::SpendCap, crate:
         usd(env, name, default)
     });
     let image = usd(env, "COST_IMAGE_USD", "0.04");
+    // What an upscale is (the launch worker reads the same), priced at the upscaler's list
+    // price unless the operator knows better.
+    let upscale = UpscaleSettings::read(env);
+    let per_megapixel = upscale.map(|u| u.upscaler.usd_per_megapixel().to_string_exact());
+    let upscale_cost =
+        per_megapixel.and_then(|default| usd(env, "COST_UPSCALE_USD_PER_MEGAPIXEL", &default));
     let costs = crate::domain::Costs {
         training: training.transpose()?,
         image: image?,
+        upscale_per_megapixel: upscale_cost?,
     };
-    Some((cap?, costs))
+    Some((cap?, costs, upscale?.factor))
 }
 
 /// `BILLING` (`free` or `stars`), the prices in credits, the packs sold for Stars and the
@@ -179,6 +194,7 @@ fn read_billing(env: &mut EnvReader) -> Option<crate::domain::Billing> {
         credits(env, name, default)
     });
     let image = credits(env, "PRICE_IMAGE_CREDITS", 1);
+    let upscale = credits(env, "PRICE_UPSCALE_CREDITS", 2);
     let raw: String = env.optional("CREDIT_PACKS", "50:250,120:550,300:1250".to_owned())?;
     let mut packs = Vec::new();
     for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -218,6 +234,7 @@ fn read_billing(env: &mut EnvReader) -> Option<crate::domain::Billing> {
                 prices: Prices {
                     training: training.transpose()?,
                     image: image?,
+                    upscale: upscale?,
                 },
                 packs,
                 terms: terms?,

@@ -208,6 +208,8 @@ impl Pack {
 pub struct Prices {
     pub training: PerPreset<Credits>,
     pub image: Credits,
+    /// One picture made bigger.
+    pub upscale: Credits,
 }
 
 impl Prices {
@@ -248,6 +250,13 @@ impl Billing {
         match self {
             Billing::Free => None,
             Billing::Stars { prices, .. } => Some(prices.generation(images)),
+        }
+    }
+
+    pub fn price_of_upscale(&self) -> Option<Credits> {
+        match self {
+            Billing::Free => None,
+            Billing::Stars { prices, .. } => Some(prices.upscale),
         }
     }
 
@@ -325,6 +334,7 @@ mod tests {
                     quality: Credits(3),
                 },
                 image: Credits(1),
+                upscale: Credits(2),
             },
             packs: vec![pack],
             terms: None,

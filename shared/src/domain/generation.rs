@@ -6,7 +6,8 @@ use super::avatar::{Avatar, NoticeEvent, OutcomeNotice};
 use super::ids::{AttemptId, AvatarId, GenerationId, MessageRef, Timestamp, UserId};
 use super::styles::Style;
 use super::work::{
-    FailureReason, FalRequest, IllegalStep, PaidRecord, WorkEvent, WorkRef, WorkState, step,
+    FailureReason, FalRequest, IllegalStep, PaidRecord, WorkEvent, WorkKind, WorkRef, WorkState,
+    step,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -172,6 +173,75 @@ impl AspectRatio {
 
 impl ImageCount {
     pub const ALL: [ImageCount; 4] = [ImageCount(1), ImageCount(2), ImageCount(3), ImageCount(4)];
+    pub const ONE: ImageCount = ImageCount(1);
+}
+
+/// How much an upscale multiplies a picture's width and height: 2 to 4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct UpscaleFactor(u8);
+
+impl UpscaleFactor {
+    pub const TWO: UpscaleFactor = UpscaleFactor(2);
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl TryFrom<u8> for UpscaleFactor {
+    type Error = String;
+    fn try_from(n: u8) -> Result<Self, Self::Error> {
+        if (2..=4).contains(&n) {
+            Ok(Self(n))
+        } else {
+            Err(format!("the upscale factor must be 2 to 4, got {n}"))
+        }
+    }
+}
+
+impl From<UpscaleFactor> for u8 {
+    fn from(f: UpscaleFactor) -> u8 {
+        f.0
+    }
+}
+
+/// What a picture job asks for. Every kind of picture work lives in a generation record
+/// under its avatar; the order says which kind it is and what it works from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Order {
+    /// Pictures drawn from the prompt with the avatar's model.
+    #[default]
+    Prompt,
+    /// Picture `picture` (0-based) of the generation `of`, under the same avatar, made
+    /// `factor` times bigger. The record keeps the source's prompt and format.
+    Upscale {
+        of: GenerationId,
+        picture: u8,
+        factor: UpscaleFactor,
+    },
+}
+
+impl Order {
+    pub fn kind(self) -> WorkKind {
+        match self {
+            Order::Prompt => WorkKind::Generation,
+            Order::Upscale { .. } => WorkKind::Upscale,
+        }
+    }
+
+    fn is_prompt(&self) -> bool {
+        *self == Order::Prompt
+    }
+}
+
+/// A kept picture: where it is and its size, as fal.ai reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeptPicture<'a> {
+    pub key: &'a str,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
 }
 
 /// Where a generation is: the paid-work core's state, with the pictures a success kept.
@@ -190,6 +260,9 @@ pub struct Generation {
     pub style: Option<Style>,
     pub aspect_ratio: AspectRatio,
     pub num_images: ImageCount,
+    /// What kind of picture work this is (drawn from the prompt, or an upscale).
+    #[serde(default, skip_serializing_if = "Order::is_prompt")]
+    pub order: Order,
     #[serde(serialize_with = "stored::state")]
     pub state: GenerationState,
     /// The "generating..." message, edited when the images arrive.
@@ -220,6 +293,7 @@ impl Generation {
             style,
             aspect_ratio: defaults.aspect_ratio,
             num_images: defaults.num_images,
+            order: Order::Prompt,
             state: WorkState::Queued {
                 queued_at: now,
                 claims: 0,
@@ -232,8 +306,75 @@ impl Generation {
         }
     }
 
+    /// A new upscale of `source`'s picture `picture`, committed and queued once stored.
+    pub fn upscale(
+        source: &Generation,
+        picture: u8,
+        factor: UpscaleFactor,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id: GenerationId::new(),
+            num_images: ImageCount::ONE,
+            order: Order::Upscale {
+                of: source.id,
+                picture,
+                factor,
+            },
+            state: WorkState::Queued {
+                queued_at: now,
+                claims: 0,
+            },
+            status_message: None,
+            notice: OutcomeNotice::NotDue,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+            ..source.clone()
+        }
+    }
+
+    pub fn kind(&self) -> WorkKind {
+        self.order.kind()
+    }
+
     pub fn work(&self) -> WorkRef {
-        WorkRef::generation(self.owner, self.avatar_id, self.id)
+        WorkRef {
+            kind: self.kind(),
+            owner: self.owner,
+            avatar_id: self.avatar_id,
+            id: self.id.into(),
+        }
+    }
+
+    /// The kept pictures of a completed generation, by their place in it.
+    pub fn kept_pictures(&self) -> Vec<(u8, KeptPicture<'_>)> {
+        let WorkState::Completed { output, .. } = &self.state else {
+            return Vec::new();
+        };
+        output
+            .iter()
+            .enumerate()
+            .filter_map(|(i, image)| match image {
+                GeneratedImage::Stored { key, width, height } => Some((
+                    u8::try_from(i).ok()?,
+                    KeptPicture {
+                        key,
+                        width: *width,
+                        height: *height,
+                    },
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Picture `index`, if it was kept.
+    pub fn kept_picture(&self, index: u8) -> Option<KeptPicture<'_>> {
+        self.kept_pictures()
+            .into_iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, p)| p)
     }
 
     /// Waiting on a launch worker or fal.ai.
@@ -505,6 +646,8 @@ mod stored {
         style: Option<Style>,
         aspect_ratio: AspectRatio,
         num_images: ImageCount,
+        #[serde(default)]
+        order: Order,
         state: StoredState,
         #[serde(default)]
         status_message: Option<MessageRef>,
@@ -525,6 +668,7 @@ mod stored {
                 style: g.style,
                 aspect_ratio: g.aspect_ratio,
                 num_images: g.num_images,
+                order: g.order,
                 state: g.state.into_state(g.created_at),
                 status_message: g.status_message,
                 notice: g.notice,

@@ -22,7 +22,7 @@ pub use blob_key::{BlobKey, InvalidBlobKey};
 pub use credits::{Billing, Credits, EntryKind, LedgerEntry, NotEnoughCredits, Pack, Prices};
 pub use generation::{
     AspectRatio, GeneratedImage, Generation, GenerationDefaults, GenerationState, ImageCount,
-    Prompt, PromptError,
+    KeptPicture, Order, Prompt, PromptError, UpscaleFactor,
 };
 pub use ids::{
     AttemptId, AvatarId, ChatId, GenerationId, InvalidId, MessageRef, Timestamp, UserId, WorkId,

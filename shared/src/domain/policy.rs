@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use super::credits::{Billing, Credits, NotEnoughCredits};
 use super::spend::{Costs, SpendCap, Usd};
-use super::{Avatar, AvatarKind, AvatarStatus, Generation, ImageCount, Preset, Timestamp, UserId};
+use super::{
+    Avatar, AvatarKind, AvatarStatus, Generation, ImageCount, Preset, Timestamp, UpscaleFactor,
+    UserId,
+};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -83,6 +86,8 @@ pub struct Money {
     pub costs: Costs,
     /// Free, or paid for in credits bought with Telegram Stars.
     pub billing: Billing,
+    /// How many times wider and taller an upscale makes a picture (`UPSCALE_FACTOR`).
+    pub upscale_factor: UpscaleFactor,
 }
 
 impl Money {
@@ -98,16 +103,22 @@ impl Money {
                 self.costs.generation(count),
                 self.billing.price_of_generation(count),
             ),
+            Priced::Upscale { pixels } => (
+                self.costs.upscale(pixels, self.upscale_factor),
+                self.billing.price_of_upscale(),
+            ),
         };
         Quote { estimate, price }
     }
 }
 
-/// What is priced: a training of a preset, a number of pictures.
+/// What is priced: a training of a preset, a number of pictures, an upscale of a picture of
+/// `pixels`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priced {
     Training(Preset),
     Pictures(ImageCount),
+    Upscale { pixels: u64 },
 }
 
 /// The cost of a piece of paid work.
@@ -286,8 +297,10 @@ mod tests {
                         quality: crate::domain::Usd(6_000_000),
                     },
                     image: crate::domain::Usd(40_000),
+                    upscale_per_megapixel: crate::domain::Usd(1_000),
                 },
                 billing: crate::domain::Billing::Free,
+                upscale_factor: UpscaleFactor::TWO,
             },
         }
     }

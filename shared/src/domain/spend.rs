@@ -7,7 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::avatar::PerPreset;
-use super::{ImageCount, Preset, Timestamp};
+use super::{ImageCount, Preset, Timestamp, UpscaleFactor};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
@@ -46,6 +46,11 @@ impl Usd {
         }
         let frac_micros: u64 = format!("{frac:0<6}").parse().map_err(|_| bad())?;
         Ok(Usd(whole * Self::MICROS + frac_micros))
+    }
+
+    /// Every digit, as [`Usd::parse`] reads it back ("0.001000").
+    pub fn to_string_exact(self) -> String {
+        format!("{}.{:06}", self.0 / Self::MICROS, self.0 % Self::MICROS)
     }
 
     pub fn times(self, n: u64) -> Usd {
@@ -89,6 +94,8 @@ impl SpendDay {
 pub struct Costs {
     pub training: PerPreset<Usd>,
     pub image: Usd,
+    /// The upscaler's price per megapixel of output.
+    pub upscale_per_megapixel: Usd,
 }
 
 impl Costs {
@@ -98,6 +105,14 @@ impl Costs {
 
     pub fn generation(&self, images: ImageCount) -> Usd {
         self.image.times(u64::from(images.get()))
+    }
+
+    /// A picture of `pixels` made `factor` times wider and taller, rounded up to the
+    /// millionth of a dollar.
+    pub fn upscale(&self, pixels: u64, factor: UpscaleFactor) -> Usd {
+        let out = u128::from(pixels) * u128::from(factor.get()).pow(2);
+        let micros = (u128::from(self.upscale_per_megapixel.micros()) * out).div_ceil(1_000_000);
+        Usd(u64::try_from(micros).unwrap_or(u64::MAX))
     }
 }
 

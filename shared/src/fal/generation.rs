@@ -6,6 +6,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::upscale::UpscaleSettings;
 use crate::config::{EnvReader, FromEnv};
 use crate::domain::{AspectRatio, Avatar, AvatarKind, Gender, Generation, TrainedModel};
 
@@ -22,6 +23,8 @@ pub struct GenerationSettings {
     pub finetune_strength_style: f64,
     /// `safety_tolerance` for ultra-finetuned, "1" (strictest) to "6"; fal's default is "2".
     pub safety_tolerance: u8,
+    /// How a kept picture is made bigger.
+    pub upscale: UpscaleSettings,
 }
 
 impl Default for GenerationSettings {
@@ -31,6 +34,7 @@ impl Default for GenerationSettings {
             finetune_strength_portrait: 1.0,
             finetune_strength_style: 1.2,
             safety_tolerance: 2,
+            upscale: UpscaleSettings::default(),
         }
     }
 }
@@ -48,6 +52,7 @@ impl FromEnv for GenerationSettings {
             d.finetune_strength_style,
         );
         let tolerance = env.optional("GENERATION_SAFETY_TOLERANCE", d.safety_tolerance);
+        let upscale = UpscaleSettings::read(env);
         let mut ok = true;
         for (name, value, range) in [
             ("GENERATION_LORA_SCALE", lora_scale, 0.0..=4.0),
@@ -71,6 +76,7 @@ impl FromEnv for GenerationSettings {
             finetune_strength_portrait: portrait?,
             finetune_strength_style: style?,
             safety_tolerance: tolerance?,
+            upscale: upscale?,
         };
         ok.then_some(settings)
     }

@@ -7,6 +7,7 @@ pub mod queue;
 pub mod settings;
 pub mod storage;
 pub mod training;
+pub mod upscale;
 pub mod webhook;
 pub mod webhook_token;
 

@@ -4,11 +4,13 @@
 use super::engine::Driver;
 use super::generation::Generations;
 use super::training::Trainings;
+use super::upscale::Upscales;
 use crate::domain::WorkKind;
 
 pub(crate) fn driver(kind: WorkKind) -> &'static dyn Driver {
     match kind {
         WorkKind::Training => &Trainings,
         WorkKind::Generation => &Generations,
+        WorkKind::Upscale => &Upscales,
     }
 }

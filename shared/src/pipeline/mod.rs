@@ -18,6 +18,7 @@ pub mod refund;
 mod simulation;
 mod sweep;
 mod training;
+mod upscale;
 mod webhook;
 
 use std::sync::Arc;

@@ -1,12 +1,12 @@
 //! Test mode's stand-in for fal.ai: no call is made and nothing is paid. A delayed job on the
 //! launch queue brings what fal would have returned, through the same completion paths:
 //! a trainer payload whose files are `data:` URIs (so keeping the model works as it does for
-//! real), and placeholder JPEGs of the requested shape for generations.
+//! real), and placeholder JPEGs of the requested shape for generations and upscales.
 
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::domain::Generation;
+use crate::domain::{AspectRatio, Generation, UpscaleFactor};
 use crate::fal::training::PRO_TRAINER;
 
 fn data_uri(mime: &str, bytes: &[u8]) -> String {
@@ -43,12 +43,7 @@ pub(super) fn training_result(request_id: &str, endpoint: &str) -> Value {
 /// Test mode's result: what fal.ai returns, with placeholder JPEGs as data URIs (as fal does
 /// in sync mode), sized to the requested aspect ratio.
 pub(super) fn placeholder_result(generation: &Generation) -> Value {
-    let (w, h) = generation.aspect_ratio.parts();
-    let (width, height) = if w >= h {
-        (768, 768 * h / w)
-    } else {
-        (768 * w / h, 768)
-    };
+    let (width, height) = sized(generation.aspect_ratio, 768);
     let seed = generation.id.to_bytes();
     let images: Vec<Value> = (0..generation.num_images.get())
         .map(|i| {
@@ -72,6 +67,33 @@ pub(super) fn placeholder_result(generation: &Generation) -> Value {
         "has_nsfw_concepts": vec![false; usize::from(generation.num_images.get())],
         "prompt": generation.prompt.as_str(),
     })
+}
+
+/// Test mode's upscale: one placeholder JPEG `factor` times a small test picture, as an
+/// upscaler answers.
+pub(super) fn upscale_result(generation: &Generation, factor: UpscaleFactor) -> Value {
+    let (width, height) = sized(generation.aspect_ratio, 256 * u32::from(factor.get()));
+    let seed = generation.id.to_bytes();
+    let jpeg = placeholder_jpeg(width, height, [seed[0], seed[1], seed[2]]);
+    json!({
+        "image": {
+            "url": data_uri("image/jpeg", &jpeg),
+            "width": width,
+            "height": height,
+            "content_type": "image/jpeg"
+        },
+        "seed": u32::from_be_bytes([seed[12], seed[13], seed[14], seed[15]]),
+    })
+}
+
+/// Width and height of `ratio` with its longer side `long`.
+fn sized(ratio: AspectRatio, long: u32) -> (u32, u32) {
+    let (w, h) = ratio.parts();
+    if w >= h {
+        (long, long * h / w)
+    } else {
+        (long * w / h, long)
+    }
 }
 
 /// A diagonal gradient between two colours taken from `tint`.

@@ -47,6 +47,9 @@ pub enum Callback {
     SetCount(AvatarId, ImageCount),
     /// The same prompt and settings as an earlier generation.
     Again(AvatarId, GenerationId),
+    /// Picture `n` (0-based) of a generation: offer to upscale it, then upscale it.
+    Upscale(AvatarId, GenerationId, u8),
+    ConfirmUpscale(AvatarId, GenerationId, u8),
     /// The Balance screen, and a pack of credits to buy from it.
     Balance,
     Buy(Pack),
@@ -79,10 +82,12 @@ impl Callback {
             Callback::Balance => "bal".into(),
             Callback::Buy(pack) => format!("buy:{}:{}", pack.credits, pack.stars),
             // Two hex ids and a tag would be 68 bytes; base64 of both keeps it at 46.
-            Callback::Again(avatar, generation) => {
-                let mut both = avatar.to_bytes().to_vec();
-                both.extend(generation.to_bytes());
-                format!("ga:{}", URL_SAFE_NO_PAD.encode(both))
+            Callback::Again(avatar, generation) => format!("ga:{}", both(avatar, generation)),
+            Callback::Upscale(avatar, generation, n) => {
+                format!("up:{}:{n}", both(avatar, generation))
+            }
+            Callback::ConfirmUpscale(avatar, generation, n) => {
+                format!("uy:{}:{n}", both(avatar, generation))
             }
         }
     }
@@ -141,16 +146,39 @@ impl Callback {
                 Callback::SetCount(id, ImageCount::try_from(n.parse::<u8>().ok()?).ok()?)
             }
             ("ga", Some(a)) => {
-                let bytes = URL_SAFE_NO_PAD.decode(a).ok()?;
-                let (avatar, generation) = (bytes.get(..16)?, bytes.get(16..)?);
-                Callback::Again(
-                    AvatarId::from_bytes(avatar.try_into().ok()?),
-                    GenerationId::from_bytes(generation.try_into().ok()?),
-                )
+                let (avatar, generation) = parse_both(a)?;
+                Callback::Again(avatar, generation)
+            }
+            ("up" | "uy", Some(a)) => {
+                let (ids, n) = a.split_once(':')?;
+                let (avatar, generation) = parse_both(ids)?;
+                let n: u8 = n.parse().ok()?;
+                // At most four pictures to a generation.
+                (n < 4).then_some(())?;
+                match tag {
+                    "up" => Callback::Upscale(avatar, generation, n),
+                    _ => Callback::ConfirmUpscale(avatar, generation, n),
+                }
             }
             _ => return None,
         })
     }
+}
+
+/// An avatar's and a generation's ids in 43 characters (base64 of their 32 bytes).
+fn both(avatar: AvatarId, generation: GenerationId) -> String {
+    let mut bytes = avatar.to_bytes().to_vec();
+    bytes.extend(generation.to_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn parse_both(text: &str) -> Option<(AvatarId, GenerationId)> {
+    let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+    let (avatar, generation) = (bytes.get(..16)?, bytes.get(16..)?);
+    Some((
+        AvatarId::from_bytes(avatar.try_into().ok()?),
+        GenerationId::from_bytes(generation.try_into().ok()?),
+    ))
 }
 
 fn language_code(l: Language) -> &'static str {
@@ -187,6 +215,8 @@ mod tests {
             Callback::Style(id, 7),
             Callback::GenerationSettings(id),
             Callback::Again(id, GenerationId::new()),
+            Callback::Upscale(id, GenerationId::new(), 0),
+            Callback::ConfirmUpscale(id, GenerationId::new(), 3),
             Callback::Balance,
             Callback::Buy(Pack {
                 credits: Credits(u64::MAX),
@@ -225,6 +255,8 @@ mod tests {
             "dy:../../etc",
             "gs:0123:1",
             "ga:AAAA",
+            "up:AAAA:1",
+            "uy:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA:9",
             "gn:00000000000000000000000000000000:5",
             "gr:00000000000000000000000000000000:2x1",
             "buy:",

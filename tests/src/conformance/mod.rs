@@ -162,6 +162,7 @@ fn generation(avatar: &Avatar, created_at: Timestamp) -> Generation {
         style: None,
         aspect_ratio: AspectRatio::Portrait3x4,
         num_images: ImageCount::try_from(2).unwrap(),
+        order: Order::Prompt,
         state: GenerationState::Queued {
             queued_at: created_at,
             claims: 0,

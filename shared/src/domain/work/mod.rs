@@ -53,15 +53,18 @@ pub enum WorkKind {
     Training,
     /// Pictures drawn with a trained avatar.
     Generation,
+    /// One of those pictures made bigger (its record is a generation's, `Order::Upscale`).
+    Upscale,
 }
 
 impl WorkKind {
-    pub const ALL: [WorkKind; 2] = [WorkKind::Training, WorkKind::Generation];
+    pub const ALL: [WorkKind; 3] = [WorkKind::Training, WorkKind::Generation, WorkKind::Upscale];
 
     pub fn as_str(self) -> &'static str {
         match self {
             WorkKind::Training => "training",
             WorkKind::Generation => "generation",
+            WorkKind::Upscale => "upscale",
         }
     }
 
@@ -73,7 +76,7 @@ impl WorkKind {
     pub fn quota(self) -> Quota {
         match self {
             WorkKind::Training => Quota::Trainings,
-            WorkKind::Generation => Quota::Pictures,
+            WorkKind::Generation | WorkKind::Upscale => Quota::Pictures,
         }
     }
 }

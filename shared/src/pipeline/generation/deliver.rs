@@ -10,14 +10,14 @@ use super::super::engine::{PaidKind, Told};
 use super::super::notice::told;
 use super::super::{Pipeline, PipelineResult};
 use super::Generations;
-use crate::domain::{ChatId, Credits, GeneratedImage, Generation, WorkState};
+use crate::domain::{Avatar, ChatId, Credits, GeneratedImage, Generation, WorkState};
 use crate::ports::{BlobError, BlobKey};
 use crate::telegram::client::{Picture, PictureForm, TelegramError};
 use crate::telegram::screens::{self, DeliveryReport, Keyboard, Screen};
 use crate::telegram::texts::{Texts, texts};
 
 /// What became of the pictures sent to the user.
-enum Sent {
+pub(in crate::pipeline) enum Sent {
     /// They reached the user (as photos, or as files).
     Delivered,
     /// Telegram will not take them, however sent, or the user blocked the bot.
@@ -33,15 +33,7 @@ impl Pipeline {
         generation: &Generation,
         refunded: Option<Credits>,
     ) -> PipelineResult<Told> {
-        let avatar = self
-            .store
-            .get_avatar(generation.owner, generation.avatar_id)
-            .await?
-            .filter(|a| a.deleting_since.is_none());
-        let Some(avatar) = avatar else {
-            // Its avatar was deleted (what never reached fal.ai was refunded then): nobody to
-            // show what to. Forgotten with its pictures.
-            Generations.forget(self, generation).await?;
+        let Some(avatar) = self.avatar_of_pictures(generation).await? else {
             return Ok(Told::Settled);
         };
         let (chat, language) = self.audience(generation.owner).await?;
@@ -83,7 +75,13 @@ impl Pipeline {
         let subject = format!("generation {}", generation.id);
         let (pictures, mut report) = self.pictures(images).await?;
         match self
-            .send_pictures(chat, &pictures, generation.prompt.as_str(), &subject)
+            .send_pictures(
+                chat,
+                &pictures,
+                generation.prompt.as_str(),
+                &[PictureForm::Photo, PictureForm::File],
+                &subject,
+            )
             .await
         {
             Sent::Later => return Ok(Told::Later),
@@ -122,39 +120,55 @@ impl Pipeline {
         Ok(told(shown, &subject))
     }
 
-    /// Sends the pictures as photos, and as files if Telegram refuses them as photos.
-    async fn send_pictures(
+    /// The living avatar a piece of picture work belongs to. Without one (deleted: what
+    /// never reached fal.ai was refunded then) there is nobody to show it to, and the work
+    /// is forgotten with its pictures.
+    pub(in crate::pipeline) async fn avatar_of_pictures(
+        &self,
+        generation: &Generation,
+    ) -> PipelineResult<Option<Avatar>> {
+        let avatar = self
+            .store
+            .get_avatar(generation.owner, generation.avatar_id)
+            .await?
+            .filter(|a| a.deleting_since.is_none());
+        if avatar.is_none() {
+            Generations.forget(self, generation).await?;
+        }
+        Ok(avatar)
+    }
+
+    /// Sends the pictures in the first of `forms` Telegram takes them in (photos, then
+    /// files when Telegram refuses them as photos).
+    pub(in crate::pipeline) async fn send_pictures(
         &self,
         chat: ChatId,
         pictures: &[Picture],
         caption: &str,
+        forms: &[PictureForm],
         subject: &str,
     ) -> Sent {
         if pictures.is_empty() {
             return Sent::NeverDeliverable;
         }
-        let as_photos = self
-            .telegram
-            .send_pictures(chat, pictures, caption, PictureForm::Photo)
-            .await;
-        let refusal = match as_photos {
-            Ok(()) => return Sent::Delivered,
-            Err(TelegramError::Refused(why)) => why,
-            Err(e) => return never_or_later(e, subject),
-        };
-        tracing::warn!(%subject, %refusal, "Telegram refused the pictures as photos; sending them as files");
-        match self
-            .telegram
-            .send_pictures(chat, pictures, caption, PictureForm::File)
-            .await
-        {
-            Ok(()) => Sent::Delivered,
-            Err(e) => never_or_later(e, subject),
+        for (i, form) in forms.iter().enumerate() {
+            match self
+                .telegram
+                .send_pictures(chat, pictures, caption, *form)
+                .await
+            {
+                Ok(()) => return Sent::Delivered,
+                Err(TelegramError::Refused(refusal)) if i + 1 < forms.len() => {
+                    tracing::warn!(%subject, %refusal, ?form, "Telegram refused the pictures; sending them another way");
+                }
+                Err(e) => return never_or_later(e, subject),
+            }
         }
+        Sent::NeverDeliverable
     }
 
     /// The kept images, read back, and what to say about the rest.
-    async fn pictures(
+    pub(in crate::pipeline) async fn pictures(
         &self,
         images: &[GeneratedImage],
     ) -> PipelineResult<(Vec<Picture>, DeliveryReport)> {
@@ -193,7 +207,11 @@ impl Pipeline {
         Ok((pictures, report))
     }
 
-    async fn show_generation_status(&self, generation: &Generation, text: String) {
+    pub(in crate::pipeline) async fn show_generation_status(
+        &self,
+        generation: &Generation,
+        text: String,
+    ) {
         if let Some(at) = generation.status_message
             && let Err(e) = self
                 .telegram

@@ -1,4 +1,4 @@
-//! Keeping a generation's pictures: every picture fal.ai did not flag is fetched from its CDN
+//! Keeping the pictures of picture work (a generation, an upscale): every picture fal.ai did not flag is fetched from its CDN
 //! (or a `data:` URI), checked to be an image, and kept in blob storage under the avatar
 //! before the outcome is written, so whoever wins the write can deliver them (and the sweep
 //! can deliver them again) without fal.ai.
@@ -8,14 +8,16 @@ use crate::domain::{GeneratedImage, Generation, ImageFormat, blob_keys};
 use crate::fal::generation::ResultImage;
 
 /// Telegram takes photos of at most 10 MB.
-const MAX_IMAGE_BYTES: usize = 10 * 1024 * 1024;
+pub(in crate::pipeline) const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
 
 impl Pipeline {
-    /// Fetches every image fal.ai did not flag and keeps it in blob storage.
-    pub(super) async fn keep_images(
+    /// Fetches every image fal.ai did not flag, of at most `max_bytes`, and keeps it in blob
+    /// storage under the record's own prefix (for any kind of picture work).
+    pub(in crate::pipeline) async fn keep_images(
         &self,
         generation: &Generation,
         images: &[ResultImage],
+        max_bytes: usize,
     ) -> PipelineResult<Vec<GeneratedImage>> {
         let mut kept = Vec::with_capacity(images.len());
         for (index, image) in images.iter().enumerate() {
@@ -23,7 +25,7 @@ impl Pipeline {
                 kept.push(GeneratedImage::Filtered);
                 continue;
             }
-            let bytes = match self.fetcher.bytes(&image.url, MAX_IMAGE_BYTES).await? {
+            let bytes = match self.fetcher.bytes(&image.url, max_bytes).await? {
                 Ok(bytes) => bytes,
                 Err(unavailable) => {
                     tracing::warn!(generation = %generation.id, index, detail = %unavailable.0, "generated image not available");

@@ -7,6 +7,8 @@ mod deliver;
 mod keep;
 mod request;
 
+pub(super) use deliver::Sent;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -40,7 +42,7 @@ impl PaidKind for Generations {
         Ok(p.store
             .get_generation(work.avatar_id, id)
             .await?
-            .filter(|g| g.owner == work.owner))
+            .filter(|g| g.owner == work.owner && g.kind() == WorkKind::Generation))
     }
 
     async fn prepare(
@@ -73,7 +75,9 @@ impl PaidKind for Generations {
         generation: &Generation,
         images: Vec<ResultImage>,
     ) -> PipelineResult<Result<Vec<GeneratedImage>, FailureReason>> {
-        Ok(Ok(p.keep_images(generation, &images).await?))
+        Ok(Ok(p
+            .keep_images(generation, &images, keep::MAX_PHOTO_BYTES)
+            .await?))
     }
 
     async fn tell(

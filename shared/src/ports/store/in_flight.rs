@@ -37,7 +37,8 @@ pub trait InFlightIndex: Send + Sync {
 
 /// The sort key of the in-flight index: chronological, then unique per item. Shared by both
 /// backends so their order and cursors agree. A training is `T#<owner>#<avatar>` (its id is
-/// the avatar's), a generation `G#<owner>#<avatar>#<generation>`.
+/// the avatar's); picture work under an avatar is `<letter>#<owner>#<avatar>#<id>`, `G` for a
+/// generation and `U` for an upscale.
 pub(crate) fn in_flight_sort_key(since: Timestamp, work: &WorkRef) -> String {
     let WorkRef {
         kind,
@@ -45,9 +46,20 @@ pub(crate) fn in_flight_sort_key(since: Timestamp, work: &WorkRef) -> String {
         avatar_id,
         id,
     } = work;
+    let letter = letter(*kind);
     match kind {
-        WorkKind::Training => format!("{}#T#{owner}#{avatar_id}", since.sortable()),
-        WorkKind::Generation => format!("{}#G#{owner}#{avatar_id}#{id}", since.sortable()),
+        WorkKind::Training => format!("{}#{letter}#{owner}#{avatar_id}", since.sortable()),
+        WorkKind::Generation | WorkKind::Upscale => {
+            format!("{}#{letter}#{owner}#{avatar_id}#{id}", since.sortable())
+        }
+    }
+}
+
+fn letter(kind: WorkKind) -> &'static str {
+    match kind {
+        WorkKind::Training => "T",
+        WorkKind::Generation => "G",
+        WorkKind::Upscale => "U",
     }
 }
 
@@ -70,10 +82,15 @@ pub(crate) fn parse_in_flight_sort_key(key: &str) -> Option<InFlightItem> {
     let kind = parts.next()?;
     let owner = UserId(parts.next()?.parse().ok()?);
     let avatar_id = parts.next()?.parse().ok()?;
+    let kind = WorkKind::ALL.into_iter().find(|k| letter(*k) == kind)?;
     let work = match kind {
-        "T" => WorkRef::training(owner, avatar_id),
-        "G" => WorkRef::generation(owner, avatar_id, parts.next()?.parse().ok()?),
-        _ => return None,
+        WorkKind::Training => WorkRef::training(owner, avatar_id),
+        WorkKind::Generation | WorkKind::Upscale => WorkRef {
+            kind,
+            owner,
+            avatar_id,
+            id: parts.next()?.parse().ok()?,
+        },
     };
     parts
         .next()
@@ -102,5 +119,12 @@ mod tests {
         assert_eq!(parse_in_flight_sort_key(&key).map(|i| i.work), Some(a));
         assert!(key < in_flight_sort_key(Timestamp(100), &a));
         assert_eq!(parse_in_flight_sort_key("12#X#1#2"), None);
+        let u = WorkRef {
+            kind: WorkKind::Upscale,
+            ..g
+        };
+        let key = in_flight_sort_key(Timestamp(7), &u);
+        assert!(key.contains("#U#"));
+        assert_eq!(parse_in_flight_sort_key(&key).map(|i| i.work), Some(u));
     }
 }

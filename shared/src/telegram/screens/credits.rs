@@ -25,6 +25,7 @@ pub fn balance(
         ));
     }
     s.push_str(&format!("\n{}", t.price_image(prices.image)));
+    s.push_str(&format!("\n{}", t.price_upscale(prices.upscale)));
     if !recent.is_empty() {
         s.push_str(&format!("\n\n<b>{}</b>", t.recent_heading()));
         for e in recent {

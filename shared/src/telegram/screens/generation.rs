@@ -6,6 +6,7 @@ use super::super::texts::Texts;
 use super::{Keyboard, Screen, status_icon};
 use crate::domain::{
     AspectRatio, Avatar, AvatarId, Credits, Generation, GenerationDefaults, ImageCount, Style,
+    UpscaleFactor,
 };
 
 /// What reached the user of a finished generation.
@@ -115,9 +116,31 @@ pub fn generation_settings(t: &dyn Texts, avatar: AvatarId, d: GenerationDefault
     )
 }
 
-/// Under every result: the same again, another prompt, or back to the avatar.
+/// Under every result: each kept picture to upscale, the same again, another prompt, or
+/// back to the avatar.
 pub fn after_generation(t: &dyn Texts, generation: &Generation) -> Keyboard {
-    Keyboard::default()
+    let kept = generation.kept_pictures();
+    // Numbered as the album shows them (a withheld picture is not in it).
+    let upscale: Vec<(String, Callback)> = kept
+        .iter()
+        .enumerate()
+        .map(|(shown, (i, _))| {
+            let label = match kept.len() {
+                1 => t.btn_upscale(None),
+                _ => t.btn_upscale(Some(shown as u8 + 1)),
+            };
+            (
+                label,
+                Callback::Upscale(generation.avatar_id, generation.id, *i),
+            )
+        })
+        .collect();
+    let keyboard = if upscale.is_empty() {
+        Keyboard::default()
+    } else {
+        Keyboard::default().row(upscale)
+    };
+    keyboard
         .row([
             (
                 t.btn_again().to_owned(),
@@ -129,4 +152,40 @@ pub fn after_generation(t: &dyn Texts, generation: &Generation) -> Keyboard {
             ),
         ])
         .button(t.btn_back_to_avatar(), Callback::Card(generation.avatar_id))
+}
+
+/// Under an upscale's outcome: back to the avatar.
+pub fn after_upscale(t: &dyn Texts, upscale: &Generation) -> Keyboard {
+    Keyboard::default().button(t.btn_back_to_avatar(), Callback::Card(upscale.avatar_id))
+}
+
+/// What upscaling picture `picture` (0-based) of `generation` gives, and in a paying bot
+/// its price and the balance, before the tap that pays for it.
+pub fn upscale_offer(
+    t: &dyn Texts,
+    name: &str,
+    generation: &Generation,
+    picture: u8,
+    factor: UpscaleFactor,
+    price: Option<(Credits, Credits)>,
+) -> Screen {
+    // Numbered as the album shows it.
+    let shown = generation
+        .kept_pictures()
+        .iter()
+        .position(|(i, _)| *i == picture)
+        .unwrap_or(usize::from(picture));
+    let mut text = t.upscale_offer(name, shown as u8 + 1, factor);
+    if let Some((price, balance)) = price {
+        text.push_str(&format!("\n{}", t.upscale_price(price, balance)));
+    }
+    Screen::new(
+        text,
+        Keyboard::default()
+            .button(
+                t.btn_upscale_confirm(factor),
+                Callback::ConfirmUpscale(generation.avatar_id, generation.id, picture),
+            )
+            .button(t.btn_back_to_avatar(), Callback::Card(generation.avatar_id)),
+    )
 }

@@ -2,11 +2,11 @@
 
 use super::{
     Common, CreationTexts, CreditsTexts, GalleryTexts, GenerationRefusal, GenerationTexts,
-    TrainingProgress, TrainingRefusal, TrainingTexts, brief, escape, wait_minutes,
+    TrainingProgress, TrainingRefusal, TrainingTexts, UpscaleTexts, brief, escape, wait_minutes,
 };
 use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, NameError, PhotoRejection,
-    Preset, PromptError, Style,
+    Preset, PromptError, Style, UpscaleFactor,
 };
 use crate::domain::{Credits, EntryKind, Work, WorkKind};
 use crate::telegram::incoming::Command;
@@ -637,26 +637,7 @@ impl GenerationTexts for En {
         format!("{count} could not be delivered: Telegram refused them, as photos and as files.")
     }
     fn generation_failed(&self, name: &str, reason: &FailureReason) -> String {
-        let why = match reason {
-            FailureReason::Rejected { detail } => {
-                format!("the image service refused the request ({})", brief(detail))
-            }
-            FailureReason::Unauthorized => {
-                "the image service is not available right now (the bot's operator has been \
-                 told)"
-                    .to_owned()
-            }
-            FailureReason::ProviderError { detail } => {
-                format!("the image service reported an error ({})", brief(detail))
-            }
-            FailureReason::TimedOut => "it took too long and was stopped".to_owned(),
-            FailureReason::NotStarted { detail } => {
-                format!("it could not be started ({})", brief(detail))
-            }
-            FailureReason::Unconfirmed => {
-                "the image service never confirmed the request, so it was not sent again".to_owned()
-            }
-        };
+        let why = why_failed(reason);
         format!("❌ <b>{}</b> could not draw this: {why}.", escape(name))
     }
     fn no_trained_avatars(&self) -> &'static str {
@@ -664,6 +645,59 @@ impl GenerationTexts for En {
     }
     fn pick_avatar_to_generate(&self) -> &'static str {
         "🎨 Which avatar should draw?"
+    }
+}
+
+impl UpscaleTexts for En {
+    fn btn_upscale(&self, picture: Option<u8>) -> String {
+        match picture {
+            None => "🔍 Upscale".to_owned(),
+            Some(n) => format!("🔍 {n}"),
+        }
+    }
+    fn btn_upscale_confirm(&self, factor: UpscaleFactor) -> String {
+        format!("🔍 Upscale ×{}", factor.get())
+    }
+    fn upscale_offer(&self, name: &str, picture: u8, factor: UpscaleFactor) -> String {
+        format!(
+            "🔍 Upscale picture {picture} by <b>{}</b> ×{}? It comes as a file in full \
+             resolution, usually within a minute.",
+            escape(name),
+            factor.get()
+        )
+    }
+    fn upscale_started(&self, name: &str, factor: UpscaleFactor) -> String {
+        format!(
+            "⏳ Upscaling a picture by <b>{}</b> ×{}. This usually takes under a minute.",
+            escape(name),
+            factor.get()
+        )
+    }
+    fn upscale_caption(&self, factor: UpscaleFactor, prompt: &str) -> String {
+        format!("×{} · {prompt}", factor.get())
+    }
+    fn upscale_delivered(&self, name: &str, factor: UpscaleFactor) -> String {
+        format!(
+            "✅ A picture by <b>{}</b>, upscaled ×{}: the file is below.",
+            escape(name),
+            factor.get()
+        )
+    }
+    fn upscale_already_started(&self) -> &'static str {
+        "Already upscaling this picture: the file comes in a moment."
+    }
+    fn upscale_unavailable(&self) -> &'static str {
+        "This picture is no longer kept, so it cannot be upscaled."
+    }
+    fn upscale_refused(&self) -> &'static str {
+        "⚠️ The upscaled picture could not be delivered: Telegram refused the file."
+    }
+    fn upscale_failed(&self, name: &str, reason: &FailureReason) -> String {
+        let why = why_failed(reason);
+        format!(
+            "❌ A picture by <b>{}</b> could not be upscaled: {why}.",
+            escape(name)
+        )
     }
 }
 
@@ -689,6 +723,16 @@ impl CreditsTexts for En {
     fn price_image(&self, credits: Credits) -> String {
         format!("One picture: {credits} credit(s)")
     }
+    fn price_upscale(&self, credits: Credits) -> String {
+        format!("One picture upscaled: {credits} credit(s)")
+    }
+    fn upscale_price(&self, price: Credits, balance: Credits) -> String {
+        if balance >= price {
+            format!("💰 Price: <b>{price}</b> credits (you have {balance})")
+        } else {
+            format!("💰 Price: <b>{price}</b> credits; you have {balance}: top up first.")
+        }
+    }
     fn recent_heading(&self) -> &'static str {
         "Recent"
     }
@@ -709,6 +753,13 @@ impl CreditsTexts for En {
                         ..
                     },
             } => "pictures".to_owned(),
+            EntryKind::Debit {
+                work:
+                    Work {
+                        kind: WorkKind::Upscale,
+                        ..
+                    },
+            } => "an upscale".to_owned(),
             EntryKind::Refund { .. } => "returned: the work failed".to_owned(),
             EntryKind::Grant { .. } => "a gift from the bot's owner".to_owned(),
             EntryKind::PaymentRefund { .. } => "Stars refunded".to_owned(),
@@ -773,5 +824,29 @@ fn hours_and_minutes(minutes: u64) -> String {
         (0, m) => format!("{m} min"),
         (h, 0) => format!("{h} h"),
         (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+/// What went wrong with picture work, in the user's terms.
+fn why_failed(reason: &FailureReason) -> String {
+    match reason {
+        FailureReason::Rejected { detail } => {
+            format!("the image service refused the request ({})", brief(detail))
+        }
+        FailureReason::Unauthorized => {
+            "the image service is not available right now (the bot's operator has been \
+             told)"
+                .to_owned()
+        }
+        FailureReason::ProviderError { detail } => {
+            format!("the image service reported an error ({})", brief(detail))
+        }
+        FailureReason::TimedOut => "it took too long and was stopped".to_owned(),
+        FailureReason::NotStarted { detail } => {
+            format!("it could not be started ({})", brief(detail))
+        }
+        FailureReason::Unconfirmed => {
+            "the image service never confirmed the request, so it was not sent again".to_owned()
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Everything the bot says, grouped by feature (one trait each: [`Common`], [`CreationTexts`],
-//! [`TrainingTexts`], [`GalleryTexts`], [`GenerationTexts`], [`CreditsTexts`]; [`Texts`] is
+//! [`TrainingTexts`], [`GalleryTexts`], [`GenerationTexts`], [`UpscaleTexts`],
+//! [`CreditsTexts`]; [`Texts`] is
 //! all of them). One implementation per language, each in its own file with one block per
 //! feature, so a translator reads (and the compiler checks) a whole language in one place. Texts are HTML
 //! (parse mode HTML); anything a user typed is escaped with [`escape`] before it goes in.
@@ -9,7 +10,7 @@ mod ru;
 
 use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, Language, NameError,
-    PhotoRejection, Preset, PromptError, Style, Timestamp,
+    PhotoRejection, Preset, PromptError, Style, Timestamp, UpscaleFactor,
 };
 use crate::domain::{Credits, EntryKind, GenerationRefusal, TrainingRefusal};
 use crate::telegram::incoming::Command;
@@ -24,7 +25,14 @@ pub enum TrainingProgress {
 
 /// Everything a language says, feature by feature.
 pub trait Texts:
-    Common + CreationTexts + TrainingTexts + GalleryTexts + GenerationTexts + CreditsTexts + Sync
+    Common
+    + CreationTexts
+    + TrainingTexts
+    + GalleryTexts
+    + GenerationTexts
+    + UpscaleTexts
+    + CreditsTexts
+    + Sync
 {
 }
 
@@ -34,6 +42,7 @@ impl<T> Texts for T where
         + TrainingTexts
         + GalleryTexts
         + GenerationTexts
+        + UpscaleTexts
         + CreditsTexts
         + Sync
 {
@@ -177,6 +186,26 @@ pub trait GenerationTexts {
     fn pick_avatar_to_generate(&self) -> &'static str;
 }
 
+/// Upscaling a delivered picture: the offer, the work, the file.
+pub trait UpscaleTexts {
+    /// The button under a result: `picture` is 1-based, `None` under a single picture.
+    fn btn_upscale(&self, picture: Option<u8>) -> String;
+    fn btn_upscale_confirm(&self, factor: UpscaleFactor) -> String;
+    /// What an upscale gives, before the tap that pays for it.
+    fn upscale_offer(&self, name: &str, picture: u8, factor: UpscaleFactor) -> String;
+    fn upscale_started(&self, name: &str, factor: UpscaleFactor) -> String;
+    /// The file's caption.
+    fn upscale_caption(&self, factor: UpscaleFactor, prompt: &str) -> String;
+    fn upscale_delivered(&self, name: &str, factor: UpscaleFactor) -> String;
+    /// A second tap (or a repeated message) asked for an upscale already under way.
+    fn upscale_already_started(&self) -> &'static str;
+    /// The picture to upscale is no longer kept.
+    fn upscale_unavailable(&self) -> &'static str;
+    /// Telegram would not take the file.
+    fn upscale_refused(&self) -> &'static str;
+    fn upscale_failed(&self, name: &str, reason: &FailureReason) -> String;
+}
+
 /// Credits and Stars: the Balance screen, prices, invoices, payments, refunds.
 pub trait CreditsTexts {
     fn btn_balance(&self) -> &'static str;
@@ -186,6 +215,9 @@ pub trait CreditsTexts {
     fn prices_heading(&self) -> &'static str;
     fn price_training(&self, preset: Preset, credits: Credits) -> String;
     fn price_image(&self, credits: Credits) -> String;
+    fn price_upscale(&self, credits: Credits) -> String;
+    /// The price line of an upscale's offer.
+    fn upscale_price(&self, price: Credits, balance: Credits) -> String;
     fn recent_heading(&self) -> &'static str;
     fn entry_name(&self, kind: &EntryKind) -> String;
     fn buy_hint(&self) -> &'static str;
@@ -499,6 +531,25 @@ mod tests {
             all.push(t.btn_buy(fifty, 250));
             all.push(t.balance_line(ten));
             all.push(t.price_image(Credits(1)));
+            all.push(t.price_upscale(Credits(2)));
+            all.push(t.upscale_price(ten, fifty));
+            for factor in [2u8, 4].map(|f| UpscaleFactor::try_from(f).unwrap()) {
+                all.push(t.btn_upscale_confirm(factor));
+                all.push(t.upscale_offer("<Anna>", 2, factor));
+                all.push(t.upscale_started("<Anna>", factor));
+                all.push(t.upscale_caption(factor, "<a lighthouse>"));
+                all.push(t.upscale_delivered("<Anna>", factor));
+            }
+            all.push(t.btn_upscale(None));
+            all.push(t.btn_upscale(Some(3)));
+            all.push(t.upscale_failed("<Anna>", &FailureReason::TimedOut));
+            for s in [
+                t.upscale_already_started(),
+                t.upscale_unavailable(),
+                t.upscale_refused(),
+            ] {
+                all.push(s.to_owned());
+            }
             all.push(t.training_price(fifty, ten));
             all.push(t.training_price(ten, fifty));
             all.push(t.generation_price(ten, fifty));

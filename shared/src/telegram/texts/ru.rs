@@ -2,11 +2,11 @@
 
 use super::{
     Common, CreationTexts, CreditsTexts, GalleryTexts, GenerationRefusal, GenerationTexts,
-    TrainingProgress, TrainingRefusal, TrainingTexts, brief, escape, wait_minutes,
+    TrainingProgress, TrainingRefusal, TrainingTexts, UpscaleTexts, brief, escape, wait_minutes,
 };
 use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, NameError, PhotoRejection,
-    Preset, PromptError, Style,
+    Preset, PromptError, Style, UpscaleFactor,
 };
 use crate::domain::{Credits, EntryKind, Work, WorkKind};
 use crate::telegram::incoming::Command;
@@ -650,27 +650,7 @@ impl GenerationTexts for Ru {
         format!("Не удалось доставить: {count}. Telegram не принял их ни как фото, ни как файлы.")
     }
     fn generation_failed(&self, name: &str, reason: &FailureReason) -> String {
-        let why = match reason {
-            FailureReason::Rejected { detail } => {
-                format!("сервис изображений отклонил запрос ({})", brief(detail))
-            }
-            FailureReason::Unauthorized => {
-                "сервис изображений сейчас недоступен (администратор бота уже знает)".to_owned()
-            }
-            FailureReason::ProviderError { detail } => {
-                format!("сервис изображений сообщил об ошибке ({})", brief(detail))
-            }
-            FailureReason::TimedOut => {
-                "это заняло слишком много времени и было остановлено".to_owned()
-            }
-            FailureReason::NotStarted { detail } => {
-                format!("запрос не удалось запустить ({})", brief(detail))
-            }
-            FailureReason::Unconfirmed => {
-                "сервис изображений так и не подтвердил запрос, поэтому он не отправлялся повторно"
-                    .to_owned()
-            }
-        };
+        let why = why_failed(reason);
         format!("❌ <b>{}</b> не смог(ла) нарисовать: {why}.", escape(name))
     }
     fn no_trained_avatars(&self) -> &'static str {
@@ -678,6 +658,59 @@ impl GenerationTexts for Ru {
     }
     fn pick_avatar_to_generate(&self) -> &'static str {
         "🎨 Какой аватар будет рисовать?"
+    }
+}
+
+impl UpscaleTexts for Ru {
+    fn btn_upscale(&self, picture: Option<u8>) -> String {
+        match picture {
+            None => "🔍 Увеличить".to_owned(),
+            Some(n) => format!("🔍 {n}"),
+        }
+    }
+    fn btn_upscale_confirm(&self, factor: UpscaleFactor) -> String {
+        format!("🔍 Увеличить ×{}", factor.get())
+    }
+    fn upscale_offer(&self, name: &str, picture: u8, factor: UpscaleFactor) -> String {
+        format!(
+            "🔍 Увеличить изображение {picture} от <b>{}</b> в {} раза? Оно придёт файлом в \
+             полном разрешении, обычно в течение минуты.",
+            escape(name),
+            factor.get()
+        )
+    }
+    fn upscale_started(&self, name: &str, factor: UpscaleFactor) -> String {
+        format!(
+            "⏳ Увеличиваю изображение от <b>{}</b> в {} раза. Обычно это меньше минуты.",
+            escape(name),
+            factor.get()
+        )
+    }
+    fn upscale_caption(&self, factor: UpscaleFactor, prompt: &str) -> String {
+        format!("×{} · {prompt}", factor.get())
+    }
+    fn upscale_delivered(&self, name: &str, factor: UpscaleFactor) -> String {
+        format!(
+            "✅ Изображение от <b>{}</b> увеличено в {} раза: файл ниже.",
+            escape(name),
+            factor.get()
+        )
+    }
+    fn upscale_already_started(&self) -> &'static str {
+        "Это изображение уже увеличивается: файл придёт через минуту."
+    }
+    fn upscale_unavailable(&self) -> &'static str {
+        "Это изображение больше не хранится, поэтому увеличить его нельзя."
+    }
+    fn upscale_refused(&self) -> &'static str {
+        "⚠️ Увеличенное изображение не удалось доставить: Telegram не принял файл."
+    }
+    fn upscale_failed(&self, name: &str, reason: &FailureReason) -> String {
+        let why = why_failed(reason);
+        format!(
+            "❌ Изображение от <b>{}</b> не удалось увеличить: {why}.",
+            escape(name)
+        )
     }
 }
 
@@ -703,6 +736,16 @@ impl CreditsTexts for Ru {
     fn price_image(&self, credits: Credits) -> String {
         format!("Одно изображение: {credits} кредит(ов)")
     }
+    fn price_upscale(&self, credits: Credits) -> String {
+        format!("Увеличение изображения: {credits} кредит(ов)")
+    }
+    fn upscale_price(&self, price: Credits, balance: Credits) -> String {
+        if balance >= price {
+            format!("💰 Цена: <b>{price}</b> кредитов (у вас {balance})")
+        } else {
+            format!("💰 Цена: <b>{price}</b> кредитов, у вас {balance}: сначала пополните баланс.")
+        }
+    }
     fn recent_heading(&self) -> &'static str {
         "Последние операции"
     }
@@ -723,6 +766,13 @@ impl CreditsTexts for Ru {
                         ..
                     },
             } => "изображения".to_owned(),
+            EntryKind::Debit {
+                work:
+                    Work {
+                        kind: WorkKind::Upscale,
+                        ..
+                    },
+            } => "увеличение".to_owned(),
             EntryKind::Refund { .. } => "возврат: задача не выполнена".to_owned(),
             EntryKind::Grant { .. } => "подарок от владельца бота".to_owned(),
             EntryKind::PaymentRefund { .. } => "возврат Stars".to_owned(),
@@ -787,6 +837,29 @@ fn hours_and_minutes(minutes: u64) -> String {
         (0, m) => format!("{m} мин"),
         (h, 0) => format!("{h} ч"),
         (h, m) => format!("{h} ч {m} мин"),
+    }
+}
+
+/// What went wrong with picture work, in the user's terms.
+fn why_failed(reason: &FailureReason) -> String {
+    match reason {
+        FailureReason::Rejected { detail } => {
+            format!("сервис изображений отклонил запрос ({})", brief(detail))
+        }
+        FailureReason::Unauthorized => {
+            "сервис изображений сейчас недоступен (администратор бота уже знает)".to_owned()
+        }
+        FailureReason::ProviderError { detail } => {
+            format!("сервис изображений сообщил об ошибке ({})", brief(detail))
+        }
+        FailureReason::TimedOut => "это заняло слишком много времени и было остановлено".to_owned(),
+        FailureReason::NotStarted { detail } => {
+            format!("запрос не удалось запустить ({})", brief(detail))
+        }
+        FailureReason::Unconfirmed => {
+            "сервис изображений так и не подтвердил запрос, поэтому он не отправлялся повторно"
+                .to_owned()
+        }
     }
 }
 
