@@ -192,15 +192,39 @@ async fn one_avatar_and_one_generation_counted_call_by_call() {
     let delivered = phases.mark("generation: fal-webhook keeps 2 images in S3, album");
     assert_eq!(bot.telegram.calls_of("sendMediaGroup").len(), 1);
 
+    // One upscale of the first picture (a free bot: the tap commits), launch, result.
+    let generation_id = w
+        .pipeline
+        .store
+        .list_generations(id, 1)
+        .await
+        .unwrap()
+        .remove(0)
+        .id;
+    phases.skip();
+    bot.tap_last(ANNA, Callback::Upscale(id, generation_id, 0))
+        .await;
+    let tap = phases.mark("upscale: 🔍 tap commits");
+    let (received, _) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
+    assert_eq!(received, 1);
+    let upscale_submit = phases.mark_polled("upscale: launch worker presigns the picture, submits");
+    let sub = w.fal.submissions()[2].clone();
+    let result = w.fal.upscale_result(&sub.request_id, 1536, 2048);
+    assert_eq!(w.deliver_ok(&sub, &result).await.status, 200);
+    let upscaled = phases.mark("upscale: fal-webhook keeps the file in S3, sends it");
+    assert_eq!(bot.telegram.calls_of("sendDocument").len(), 1);
+
     phases.print();
     let lifecycle = sum([&conversation, &launch, &completion].into_iter());
     let generation = sum([&prompt, &submit, &delivered].into_iter());
+    let upscale = sum([&tap, &upscale_submit, &upscaled].into_iter());
     println!(
         "avatar lifecycle: {:?}\n  ${:.4} per 1,000 avatars; generation: ${:.4} per 1,000; \
-         idle sweep ${:.4} per month",
+         upscale: ${:.4} per 1,000; idle sweep ${:.4} per month",
         lifecycle.calls,
         dollars(&lifecycle) * 1000.0,
         dollars(&generation) * 1000.0,
+        dollars(&upscale) * 1000.0,
         dollars(&idle_sweep) * 60.0 * 24.0 * 30.0
     );
 
@@ -238,6 +262,12 @@ async fn one_avatar_and_one_generation_counted_call_by_call() {
         2,
         "each delivered image kept once: {:?}",
         delivered.calls
+    );
+    assert_eq!(
+        upscaled.of("s3 PutObject") + upscaled.of("s3 UploadPart"),
+        1,
+        "the upscaled file kept once: {:?}",
+        upscaled.calls
     );
     // A loose ceiling, so a change that multiplies calls shows here first.
     assert!(
