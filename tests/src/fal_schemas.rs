@@ -129,11 +129,52 @@ const FLUX_LORA: &[Field] = &[
     field("output_format", false, Kind::OneOf(&["jpeg", "png"])),
 ];
 
+const FLUX_LORA_IMAGE_TO_IMAGE: &[Field] = &[
+    field("prompt", true, Kind::Text),
+    field("image_url", true, Kind::Url),
+    field(
+        "strength",
+        false,
+        Kind::Number {
+            min: 0.01,
+            max: 1.0,
+        },
+    ),
+    field("image_size", false, Kind::Any),
+    field(
+        "num_inference_steps",
+        false,
+        Kind::Integer { min: 1, max: 50 },
+    ),
+    field(
+        "seed",
+        false,
+        Kind::Integer {
+            min: 0,
+            max: i64::MAX,
+        },
+    ),
+    field("loras", false, Kind::Any),
+    field(
+        "guidance_scale",
+        false,
+        Kind::Number {
+            min: 0.0,
+            max: 35.0,
+        },
+    ),
+    field("sync_mode", false, Kind::Bool),
+    field("num_images", false, Kind::Integer { min: 1, max: 4 }),
+    field("enable_safety_checker", false, Kind::Bool),
+    field("output_format", false, Kind::OneOf(&["jpeg", "png"])),
+];
+
 fn schema(endpoint: &str) -> Option<&'static [Field]> {
     match endpoint {
         "fal-ai/seedvr/upscale/image" => Some(SEEDVR),
         "fal-ai/clarity-upscaler" => Some(CLARITY),
         "fal-ai/flux-lora" => Some(FLUX_LORA),
+        "fal-ai/flux-lora/image-to-image" => Some(FLUX_LORA_IMAGE_TO_IMAGE),
         _ => None,
     }
 }

@@ -28,6 +28,7 @@ fn work_name(work: &Work) -> String {
         WorkKind::Training => format!("training of avatar {}", work.id),
         WorkKind::Generation => format!("generation {}", work.id),
         WorkKind::Upscale => format!("upscale {}", work.id),
+        WorkKind::Restyle => format!("restyle {}", work.id),
     }
 }
 

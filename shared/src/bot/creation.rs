@@ -198,7 +198,9 @@ impl Turn<'_> {
         let points_here = match &self.user.dialogue {
             DialogueState::SendingPhotos { avatar_id, .. }
             | DialogueState::ConfirmingTraining { avatar_id }
-            | DialogueState::EnteringPrompt { avatar_id } => *avatar_id == avatar.id,
+            | DialogueState::EnteringPrompt { avatar_id }
+            | DialogueState::SendingRestylePhoto { avatar_id }
+            | DialogueState::Restyling { avatar_id, .. } => *avatar_id == avatar.id,
             _ => false,
         };
         if points_here {

@@ -12,6 +12,7 @@ mod credits;
 mod gallery;
 mod generation;
 mod photos;
+mod restyle;
 mod settings;
 mod training;
 mod upscale;
@@ -470,6 +471,15 @@ impl<'a> Turn<'a> {
             DialogueState::EnteringPrompt { avatar_id } => {
                 self.prompt_entered(avatar_id, text).await?;
             }
+            DialogueState::Restyling { avatar_id, photo } => {
+                self.restyle_prompt(avatar_id, photo, text).await?;
+            }
+            DialogueState::SendingRestylePhoto { avatar_id } => {
+                if let Some(avatar) = self.bot.store.get_avatar(self.user.id, avatar_id).await? {
+                    let screen = screens::restyle_ask_photo(self.t(), &avatar);
+                    self.send(&screen).await;
+                }
+            }
             _ => {
                 let t = self.t();
                 self.send(&Screen::new(
@@ -552,6 +562,8 @@ impl<'a> Turn<'a> {
             Callback::ConfirmUpscale(id, generation, picture) => {
                 self.confirm_upscale(id, generation, picture, at).await
             }
+            Callback::Restyle(id) => self.ask_restyle_photo(id, at).await,
+            Callback::RestyleStyle(id, index) => self.restyle_style(id, index, at).await,
             Callback::Balance => {
                 self.show_balance(at).await?;
                 Ok(Answer::Silent)

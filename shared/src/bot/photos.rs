@@ -34,6 +34,11 @@ const RECORD_ATTEMPTS: u32 = 5;
 impl Turn<'_> {
     pub(super) async fn image(&mut self, image: IncomingImage) -> BotResult<()> {
         let t = self.t();
+        if let DialogueState::SendingRestylePhoto { avatar_id }
+        | DialogueState::Restyling { avatar_id, .. } = &self.user.dialogue
+        {
+            return self.restyle_photo(*avatar_id, image).await;
+        }
         let (avatar_id, progress) = match &self.user.dialogue {
             DialogueState::SendingPhotos {
                 avatar_id,
@@ -79,7 +84,13 @@ impl Turn<'_> {
         {
             return self.show_progress(&avatar, progress, true).await;
         }
-        let stored = match self.fetch_and_store(&avatar, &image).await? {
+        let (owner, id, unique) = (avatar.owner, avatar.id, image.file_unique_id.clone());
+        let stored = match self
+            .fetch_and_store(&image.file_id, |format| {
+                blob_keys::photo(owner, id, &unique, format)
+            })
+            .await?
+        {
             Ok(stored) => stored,
             Err(rejection) => return self.reject(&avatar, rejection).await,
         };
@@ -221,17 +232,18 @@ impl Turn<'_> {
         Ok(avatar)
     }
 
-    /// Downloads the image and streams it into blob storage. `Ok(Err(_))` is the user's
-    /// problem (a refusal to explain), `Err(_)` ours (transient: the update is retried).
-    async fn fetch_and_store(
+    /// Downloads the image and streams it into blob storage at the key its format gives.
+    /// `Ok(Err(_))` is the user's problem (a refusal to explain), `Err(_)` ours (transient:
+    /// the update is retried).
+    pub(super) async fn fetch_and_store(
         &self,
-        avatar: &Avatar,
-        image: &IncomingImage,
+        file_id: &str,
+        key_of: impl FnOnce(ImageFormat) -> crate::ports::BlobKey,
     ) -> BotResult<Result<Stored, PhotoRejection>> {
         let too_large = PhotoRejection::TooLarge {
             max_mb: (MAX_DOWNLOAD_BYTES / (1024 * 1024)) as u32,
         };
-        let file = match self.bot.telegram.get_file(&image.file_id).await {
+        let file = match self.bot.telegram.get_file(file_id).await {
             Ok(file) => file,
             Err(TelegramError::Refused(text)) if text.contains("file is too big") => {
                 return Ok(Err(too_large));
@@ -268,7 +280,7 @@ impl Turn<'_> {
                 min_side: MIN_SIDE_PX,
             }));
         }
-        let key = blob_keys::photo(avatar.owner, avatar.id, &image.file_unique_id, format);
+        let key = key_of(format);
         let tally = Arc::new(Mutex::new(Tally::default()));
         let reader = Hashing {
             inner: std::io::Cursor::new(head).chain(body),
@@ -295,17 +307,17 @@ impl Turn<'_> {
     }
 }
 
-struct Stored {
-    key: crate::ports::BlobKey,
-    hash: ContentHash,
-    format: ImageFormat,
-    width: u32,
-    height: u32,
-    size: u64,
+pub(super) struct Stored {
+    pub key: crate::ports::BlobKey,
+    pub hash: ContentHash,
+    pub format: ImageFormat,
+    pub width: u32,
+    pub height: u32,
+    pub size: u64,
 }
 
 /// Refusals that need no download: declared type, declared size, Telegram's photo size.
-fn check_declared(image: &IncomingImage) -> Result<(), PhotoRejection> {
+pub(super) fn check_declared(image: &IncomingImage) -> Result<(), PhotoRejection> {
     if u64::from(image.declared_size) > MAX_DOWNLOAD_BYTES {
         return Err(PhotoRejection::TooLarge {
             max_mb: (MAX_DOWNLOAD_BYTES / (1024 * 1024)) as u32,

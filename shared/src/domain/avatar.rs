@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::MessageRef;
 use super::ids::{AvatarId, Timestamp, UserId};
-use super::lifecycle::TrainingOutput;
 use super::lifecycle::{AvatarEvent, AvatarState, AvatarStatus, IllegalTransition, transition};
+use super::lifecycle::{TrainedModel, TrainingOutput};
 use super::work::{IllegalStep, PaidRecord, WorkEvent, WorkRef, WorkState};
 
 /// What the avatar depicts; decides the trainer and the photo minimum.
@@ -373,6 +373,15 @@ impl Avatar {
     }
 
     /// Its training, as paid work.
+    /// Whether its model can redraw a photo: a trained LoRA (a FLUX Pro finetune draws from
+    /// prompts only).
+    pub fn can_restyle(&self) -> bool {
+        matches!(
+            self.state.trained().map(|t| &t.model),
+            Some(TrainedModel::Lora { .. })
+        )
+    }
+
     pub fn work(&self) -> WorkRef {
         WorkRef::training(self.owner, self.id)
     }

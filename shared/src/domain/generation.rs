@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::avatar::{Avatar, NoticeEvent, OutcomeNotice};
+use super::avatar::{Avatar, NoticeEvent, OutcomeNotice, Tidy};
+use super::blob_key::BlobKey;
 use super::ids::{AttemptId, AvatarId, GenerationId, MessageRef, Timestamp, UserId};
+use super::photo::{ImageFormat, blob_keys};
 use super::styles::Style;
 use super::work::{
     FailureReason, FalRequest, IllegalStep, PaidRecord, WorkEvent, WorkKind, WorkRef, WorkState,
@@ -169,6 +171,24 @@ impl AspectRatio {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.as_str() == s)
     }
+
+    /// The ratio closest to a picture of `width` x `height` (3:4 when the size is unknown).
+    pub fn nearest(width: u32, height: u32) -> Self {
+        if width == 0 || height == 0 {
+            return AspectRatio::Portrait3x4;
+        }
+        let shape = (f64::from(width) / f64::from(height)).ln();
+        Self::ALL
+            .into_iter()
+            .min_by(|a, b| {
+                let off = |r: AspectRatio| {
+                    let (w, h) = r.parts();
+                    ((f64::from(w) / f64::from(h)).ln() - shape).abs()
+                };
+                off(*a).total_cmp(&off(*b))
+            })
+            .unwrap_or(AspectRatio::Portrait3x4)
+    }
 }
 
 impl ImageCount {
@@ -221,6 +241,9 @@ pub enum Order {
         picture: u8,
         factor: UpscaleFactor,
     },
+    /// The user's own photo (kept at `blob_keys::restyle_source` until the work is over)
+    /// redrawn from the prompt with the avatar's model.
+    Restyle { source: ImageFormat },
 }
 
 impl Order {
@@ -228,7 +251,13 @@ impl Order {
         match self {
             Order::Prompt => WorkKind::Generation,
             Order::Upscale { .. } => WorkKind::Upscale,
+            Order::Restyle { .. } => WorkKind::Restyle,
         }
+    }
+
+    /// Whether the work keeps an input of the user's that goes once it is over.
+    fn leaves_inputs(self) -> bool {
+        matches!(self, Order::Restyle { .. })
     }
 
     fn is_prompt(&self) -> bool {
@@ -271,6 +300,9 @@ pub struct Generation {
     /// Whether the user has been sent the result.
     #[serde(default)]
     pub notice: OutcomeNotice,
+    /// Whether an input of the user's (a restyle's photo) is still to be deleted.
+    #[serde(default, skip_serializing_if = "Tidy::is_done")]
+    pub tidy: Tidy,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub version: u64,
@@ -300,6 +332,7 @@ impl Generation {
             },
             status_message: None,
             notice: OutcomeNotice::NotDue,
+            tidy: Tidy::Done,
             created_at: now,
             updated_at: now,
             version: 0,
@@ -327,10 +360,46 @@ impl Generation {
             },
             status_message: None,
             notice: OutcomeNotice::NotDue,
+            tidy: Tidy::Done,
             created_at: now,
             updated_at: now,
             version: 0,
             ..source.clone()
+        }
+    }
+
+    /// A new restyle `id`: the user's photo, already kept at [`Self::restyle_source`],
+    /// redrawn by `avatar` from `prompt`; committed and queued once stored.
+    pub fn restyle(
+        id: GenerationId,
+        avatar: &Avatar,
+        prompt: Prompt,
+        style: Option<Style>,
+        source: ImageFormat,
+        aspect_ratio: AspectRatio,
+        now: Timestamp,
+    ) -> Self {
+        let defaults = GenerationDefaults {
+            aspect_ratio,
+            num_images: ImageCount::ONE,
+        };
+        Self {
+            id,
+            order: Order::Restyle { source },
+            ..Generation::queued(avatar, prompt, style, defaults, now)
+        }
+    }
+
+    /// Where a restyle's photo is kept while the restyle runs.
+    pub fn restyle_source(&self) -> Option<BlobKey> {
+        match self.order {
+            Order::Restyle { source } => Some(blob_keys::restyle_source(
+                self.owner,
+                self.avatar_id,
+                self.id,
+                source,
+            )),
+            _ => None,
         }
     }
 
@@ -387,11 +456,13 @@ impl Generation {
     pub fn sweep_due_at(&self) -> Option<Timestamp> {
         match self.state.due_at() {
             Some(due) => Some(due),
-            None if self.notice != OutcomeNotice::Sent => match &self.state {
-                WorkState::Completed { completed_at, .. } => Some(*completed_at),
-                WorkState::Failed { failed_at, .. } => Some(*failed_at),
-                _ => None,
-            },
+            None if self.notice != OutcomeNotice::Sent || self.tidy == Tidy::Due => {
+                match &self.state {
+                    WorkState::Completed { completed_at, .. } => Some(*completed_at),
+                    WorkState::Failed { failed_at, .. } => Some(*failed_at),
+                    _ => None,
+                }
+            }
             None => None,
         }
     }
@@ -410,9 +481,15 @@ impl Generation {
         } else {
             self.notice
         };
+        let tidy = if event.is_outcome() && self.order.leaves_inputs() {
+            Tidy::Due
+        } else {
+            self.tidy
+        };
         Ok(Generation {
             state: step(&self.state, event, now)?,
             notice,
+            tidy,
             updated_at: now,
             ..self.clone()
         })
@@ -452,6 +529,17 @@ impl PaidRecord for Generation {
 
     fn apply_notice(&self, event: NoticeEvent, now: Timestamp) -> Option<Self> {
         Generation::apply_notice(self, event, now)
+    }
+
+    fn tidy_due(&self) -> bool {
+        self.tidy == Tidy::Due
+    }
+
+    fn tidied(&self) -> Option<Self> {
+        self.tidy_due().then(|| Generation {
+            tidy: Tidy::Done,
+            ..self.clone()
+        })
     }
 }
 
@@ -653,6 +741,8 @@ mod stored {
         status_message: Option<MessageRef>,
         #[serde(default)]
         notice: OutcomeNotice,
+        #[serde(default)]
+        tidy: Tidy,
         created_at: Timestamp,
         updated_at: Timestamp,
         version: u64,
@@ -672,6 +762,7 @@ mod stored {
                 state: g.state.into_state(g.created_at),
                 status_message: g.status_message,
                 notice: g.notice,
+                tidy: g.tidy,
                 created_at: g.created_at,
                 updated_at: g.updated_at,
                 version: g.version,

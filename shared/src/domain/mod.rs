@@ -38,7 +38,7 @@ pub use policy::{
 };
 pub use spend::{Charge, Costs, SpendCap, SpendDay, Usd};
 pub use styles::Style;
-pub use user::{DialogueState, Language, UserProfile};
+pub use user::{DialogueState, Language, TelegramPhoto, UserProfile};
 pub use work::{
     Acceptance, FailureReason, FalRequest, IllegalStep, MAX_LAUNCH_CLAIMS, PaidRecord, Quota, Work,
     WorkEvent, WorkKind, WorkRef, WorkState, WorkStatus,

@@ -112,6 +112,21 @@ pub mod blob_keys {
         .expect("generated image keys are valid")
     }
 
+    /// The user's own photo a restyle redraws: under the avatar's photos (deleted with it),
+    /// and deleted as soon as the restyle is over.
+    pub fn restyle_source(
+        owner: UserId,
+        avatar: AvatarId,
+        restyle: crate::domain::GenerationId,
+        format: ImageFormat,
+    ) -> BlobKey {
+        BlobKey::new(format!(
+            "photos/{owner}/{avatar}/restyle-{restyle}.{}",
+            format.extension()
+        ))
+        .expect("generated restyle keys are valid")
+    }
+
     /// Every picture kept of one generation.
     pub fn generation_prefix(
         owner: UserId,

@@ -53,6 +53,24 @@ pub enum DialogueState {
     EnteringPrompt {
         avatar_id: AvatarId,
     },
+    /// Waiting for the photo the avatar is to redraw.
+    SendingRestylePhoto {
+        avatar_id: AvatarId,
+    },
+    /// The photo is in; a style or a typed prompt redraws it.
+    Restyling {
+        avatar_id: AvatarId,
+        photo: TelegramPhoto,
+    },
+}
+
+/// A photo the user sent, as Telegram names it: downloaded only when it is used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TelegramPhoto {
+    pub file_id: String,
+    pub file_unique_id: String,
+    pub width: u32,
+    pub height: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,6 +12,8 @@ use crate::domain::{AspectRatio, Avatar, AvatarKind, Gender, Generation, Trained
 
 pub const FLUX_LORA: &str = "fal-ai/flux-lora";
 pub const ULTRA_FINETUNED: &str = "fal-ai/flux-pro/v1.1-ultra-finetuned";
+/// A user's photo redrawn with a LoRA (`prompt`, `image_url`, `strength`, `loras`).
+pub const FLUX_LORA_IMAGE_TO_IMAGE: &str = "fal-ai/flux-lora/image-to-image";
 
 /// How strongly the trained model is applied, and how strict fal.ai's safety checks are.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +27,9 @@ pub struct GenerationSettings {
     pub safety_tolerance: u8,
     /// How a kept picture is made bigger.
     pub upscale: UpscaleSettings,
+    /// `strength` of a restyle: how far the picture may move from the user's photo (fal's
+    /// default is 0.85; lower keeps more of the photo).
+    pub restyle_strength: f64,
 }
 
 impl Default for GenerationSettings {
@@ -35,6 +40,7 @@ impl Default for GenerationSettings {
             finetune_strength_style: 1.2,
             safety_tolerance: 2,
             upscale: UpscaleSettings::default(),
+            restyle_strength: 0.85,
         }
     }
 }
@@ -53,11 +59,13 @@ impl FromEnv for GenerationSettings {
         );
         let tolerance = env.optional("GENERATION_SAFETY_TOLERANCE", d.safety_tolerance);
         let upscale = UpscaleSettings::read(env);
+        let restyle_strength = env.optional("RESTYLE_STRENGTH", d.restyle_strength);
         let mut ok = true;
         for (name, value, range) in [
             ("GENERATION_LORA_SCALE", lora_scale, 0.0..=4.0),
             ("GENERATION_FINETUNE_STRENGTH_PORTRAIT", portrait, 0.0..=2.0),
             ("GENERATION_FINETUNE_STRENGTH_STYLE", style, 0.0..=2.0),
+            ("RESTYLE_STRENGTH", restyle_strength, 0.01..=1.0),
         ] {
             if value.is_some_and(|v| !range.contains(&v)) {
                 env.reject(
@@ -77,6 +85,7 @@ impl FromEnv for GenerationSettings {
             finetune_strength_style: style?,
             safety_tolerance: tolerance?,
             upscale: upscale?,
+            restyle_strength: restyle_strength?,
         };
         ok.then_some(settings)
     }
@@ -128,6 +137,34 @@ impl GenerationSettings {
                 }),
             },
         }
+    }
+}
+
+impl GenerationSettings {
+    /// The request redrawing the photo at `image_url` as `avatar` from `restyle`'s prompt;
+    /// `None` for a FLUX Pro finetune, which has no image-to-image endpoint.
+    pub fn restyle_request_for(
+        &self,
+        avatar: &Avatar,
+        model: &TrainedModel,
+        restyle: &Generation,
+        image_url: &str,
+    ) -> Option<GenerationRequest> {
+        let TrainedModel::Lora { lora_url, .. } = model else {
+            return None;
+        };
+        Some(GenerationRequest {
+            endpoint: FLUX_LORA_IMAGE_TO_IMAGE,
+            input: json!({
+                "prompt": full_prompt(avatar, restyle.prompt.as_str()),
+                "image_url": image_url,
+                "strength": self.restyle_strength,
+                "loras": [{"path": lora_url, "scale": self.lora_scale}],
+                "num_images": 1,
+                "output_format": "jpeg",
+                "enable_safety_checker": true,
+            }),
+        })
     }
 }
 

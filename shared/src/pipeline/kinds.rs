@@ -3,6 +3,7 @@
 
 use super::engine::Driver;
 use super::generation::Generations;
+use super::restyle::Restyles;
 use super::training::Trainings;
 use super::upscale::Upscales;
 use crate::domain::WorkKind;
@@ -12,5 +13,6 @@ pub(crate) fn driver(kind: WorkKind) -> &'static dyn Driver {
         WorkKind::Training => &Trainings,
         WorkKind::Generation => &Generations,
         WorkKind::Upscale => &Upscales,
+        WorkKind::Restyle => &Restyles,
     }
 }

@@ -15,6 +15,7 @@ mod jobs;
 mod kinds;
 mod notice;
 pub mod refund;
+mod restyle;
 mod simulation;
 mod sweep;
 mod training;

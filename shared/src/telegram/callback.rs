@@ -50,6 +50,9 @@ pub enum Callback {
     /// Picture `n` (0-based) of a generation: offer to upscale it, then upscale it.
     Upscale(AvatarId, GenerationId, u8),
     ConfirmUpscale(AvatarId, GenerationId, u8),
+    /// Redraw a photo of the user's as this avatar: ask for the photo; then a style for it.
+    Restyle(AvatarId),
+    RestyleStyle(AvatarId, u8),
     /// The Balance screen, and a pack of credits to buy from it.
     Balance,
     Buy(Pack),
@@ -79,6 +82,8 @@ impl Callback {
             Callback::GenerationSettings(id) => format!("go:{id}"),
             Callback::SetRatio(id, r) => format!("gr:{id}:{}", r.as_str().replace(':', "x")),
             Callback::SetCount(id, n) => format!("gn:{id}:{}", n.get()),
+            Callback::Restyle(id) => format!("rs:{id}"),
+            Callback::RestyleStyle(id, i) => format!("rt:{id}:{i}"),
             Callback::Balance => "bal".into(),
             Callback::Buy(pack) => format!("buy:{}:{}", pack.credits, pack.stars),
             // Two hex ids and a tag would be 68 bytes; base64 of both keeps it at 46.
@@ -131,6 +136,12 @@ impl Callback {
                 })
             }
             ("gen", Some(_)) => Callback::Generate(id()?),
+            ("rs", Some(_)) => Callback::Restyle(id()?),
+            ("rt", Some(_)) => {
+                let (id, i) = id_and()?;
+                let i: u8 = i.parse().ok()?;
+                (i < 8).then_some(Callback::RestyleStyle(id, i))?
+            }
             ("go", Some(_)) => Callback::GenerationSettings(id()?),
             ("gs", Some(_)) => {
                 let (id, i) = id_and()?;
@@ -217,6 +228,8 @@ mod tests {
             Callback::Again(id, GenerationId::new()),
             Callback::Upscale(id, GenerationId::new(), 0),
             Callback::ConfirmUpscale(id, GenerationId::new(), 3),
+            Callback::Restyle(id),
+            Callback::RestyleStyle(id, 7),
             Callback::Balance,
             Callback::Buy(Pack {
                 credits: Credits(u64::MAX),
@@ -256,6 +269,7 @@ mod tests {
             "gs:0123:1",
             "ga:AAAA",
             "up:AAAA:1",
+            "rt:00000000000000000000000000000000:8",
             "uy:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA:9",
             "gn:00000000000000000000000000000000:5",
             "gr:00000000000000000000000000000000:2x1",

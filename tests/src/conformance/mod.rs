@@ -169,6 +169,7 @@ fn generation(avatar: &Avatar, created_at: Timestamp) -> Generation {
         },
         status_message: None,
         notice: OutcomeNotice::NotDue,
+        tidy: Tidy::Done,
         created_at,
         updated_at: created_at,
         version: 0,

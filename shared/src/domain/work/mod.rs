@@ -55,16 +55,24 @@ pub enum WorkKind {
     Generation,
     /// One of those pictures made bigger (its record is a generation's, `Order::Upscale`).
     Upscale,
+    /// The user's own photo redrawn by the avatar (`Order::Restyle`).
+    Restyle,
 }
 
 impl WorkKind {
-    pub const ALL: [WorkKind; 3] = [WorkKind::Training, WorkKind::Generation, WorkKind::Upscale];
+    pub const ALL: [WorkKind; 4] = [
+        WorkKind::Training,
+        WorkKind::Generation,
+        WorkKind::Upscale,
+        WorkKind::Restyle,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             WorkKind::Training => "training",
             WorkKind::Generation => "generation",
             WorkKind::Upscale => "upscale",
+            WorkKind::Restyle => "restyle",
         }
     }
 
@@ -76,7 +84,7 @@ impl WorkKind {
     pub fn quota(self) -> Quota {
         match self {
             WorkKind::Training => Quota::Trainings,
-            WorkKind::Generation | WorkKind::Upscale => Quota::Pictures,
+            WorkKind::Generation | WorkKind::Upscale | WorkKind::Restyle => Quota::Pictures,
         }
     }
 }

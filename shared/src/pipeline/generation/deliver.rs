@@ -28,7 +28,7 @@ pub(in crate::pipeline) enum Sent {
 
 impl Pipeline {
     /// Tells the user the outcome of a generation whose notice the caller holds.
-    pub(super) async fn deliver(
+    pub(in crate::pipeline) async fn deliver(
         &self,
         generation: &Generation,
         refunded: Option<Credits>,

@@ -8,6 +8,7 @@ mod keep;
 mod request;
 
 pub(super) use deliver::Sent;
+pub(super) use keep::MAX_PHOTO_BYTES;
 
 use std::time::Duration;
 

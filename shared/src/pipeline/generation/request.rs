@@ -4,7 +4,7 @@
 
 use super::super::engine::{FalCall, NotLaunched};
 use super::super::{Pipeline, PipelineError, PipelineResult};
-use crate::domain::{FailureReason, Generation, TrainedModel};
+use crate::domain::{Avatar, FailureReason, Generation, TrainedModel};
 use crate::ports::{BlobError, BlobKey};
 
 impl Pipeline {
@@ -13,9 +13,23 @@ impl Pipeline {
         &self,
         generation: &Generation,
     ) -> Result<FalCall, NotLaunched> {
+        let (avatar, model) = self.model_of(generation).await?;
+        let request = self.generation.request_for(&avatar, &model, generation);
+        Ok(FalCall {
+            endpoint: request.endpoint.to_owned(),
+            input: request.input,
+        })
+    }
+
+    /// The avatar picture work draws with and its trained model as fal.ai should read it:
+    /// the avatar must still be there, not being deleted, and trained.
+    pub(in crate::pipeline) async fn model_of(
+        &self,
+        work: &Generation,
+    ) -> Result<(Avatar, TrainedModel), NotLaunched> {
         let avatar = self
             .store
-            .get_avatar(generation.owner, generation.avatar_id)
+            .get_avatar(work.owner, work.avatar_id)
             .await
             .map_err(PipelineError::from)?;
         let Some(avatar) = avatar.filter(|a| a.deleting_since.is_none()) else {
@@ -26,20 +40,15 @@ impl Pipeline {
                 detail: "the avatar is not trained".into(),
             }));
         };
-        let model = match self.model_for_fal(&output.model).await {
-            Ok(model) => model,
+        match self.model_for_fal(&output.model).await {
+            Ok(model) => Ok((avatar, model)),
             Err(PipelineError::Blob(BlobError::NotFound(_) | BlobError::InvalidKey(_))) => {
-                return Err(NotLaunched::Permanent(FailureReason::NotStarted {
+                Err(NotLaunched::Permanent(FailureReason::NotStarted {
                     detail: "the avatar's trained model is missing from storage".into(),
-                }));
+                }))
             }
-            Err(e) => return Err(NotLaunched::Transient(e)),
-        };
-        let request = self.generation.request_for(&avatar, &model, generation);
-        Ok(FalCall {
-            endpoint: request.endpoint.to_owned(),
-            input: request.input,
-        })
+            Err(e) => Err(NotLaunched::Transient(e)),
+        }
     }
 
     /// The trained model as fal.ai should read it: our copy of a LoRA, presigned now (so

@@ -26,7 +26,7 @@ impl Pipeline {
         let name = avatar.name.as_str();
         let factor = match upscale.order {
             Order::Upscale { factor, .. } => factor,
-            Order::Prompt => UpscaleFactor::TWO,
+            _ => UpscaleFactor::TWO,
         };
         let subject = format!("upscale {}", upscale.id);
         let keyboard = screens::after_upscale(t, upscale);

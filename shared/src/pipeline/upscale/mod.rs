@@ -148,7 +148,7 @@ impl PaidKind for Upscales {
     fn simulated(&self, upscale: &Generation, _request: &FalRequest) -> Value {
         match upscale.order {
             Order::Upscale { factor, .. } => simulation::upscale_result(upscale, factor),
-            Order::Prompt => simulation::placeholder_result(upscale),
+            _ => simulation::placeholder_result(upscale),
         }
     }
 

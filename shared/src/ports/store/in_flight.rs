@@ -38,7 +38,7 @@ pub trait InFlightIndex: Send + Sync {
 /// The sort key of the in-flight index: chronological, then unique per item. Shared by both
 /// backends so their order and cursors agree. A training is `T#<owner>#<avatar>` (its id is
 /// the avatar's); picture work under an avatar is `<letter>#<owner>#<avatar>#<id>`, `G` for a
-/// generation and `U` for an upscale.
+/// generation, `U` for an upscale, `R` for a restyle.
 pub(crate) fn in_flight_sort_key(since: Timestamp, work: &WorkRef) -> String {
     let WorkRef {
         kind,
@@ -49,7 +49,7 @@ pub(crate) fn in_flight_sort_key(since: Timestamp, work: &WorkRef) -> String {
     let letter = letter(*kind);
     match kind {
         WorkKind::Training => format!("{}#{letter}#{owner}#{avatar_id}", since.sortable()),
-        WorkKind::Generation | WorkKind::Upscale => {
+        WorkKind::Generation | WorkKind::Upscale | WorkKind::Restyle => {
             format!("{}#{letter}#{owner}#{avatar_id}#{id}", since.sortable())
         }
     }
@@ -60,6 +60,7 @@ fn letter(kind: WorkKind) -> &'static str {
         WorkKind::Training => "T",
         WorkKind::Generation => "G",
         WorkKind::Upscale => "U",
+        WorkKind::Restyle => "R",
     }
 }
 
@@ -85,7 +86,7 @@ pub(crate) fn parse_in_flight_sort_key(key: &str) -> Option<InFlightItem> {
     let kind = WorkKind::ALL.into_iter().find(|k| letter(*k) == kind)?;
     let work = match kind {
         WorkKind::Training => WorkRef::training(owner, avatar_id),
-        WorkKind::Generation | WorkKind::Upscale => WorkRef {
+        WorkKind::Generation | WorkKind::Upscale | WorkKind::Restyle => WorkRef {
             kind,
             owner,
             avatar_id,

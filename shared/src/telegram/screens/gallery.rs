@@ -173,6 +173,9 @@ pub fn avatar_card(
     }
     if status == AvatarStatus::Completed {
         keyboard = keyboard.button(t.btn_generate(), Callback::Generate(avatar.id));
+        if avatar.can_restyle() {
+            keyboard = keyboard.button(t.btn_restyle(), Callback::Restyle(avatar.id));
+        }
     }
     keyboard = keyboard.row([
         (t.btn_delete().to_owned(), Callback::Delete(avatar.id)),

@@ -6,7 +6,7 @@ use super::super::texts::Texts;
 use super::{Keyboard, Screen, status_icon};
 use crate::domain::{
     AspectRatio, Avatar, AvatarId, Credits, Generation, GenerationDefaults, ImageCount, Style,
-    UpscaleFactor,
+    UpscaleFactor, WorkKind,
 };
 
 /// What reached the user of a finished generation.
@@ -140,6 +140,12 @@ pub fn after_generation(t: &dyn Texts, generation: &Generation) -> Keyboard {
     } else {
         Keyboard::default().row(upscale)
     };
+    if generation.kind() == WorkKind::Restyle {
+        // The photo is gone once redrawn: another photo, rather than the same again.
+        return keyboard
+            .button(t.btn_restyle(), Callback::Restyle(generation.avatar_id))
+            .button(t.btn_back_to_avatar(), Callback::Card(generation.avatar_id));
+    }
     keyboard
         .row([
             (
@@ -187,5 +193,39 @@ pub fn upscale_offer(
                 Callback::ConfirmUpscale(generation.avatar_id, generation.id, picture),
             )
             .button(t.btn_back_to_avatar(), Callback::Card(generation.avatar_id)),
+    )
+}
+
+/// Asks for the photo `avatar` is to redraw.
+pub fn restyle_ask_photo(t: &dyn Texts, avatar: &Avatar) -> Screen {
+    Screen::new(
+        t.restyle_ask_photo(avatar.name.as_str()),
+        Keyboard::default().button(t.btn_back_to_avatar(), Callback::Card(avatar.id)),
+    )
+}
+
+/// The styles to redraw the photo in (two a row); the user may also type a prompt. In a
+/// paying bot with the price of the one picture and the balance.
+pub fn restyle_styles(t: &dyn Texts, avatar: &Avatar, price: Option<(Credits, Credits)>) -> Screen {
+    let styles: Vec<(String, Callback)> = Style::for_kind(avatar.kind)
+        .iter()
+        .map(|s| {
+            (
+                t.style_name(*s).to_owned(),
+                Callback::RestyleStyle(avatar.id, s.index()),
+            )
+        })
+        .collect();
+    let mut keyboard = Keyboard::default();
+    for pair in styles.chunks(2) {
+        keyboard = keyboard.row(pair.to_vec());
+    }
+    let mut text = t.restyle_intro(avatar.name.as_str());
+    if let Some((price, balance)) = price {
+        text.push_str(&format!("\n{}", t.generation_price(price, balance)));
+    }
+    Screen::new(
+        text,
+        keyboard.button(t.btn_back_to_avatar(), Callback::Card(avatar.id)),
     )
 }

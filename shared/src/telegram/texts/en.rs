@@ -2,7 +2,8 @@
 
 use super::{
     Common, CreationTexts, CreditsTexts, GalleryTexts, GenerationRefusal, GenerationTexts,
-    TrainingProgress, TrainingRefusal, TrainingTexts, UpscaleTexts, brief, escape, wait_minutes,
+    RestyleTexts, TrainingProgress, TrainingRefusal, TrainingTexts, UpscaleTexts, brief, escape,
+    wait_minutes,
 };
 use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, NameError, PhotoRejection,
@@ -701,6 +702,38 @@ impl UpscaleTexts for En {
     }
 }
 
+impl RestyleTexts for En {
+    fn btn_restyle(&self) -> &'static str {
+        "🖼 Restyle a photo"
+    }
+    fn restyle_ask_photo(&self, name: &str) -> String {
+        format!(
+            "🖼 Send a photo, and <b>{}</b> will redraw it in a style you pick. It is deleted \
+             once the picture is ready.",
+            escape(name)
+        )
+    }
+    fn restyle_intro(&self, name: &str) -> String {
+        format!(
+            "🖼 Pick a style for <b>{}</b> to redraw your photo in, or type what it should \
+             look like.",
+            escape(name)
+        )
+    }
+    fn restyle_started(&self, name: &str) -> String {
+        format!(
+            "⏳ <b>{}</b> is redrawing your photo. This usually takes under a minute.",
+            escape(name)
+        )
+    }
+    fn restyle_already_started(&self) -> &'static str {
+        "Already redrawing this photo: the picture comes in a moment."
+    }
+    fn restyle_not_available(&self) -> &'static str {
+        "This avatar cannot redraw photos: its model only draws from prompts."
+    }
+}
+
 impl CreditsTexts for En {
     fn btn_balance(&self) -> &'static str {
         "💰 Balance"
@@ -760,6 +793,13 @@ impl CreditsTexts for En {
                         ..
                     },
             } => "an upscale".to_owned(),
+            EntryKind::Debit {
+                work:
+                    Work {
+                        kind: WorkKind::Restyle,
+                        ..
+                    },
+            } => "a restyled photo".to_owned(),
             EntryKind::Refund { .. } => "returned: the work failed".to_owned(),
             EntryKind::Grant { .. } => "a gift from the bot's owner".to_owned(),
             EntryKind::PaymentRefund { .. } => "Stars refunded".to_owned(),

@@ -1,6 +1,6 @@
 //! Everything the bot says, grouped by feature (one trait each: [`Common`], [`CreationTexts`],
 //! [`TrainingTexts`], [`GalleryTexts`], [`GenerationTexts`], [`UpscaleTexts`],
-//! [`CreditsTexts`]; [`Texts`] is
+//! [`RestyleTexts`], [`CreditsTexts`]; [`Texts`] is
 //! all of them). One implementation per language, each in its own file with one block per
 //! feature, so a translator reads (and the compiler checks) a whole language in one place. Texts are HTML
 //! (parse mode HTML); anything a user typed is escaped with [`escape`] before it goes in.
@@ -31,6 +31,7 @@ pub trait Texts:
     + GalleryTexts
     + GenerationTexts
     + UpscaleTexts
+    + RestyleTexts
     + CreditsTexts
     + Sync
 {
@@ -43,6 +44,7 @@ impl<T> Texts for T where
         + GalleryTexts
         + GenerationTexts
         + UpscaleTexts
+        + RestyleTexts
         + CreditsTexts
         + Sync
 {
@@ -204,6 +206,20 @@ pub trait UpscaleTexts {
     /// Telegram would not take the file.
     fn upscale_refused(&self) -> &'static str;
     fn upscale_failed(&self, name: &str, reason: &FailureReason) -> String;
+}
+
+/// Redrawing a photo of the user's as an avatar.
+pub trait RestyleTexts {
+    fn btn_restyle(&self) -> &'static str;
+    /// Asks for the photo to redraw.
+    fn restyle_ask_photo(&self, name: &str) -> String;
+    /// The photo is in: a style or a typed prompt.
+    fn restyle_intro(&self, name: &str) -> String;
+    fn restyle_started(&self, name: &str) -> String;
+    /// A second tap (or a repeated message) asked for a restyle already under way.
+    fn restyle_already_started(&self) -> &'static str;
+    /// This avatar's model cannot redraw photos (a FLUX Pro finetune).
+    fn restyle_not_available(&self) -> &'static str;
 }
 
 /// Credits and Stars: the Balance screen, prices, invoices, payments, refunds.
@@ -543,7 +559,13 @@ mod tests {
             all.push(t.btn_upscale(None));
             all.push(t.btn_upscale(Some(3)));
             all.push(t.upscale_failed("<Anna>", &FailureReason::TimedOut));
+            all.push(t.restyle_ask_photo("<Anna>"));
+            all.push(t.restyle_intro("<Anna>"));
+            all.push(t.restyle_started("<Anna>"));
             for s in [
+                t.btn_restyle(),
+                t.restyle_already_started(),
+                t.restyle_not_available(),
                 t.upscale_already_started(),
                 t.upscale_unavailable(),
                 t.upscale_refused(),

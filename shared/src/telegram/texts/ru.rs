@@ -2,7 +2,8 @@
 
 use super::{
     Common, CreationTexts, CreditsTexts, GalleryTexts, GenerationRefusal, GenerationTexts,
-    TrainingProgress, TrainingRefusal, TrainingTexts, UpscaleTexts, brief, escape, wait_minutes,
+    RestyleTexts, TrainingProgress, TrainingRefusal, TrainingTexts, UpscaleTexts, brief, escape,
+    wait_minutes,
 };
 use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, NameError, PhotoRejection,
@@ -714,6 +715,38 @@ impl UpscaleTexts for Ru {
     }
 }
 
+impl RestyleTexts for Ru {
+    fn btn_restyle(&self) -> &'static str {
+        "🖼 Перерисовать фото"
+    }
+    fn restyle_ask_photo(&self, name: &str) -> String {
+        format!(
+            "🖼 Пришлите фото, и <b>{}</b> перерисует его в выбранном стиле. Фото удаляется, \
+             как только изображение готово.",
+            escape(name)
+        )
+    }
+    fn restyle_intro(&self, name: &str) -> String {
+        format!(
+            "🖼 Выберите стиль, в котором <b>{}</b> перерисует фото, или напишите, каким оно \
+             должно стать.",
+            escape(name)
+        )
+    }
+    fn restyle_started(&self, name: &str) -> String {
+        format!(
+            "⏳ <b>{}</b> перерисовывает ваше фото. Обычно это меньше минуты.",
+            escape(name)
+        )
+    }
+    fn restyle_already_started(&self) -> &'static str {
+        "Это фото уже перерисовывается: изображение придёт через минуту."
+    }
+    fn restyle_not_available(&self) -> &'static str {
+        "Этот аватар не умеет перерисовывать фото: его модель рисует только по описанию."
+    }
+}
+
 impl CreditsTexts for Ru {
     fn btn_balance(&self) -> &'static str {
         "💰 Баланс"
@@ -773,6 +806,13 @@ impl CreditsTexts for Ru {
                         ..
                     },
             } => "увеличение".to_owned(),
+            EntryKind::Debit {
+                work:
+                    Work {
+                        kind: WorkKind::Restyle,
+                        ..
+                    },
+            } => "перерисовка фото".to_owned(),
             EntryKind::Refund { .. } => "возврат: задача не выполнена".to_owned(),
             EntryKind::Grant { .. } => "подарок от владельца бота".to_owned(),
             EntryKind::PaymentRefund { .. } => "возврат Stars".to_owned(),
