@@ -293,6 +293,24 @@ impl BotWorld {
         self.press_data(user, message_id, &callback.encode()).await
     }
 
+    /// Taps `callback` on the newest message that carries it (a summary above its pictures, a
+    /// card shown in place of a summary).
+    pub async fn tap_newest(
+        &self,
+        user: User,
+        callback: fluxbot::telegram::callback::Callback,
+    ) -> Answer {
+        let data = callback.encode();
+        let message = self
+            .telegram
+            .chat(user.id)
+            .into_iter()
+            .rev()
+            .find(|m| m.buttons.iter().flatten().any(|(_, d)| *d == data))
+            .unwrap_or_else(|| panic!("no message carries {callback:?}"));
+        self.press_data(user, message.message_id, &data).await
+    }
+
     /// Taps `callback`, which must be a button of the bot's last message.
     pub async fn tap_last(
         &self,

@@ -328,6 +328,16 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// The newest message with buttons (a result's summary sits above its pictures: it is
+    /// the "drawing..." message, edited).
+    pub fn last_with_buttons(&self, chat_id: i64) -> ChatMessage {
+        self.chat(chat_id)
+            .into_iter()
+            .rev()
+            .find(|m| !m.buttons.is_empty())
+            .expect("the bot has sent a message with buttons")
+    }
+
     pub fn last_message(&self, chat_id: i64) -> ChatMessage {
         self.chat(chat_id)
             .pop()

@@ -225,8 +225,10 @@ impl PipelineWorld {
         avatar: &fluxbot::domain::Avatar,
     ) {
         use fluxbot::telegram::callback::Callback;
-        self.bot.tap_last(user, Callback::Card(avatar.id)).await;
-        self.bot.tap_last(user, Callback::Generate(avatar.id)).await;
+        self.bot.tap_newest(user, Callback::Card(avatar.id)).await;
+        self.bot
+            .tap_newest(user, Callback::Generate(avatar.id))
+            .await;
     }
 
     /// A generation of `avatar` asked for the way users do (its card, Generate, a typed

@@ -119,6 +119,13 @@ async fn portrait_generation_goes_to_flux_lora_and_comes_back_by_webhook_as_an_a
     w.bot.tap_last(ANNA, Callback::Generate(id)).await;
 
     // A typed prompt, with HTML in it and surrounding spaces.
+    let sends_of = |w: &PipelineWorld| {
+        ["sendMessage", "sendPhoto", "sendMediaGroup", "sendDocument"]
+            .iter()
+            .map(|m| w.bot.telegram.calls_of(m).len())
+            .sum::<usize>()
+    };
+    let sends_before = sends_of(&w);
     w.bot.say(ANNA, "  on a <sunny> beach & smiling  ").await;
     let status = w.bot.telegram.last_message(ANNA.id);
     assert!(
@@ -186,7 +193,9 @@ async fn portrait_generation_goes_to_flux_lora_and_comes_back_by_webhook_as_an_a
         let photo = p.photo.as_ref().unwrap();
         (photo.width, photo.height) == (768, 1024) && p.media_group_id == photos[0].media_group_id
     }));
-    let summary = w.bot.telegram.last_message(ANNA.id);
+    // The "drawing..." message became the summary: two messages in all.
+    let summary = w.bot.telegram.last_with_buttons(ANNA.id);
+    assert_eq!(summary.message_id, status.message_id);
     summary.says("2 images");
     summary.says("1 hidden");
     // Each picture in the album may be upscaled, numbered as the album shows them.
@@ -200,8 +209,11 @@ async fn portrait_generation_goes_to_flux_lora_and_comes_back_by_webhook_as_an_a
             "👤 Back to avatar"
         ]
     );
-    let status = w.bot.telegram.message(ANNA.id, status.message_id);
-    status.says("see below");
+    assert_eq!(
+        sends_of(&w) - sends_before,
+        2,
+        "\"drawing...\" and the album"
+    );
 
     // Kept in S3 under the avatar; the record is done and told.
     let done = generations(&w, &avatar).await.remove(0);
@@ -221,6 +233,7 @@ async fn portrait_generation_goes_to_flux_lora_and_comes_back_by_webhook_as_an_a
     assert_eq!(w.bot.telegram.calls_of("sendMediaGroup").len(), 1);
 
     // Again: the same prompt and settings; this time everything is flagged.
+    w.bot.say(ANNA, "/avatars").await;
     w.bot.tap_last(ANNA, Callback::Card(id)).await; // card, with the history line
     let card = w.bot.telegram.last_message(ANNA.id);
     card.says("Recent pictures");
@@ -312,7 +325,7 @@ async fn finetuned_style_generation_goes_to_ultra_and_the_sweep_delivers_a_lost_
         "a wide mountain landscape with a lake at sunrise"
     );
     assert_eq!(photos_in_chat(&w, OLEG).len(), 2);
-    let summary = w.bot.telegram.last_message(OLEG.id);
+    let summary = w.bot.telegram.last_with_buttons(OLEG.id);
     summary.says("2 изображения");
 
     // A late webhook, and another sweep, change nothing.

@@ -388,7 +388,9 @@ async fn generations_that_deliver_nothing_are_paid_back_once() {
     let sub = w.fal.submissions().last().unwrap().clone();
     let result = w.fal.generation_result(&sub.request_id, &[false, true]);
     assert_eq!(w.deliver_ok(&sub, &result).await.status, 200);
-    bot.bot_says(ANNA, "1 hidden")
+    bot.telegram
+        .last_with_buttons(ANNA.id)
+        .says("1 hidden")
         .never_says("credits are back");
     assert_eq!(balance(bot, ANNA).await, Credits(6));
     bot.say(ANNA, "a white kite").await;

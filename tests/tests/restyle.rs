@@ -74,24 +74,10 @@ async fn source_exists(w: &PipelineWorld, restyle: &Generation) -> bool {
     w.pipeline.blobs.size(&key).await.unwrap().is_some()
 }
 
-/// Taps `callback` on the newest message that carries it.
-async fn tap(w: &PipelineWorld, callback: Callback) -> fluxbot_tests::bot_world::Answer {
-    let data = callback.encode();
-    let message = w
-        .bot
-        .telegram
-        .chat(ANNA.id)
-        .into_iter()
-        .rev()
-        .find(|m| m.buttons.iter().flatten().any(|(_, d)| *d == data))
-        .unwrap_or_else(|| panic!("no message carries {callback:?}"));
-    w.bot.tap(ANNA, message.message_id, callback).await
-}
-
 /// The card's "Restyle a photo", then a photo of `width` x `height`.
 async fn photo_sent(w: &PipelineWorld, avatar: &Avatar, width: u16, height: u16) {
-    tap(w, Callback::Card(avatar.id)).await;
-    tap(w, Callback::Restyle(avatar.id)).await;
+    w.bot.tap_newest(ANNA, Callback::Card(avatar.id)).await;
+    w.bot.tap_newest(ANNA, Callback::Restyle(avatar.id)).await;
     let file = w
         .bot
         .telegram
@@ -186,7 +172,7 @@ async fn a_photo_is_redrawn_by_the_avatar_paid_once_and_its_copy_deleted() {
         .filter(|m| m.photo.is_some() && !m.as_file)
         .collect();
     assert_eq!(pictures.len(), 1);
-    let summary = w.bot.telegram.last_message(ANNA.id);
+    let summary = w.bot.telegram.last_with_buttons(ANNA.id);
     assert_eq!(
         summary.labels(),
         ["🔍 Upscale", "🖼 Restyle a photo", "👤 Back to avatar"]
@@ -255,10 +241,12 @@ async fn a_restyle_in_test_mode_is_simulated_and_free() {
     let avatar = w.avatar_now(&queued).await;
     w.bot.say(ANNA, "/avatars").await;
     w.bot.tap_last(ANNA, Callback::Card(avatar.id)).await;
-    tap(&w, Callback::Restyle(avatar.id)).await;
+    w.bot.tap_newest(ANNA, Callback::Restyle(avatar.id)).await;
     let file = w.bot.telegram.add_file(images::jpeg(768, 1024, 2), "jpg");
     w.bot.send_photo(ANNA, &file, (768, 1024), None).await;
-    tap(&w, Callback::RestyleStyle(avatar.id, 1)).await;
+    w.bot
+        .tap_newest(ANNA, Callback::RestyleStyle(avatar.id, 1))
+        .await;
     run().await;
     assert!(w.fal.submissions().is_empty(), "nothing reached fal.ai");
     let done = restyles(&w, &avatar).await.remove(0);

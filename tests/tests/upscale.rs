@@ -88,24 +88,17 @@ fn files_in_chat(w: &PipelineWorld) -> Vec<fluxbot_tests::fake_telegram::ChatMes
         .collect()
 }
 
-/// Taps `callback` on the newest message that carries it.
-async fn tap(w: &PipelineWorld, callback: Callback) -> fluxbot_tests::bot_world::Answer {
-    let data = callback.encode();
-    let message = w
-        .bot
-        .telegram
-        .chat(ANNA.id)
-        .into_iter()
-        .rev()
-        .find(|m| m.buttons.iter().flatten().any(|(_, d)| *d == data))
-        .unwrap_or_else(|| panic!("no message carries {callback:?}"));
-    w.bot.tap(ANNA, message.message_id, callback).await
-}
-
 /// Upscales picture `picture` the way a paying user does: its button, then the offer's.
 async fn upscale(w: &PipelineWorld, avatar: &Avatar, generation: GenerationId, picture: u8) {
-    tap(w, Callback::Upscale(avatar.id, generation, picture)).await;
-    tap(w, Callback::ConfirmUpscale(avatar.id, generation, picture)).await;
+    w.bot
+        .tap_newest(ANNA, Callback::Upscale(avatar.id, generation, picture))
+        .await;
+    w.bot
+        .tap_newest(
+            ANNA,
+            Callback::ConfirmUpscale(avatar.id, generation, picture),
+        )
+        .await;
 }
 
 async fn drain_queue(w: &PipelineWorld) {
@@ -147,7 +140,7 @@ async fn an_upscale_is_offered_with_its_price_paid_once_and_delivered_as_a_file(
     let w = PipelineWorld::with_env(false, STARS).await;
     grant(&w, 500).await;
     let (avatar, generation) = delivered(&w, "a lighthouse at dawn").await;
-    let summary = w.bot.telegram.last_message(ANNA.id);
+    let summary = w.bot.telegram.last_with_buttons(ANNA.id);
     assert_eq!(&summary.labels()[..2], ["🔍 1", "🔍 2"]);
     let start = balance(&w).await;
 
@@ -282,7 +275,7 @@ async fn only_kept_pictures_can_be_upscaled() {
     let sub = w.prompted(ANNA, &avatar, "a paper crane").await;
     let result = w.fal.generation_result(&sub.request_id, &[true, false]);
     assert_eq!(w.deliver_ok(&sub, &result).await.status, 200);
-    let summary = w.bot.telegram.last_message(ANNA.id);
+    let summary = w.bot.telegram.last_with_buttons(ANNA.id);
     assert_eq!(summary.labels()[0], "🔍 Upscale", "one picture, one button");
     let generation = records(&w, &avatar).await[0].id;
     let start = balance(&w).await;
@@ -329,7 +322,9 @@ async fn an_upscale_in_test_mode_is_simulated_and_free() {
     let generation = records(&w, &avatar).await[0].clone();
     assert_eq!(generation.state.status().as_str(), "completed");
     // A free bot: the tap upscales at once.
-    tap(&w, Callback::Upscale(avatar.id, generation.id, 0)).await;
+    w.bot
+        .tap_newest(ANNA, Callback::Upscale(avatar.id, generation.id, 0))
+        .await;
     run().await;
     assert!(w.fal.submissions().is_empty(), "nothing reached fal.ai");
     let files = files_in_chat(&w);
@@ -360,7 +355,9 @@ async fn an_upscale_past_the_daily_cap_is_refused_unpaid() {
     )
     .await;
     let (avatar, generation) = delivered(&w, "a red kite").await;
-    tap(&w, Callback::Upscale(avatar.id, generation, 0)).await;
+    w.bot
+        .tap_newest(ANNA, Callback::Upscale(avatar.id, generation, 0))
+        .await;
     w.bot
         .telegram
         .last_message(ANNA.id)
@@ -381,8 +378,8 @@ async fn deleting_the_avatar_refunds_an_upscale_that_never_ran() {
     let start = balance(&w).await;
     upscale(&w, &avatar, generation, 0).await;
     assert_eq!(balance(&w).await, start - 3);
-    tap(&w, Callback::Card(avatar.id)).await;
-    tap(&w, Callback::Delete(avatar.id)).await;
+    w.bot.tap_newest(ANNA, Callback::Card(avatar.id)).await;
+    w.bot.tap_newest(ANNA, Callback::Delete(avatar.id)).await;
     let data = Callback::ConfirmDelete(avatar.id).encode();
     w.bot
         .telegram
@@ -391,7 +388,9 @@ async fn deleting_the_avatar_refunds_an_upscale_that_never_ran() {
         .find(|m| m.buttons.iter().flatten().any(|(_, d)| *d == data))
         .unwrap()
         .says("its 3 credit(s) returned");
-    tap(&w, Callback::ConfirmDelete(avatar.id)).await;
+    w.bot
+        .tap_newest(ANNA, Callback::ConfirmDelete(avatar.id))
+        .await;
     let before = w.fal.submissions().len();
     drain_queue(&w).await;
     assert_eq!(w.fal.submissions().len(), before, "nothing submitted");

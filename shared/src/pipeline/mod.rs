@@ -49,8 +49,9 @@ pub use webhook::WebhookResult;
 /// How long a launch worker holds a record while it prepares the submit: far longer than
 /// archiving takes, so only a crashed worker's claim runs out.
 pub const LAUNCH_LEASE: Duration = Duration::from_secs(600);
-/// Progress messages are edited at most this often.
-pub const PROGRESS_EVERY: Duration = Duration::from_secs(60);
+/// Progress messages are edited at most this often: enough for a wait of minutes, and few
+/// calls against Telegram's rates.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(300);
 
 /// How fal.ai gets the files we give it: a training's photo archive, our copy of a LoRA.
 #[derive(Clone, Debug)]

@@ -1,7 +1,8 @@
 //! Delivering a generation's outcome. A success: the kept pictures as a photo or an album with
-//! the prompt as caption (as files when Telegram refuses them as photos), the "drawing..."
-//! message edited, and a summary with Again / New prompt / Back to avatar; what reached the
-//! user nothing of is refunded. A failure: its message, in place of the "drawing..." one.
+//! the prompt as caption (as files when Telegram refuses them as photos), and the "drawing..."
+//! message edited into the summary with Upscale / Again / New prompt / Back to avatar: two
+//! messages in all. What reached the user nothing of is refunded. A failure: its message, in
+//! place of the "drawing..." one.
 
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
@@ -95,28 +96,26 @@ impl Pipeline {
         };
         crate::metrics::counts("ImagesDelivered", report.sent as u32, &[]);
         crate::metrics::counts("ImagesFiltered", report.filtered as u32, &[]);
-        if report.sent > 0 {
-            self.show_generation_status(generation, t.generation_delivered(name))
-                .await;
-        }
         let mut text = screens::generation_result(t, name, report);
         if let Some(credits) = refunded {
             text.push_str(&format!("\n\n{}", t.credits_returned(credits)));
         }
+        // In place of the "drawing..." message (new only if that cannot be edited): with the
+        // pictures, a generation costs Telegram two messages.
         let summary = Screen::new(text, keyboard);
-        if report.sent > 0 {
-            // The pictures are there: a lost summary must not send them twice.
-            if let Err(e) = self.telegram.send(chat, &summary).await {
-                tracing::warn!(%subject, error = %e, "summary under the pictures not sent");
-            }
-            return Ok(Told::Settled);
-        }
-        // Nothing else reached the user: the summary is the notice, in place of "drawing...".
         let shown = self
             .telegram
             .show(chat, generation.status_message, &summary)
             .await
             .map(|_| ());
+        if report.sent > 0 {
+            // The pictures are there: a lost summary must not send them twice.
+            if let Err(e) = shown {
+                tracing::warn!(%subject, error = %e, "summary of the pictures not shown");
+            }
+            return Ok(Told::Settled);
+        }
+        // Nothing else reached the user: the summary is the notice.
         Ok(told(shown, &subject))
     }
 

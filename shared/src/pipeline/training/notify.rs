@@ -32,7 +32,7 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Edits the status message with progress, at most once a minute; records when.
+    /// Edits the status message with progress, at most every `PROGRESS_EVERY`; records when.
     pub(super) async fn show_progress(
         &self,
         avatar: &Avatar,

@@ -609,12 +609,6 @@ impl GenerationTexts for En {
             d.aspect_ratio.as_str()
         )
     }
-    fn generation_delivered(&self, name: &str) -> String {
-        format!(
-            "✅ <b>{}</b> has drawn your pictures: see below.",
-            escape(name)
-        )
-    }
     fn result_sent(&self, images: &str, name: &str) -> String {
         format!("{images} by <b>{}</b>.", escape(name))
     }

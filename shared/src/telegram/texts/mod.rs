@@ -174,7 +174,6 @@ pub trait GenerationTexts {
     fn prompt_refused(&self, error: &PromptError) -> String;
     fn generation_refused(&self, refusal: GenerationRefusal) -> String;
     fn generation_started(&self, name: &str, defaults: GenerationDefaults) -> String;
-    fn generation_delivered(&self, name: &str) -> String;
     fn result_sent(&self, images: &str, name: &str) -> String;
     fn result_empty(&self, name: &str) -> String;
     /// A second tap (or a repeated message) asked for pictures already being drawn.
@@ -460,7 +459,6 @@ mod tests {
             all.push(t.generate_intro("<x>", defaults));
             all.push(t.generation_settings(defaults));
             all.push(t.generation_started("<x>", defaults));
-            all.push(t.generation_delivered("<x>"));
             all.push(t.generation_failed("<x>", &reason));
             all.push(t.prompt_refused(&PromptError::Empty));
             all.push(t.prompt_refused(&PromptError::TooLong {

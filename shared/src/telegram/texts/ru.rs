@@ -623,12 +623,6 @@ impl GenerationTexts for Ru {
             d.aspect_ratio.as_str()
         )
     }
-    fn generation_delivered(&self, name: &str) -> String {
-        format!(
-            "✅ <b>{}</b> нарисовал(а) ваши картинки — они ниже.",
-            escape(name)
-        )
-    }
     fn result_sent(&self, images: &str, name: &str) -> String {
         format!("{images} — <b>{}</b>.", escape(name))
     }
