@@ -245,6 +245,51 @@ impl PipelineWorld {
         self.fal.submissions().last().unwrap().clone()
     }
 
+    /// Gives `user` credits, as an operator's grant does.
+    pub async fn grant(&self, user: crate::fake_telegram::updates::User, credits: u64) {
+        use fluxbot::domain::{Credits, LedgerEntry, Timestamp, UserId};
+        let entry = LedgerEntry::grant(
+            UserId(user.id),
+            &format!("test-{}", rand::random::<u64>()),
+            Credits(credits),
+            Timestamp::now(),
+        );
+        self.pipeline
+            .store
+            .apply_entry(&entry)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    /// `user`'s balance in credits.
+    pub async fn balance(&self, user: crate::fake_telegram::updates::User) -> u64 {
+        let id = fluxbot::domain::UserId(user.id);
+        self.pipeline.store.balance(id).await.unwrap().0
+    }
+
+    /// How many debits (or, with `refunds`, refunds) of `kind` work `user`'s ledger holds.
+    pub async fn paid_entries(
+        &self,
+        user: crate::fake_telegram::updates::User,
+        kind: fluxbot::domain::WorkKind,
+        refunds: bool,
+    ) -> usize {
+        use fluxbot::domain::{EntryKind, UserId};
+        self.pipeline
+            .store
+            .ledger(UserId(user.id), 1000)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| match &e.kind {
+                EntryKind::Debit { work } => !refunds && work.kind == kind,
+                EntryKind::Refund { work } => refunds && work.kind == kind,
+                _ => false,
+            })
+            .count()
+    }
+
     /// The avatar as stored now (it must still exist).
     pub async fn avatar_now(&self, avatar: &fluxbot::domain::Avatar) -> fluxbot::domain::Avatar {
         self.pipeline

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use fluxbot::domain::{
-    Avatar, AvatarStatus, Credits, EntryKind, Generation, LedgerEntry, OutcomeNotice, Timestamp,
-    UserId, WorkKind,
+    Avatar, AvatarStatus, EntryKind, Generation, OutcomeNotice, Timestamp, UserId, WorkKind,
 };
 use fluxbot::telegram::callback::Callback;
 use fluxbot_tests::aws_meter::FaultAt;
@@ -36,33 +35,16 @@ const STARS: &[(&str, &str)] = &[
 ];
 
 async fn grant(w: &PipelineWorld, user: User, credits: u64) {
-    let entry = LedgerEntry::grant(
-        UserId(user.id),
-        &format!("test-{}", rand::random::<u64>()),
-        Credits(credits),
-        Timestamp::now(),
-    );
-    w.pipeline.store.apply_entry(&entry).await.unwrap().unwrap();
+    w.grant(user, credits).await;
 }
 
 async fn balance(w: &PipelineWorld, user: User) -> u64 {
-    w.pipeline.store.balance(UserId(user.id)).await.unwrap().0
+    w.balance(user).await
 }
 
-/// The user's ledger entries of `kind` (debit, refund...) for pictures.
+/// The user's debits (or refunds) for generations.
 async fn picture_entries(w: &PipelineWorld, user: User, refunds: bool) -> usize {
-    w.pipeline
-        .store
-        .ledger(UserId(user.id), 1000)
-        .await
-        .unwrap()
-        .iter()
-        .filter(|e| match &e.kind {
-            EntryKind::Debit { work } => !refunds && work.kind == WorkKind::Generation,
-            EntryKind::Refund { work } => refunds && work.kind == WorkKind::Generation,
-            _ => false,
-        })
-        .count()
+    w.paid_entries(user, WorkKind::Generation, refunds).await
 }
 
 async fn generations(w: &PipelineWorld, avatar: &Avatar) -> Vec<Generation> {

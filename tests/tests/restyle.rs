@@ -6,9 +6,7 @@
 
 use std::time::Duration;
 
-use fluxbot::domain::{
-    Avatar, Credits, EntryKind, Generation, LedgerEntry, Order, Timestamp, UserId, WorkKind,
-};
+use fluxbot::domain::{Avatar, Generation, Order, WorkKind};
 use fluxbot::telegram::callback::Callback;
 use fluxbot_tests::fake_fal::Submission;
 use fluxbot_tests::fake_telegram::updates::User;
@@ -30,32 +28,16 @@ const STARS: &[(&str, &str)] = &[
 const IMAGE_TO_IMAGE: &str = "fal-ai/flux-lora/image-to-image";
 
 async fn grant(w: &PipelineWorld, credits: u64) {
-    let entry = LedgerEntry::grant(
-        UserId(ANNA.id),
-        &format!("test-{}", rand::random::<u64>()),
-        Credits(credits),
-        Timestamp::now(),
-    );
-    w.pipeline.store.apply_entry(&entry).await.unwrap().unwrap();
+    w.grant(ANNA, credits).await;
 }
 
 async fn balance(w: &PipelineWorld) -> u64 {
-    w.pipeline.store.balance(UserId(ANNA.id)).await.unwrap().0
+    w.balance(ANNA).await
 }
 
+/// The user's debits (or refunds) for restyles.
 async fn restyle_entries(w: &PipelineWorld, refunds: bool) -> usize {
-    w.pipeline
-        .store
-        .ledger(UserId(ANNA.id), 1000)
-        .await
-        .unwrap()
-        .iter()
-        .filter(|e| match &e.kind {
-            EntryKind::Debit { work } => !refunds && work.kind == WorkKind::Restyle,
-            EntryKind::Refund { work } => refunds && work.kind == WorkKind::Restyle,
-            _ => false,
-        })
-        .count()
+    w.paid_entries(ANNA, WorkKind::Restyle, refunds).await
 }
 
 async fn restyles(w: &PipelineWorld, avatar: &Avatar) -> Vec<Generation> {

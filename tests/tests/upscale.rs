@@ -7,10 +7,7 @@
 
 use std::time::Duration;
 
-use fluxbot::domain::{
-    Avatar, Credits, EntryKind, Generation, GenerationId, LedgerEntry, OutcomeNotice, Timestamp,
-    UserId, WorkKind,
-};
+use fluxbot::domain::{Avatar, Generation, GenerationId, OutcomeNotice, WorkKind};
 use fluxbot::telegram::callback::Callback;
 use fluxbot_tests::fake_fal::Submission;
 use fluxbot_tests::fake_telegram::updates::User;
@@ -34,33 +31,16 @@ const STARS: &[(&str, &str)] = &[
 const UPSCALER: &str = "fal-ai/seedvr/upscale/image";
 
 async fn grant(w: &PipelineWorld, credits: u64) {
-    let entry = LedgerEntry::grant(
-        UserId(ANNA.id),
-        &format!("test-{}", rand::random::<u64>()),
-        Credits(credits),
-        Timestamp::now(),
-    );
-    w.pipeline.store.apply_entry(&entry).await.unwrap().unwrap();
+    w.grant(ANNA, credits).await;
 }
 
 async fn balance(w: &PipelineWorld) -> u64 {
-    w.pipeline.store.balance(UserId(ANNA.id)).await.unwrap().0
+    w.balance(ANNA).await
 }
 
 /// The user's debits (or refunds) for upscales.
 async fn upscale_entries(w: &PipelineWorld, refunds: bool) -> usize {
-    w.pipeline
-        .store
-        .ledger(UserId(ANNA.id), 1000)
-        .await
-        .unwrap()
-        .iter()
-        .filter(|e| match &e.kind {
-            EntryKind::Debit { work } => !refunds && work.kind == WorkKind::Upscale,
-            EntryKind::Refund { work } => refunds && work.kind == WorkKind::Upscale,
-            _ => false,
-        })
-        .count()
+    w.paid_entries(ANNA, WorkKind::Upscale, refunds).await
 }
 
 async fn records(w: &PipelineWorld, avatar: &Avatar) -> Vec<Generation> {

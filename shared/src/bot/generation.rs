@@ -182,9 +182,7 @@ impl Turn<'_> {
         let avatar = match self.trained_avatar(id).await? {
             Ok(avatar) => avatar,
             Err(answer) => {
-                self.set_dialogue(DialogueState::Idle);
-                self.send(&Screen::new(answer.text(), screens::back_to_menu(t)))
-                    .await;
+                self.leave_with(answer).await;
                 return Ok(());
             }
         };
@@ -299,6 +297,14 @@ impl Turn<'_> {
         let refused = Screen::new(t.generation_refused(refusal), keyboard);
         self.show(record.status_message, &refused).await;
         Ok(Answer::Silent)
+    }
+
+    /// Ends the dialogue step a typed message (or a photo) came for, saying why.
+    pub(super) async fn leave_with(&mut self, answer: Answer) {
+        let t = self.t();
+        self.set_dialogue(DialogueState::Idle);
+        self.send(&Screen::new(answer.text(), screens::back_to_menu(t)))
+            .await;
     }
 
     /// Why this user cannot start another generation now, if they cannot (`domain::policy`).

@@ -47,9 +47,7 @@ impl Turn<'_> {
         let avatar = match self.restyle_avatar(avatar_id).await? {
             Ok(avatar) => avatar,
             Err(answer) => {
-                self.set_dialogue(DialogueState::Idle);
-                self.send(&Screen::new(answer.text(), screens::back_to_menu(t)))
-                    .await;
+                self.leave_with(answer).await;
                 return Ok(());
             }
         };
@@ -125,9 +123,7 @@ impl Turn<'_> {
         let avatar = match self.restyle_avatar(avatar_id).await? {
             Ok(avatar) => avatar,
             Err(answer) => {
-                self.set_dialogue(DialogueState::Idle);
-                self.send(&Screen::new(answer.text(), screens::back_to_menu(t)))
-                    .await;
+                self.leave_with(answer).await;
                 return Ok(());
             }
         };

@@ -201,11 +201,23 @@ pub struct ResultImage {
     pub nsfw: bool,
 }
 
+/// One image as fal's results describe it (`url`, `width`, `height`; more we do not read).
 #[derive(Deserialize)]
-struct RawImage {
+pub(crate) struct RawImage {
     url: String,
     width: Option<u32>,
     height: Option<u32>,
+}
+
+impl RawImage {
+    pub(crate) fn flagged(self, nsfw: bool) -> ResultImage {
+        ResultImage {
+            url: self.url,
+            width: self.width,
+            height: self.height,
+            nsfw,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -229,12 +241,7 @@ pub fn result_images(payload: &Value, max: usize) -> Result<Vec<ResultImage>, St
         .into_iter()
         .take(max)
         .enumerate()
-        .map(|(i, image)| ResultImage {
-            url: image.url,
-            width: image.width,
-            height: image.height,
-            nsfw: raw.has_nsfw_concepts.get(i).copied().unwrap_or(true),
-        })
+        .map(|(i, image)| image.flagged(raw.has_nsfw_concepts.get(i).copied().unwrap_or(true)))
         .collect())
 }
 

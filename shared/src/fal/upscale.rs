@@ -9,7 +9,7 @@ use std::str::FromStr;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::generation::ResultImage;
+use super::generation::{RawImage, ResultImage};
 use crate::config::{EnvReader, FromEnv};
 use crate::domain::{UpscaleFactor, Usd};
 
@@ -104,13 +104,6 @@ impl FromEnv for UpscaleSettings {
 }
 
 #[derive(Deserialize)]
-struct RawImage {
-    url: String,
-    width: Option<u32>,
-    height: Option<u32>,
-}
-
-#[derive(Deserialize)]
 struct RawResult {
     image: RawImage,
 }
@@ -120,12 +113,7 @@ struct RawResult {
 pub fn result_image(payload: &Value) -> Result<ResultImage, String> {
     let raw: RawResult = serde_json::from_value(payload.clone())
         .map_err(|e| format!("unexpected upscale result: {e}"))?;
-    Ok(ResultImage {
-        url: raw.image.url,
-        width: raw.image.width,
-        height: raw.image.height,
-        nsfw: false,
-    })
+    Ok(raw.image.flagged(false))
 }
 
 #[cfg(test)]
