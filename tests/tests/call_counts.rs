@@ -202,7 +202,7 @@ async fn one_avatar_and_one_generation_counted_call_by_call() {
         .remove(0)
         .id;
     phases.skip();
-    bot.tap_last(ANNA, Callback::Upscale(id, generation_id, 0))
+    bot.tap_newest(ANNA, Callback::Upscale(id, generation_id, 0))
         .await;
     let tap = phases.mark("upscale: 🔍 tap commits");
     let (received, _) = w.run_queue(&w.pipeline, Duration::from_secs(2)).await;
