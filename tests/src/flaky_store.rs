@@ -126,13 +126,13 @@ impl GenerationStore for FlakyStore {
     async fn generation_count(&self, owner: UserId) -> StoreResult<u64> {
         self.inner.generation_count(owner).await
     }
-    async fn start_generation(
+    async fn start_generations(
         &self,
-        generation: &Generation,
+        generations: &[Generation],
         seen: u64,
         cost: &CommitCost,
-    ) -> StoreResult<Result<Generation, CommitRefused>> {
-        self.inner.start_generation(generation, seen, cost).await
+    ) -> StoreResult<Result<Vec<Generation>, CommitRefused>> {
+        self.inner.start_generations(generations, seen, cost).await
     }
     async fn get_generation(
         &self,

@@ -103,6 +103,11 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn a_pack_commits_all_its_pictures_or_none() {
+                c::a_pack_commits_all_its_pictures_or_none(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn fal_requests_route_to_their_owner() {
                 c::fal_requests_route_to_their_owner(&*backend().await.store).await;
             }

@@ -29,6 +29,7 @@ fn work_name(work: &Work) -> String {
         WorkKind::Generation => format!("generation {}", work.id),
         WorkKind::Upscale => format!("upscale {}", work.id),
         WorkKind::Restyle => format!("restyle {}", work.id),
+        WorkKind::PhotoPack => format!("photo pack picture {}", work.id),
     }
 }
 

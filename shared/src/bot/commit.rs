@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{BotResult, Turn};
 use crate::domain::policy;
-use crate::domain::{LedgerEntry, NotEnoughCredits, Quote, WorkRef};
+use crate::domain::{LedgerEntry, NotEnoughCredits, Quote, Usd, WorkRef};
 use crate::jobs::Job;
 use crate::ports::{Cause, CommitCost, CommitRefused, QueueDelay};
 
@@ -52,20 +52,25 @@ impl Turn<'_> {
         Ok(None)
     }
 
-    /// What committing to `work` carries: its estimated fal.ai cost against the day's cap,
-    /// in a paying bot its price taken from the user's credits, and its causes.
-    pub(super) fn cost_of(&self, work: WorkRef, quote: Quote) -> CommitCost {
+    /// What committing to `works` carries (one record, or a photo pack's pictures, each
+    /// quoted `quote`): their estimated fal.ai cost against the day's cap, in a paying bot
+    /// each one's price taken from the user's credits, and their causes.
+    pub(super) fn cost_of(&self, works: &[WorkRef], quote: Quote) -> CommitCost {
+        let count = works.len() as u64;
         CommitCost {
             spend: self
                 .bot
                 .limits
                 .money
                 .spend_cap
-                .charge(quote.estimate, self.now),
-            debit: quote
-                .price
-                .filter(|p| p.0 > 0)
-                .map(|p| LedgerEntry::debit(self.user.id, work.paid(), p, self.now)),
+                .charge(Usd(quote.estimate.micros() * count), self.now),
+            debits: match quote.price.filter(|p| p.0 > 0) {
+                Some(price) => works
+                    .iter()
+                    .map(|w| LedgerEntry::debit(self.user.id, w.paid(), price, self.now))
+                    .collect(),
+                None => Vec::new(),
+            },
             causes: self.causes(),
         }
     }

@@ -214,47 +214,59 @@ impl Turn<'_> {
             status: Screen::text(t.generation_started(avatar.name.as_str(), settings)),
             already: t.generation_already_started(),
         };
-        let answer = self.commit_pictures(avatar, generation, order, at).await?;
+        let answer = self
+            .commit_pictures(avatar, vec![generation], order, at)
+            .await?;
         if self.committed {
             self.user.generation = settings;
         }
         Ok(answer)
     }
 
-    /// Commits picture work of any kind (a generation, an upscale): checks the limits, shows
-    /// its status message first (so the record knows which message to update), records it
-    /// with its price, its estimate and its causes, and hands it to the launch worker. A
-    /// refusal is said in place of the status message.
+    /// Commits picture work of any kind (a generation, an upscale, a photo pack's pictures):
+    /// checks the limits, shows its status message first (so the records know which message
+    /// to update), records them with their price (each record `order.priced`), the estimate
+    /// and the causes, and hands them to the launch worker. A refusal is said in place of the
+    /// status message.
     pub(super) async fn commit_pictures(
         &mut self,
         avatar: &Avatar,
-        mut record: Generation,
+        mut records: Vec<Generation>,
         order: PictureOrder,
         at: Option<MessageRef>,
     ) -> BotResult<Answer> {
         let t = self.t();
         let bot = self.bot;
+        let Some(first) = records.first().map(Generation::work) else {
+            return Ok(Answer::Silent);
+        };
         // Telegram's redelivery of a committed update, or a second tap: the same work.
         if let Some(work) = self.committed_already().await? {
             self.committed = true;
             self.hand_over(work).await;
             return Ok(Answer::Toast(order.already));
         }
-        // Read before the limits are checked: the record is written only if no other
+        // Read before the limits are checked: the records are written only if no other
         // picture work of this user was started in between (else the limits are checked again).
         let mut seen = bot.store.generation_count(self.user.id).await?;
         if let Some(refusal) = self.generation_refusal(avatar).await? {
             return Ok(Answer::Alert(t.generation_refused(refusal)));
         }
-        record.status_message = self.show(at, &order.status).await;
+        let status_message = self.show(at, &order.status).await;
+        for record in &mut records {
+            record.status_message = status_message;
+        }
         let quote = bot.limits.money.quote(order.priced);
-        let cost = self.cost_of(record.work(), quote);
+        let works: Vec<_> = records.iter().map(Generation::work).collect();
+        let cost = self.cost_of(&works, quote);
         let mut attempt = 1;
         let refusal = loop {
-            let why = match bot.store.start_generation(&record, seen, &cost).await {
+            let why = match bot.store.start_generations(&records, seen, &cost).await {
                 Ok(Ok(stored)) => {
                     self.committed = true;
-                    self.hand_over(stored.work()).await;
+                    for record in stored {
+                        self.hand_over(record.work()).await;
+                    }
                     return Ok(Answer::Silent);
                 }
                 Ok(Err(why)) => why,
@@ -269,7 +281,7 @@ impl Turn<'_> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            break match self.refused(why, &record.work()) {
+            break match self.refused(why, &first) {
                 Refused::DailyBudget { resets_in_minutes } => {
                     GenerationRefusal::DailyBudget { resets_in_minutes }
                 }
@@ -278,8 +290,8 @@ impl Turn<'_> {
                     // A second tap that raced the first: the first's work runs.
                     self.committed = true;
                     self.hand_over(work).await;
-                    if record.status_message != at {
-                        self.show(record.status_message, &Screen::text(order.already))
+                    if status_message != at {
+                        self.show(status_message, &Screen::text(order.already))
                             .await;
                     }
                     return Ok(Answer::Toast(order.already));
@@ -295,7 +307,7 @@ impl Turn<'_> {
             _ => screens::back_to_menu(t),
         };
         let refused = Screen::new(t.generation_refused(refusal), keyboard);
-        self.show(record.status_message, &refused).await;
+        self.show(status_message, &refused).await;
         Ok(Answer::Silent)
     }
 

@@ -11,6 +11,7 @@ mod creation;
 mod credits;
 mod gallery;
 mod generation;
+mod photo_pack;
 mod photos;
 mod restyle;
 mod settings;
@@ -564,6 +565,11 @@ impl<'a> Turn<'a> {
             }
             Callback::Restyle(id) => self.ask_restyle_photo(id, at).await,
             Callback::RestyleStyle(id, index) => self.restyle_style(id, index, at).await,
+            Callback::Packs(id) => self.open_packs(id, at).await,
+            Callback::PackOffer(id, index) => self.offer_pack(id, index, at).await,
+            Callback::RunPack(id, index, fingerprint) => {
+                self.run_pack(id, index, fingerprint, at).await
+            }
             Callback::Balance => {
                 self.show_balance(at).await?;
                 Ok(Answer::Silent)

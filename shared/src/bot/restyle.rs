@@ -181,7 +181,7 @@ impl Turn<'_> {
             status: Screen::text(t.restyle_started(avatar.name.as_str())),
             already: t.restyle_already_started(),
         };
-        let answer = self.commit_pictures(avatar, record, order, at).await;
+        let answer = self.commit_pictures(avatar, vec![record], order, at).await;
         // Refused, a duplicate of a racing tap, or failed before it was written: the copy is
         // nobody's. When even that is unclear it stays (it goes with the avatar).
         if let Ok(None) = self.bot.store.get_generation(avatar.id, id).await

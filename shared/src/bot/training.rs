@@ -129,7 +129,7 @@ impl Turn<'_> {
             .expect("checked: ready avatars can be queued");
         queued.status_message = at.or(queued.status_message);
         let quote = self.bot.limits.money.quote(Priced::Training(queued.preset));
-        let cost = self.cost_of(queued.work(), quote);
+        let cost = self.cost_of(&[queued.work()], quote);
         let refused = match self
             .bot
             .store

@@ -73,7 +73,7 @@ impl Turn<'_> {
             status: Screen::text(t.upscale_started(avatar.name.as_str(), factor)),
             already: t.upscale_already_started(),
         };
-        self.commit_pictures(avatar, record, order, at).await
+        self.commit_pictures(avatar, vec![record], order, at).await
     }
 
     /// The caller's trained avatar and its finished generation whose picture `picture` is

@@ -272,6 +272,9 @@ pub enum NoticeEvent {
     TakeOver,
     /// The user was told (or can never be: blocked, refused).
     Sent,
+    /// The sender lets it go before its claim lapses: it waits for other work (a photo
+    /// pack's album for its last picture), and whoever finishes that may send it at once.
+    Release,
 }
 
 impl OutcomeNotice {
@@ -289,6 +292,9 @@ impl OutcomeNotice {
                 Some(claimed)
             }
             (OutcomeNotice::Due { .. }, NoticeEvent::Sent) => Some(OutcomeNotice::Sent),
+            (OutcomeNotice::Due { .. }, NoticeEvent::Release) => {
+                Some(OutcomeNotice::Due { claimed_until: now })
+            }
             _ => None,
         }
     }

@@ -6,6 +6,7 @@ use super::avatar::{Avatar, NoticeEvent, OutcomeNotice, Tidy};
 use super::blob_key::BlobKey;
 use super::ids::{AttemptId, AvatarId, GenerationId, MessageRef, Timestamp, UserId};
 use super::photo::{ImageFormat, blob_keys};
+use super::photo_packs::PhotoPack;
 use super::styles::Style;
 use super::work::{
     FailureReason, FalRequest, IllegalStep, PaidRecord, WorkEvent, WorkKind, WorkRef, WorkState,
@@ -228,7 +229,7 @@ impl From<UpscaleFactor> for u8 {
 
 /// What a picture job asks for. Every kind of picture work lives in a generation record
 /// under its avatar; the order says which kind it is and what it works from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Order {
     /// Pictures drawn from the prompt with the avatar's model.
@@ -244,19 +245,29 @@ pub enum Order {
     /// The user's own photo (kept at `blob_keys::restyle_source` until the work is over)
     /// redrawn from the prompt with the avatar's model.
     Restyle { source: ImageFormat },
+    /// Picture `index` of a photo pack of `size` pictures (`theme`, by its id in the
+    /// catalogue), committed together in one tap; `pack` is the first picture's id, whose
+    /// record delivers the album once every picture of the pack is over.
+    Pack {
+        pack: GenerationId,
+        index: u8,
+        size: u8,
+        theme: String,
+    },
 }
 
 impl Order {
-    pub fn kind(self) -> WorkKind {
+    pub fn kind(&self) -> WorkKind {
         match self {
             Order::Prompt => WorkKind::Generation,
             Order::Upscale { .. } => WorkKind::Upscale,
             Order::Restyle { .. } => WorkKind::Restyle,
+            Order::Pack { .. } => WorkKind::PhotoPack,
         }
     }
 
     /// Whether the work keeps an input of the user's that goes once it is over.
-    fn leaves_inputs(self) -> bool {
+    fn leaves_inputs(&self) -> bool {
         matches!(self, Order::Restyle { .. })
     }
 
@@ -387,6 +398,52 @@ impl Generation {
             id,
             order: Order::Restyle { source },
             ..Generation::queued(avatar, prompt, style, defaults, now)
+        }
+    }
+
+    /// A photo pack's pictures for `avatar`, one record each, committed together: the first
+    /// (the pack's leader) names the pack, and the others' ids follow from it
+    /// ([`GenerationId::member`]), so any of them finds the rest.
+    pub fn pack(avatar: &Avatar, pack: &PhotoPack, now: Timestamp) -> Vec<Self> {
+        let leader = GenerationId::new();
+        let size = pack.size();
+        pack.pictures
+            .iter()
+            .enumerate()
+            .map(|(index, picture)| {
+                let index = index as u8;
+                let defaults = GenerationDefaults {
+                    aspect_ratio: picture.aspect_ratio,
+                    num_images: ImageCount::ONE,
+                };
+                Self {
+                    id: leader.member(index),
+                    order: Order::Pack {
+                        pack: leader,
+                        index,
+                        size,
+                        theme: pack.id.clone(),
+                    },
+                    ..Generation::queued(avatar, picture.prompt.clone(), None, defaults, now)
+                }
+            })
+            .collect()
+    }
+
+    /// The piece of work it is part of, as the user asked for it: a pack's leader for every
+    /// picture of the pack, else itself (what the per-user limits count).
+    pub fn piece(&self) -> GenerationId {
+        match self.order {
+            Order::Pack { pack, .. } => pack,
+            _ => self.id,
+        }
+    }
+
+    /// The ids of every picture of its pack, the leader first (empty if not a pack's).
+    pub fn pack_members(&self) -> Vec<GenerationId> {
+        match self.order {
+            Order::Pack { pack, size, .. } => (0..size).map(|i| pack.member(i)).collect(),
+            _ => Vec::new(),
         }
     }
 

@@ -137,6 +137,16 @@ macro_rules! work_id_of {
 
 work_id_of!(AvatarId, GenerationId);
 
+impl GenerationId {
+    /// Picture `index` of the photo pack this id leads (0 is the leader itself): the last
+    /// byte moved on by `index`, so a pack's ids follow from its leader's and sort together.
+    pub fn member(self, index: u8) -> GenerationId {
+        let mut bytes = self.to_bytes();
+        bytes[15] = bytes[15].wrapping_add(index);
+        GenerationId::from_bytes(bytes)
+    }
+}
+
 /// Milliseconds since the Unix epoch, UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

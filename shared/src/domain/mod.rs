@@ -8,6 +8,7 @@ pub mod generation;
 pub mod ids;
 pub mod lifecycle;
 pub mod photo;
+pub mod photo_packs;
 pub mod policy;
 pub mod spend;
 pub mod styles;
@@ -32,6 +33,7 @@ pub use lifecycle::{
     TrainingOutput, transition,
 };
 pub use photo::{ContentHash, ImageFormat, Photo, PhotoRejection, blob_keys};
+pub use photo_packs::{Catalogue, PackPicture, PhotoPack};
 pub use policy::{
     Access, Audience, GenerationRefusal, Limits, Money, PhotoRefusal, Priced, Quotas, Quote,
     TrainingRefusal,

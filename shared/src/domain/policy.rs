@@ -74,7 +74,9 @@ impl Quotas {
 
     /// How many of each avatar's newest generations [`generation_refusal`] needs to see.
     pub fn generation_window(&self) -> u32 {
-        self.generations_per_hour + self.max_generations_in_flight
+        // Records, not pieces: a photo pack's pictures are records of one piece each.
+        (self.generations_per_hour + self.max_generations_in_flight)
+            * crate::domain::photo_packs::MAX_PICTURES as u32
     }
 }
 
@@ -241,8 +243,13 @@ pub fn generation_refusal(
     if avatar.status() != AvatarStatus::Completed {
         return Some(GenerationRefusal::NotTrained);
     }
+    // A photo pack's pictures are one piece of work, as the user asked for it.
+    let pieces = |of: &mut dyn Iterator<Item = &Generation>| {
+        let mut seen = std::collections::HashSet::new();
+        of.filter(|g| seen.insert(g.piece())).count()
+    };
     let max_in_flight = limits.quotas.max_generations_in_flight;
-    let running = recent.iter().filter(|g| g.is_running()).count();
+    let running = pieces(&mut recent.iter().filter(|g| g.is_running()));
     if running >= max_in_flight as usize {
         return Some(GenerationRefusal::TooManyInFlight {
             limit: max_in_flight,
@@ -250,10 +257,11 @@ pub fn generation_refusal(
     }
     let per_hour = limits.quotas.generations_per_hour;
     let hour_ago = now.minus(HOUR);
+    let mut pieces_seen = std::collections::HashSet::new();
     let in_last_hour: Vec<Timestamp> = recent
         .iter()
+        .filter(|g| g.created_at > hour_ago && pieces_seen.insert(g.piece()))
         .map(|g| g.created_at)
-        .filter(|at| *at > hour_ago)
         .collect();
     if in_last_hour.len() >= per_hour as usize {
         let oldest = in_last_hour.iter().min().copied().unwrap_or(now);

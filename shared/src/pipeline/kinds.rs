@@ -3,6 +3,7 @@
 
 use super::engine::Driver;
 use super::generation::Generations;
+use super::photo_pack::PhotoPacks;
 use super::restyle::Restyles;
 use super::training::Trainings;
 use super::upscale::Upscales;
@@ -14,5 +15,6 @@ pub(crate) fn driver(kind: WorkKind) -> &'static dyn Driver {
         WorkKind::Generation => &Generations,
         WorkKind::Upscale => &Upscales,
         WorkKind::Restyle => &Restyles,
+        WorkKind::PhotoPack => &PhotoPacks,
     }
 }

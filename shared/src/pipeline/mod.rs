@@ -14,6 +14,7 @@ mod generation;
 mod jobs;
 mod kinds;
 mod notice;
+mod photo_pack;
 pub mod refund;
 mod restyle;
 mod simulation;

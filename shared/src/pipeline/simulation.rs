@@ -50,7 +50,7 @@ pub(super) fn placeholder_result(generation: &Generation) -> Value {
             let jpeg = placeholder_jpeg(
                 width,
                 height,
-                [seed[0], seed[1].wrapping_add(i * 60), seed[2]],
+                [seed[0], seed[1].wrapping_add(i * 60), seed[2] ^ seed[15]],
             );
             json!({
                 "url": data_uri("image/jpeg", &jpeg),

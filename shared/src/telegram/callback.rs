@@ -53,6 +53,11 @@ pub enum Callback {
     /// Redraw a photo of the user's as this avatar: ask for the photo; then a style for it.
     Restyle(AvatarId),
     RestyleStyle(AvatarId, u8),
+    /// The photo packs an avatar can run; one of them (by its place in the catalogue); run it
+    /// (carrying the pack's fingerprint, so an edited catalogue never runs another pack).
+    Packs(AvatarId),
+    PackOffer(AvatarId, u8),
+    RunPack(AvatarId, u8, u16),
     /// The Balance screen, and a pack of credits to buy from it.
     Balance,
     Buy(Pack),
@@ -84,6 +89,9 @@ impl Callback {
             Callback::SetCount(id, n) => format!("gn:{id}:{}", n.get()),
             Callback::Restyle(id) => format!("rs:{id}"),
             Callback::RestyleStyle(id, i) => format!("rt:{id}:{i}"),
+            Callback::Packs(id) => format!("pk:{id}"),
+            Callback::PackOffer(id, i) => format!("po:{id}:{i}"),
+            Callback::RunPack(id, i, fingerprint) => format!("pr:{id}:{i}:{fingerprint}"),
             Callback::Balance => "bal".into(),
             Callback::Buy(pack) => format!("buy:{}:{}", pack.credits, pack.stars),
             // Two hex ids and a tag would be 68 bytes; base64 of both keeps it at 46.
@@ -141,6 +149,16 @@ impl Callback {
                 let (id, i) = id_and()?;
                 let i: u8 = i.parse().ok()?;
                 (i < 8).then_some(Callback::RestyleStyle(id, i))?
+            }
+            ("pk", Some(_)) => Callback::Packs(id()?),
+            ("po", Some(_)) => {
+                let (id, i) = id_and()?;
+                Callback::PackOffer(id, i.parse().ok()?)
+            }
+            ("pr", Some(_)) => {
+                let (id, rest) = id_and()?;
+                let (i, fingerprint) = rest.split_once(':')?;
+                Callback::RunPack(id, i.parse().ok()?, fingerprint.parse().ok()?)
             }
             ("go", Some(_)) => Callback::GenerationSettings(id()?),
             ("gs", Some(_)) => {
@@ -230,6 +248,9 @@ mod tests {
             Callback::ConfirmUpscale(id, GenerationId::new(), 3),
             Callback::Restyle(id),
             Callback::RestyleStyle(id, 7),
+            Callback::Packs(id),
+            Callback::PackOffer(id, u8::MAX),
+            Callback::RunPack(id, u8::MAX, u16::MAX),
             Callback::Balance,
             Callback::Buy(Pack {
                 credits: Credits(u64::MAX),

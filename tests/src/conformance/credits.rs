@@ -156,7 +156,7 @@ pub async fn a_debited_enqueue_is_all_or_nothing(store: &dyn RecordStore) {
     }
     let cost = |a: &Avatar| CommitCost {
         spend: None,
-        debit: Some(debit_for(owner, Work::training(a.id), 5, T0)),
+        debits: vec![debit_for(owner, Work::training(a.id), 5, T0)],
         causes: Vec::new(),
     };
     let (first_ready, first) = &queued[0];
@@ -210,7 +210,7 @@ pub async fn concurrent_generations_share_one_balance(store: &dyn RecordStore) {
     let (a, b) = (generation(&avatar, T0), generation(&avatar, T0));
     let cost = |g: &Generation| CommitCost {
         spend: None,
-        debit: Some(debit_for(owner, Work::generation(g.id), 4, T0)),
+        debits: vec![debit_for(owner, Work::generation(g.id), 4, T0)],
         causes: Vec::new(),
     };
     let (ca, cb) = (cost(&a), cost(&b));
@@ -229,4 +229,71 @@ pub async fn concurrent_generations_share_one_balance(store: &dyn RecordStore) {
         store.list_generations(avatar.id, 10).await.unwrap().len(),
         1
     );
+}
+
+/// A photo pack's pictures are committed together, one debit each: short of their sum
+/// nothing is written; with it every picture, every debit and the balance move as one.
+pub async fn a_pack_commits_all_its_pictures_or_none(store: &dyn RecordStore) {
+    let owner = random_user();
+    let avatar = training_since(store, owner, T0).await;
+    let (_, pack) = Catalogue::shipped().for_kind(AvatarKind::Portrait)[0];
+    let size = pack.pictures.len();
+    let members = Generation::pack(&avatar, pack, T0);
+    assert_eq!(members.len(), size);
+    let cost = CommitCost {
+        spend: None,
+        debits: members
+            .iter()
+            .map(|g| debit_for(owner, g.work().paid(), 1, T0))
+            .collect(),
+        causes: Vec::new(),
+    };
+    let short = size as u64 - 1;
+    store
+        .apply_entry(&grant(owner, "pack-1", short))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store.start_generations(&members, 0, &cost).await.unwrap(),
+        Err(CommitRefused::NotEnoughCredits(NotEnoughCredits {
+            balance: Credits(short),
+            price: Credits(size as u64)
+        }))
+    );
+    assert!(
+        store
+            .list_generations(avatar.id, 20)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.ledger(owner, 20).await.unwrap().len(), 1);
+
+    store
+        .apply_entry(&grant(owner, "pack-2", 1))
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = store
+        .start_generations(&members, 0, &cost)
+        .await
+        .unwrap()
+        .expect("the balance covers the pack");
+    assert_eq!(stored.len(), size);
+    assert_eq!(store.balance(owner).await.unwrap(), Credits(0));
+    // Any picture finds the others, the leader first.
+    let ids = stored[size - 1].pack_members();
+    assert_eq!(ids[0], stored[0].id);
+    for id in ids {
+        let member = store.get_generation(avatar.id, id).await.unwrap().unwrap();
+        assert_eq!(member.piece(), stored[0].id);
+        assert!(
+            store
+                .ledger_entry(owner, &LedgerEntry::debit_key(member.work().paid()))
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
 }

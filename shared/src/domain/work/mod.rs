@@ -57,14 +57,18 @@ pub enum WorkKind {
     Upscale,
     /// The user's own photo redrawn by the avatar (`Order::Restyle`).
     Restyle,
+    /// One picture of a photo pack (`Order::Pack`); a pack's pictures are committed in one
+    /// tap, and its first delivers the album.
+    PhotoPack,
 }
 
 impl WorkKind {
-    pub const ALL: [WorkKind; 4] = [
+    pub const ALL: [WorkKind; 5] = [
         WorkKind::Training,
         WorkKind::Generation,
         WorkKind::Upscale,
         WorkKind::Restyle,
+        WorkKind::PhotoPack,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +77,7 @@ impl WorkKind {
             WorkKind::Generation => "generation",
             WorkKind::Upscale => "upscale",
             WorkKind::Restyle => "restyle",
+            WorkKind::PhotoPack => "photo_pack",
         }
     }
 
@@ -84,7 +89,9 @@ impl WorkKind {
     pub fn quota(self) -> Quota {
         match self {
             WorkKind::Training => Quota::Trainings,
-            WorkKind::Generation | WorkKind::Upscale | WorkKind::Restyle => Quota::Pictures,
+            WorkKind::Generation | WorkKind::Upscale | WorkKind::Restyle | WorkKind::PhotoPack => {
+                Quota::Pictures
+            }
         }
     }
 }

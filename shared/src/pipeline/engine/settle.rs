@@ -17,6 +17,9 @@ pub(crate) enum Told {
     Settled,
     /// Not now (Telegram failed for the moment): left due for the sweep.
     Later,
+    /// Not yet: it waits for other work to end (a photo pack's album, for its last
+    /// picture). Left due and released at once, so whoever ends that work sends it.
+    Waiting,
 }
 
 impl Pipeline {
@@ -33,10 +36,22 @@ impl Pipeline {
             Some(WorkState::Failed { .. }) => self.refund(&record.work_ref()).await?,
             _ => None,
         };
-        if kind.tell(self, record, refunded).await? == Told::Later {
-            return Ok(None);
-        }
         let now = Timestamp::now();
+        match kind.tell(self, record, refunded).await? {
+            Told::Settled => {}
+            Told::Later => return Ok(None),
+            Told::Waiting => {
+                // Only our own claim: one taken over meanwhile is the new sender's.
+                let held = record.notice();
+                self.update_persistently(record.clone(), |current| {
+                    (current.notice() == held)
+                        .then(|| current.apply_notice(NoticeEvent::Release, now))
+                        .flatten()
+                })
+                .await?;
+                return Ok(None);
+            }
+        }
         let marked = self
             .update_persistently(record.clone(), |current| {
                 current.apply_notice(NoticeEvent::Sent, now)
@@ -48,8 +63,9 @@ impl Pipeline {
         Ok(marked)
     }
 
-    /// For the sweep: takes over a due notice whose sender's claim has lapsed, and sends it.
-    pub(super) async fn retry_notice<K: PaidKind>(
+    /// For the sweep, or work another waits for: takes over a due notice whose sender's
+    /// claim has lapsed (or was released), and sends it.
+    pub(in crate::pipeline) async fn retry_notice<K: PaidKind>(
         &self,
         kind: &K,
         record: &K::Record,

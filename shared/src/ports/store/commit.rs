@@ -6,8 +6,9 @@ use crate::domain::{Charge, LedgerEntry, NotEnoughCredits, Timestamp, Usd, UserI
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommitCost {
     pub spend: Option<Charge>,
-    /// A debit entry (negative delta), applied once by its key.
-    pub debit: Option<LedgerEntry>,
+    /// The debit entries (negative deltas), each applied once by its key: one per record
+    /// committed (a photo pack's pictures are refunded one by one), none in a free bot.
+    pub debits: Vec<LedgerEntry>,
     /// What made the user ask for it: a commit whose cause committed other work already
     /// (Telegram's redelivery of the update, a second tap on the same button) writes nothing
     /// and names that work instead ([`CommitRefused::Duplicate`]).

@@ -9,18 +9,31 @@ pub trait GenerationStore: Send + Sync {
     /// How many generations the owner has started so far: read before the owner's limits
     /// are checked, and handed back to [`Self::start_generation`].
     async fn generation_count(&self, owner: UserId) -> StoreResult<u64>;
-    /// Records a new generation, all or nothing with: the owner's generation count moving
+    /// Records new picture work, all or nothing with: the owner's generation count moving
     /// on from `seen` (another generation of theirs created in between is a `Conflict`: check
-    /// the limits again), `cost` (the day's spend, the owner's debit, its causes), and a check
-    /// that its avatar is there and not being deleted. Past the spend cap or the owner's
-    /// balance, for a cause that committed work already, or for a vanished avatar, nothing is
-    /// written: `Ok(Err(_))`.
+    /// the limits again), `cost` (the day's spend, the owner's debits, its causes, which name
+    /// the first record), and a check that their avatar is there and not being deleted. Past
+    /// the spend cap or the owner's balance, for a cause that committed work already, or for
+    /// a vanished avatar, nothing is written: `Ok(Err(_))`. Several records are one photo
+    /// pack's pictures, committed by one tap.
+    async fn start_generations(
+        &self,
+        generations: &[Generation],
+        seen: u64,
+        cost: &CommitCost,
+    ) -> StoreResult<Result<Vec<Generation>, CommitRefused>>;
+    /// [`Self::start_generations`] of one record.
     async fn start_generation(
         &self,
         generation: &Generation,
         seen: u64,
         cost: &CommitCost,
-    ) -> StoreResult<Result<Generation, CommitRefused>>;
+    ) -> StoreResult<Result<Generation, CommitRefused>> {
+        Ok(self
+            .start_generations(std::slice::from_ref(generation), seen, cost)
+            .await?
+            .map(|mut stored| stored.remove(0)))
+    }
     async fn get_generation(
         &self,
         avatar_id: AvatarId,

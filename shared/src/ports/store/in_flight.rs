@@ -49,7 +49,7 @@ pub(crate) fn in_flight_sort_key(since: Timestamp, work: &WorkRef) -> String {
     let letter = letter(*kind);
     match kind {
         WorkKind::Training => format!("{}#{letter}#{owner}#{avatar_id}", since.sortable()),
-        WorkKind::Generation | WorkKind::Upscale | WorkKind::Restyle => {
+        WorkKind::Generation | WorkKind::Upscale | WorkKind::Restyle | WorkKind::PhotoPack => {
             format!("{}#{letter}#{owner}#{avatar_id}#{id}", since.sortable())
         }
     }
@@ -61,6 +61,7 @@ fn letter(kind: WorkKind) -> &'static str {
         WorkKind::Generation => "G",
         WorkKind::Upscale => "U",
         WorkKind::Restyle => "R",
+        WorkKind::PhotoPack => "P",
     }
 }
 
@@ -86,12 +87,14 @@ pub(crate) fn parse_in_flight_sort_key(key: &str) -> Option<InFlightItem> {
     let kind = WorkKind::ALL.into_iter().find(|k| letter(*k) == kind)?;
     let work = match kind {
         WorkKind::Training => WorkRef::training(owner, avatar_id),
-        WorkKind::Generation | WorkKind::Upscale | WorkKind::Restyle => WorkRef {
-            kind,
-            owner,
-            avatar_id,
-            id: parts.next()?.parse().ok()?,
-        },
+        WorkKind::Generation | WorkKind::Upscale | WorkKind::Restyle | WorkKind::PhotoPack => {
+            WorkRef {
+                kind,
+                owner,
+                avatar_id,
+                id: parts.next()?.parse().ok()?,
+            }
+        }
     };
     parts
         .next()

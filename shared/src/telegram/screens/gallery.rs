@@ -4,8 +4,8 @@ use super::super::callback::Callback;
 use super::super::texts::{Texts, date, escape, preview};
 use super::{Keyboard, Screen, status_icon};
 use crate::domain::{
-    Avatar, AvatarKind, AvatarStatus, FailureReason, Gender, GeneratedImage, Generation, Preset,
-    Style, Timestamp, WorkState,
+    Avatar, AvatarKind, AvatarStatus, Catalogue, FailureReason, Gender, GeneratedImage, Generation,
+    Preset, Style, Timestamp, WorkState,
 };
 use crate::pipeline::deletion::Settlement;
 
@@ -175,6 +175,9 @@ pub fn avatar_card(
         keyboard = keyboard.button(t.btn_generate(), Callback::Generate(avatar.id));
         if avatar.can_restyle() {
             keyboard = keyboard.button(t.btn_restyle(), Callback::Restyle(avatar.id));
+        }
+        if !Catalogue::shipped().for_kind(avatar.kind).is_empty() {
+            keyboard = keyboard.button(t.btn_packs(), Callback::Packs(avatar.id));
         }
     }
     keyboard = keyboard.row([

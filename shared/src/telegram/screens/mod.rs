@@ -6,12 +6,14 @@ mod creation;
 mod credits;
 mod gallery;
 mod generation;
+mod packs;
 mod training;
 
 pub use creation::*;
 pub use credits::*;
 pub use gallery::*;
 pub use generation::*;
+pub use packs::*;
 pub use training::*;
 
 use super::callback::Callback;

@@ -2,9 +2,10 @@
 
 use super::{
     Common, CreationTexts, CreditsTexts, GalleryTexts, GenerationRefusal, GenerationTexts,
-    RestyleTexts, TrainingProgress, TrainingRefusal, TrainingTexts, UpscaleTexts, brief, escape,
-    wait_minutes,
+    PackTexts, RestyleTexts, TrainingProgress, TrainingRefusal, TrainingTexts, UpscaleTexts, brief,
+    escape, wait_minutes,
 };
+use crate::domain::photo_packs::Localized;
 use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, NameError, PhotoRejection,
     Preset, PromptError, Style, UpscaleFactor,
@@ -728,6 +729,73 @@ impl RestyleTexts for En {
     }
 }
 
+impl PackTexts for En {
+    fn btn_packs(&self) -> &'static str {
+        "📸 Photo packs"
+    }
+    fn btn_more_packs(&self) -> &'static str {
+        "📸 More packs"
+    }
+    fn btn_pack(&self, title: &str, pictures: u8) -> String {
+        format!("{title} · {pictures} 🖼")
+    }
+    fn btn_run_pack(&self, pictures: u8) -> String {
+        format!("▶️ Draw all {pictures}")
+    }
+    fn local<'a>(&self, text: &'a Localized) -> &'a str {
+        &text.en
+    }
+    fn packs_intro(&self, name: &str) -> String {
+        format!(
+            "📸 Photo packs: a themed set of pictures of <b>{}</b> in one tap, delivered as \
+             one album. Pictures that do not come are refunded one by one.",
+            escape(name)
+        )
+    }
+    fn pack_offer(&self, title: &str, description: &str, pictures: u8) -> String {
+        format!(
+            "📸 <b>{}</b>\n{}\n\n{pictures} pictures, about a minute.",
+            escape(title),
+            escape(description)
+        )
+    }
+    fn pack_price(&self, price: Credits, balance: Credits) -> String {
+        if balance >= price {
+            format!("💰 The pack costs <b>{price}</b> credits (you have {balance}).")
+        } else {
+            format!("💰 The pack costs <b>{price}</b> credits; you have {balance}: top up first.")
+        }
+    }
+    fn pack_started(&self, name: &str, title: &str, pictures: u8) -> String {
+        format!(
+            "⏳ <b>{}</b> is drawing the pack «{}»: {pictures} pictures, about a minute. They \
+             come together as one album.",
+            escape(name),
+            escape(title)
+        )
+    }
+    fn pack_already_started(&self) -> &'static str {
+        "Already drawing this pack: the album comes in a moment."
+    }
+    fn pack_result(&self, name: &str, title: &str, sent: usize, total: usize) -> String {
+        if sent == 0 {
+            return format!(
+                "<b>{}</b> has no pictures to show for the pack «{}».",
+                escape(name),
+                escape(title)
+            );
+        }
+        format!(
+            "✅ The pack «{}» by <b>{}</b>: {sent} of {total} pictures.",
+            escape(title),
+            escape(name)
+        )
+    }
+    fn pack_failed(&self, count: usize) -> String {
+        format!("{count} could not be drawn.")
+    }
+}
+
 impl CreditsTexts for En {
     fn btn_balance(&self) -> &'static str {
         "💰 Balance"
@@ -794,6 +862,13 @@ impl CreditsTexts for En {
                         ..
                     },
             } => "a restyled photo".to_owned(),
+            EntryKind::Debit {
+                work:
+                    Work {
+                        kind: WorkKind::PhotoPack,
+                        ..
+                    },
+            } => "a photo pack picture".to_owned(),
             EntryKind::Refund { .. } => "returned: the work failed".to_owned(),
             EntryKind::Grant { .. } => "a gift from the bot's owner".to_owned(),
             EntryKind::PaymentRefund { .. } => "Stars refunded".to_owned(),

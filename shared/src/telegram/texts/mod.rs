@@ -10,7 +10,7 @@ mod ru;
 
 use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, Language, NameError,
-    PhotoRejection, Preset, PromptError, Style, Timestamp, UpscaleFactor,
+    PhotoRejection, Preset, PromptError, Style, Timestamp, UpscaleFactor, photo_packs::Localized,
 };
 use crate::domain::{Credits, EntryKind, GenerationRefusal, TrainingRefusal};
 use crate::telegram::incoming::Command;
@@ -32,6 +32,7 @@ pub trait Texts:
     + GenerationTexts
     + UpscaleTexts
     + RestyleTexts
+    + PackTexts
     + CreditsTexts
     + Sync
 {
@@ -45,6 +46,7 @@ impl<T> Texts for T where
         + GenerationTexts
         + UpscaleTexts
         + RestyleTexts
+        + PackTexts
         + CreditsTexts
         + Sync
 {
@@ -219,6 +221,28 @@ pub trait RestyleTexts {
     fn restyle_already_started(&self) -> &'static str;
     /// This avatar's model cannot redraw photos (a FLUX Pro finetune).
     fn restyle_not_available(&self) -> &'static str;
+}
+
+/// Photo packs: the list, a pack's offer, its progress and its result.
+pub trait PackTexts {
+    fn btn_packs(&self) -> &'static str;
+    fn btn_more_packs(&self) -> &'static str;
+    /// The pack's button in the list.
+    fn btn_pack(&self, title: &str, pictures: u8) -> String;
+    fn btn_run_pack(&self, pictures: u8) -> String;
+    /// A pack's name or description in this language.
+    fn local<'a>(&self, text: &'a Localized) -> &'a str;
+    fn packs_intro(&self, name: &str) -> String;
+    fn pack_offer(&self, title: &str, description: &str, pictures: u8) -> String;
+    /// The price line of a pack's offer: the whole pack, one credit price per picture.
+    fn pack_price(&self, price: Credits, balance: Credits) -> String;
+    fn pack_started(&self, name: &str, title: &str, pictures: u8) -> String;
+    /// A second tap (or a redelivered update) asked for a pack already under way.
+    fn pack_already_started(&self) -> &'static str;
+    /// The summary: `sent` of the pack's `total` pictures came.
+    fn pack_result(&self, name: &str, title: &str, sent: usize, total: usize) -> String;
+    /// Pictures fal.ai failed to draw.
+    fn pack_failed(&self, count: usize) -> String;
 }
 
 /// Credits and Stars: the Balance screen, prices, invoices, payments, refunds.

@@ -2,9 +2,10 @@
 
 use super::{
     Common, CreationTexts, CreditsTexts, GalleryTexts, GenerationRefusal, GenerationTexts,
-    RestyleTexts, TrainingProgress, TrainingRefusal, TrainingTexts, UpscaleTexts, brief, escape,
-    wait_minutes,
+    PackTexts, RestyleTexts, TrainingProgress, TrainingRefusal, TrainingTexts, UpscaleTexts, brief,
+    escape, wait_minutes,
 };
+use crate::domain::photo_packs::Localized;
 use crate::domain::{
     AvatarKind, AvatarStatus, FailureReason, Gender, GenerationDefaults, NameError, PhotoRejection,
     Preset, PromptError, Style, UpscaleFactor,
@@ -741,6 +742,75 @@ impl RestyleTexts for Ru {
     }
 }
 
+impl PackTexts for Ru {
+    fn btn_packs(&self) -> &'static str {
+        "📸 Фотосеты"
+    }
+    fn btn_more_packs(&self) -> &'static str {
+        "📸 Другие фотосеты"
+    }
+    fn btn_pack(&self, title: &str, pictures: u8) -> String {
+        format!("{title} · {pictures} 🖼")
+    }
+    fn btn_run_pack(&self, pictures: u8) -> String {
+        format!("▶️ Нарисовать все {pictures}")
+    }
+    fn local<'a>(&self, text: &'a Localized) -> &'a str {
+        &text.ru
+    }
+    fn packs_intro(&self, name: &str) -> String {
+        format!(
+            "📸 Фотосеты: тематический набор изображений <b>{}</b> одним нажатием, одним \
+             альбомом. За изображения, которые не получились, кредиты вернутся по одному.",
+            escape(name)
+        )
+    }
+    fn pack_offer(&self, title: &str, description: &str, pictures: u8) -> String {
+        format!(
+            "📸 <b>{}</b>\n{}\n\nИзображений: {pictures}, около минуты.",
+            escape(title),
+            escape(description)
+        )
+    }
+    fn pack_price(&self, price: Credits, balance: Credits) -> String {
+        if balance >= price {
+            format!("💰 Фотосет стоит <b>{price}</b> кр. (у вас {balance}).")
+        } else {
+            format!(
+                "💰 Фотосет стоит <b>{price}</b> кр.; у вас {balance}: сначала пополните баланс."
+            )
+        }
+    }
+    fn pack_started(&self, name: &str, title: &str, pictures: u8) -> String {
+        format!(
+            "⏳ <b>{}</b> рисует фотосет «{}»: изображений {pictures}, около минуты. Они придут \
+             вместе, одним альбомом.",
+            escape(name),
+            escape(title)
+        )
+    }
+    fn pack_already_started(&self) -> &'static str {
+        "Этот фотосет уже рисуется: альбом скоро придёт."
+    }
+    fn pack_result(&self, name: &str, title: &str, sent: usize, total: usize) -> String {
+        if sent == 0 {
+            return format!(
+                "У <b>{}</b> нет изображений для фотосета «{}».",
+                escape(name),
+                escape(title)
+            );
+        }
+        format!(
+            "✅ Фотосет «{}» от <b>{}</b>: {sent} из {total} изображений.",
+            escape(title),
+            escape(name)
+        )
+    }
+    fn pack_failed(&self, count: usize) -> String {
+        format!("Не удалось нарисовать: {count}.")
+    }
+}
+
 impl CreditsTexts for Ru {
     fn btn_balance(&self) -> &'static str {
         "💰 Баланс"
@@ -807,6 +877,13 @@ impl CreditsTexts for Ru {
                         ..
                     },
             } => "перерисовка фото".to_owned(),
+            EntryKind::Debit {
+                work:
+                    Work {
+                        kind: WorkKind::PhotoPack,
+                        ..
+                    },
+            } => "снимок фотосета".to_owned(),
             EntryKind::Refund { .. } => "возврат: задача не выполнена".to_owned(),
             EntryKind::Grant { .. } => "подарок от владельца бота".to_owned(),
             EntryKind::PaymentRefund { .. } => "возврат Stars".to_owned(),

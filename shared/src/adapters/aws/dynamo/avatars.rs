@@ -64,7 +64,8 @@ impl AvatarStore for DynamoStore {
             parent: None,
             work: avatar.work(),
         };
-        self.commit(avatar, avatar.next_version(), commit).await
+        self.commit(avatar, avatar.next_version(), Vec::new(), commit)
+            .await
     }
 
     async fn delete_avatar(&self, owner: UserId, id: AvatarId) -> StoreResult<()> {

@@ -25,7 +25,7 @@ use super::{
     DynamoStore, Item, TableLayout, TableRecord, WRITE_TOKEN, avatar_sk, key, key_parts, n, s,
     user_pk, write_token, written_with,
 };
-use crate::domain::{AvatarId, NotEnoughCredits, Quota, SpendDay, Usd, UserId, WorkRef};
+use crate::domain::{AvatarId, Credits, NotEnoughCredits, Quota, SpendDay, Usd, UserId, WorkRef};
 use crate::ports::store::{
     Cause, CauseLog, CommitCost, CommitRefused, SpendLedger, StoreError, StoreResult,
 };
@@ -75,6 +75,10 @@ pub(super) struct Commit<'a> {
     pub work: WorkRef,
 }
 
+/// Records committed beside the one the causes name (a photo pack's other pictures): new,
+/// with the same token.
+pub(super) type Others = Vec<Item>;
+
 fn number(item: &Option<Item>, name: &str) -> Option<u64> {
     item.as_ref()
         .and_then(|i| i.get(name))
@@ -97,6 +101,7 @@ impl DynamoStore {
         &self,
         record: &T,
         stored: T,
+        others: Others,
         commit: Commit<'_>,
     ) -> StoreResult<Result<T, CommitRefused>> {
         let cost = commit.cost;
@@ -118,6 +123,17 @@ impl DynamoStore {
         .build()
         .map_err(StoreError::backend)?;
         let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        for mut other in others {
+            other.insert(WRITE_TOKEN.into(), s(token.as_str()));
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(other))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", TableLayout::PARTITION_KEY)
+                .build()
+                .map_err(StoreError::backend)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
         if let Some(charge) = charge {
             let Some(limit) = charge.cap.micros().checked_sub(charge.amount.micros()) else {
                 // More than the whole cap: no day could fit it.
@@ -167,9 +183,11 @@ impl DynamoStore {
             .map_err(StoreError::backend)?;
             items.push(TransactWriteItem::builder().update(count).build());
         }
-        if let Some(debit) = &cost.debit {
-            items.extend(super::credits::entry_items(&self.table, debit, &token)?);
-        }
+        items.extend(super::credits::entries_items(
+            &self.table,
+            &cost.debits,
+            &token,
+        )?);
         for cause in &cost.causes {
             items.push(self.cause_item(cause, &commit.work)?);
         }
@@ -302,7 +320,7 @@ impl DynamoStore {
             ))));
         }
         let cost = commit.cost;
-        if let Some(debit) = &cost.debit
+        if let Some(debit) = cost.debits.first()
             && self.has_entry(debit).await?
         {
             return Ok(Cancelled::Lost(StoreError::Conflict(format!(
@@ -316,9 +334,9 @@ impl DynamoStore {
                 return Ok(Cancelled::Refused(CommitRefused::OverBudget { spent }));
             }
         }
-        if let Some(debit) = &cost.debit {
+        if let Some(debit) = cost.debits.first() {
             let balance = self.credits_of(debit.owner).await?;
-            let price = super::credits::needs(debit);
+            let price = Credits(cost.debits.iter().map(|d| super::credits::needs(d).0).sum());
             if balance < price {
                 return Ok(Cancelled::Refused(CommitRefused::NotEnoughCredits(
                     NotEnoughCredits { balance, price },

@@ -38,54 +38,71 @@ pub(super) fn entry_items(
     table: &str,
     entry: &LedgerEntry,
     token: &str,
-) -> StoreResult<[TransactWriteItem; 3]> {
-    let mut item = to_item(
-        entry,
-        user_pk(entry.owner),
-        entry_sk(&entry.key()),
-        "ledger",
-    )?;
-    item.insert(WRITE_TOKEN.into(), s(token));
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(#pk)")
-        .expression_attribute_names("#pk", TableLayout::PARTITION_KEY)
-        .build()
-        .map_err(StoreError::backend)?;
+) -> StoreResult<Vec<TransactWriteItem>> {
+    entries_items(table, std::slice::from_ref(entry), token)
+}
+
+/// The writes of several entries of one owner (a photo pack's debits, one per picture):
+/// each entry and its history item, and one change of the balance by their sum (a
+/// transaction may touch an item only once), which must cover it.
+pub(super) fn entries_items(
+    table: &str,
+    entries: &[LedgerEntry],
+    token: &str,
+) -> StoreResult<Vec<TransactWriteItem>> {
+    let Some(first) = entries.first() else {
+        return Ok(Vec::new());
+    };
+    let mut items = Vec::with_capacity(entries.len() * 2 + 1);
+    for entry in entries {
+        let mut item = to_item(
+            entry,
+            user_pk(entry.owner),
+            entry_sk(&entry.key()),
+            "ledger",
+        )?;
+        item.insert(WRITE_TOKEN.into(), s(token));
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", TableLayout::PARTITION_KEY)
+            .build()
+            .map_err(StoreError::backend)?;
+        let history = Put::builder()
+            .table_name(table)
+            .set_item(Some(to_item(
+                entry,
+                user_pk(entry.owner),
+                history_sk(entry),
+                "ledger_history",
+            )?))
+            .build()
+            .map_err(StoreError::backend)?;
+        items.push(TransactWriteItem::builder().put(put).build());
+        items.push(TransactWriteItem::builder().put(history).build());
+    }
+    let delta: i64 = entries.iter().map(|e| e.delta).sum();
+    let need: u64 = entries.iter().map(|e| needs(e).0).sum();
     let update = Update::builder()
         .table_name(table)
-        .set_key(Some(key(user_pk(entry.owner), BALANCE.into())))
+        .set_key(Some(key(user_pk(first.owner), BALANCE.into())))
         .update_expression("ADD #c :delta SET #entity = :credits")
         .expression_attribute_names("#c", "credits")
         .expression_attribute_names("#entity", "entity")
-        .expression_attribute_values(":delta", n(entry.delta))
+        .expression_attribute_values(":delta", n(delta))
         .expression_attribute_values(":credits", s("credits"));
-    let need = needs(entry);
-    let update = if need.0 > 0 {
+    let update = if need > 0 {
         update
             .condition_expression("#c >= :need")
-            .expression_attribute_values(":need", n(need.0))
+            .expression_attribute_values(":need", n(need))
     } else {
         update
     }
     .build()
     .map_err(StoreError::backend)?;
-    let history = Put::builder()
-        .table_name(table)
-        .set_item(Some(to_item(
-            entry,
-            user_pk(entry.owner),
-            history_sk(entry),
-            "ledger_history",
-        )?))
-        .build()
-        .map_err(StoreError::backend)?;
-    Ok([
-        TransactWriteItem::builder().put(put).build(),
-        TransactWriteItem::builder().update(update).build(),
-        TransactWriteItem::builder().put(history).build(),
-    ])
+    items.push(TransactWriteItem::builder().update(update).build());
+    Ok(items)
 }
 
 fn balance_of(owner: UserId, item: Option<Item>) -> StoreResult<Credits> {

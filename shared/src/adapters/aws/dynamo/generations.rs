@@ -31,25 +31,35 @@ impl GenerationStore for DynamoStore {
         self.count_of(owner, Quota::Pictures).await
     }
 
-    async fn start_generation(
+    async fn start_generations(
         &self,
-        generation: &Generation,
+        generations: &[Generation],
         seen: u64,
         cost: &CommitCost,
-    ) -> StoreResult<Result<Generation, CommitRefused>> {
+    ) -> StoreResult<Result<Vec<Generation>, CommitRefused>> {
+        let Some((first, others)) = generations.split_first() else {
+            return Ok(Ok(Vec::new()));
+        };
         let commit = Commit {
             condition: Condition::New,
             cost,
             guard: Some(CountGuard {
-                owner: generation.owner,
+                owner: first.owner,
                 quota: Quota::Pictures,
                 seen,
             }),
-            parent: Some((generation.owner, generation.avatar_id)),
-            work: generation.work(),
+            parent: Some((first.owner, first.avatar_id)),
+            work: first.work(),
         };
-        self.commit(generation, generation.next_version(), commit)
-            .await
+        let others: Vec<Generation> = others.iter().map(|g| g.next_version()).collect();
+        let items = others
+            .iter()
+            .map(|g| g.item())
+            .collect::<StoreResult<_>>()?;
+        Ok(self
+            .commit(first, first.next_version(), items, commit)
+            .await?
+            .map(|first| std::iter::once(first).chain(others).collect()))
     }
 
     async fn get_generation(

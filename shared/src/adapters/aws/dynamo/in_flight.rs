@@ -91,7 +91,7 @@ fn decode(cursor: Option<InFlightCursor>) -> StoreResult<Vec<Position>> {
 fn in_flight_item_key(work: &WorkRef) -> Item {
     match work.kind {
         WorkKind::Training => key(user_pk(work.owner), avatar_sk(work.avatar_id)),
-        WorkKind::Generation | WorkKind::Upscale | WorkKind::Restyle => {
+        WorkKind::Generation | WorkKind::Upscale | WorkKind::Restyle | WorkKind::PhotoPack => {
             key(avatar_pk(work.avatar_id), generation_sk(work.id.into()))
         }
     }

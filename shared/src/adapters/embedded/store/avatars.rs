@@ -85,7 +85,7 @@ impl AvatarStore for EmbeddedStore {
             parent: None,
             work: avatar.work(),
         };
-        self.commit(stored, write, commit).await
+        self.commit(stored, vec![write], commit).await
     }
 
     async fn delete_avatar(&self, owner: UserId, id: AvatarId) -> StoreResult<()> {

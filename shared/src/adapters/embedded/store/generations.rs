@@ -34,21 +34,28 @@ impl GenerationStore for EmbeddedStore {
             .await
     }
 
-    async fn start_generation(
+    async fn start_generations(
         &self,
-        generation: &Generation,
+        generations: &[Generation],
         seen: u64,
         cost: &CommitCost,
-    ) -> StoreResult<Result<Generation, CommitRefused>> {
-        let stored = generation.next_version();
-        let write = RowWrite::create(&stored, generation)?;
+    ) -> StoreResult<Result<Vec<Generation>, CommitRefused>> {
+        let Some(first) = generations.first() else {
+            return Ok(Ok(Vec::new()));
+        };
+        let stored: Vec<Generation> = generations.iter().map(|g| g.next_version()).collect();
+        let writes = stored
+            .iter()
+            .zip(generations)
+            .map(|(stored, g)| RowWrite::create(stored, g))
+            .collect::<StoreResult<Vec<_>>>()?;
         let commit = Commit {
             cost: cost.clone(),
-            guard: Some((generation.owner, Quota::Pictures, seen)),
-            parent: Some((generation.owner, generation.avatar_id)),
-            work: generation.work(),
+            guard: Some((first.owner, Quota::Pictures, seen)),
+            parent: Some((first.owner, first.avatar_id)),
+            work: first.work(),
         };
-        self.commit(stored, write, commit).await
+        self.commit(stored, writes, commit).await
     }
 
     async fn get_generation(

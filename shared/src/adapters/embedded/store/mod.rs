@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::db::Database;
-use crate::domain::{AvatarId, Quota, UserId, WorkRef};
+use crate::domain::{AvatarId, Credits, NotEnoughCredits, Quota, UserId, WorkRef};
 use crate::ports::store::{CommitCost, CommitRefused, StoreError, StoreResult, Versioned};
 
 /// The record store on the embedded database.
@@ -222,10 +222,10 @@ impl EmbeddedStore {
     /// work, or if the avatar is gone or being deleted (`Ok(Err(_))`), if the owner's count
     /// moved (`Conflict`), or if the write's condition fails. A SQLite call cannot lose its
     /// answer (it runs in this process), so no write token is needed here.
-    async fn commit<T: Row>(
+    async fn commit<T: Send>(
         &self,
         stored: T,
-        write: RowWrite,
+        writes: Vec<RowWrite>,
         commit: Commit,
     ) -> StoreResult<Result<T, CommitRefused>> {
         let refused = self
@@ -249,7 +249,9 @@ impl EmbeddedStore {
                     }
                     counters::set(&tx, owner, counter, seen + 1)?;
                 }
-                write.apply(&tx)?;
+                for write in writes {
+                    write.apply(&tx)?;
+                }
                 if let Some((owner, avatar)) = commit.parent
                     && !avatars::accepts_work(&tx, owner, avatar)?
                 {
@@ -261,7 +263,25 @@ impl EmbeddedStore {
                         return Ok(Some(CommitRefused::OverBudget { spent }));
                     }
                 }
-                if let Some(debit) = &commit.cost.debit {
+                if let Some(first) = commit.cost.debits.first() {
+                    // All of them or none: the balance must cover their sum.
+                    let balance = credits::balance(&tx, first.owner)?;
+                    let price = Credits(
+                        commit
+                            .cost
+                            .debits
+                            .iter()
+                            .map(|d| d.delta.min(0).unsigned_abs())
+                            .sum(),
+                    );
+                    if balance < price {
+                        return Ok(Some(CommitRefused::NotEnoughCredits(NotEnoughCredits {
+                            balance,
+                            price,
+                        })));
+                    }
+                }
+                for debit in &commit.cost.debits {
                     match credits::apply(&tx, debit)? {
                         Ok(Some(_)) => {}
                         Ok(None) => {
