@@ -169,12 +169,70 @@ const FLUX_LORA_IMAGE_TO_IMAGE: &[Field] = &[
     field("output_format", false, Kind::OneOf(&["jpeg", "png"])),
 ];
 
+/// PuLID on FLUX (llms.txt and fal-js's generated `FluxPulidInput`): one reference photo.
+const FLUX_PULID: &[Field] = &[
+    field("prompt", true, Kind::Text),
+    field("reference_image_url", true, Kind::Url),
+    field(
+        "image_size",
+        false,
+        Kind::OneOf(&[
+            "square_hd",
+            "square",
+            "portrait_4_3",
+            "portrait_16_9",
+            "landscape_4_3",
+            "landscape_16_9",
+        ]),
+    ),
+    field(
+        "num_inference_steps",
+        false,
+        Kind::Integer { min: 1, max: 50 },
+    ),
+    field(
+        "seed",
+        false,
+        Kind::Integer {
+            min: 0,
+            max: i64::MAX,
+        },
+    ),
+    field(
+        "guidance_scale",
+        false,
+        Kind::Number {
+            min: 0.0,
+            max: 20.0,
+        },
+    ),
+    field("negative_prompt", false, Kind::Text),
+    field("sync_mode", false, Kind::Bool),
+    field("start_step", false, Kind::Integer { min: 0, max: 50 }),
+    field(
+        "true_cfg",
+        false,
+        Kind::Number {
+            min: 0.0,
+            max: 20.0,
+        },
+    ),
+    field("id_weight", false, Kind::Number { min: 0.0, max: 3.0 }),
+    field(
+        "max_sequence_length",
+        false,
+        Kind::OneOf(&["128", "256", "512"]),
+    ),
+    field("enable_safety_checker", false, Kind::Bool),
+];
+
 fn schema(endpoint: &str) -> Option<&'static [Field]> {
     match endpoint {
         "fal-ai/seedvr/upscale/image" => Some(SEEDVR),
         "fal-ai/clarity-upscaler" => Some(CLARITY),
         "fal-ai/flux-lora" => Some(FLUX_LORA),
         "fal-ai/flux-lora/image-to-image" => Some(FLUX_LORA_IMAGE_TO_IMAGE),
+        "fal-ai/flux-pulid" => Some(FLUX_PULID),
         _ => None,
     }
 }

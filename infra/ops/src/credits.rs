@@ -30,6 +30,7 @@ fn work_name(work: &Work) -> String {
         WorkKind::Upscale => format!("upscale {}", work.id),
         WorkKind::Restyle => format!("restyle {}", work.id),
         WorkKind::PhotoPack => format!("photo pack picture {}", work.id),
+        WorkKind::FirstLook => format!("first look picture {}", work.id),
     }
 }
 

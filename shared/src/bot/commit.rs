@@ -31,20 +31,34 @@ pub(super) enum Refused {
 
 impl Turn<'_> {
     /// What may commit paid work at most once: this update (Telegram delivers it again
-    /// until it gets a 200) and the button tapped (a double tap).
-    pub(super) fn causes(&self) -> Vec<Cause> {
+    /// until it gets a 200) and the button tapped (a double tap). `scope` names a second
+    /// piece of work the same update commits (a first look beside a training), with causes
+    /// of its own.
+    pub(super) fn causes(&self, scope: Option<&str>) -> Vec<Cause> {
         let owner = self.user.id;
         let update = self.update_id.map(|id| Cause::update(owner, id, self.now));
         let tap = self
             .tap
             .as_ref()
             .map(|(message, data)| Cause::tap(owner, *message, data, self.now, DOUBLE_TAP));
-        update.into_iter().chain(tap).collect()
+        update
+            .into_iter()
+            .chain(tap)
+            .map(|mut cause| {
+                if let Some(scope) = scope {
+                    cause.key = format!("{}#{scope}", cause.key);
+                }
+                cause
+            })
+            .collect()
     }
 
-    /// The work this update or tap committed already, if it did.
-    pub(super) async fn committed_already(&self) -> BotResult<Option<WorkRef>> {
-        for cause in self.causes() {
+    /// The work this update or tap committed already (in `scope`), if it did.
+    pub(super) async fn committed_already(
+        &self,
+        scope: Option<&str>,
+    ) -> BotResult<Option<WorkRef>> {
+        for cause in self.causes(scope) {
             if let Some(work) = self.bot.store.committed_by(&cause).await? {
                 return Ok(Some(work));
             }
@@ -54,8 +68,13 @@ impl Turn<'_> {
 
     /// What committing to `works` carries (one record, or a photo pack's pictures, each
     /// quoted `quote`): their estimated fal.ai cost against the day's cap, in a paying bot
-    /// each one's price taken from the user's credits, and their causes.
-    pub(super) fn cost_of(&self, works: &[WorkRef], quote: Quote) -> CommitCost {
+    /// each one's price taken from the user's credits, and their causes (in `scope`).
+    pub(super) fn cost_of(
+        &self,
+        works: &[WorkRef],
+        quote: Quote,
+        scope: Option<&str>,
+    ) -> CommitCost {
         let count = works.len() as u64;
         CommitCost {
             spend: self
@@ -71,7 +90,7 @@ impl Turn<'_> {
                     .collect(),
                 None => Vec::new(),
             },
-            causes: self.causes(),
+            causes: self.causes(scope),
         }
     }
 

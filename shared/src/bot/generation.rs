@@ -21,12 +21,17 @@ use crate::telegram::screens::{self, Keyboard, Screen};
 /// How often picture work that raced another of the same user checks and tries again.
 const COMMIT_ATTEMPTS: u32 = 3;
 
-/// What a kind of picture work commits with: its price, the status message shown while it
-/// runs, and what a second ask for it is answered.
+/// What a kind of picture work commits with: its price (each record's), the status message
+/// shown while it runs, and what a second ask for it is answered.
 pub(super) struct PictureOrder {
     pub priced: Priced,
     pub status: Screen,
     pub already: &'static str,
+    /// Work the user asked for outright is held to the per-user generation limits; work that
+    /// comes with another commit (a first look beside its training) is not.
+    pub limited: bool,
+    /// The causes' scope, for work committed beside other work by the same update.
+    pub scope: Option<&'static str>,
 }
 
 impl Turn<'_> {
@@ -213,6 +218,8 @@ impl Turn<'_> {
             priced: Priced::Pictures(settings.num_images),
             status: Screen::text(t.generation_started(avatar.name.as_str(), settings)),
             already: t.generation_already_started(),
+            limited: true,
+            scope: None,
         };
         let answer = self
             .commit_pictures(avatar, vec![generation], order, at)
@@ -241,7 +248,7 @@ impl Turn<'_> {
             return Ok(Answer::Silent);
         };
         // Telegram's redelivery of a committed update, or a second tap: the same work.
-        if let Some(work) = self.committed_already().await? {
+        if let Some(work) = self.committed_already(order.scope).await? {
             self.committed = true;
             self.hand_over(work).await;
             return Ok(Answer::Toast(order.already));
@@ -249,7 +256,9 @@ impl Turn<'_> {
         // Read before the limits are checked: the records are written only if no other
         // picture work of this user was started in between (else the limits are checked again).
         let mut seen = bot.store.generation_count(self.user.id).await?;
-        if let Some(refusal) = self.generation_refusal(avatar).await? {
+        if order.limited
+            && let Some(refusal) = self.generation_refusal(avatar).await?
+        {
             return Ok(Answer::Alert(t.generation_refused(refusal)));
         }
         let status_message = self.show(at, &order.status).await;
@@ -258,7 +267,7 @@ impl Turn<'_> {
         }
         let quote = bot.limits.money.quote(order.priced);
         let works: Vec<_> = records.iter().map(Generation::work).collect();
-        let cost = self.cost_of(&works, quote);
+        let cost = self.cost_of(&works, quote, order.scope);
         let mut attempt = 1;
         let refusal = loop {
             let why = match bot.store.start_generations(&records, seen, &cost).await {
@@ -274,6 +283,9 @@ impl Turn<'_> {
                     tracing::info!(%why, "picture work raced another of this user; checking again");
                     attempt += 1;
                     seen = bot.store.generation_count(self.user.id).await?;
+                    if !order.limited {
+                        continue;
+                    }
                     match self.generation_refusal(avatar).await? {
                         None => continue,
                         Some(refusal) => break refusal,

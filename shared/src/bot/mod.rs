@@ -9,6 +9,7 @@
 mod commit;
 mod creation;
 mod credits;
+mod first_look;
 mod gallery;
 mod generation;
 mod photo_pack;

@@ -74,6 +74,8 @@ impl Turn<'_> {
                 pack.size(),
             )),
             already: t.pack_already_started(),
+            limited: true,
+            scope: None,
         };
         self.commit_pictures(&avatar, records, order, at).await
     }

@@ -147,7 +147,7 @@ impl Turn<'_> {
     ) -> BotResult<Answer> {
         let t = self.t();
         // Telegram's redelivery of a committed update, or a second tap: nothing downloaded.
-        if let Some(work) = self.committed_already().await? {
+        if let Some(work) = self.committed_already(None).await? {
             self.committed = true;
             self.hand_over(work).await;
             return Ok(Answer::Toast(t.restyle_already_started()));
@@ -180,6 +180,8 @@ impl Turn<'_> {
             priced: Priced::Pictures(ImageCount::ONE),
             status: Screen::text(t.restyle_started(avatar.name.as_str())),
             already: t.restyle_already_started(),
+            limited: true,
+            scope: None,
         };
         let answer = self.commit_pictures(avatar, vec![record], order, at).await;
         // Refused, a duplicate of a racing tap, or failed before it was written: the copy is

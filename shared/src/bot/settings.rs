@@ -29,6 +29,7 @@ impl FromEnv for Limits {
         let access = read_access(env);
         let spending = read_spending(env);
         let billing = read_billing(env);
+        let first_look = read_first_look(env);
         let quotas = Quotas {
             min_photos_portrait: min_photos_portrait?,
             min_photos_style: min_photos_style?,
@@ -57,6 +58,7 @@ impl FromEnv for Limits {
                 costs,
                 billing: billing?,
                 upscale_factor,
+                first_look: first_look?,
             },
         })
     }
@@ -173,6 +175,32 @@ fn read_spending(
         upscale_per_megapixel: upscale_cost?,
     };
     Some((cap?, costs, upscale?.factor))
+}
+
+/// `INSTANT_PREVIEW` (`off`, `1` or `2` pictures drawn from the user's best photo while a
+/// portrait avatar trains), each picture's price in credits and estimated cost: fal lists
+/// flux-pulid at $0.0333 per megapixel, and a 3:4 picture is about one.
+fn read_first_look(env: &mut EnvReader) -> Option<crate::domain::policy::FirstLookOffer> {
+    let raw: String = env.optional("INSTANT_PREVIEW", "off".to_owned())?;
+    let pictures = match raw.trim() {
+        "off" | "0" | "" => 0,
+        "1" | "on" => 1,
+        "2" => 2,
+        other => {
+            env.reject(
+                "INSTANT_PREVIEW",
+                format!("must be off, 1 or 2 (pictures), got {other:?}"),
+            );
+            return None;
+        }
+    };
+    let price = env.optional::<u64>("PRICE_FIRST_LOOK_CREDITS", 1);
+    let cost = usd(env, "COST_FIRST_LOOK_USD", "0.035");
+    Some(crate::domain::policy::FirstLookOffer {
+        pictures,
+        price: crate::domain::Credits(price?),
+        cost: cost?,
+    })
 }
 
 /// `BILLING` (`free` or `stars`), the prices in credits, the packs sold for Stars and the

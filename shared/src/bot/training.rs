@@ -47,12 +47,16 @@ impl Turn<'_> {
         let Some(mut avatar) = self.bot.store.get_avatar(self.user.id, id).await? else {
             return Ok(Answer::Alert(t.not_found().to_owned()));
         };
-        if avatar.status() != AvatarStatus::Queued {
+        // This update committed the training (now, or before a redelivery of it).
+        let committed_here = if avatar.status() != AvatarStatus::Queued {
             avatar = match self.commit_training(avatar, at).await? {
                 Ok(queued) => queued,
                 Err(refusal) => return Ok(Answer::Alert(t.training_refused(refusal))),
             };
-        }
+            true
+        } else {
+            self.committed_already(None).await? == Some(avatar.work())
+        };
         // Sent again for a Confirm of a queued avatar: a lost send is healed by a second tap
         // (and by the sweep, which relaunches queued avatars).
         self.hand_over(avatar.work()).await;
@@ -66,6 +70,9 @@ impl Turn<'_> {
             screens::back_to_menu(t),
         );
         self.show(avatar.status_message.or(at), &screen).await;
+        if committed_here && let Err(e) = self.first_look(&avatar).await {
+            tracing::warn!(avatar = %avatar.id, error = %e, "first look not committed; training goes on");
+        }
         Ok(Answer::Silent)
     }
 
@@ -129,7 +136,7 @@ impl Turn<'_> {
             .expect("checked: ready avatars can be queued");
         queued.status_message = at.or(queued.status_message);
         let quote = self.bot.limits.money.quote(Priced::Training(queued.preset));
-        let cost = self.cost_of(&[queued.work()], quote);
+        let cost = self.cost_of(&[queued.work()], quote, None);
         let refused = match self
             .bot
             .store

@@ -72,6 +72,8 @@ impl Turn<'_> {
             priced: priced(source, picture),
             status: Screen::text(t.upscale_started(avatar.name.as_str(), factor)),
             already: t.upscale_already_started(),
+            limited: true,
+            scope: None,
         };
         self.commit_pictures(avatar, vec![record], order, at).await
     }

@@ -254,6 +254,14 @@ pub enum Order {
         size: u8,
         theme: String,
     },
+    /// Picture `index` of `size` drawn at once from the user's own best photo by a
+    /// training-free identity model while the avatar trains; `pack` is the first picture's
+    /// id, whose record delivers the album (as a pack's).
+    FirstLook {
+        pack: GenerationId,
+        index: u8,
+        size: u8,
+    },
 }
 
 impl Order {
@@ -263,6 +271,7 @@ impl Order {
             Order::Upscale { .. } => WorkKind::Upscale,
             Order::Restyle { .. } => WorkKind::Restyle,
             Order::Pack { .. } => WorkKind::PhotoPack,
+            Order::FirstLook { .. } => WorkKind::FirstLook,
         }
     }
 
@@ -430,20 +439,53 @@ impl Generation {
             .collect()
     }
 
-    /// The piece of work it is part of, as the user asked for it: a pack's leader for every
-    /// picture of the pack, else itself (what the per-user limits count).
-    pub fn piece(&self) -> GenerationId {
+    /// A first look at `avatar` while it trains: `size` pictures, one record each, committed
+    /// together (as a pack's), each from a portrait preset's prompt.
+    pub fn first_look(avatar: &Avatar, size: u8, now: Timestamp) -> Vec<Self> {
+        let leader = GenerationId::new();
+        let styles = Style::for_kind(avatar.kind);
+        (0..size)
+            .map(|index| {
+                let style = styles[usize::from(index) % styles.len()];
+                let defaults = GenerationDefaults {
+                    aspect_ratio: AspectRatio::Portrait3x4,
+                    num_images: ImageCount::ONE,
+                };
+                let prompt = Prompt::parse(style.prompt()).expect("style prompts are valid");
+                Self {
+                    id: leader.member(index),
+                    order: Order::FirstLook {
+                        pack: leader,
+                        index,
+                        size,
+                    },
+                    ..Generation::queued(avatar, prompt, Some(style), defaults, now)
+                }
+            })
+            .collect()
+    }
+
+    /// The leader and size of the group it was committed in (a photo pack, a first look).
+    fn group(&self) -> Option<(GenerationId, u8)> {
         match self.order {
-            Order::Pack { pack, .. } => pack,
-            _ => self.id,
+            Order::Pack { pack, size, .. } | Order::FirstLook { pack, size, .. } => {
+                Some((pack, size))
+            }
+            _ => None,
         }
     }
 
-    /// The ids of every picture of its pack, the leader first (empty if not a pack's).
+    /// The piece of work it is part of, as the user asked for it: a group's leader for every
+    /// picture of the group, else itself (what the per-user limits count).
+    pub fn piece(&self) -> GenerationId {
+        self.group().map_or(self.id, |(pack, _)| pack)
+    }
+
+    /// The ids of every picture of its group, the leader first (empty if not a group's).
     pub fn pack_members(&self) -> Vec<GenerationId> {
-        match self.order {
-            Order::Pack { pack, size, .. } => (0..size).map(|i| pack.member(i)).collect(),
-            _ => Vec::new(),
+        match self.group() {
+            Some((pack, size)) => (0..size).map(|i| pack.member(i)).collect(),
+            None => Vec::new(),
         }
     }
 

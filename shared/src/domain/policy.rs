@@ -90,6 +90,25 @@ pub struct Money {
     pub billing: Billing,
     /// How many times wider and taller an upscale makes a picture (`UPSCALE_FACTOR`).
     pub upscale_factor: UpscaleFactor,
+    /// The first look drawn while a portrait avatar trains (`INSTANT_PREVIEW`).
+    pub first_look: FirstLookOffer,
+}
+
+/// The first look: how many pictures (0: off), each one's price in a paying bot
+/// (`PRICE_FIRST_LOOK_CREDITS`, 0 allowed) and its estimated cost (`COST_FIRST_LOOK_USD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstLookOffer {
+    pub pictures: u8,
+    pub price: Credits,
+    pub cost: Usd,
+}
+
+impl FirstLookOffer {
+    pub const OFF: FirstLookOffer = FirstLookOffer {
+        pictures: 0,
+        price: Credits(0),
+        cost: Usd(0),
+    };
 }
 
 impl Money {
@@ -109,6 +128,13 @@ impl Money {
                 self.costs.upscale(pixels, self.upscale_factor),
                 self.billing.price_of_upscale(),
             ),
+            Priced::FirstLook => (
+                self.first_look.cost,
+                match self.billing {
+                    crate::domain::Billing::Free => None,
+                    crate::domain::Billing::Stars { .. } => Some(self.first_look.price),
+                },
+            ),
         };
         Quote { estimate, price }
     }
@@ -120,7 +146,11 @@ impl Money {
 pub enum Priced {
     Training(Preset),
     Pictures(ImageCount),
-    Upscale { pixels: u64 },
+    Upscale {
+        pixels: u64,
+    },
+    /// One picture of a first look.
+    FirstLook,
 }
 
 /// The cost of a piece of paid work.
@@ -309,6 +339,7 @@ mod tests {
                 },
                 billing: crate::domain::Billing::Free,
                 upscale_factor: UpscaleFactor::TWO,
+                first_look: FirstLookOffer::OFF,
             },
         }
     }

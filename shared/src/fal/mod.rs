@@ -1,6 +1,7 @@
 //! fal.ai: the queue API client and the shapes it speaks. See `../shared/reference/fal-api.md`
 //! beside the repository for the protocol facts this follows.
 
+pub mod first_look;
 pub mod generation;
 pub mod hosts;
 pub mod queue;

@@ -2,6 +2,7 @@
 //! `WorkKind` variant, a module implementing `engine::PaidKind`, and a line here.
 
 use super::engine::Driver;
+use super::first_look::FirstLooks;
 use super::generation::Generations;
 use super::photo_pack::PhotoPacks;
 use super::restyle::Restyles;
@@ -16,5 +17,6 @@ pub(crate) fn driver(kind: WorkKind) -> &'static dyn Driver {
         WorkKind::Upscale => &Upscales,
         WorkKind::Restyle => &Restyles,
         WorkKind::PhotoPack => &PhotoPacks,
+        WorkKind::FirstLook => &FirstLooks,
     }
 }

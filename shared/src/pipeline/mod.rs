@@ -10,6 +10,7 @@
 pub mod deletion;
 mod engine;
 mod fetch;
+mod first_look;
 mod generation;
 mod jobs;
 mod kinds;

@@ -60,15 +60,19 @@ pub enum WorkKind {
     /// One picture of a photo pack (`Order::Pack`); a pack's pictures are committed in one
     /// tap, and its first delivers the album.
     PhotoPack,
+    /// A picture drawn from the user's best photo while the avatar trains
+    /// (`Order::FirstLook`), delivered with the others of its group as one album.
+    FirstLook,
 }
 
 impl WorkKind {
-    pub const ALL: [WorkKind; 5] = [
+    pub const ALL: [WorkKind; 6] = [
         WorkKind::Training,
         WorkKind::Generation,
         WorkKind::Upscale,
         WorkKind::Restyle,
         WorkKind::PhotoPack,
+        WorkKind::FirstLook,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +82,7 @@ impl WorkKind {
             WorkKind::Upscale => "upscale",
             WorkKind::Restyle => "restyle",
             WorkKind::PhotoPack => "photo_pack",
+            WorkKind::FirstLook => "first_look",
         }
     }
 
@@ -89,9 +94,11 @@ impl WorkKind {
     pub fn quota(self) -> Quota {
         match self {
             WorkKind::Training => Quota::Trainings,
-            WorkKind::Generation | WorkKind::Upscale | WorkKind::Restyle | WorkKind::PhotoPack => {
-                Quota::Pictures
-            }
+            WorkKind::Generation
+            | WorkKind::Upscale
+            | WorkKind::Restyle
+            | WorkKind::PhotoPack
+            | WorkKind::FirstLook => Quota::Pictures,
         }
     }
 }

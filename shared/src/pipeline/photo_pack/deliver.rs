@@ -1,28 +1,33 @@
-//! Telling the user of a photo pack: once every picture of the pack is over, its leader (the
-//! first picture's record) sends the pack's pictures as one album and edits the "drawing..."
-//! message into the summary (two messages for the whole pack), and refunds, one by one, the
-//! pictures that did not come (failed, withheld by the safety filter, lost, refused).
+//! Telling the user of a group of pictures committed together (a photo pack, a first look):
+//! once every picture of the group is over, its leader (the first picture's record) sends
+//! them as one album and edits the "drawing..." message into the summary (two messages for
+//! the whole group), and refunds, one by one, the pictures that did not come (failed,
+//! withheld by the safety filter, lost, refused).
 //!
 //! Who sends it: the leader's notice is the album's. The leader's own notice waits (it is
 //! released, not sent) while other pictures run; whichever picture ends last takes that
 //! notice over and sends the album, and the sweep sends it if that take-over lost a race.
 
-use super::super::engine::Told;
+use super::super::engine::{PaidKind, Told};
 use super::super::notice::told;
 use super::super::{Pipeline, PipelineResult};
-use super::PhotoPacks;
 use crate::domain::{
-    Avatar, Catalogue, Credits, Generation, GenerationId, Order, Timestamp, WorkRef, WorkState,
+    Avatar, Catalogue, Credits, Generation, GenerationId, Language, Order, Timestamp, WorkRef,
+    WorkState,
 };
 use crate::telegram::client::{Picture, PictureForm};
 use crate::telegram::screens::{self, DeliveryReport, Screen};
-use crate::telegram::texts::texts;
+use crate::telegram::texts::{Texts, texts};
 
 use super::super::generation::Sent;
 
 impl Pipeline {
-    /// Tells of the end of one picture of a pack whose notice the caller holds.
-    pub(super) async fn tell_pack(&self, picture: &Generation) -> PipelineResult<Told> {
+    /// Tells of the end of one picture of a group whose notice the caller holds.
+    pub(in crate::pipeline) async fn tell_album<K: PaidKind<Record = Generation>>(
+        &self,
+        kind: &K,
+        picture: &Generation,
+    ) -> PipelineResult<Told> {
         let Some(avatar) = self.avatar_of_pictures(picture).await? else {
             return Ok(Told::Settled);
         };
@@ -40,8 +45,7 @@ impl Pipeline {
             // Its picture goes in the leader's album; the last one to end has it sent.
             if all_over
                 && let Some(Some(leader)) = members.first()
-                && let Err(e) =
-                    Box::pin(self.retry_notice(&PhotoPacks, leader, Timestamp::now())).await
+                && let Err(e) = Box::pin(self.retry_notice(kind, leader, Timestamp::now())).await
             {
                 tracing::warn!(pack = %leader.id, error = %e, "pack album not sent now; the sweep will");
             }
@@ -50,26 +54,20 @@ impl Pipeline {
         if !all_over {
             return Ok(Told::Waiting);
         }
-        self.deliver_pack(&avatar, picture, &ids, &members).await
+        self.deliver_album(&avatar, picture, &ids, &members).await
     }
 
-    async fn deliver_pack(
+    async fn deliver_album(
         &self,
         avatar: &Avatar,
         leader: &Generation,
         ids: &[GenerationId],
         members: &[Option<Generation>],
     ) -> PipelineResult<Told> {
-        let subject = format!("photo pack {}", leader.id);
+        let subject = format!("{} {}", leader.kind(), leader.id);
         let (chat, language) = self.audience(leader.owner).await?;
         let t = texts(language);
-        let theme = match &leader.order {
-            Order::Pack { theme, .. } => theme.as_str(),
-            _ => "",
-        };
-        let title = Catalogue::shipped()
-            .by_id(theme)
-            .map_or(theme, |p| p.name.get(language));
+        let title = title(t, language, &leader.order);
         let mut pictures: Vec<Picture> = Vec::new();
         // For each picture in the album, the record it came from (what Upscale names).
         let mut shown: Vec<GenerationId> = Vec::new();
@@ -104,7 +102,7 @@ impl Pipeline {
             .send_pictures(
                 chat,
                 &pictures,
-                title,
+                &title,
                 &[PictureForm::Photo, PictureForm::File],
                 &subject,
             )
@@ -129,11 +127,21 @@ impl Pipeline {
         }
         crate::metrics::counts("ImagesDelivered", report.sent as u32, &[]);
         crate::metrics::counts("ImagesFiltered", report.filtered as u32, &[]);
-        let mut text = screens::pack_result(t, avatar.name.as_str(), title, report, failed);
+        let name = avatar.name.as_str();
+        let (mut text, keyboard) = match leader.order {
+            Order::FirstLook { .. } => (
+                screens::first_look_result(t, name, report, failed),
+                screens::back_to_menu(t),
+            ),
+            _ => (
+                screens::pack_result(t, name, &title, report, failed),
+                screens::after_pack(t, leader.avatar_id, &shown),
+            ),
+        };
         if refunded.0 > 0 {
             text.push_str(&format!("\n\n{}", t.credits_returned(refunded)));
         }
-        let summary = Screen::new(text, screens::after_pack(t, leader.avatar_id, &shown));
+        let summary = Screen::new(text, keyboard);
         let shown_summary = self
             .telegram
             .show(chat, leader.status_message, &summary)
@@ -147,5 +155,16 @@ impl Pipeline {
             return Ok(Told::Settled);
         }
         Ok(told(shown_summary, &subject))
+    }
+}
+
+/// The album's caption: the pack's name in the user's language, or the first look's.
+fn title(t: &dyn Texts, language: Language, order: &Order) -> String {
+    match order {
+        Order::Pack { theme, .. } => Catalogue::shipped()
+            .by_id(theme)
+            .map_or(theme.as_str(), |p| p.name.get(language))
+            .to_owned(),
+        _ => t.first_look_caption().to_owned(),
     }
 }

@@ -4,7 +4,7 @@
 //! differs (`deliver.rs`): the pack's first record (its leader) sends the whole pack as one
 //! album once every picture is over, and refunds, one by one, the pictures that did not come.
 
-mod deliver;
+pub(super) mod deliver;
 
 use std::time::Duration;
 
@@ -80,7 +80,7 @@ impl PaidKind for PhotoPacks {
         picture: &Generation,
         _refunded: Option<Credits>,
     ) -> PipelineResult<Told> {
-        p.tell_pack(picture).await
+        p.tell_album(self, picture).await
     }
 
     async fn forget(&self, p: &Pipeline, picture: &Generation) -> PipelineResult<()> {

@@ -49,7 +49,11 @@ pub(crate) fn in_flight_sort_key(since: Timestamp, work: &WorkRef) -> String {
     let letter = letter(*kind);
     match kind {
         WorkKind::Training => format!("{}#{letter}#{owner}#{avatar_id}", since.sortable()),
-        WorkKind::Generation | WorkKind::Upscale | WorkKind::Restyle | WorkKind::PhotoPack => {
+        WorkKind::Generation
+        | WorkKind::Upscale
+        | WorkKind::Restyle
+        | WorkKind::PhotoPack
+        | WorkKind::FirstLook => {
             format!("{}#{letter}#{owner}#{avatar_id}#{id}", since.sortable())
         }
     }
@@ -62,6 +66,7 @@ fn letter(kind: WorkKind) -> &'static str {
         WorkKind::Upscale => "U",
         WorkKind::Restyle => "R",
         WorkKind::PhotoPack => "P",
+        WorkKind::FirstLook => "F",
     }
 }
 
@@ -87,14 +92,16 @@ pub(crate) fn parse_in_flight_sort_key(key: &str) -> Option<InFlightItem> {
     let kind = WorkKind::ALL.into_iter().find(|k| letter(*k) == kind)?;
     let work = match kind {
         WorkKind::Training => WorkRef::training(owner, avatar_id),
-        WorkKind::Generation | WorkKind::Upscale | WorkKind::Restyle | WorkKind::PhotoPack => {
-            WorkRef {
-                kind,
-                owner,
-                avatar_id,
-                id: parts.next()?.parse().ok()?,
-            }
-        }
+        WorkKind::Generation
+        | WorkKind::Upscale
+        | WorkKind::Restyle
+        | WorkKind::PhotoPack
+        | WorkKind::FirstLook => WorkRef {
+            kind,
+            owner,
+            avatar_id,
+            id: parts.next()?.parse().ok()?,
+        },
     };
     parts
         .next()

@@ -69,6 +69,16 @@ pub fn pack_result(
     s
 }
 
+/// The summary above a first look's album, with what was withheld or lost.
+pub fn first_look_result(t: &dyn Texts, name: &str, r: DeliveryReport, failed: usize) -> String {
+    let total = r.sent + r.filtered + r.unavailable + r.refused + failed;
+    let mut s = t.first_look_result(name, r.sent, total);
+    if r.filtered > 0 {
+        s.push_str(&format!("\n🙈 {}", t.result_filtered(r.filtered)));
+    }
+    s
+}
+
 /// Under a pack's summary: upscale any picture of the album (numbered as it shows them),
 /// another pack, back to the avatar.
 pub fn after_pack(t: &dyn Texts, avatar: AvatarId, shown: &[GenerationId]) -> Keyboard {

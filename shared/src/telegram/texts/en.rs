@@ -794,6 +794,38 @@ impl PackTexts for En {
     fn pack_failed(&self, count: usize) -> String {
         format!("{count} could not be drawn.")
     }
+    fn first_look_caption(&self) -> &'static str {
+        "👀 A first look"
+    }
+    fn first_look_started(&self, name: &str, pictures: u8) -> String {
+        let them = if pictures == 1 {
+            "a picture"
+        } else {
+            "two pictures"
+        };
+        format!(
+            "👀 While <b>{}</b> trains, here comes a first look: {them} drawn from your best \
+             photo in about a minute.",
+            escape(name)
+        )
+    }
+    fn first_look_already_started(&self) -> &'static str {
+        "The first look is on its way."
+    }
+    fn first_look_result(&self, name: &str, sent: usize, total: usize) -> String {
+        if sent == 0 {
+            return format!(
+                "The first look of <b>{}</b> did not come out. Training goes on.",
+                escape(name)
+            );
+        }
+        format!(
+            "👀 A first look of <b>{}</b> ({sent} of {total}), drawn from one photo without \
+             training. The trained avatar will look much more like you: it comes when training \
+             ends.",
+            escape(name)
+        )
+    }
 }
 
 impl CreditsTexts for En {
@@ -869,6 +901,13 @@ impl CreditsTexts for En {
                         ..
                     },
             } => "a photo pack picture".to_owned(),
+            EntryKind::Debit {
+                work:
+                    Work {
+                        kind: WorkKind::FirstLook,
+                        ..
+                    },
+            } => "a first look".to_owned(),
             EntryKind::Refund { .. } => "returned: the work failed".to_owned(),
             EntryKind::Grant { .. } => "a gift from the bot's owner".to_owned(),
             EntryKind::PaymentRefund { .. } => "Stars refunded".to_owned(),

@@ -223,7 +223,7 @@ pub trait RestyleTexts {
     fn restyle_not_available(&self) -> &'static str;
 }
 
-/// Photo packs: the list, a pack's offer, its progress and its result.
+/// Photo packs (the list, a pack's offer, its progress and its result) and the first look.
 pub trait PackTexts {
     fn btn_packs(&self) -> &'static str;
     fn btn_more_packs(&self) -> &'static str;
@@ -243,6 +243,11 @@ pub trait PackTexts {
     fn pack_result(&self, name: &str, title: &str, sent: usize, total: usize) -> String;
     /// Pictures fal.ai failed to draw.
     fn pack_failed(&self, count: usize) -> String;
+    /// The first look: drawn from the user's best photo while the avatar trains.
+    fn first_look_caption(&self) -> &'static str;
+    fn first_look_started(&self, name: &str, pictures: u8) -> String;
+    fn first_look_already_started(&self) -> &'static str;
+    fn first_look_result(&self, name: &str, sent: usize, total: usize) -> String;
 }
 
 /// Credits and Stars: the Balance screen, prices, invoices, payments, refunds.

@@ -809,6 +809,38 @@ impl PackTexts for Ru {
     fn pack_failed(&self, count: usize) -> String {
         format!("Не удалось нарисовать: {count}.")
     }
+    fn first_look_caption(&self) -> &'static str {
+        "👀 Первый взгляд"
+    }
+    fn first_look_started(&self, name: &str, pictures: u8) -> String {
+        let them = if pictures == 1 {
+            "изображение"
+        } else {
+            "два изображения"
+        };
+        format!(
+            "👀 Пока <b>{}</b> обучается, вот первый взгляд: {them} по вашему лучшему фото, \
+             примерно через минуту.",
+            escape(name)
+        )
+    }
+    fn first_look_already_started(&self) -> &'static str {
+        "Первый взгляд уже в пути."
+    }
+    fn first_look_result(&self, name: &str, sent: usize, total: usize) -> String {
+        if sent == 0 {
+            return format!(
+                "Первый взгляд на <b>{}</b> не получился. Обучение продолжается.",
+                escape(name)
+            );
+        }
+        format!(
+            "👀 Первый взгляд на <b>{}</b> ({sent} из {total}): нарисован по одному фото, без \
+             обучения. Обученный аватар будет похож на вас гораздо больше: он придёт, когда \
+             обучение закончится.",
+            escape(name)
+        )
+    }
 }
 
 impl CreditsTexts for Ru {
@@ -884,6 +916,13 @@ impl CreditsTexts for Ru {
                         ..
                     },
             } => "снимок фотосета".to_owned(),
+            EntryKind::Debit {
+                work:
+                    Work {
+                        kind: WorkKind::FirstLook,
+                        ..
+                    },
+            } => "первый взгляд".to_owned(),
             EntryKind::Refund { .. } => "возврат: задача не выполнена".to_owned(),
             EntryKind::Grant { .. } => "подарок от владельца бота".to_owned(),
             EntryKind::PaymentRefund { .. } => "возврат Stars".to_owned(),

@@ -91,9 +91,11 @@ fn decode(cursor: Option<InFlightCursor>) -> StoreResult<Vec<Position>> {
 fn in_flight_item_key(work: &WorkRef) -> Item {
     match work.kind {
         WorkKind::Training => key(user_pk(work.owner), avatar_sk(work.avatar_id)),
-        WorkKind::Generation | WorkKind::Upscale | WorkKind::Restyle | WorkKind::PhotoPack => {
-            key(avatar_pk(work.avatar_id), generation_sk(work.id.into()))
-        }
+        WorkKind::Generation
+        | WorkKind::Upscale
+        | WorkKind::Restyle
+        | WorkKind::PhotoPack
+        | WorkKind::FirstLook => key(avatar_pk(work.avatar_id), generation_sk(work.id.into())),
     }
 }
 
