@@ -12,8 +12,8 @@ use aws_config::SdkConfig;
 
 use crate::adapters::aws::Resources;
 use crate::adapters::aws::{AwsClients, DynamoStore};
-use crate::adapters::embedded::{Database, EmbeddedQueue, EmbeddedStore, LocalBlobs};
-use crate::ports::{BlobStore, JobQueue, RecordStore, StoreError};
+use crate::adapters::embedded::{Database, EmbeddedQueue, EmbeddedStore, LocalBlobs, LocalPace};
+use crate::ports::{BlobStore, JobQueue, RecordStore, SendPace, StoreError};
 
 /// How long a received launch job stays hidden on the embedded queue: the launch queue's
 /// visibility timeout in `template.yaml` (a test keeps the two equal).
@@ -36,6 +36,8 @@ pub struct Backend {
     pub blobs: Arc<dyn BlobStore>,
     /// The launch queue (it also carries test-mode completions).
     pub launches: Arc<dyn JobQueue>,
+    /// The pace of the bot's own messages, shared by every instance.
+    pub pace: Arc<dyn SendPace>,
 }
 
 impl Backend {
@@ -47,11 +49,13 @@ impl Backend {
 
     /// The production backend on clients built already.
     pub fn aws_with(clients: &AwsClients, resources: &Resources) -> Self {
+        let store = Arc::new(clients.store(resources));
         Self {
             kind: BackendKind::Aws,
-            store: Arc::new(clients.store(resources)),
+            store: store.clone(),
             blobs: Arc::new(clients.blobs(resources)),
             launches: Arc::new(clients.launch_queue(resources)),
+            pace: store,
         }
     }
 
@@ -73,6 +77,7 @@ impl Backend {
             store: Arc::new(EmbeddedStore::new(db.clone())),
             blobs: Arc::new(blobs),
             launches: Arc::new(EmbeddedQueue::new(db, "launch", LAUNCH_VISIBILITY)),
+            pace: Arc::new(LocalPace::default()),
         })
     }
 

@@ -125,6 +125,20 @@ struct State {
     webhook_error: Option<(i64, String)>,
     /// Stars payments made (charge id -> payer, Stars, refunded).
     payments: HashMap<String, (i64, u32, bool)>,
+    /// Telegram's flood limits on new messages, when a test turns them on.
+    rates: Option<Rates>,
+}
+
+/// Telegram's limits on new messages as the fake enforces them: at most `per_second` in any
+/// second for the bot (an album counts its pictures), and one per `chat_interval` in a chat
+/// (less a tenth, for the time a request spends in flight); the rest get 429 with
+/// `retry_after`, as Telegram answers.
+struct Rates {
+    per_second: u32,
+    chat_interval: Duration,
+    sent: VecDeque<(std::time::Instant, u32)>,
+    last_in_chat: HashMap<i64, std::time::Instant>,
+    refused: u32,
 }
 
 /// What the next call of a method meets instead of the normal answer.
@@ -228,6 +242,27 @@ impl FakeTelegram {
                    "description": format!("Too Many Requests: retry after {retry_after}"),
                    "parameters": {"retry_after": retry_after}}),
         );
+    }
+
+    /// From now on new messages beyond Telegram's flood limits get 429 (see [`Rates`]).
+    pub fn enforce_rates(&self, per_second: u32, chat_interval: Duration) {
+        self.state.lock().unwrap().rates = Some(Rates {
+            per_second,
+            chat_interval,
+            sent: VecDeque::new(),
+            last_in_chat: HashMap::new(),
+            refused: 0,
+        });
+    }
+
+    /// How many new messages the enforced limits refused with 429.
+    pub fn rate_refusals(&self) -> u32 {
+        self.state
+            .lock()
+            .unwrap()
+            .rates
+            .as_ref()
+            .map_or(0, |r| r.refused)
     }
 
     /// Queues an update for the bot's next getUpdates.
@@ -430,6 +465,14 @@ impl Respond for Responder {
                 response
             };
         }
+        if let Some(refusal) = s.over_rate(&method, &params) {
+            s.calls.push(Call {
+                method,
+                params,
+                ok: false,
+            });
+            return error_response(429, refusal);
+        }
         let (outcome, delay) = match s.injected.get_mut(&method).and_then(VecDeque::pop_front) {
             None => (s.execute(&method, &params, &files), None),
             Some(Fault::Error(status, body)) => (Err((status, body)), None),
@@ -473,6 +516,47 @@ fn error_response(status: u16, body: Value) -> ResponseTemplate {
 }
 
 impl State {
+    /// Telegram's 429 for a new message over the enforced limits, if it is.
+    fn over_rate(&mut self, method: &str, p: &Value) -> Option<Value> {
+        let rates = self.rates.as_mut()?;
+        let weight = match method {
+            "sendmessage" | "sendphoto" | "senddocument" => 1,
+            "sendmediagroup" => {
+                let media = match &p["media"] {
+                    Value::String(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+                    other => other.clone(),
+                };
+                media.as_array().map_or(1, |m| m.len() as u32)
+            }
+            _ => return None,
+        };
+        let chat = p["chat_id"]
+            .as_i64()
+            .or_else(|| p["chat_id"].as_str().and_then(|s| s.parse().ok()))?;
+        let now = std::time::Instant::now();
+        while rates
+            .sent
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) >= Duration::from_secs(1))
+        {
+            rates.sent.pop_front();
+        }
+        let in_last_second: u32 = rates.sent.iter().map(|(_, w)| w).sum();
+        let chat_too_soon = rates
+            .last_in_chat
+            .get(&chat)
+            .is_some_and(|last| now.duration_since(*last) < rates.chat_interval.mul_f64(0.9));
+        if chat_too_soon || in_last_second + weight > rates.per_second {
+            rates.refused += 1;
+            return Some(json!({"ok": false, "error_code": 429,
+                "description": "Too Many Requests: retry after 1",
+                "parameters": {"retry_after": 1}}));
+        }
+        rates.sent.push_back((now, weight));
+        rates.last_in_chat.insert(chat, now);
+        None
+    }
+
     /// The chat a send goes to, refusing blocked users as Telegram does.
     fn reachable_chat(&self, p: &Value) -> Result<i64, (u16, Value)> {
         let chat_id = p["chat_id"]

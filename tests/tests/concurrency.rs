@@ -6,7 +6,8 @@
 //! Size: `FLEET_USERS` (default 50) users train at once in
 //! `fifty_users_create_and_train_at_once_on_four_instances_of_each_function`; the 200-user
 //! load run in docs/benchmarks.md is `FLEET_USERS=200 cargo test -p fluxbot-tests --test
-//! concurrency fifty -- --nocapture`.
+//! concurrency fifty -- --nocapture`. `SEND_RATE_USERS` (default 30) users' deliveries finish
+//! at once in `deliveries_from_every_instance_stay_within_telegrams_flood_limits`.
 
 use std::time::{Duration, Instant};
 
@@ -149,6 +150,80 @@ async fn fifty_users_create_and_train_at_once_on_four_instances_of_each_function
         w.fal.submissions().is_empty(),
         "test mode never calls fal.ai"
     );
+}
+
+/// Notices and deliveries from every instance together stay within Telegram's flood limits,
+/// which the fake Telegram now enforces (30 messages in any second, an album counting its
+/// pictures; one a second in a chat; 429 past them): many users' generations, two each,
+/// finish at once on four workers, and every album arrives once with no 429 on the way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deliveries_from_every_instance_stay_within_telegrams_flood_limits() {
+    let n = fluxbot_tests::size("SEND_RATE_USERS", 30);
+    let w = PipelineWorld::fleet(true, &[("PHOTOS_MIN_STYLE", "2")], 4).await;
+    let avatars =
+        join_all((0..n).map(|i| w.bot.queued_avatar(user(i), "style", "Ink", "fast", 2))).await;
+    let bound = Instant::now() + Duration::from_secs(60 + n as u64);
+    while completed(&w, &avatars).await < n {
+        w.run_queue_on_all(Duration::from_millis(500)).await;
+        assert!(Instant::now() < bound, "not all trained in time");
+    }
+    // Two generations each, asked while the limits are not yet enforced (the conversation
+    // answers the user's own taps, which Telegram allows).
+    let world = &w;
+    join_all(avatars.iter().enumerate().map(|(i, avatar)| async move {
+        let w = world;
+        w.prompt_screen(user(i), avatar).await;
+        w.bot.say(user(i), "a red kite").await;
+        w.bot.say(user(i), "a blue kite").await;
+    }))
+    .await;
+    w.bot.telegram.enforce_rates(30, Duration::from_secs(1));
+    let started = Instant::now();
+    let delivered = |w: &PipelineWorld| {
+        w.bot
+            .telegram
+            .calls_of("sendMediaGroup")
+            .iter()
+            .filter(|c| c.ok)
+            .count()
+    };
+    let bound = Instant::now() + Duration::from_secs(120 + n as u64);
+    while delivered(&w) < 2 * n {
+        w.run_queue_on_all(Duration::from_millis(500)).await;
+        assert!(Instant::now() < bound, "not all delivered in time");
+    }
+    println!(
+        "{n} users, {} albums of 2: all delivered {:.1} s after the limits were on",
+        2 * n,
+        started.elapsed().as_secs_f64()
+    );
+    let refused: Vec<_> = w
+        .bot
+        .telegram
+        .calls()
+        .into_iter()
+        .filter(|c| !c.ok)
+        .map(|c| (c.method, c.params["chat_id"].clone()))
+        .collect();
+    assert_eq!(
+        w.bot.telegram.rate_refusals(),
+        0,
+        "no 429 from Telegram: {refused:?}"
+    );
+    for i in 0..n {
+        let albums = w
+            .bot
+            .telegram
+            .calls_of("sendMediaGroup")
+            .iter()
+            .filter(|c| {
+                c.ok && c.params["chat_id"]
+                    .to_string()
+                    .contains(&user(i).id.to_string())
+            })
+            .count();
+        assert_eq!(albums, 2, "user {i}: each album once");
+    }
 }
 
 async fn completed(w: &PipelineWorld, avatars: &[fluxbot::domain::Avatar]) -> usize {

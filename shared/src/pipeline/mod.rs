@@ -309,7 +309,8 @@ impl Pipeline {
             store: backend.store.clone(),
             blobs: backend.blobs.clone(),
             launches: backend.launches.clone(),
-            telegram,
+            // Notices and deliveries from every instance share one pace.
+            telegram: telegram.paced(backend.pace.clone()),
             fal: FalBackend::from_settings(&fal_settings),
             fetcher: ResultFetcher::new(fal_settings.result_hosts.clone()),
             inputs,

@@ -6,6 +6,7 @@
 use std::future::IntoFuture;
 use std::time::Duration;
 
+use super::pace::Pacer;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -159,6 +160,11 @@ pub struct TelegramClient {
     bot: Bot,
     /// The longest total time one call may spend waiting on 429s.
     retry_budget: Duration,
+    /// The bot's own messages a second (what a pacer is given).
+    sends_per_second: u32,
+    /// Paces new messages across instances (the pipeline's notices and deliveries; replies
+    /// to a user's own action are not paced).
+    pacer: Option<Pacer>,
 }
 
 impl TelegramClient {
@@ -173,6 +179,23 @@ impl TelegramClient {
         Self {
             bot,
             retry_budget: Self::DEFAULT_RETRY_BUDGET,
+            sends_per_second: settings.sends_per_second,
+            pacer: None,
+        }
+    }
+
+    /// The same bot with its new messages paced through `pace`, shared by every instance.
+    pub fn paced(mut self, pace: std::sync::Arc<dyn crate::ports::SendPace>) -> Self {
+        self.pacer = Some(Pacer::new(pace, self.sends_per_second));
+        self
+    }
+
+    /// Waits for a new message's turn, when paced.
+    async fn turn(&self, chat: ChatId, weight: usize) {
+        if let Some(pacer) = &self.pacer {
+            pacer
+                .permit(chat, u32::try_from(weight).unwrap_or(u32::MAX))
+                .await;
         }
     }
 
@@ -226,6 +249,7 @@ impl TelegramClient {
     }
 
     pub async fn send(&self, chat: ChatId, screen: &Screen) -> Result<MessageRef, TelegramError> {
+        self.turn(chat, 1).await;
         let message = self
             .call("sendMessage", || {
                 let mut request = self
@@ -256,6 +280,9 @@ impl TelegramClient {
         form: PictureForm,
     ) -> Result<(), TelegramError> {
         let caption = caption_of(caption);
+        if !pictures.is_empty() {
+            self.turn(chat, pictures.len()).await;
+        }
         match (pictures, form) {
             ([], _) => Ok(()),
             ([one], PictureForm::Photo) => {

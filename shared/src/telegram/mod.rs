@@ -5,6 +5,7 @@ pub mod callback;
 pub mod client;
 pub mod commands;
 pub mod incoming;
+pub mod pace;
 pub mod screens;
 pub mod settings;
 pub mod texts;

@@ -12,15 +12,24 @@ pub struct TelegramSettings {
     pub token: SecretString,
     /// `https://api.telegram.org`, a self-hosted Bot API server, or a fake in tests.
     pub api_url: Url,
+    /// The bot's own messages a second, across every instance (`TELEGRAM_SENDS_PER_SECOND`;
+    /// Telegram takes about 30).
+    pub sends_per_second: u32,
 }
 
 impl FromEnv for TelegramSettings {
     fn read(env: &mut EnvReader) -> Option<Self> {
         let token = env.secret("TELEGRAM_TOKEN");
         let api_url = env.url("TELEGRAM_API_URL", Self::DEFAULT_API_URL);
+        let sends_per_second = env.optional("TELEGRAM_SENDS_PER_SECOND", 25u32);
+        if sends_per_second == Some(0) || sends_per_second.is_some_and(|n| n > 30) {
+            env.reject("TELEGRAM_SENDS_PER_SECOND", "must be 1 to 30");
+            return None;
+        }
         Some(Self {
             token: token?,
             api_url: api_url?,
+            sends_per_second: sends_per_second?,
         })
     }
 }

@@ -3,10 +3,12 @@
 
 mod blobs;
 mod db;
+mod pace;
 mod queue;
 mod store;
 
 pub use blobs::LocalBlobs;
 pub use db::Database;
+pub use pace::LocalPace;
 pub use queue::EmbeddedQueue;
 pub use store::EmbeddedStore;

@@ -28,6 +28,7 @@ mod credits;
 mod fal_requests;
 mod generations;
 mod in_flight;
+mod pace;
 mod photos;
 mod transact;
 mod updates;
