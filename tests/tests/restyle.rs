@@ -243,3 +243,89 @@ async fn a_restyle_in_test_mode_is_simulated_and_free() {
         .count();
     assert_eq!(pictures, 1);
 }
+
+/// One of the user's own pictures, picked on the photo question instead of a photo, is
+/// redrawn from its own copy; the original stays, the copy goes once the restyle is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_of_the_users_pictures_is_redrawn_from_its_own_copy() {
+    let w = PipelineWorld::with_env(false, STARS).await;
+    grant(&w, 500).await;
+    let avatar = w.trained_avatar(ANNA, "portrait", "").await;
+    let sub = w.prompted(ANNA, &avatar, "a lighthouse at dawn").await;
+    let result = w.fal.generation_result(&sub.request_id, &[false, false]);
+    assert_eq!(w.deliver_ok(&sub, &result).await.status, 200);
+    let generation = w
+        .pipeline
+        .store
+        .list_generations(avatar.id, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let start = balance(&w).await;
+
+    w.bot.tap_newest(ANNA, Callback::Card(avatar.id)).await;
+    w.bot.tap_newest(ANNA, Callback::Restyle(avatar.id)).await;
+    // Shown in place of the summary (the card's message), above the album.
+    let question = w.bot.telegram.last_with_buttons(ANNA.id);
+    question.says("Or pick one of your pictures below");
+    assert_eq!(
+        &question.labels()[..2],
+        ["🖼 Picture: a lighthouse at dawn", "🖼 Picture: a lighthouse at dawn"]
+    );
+    w.bot
+        .tap(
+            ANNA,
+            question.message_id,
+            Callback::RestylePicture(avatar.id, generation.id, 1),
+        )
+        .await;
+    w.bot
+        .telegram
+        .message(ANNA.id, question.message_id)
+        .says("Pick a style");
+    w.bot
+        .tap_newest(ANNA, Callback::RestyleStyle(avatar.id, 2))
+        .await;
+    let [restyle] = restyles(&w, &avatar).await.try_into().unwrap();
+    assert_eq!(balance(&w).await, start - 2);
+    assert!(source_exists(&w, &restyle).await, "its own copy");
+
+    // Image-to-image reads the copy: the picture's very bytes.
+    let sub = launched(&w).await;
+    assert!(w.fal.refused_inputs().is_empty());
+    let copy = reqwest::get(sub.input["image_url"].as_str().unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let kept = generation.kept_picture(1).unwrap();
+    let original = fluxbot::ports::BlobKey::new(kept.key.to_owned()).unwrap();
+    let mut body = w.pipeline.blobs.get(&original).await.unwrap();
+    let mut bytes = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut body, &mut bytes)
+        .await
+        .unwrap();
+    assert_eq!(copy.as_ref(), bytes.as_slice());
+
+    let result = w.fal.generation_result(&sub.request_id, &[false]);
+    assert_eq!(w.deliver_ok(&sub, &result).await.status, 200);
+    w.sweeps_at(&[5]).await;
+    let restyle = restyles(&w, &avatar).await.remove(0);
+    assert!(!source_exists(&w, &restyle).await, "the copy is gone");
+    assert!(
+        w.pipeline.blobs.size(&original).await.unwrap().is_some(),
+        "the original stays"
+    );
+    // A picture that is not the user's is not found, and nothing is paid.
+    let stranger = w
+        .bot
+        .tap(
+            ANNA,
+            question.message_id,
+            Callback::RestylePicture(avatar.id, fluxbot::domain::GenerationId::new(), 0),
+        )
+        .await;
+    assert_eq!(stranger.status, 200);
+    assert_eq!(balance(&w).await, start - 2);
+}

@@ -200,7 +200,8 @@ impl Turn<'_> {
             | DialogueState::ConfirmingTraining { avatar_id }
             | DialogueState::EnteringPrompt { avatar_id }
             | DialogueState::SendingRestylePhoto { avatar_id }
-            | DialogueState::Restyling { avatar_id, .. } => *avatar_id == avatar.id,
+            | DialogueState::Restyling { avatar_id, .. }
+            | DialogueState::RestylingPicture { avatar_id, .. } => *avatar_id == avatar.id,
             _ => false,
         };
         if points_here {

@@ -19,6 +19,8 @@ mod settings;
 mod training;
 mod upscale;
 
+use restyle::RestyleSource;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -474,11 +476,28 @@ impl<'a> Turn<'a> {
                 self.prompt_entered(avatar_id, text).await?;
             }
             DialogueState::Restyling { avatar_id, photo } => {
-                self.restyle_prompt(avatar_id, photo, text).await?;
+                self.restyle_prompt(avatar_id, RestyleSource::Photo(photo), text)
+                    .await?;
+            }
+            DialogueState::RestylingPicture {
+                avatar_id,
+                generation,
+                picture,
+            } => {
+                let source = RestyleSource::Picture {
+                    generation,
+                    picture,
+                };
+                self.restyle_prompt(avatar_id, source, text).await?;
             }
             DialogueState::SendingRestylePhoto { avatar_id } => {
                 if let Some(avatar) = self.bot.store.get_avatar(self.user.id, avatar_id).await? {
-                    let screen = screens::restyle_ask_photo(self.t(), &avatar);
+                    let pictures = self.restylable_pictures(&avatar).await?;
+                    let pictures: Vec<_> = pictures
+                        .iter()
+                        .map(|(g, i, prompt)| (*g, *i, prompt.as_str()))
+                        .collect();
+                    let screen = screens::restyle_ask_photo(self.t(), &avatar, &pictures);
                     self.send(&screen).await;
                 }
             }
@@ -566,6 +585,10 @@ impl<'a> Turn<'a> {
             }
             Callback::Restyle(id) => self.ask_restyle_photo(id, at).await,
             Callback::RestyleStyle(id, index) => self.restyle_style(id, index, at).await,
+            Callback::RestylePicture(id, generation, picture) => {
+                self.restyle_picture_chosen(id, generation, picture, at)
+                    .await
+            }
             Callback::Packs(id) => self.open_packs(id, at).await,
             Callback::PackOffer(id, index) => self.offer_pack(id, index, at).await,
             Callback::RunPack(id, index, fingerprint) => {

@@ -35,7 +35,8 @@ impl Turn<'_> {
     pub(super) async fn image(&mut self, image: IncomingImage) -> BotResult<()> {
         let t = self.t();
         if let DialogueState::SendingRestylePhoto { avatar_id }
-        | DialogueState::Restyling { avatar_id, .. } = &self.user.dialogue
+        | DialogueState::Restyling { avatar_id, .. }
+        | DialogueState::RestylingPicture { avatar_id, .. } = &self.user.dialogue
         {
             return self.restyle_photo(*avatar_id, image).await;
         }

@@ -2,17 +2,34 @@
 //! photo is checked as a training photo is (its declared size and type at once, its content
 //! when used); a style or a typed prompt then redraws it, each a piece of picture work
 //! committed like a generation (price, limits, causes). The photo is downloaded and kept only
-//! for the restyle that uses it (a copy each), and deleted once that restyle is over.
+//! for the restyle that uses it (a copy each), and deleted once that restyle is over. One of
+//! the user's own pictures may be picked instead of a photo: it is copied the same way.
 
 use super::generation::PictureOrder;
 use super::photos::check_declared;
 use super::{Answer, BotResult, Turn};
 use crate::domain::{
-    AspectRatio, Avatar, AvatarId, DialogueState, Generation, GenerationId, ImageCount, MessageRef,
-    Priced, Prompt, Style, TelegramPhoto, blob_keys,
+    AspectRatio, Avatar, AvatarId, DialogueState, Generation, GenerationId, ImageCount,
+    ImageFormat, MessageRef, Priced, Prompt, Style, TelegramPhoto, WorkKind, blob_keys,
 };
+use crate::ports::BlobKey;
 use crate::telegram::incoming::{ImageOrigin, IncomingImage};
 use crate::telegram::screens::{self, Screen};
+
+/// How many of the user's newest pictures the photo question offers.
+const PICTURES_OFFERED: usize = 4;
+
+/// What a restyle redraws.
+#[derive(Debug, Clone)]
+pub(super) enum RestyleSource {
+    /// A photo the user sent.
+    Photo(TelegramPhoto),
+    /// Kept picture `picture` of the user's `generation` under the same avatar.
+    Picture {
+        generation: GenerationId,
+        picture: u8,
+    },
+}
 
 impl Turn<'_> {
     /// The card's "🖼 Restyle a photo": asks for the photo.
@@ -28,9 +45,82 @@ impl Turn<'_> {
         self.set_dialogue(DialogueState::SendingRestylePhoto {
             avatar_id: avatar.id,
         });
-        self.show(at, &screens::restyle_ask_photo(self.t(), &avatar))
+        let pictures = self.restylable_pictures(&avatar).await?;
+        let pictures: Vec<_> = pictures
+            .iter()
+            .map(|(g, i, prompt)| (*g, *i, prompt.as_str()))
+            .collect();
+        let screen = screens::restyle_ask_photo(self.t(), &avatar, &pictures);
+        self.show(at, &screen).await;
+        Ok(Answer::Silent)
+    }
+
+    /// The user's newest kept pictures of this avatar that can be redrawn (not upscales:
+    /// files too big to redraw), with their prompts.
+    pub(super) async fn restylable_pictures(
+        &self,
+        avatar: &Avatar,
+    ) -> BotResult<Vec<(GenerationId, u8, String)>> {
+        let mut pictures = Vec::new();
+        for generation in self.bot.store.list_generations(avatar.id, 10).await? {
+            if generation.kind() == WorkKind::Upscale {
+                continue;
+            }
+            for (i, _) in generation.kept_pictures() {
+                pictures.push((generation.id, i, generation.prompt.as_str().to_owned()));
+            }
+        }
+        pictures.truncate(PICTURES_OFFERED);
+        Ok(pictures)
+    }
+
+    /// One of the user's pictures picked instead of a photo: the styles to redraw it in.
+    pub(super) async fn restyle_picture_chosen(
+        &mut self,
+        id: AvatarId,
+        generation: GenerationId,
+        picture: u8,
+        at: Option<MessageRef>,
+    ) -> BotResult<Answer> {
+        let t = self.t();
+        let avatar = match self.restyle_avatar(id).await? {
+            Ok(avatar) => avatar,
+            Err(answer) => return Ok(answer),
+        };
+        // Looked up under the caller's avatar: another user's picture is not found.
+        let kept = self
+            .bot
+            .store
+            .get_generation(avatar.id, generation)
+            .await?
+            .filter(|g| g.kept_picture(picture).is_some());
+        if kept.is_none() {
+            return Ok(Answer::Alert(t.not_found().to_owned()));
+        }
+        self.set_dialogue(DialogueState::RestylingPicture {
+            avatar_id: avatar.id,
+            generation,
+            picture,
+        });
+        let price = self.restyle_price().await?;
+        self.show(at, &screens::restyle_styles(t, &avatar, price))
             .await;
         Ok(Answer::Silent)
+    }
+
+    /// In a paying bot, the price of a restyle (one picture) and the balance.
+    async fn restyle_price(
+        &self,
+    ) -> BotResult<Option<(crate::domain::Credits, crate::domain::Credits)>> {
+        let quote = self
+            .bot
+            .limits
+            .money
+            .quote(Priced::Pictures(ImageCount::ONE));
+        Ok(match quote.price {
+            Some(price) => Some((price, self.bot.store.balance(self.user.id).await?)),
+            None => None,
+        })
     }
 
     /// A photo while restyling (a new one replaces the last): the styles to redraw it in.
@@ -64,15 +154,7 @@ impl Turn<'_> {
                 height,
             },
         });
-        let quote = self
-            .bot
-            .limits
-            .money
-            .quote(Priced::Pictures(ImageCount::ONE));
-        let price = match quote.price {
-            Some(price) => Some((price, self.bot.store.balance(self.user.id).await?)),
-            None => None,
-        };
+        let price = self.restyle_price().await?;
         self.send(&screens::restyle_styles(t, &avatar, price)).await;
         Ok(())
     }
@@ -85,8 +167,22 @@ impl Turn<'_> {
         at: Option<MessageRef>,
     ) -> BotResult<Answer> {
         let t = self.t();
-        let DialogueState::Restyling { avatar_id, photo } = self.user.dialogue.clone() else {
-            return Ok(Answer::Toast(t.outdated()));
+        let (avatar_id, source) = match self.user.dialogue.clone() {
+            DialogueState::Restyling { avatar_id, photo } => {
+                (avatar_id, RestyleSource::Photo(photo))
+            }
+            DialogueState::RestylingPicture {
+                avatar_id,
+                generation,
+                picture,
+            } => (
+                avatar_id,
+                RestyleSource::Picture {
+                    generation,
+                    picture,
+                },
+            ),
+            _ => return Ok(Answer::Toast(t.outdated())),
         };
         if avatar_id != id {
             return Ok(Answer::Toast(t.outdated()));
@@ -102,14 +198,15 @@ impl Turn<'_> {
             return Ok(Answer::Toast(t.outdated()));
         };
         let prompt = Prompt::parse(style.prompt()).expect("style prompts are valid");
-        self.restyle(&avatar, &photo, prompt, Some(style), at).await
+        self.restyle(&avatar, &source, prompt, Some(style), at)
+            .await
     }
 
     /// A prompt typed under the photo.
     pub(super) async fn restyle_prompt(
         &mut self,
         avatar_id: AvatarId,
-        photo: TelegramPhoto,
+        source: RestyleSource,
         text: &str,
     ) -> BotResult<()> {
         let t = self.t();
@@ -128,19 +225,19 @@ impl Turn<'_> {
             }
         };
         // Typed, so answered by a message rather than a popup.
-        let answer = self.restyle(&avatar, &photo, prompt, None, None).await?;
+        let answer = self.restyle(&avatar, &source, prompt, None, None).await?;
         if !matches!(answer, Answer::Silent) {
             self.send(&Screen::text(answer.text())).await;
         }
         Ok(())
     }
 
-    /// Downloads the photo into its own copy for this restyle, then commits the restyle. The
-    /// copy stays only if this restyle was recorded.
+    /// Downloads the photo (or copies the picture) into its own copy for this restyle, then
+    /// commits the restyle. The copy stays only if this restyle was recorded.
     async fn restyle(
         &mut self,
         avatar: &Avatar,
-        photo: &TelegramPhoto,
+        source: &RestyleSource,
         prompt: Prompt,
         style: Option<Style>,
         at: Option<MessageRef>,
@@ -154,25 +251,36 @@ impl Turn<'_> {
         }
         let id = GenerationId::new();
         let (owner, avatar_id) = (avatar.owner, avatar.id);
-        let stored = match self
-            .fetch_and_store(&photo.file_id, |format| {
-                blob_keys::restyle_source(owner, avatar_id, id, format)
-            })
-            .await?
-        {
-            Ok(stored) => stored,
-            Err(rejection) => return Ok(Answer::Alert(t.photo_rejected(&rejection))),
-        };
-        let (width, height) = match (photo.width, photo.height) {
-            (0, _) | (_, 0) => (stored.width, stored.height),
-            known => known,
+        let key_of = |format| blob_keys::restyle_source(owner, avatar_id, id, format);
+        let (key, format, width, height) = match source {
+            RestyleSource::Photo(photo) => {
+                let stored = match self.fetch_and_store(&photo.file_id, key_of).await? {
+                    Ok(stored) => stored,
+                    Err(rejection) => return Ok(Answer::Alert(t.photo_rejected(&rejection))),
+                };
+                let (width, height) = match (photo.width, photo.height) {
+                    (0, _) | (_, 0) => (stored.width, stored.height),
+                    known => known,
+                };
+                (stored.key, stored.format, width, height)
+            }
+            RestyleSource::Picture {
+                generation,
+                picture,
+            } => match self
+                .copy_picture(avatar, *generation, *picture, key_of)
+                .await?
+            {
+                Some(copied) => copied,
+                None => return Ok(Answer::Alert(t.not_found().to_owned())),
+            },
         };
         let record = Generation::restyle(
             id,
             avatar,
             prompt,
             style,
-            stored.format,
+            format,
             AspectRatio::nearest(width, height),
             self.now,
         );
@@ -187,11 +295,43 @@ impl Turn<'_> {
         // Refused, a duplicate of a racing tap, or failed before it was written: the copy is
         // nobody's. When even that is unclear it stays (it goes with the avatar).
         if let Ok(None) = self.bot.store.get_generation(avatar.id, id).await
-            && let Err(e) = self.bot.blobs.delete(&stored.key).await
+            && let Err(e) = self.bot.blobs.delete(&key).await
         {
             tracing::warn!(error = %e, "an unused restyle photo stays until its avatar is deleted");
         }
         answer
+    }
+
+    /// Copies kept picture `picture` of the caller's `generation` to `key_of(its format)`:
+    /// the copy, its format and size; `None` when the picture is no longer kept.
+    async fn copy_picture(
+        &self,
+        avatar: &Avatar,
+        generation: GenerationId,
+        picture: u8,
+        key_of: impl FnOnce(ImageFormat) -> BlobKey,
+    ) -> BotResult<Option<(BlobKey, ImageFormat, u32, u32)>> {
+        let Some(generation) = self.bot.store.get_generation(avatar.id, generation).await? else {
+            return Ok(None);
+        };
+        let Some(kept) = generation.kept_picture(picture) else {
+            return Ok(None);
+        };
+        let format = match kept.key.rsplit('.').next() {
+            Some("png") => ImageFormat::Png,
+            Some("webp") => ImageFormat::Webp,
+            _ => ImageFormat::Jpeg,
+        };
+        let from = BlobKey::new(kept.key.to_owned()).map_err(crate::ports::BlobError::from)?;
+        let body = match self.bot.blobs.get(&from).await {
+            Ok(body) => body,
+            Err(crate::ports::BlobError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let key = key_of(format);
+        self.bot.blobs.put(&key, body, format.mime_type()).await?;
+        let size = (kept.width.unwrap_or(0), kept.height.unwrap_or(0));
+        Ok(Some((key, format, size.0, size.1)))
     }
 
     /// The caller's trained avatar if its model can redraw photos; otherwise how to answer.

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::avatar::{AvatarKind, AvatarName, Gender};
 use super::generation::GenerationDefaults;
-use super::ids::{AvatarId, ChatId, MessageRef, Timestamp, UserId};
+use super::ids::{AvatarId, ChatId, GenerationId, MessageRef, Timestamp, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -61,6 +61,13 @@ pub enum DialogueState {
     Restyling {
         avatar_id: AvatarId,
         photo: TelegramPhoto,
+    },
+    /// One of the user's own pictures (kept picture `picture` of `generation`, under the
+    /// same avatar) is picked; a style or a typed prompt redraws it.
+    RestylingPicture {
+        avatar_id: AvatarId,
+        generation: GenerationId,
+        picture: u8,
     },
 }
 

@@ -53,6 +53,8 @@ pub enum Callback {
     /// Redraw a photo of the user's as this avatar: ask for the photo; then a style for it.
     Restyle(AvatarId),
     RestyleStyle(AvatarId, u8),
+    /// Redraw picture `n` (0-based) of one of the user's generations instead of a photo.
+    RestylePicture(AvatarId, GenerationId, u8),
     /// The photo packs an avatar can run; one of them (by its place in the catalogue); run it
     /// (carrying the pack's fingerprint, so an edited catalogue never runs another pack).
     Packs(AvatarId),
@@ -101,6 +103,9 @@ impl Callback {
             }
             Callback::ConfirmUpscale(avatar, generation, n) => {
                 format!("uy:{}:{n}", both(avatar, generation))
+            }
+            Callback::RestylePicture(avatar, generation, n) => {
+                format!("rp:{}:{n}", both(avatar, generation))
             }
         }
     }
@@ -178,6 +183,11 @@ impl Callback {
                 let (avatar, generation) = parse_both(a)?;
                 Callback::Again(avatar, generation)
             }
+            ("rp", Some(a)) => {
+                let (ids, n) = a.split_once(':')?;
+                let (avatar, generation) = parse_both(ids)?;
+                Callback::RestylePicture(avatar, generation, n.parse().ok()?)
+            }
             ("up" | "uy", Some(a)) => {
                 let (ids, n) = a.split_once(':')?;
                 let (avatar, generation) = parse_both(ids)?;
@@ -248,6 +258,7 @@ mod tests {
             Callback::ConfirmUpscale(id, GenerationId::new(), 3),
             Callback::Restyle(id),
             Callback::RestyleStyle(id, 7),
+            Callback::RestylePicture(id, GenerationId::new(), 3),
             Callback::Packs(id),
             Callback::PackOffer(id, u8::MAX),
             Callback::RunPack(id, u8::MAX, u16::MAX),

@@ -5,8 +5,8 @@ use super::super::callback::Callback;
 use super::super::texts::Texts;
 use super::{Keyboard, Screen, status_icon};
 use crate::domain::{
-    AspectRatio, Avatar, AvatarId, Credits, Generation, GenerationDefaults, ImageCount, Style,
-    UpscaleFactor, WorkKind,
+    AspectRatio, Avatar, AvatarId, Credits, Generation, GenerationDefaults, GenerationId,
+    ImageCount, Style, UpscaleFactor, WorkKind,
 };
 
 /// What reached the user of a finished generation.
@@ -196,11 +196,23 @@ pub fn upscale_offer(
     )
 }
 
-/// Asks for the photo `avatar` is to redraw.
-pub fn restyle_ask_photo(t: &dyn Texts, avatar: &Avatar) -> Screen {
+/// Asks for the photo `avatar` is to redraw, or to pick one of the user's newest pictures
+/// (`pictures`: a generation, the picture's place in it, its prompt).
+pub fn restyle_ask_photo(
+    t: &dyn Texts,
+    avatar: &Avatar,
+    pictures: &[(GenerationId, u8, &str)],
+) -> Screen {
+    let mut keyboard = Keyboard::default();
+    for (generation, picture, prompt) in pictures {
+        keyboard = keyboard.button(
+            t.btn_restyle_picture(prompt),
+            Callback::RestylePicture(avatar.id, *generation, *picture),
+        );
+    }
     Screen::new(
         t.restyle_ask_photo(avatar.name.as_str()),
-        Keyboard::default().button(t.btn_back_to_avatar(), Callback::Card(avatar.id)),
+        keyboard.button(t.btn_back_to_avatar(), Callback::Card(avatar.id)),
     )
 }
 

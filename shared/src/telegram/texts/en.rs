@@ -3,7 +3,7 @@
 use super::{
     Common, CreationTexts, CreditsTexts, GalleryTexts, GenerationRefusal, GenerationTexts,
     PackTexts, RestyleTexts, TrainingProgress, TrainingRefusal, TrainingTexts, UpscaleTexts, brief,
-    escape, wait_minutes,
+    escape, short_label, wait_minutes,
 };
 use crate::domain::photo_packs::Localized;
 use crate::domain::{
@@ -701,10 +701,13 @@ impl RestyleTexts for En {
     fn btn_restyle(&self) -> &'static str {
         "🖼 Restyle a photo"
     }
+    fn btn_restyle_picture(&self, prompt: &str) -> String {
+        format!("🖼 Picture: {}", short_label(prompt))
+    }
     fn restyle_ask_photo(&self, name: &str) -> String {
         format!(
             "🖼 Send a photo, and <b>{}</b> will redraw it in a style you pick. It is deleted \
-             once the picture is ready.",
+             once the picture is ready. Or pick one of your pictures below.",
             escape(name)
         )
     }

@@ -212,6 +212,8 @@ pub trait UpscaleTexts {
 /// Redrawing a photo of the user's as an avatar.
 pub trait RestyleTexts {
     fn btn_restyle(&self) -> &'static str;
+    /// A picture of the user's to redraw instead of a photo, named by its prompt.
+    fn btn_restyle_picture(&self, prompt: &str) -> String;
     /// Asks for the photo to redraw.
     fn restyle_ask_photo(&self, name: &str) -> String;
     /// The photo is in: a style or a typed prompt.
@@ -314,6 +316,16 @@ pub fn brief(detail: &str) -> String {
     }
     let cut: String = detail.chars().take(MAX_CHARS).collect();
     format!("{}…", escape(&cut))
+}
+
+/// A prompt short enough for a button label (buttons are plain text: nothing to escape).
+pub fn short_label(text: &str) -> String {
+    const MAX_CHARS: usize = 32;
+    if text.chars().count() <= MAX_CHARS {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(MAX_CHARS - 1).collect();
+    format!("{}…", cut.trim_end())
 }
 
 pub fn escape(raw: &str) -> String {

@@ -3,7 +3,7 @@
 use super::{
     Common, CreationTexts, CreditsTexts, GalleryTexts, GenerationRefusal, GenerationTexts,
     PackTexts, RestyleTexts, TrainingProgress, TrainingRefusal, TrainingTexts, UpscaleTexts, brief,
-    escape, wait_minutes,
+    escape, short_label, wait_minutes,
 };
 use crate::domain::photo_packs::Localized;
 use crate::domain::{
@@ -714,10 +714,13 @@ impl RestyleTexts for Ru {
     fn btn_restyle(&self) -> &'static str {
         "🖼 Перерисовать фото"
     }
+    fn btn_restyle_picture(&self, prompt: &str) -> String {
+        format!("🖼 Изображение: {}", short_label(prompt))
+    }
     fn restyle_ask_photo(&self, name: &str) -> String {
         format!(
             "🖼 Пришлите фото, и <b>{}</b> перерисует его в выбранном стиле. Фото удаляется, \
-             как только изображение готово.",
+             как только изображение готово. Или выберите одно из своих изображений ниже.",
             escape(name)
         )
     }
