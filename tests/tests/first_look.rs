@@ -211,3 +211,59 @@ async fn a_first_look_in_test_mode_is_simulated() {
     );
     assert_eq!(w.bot.telegram.calls_of("sendMediaGroup").len(), 1);
 }
+
+/// A first look fal fails is refunded; deleting the avatar while the other still runs
+/// cancels it at fal.ai and no album comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_first_look_is_refunded_and_deletion_cancels_the_rest() {
+    let w = PipelineWorld::with_env(false, ON).await;
+    w.grant(ANNA, 100).await;
+    let avatar = confirmed(&w, "portrait").await;
+    drain_queue(&w).await;
+    let pulid: Vec<_> = w
+        .fal
+        .submissions()
+        .into_iter()
+        .filter(|s| s.endpoint == PULID)
+        .collect();
+    assert_eq!(
+        w.deliver_error(&pulid[0], "no face found").await.status,
+        200
+    );
+    assert_eq!(w.paid_entries(ANNA, WorkKind::FirstLook, true).await, 1);
+    assert_eq!(w.balance(ANNA).await, 100 - 50 - 1);
+
+    // The avatar deleted while the second picture runs at fal.ai.
+    let at = w.bot.telegram.last_message(ANNA.id).message_id;
+    w.bot
+        .tap(
+            ANNA,
+            at,
+            fluxbot::telegram::callback::Callback::Card(avatar.id),
+        )
+        .await;
+    w.bot
+        .tap_newest(
+            ANNA,
+            fluxbot::telegram::callback::Callback::Delete(avatar.id),
+        )
+        .await;
+    let confirm = w.bot.telegram.last_message(ANNA.id);
+    w.bot
+        .tap(
+            ANNA,
+            confirm.message_id,
+            fluxbot::telegram::callback::Callback::ConfirmDelete(avatar.id),
+        )
+        .await;
+    drain_queue(&w).await;
+    assert!(
+        w.fal.cancels().contains(&pulid[1].request_id),
+        "the running picture cancelled at fal.ai"
+    );
+    let result = w.fal.generation_result(&pulid[1].request_id, &[false]);
+    assert_eq!(w.deliver_ok(&pulid[1], &result).await.status, 200);
+    w.sweeps_at(&[5, 15]).await;
+    assert_eq!(w.bot.telegram.calls_of("sendMediaGroup").len(), 0);
+    assert!(first_looks(&w, &avatar).await.is_empty(), "forgotten");
+}

@@ -270,7 +270,10 @@ async fn one_of_the_users_pictures_is_redrawn_from_its_own_copy() {
     question.says("Or pick one of your pictures below");
     assert_eq!(
         &question.labels()[..2],
-        ["🖼 Picture: a lighthouse at dawn", "🖼 Picture: a lighthouse at dawn"]
+        [
+            "🖼 Picture: a lighthouse at dawn",
+            "🖼 Picture: a lighthouse at dawn"
+        ]
     );
     w.bot
         .tap(
