@@ -331,3 +331,37 @@ async fn deleting_the_avatar_cancels_a_running_pack_at_fal() {
     assert_eq!(albums(&w), 0);
     assert!(pictures(&w, &avatar).await.is_empty(), "forgotten");
 }
+
+/// Every picture's result delivered at the same moment (and each twice, as fal retries):
+/// whichever ends last, exactly one album, and every picture's notice settled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn results_arriving_together_send_one_album() {
+    let w = PipelineWorld::with_env(false, STARS).await;
+    w.grant(ANNA, 500).await;
+    let avatar = w.trained_avatar(ANNA, "portrait", "").await;
+    let size = business().1.pictures.len();
+    open_offer(&w, &avatar).await;
+    w.bot.tap_newest(ANNA, run_tap(&avatar)).await;
+    let subs = launched(&w, size).await;
+    let results: Vec<String> = subs
+        .iter()
+        .map(|sub| w.fal.generation_result(&sub.request_id, &[false]))
+        .collect();
+    let answers = futures::future::join_all(
+        subs.iter()
+            .zip(&results)
+            .flat_map(|(sub, result)| [w.deliver_ok(sub, result), w.deliver_ok(sub, result)]),
+    )
+    .await;
+    assert!(answers.iter().all(|a| a.status == 200));
+    // A take-over that lost its race leaves the album to the sweep.
+    w.sweeps_at(&[5, 15]).await;
+    assert_eq!(albums(&w), 1, "one album");
+    for picture in pictures(&w, &avatar).await {
+        assert_eq!(picture.notice, OutcomeNotice::Sent);
+    }
+    w.bot
+        .telegram
+        .last_with_buttons(ANNA.id)
+        .says(&format!("{size} of {size} pictures"));
+}
