@@ -16,6 +16,7 @@ mod jobs;
 mod kinds;
 mod notice;
 mod photo_pack;
+mod pictures;
 pub mod refund;
 mod restyle;
 mod simulation;

@@ -4,42 +4,23 @@
 //! of its own, committed together with the others and delivered with them as one album, as a
 //! photo pack's (`photo_pack/deliver.rs`); the engine does the rest.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
-use serde_json::Value;
 
-use super::engine::{FalCall, NotLaunched, PaidKind, Payload, Told};
-use super::generation::{Generations, MAX_PHOTO_BYTES};
-use super::{Pipeline, PipelineError, PipelineResult, simulation};
-use crate::domain::{
-    AttemptId, Credits, FailureReason, FalRequest, GeneratedImage, Generation, GenerationId,
-    WorkKind, WorkRef,
-};
+use super::engine::{FalCall, NotLaunched, Told};
+use super::pictures::PictureKind;
+use super::{Pipeline, PipelineError, PipelineResult};
+use crate::domain::{AttemptId, Credits, FailureReason, Generation, WorkKind};
 use crate::fal::first_look::{FIRST_LOOK_ENDPOINT, first_look_input};
-use crate::fal::generation::{ResultImage, result_images};
-use crate::ports::{BlobError, QueueDelay};
+use crate::ports::BlobError;
 
 /// The first look kind: one of its pictures.
 pub(crate) struct FirstLooks;
 
 #[async_trait]
-impl PaidKind for FirstLooks {
-    type Record = Generation;
-    type Output = Vec<GeneratedImage>;
-    type Result = Vec<ResultImage>;
-
+impl PictureKind for FirstLooks {
     const KIND: WorkKind = WorkKind::FirstLook;
     const METRICS: &'static str = "FirstLooks";
     const DURATION_METRIC: &'static str = "FirstLookDuration";
-
-    async fn load(&self, p: &Pipeline, work: &WorkRef) -> PipelineResult<Option<Generation>> {
-        let id = GenerationId::from(work.id);
-        Ok(p.store
-            .get_generation(work.avatar_id, id)
-            .await?
-            .filter(|g| g.owner == work.owner && g.kind() == WorkKind::FirstLook))
-    }
 
     /// The avatar's largest photo, presigned for fal.ai, with the picture's prompt.
     async fn prepare(
@@ -89,28 +70,6 @@ impl PaidKind for FirstLooks {
         })
     }
 
-    fn timeout(&self, p: &Pipeline) -> Duration {
-        p.fal_settings.generation_timeout
-    }
-
-    fn read(
-        &self,
-        _picture: &Generation,
-        _request: &FalRequest,
-        payload: Payload,
-    ) -> Result<Vec<ResultImage>, FailureReason> {
-        result_images(&payload.json, 1).map_err(|detail| FailureReason::ProviderError { detail })
-    }
-
-    async fn keep(
-        &self,
-        p: &Pipeline,
-        picture: &Generation,
-        images: Vec<ResultImage>,
-    ) -> PipelineResult<Result<Vec<GeneratedImage>, FailureReason>> {
-        Ok(Ok(p.keep_images(picture, &images, MAX_PHOTO_BYTES).await?))
-    }
-
     async fn tell(
         &self,
         p: &Pipeline,
@@ -118,27 +77,5 @@ impl PaidKind for FirstLooks {
         _refunded: Option<Credits>,
     ) -> PipelineResult<Told> {
         p.tell_album(self, picture).await
-    }
-
-    async fn forget(&self, p: &Pipeline, picture: &Generation) -> PipelineResult<()> {
-        Generations.forget(p, picture).await
-    }
-
-    fn simulated(&self, picture: &Generation, _request: &FalRequest) -> Value {
-        simulation::placeholder_result(picture)
-    }
-
-    fn test_delay(&self, p: &Pipeline) -> QueueDelay {
-        Generations.test_delay(p)
-    }
-
-    fn dimensions(
-        &self,
-        _picture: &Generation,
-        request: Option<&FalRequest>,
-    ) -> Vec<(&'static str, String)> {
-        request
-            .map(|r| vec![("Endpoint", r.endpoint.clone())])
-            .unwrap_or_default()
     }
 }

@@ -7,10 +7,9 @@
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 
-use super::super::engine::{PaidKind, Told};
+use super::super::engine::Told;
 use super::super::notice::told;
 use super::super::{Pipeline, PipelineResult};
-use super::Generations;
 use crate::domain::{Avatar, ChatId, Credits, GeneratedImage, Generation, WorkState};
 use crate::ports::{BlobError, BlobKey};
 use crate::telegram::client::{Picture, PictureForm, TelegramError};
@@ -132,7 +131,7 @@ impl Pipeline {
             .await?
             .filter(|a| a.deleting_since.is_none());
         if avatar.is_none() {
-            Generations.forget(self, generation).await?;
+            super::super::pictures::forget(self, generation).await?;
         }
         Ok(avatar)
     }

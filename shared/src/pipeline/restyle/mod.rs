@@ -4,41 +4,22 @@
 //! are, and the photo is deleted once the restyle is over (retried by the sweep until done).
 //! Its record is a generation's (`Order::Restyle`); the engine does the rest.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
-use serde_json::Value;
 
-use super::engine::{FalCall, NotLaunched, PaidKind, Payload, Told};
-use super::generation::{Generations, MAX_PHOTO_BYTES};
-use super::{Pipeline, PipelineError, PipelineResult, simulation};
-use crate::domain::{
-    AttemptId, Credits, FailureReason, FalRequest, GeneratedImage, Generation, GenerationId,
-    WorkKind, WorkRef,
-};
-use crate::fal::generation::{ResultImage, result_images};
-use crate::ports::{BlobError, QueueDelay};
+use super::engine::{FalCall, NotLaunched, Told};
+use super::pictures::PictureKind;
+use super::{Pipeline, PipelineError, PipelineResult};
+use crate::domain::{AttemptId, Credits, FailureReason, Generation, WorkKind};
+use crate::ports::BlobError;
 
 /// The restyle kind.
 pub(crate) struct Restyles;
 
 #[async_trait]
-impl PaidKind for Restyles {
-    type Record = Generation;
-    type Output = Vec<GeneratedImage>;
-    type Result = Vec<ResultImage>;
-
+impl PictureKind for Restyles {
     const KIND: WorkKind = WorkKind::Restyle;
     const METRICS: &'static str = "Restyles";
     const DURATION_METRIC: &'static str = "RestyleDuration";
-
-    async fn load(&self, p: &Pipeline, work: &WorkRef) -> PipelineResult<Option<Generation>> {
-        let id = GenerationId::from(work.id);
-        Ok(p.store
-            .get_generation(work.avatar_id, id)
-            .await?
-            .filter(|g| g.owner == work.owner && g.kind() == WorkKind::Restyle))
-    }
 
     async fn prepare(
         &self,
@@ -91,28 +72,6 @@ impl PaidKind for Restyles {
         })
     }
 
-    fn timeout(&self, p: &Pipeline) -> Duration {
-        p.fal_settings.generation_timeout
-    }
-
-    fn read(
-        &self,
-        _restyle: &Generation,
-        _request: &FalRequest,
-        payload: Payload,
-    ) -> Result<Vec<ResultImage>, FailureReason> {
-        result_images(&payload.json, 1).map_err(|detail| FailureReason::ProviderError { detail })
-    }
-
-    async fn keep(
-        &self,
-        p: &Pipeline,
-        restyle: &Generation,
-        images: Vec<ResultImage>,
-    ) -> PipelineResult<Result<Vec<GeneratedImage>, FailureReason>> {
-        Ok(Ok(p.keep_images(restyle, &images, MAX_PHOTO_BYTES).await?))
-    }
-
     async fn tell(
         &self,
         p: &Pipeline,
@@ -128,30 +87,5 @@ impl PaidKind for Restyles {
             p.blobs.delete(&source).await?;
         }
         Ok(())
-    }
-
-    async fn forget(&self, p: &Pipeline, restyle: &Generation) -> PipelineResult<()> {
-        if let Some(source) = restyle.restyle_source() {
-            p.blobs.delete(&source).await?;
-        }
-        Generations.forget(p, restyle).await
-    }
-
-    fn simulated(&self, restyle: &Generation, _request: &FalRequest) -> Value {
-        simulation::placeholder_result(restyle)
-    }
-
-    fn test_delay(&self, p: &Pipeline) -> QueueDelay {
-        Generations.test_delay(p)
-    }
-
-    fn dimensions(
-        &self,
-        _restyle: &Generation,
-        request: Option<&FalRequest>,
-    ) -> Vec<(&'static str, String)> {
-        request
-            .map(|r| vec![("Endpoint", r.endpoint.clone())])
-            .unwrap_or_default()
     }
 }

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::engine::{FalCall, NotLaunched, PaidKind, Payload, Told};
-use super::generation::Generations;
+use super::pictures;
 use super::{Pipeline, PipelineError, PipelineResult, simulation};
 use crate::domain::{
     AttemptId, Credits, FailureReason, FalRequest, GeneratedImage, Generation, GenerationId, Order,
@@ -142,7 +142,7 @@ impl PaidKind for Upscales {
     }
 
     async fn forget(&self, p: &Pipeline, upscale: &Generation) -> PipelineResult<()> {
-        Generations.forget(p, upscale).await
+        pictures::forget(p, upscale).await
     }
 
     fn simulated(&self, upscale: &Generation, _request: &FalRequest) -> Value {
@@ -153,7 +153,7 @@ impl PaidKind for Upscales {
     }
 
     fn test_delay(&self, p: &Pipeline) -> QueueDelay {
-        Generations.test_delay(p)
+        pictures::test_delay(p)
     }
 
     fn dimensions(
