@@ -139,6 +139,8 @@ struct Rates {
     sent: VecDeque<(std::time::Instant, u32)>,
     last_in_chat: HashMap<i64, std::time::Instant>,
     refused: u32,
+    /// Why each refusal: "chat" (too soon in a chat) or "bot" (over the bot's second).
+    reasons: Vec<&'static str>,
 }
 
 /// What the next call of a method meets instead of the normal answer.
@@ -252,17 +254,18 @@ impl FakeTelegram {
             sent: VecDeque::new(),
             last_in_chat: HashMap::new(),
             refused: 0,
+            reasons: Vec::new(),
         });
     }
 
-    /// How many new messages the enforced limits refused with 429.
-    pub fn rate_refusals(&self) -> u32 {
+    /// How many new messages the enforced limits refused with 429, and why each was.
+    pub fn rate_refusals(&self) -> (u32, Vec<&'static str>) {
         self.state
             .lock()
             .unwrap()
             .rates
             .as_ref()
-            .map_or(0, |r| r.refused)
+            .map_or((0, Vec::new()), |r| (r.refused, r.reasons.clone()))
     }
 
     /// Queues an update for the bot's next getUpdates.
@@ -548,6 +551,9 @@ impl State {
             .is_some_and(|last| now.duration_since(*last) < rates.chat_interval.mul_f64(0.9));
         if chat_too_soon || in_last_second + weight > rates.per_second {
             rates.refused += 1;
+            rates
+                .reasons
+                .push(if chat_too_soon { "chat" } else { "bot" });
             return Some(json!({"ok": false, "error_code": 429,
                 "description": "Too Many Requests: retry after 1",
                 "parameters": {"retry_after": 1}}));
