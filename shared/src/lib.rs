@@ -9,6 +9,7 @@ pub mod domain;
 pub mod fal;
 pub mod jobs;
 pub mod metrics;
+pub mod photo_metadata;
 pub mod pipeline;
 pub mod ports;
 pub mod telegram;

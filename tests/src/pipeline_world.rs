@@ -72,6 +72,8 @@ impl PipelineWorld {
             ("TELEGRAM_TOKEN".to_owned(), TOKEN.to_owned()),
             ("TELEGRAM_API_URL".to_owned(), bot.telegram.url()),
             ("FAL_QUEUE_URL".to_owned(), fal.queue_url()),
+            // The embedded backend hands inputs to fal's storage (the fake's, here).
+            ("FAL_REST_URL".to_owned(), fal.queue_url()),
             ("FAL_JWKS_URL".to_owned(), fal.jwks_url()),
             ("FAL_WEBHOOK_URL".to_owned(), WEBHOOK_URL.to_owned()),
             ("FAL_WEBHOOK_SECRET".to_owned(), WEBHOOK_SECRET.to_owned()),

@@ -1,13 +1,11 @@
 //! Photo intake: one image per update (an album is one update per item), checked before and
-//! after download, streamed from Telegram into blob storage while hashing, then recorded
-//! atomically with the avatar's photo count. A refused image leaves nothing behind.
+//! after download, its metadata removed (`photo_metadata`: no GPS position, no camera serial,
+//! no thumbnail), stored and hashed, then recorded atomically with the avatar's photo count.
+//! A refused image leaves nothing behind.
 
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::io::AsyncReadExt;
 use tokio_util::io::StreamReader;
 
 use super::{BotResult, Turn};
@@ -16,6 +14,7 @@ use crate::domain::{
     Avatar, AvatarEvent, ContentHash, DialogueState, ImageFormat, MessageRef, Photo,
     PhotoRejection, blob_keys,
 };
+use crate::photo_metadata;
 use crate::ports::{BlobError, PhotoAdded, StoreError};
 use crate::telegram::client::TelegramError;
 use crate::telegram::incoming::{ImageOrigin, IncomingImage};
@@ -233,7 +232,7 @@ impl Turn<'_> {
         Ok(avatar)
     }
 
-    /// Downloads the image and streams it into blob storage at the key its format gives.
+    /// Downloads the image, removes its metadata and stores it at the key its format gives.
     /// `Ok(Err(_))` is the user's problem (a refusal to explain), `Err(_)` ours (transient:
     /// the update is retried).
     pub(super) async fn fetch_and_store(
@@ -281,30 +280,44 @@ impl Turn<'_> {
                 min_side: MIN_SIDE_PX,
             }));
         }
-        let key = key_of(format);
-        let tally = Arc::new(Mutex::new(Tally::default()));
-        let reader = Hashing {
-            inner: std::io::Cursor::new(head).chain(body),
-            tally: tally.clone(),
+        // The whole photo, within the limit (a server may ignore its own `file_size`): its
+        // metadata goes before it is stored, so nothing that reads it later sees any.
+        let mut whole = head;
+        let room = (MAX_DOWNLOAD_BYTES + 1).saturating_sub(whole.len() as u64);
+        (&mut body)
+            .take(room)
+            .read_to_end(&mut whole)
+            .await
+            .map_err(BlobError::Io)?;
+        if whole.len() as u64 > MAX_DOWNLOAD_BYTES {
+            return Ok(Err(too_large));
+        }
+        let clean = match photo_metadata::strip(format, Bytes::from(whole)) {
+            Ok(clean) => clean,
+            Err(e) => {
+                tracing::info!(error = %e, "photo unreadable past its header");
+                return Ok(Err(PhotoRejection::Unreadable));
+            }
         };
-        let put = self
+        let key = key_of(format);
+        let hash = ContentHash::from_digest(Sha256::digest(&clean).into());
+        let size = self
             .bot
             .blobs
-            .put(&key, Box::pin(reader), format.mime_type())
-            .await;
-        let tally = std::mem::take(&mut *tally.lock().expect("tally lock"));
-        match put {
-            Ok(size) => Ok(Ok(Stored {
-                key,
-                hash: ContentHash::from_digest(tally.hasher.finalize().into()),
-                format,
-                width,
-                height,
-                size,
-            })),
-            Err(_) if tally.over_limit => Ok(Err(too_large)),
-            Err(e) => Err(e.into()),
-        }
+            .put(
+                &key,
+                Box::pin(std::io::Cursor::new(clean)),
+                format.mime_type(),
+            )
+            .await?;
+        Ok(Ok(Stored {
+            key,
+            hash,
+            format,
+            width,
+            height,
+            size,
+        }))
     }
 }
 
@@ -388,44 +401,6 @@ fn sniff(head: &[u8]) -> Sniff {
             u32::try_from(size.height).unwrap_or(u32::MAX),
         )),
         _ => Sniff::NeedMore,
-    }
-}
-
-#[derive(Default)]
-struct Tally {
-    hasher: Sha256,
-    bytes: u64,
-    over_limit: bool,
-}
-
-/// Hashes and counts what passes through, and stops a body that outgrows the download limit
-/// (a server that ignores its own `file_size`).
-struct Hashing<R> {
-    inner: R,
-    tally: Arc<Mutex<Tally>>,
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for Hashing<R> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = &polled {
-            let fresh = &buf.filled()[before..];
-            let mut tally = self.tally.lock().expect("tally lock");
-            tally.hasher.update(fresh);
-            tally.bytes += fresh.len() as u64;
-            if tally.bytes > MAX_DOWNLOAD_BYTES {
-                tally.over_limit = true;
-                return Poll::Ready(Err(std::io::Error::other(
-                    "file exceeds the download limit",
-                )));
-            }
-        }
-        polled
     }
 }
 
