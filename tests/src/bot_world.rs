@@ -163,6 +163,11 @@ impl BotWorld {
         self.press_cb(user, "g:female").await;
         self.say(user, name).await;
         self.press_cb(user, &format!("p:{preset}")).await;
+        if kind == "portrait" {
+            // A person's photos wait for the user's consent, asked in the same message.
+            let avatar = self.avatars(user).await.pop().expect("the avatar exists");
+            self.press_cb(user, &format!("cs:{}", avatar.id)).await;
+        }
         self.telegram.last_message(user.id).message_id
     }
 

@@ -127,6 +127,8 @@ async fn life(fault: Option<Fault<'_>>, with_generation: bool) -> (Ending, BTree
     }
     say(&w, "Anna").await;
     press_last(&w, "p:fast").await;
+    let (message, consent) = button(&w, "cs:").expect("the consent question");
+    press(&w, message, &consent).await;
     for seed in 0..10u8 {
         let file = w.bot.telegram.add_file(images::jpeg(640, 800, seed), "jpg");
         let update = updates::photo(w.bot.next_update_id(), ANNA, &file, (640, 800), None);

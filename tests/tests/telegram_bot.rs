@@ -258,7 +258,32 @@ async fn every_validation_refusal_is_explained_and_records_nothing() {
     w.say(JOHN, "John").await;
     w.tap_last(JOHN, Callback::Preset(fluxbot::domain::Preset::Fast))
         .await;
-    let progress = w.telegram.last_message(JOHN.id).message_id;
+    // A person's photos wait for the user's consent: a photo sent first is not taken (nothing
+    // downloaded or stored), and the question is asked again.
+    let question = w.telegram.last_message(JOHN.id);
+    question.says("please confirm that they show you");
+    let early = jpeg_file(&w, 99);
+    let downloads = w.telegram.downloads_served();
+    w.send_photo(JOHN, &early, (640, 800), None).await;
+    w.telegram
+        .last_message(JOHN.id)
+        .says("please confirm that they show you");
+    assert_eq!(
+        w.telegram.downloads_served(),
+        downloads,
+        "nothing downloaded"
+    );
+    let john = w.avatars(JOHN).await.pop().unwrap();
+    assert_eq!(john.photo_count, 0);
+    assert_eq!(john.consented_at, None);
+    w.tap(JOHN, question.message_id, Callback::Consent(john.id))
+        .await;
+    assert!(
+        w.avatars(JOHN).await[0].consented_at.is_some(),
+        "kept with its time"
+    );
+    // The question becomes the photo screen.
+    let progress = question.message_id;
 
     let refusals: Vec<(serde_json::Value, &str)> = {
         let heic = w.telegram.add_file(images::heic(), "heic");
@@ -812,6 +837,10 @@ async fn portrait_transcript_in_docs_is_current() {
         let answer = w
             .tap_last(user, Callback::Preset(fluxbot::domain::Preset::Balanced))
             .await;
+        tr.bot(Some(&answer));
+        tr.user("presses `I confirm` (the photos are theirs, no child)");
+        let avatar = w.avatars(user).await.pop().unwrap();
+        let answer = w.tap_last(user, Callback::Consent(avatar.id)).await;
         tr.bot(Some(&answer));
 
         tr.user("sends an album of 10 photos (10 updates with one `media_group_id`)");

@@ -1,13 +1,17 @@
-//! Avatar creation: kind, gender, name, preset; then the avatar exists and collects photos.
-//! Nothing is stored before the preset is chosen, so abandoning the dialogue early leaves
-//! nothing behind; `/cancel` afterwards removes the half-made avatar and its photos.
+//! Avatar creation: kind, gender, name, preset; then the avatar exists and collects photos,
+//! a person's only once the user confirmed they may be used (once per avatar, its time kept
+//! on the avatar). Nothing is stored before the preset is chosen, so abandoning the dialogue
+//! early leaves nothing behind; `/cancel` afterwards removes the half-made avatar and its
+//! photos.
 
 use super::{Answer, BotResult, Turn};
 use crate::domain::{
-    Avatar, AvatarEvent, AvatarKind, AvatarName, AvatarStatus, DialogueState, Gender, MessageRef,
-    Preset,
+    Avatar, AvatarEvent, AvatarId, AvatarKind, AvatarName, AvatarStatus, DialogueState, Gender,
+    MessageRef, Preset,
 };
 use crate::pipeline::deletion::{self, Settlement};
+use crate::ports::StoreError;
+use crate::telegram::callback::Callback;
 use crate::telegram::screens::{self, Screen};
 
 impl Turn<'_> {
@@ -123,8 +127,19 @@ impl Turn<'_> {
 
     /// The photo screen: instructions plus the running count, the message edited in place
     /// as photos arrive.
+    /// Until a person's avatar has the user's consent, the consent question instead.
     pub(super) fn photos_screen(&self, avatar: &Avatar, duplicate_skipped: bool) -> Screen {
         let (t, l) = (self.t(), &self.bot.limits);
+        if avatar.needs_consent() {
+            let text = l
+                .consent_text
+                .clone()
+                .unwrap_or_else(|| t.consent(avatar.name.as_str()));
+            let keyboard = screens::Keyboard::default()
+                .button(t.btn_consent(), Callback::Consent(avatar.id))
+                .button(t.btn_back_to_avatar(), Callback::Card(avatar.id));
+            return Screen::new(text, keyboard);
+        }
         let min = l.quotas.min_photos(avatar.kind);
         let progress = screens::photo_progress(
             t,
@@ -142,6 +157,50 @@ impl Turn<'_> {
             ),
             progress.keyboard,
         )
+    }
+
+    /// "I confirm" under the consent question: recorded on the avatar (once), then the photo
+    /// screen in its place.
+    pub(super) async fn consent_given(
+        &mut self,
+        id: AvatarId,
+        at: Option<MessageRef>,
+    ) -> BotResult<Answer> {
+        let t = self.t();
+        let Some(mut avatar) = self.bot.store.get_avatar(self.user.id, id).await? else {
+            return Ok(Answer::Alert(t.not_found().to_owned()));
+        };
+        while avatar.needs_consent() {
+            let consented = Avatar {
+                consented_at: Some(self.now),
+                updated_at: self.now,
+                ..avatar.clone()
+            };
+            match self.bot.store.update_avatar(&consented).await {
+                Ok(stored) => {
+                    tracing::info!(avatar = %id, "consent to a person's photos recorded");
+                    avatar = stored;
+                }
+                // Written meanwhile (a double tap, a photo): look again.
+                Err(StoreError::Conflict(_)) => {
+                    match self.bot.store.get_avatar(self.user.id, id).await? {
+                        Some(current) => avatar = current,
+                        None => return Ok(Answer::Alert(t.not_found().to_owned())),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !avatar.status().accepts_photos() {
+            return Ok(Answer::Alert(t.photos_closed().to_owned()));
+        }
+        let screen = self.photos_screen(&avatar, false);
+        let shown = self.show(at, &screen).await;
+        self.set_dialogue(DialogueState::SendingPhotos {
+            avatar_id: id,
+            progress_message: shown,
+        });
+        Ok(Answer::Silent)
     }
 
     /// `/cancel`: leaves any step; a half-made avatar (not yet sent to training) is removed

@@ -557,6 +557,7 @@ impl<'a> Turn<'a> {
             }
             Callback::Card(id) => self.show_card(id, at).await,
             Callback::Continue(id) => self.continue_photos(id, at).await,
+            Callback::Consent(id) => self.consent_given(id, at).await,
             Callback::StartTraining(id) => self.start_training(id, at).await,
             Callback::ConfirmTraining(id) => self.confirm_training(id, at).await,
             Callback::Delete(id) => self.ask_delete(id, at).await,

@@ -64,6 +64,11 @@ impl Turn<'_> {
             return Ok(());
         };
         match policy::photo_refusal(&avatar, &self.bot.limits) {
+            Some(PhotoRefusal::NeedsConsent) => {
+                // Nothing is downloaded: the question is asked again.
+                self.send(&self.photos_screen(&avatar, false)).await;
+                return Ok(());
+            }
             Some(PhotoRefusal::Closed) => {
                 self.send(&Screen::text(t.photos_closed())).await;
                 return Ok(());

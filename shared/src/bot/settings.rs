@@ -30,6 +30,7 @@ impl FromEnv for Limits {
         let spending = read_spending(env);
         let billing = read_billing(env);
         let first_look = read_first_look(env);
+        let consent_text: Option<Option<String>> = env.maybe("CONSENT_TEXT");
         let quotas = Quotas {
             min_photos_portrait: min_photos_portrait?,
             min_photos_style: min_photos_style?,
@@ -60,6 +61,7 @@ impl FromEnv for Limits {
                 upscale_factor,
                 first_look: first_look?,
             },
+            consent_text: consent_text?.filter(|t| !t.trim().is_empty()),
         })
     }
 }

@@ -334,12 +334,21 @@ pub struct Avatar {
     /// deleted: the sweep retries until done.
     #[serde(default, skip_serializing_if = "Tidy::is_done")]
     pub tidy: Tidy,
+    /// When the user confirmed that a portrait avatar's photos show them, or someone who
+    /// agreed to it, and no child: no photo of a person is taken before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consented_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub version: u64,
 }
 
 impl Avatar {
+    /// Whether photos wait for the user's consent: a person's, until they gave it.
+    pub fn needs_consent(&self) -> bool {
+        self.kind == AvatarKind::Portrait && self.consented_at.is_none()
+    }
+
     /// A new avatar in `draft`, not yet stored.
     pub fn draft(
         owner: UserId,
@@ -364,6 +373,7 @@ impl Avatar {
             created_by_update: None,
             deleting_since: None,
             tidy: Tidy::Done,
+            consented_at: None,
             created_at: now,
             updated_at: now,
             version: 0,

@@ -21,6 +21,9 @@ pub struct Limits {
     pub access: Access,
     pub quotas: Quotas,
     pub money: Money,
+    /// The operator's wording of the consent a person's photos need (`CONSENT_TEXT`, Telegram
+    /// HTML); the built-in text in the user's language otherwise.
+    pub consent_text: Option<String>,
 }
 
 /// Who may use the bot.
@@ -213,6 +216,8 @@ pub fn budget_resets_in_minutes(now: Timestamp) -> u64 {
 /// Why a photo is not taken before it is even downloaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PhotoRefusal {
+    /// A person's photos wait for the user's consent.
+    NeedsConsent,
     /// The avatar is past collecting photos.
     Closed,
     /// The avatar has the maximum already.
@@ -223,6 +228,9 @@ pub enum PhotoRefusal {
 pub fn photo_refusal(avatar: &Avatar, limits: &Limits) -> Option<PhotoRefusal> {
     if !avatar.status().accepts_photos() {
         return Some(PhotoRefusal::Closed);
+    }
+    if avatar.needs_consent() {
+        return Some(PhotoRefusal::NeedsConsent);
     }
     (avatar.photo_count >= limits.quotas.max_photos).then_some(PhotoRefusal::Full {
         max: limits.quotas.max_photos,
@@ -341,6 +349,7 @@ mod tests {
                 upscale_factor: UpscaleFactor::TWO,
                 first_look: FirstLookOffer::OFF,
             },
+            consent_text: None,
         }
     }
 
@@ -427,6 +436,14 @@ mod tests {
             AvatarEvent::Enqueue,
         );
         assert_eq!(photo_refusal(&queued, &l), Some(PhotoRefusal::Closed));
+        // A person's photos wait for consent; a style's never do.
+        let person = collecting(AvatarKind::Portrait, 0);
+        assert_eq!(photo_refusal(&person, &l), Some(PhotoRefusal::NeedsConsent));
+        let consented = Avatar {
+            consented_at: Some(Timestamp(1)),
+            ..person
+        };
+        assert_eq!(photo_refusal(&consented, &l), None);
         assert!(reaches_minimum(&collecting(AvatarKind::Style, 5), &l));
         assert!(!reaches_minimum(&collecting(AvatarKind::Portrait, 5), &l));
     }

@@ -29,6 +29,8 @@ pub enum Callback {
     Card(AvatarId),
     /// Go on adding photos to a half-made avatar.
     Continue(AvatarId),
+    /// The user confirms a person's photos may be used (they are theirs, or agreed, no child).
+    Consent(AvatarId),
     /// Show the training summary; then confirm it.
     StartTraining(AvatarId),
     ConfirmTraining(AvatarId),
@@ -79,6 +81,7 @@ impl Callback {
             Callback::Avatars(page) => format!("l:{page}"),
             Callback::Card(id) => format!("a:{id}"),
             Callback::Continue(id) => format!("ct:{id}"),
+            Callback::Consent(id) => format!("cs:{id}"),
             Callback::StartTraining(id) => format!("ts:{id}"),
             Callback::ConfirmTraining(id) => format!("tc:{id}"),
             Callback::Delete(id) => format!("d:{id}"),
@@ -135,6 +138,7 @@ impl Callback {
             ("l", Some(a)) => Callback::Avatars(a.parse().ok()?),
             ("a", Some(_)) => Callback::Card(id()?),
             ("ct", Some(_)) => Callback::Continue(id()?),
+            ("cs", Some(_)) => Callback::Consent(id()?),
             ("ts", Some(_)) => Callback::StartTraining(id()?),
             ("tc", Some(_)) => Callback::ConfirmTraining(id()?),
             ("d", Some(_)) => Callback::Delete(id()?),
@@ -244,6 +248,7 @@ mod tests {
             Callback::Avatars(u16::MAX),
             Callback::Card(id),
             Callback::Continue(id),
+            Callback::Consent(id),
             Callback::StartTraining(id),
             Callback::ConfirmTraining(id),
             Callback::Delete(id),

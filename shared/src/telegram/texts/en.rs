@@ -171,6 +171,17 @@ impl CreationTexts for En {
     fn btn_continue(&self) -> &'static str {
         "📥 Add photos"
     }
+    fn btn_consent(&self) -> &'static str {
+        "✅ I confirm"
+    }
+    fn consent(&self, name: &str) -> String {
+        format!(
+            "Before the photos for <b>{}</b>: please confirm that they show you, or someone \
+             who agreed to have an avatar made of them, and no child. The photos are used only \
+             to train this avatar and are deleted once it is trained.",
+            escape(name)
+        )
+    }
     fn choose_kind(&self, min_portrait: u32, min_style: u32) -> String {
         format!(
             "<b>New avatar.</b> What will it learn?\n\n\

@@ -89,6 +89,9 @@ pub trait CreationTexts {
     fn btn_gender(&self, gender: Gender) -> &'static str;
     fn btn_preset(&self, kind: AvatarKind, preset: Preset) -> String;
     fn btn_continue(&self) -> &'static str;
+    fn btn_consent(&self) -> &'static str;
+    /// Asked once per portrait avatar before its photos are taken (`CONSENT_TEXT` replaces it).
+    fn consent(&self, name: &str) -> String;
     fn choose_kind(&self, min_portrait: u32, min_style: u32) -> String;
     fn choose_gender(&self, kind: AvatarKind) -> String;
     fn enter_name(&self, kind: AvatarKind) -> String;

@@ -180,6 +180,17 @@ impl CreationTexts for Ru {
     fn btn_continue(&self) -> &'static str {
         "📥 Добавить фото"
     }
+    fn btn_consent(&self) -> &'static str {
+        "✅ Подтверждаю"
+    }
+    fn consent(&self, name: &str) -> String {
+        format!(
+            "Перед фото для <b>{}</b>: подтвердите, пожалуйста, что на них вы или человек, \
+             согласившийся на создание своего аватара, и что на них нет детей. Фото нужны \
+             только для обучения этого аватара и удаляются после него.",
+            escape(name)
+        )
+    }
     fn choose_kind(&self, min_portrait: u32, min_style: u32) -> String {
         format!(
             "<b>Новый аватар.</b> Чему он будет учиться?\n\n\
