@@ -30,9 +30,9 @@ async fn set_webhook_registers_the_secret_updates_and_commands() {
         out,
         "webhook set: https://abc123.execute-api.eu-central-1.amazonaws.com/telegram/webhook\n\
          pending updates dropped\n\
-         commands registered (default): 10\n\
-         commands registered (ru): 10\n\
-         commands registered (en): 10\n"
+         commands registered (default): 11\n\
+         commands registered (ru): 11\n\
+         commands registered (en): 11\n"
     );
     let webhook = telegram.webhook().unwrap();
     assert_eq!(webhook["secret_token"], "s3cret_-TOKEN");

@@ -738,6 +738,13 @@ async fn language_follows_telegram_until_chosen() {
             .text
             .contains("Добро пожаловать")
     );
+    // /privacy says what is kept and what fal.ai receives, in the user's language.
+    w.say(ANNA, "/privacy").await;
+    w.telegram
+        .last_message(ANNA.id)
+        .says("Что бот хранит о вас")
+        .says("без метаданных")
+        .says("fal.ai");
     w.say(ANNA, "/language").await;
     let answer = w
         .tap_last(ANNA, Callback::SetLanguage(fluxbot::domain::Language::En))
@@ -753,6 +760,13 @@ async fn language_follows_telegram_until_chosen() {
             .text
             .contains("How it works")
     );
+    w.bot_says(ANNA, "/privacy: what is kept about you");
+    w.say(ANNA, "/privacy").await;
+    w.telegram
+        .last_message(ANNA.id)
+        .says("What this bot keeps about you")
+        .says("without their metadata")
+        .says("delete each request's files after a day");
     let profile = w.profile(ANNA).await.unwrap();
     assert!(profile.language_chosen);
     // Deep links: t.me/<bot>?start=create and ?start=avatars.

@@ -445,6 +445,10 @@ impl<'a> Turn<'a> {
             Command::Generate => self.choose_for_generation(None).await?,
             Command::Cancel => self.cancel().await?,
             Command::Balance => self.show_balance(None).await?,
+            Command::Privacy => {
+                let keyboard = screens::menu_keyboard(t, &self.bot.limits.money.billing);
+                self.send(&Screen::new(t.privacy(), keyboard)).await;
+            }
             Command::Terms => self.terms(false).await,
             Command::PaySupport => self.terms(true).await,
         }

@@ -1,5 +1,5 @@
-//! Blob storage: photos and training archives. Bodies are streams so that no photo or archive
-//! ever has to sit whole in memory.
+//! Blob storage: photos and training archives. Bodies are streams so that no archive has to
+//! sit whole in memory (a photo, at most 20 MB, is read whole once to strip its metadata).
 
 use std::pin::Pin;
 use std::time::Duration;

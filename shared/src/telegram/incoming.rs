@@ -43,10 +43,11 @@ pub enum Command {
     Balance,
     Terms,
     PaySupport,
+    Privacy,
 }
 
 impl Command {
-    pub const ALL: [Command; 10] = [
+    pub const ALL: [Command; 11] = [
         Command::Start,
         Command::Generate,
         Command::Create,
@@ -54,6 +55,7 @@ impl Command {
         Command::Balance,
         Command::Language,
         Command::Help,
+        Command::Privacy,
         Command::Terms,
         Command::PaySupport,
         Command::Cancel,
@@ -71,6 +73,7 @@ impl Command {
             Command::Balance => "balance",
             Command::Terms => "terms",
             Command::PaySupport => "paysupport",
+            Command::Privacy => "privacy",
         }
     }
 }

@@ -54,6 +54,7 @@ impl Common for En {
             Command::Balance => "Credits and top-up",
             Command::Terms => "Terms of purchase",
             Command::PaySupport => "Help with a payment",
+            Command::Privacy => "What is kept about you",
             Command::Cancel => "Stop what you are doing",
         }
     }
@@ -113,8 +114,26 @@ impl Common for En {
              /generate: pictures with a trained avatar\n\
              /create: new avatar\n/avatars: your avatars\n/language: change language\n\
              /cancel: stop what you are doing (a half-made avatar and its photos are removed)\n\
+             /privacy: what is kept about you, and for how long\n\
              /help: this message"
         )
+    }
+    fn privacy(&self) -> &'static str {
+        "🔒 <b>What this bot keeps about you</b>\n\
+         • Your Telegram id and chat, your language and where you are in a conversation.\n\
+         • Each avatar: its name, kind and settings, and when you confirmed its photos may be \
+         used.\n\
+         • Your photos, stored without their metadata (no location, no camera details) in \
+         private, encrypted storage: deleted once the avatar is trained, or when you delete it. \
+         An avatar left unfinished for 7 days goes with its photos.\n\
+         • The trained model and the pictures you made, with their prompts: kept until you \
+         delete the avatar.\n\
+         • Credits and payments, in a bot that sells them: kept for refunds and disputes.\n\n\
+         <b>What the image service (fal.ai) receives</b>\n\
+         The photos to train on (as one archive), a photo you restyle, your best photo for a \
+         first look, and your prompts. It is asked to delete each request's files after a day \
+         and not to keep the requests in its history.\n\n\
+         To delete an avatar with its photos, model and pictures: /avatars, the avatar, Delete."
     }
     fn choose_language(&self) -> &'static str {
         "🌐 Choose your language:"

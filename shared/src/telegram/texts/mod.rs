@@ -74,6 +74,8 @@ pub trait Common {
     fn help(&self, min_portrait: u32, min_style: u32, max: u32) -> String;
     fn choose_language(&self) -> &'static str;
     fn language_set(&self) -> &'static str;
+    /// /privacy: what is kept, where, for how long, and what fal.ai receives.
+    fn privacy(&self) -> &'static str;
     fn unknown_command(&self) -> &'static str;
     fn fallback(&self) -> &'static str;
     fn outdated(&self) -> &'static str;
