@@ -6,7 +6,7 @@
 use super::generation::PictureOrder;
 use super::{Answer, BotResult, Turn};
 use crate::domain::{
-    Avatar, AvatarId, Catalogue, Credits, Generation, ImageCount, MessageRef, PhotoPack, Priced,
+    Avatar, AvatarId, Catalogue, Credits, ImageCount, MessageRef, PhotoPack, Priced,
 };
 use crate::telegram::screens::{self, Screen};
 
@@ -65,7 +65,7 @@ impl Turn<'_> {
             Err(answer) => return Ok(answer),
         };
         let t = self.t();
-        let records = Generation::pack(&avatar, pack, self.now);
+        let records = pack.records(&avatar, self.now);
         let order = PictureOrder {
             priced: EACH,
             status: Screen::text(t.pack_started(

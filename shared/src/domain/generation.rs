@@ -6,7 +6,6 @@ use super::avatar::{Avatar, NoticeEvent, OutcomeNotice, Tidy};
 use super::blob_key::BlobKey;
 use super::ids::{AttemptId, AvatarId, GenerationId, MessageRef, Timestamp, UserId};
 use super::photo::{ImageFormat, blob_keys};
-use super::photo_packs::PhotoPack;
 use super::styles::Style;
 use super::work::{
     FailureReason, FalRequest, IllegalStep, PaidRecord, WorkEvent, WorkKind, WorkRef, WorkState,
@@ -408,35 +407,6 @@ impl Generation {
             order: Order::Restyle { source },
             ..Generation::queued(avatar, prompt, style, defaults, now)
         }
-    }
-
-    /// A photo pack's pictures for `avatar`, one record each, committed together: the first
-    /// (the pack's leader) names the pack, and the others' ids follow from it
-    /// ([`GenerationId::member`]), so any of them finds the rest.
-    pub fn pack(avatar: &Avatar, pack: &PhotoPack, now: Timestamp) -> Vec<Self> {
-        let leader = GenerationId::new();
-        let size = pack.size();
-        pack.pictures
-            .iter()
-            .enumerate()
-            .map(|(index, picture)| {
-                let index = index as u8;
-                let defaults = GenerationDefaults {
-                    aspect_ratio: picture.aspect_ratio,
-                    num_images: ImageCount::ONE,
-                };
-                Self {
-                    id: leader.member(index),
-                    order: Order::Pack {
-                        pack: leader,
-                        index,
-                        size,
-                        theme: pack.id.clone(),
-                    },
-                    ..Generation::queued(avatar, picture.prompt.clone(), None, defaults, now)
-                }
-            })
-            .collect()
     }
 
     /// A first look at `avatar` while it trains: `size` pictures, one record each, committed

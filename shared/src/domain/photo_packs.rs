@@ -9,8 +9,9 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::avatar::AvatarKind;
-use super::generation::{AspectRatio, Prompt};
+use super::avatar::{Avatar, AvatarKind};
+use super::generation::{AspectRatio, Generation, GenerationDefaults, ImageCount, Order, Prompt};
+use super::ids::{GenerationId, Timestamp};
 use super::user::Language;
 
 /// The most pictures a pack may hold: one album (Telegram's media groups take 2-10).
@@ -74,6 +75,35 @@ impl PhotoPack {
     pub fn size(&self) -> u8 {
         // At most MAX_PICTURES (checked when the catalogue is read).
         self.pictures.len() as u8
+    }
+
+    /// The pack's pictures for `avatar`, one record each, committed together: the first (the
+    /// pack's leader) names the pack, and the others' ids follow from it
+    /// ([`GenerationId::member`]), so any of them finds the rest.
+    pub fn records(&self, avatar: &Avatar, now: Timestamp) -> Vec<Generation> {
+        let leader = GenerationId::new();
+        let size = self.size();
+        self.pictures
+            .iter()
+            .enumerate()
+            .map(|(index, picture)| {
+                let index = index as u8;
+                let defaults = GenerationDefaults {
+                    aspect_ratio: picture.aspect_ratio,
+                    num_images: ImageCount::ONE,
+                };
+                Generation {
+                    id: leader.member(index),
+                    order: Order::Pack {
+                        pack: leader,
+                        index,
+                        size,
+                        theme: self.id.clone(),
+                    },
+                    ..Generation::queued(avatar, picture.prompt.clone(), None, defaults, now)
+                }
+            })
+            .collect()
     }
 }
 

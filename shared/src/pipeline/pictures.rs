@@ -11,7 +11,6 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::engine::{FalCall, NotLaunched, PaidKind, Payload, Told};
-use super::generation::MAX_PHOTO_BYTES;
 use super::{FalBackend, Pipeline, PipelineResult, simulation};
 use crate::domain::{
     AttemptId, Credits, FailureReason, FalRequest, GeneratedImage, Generation, GenerationId,
@@ -19,6 +18,9 @@ use crate::domain::{
 };
 use crate::fal::generation::{ResultImage, result_images};
 use crate::ports::QueueDelay;
+
+/// Telegram takes photos of at most 10 MB.
+pub(in crate::pipeline) const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
 
 /// A kind of picture work: what it does differently from the others.
 #[async_trait]

@@ -238,7 +238,7 @@ pub async fn a_pack_commits_all_its_pictures_or_none(store: &dyn RecordStore) {
     let avatar = training_since(store, owner, T0).await;
     let (_, pack) = Catalogue::shipped().for_kind(AvatarKind::Portrait)[0];
     let size = pack.pictures.len();
-    let members = Generation::pack(&avatar, pack, T0);
+    let members = pack.records(&avatar, T0);
     assert_eq!(members.len(), size);
     let cost = CommitCost {
         spend: None,

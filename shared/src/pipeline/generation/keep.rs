@@ -7,9 +7,6 @@ use super::super::{Pipeline, PipelineResult};
 use crate::domain::{GeneratedImage, Generation, ImageFormat, blob_keys};
 use crate::fal::generation::ResultImage;
 
-/// Telegram takes photos of at most 10 MB.
-pub(in crate::pipeline) const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
-
 impl Pipeline {
     /// Fetches every image fal.ai did not flag, of at most `max_bytes`, and keeps it in blob
     /// storage under the record's own prefix (for any kind of picture work).

@@ -8,7 +8,6 @@ mod keep;
 mod request;
 
 pub(super) use deliver::Sent;
-pub(super) use keep::MAX_PHOTO_BYTES;
 
 use async_trait::async_trait;
 
