@@ -61,6 +61,83 @@ struct State {
     uploads: HashMap<String, Upload>,
     /// The server's own address (wiremock's request URLs do not carry the port).
     base: String,
+    /// What the usage API reports: (day, endpoint, unit, quantity, unit price).
+    usage: Vec<(String, String, String, f64, f64)>,
+    /// The usage API's requests, as query strings.
+    usage_queries: Vec<String>,
+}
+
+/// Usage lines a page of `/v1/models/usage` holds at most (fal pages its answers too).
+const USAGE_PAGE: usize = 2;
+
+/// `GET /v1/models/usage`: fal's time series of billed usage, bucketed by day, for the
+/// `endpoint_id`s asked (1-50, required) between `start` and `end`, paged by `cursor`.
+fn usage_page(s: &mut State, request: &Request) -> ResponseTemplate {
+    let query: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
+    s.usage_queries
+        .push(request.url.query().unwrap_or_default().to_owned());
+    let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let endpoints: Vec<String> = query
+        .iter()
+        .filter(|(k, _)| k == "endpoint_id")
+        .flat_map(|(_, v)| v.split(',').map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    if endpoints.is_empty() || endpoints.len() > 50 {
+        return ResponseTemplate::new(422)
+            .set_body_json(json!({"detail": "endpoint_id: 1-50 endpoint IDs required"}));
+    }
+    if !query
+        .iter()
+        .any(|(k, v)| k == "expand" && v.contains("time_series"))
+    {
+        return ResponseTemplate::new(422)
+            .set_body_json(json!({"detail": "expand must include time_series or summary"}));
+    }
+    let start = get("start").unwrap_or_default();
+    let end = get("end").unwrap_or_else(|| "9999".into());
+    let lines: Vec<&(String, String, String, f64, f64)> = s
+        .usage
+        .iter()
+        .filter(|(day, endpoint, ..)| {
+            endpoints.contains(endpoint)
+                && day.as_str() >= &start[..start.len().min(10)]
+                && day.as_str() < end.as_str()
+        })
+        .collect();
+    let page: usize = get("cursor")
+        .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let chunk: Vec<_> = lines
+        .iter()
+        .skip(page * USAGE_PAGE)
+        .take(USAGE_PAGE)
+        .collect();
+    let mut buckets: Vec<Value> = Vec::new();
+    for (day, endpoint, unit, quantity, unit_price) in chunk {
+        let line = json!({
+            "endpoint_id": endpoint,
+            "unit": unit,
+            "quantity": quantity,
+            "unit_price": unit_price,
+            "cost": quantity * unit_price,
+            "currency": "USD",
+        });
+        let bucket = format!("{day}T00:00:00Z");
+        match buckets.iter_mut().find(|b| b["bucket"] == bucket) {
+            Some(b) => b["results"].as_array_mut().unwrap().push(line),
+            None => buckets.push(json!({"bucket": bucket, "results": [line]})),
+        }
+    }
+    let more = lines.len() > (page + 1) * USAGE_PAGE;
+    let next =
+        more.then(|| base64::engine::general_purpose::STANDARD.encode((page + 1).to_string()));
+    ResponseTemplate::new(200).set_body_json(json!({
+        "next_cursor": next,
+        "has_more": more,
+        "time_series": buckets,
+    }))
 }
 
 /// One storage upload as the fake saw it.
@@ -99,6 +176,22 @@ impl FakeFal {
             state,
             key,
         }
+    }
+
+    /// fal bills `quantity` units of `endpoint` on `day` (`2026-12-01`) at `unit_price`.
+    pub fn bill(&self, day: &str, endpoint: &str, unit: &str, quantity: f64, unit_price: f64) {
+        self.state.lock().unwrap().usage.push((
+            day.into(),
+            endpoint.into(),
+            unit.into(),
+            quantity,
+            unit_price,
+        ));
+    }
+
+    /// The usage API's requests so far, as query strings.
+    pub fn usage_queries(&self) -> Vec<String> {
+        self.state.lock().unwrap().usage_queries.clone()
     }
 
     pub fn queue_url(&self) -> String {
@@ -407,6 +500,9 @@ impl Respond for Responder {
         }
         let mut s = self.state.lock().unwrap();
         let method = request.method.as_str();
+        if path == "v1/models/usage" && method == "GET" {
+            return usage_page(&mut s, request);
+        }
         if let Some(step) = path.strip_prefix("storage/upload/") {
             let storage_type = request
                 .url

@@ -125,6 +125,8 @@ struct State {
     webhook_error: Option<(i64, String)>,
     /// Stars payments made (charge id -> payer, Stars, refunded).
     payments: HashMap<String, (i64, u32, bool)>,
+    /// The bot's Star transactions as getStarTransactions lists them, oldest first.
+    star_transactions: Vec<Value>,
     /// Telegram's flood limits on new messages, when a test turns them on.
     rates: Option<Rates>,
 }
@@ -311,11 +313,20 @@ impl FakeTelegram {
         charge_id: &str,
         update_ids: (u32, u32),
     ) -> (Value, Value) {
-        self.state
-            .lock()
-            .unwrap()
-            .payments
-            .insert(charge_id.to_owned(), (user.id, invoice.stars, false));
+        {
+            let mut state = self.state.lock().unwrap();
+            state
+                .payments
+                .insert(charge_id.to_owned(), (user.id, invoice.stars, false));
+            let paid = star_transaction(
+                charge_id,
+                invoice.stars,
+                "source",
+                user.id,
+                &invoice.payload,
+            );
+            state.star_transactions.push(paid);
+        }
         (
             updates::pre_checkout_query(
                 update_ids.0,
@@ -332,6 +343,11 @@ impl FakeTelegram {
                 &invoice.payload,
             ),
         )
+    }
+
+    /// How many Star transactions Telegram lists for the bot.
+    pub fn star_transaction_count(&self) -> usize {
+        self.state.lock().unwrap().star_transactions.len()
     }
 
     /// Whether Telegram gave back the Stars of this charge.
@@ -794,15 +810,32 @@ impl State {
                 let user = p["user_id"].as_i64().unwrap_or_default();
                 let charge = p["telegram_payment_charge_id"].as_str().unwrap_or_default();
                 match self.payments.get_mut(charge) {
-                    Some((payer, _, refunded)) if *payer == user => {
+                    Some((payer, stars, refunded)) if *payer == user => {
                         if *refunded {
                             return Err(bad_request("CHARGE_ALREADY_REFUNDED"));
                         }
                         *refunded = true;
+                        let back = star_transaction(charge, *stars, "receiver", user, "");
+                        self.star_transactions.push(back);
                         Ok(Value::Bool(true))
                     }
                     _ => Err(bad_request("CHARGE_NOT_FOUND")),
                 }
+            }
+            "getstartransactions" => {
+                let offset = p["offset"].as_u64().unwrap_or(0) as usize;
+                let limit = p["limit"].as_u64().unwrap_or(100);
+                if !(1..=100).contains(&limit) {
+                    return Err(bad_request("limit must be 1-100"));
+                }
+                let page: Vec<Value> = self
+                    .star_transactions
+                    .iter()
+                    .skip(offset)
+                    .take(limit as usize)
+                    .cloned()
+                    .collect();
+                Ok(json!({ "transactions": page }))
             }
             "setmycommands" | "sendchataction" => Ok(Value::Bool(true)),
             "getme" => Ok(json!({"id": BOT_ID, "is_bot": true, "first_name": "Flux",
@@ -814,6 +847,26 @@ impl State {
             ))),
         }
     }
+}
+
+/// A Star transaction as getStarTransactions lists it: a user's invoice payment (`source`)
+/// or the Stars going back to them (`receiver`, the payment's id).
+fn star_transaction(id: &str, stars: u32, side: &str, user: i64, payload: &str) -> Value {
+    let mut partner = json!({
+        "type": "user",
+        "transaction_type": "invoice_payment",
+        "user": {"id": user, "is_bot": false, "first_name": "Анна"},
+    });
+    if side == "source" {
+        partner["invoice_payload"] = json!(payload);
+    }
+    let date = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut transaction = json!({"id": id, "amount": stars, "date": date});
+    transaction[side] = partner;
+    transaction
 }
 
 /// The fields of a multipart/form-data body as a JSON object (text fields as strings, or as

@@ -60,6 +60,9 @@ impl UserStore for FlakyStore {
         }
         self.inner.save_user(user).await
     }
+    async fn forget_user(&self, id: UserId) -> StoreResult<()> {
+        self.inner.forget_user(id).await
+    }
 }
 
 #[async_trait]
@@ -125,6 +128,13 @@ impl PhotoStore for FlakyStore {
 impl GenerationStore for FlakyStore {
     async fn generation_count(&self, owner: UserId) -> StoreResult<u64> {
         self.inner.generation_count(owner).await
+    }
+    async fn expired_generations(
+        &self,
+        now: fluxbot::domain::Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<Generation>> {
+        self.inner.expired_generations(now, limit).await
     }
     async fn start_generations(
         &self,
@@ -236,6 +246,12 @@ impl CreditLedger for FlakyStore {
     }
     async fn ledger(&self, owner: UserId, limit: usize) -> StoreResult<Vec<LedgerEntry>> {
         self.inner.ledger(owner, limit).await
+    }
+    async fn payment_entries(
+        &self,
+        since: fluxbot::domain::Timestamp,
+    ) -> StoreResult<Vec<LedgerEntry>> {
+        self.inner.payment_entries(since).await
     }
     async fn ledger_entry(&self, owner: UserId, key: &str) -> StoreResult<Option<LedgerEntry>> {
         self.inner.ledger_entry(owner, key).await

@@ -96,7 +96,7 @@ impl Template {
 
     /// A value as CloudFormation resolves it: scalars, `!Ref` of a parameter and `!If` on the
     /// template's conditions; `None` for what names a resource.
-    fn resolve(&self, value: &Value, parameters: &[(&str, &str)]) -> Option<String> {
+    pub fn resolve(&self, value: &Value, parameters: &[(&str, &str)]) -> Option<String> {
         match value {
             Value::String(s) => Some(s.clone()),
             Value::Number(n) => Some(n.to_string()),
@@ -407,14 +407,19 @@ async fn create_bucket(sdk: &SdkConfig, template: &Template, name: &str) {
                 let filter = LifecycleRuleFilter::builder()
                     .prefix(rule.get("Prefix").and_then(Value::as_str).unwrap_or(""))
                     .build();
+                // Resolved as CloudFormation would for a stack at the parameters' defaults.
+                let status = template
+                    .resolve(&rule["Status"], &[])
+                    .expect("a lifecycle rule's status");
+                let days = rule
+                    .get("ExpirationInDays")
+                    .and_then(|d| template.resolve(d, &[]))
+                    .map(|d| d.parse::<i32>().expect("expiration days"));
                 LifecycleRule::builder()
                     .id(str_at(rule, "Id"))
-                    .status(ExpirationStatus::from(str_at(rule, "Status")))
+                    .status(ExpirationStatus::from(status.as_str()))
                     .filter(filter)
-                    .set_expiration(
-                        number_at(rule, "ExpirationInDays")
-                            .map(|d| LifecycleExpiration::builder().days(d as i32).build()),
-                    )
+                    .set_expiration(days.map(|d| LifecycleExpiration::builder().days(d).build()))
                     .set_abort_incomplete_multipart_upload(
                         rule.get("AbortIncompleteMultipartUpload").and_then(|a| {
                             number_at(a, "DaysAfterInitiation").map(|d| {

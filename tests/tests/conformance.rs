@@ -18,6 +18,11 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn forgetting_a_user_leaves_only_their_books() {
+                c::forgetting_a_user_leaves_only_their_books(&backend().await.wired).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn avatars_are_versioned_and_owned() {
                 c::avatars_are_versioned_and_owned(&*backend().await.store).await;
             }

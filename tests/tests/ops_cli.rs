@@ -406,3 +406,222 @@ async fn a_stars_refund_telegram_refuses_gives_the_credits_back() {
     assert!(err.to_string().contains("refused to refund"), "{err}");
     assert_eq!(store.balance(user).await.unwrap(), Credits(60));
 }
+
+/// `reconcile-payments` against the fake Telegram's getStarTransactions (paged by 100): a
+/// clean book is reported clean; a payment whose update never arrived and a ledger purchase
+/// Telegram does not know are listed with their fixes; `credit-star-payment` credits the
+/// first once; a refund made at Telegram behind the ledger's back is found too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_payments_finds_what_the_books_and_telegram_disagree_on() {
+    use fluxbot::domain::{Credits, LedgerEntry, Timestamp, UserId};
+    let charge = format!("stxBooks{}", rand::random::<u32>());
+    let buyer = buyer();
+    let w = bought(buyer, &charge).await;
+    let store = w.backend.store.clone();
+    let tg = client(&w.telegram);
+    let user = UserId(buyer.id);
+    let invoice = w.telegram.invoices().pop().unwrap();
+    // 105 more payments, each credited as the bot credits them: two pages at Telegram.
+    for i in 0..105 {
+        let id = format!("{charge}-{i}");
+        w.telegram.pay(&invoice, buyer, &id, (0, 0));
+        let entry = LedgerEntry::purchase(user, &id, 300, Credits(60), Timestamp::now());
+        store.apply_entry(&entry).await.unwrap().unwrap();
+    }
+    let (report, clean) = ops::reconcile_payments(store.as_ref(), &tg, Timestamp(0))
+        .await
+        .unwrap();
+    assert!(clean, "{report}");
+    assert_eq!(
+        report,
+        "Telegram: 106 payment(s), 31800 Stars, 0 refund(s) (2 call(s))\n\
+         ledger: 106 purchase(s)\n\
+         clean: every payment credited exactly once, every refund recorded\n"
+    );
+    let pages = w.telegram.calls_of("getStarTransactions");
+    assert_eq!(pages.len(), 2);
+    assert_eq!(pages[1].params["offset"], 100);
+    assert_eq!(pages[1].params["limit"], 100);
+
+    // Telegram took a payment whose update was lost; the ledger holds one Telegram never saw.
+    let lost = format!("{charge}-lost");
+    w.telegram.pay(&invoice, buyer, &lost, (0, 0));
+    let ghost = LedgerEntry::purchase(user, "stxGhost", 300, Credits(60), Timestamp::now());
+    store.apply_entry(&ghost).await.unwrap().unwrap();
+    let (report, clean) = ops::reconcile_payments(store.as_ref(), &tg, Timestamp(0))
+        .await
+        .unwrap();
+    assert!(!clean);
+    assert!(report.contains("2 unmatched:"), "{report}");
+    assert!(
+        report.contains(&format!(
+            "  - payment {lost}: user {user} paid 300 Stars; the ledger never credited it\n    \
+             fix: fluxbot-ops credit-star-payment {user} {lost}\n"
+        )),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!(
+            "  - purchase stxGhost: the ledger credited user {user} for 300 Stars Telegram does \
+             not list"
+        )),
+        "{report}"
+    );
+    assert!(report.contains(&format!("    fix: fluxbot-ops balance {user}\n")));
+
+    // The fix credits the lost payment once, keyed as the bot keys it.
+    let before = store.balance(user).await.unwrap();
+    let out = ops::credit_star_payment(store.as_ref(), &tg, user, &lost)
+        .await
+        .unwrap();
+    assert!(
+        out.starts_with(&format!("credited 60 credit(s) for {lost}")),
+        "{out}"
+    );
+    let again = ops::credit_star_payment(store.as_ref(), &tg, user, &lost)
+        .await
+        .unwrap();
+    assert!(again.contains("was credited before"), "{again}");
+    assert_eq!(store.balance(user).await.unwrap(), Credits(before.0 + 60));
+    // The update arriving after all changes nothing either.
+    let (_, paid) = w.telegram.pay(
+        &invoice,
+        buyer,
+        &lost,
+        (w.next_update_id(), w.next_update_id()),
+    );
+    w.deliver(&paid).await;
+    assert_eq!(store.balance(user).await.unwrap(), Credits(before.0 + 60));
+    assert!(
+        ops::credit_star_payment(store.as_ref(), &tg, user, "stxNever")
+            .await
+            .is_err()
+    );
+
+    // A refund made at Telegram (by hand, elsewhere) that the ledger does not know.
+    let refund = serde_json::json!({"user_id": user.0, "telegram_payment_charge_id": charge});
+    let refunded = reqwest::Client::new()
+        .post(format!(
+            "{}/bot{}/refundStarPayment",
+            w.telegram.url(),
+            fluxbot_tests::fake_telegram::TOKEN
+        ))
+        .json(&refund)
+        .send()
+        .await
+        .unwrap();
+    assert!(refunded.status().is_success());
+    let (report, _) = ops::reconcile_payments(store.as_ref(), &tg, Timestamp(0))
+        .await
+        .unwrap();
+    assert!(
+        report.contains(&format!(
+            "  - refund {charge}: Telegram gave the Stars back; the ledger still holds the credits\n    \
+             fix: fluxbot-ops refund-star-payment {user} {charge}\n"
+        )),
+        "{report}"
+    );
+    // Its fix takes the credits back; Telegram says it refunded already.
+    let out = ops::refund_star_payment(store.as_ref(), &tg, user, &charge)
+        .await
+        .unwrap();
+    assert!(
+        out.contains("Telegram had refunded the Stars already"),
+        "{out}"
+    );
+    let (report, _) = ops::reconcile_payments(store.as_ref(), &tg, Timestamp(0))
+        .await
+        .unwrap();
+    assert!(!report.contains(&format!("refund {charge}")), "{report}");
+    assert!(
+        report.contains("1 unmatched:"),
+        "only the ghost is left: {report}"
+    );
+}
+
+/// `spend` against the fake fal's usage API (paged, admin key): each day's estimate beside
+/// fal's bill, and fal's lines by endpoint with the setting that covers them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spend_puts_the_estimates_beside_fals_bill() {
+    use fluxbot::domain::{SpendDay, Timestamp};
+    let w = fluxbot_tests::bot_world::BotWorld::new(
+        fluxbot_tests::backends::aws().await,
+        &[("SPEND_CAP_USD_PER_DAY", "20")],
+    )
+    .await;
+    let trainer = buyer();
+    // A fast training: $2 charged against today's cap.
+    w.queued_avatar(trainer, "portrait", "Anna", "fast", 10)
+        .await;
+    let fal = fluxbot_tests::fake_fal::FakeFal::start().await;
+    let now = Timestamp::now();
+    let today = SpendDay::of(now);
+    let two_days_ago = SpendDay::of(now.minus(std::time::Duration::from_secs(2 * 86_400)));
+    fal.bill(
+        today.as_str(),
+        "fal-ai/flux-lora-portrait-trainer",
+        "unit",
+        1.0,
+        2.4,
+    );
+    fal.bill(today.as_str(), "fal-ai/flux-lora", "megapixels", 4.0, 0.035);
+    fal.bill(
+        two_days_ago.as_str(),
+        "fal-ai/flux-lora",
+        "megapixels",
+        2.0,
+        0.035,
+    );
+    fal.bill(today.as_str(), "someone-else/endpoint", "unit", 9.0, 1.0);
+    let usage = ops::FalUsage::new(
+        format!("{}/v1", fal.queue_url()).parse().unwrap(),
+        fluxbot_tests::fake_fal::FAL_KEY.to_owned().into(),
+    );
+    let since = now.minus(std::time::Duration::from_secs(3 * 86_400));
+    let out = ops::spend(w.backend.store.as_ref(), &usage, since, now)
+        .await
+        .unwrap();
+    assert!(
+        out.contains(&format!(
+            "{}   $2.00        $2.54        127%\n",
+            today.as_str()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "{}   $0.00        $0.07        -\n",
+            two_days_ago.as_str()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("    fal-ai/flux-lora-portrait-trainer        1 unit x $2.4 = $2.4000  (COST_TRAINING_USD_*)\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("4 megapixels x $0.035 = $0.1400  (COST_IMAGE_USD)"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("someone-else"),
+        "only the bot's endpoints: {out}"
+    );
+    assert!(
+        out.contains("total        $2.00        $2.61        (2 call(s) to fal)"),
+        "{out}"
+    );
+    let queries = fal.usage_queries();
+    assert_eq!(queries.len(), 2, "paged: {queries:?}");
+    assert!(queries[0].contains("expand=time_series") && queries[0].contains("timeframe=day"));
+    assert!(queries[1].contains("cursor="));
+    // A key without the right scope is said plainly.
+    let wrong = ops::FalUsage::new(
+        format!("{}/v1", fal.queue_url()).parse().unwrap(),
+        "not-the-key".to_owned().into(),
+    );
+    let err = ops::spend(w.backend.store.as_ref(), &wrong, since, now)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("401"), "{err}");
+}

@@ -95,6 +95,41 @@ fn bucket_is_private_and_encrypted() {
 }
 
 #[test]
+fn pictures_and_their_records_expire_after_the_retention() {
+    let t = Template::load();
+    let table = t.properties(template::TABLE);
+    assert_eq!(
+        str_at(&table["TimeToLiveSpecification"], "AttributeName"),
+        TableLayout::TTL_ATTRIBUTE
+    );
+    let rules = t.properties(template::BUCKET)["LifecycleConfiguration"]["Rules"]
+        .as_sequence()
+        .unwrap();
+    let rule = rules
+        .iter()
+        .find(|r| r["Prefix"].as_str() == Some("generations/"))
+        .expect("a lifecycle rule for generated pictures");
+    let at = |parameters: &[(&str, &str)]| {
+        (
+            t.resolve(&rule["Status"], parameters).unwrap(),
+            t.resolve(&rule["ExpirationInDays"], parameters).unwrap(),
+        )
+    };
+    assert_eq!(at(&[]), ("Enabled".into(), "90".into()));
+    assert_eq!(
+        at(&[("RetentionDays", "30")]),
+        ("Enabled".into(), "30".into())
+    );
+    assert_eq!(at(&[("RetentionDays", "off")]).0, "Disabled");
+    // The conversation stamps the records with the same number of days.
+    let env = t.environment_of("TelegramWebhookFunction", &[("RetentionDays", "30")]);
+    assert!(
+        env.contains(&("RETENTION_DAYS".into(), "30".into())),
+        "{env:?}"
+    );
+}
+
+#[test]
 fn every_function_builds_its_own_binary_for_arm64() {
     let t = Template::load();
     let functions = t.resources_of_type("AWS::Serverless::Function");

@@ -1,9 +1,16 @@
 //! Operator commands that talk to Telegram. Each returns the text to print, so tests can
 //! check exactly what an operator sees.
 
+mod books;
 mod credits;
+mod spend;
 
+pub use books::{
+    Reconciliation, Unmatched, credit_star_payment, reconcile, reconcile_payments,
+    star_transactions,
+};
 pub use credits::{balance, grant, refund_star_payment};
+pub use spend::{Billed, ENDPOINTS, FalUsage, spend};
 
 use std::fmt::Write;
 

@@ -8,7 +8,12 @@
 //! fluxbot-ops [--stack <name>] balance <user id> [--table <name>]
 //! fluxbot-ops [--stack <name>] grant <user id> <credits> --request-id <id> [--table <name>]
 //! fluxbot-ops [--stack <name>] refund-star-payment <user id> <charge id> [--table <name>]
+//! fluxbot-ops [--stack <name>] reconcile-payments [--since YYYY-MM-DD] [--table <name>]
+//! fluxbot-ops [--stack <name>] credit-star-payment <user id> <charge id> [--table <name>]
+//! fluxbot-ops [--stack <name>] spend [--since YYYY-MM-DD] [--table <name>]
 //! ```
+//! `spend` reads fal's usage API with `FAL_ADMIN_KEY` (an admin-scoped key; `FAL_KEY` if
+//! unset) at `FAL_API_URL` (`https://api.fal.ai/v1`).
 //! With `--stack` (or `FLUXBOT_STACK`) the URLs and names come from the stack's outputs; a
 //! flag (or its variable) given explicitly wins. `TELEGRAM_TOKEN` (and
 //! `TELEGRAM_WEBHOOK_SECRET` for set-webhook) come from the environment, so they stay out of
@@ -69,6 +74,30 @@ enum Command {
     RefundStarPayment {
         user: i64,
         charge_id: String,
+        #[arg(long, env = "TABLE_NAME")]
+        table: Option<String>,
+    },
+    /// Check the books against Telegram: every Stars payment credited exactly once, every
+    /// refund recorded; lists what does not match with the command that fixes it (exit 1).
+    ReconcilePayments {
+        /// The first day (UTC) to check; everything by default.
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
+        #[arg(long, env = "TABLE_NAME")]
+        table: Option<String>,
+    },
+    /// Credit a Stars payment Telegram lists but the bot never recorded (once, by its charge).
+    CreditStarPayment {
+        user: i64,
+        charge_id: String,
+        #[arg(long, env = "TABLE_NAME")]
+        table: Option<String>,
+    },
+    /// The daily estimates charged against the cap beside what fal.ai billed, by endpoint.
+    Spend {
+        /// The first day (UTC); 7 days ago by default.
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
         #[arg(long, env = "TABLE_NAME")]
         table: Option<String>,
     },
@@ -190,9 +219,67 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
             )
             .await
         }
+        Command::ReconcilePayments { since, table } => {
+            let table = outputs.pick(table, "TableName", "--table")?;
+            let store = fluxbot::backend::Backend::aws_records(&sdk().await, &table);
+            let telegram = EnvReader::from_process().load::<TelegramSettings>()?;
+            let (report, clean) = ops::reconcile_payments(
+                store.as_ref(),
+                &TelegramClient::new(&telegram),
+                since.map_or(fluxbot::domain::Timestamp(0), day_start),
+            )
+            .await?;
+            if clean {
+                Ok(report)
+            } else {
+                print!("{report}");
+                anyhow::bail!("the books do not reconcile: see the fixes above")
+            }
+        }
+        Command::CreditStarPayment {
+            user,
+            charge_id,
+            table,
+        } => {
+            let table = outputs.pick(table, "TableName", "--table")?;
+            let store = fluxbot::backend::Backend::aws_records(&sdk().await, &table);
+            let telegram = EnvReader::from_process().load::<TelegramSettings>()?;
+            ops::credit_star_payment(
+                store.as_ref(),
+                &TelegramClient::new(&telegram),
+                fluxbot::domain::UserId(user),
+                &charge_id,
+            )
+            .await
+        }
+        Command::Spend { since, table } => {
+            let table = outputs.pick(table, "TableName", "--table")?;
+            let store = fluxbot::backend::Backend::aws_records(&sdk().await, &table);
+            let key = std::env::var("FAL_ADMIN_KEY")
+                .or_else(|_| std::env::var("FAL_KEY"))
+                .map_err(|_| anyhow::anyhow!("set FAL_ADMIN_KEY (an admin-scoped fal key)"))?;
+            let base =
+                std::env::var("FAL_API_URL").unwrap_or_else(|_| "https://api.fal.ai/v1".into());
+            let now = fluxbot::domain::Timestamp::now();
+            let since = since.map_or(
+                now.minus(std::time::Duration::from_secs(7 * 86_400)),
+                day_start,
+            );
+            let fal = ops::FalUsage::new(base.parse()?, key.into());
+            ops::spend(store.as_ref(), &fal, since, now).await
+        }
         Command::WebhookInfo => {
             let telegram = EnvReader::from_process().load::<TelegramSettings>()?;
             ops::webhook_info(&TelegramClient::new(&telegram)).await
         }
     }
+}
+
+/// Midnight UTC of `day`.
+fn day_start(day: chrono::NaiveDate) -> fluxbot::domain::Timestamp {
+    fluxbot::domain::Timestamp(
+        day.and_time(chrono::NaiveTime::MIN)
+            .and_utc()
+            .timestamp_millis(),
+    )
 }

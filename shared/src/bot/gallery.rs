@@ -42,11 +42,12 @@ impl Turn<'_> {
         } else {
             Vec::new()
         };
-        self.show(
-            at,
-            &screens::avatar_card(t, &avatar, &history, min, self.now),
-        )
-        .await;
+        let mut card = screens::avatar_card(t, &avatar, &history, min, self.now);
+        if let (Some(days), false) = (self.bot.limits.retention_days, history.is_empty()) {
+            card.text
+                .push_str(&format!("\n\n{}", t.retention_note(days)));
+        }
+        self.show(at, &card).await;
         Ok(Answer::Silent)
     }
 

@@ -262,8 +262,14 @@ impl Turn<'_> {
             return Ok(Answer::Alert(t.generation_refused(refusal)));
         }
         let status_message = self.show(at, &order.status).await;
+        let retention = bot.limits.retention_days;
         for record in &mut records {
             record.status_message = status_message;
+            record.keep_until = retention.map(|days| {
+                record
+                    .created_at
+                    .plus(std::time::Duration::from_secs(u64::from(days) * 86_400))
+            });
         }
         let quote = bot.limits.money.quote(order.priced);
         let works: Vec<_> = records.iter().map(Generation::work).collect();

@@ -14,6 +14,7 @@ mod gallery;
 mod generation;
 mod photo_pack;
 mod photos;
+mod privacy;
 mod restyle;
 mod settings;
 mod training;
@@ -264,6 +265,8 @@ pub(crate) struct Turn<'a> {
     committed: bool,
     /// The button tapped, when the update is a tap: its message and data.
     tap: Option<(i32, String)>,
+    /// The step forgot the user: nothing of theirs is saved after it.
+    forgotten: bool,
 }
 
 impl<'a> Turn<'a> {
@@ -293,6 +296,7 @@ impl<'a> Turn<'a> {
             update_id,
             committed: false,
             tap: None,
+            forgotten: false,
         })
     }
 
@@ -300,7 +304,7 @@ impl<'a> Turn<'a> {
     /// saved it meanwhile (a double tap): then this turn's changes are applied to theirs,
     /// rather than failing a step whose effects (a recorded generation) already happened.
     async fn finish(self) -> BotResult<()> {
-        if self.user == self.loaded && self.user.version != 0 {
+        if self.forgotten || (self.user == self.loaded && self.user.version != 0) {
             return Ok(());
         }
         let mut user = self.user.clone();
@@ -445,10 +449,7 @@ impl<'a> Turn<'a> {
             Command::Generate => self.choose_for_generation(None).await?,
             Command::Cancel => self.cancel().await?,
             Command::Balance => self.show_balance(None).await?,
-            Command::Privacy => {
-                let keyboard = screens::menu_keyboard(t, &self.bot.limits.money.billing);
-                self.send(&Screen::new(t.privacy(), keyboard)).await;
-            }
+            Command::Privacy => self.show_privacy(None).await,
             Command::Terms => self.terms(false).await,
             Command::PaySupport => self.terms(true).await,
         }
@@ -463,7 +464,9 @@ impl<'a> Turn<'a> {
                 l.quotas.min_photos_style,
                 l.quotas.max_photos,
             ),
-            screens::back_to_menu(t),
+            screens::Keyboard::default()
+                .button(t.btn_privacy(), Callback::Privacy)
+                .button(t.btn_menu(), Callback::Menu),
         )
     }
 
@@ -599,6 +602,12 @@ impl<'a> Turn<'a> {
             Callback::RunPack(id, index, fingerprint) => {
                 self.run_pack(id, index, fingerprint, at).await
             }
+            Callback::Privacy => {
+                self.show_privacy(at).await;
+                Ok(Answer::Silent)
+            }
+            Callback::ForgetMe => self.ask_forget(at).await,
+            Callback::ConfirmForgetMe => self.forget(at).await,
             Callback::Balance => {
                 self.show_balance(at).await?;
                 Ok(Answer::Silent)

@@ -31,6 +31,7 @@ impl FromEnv for Limits {
         let billing = read_billing(env);
         let first_look = read_first_look(env);
         let consent_text: Option<Option<String>> = env.maybe("CONSENT_TEXT");
+        let retention_days = read_retention(env);
         let quotas = Quotas {
             min_photos_portrait: min_photos_portrait?,
             min_photos_style: min_photos_style?,
@@ -62,9 +63,32 @@ impl FromEnv for Limits {
                 first_look: first_look?,
             },
             consent_text: consent_text?.filter(|t| !t.trim().is_empty()),
+            retention_days: retention_days?,
         })
     }
 }
+
+/// `RETENTION_DAYS`: 1 or more, or `off` (kept until the avatar is deleted); 90 by default.
+pub fn read_retention(env: &mut EnvReader) -> Option<Option<u32>> {
+    let raw: Option<Option<String>> = env.maybe("RETENTION_DAYS");
+    match raw?.as_deref().map(str::trim) {
+        None | Some("") => Some(Some(DEFAULT_RETENTION_DAYS)),
+        Some(off) if off.eq_ignore_ascii_case("off") => Some(None),
+        Some(days) => match days.parse::<u32>() {
+            Ok(days) if days >= 1 => Some(Some(days)),
+            _ => {
+                env.reject(
+                    "RETENTION_DAYS",
+                    "must be a number of days (1 or more) or off",
+                );
+                None
+            }
+        },
+    }
+}
+
+/// How long pictures are kept when the operator does not say.
+pub const DEFAULT_RETENTION_DAYS: u32 = 90;
 
 /// Telegram user ids, comma-separated.
 fn user_ids(env: &mut EnvReader, name: &'static str) -> Option<std::collections::BTreeSet<UserId>> {

@@ -322,12 +322,22 @@ pub struct Generation {
     /// Whether an input of the user's (a restyle's photo) is still to be deleted.
     #[serde(default, skip_serializing_if = "Tidy::is_done")]
     pub tidy: Tidy,
+    /// When the record and its pictures go (`RETENTION_DAYS` after it was committed); `None`
+    /// keeps them until the avatar is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_until: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub version: u64,
 }
 
 impl Generation {
+    /// Whether the record's time is over: it counts as gone, whatever the backend still holds
+    /// (DynamoDB's TTL deletes within days, not at once).
+    pub fn expired(&self, now: Timestamp) -> bool {
+        self.keep_until.is_some_and(|until| until <= now)
+    }
+
     /// A new generation, committed and queued once stored.
     pub fn queued(
         avatar: &Avatar,
@@ -352,6 +362,7 @@ impl Generation {
             status_message: None,
             notice: OutcomeNotice::NotDue,
             tidy: Tidy::Done,
+            keep_until: None,
             created_at: now,
             updated_at: now,
             version: 0,
@@ -812,6 +823,8 @@ mod stored {
         notice: OutcomeNotice,
         #[serde(default)]
         tidy: Tidy,
+        #[serde(default)]
+        keep_until: Option<Timestamp>,
         created_at: Timestamp,
         updated_at: Timestamp,
         version: u64,
@@ -832,6 +845,7 @@ mod stored {
                 status_message: g.status_message,
                 notice: g.notice,
                 tidy: g.tidy,
+                keep_until: g.keep_until,
                 created_at: g.created_at,
                 updated_at: g.updated_at,
                 version: g.version,

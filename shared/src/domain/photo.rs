@@ -143,6 +143,17 @@ pub mod blob_keys {
             .expect("generated model keys are valid")
     }
 
+    /// Every prefix under which this user has blobs, whatever avatar they belong to:
+    /// deleting them all leaves no file of theirs.
+    pub fn user_prefixes(owner: UserId) -> [String; 4] {
+        [
+            format!("photos/{owner}/"),
+            format!("archives/{owner}/"),
+            format!("generations/{owner}/"),
+            format!("models/{owner}/"),
+        ]
+    }
+
     /// Every prefix under which this avatar has blobs; deleting them all removes its files.
     pub fn avatar_prefixes(owner: UserId, avatar: AvatarId) -> [String; 4] {
         [

@@ -24,6 +24,9 @@ pub struct Limits {
     /// The operator's wording of the consent a person's photos need (`CONSENT_TEXT`, Telegram
     /// HTML); the built-in text in the user's language otherwise.
     pub consent_text: Option<String>,
+    /// How many days generated pictures and their records are kept (`RETENTION_DAYS`);
+    /// `None` keeps them until their avatar is deleted.
+    pub retention_days: Option<u32>,
 }
 
 /// Who may use the bot.
@@ -350,6 +353,7 @@ mod tests {
                 first_look: FirstLookOffer::OFF,
             },
             consent_text: None,
+            retention_days: Some(90),
         }
     }
 

@@ -9,6 +9,7 @@
 
 pub mod deletion;
 mod engine;
+pub mod erasure;
 mod fetch;
 mod first_look;
 mod generation;

@@ -12,10 +12,14 @@ use std::time::Instant;
 use futures::StreamExt;
 
 use super::{Pipeline, PipelineResult, kinds};
-use crate::domain::Timestamp;
+use crate::domain::{Timestamp, blob_keys};
 use crate::ports::{InFlightCursor, InFlightItem};
 
 const PAGE: u32 = 25;
+
+/// Expired generations removed by one run (the embedded backend's retention); the rest wait
+/// for the next.
+const EXPIRED_PER_RUN: u32 = 100;
 
 /// Items of a page settled at once. Each is independent (its own record, its own fal.ai
 /// request, its own chat), and every step is already safe against a webhook racing it.
@@ -35,6 +39,8 @@ pub struct SweepReport {
     pub abandoned_removed: u32,
     /// Finished work whose files were deleted by the sweep (the first attempt failed).
     pub tidied: u32,
+    /// Generations past their retention removed with their pictures (embedded backend).
+    pub expired_removed: u32,
     /// Items that could not be settled now (retried by the next run).
     pub errors: u32,
     /// Of those, records that cannot be read at all (counted in `SweepSkipped`).
@@ -66,12 +72,42 @@ impl Pipeline {
                 None => break,
             }
         }
+        match self.remove_expired(now).await {
+            Ok(removed) => report.expired_removed = removed,
+            Err(e) => {
+                report.errors += 1;
+                tracing::warn!(error = %e, "expired pictures not removed; next run retries");
+            }
+        }
         let recovered = report.completed + report.failed + report.relaunched + report.notices_sent;
         if recovered > 0 {
             crate::metrics::counts("SweepRecoveries", recovered, &[]);
         }
         tracing::info!(?report, "sweep finished");
         Ok(report)
+    }
+
+    /// Deletes generation records whose retention is over, with their pictures, where the
+    /// backend does not do it by itself (the embedded one: DynamoDB's TTL and the bucket's
+    /// lifecycle rule do it on AWS). Pictures first, so a record never outlives nothing.
+    async fn remove_expired(&self, now: Timestamp) -> PipelineResult<u32> {
+        let mut removed = 0;
+        for generation in self.store.expired_generations(now, EXPIRED_PER_RUN).await? {
+            let prefix =
+                blob_keys::generation_prefix(generation.owner, generation.avatar_id, generation.id);
+            self.blobs.delete_prefixes(&[prefix]).await?;
+            self.store
+                .delete_generation(generation.owner, generation.avatar_id, generation.id)
+                .await?;
+            removed += 1;
+        }
+        if removed > 0 {
+            tracing::info!(
+                removed,
+                "generations past their retention removed with their pictures"
+            );
+        }
+        Ok(removed)
     }
 
     /// One in-flight item. Whatever goes wrong with it is its own: logged, counted, and
@@ -116,6 +152,7 @@ impl SweepReport {
         self.notices_sent += other.notices_sent;
         self.abandoned_removed += other.abandoned_removed;
         self.tidied += other.tidied;
+        self.expired_removed += other.expired_removed;
         self.errors += other.errors;
         self.unreadable += other.unreadable;
         self.truncated |= other.truncated;

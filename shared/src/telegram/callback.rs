@@ -62,6 +62,10 @@ pub enum Callback {
     Packs(AvatarId),
     PackOffer(AvatarId, u8),
     RunPack(AvatarId, u8, u16),
+    /// The privacy statement; "delete everything about me" asked, then confirmed.
+    Privacy,
+    ForgetMe,
+    ConfirmForgetMe,
     /// The Balance screen, and a pack of credits to buy from it.
     Balance,
     Buy(Pack),
@@ -97,6 +101,9 @@ impl Callback {
             Callback::Packs(id) => format!("pk:{id}"),
             Callback::PackOffer(id, i) => format!("po:{id}:{i}"),
             Callback::RunPack(id, i, fingerprint) => format!("pr:{id}:{i}:{fingerprint}"),
+            Callback::Privacy => "priv".into(),
+            Callback::ForgetMe => "fm".into(),
+            Callback::ConfirmForgetMe => "fmy".into(),
             Callback::Balance => "bal".into(),
             Callback::Buy(pack) => format!("buy:{}:{}", pack.credits, pack.stars),
             // Two hex ids and a tag would be 68 bytes; base64 of both keeps it at 46.
@@ -144,6 +151,9 @@ impl Callback {
             ("d", Some(_)) => Callback::Delete(id()?),
             ("dy", Some(_)) => Callback::ConfirmDelete(id()?),
             ("gp", None) => Callback::ChooseForGeneration,
+            ("priv", None) => Callback::Privacy,
+            ("fm", None) => Callback::ForgetMe,
+            ("fmy", None) => Callback::ConfirmForgetMe,
             ("bal", None) => Callback::Balance,
             ("buy", Some(a)) => {
                 let (credits, stars) = a.split_once(':')?;
@@ -267,6 +277,9 @@ mod tests {
             Callback::Packs(id),
             Callback::PackOffer(id, u8::MAX),
             Callback::RunPack(id, u8::MAX, u16::MAX),
+            Callback::Privacy,
+            Callback::ForgetMe,
+            Callback::ConfirmForgetMe,
             Callback::Balance,
             Callback::Buy(Pack {
                 credits: Credits(u64::MAX),

@@ -472,6 +472,27 @@ impl TelegramClient {
         Ok(())
     }
 
+    /// The bot's Star transactions from `offset` on, oldest first, at most `limit` (1-100).
+    pub async fn star_transactions(
+        &self,
+        offset: u32,
+        limit: u8,
+    ) -> Result<Vec<StarTransfer>, TelegramError> {
+        let page = self
+            .call("getStarTransactions", || {
+                self.bot
+                    .get_star_transactions()
+                    .offset(offset)
+                    .limit(limit.clamp(1, 100))
+            })
+            .await?;
+        Ok(page
+            .transactions
+            .into_iter()
+            .map(StarTransfer::from)
+            .collect())
+    }
+
     /// Removes any webhook (keeping pending updates) so getUpdates may be used.
     pub async fn delete_webhook(&self) -> Result<(), TelegramError> {
         self.call("deleteWebhook", || self.bot.delete_webhook())
@@ -655,5 +676,62 @@ mod tests {
         let long = caption_of(&"я".repeat(1500));
         assert_eq!(long.chars().count(), 1024);
         assert!(long.ends_with('…'));
+    }
+}
+
+/// One Star transaction of the bot, as the books need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StarTransfer {
+    /// For a user's payment, its `telegram_payment_charge_id`; a refund carries the id of the
+    /// payment it refunds.
+    pub id: String,
+    pub stars: u32,
+    pub date: crate::domain::Timestamp,
+    pub flow: StarFlow,
+}
+
+/// Who a Star transaction was with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StarFlow {
+    /// A user paid one of the bot's invoices.
+    PaidBy {
+        user: crate::domain::UserId,
+        payload: Option<String>,
+    },
+    /// Stars went back to a user (a refund).
+    RefundedTo { user: crate::domain::UserId },
+    /// Anything else (withdrawals, ads, gifts): not the books' business.
+    Other,
+}
+
+impl From<teloxide_core::types::StarTransaction> for StarTransfer {
+    fn from(t: teloxide_core::types::StarTransaction) -> Self {
+        use teloxide_core::types::{TransactionPartner, TransactionPartnerUserKind};
+        let user_of = |p: &TransactionPartner| match p {
+            TransactionPartner::User(u) => Some((
+                crate::domain::UserId(i64::try_from(u.user.id.0).unwrap_or(i64::MAX)),
+                u.kind.clone(),
+            )),
+            _ => None,
+        };
+        let flow = match (
+            t.source.as_ref().and_then(user_of),
+            t.receiver.as_ref().and_then(user_of),
+        ) {
+            (Some((user, TransactionPartnerUserKind::InvoicePayment(paid))), _) => {
+                StarFlow::PaidBy {
+                    user,
+                    payload: paid.invoice_payload,
+                }
+            }
+            (None, Some((user, _))) => StarFlow::RefundedTo { user },
+            _ => StarFlow::Other,
+        };
+        StarTransfer {
+            id: t.id.0,
+            stars: t.amount,
+            date: crate::domain::Timestamp(t.date.timestamp_millis()),
+            flow,
+        }
     }
 }

@@ -170,6 +170,7 @@ fn generation(avatar: &Avatar, created_at: Timestamp) -> Generation {
         status_message: None,
         notice: OutcomeNotice::NotDue,
         tidy: Tidy::Done,
+        keep_until: None,
         created_at,
         updated_at: created_at,
         version: 0,

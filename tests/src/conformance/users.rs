@@ -33,3 +33,54 @@ pub async fn users_are_versioned(store: &dyn RecordStore) {
     );
     assert_eq!(read.language, Language::En);
 }
+
+/// Forgetting a user (`pipeline::erasure`) deletes their profile, avatars and every file of
+/// theirs, even one no record leads to, and keeps their books; another user is untouched,
+/// and forgetting again changes nothing.
+pub async fn forgetting_a_user_leaves_only_their_books(backend: &fluxbot::backend::Backend) {
+    let (store, blobs) = (&*backend.store, &*backend.blobs);
+    let (id, other) = (random_user(), random_user());
+    for user in [id, other] {
+        store
+            .save_user(&UserProfile::new(user, ChatId(user.0), None, T0))
+            .await
+            .unwrap();
+        let entry = LedgerEntry::grant(user, "welcome", Credits(30), T0);
+        store.apply_entry(&entry).await.unwrap().unwrap();
+    }
+    let avatar = store
+        .create_avatar(&draft(id, AvatarKind::Portrait))
+        .await
+        .unwrap();
+    let theirs = store
+        .create_avatar(&draft(other, AvatarKind::Portrait))
+        .await
+        .unwrap();
+    let file = |owner: UserId, avatar: AvatarId, name: &str| {
+        BlobKey::new(format!("photos/{owner}/{avatar}/{name}")).unwrap()
+    };
+    let stray = BlobKey::new(format!("generations/{id}/{}/x/1.png", AvatarId::new())).unwrap();
+    let keep = file(other, theirs.id, "a.jpg");
+    for key in [file(id, avatar.id, "a.jpg"), stray.clone(), keep.clone()] {
+        blobs
+            .put(&key, body(vec![1, 2, 3]), "image/jpeg")
+            .await
+            .unwrap();
+    }
+
+    for _ in 0..2 {
+        let done =
+            fluxbot::pipeline::erasure::forget_user(store, blobs, &*backend.launches, id, T0)
+                .await
+                .unwrap();
+        assert_eq!(done.refunded, Credits(0));
+        assert!(store.get_user(id).await.unwrap().is_none());
+        assert!(store.list_avatars(id).await.unwrap().is_empty());
+        assert_eq!(blobs.size(&stray).await.unwrap(), None, "stray file gone");
+        assert_eq!(store.balance(id).await.unwrap(), Credits(30), "books kept");
+        assert_eq!(store.ledger(id, 10).await.unwrap().len(), 1);
+    }
+    assert!(store.get_user(other).await.unwrap().is_some());
+    assert_eq!(store.list_avatars(other).await.unwrap().len(), 1);
+    assert_eq!(blobs.size(&keep).await.unwrap(), Some(3));
+}

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 
 use super::StoreResult;
-use crate::domain::{Credits, LedgerEntry, NotEnoughCredits, UserId};
+use crate::domain::{Credits, LedgerEntry, NotEnoughCredits, Timestamp, UserId};
 
 /// What applying a ledger entry did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,10 @@ pub trait CreditLedger: Send + Sync {
     /// The owner's entries, newest first, at most `limit`.
     async fn ledger(&self, owner: UserId, limit: usize) -> StoreResult<Vec<LedgerEntry>>;
     async fn ledger_entry(&self, owner: UserId, key: &str) -> StoreResult<Option<LedgerEntry>>;
+    /// Every user's payment entries (purchases, payment refunds and their reversals) made at
+    /// or after `since`, in no particular order: a full read of the books, for the operator's
+    /// reconciliation only, never on a user's path.
+    async fn payment_entries(&self, since: Timestamp) -> StoreResult<Vec<LedgerEntry>>;
     /// Applies `entry` once. An entry that would take the balance below zero writes nothing:
     /// `Ok(Err(_))`.
     async fn apply_entry(

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 
 use super::{CommitCost, CommitRefused, StoreResult};
-use crate::domain::{AvatarId, Generation, GenerationId, UserId};
+use crate::domain::{AvatarId, Generation, GenerationId, Timestamp, UserId};
 
 /// Generations, kept under their avatar.
 #[async_trait]
@@ -42,12 +42,24 @@ pub trait GenerationStore: Send + Sync {
     /// Writes `generation` if the stored one is still at its version. Keeps the in-flight
     /// index in step with its state.
     async fn update_generation(&self, generation: &Generation) -> StoreResult<Generation>;
-    /// An avatar's generations, newest first, at most `limit`.
+    /// An avatar's generations, newest first, at most `limit`. Neither this nor
+    /// [`Self::get_generation`] returns a record whose retention is over.
     async fn list_generations(
         &self,
         avatar_id: AvatarId,
         limit: u32,
     ) -> StoreResult<Vec<Generation>>;
+    /// Records whose retention is over that this backend does not delete by itself, oldest
+    /// first, at most `limit`: the sweep deletes them with their pictures. DynamoDB's TTL and
+    /// the bucket's lifecycle rule do that on AWS, so it has none; the embedded backend
+    /// relies on the sweep.
+    async fn expired_generations(
+        &self,
+        _now: Timestamp,
+        _limit: u32,
+    ) -> StoreResult<Vec<Generation>> {
+        Ok(Vec::new())
+    }
     /// Removes one generation record (its avatar is gone). Idempotent; another owner's
     /// generation is left alone.
     async fn delete_generation(

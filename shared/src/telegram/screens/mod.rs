@@ -7,6 +7,7 @@ mod credits;
 mod gallery;
 mod generation;
 mod packs;
+mod privacy;
 mod training;
 
 pub use creation::*;
@@ -14,6 +15,7 @@ pub use credits::*;
 pub use gallery::*;
 pub use generation::*;
 pub use packs::*;
+pub use privacy::*;
 pub use training::*;
 
 use super::callback::Callback;

@@ -2,8 +2,8 @@
 
 use super::{
     Common, CreationTexts, CreditsTexts, GalleryTexts, GenerationRefusal, GenerationTexts,
-    PackTexts, RestyleTexts, TrainingProgress, TrainingRefusal, TrainingTexts, UpscaleTexts, brief,
-    escape, short_label, wait_minutes,
+    PackTexts, PrivacyTexts, RestyleTexts, TrainingProgress, TrainingRefusal, TrainingTexts,
+    UpscaleTexts, brief, escape, short_label, wait_minutes,
 };
 use crate::domain::photo_packs::Localized;
 use crate::domain::{
@@ -117,23 +117,6 @@ impl Common for En {
              /privacy: what is kept about you, and for how long\n\
              /help: this message"
         )
-    }
-    fn privacy(&self) -> &'static str {
-        "🔒 <b>What this bot keeps about you</b>\n\
-         • Your Telegram id and chat, your language and where you are in a conversation.\n\
-         • Each avatar: its name, kind and settings, and when you confirmed its photos may be \
-         used.\n\
-         • Your photos, stored without their metadata (no location, no camera details) in \
-         private, encrypted storage: deleted once the avatar is trained, or when you delete it. \
-         An avatar left unfinished for 7 days goes with its photos.\n\
-         • The trained model and the pictures you made, with their prompts: kept until you \
-         delete the avatar.\n\
-         • Credits and payments, in a bot that sells them: kept for refunds and disputes.\n\n\
-         <b>What the image service (fal.ai) receives</b>\n\
-         The photos to train on (as one archive), a photo you restyle, your best photo for a \
-         first look, and your prompts. It is asked to delete each request's files after a day \
-         and not to keep the requests in its history.\n\n\
-         To delete an avatar with its photos, model and pictures: /avatars, the avatar, Delete."
     }
     fn choose_language(&self) -> &'static str {
         "🌐 Choose your language:"
@@ -1029,5 +1012,77 @@ fn why_failed(reason: &FailureReason) -> String {
         FailureReason::Unconfirmed => {
             "the image service never confirmed the request, so it was not sent again".to_owned()
         }
+    }
+}
+
+impl PrivacyTexts for En {
+    fn privacy(&self, retention_days: Option<u32>) -> String {
+        let pictures = match retention_days {
+            Some(days) => {
+                format!("kept {days} days after they are made, or until you delete the avatar")
+            }
+            None => "kept until you delete the avatar".to_owned(),
+        };
+        format!(
+            "🔒 <b>What this bot keeps about you</b>\n\
+             • Your Telegram id and chat, your language and where you are in a conversation.\n\
+             • Each avatar: its name, kind and settings, and when you confirmed its photos may \
+             be used.\n\
+             • Your photos, stored without their metadata (no location, no camera details) in \
+             private, encrypted storage: deleted once the avatar is trained, or when you \
+             delete it. An avatar left unfinished for 7 days goes with its photos.\n\
+             • The trained model: kept until you delete the avatar. The pictures you made, \
+             with their prompts: {pictures}.\n\
+             • Credits and payments, in a bot that sells them: kept for refunds and disputes, \
+             even when you delete everything else.\n\n\
+             <b>What the image service (fal.ai) receives</b>\n\
+             The photos to train on (as one archive), a photo you restyle, your best photo for \
+             a first look, and your prompts. It is asked to delete each request's files after \
+             a day and not to keep the requests in its history.\n\n\
+             To delete one avatar with its photos, model and pictures: /avatars, the avatar, \
+             Delete. To delete everything about you: the button below."
+        )
+    }
+    fn btn_privacy(&self) -> &'static str {
+        "🔒 Privacy"
+    }
+    fn btn_forget_me(&self) -> &'static str {
+        "🗑 Delete everything about me"
+    }
+    fn btn_forget_confirm(&self) -> &'static str {
+        "🗑 Yes, delete everything"
+    }
+    fn forget_heading(&self) -> &'static str {
+        "Delete everything about you?"
+    }
+    fn forget_avatars(&self, avatars: u32, photos: u32) -> String {
+        format!(
+            "{avatars} avatar(s) with their {photos} photo(s), training archives and trained \
+             models"
+        )
+    }
+    fn forget_generations(&self, count: u32) -> String {
+        format!("{count} generation(s) with their pictures and prompts")
+    }
+    fn forget_profile(&self) -> &'static str {
+        "your settings, language and where you are in a conversation"
+    }
+    fn forget_kept(&self, balance: Credits) -> String {
+        format!(
+            "<b>Kept, apart from everything else:</b> your payment records (Telegram's charge \
+             ids and amounts, credits bought, spent and returned) and your balance of {balance} \
+             credit(s). They are needed for refunds and payment disputes; nothing in them \
+             shows your photos, pictures or prompts."
+        )
+    }
+    fn forget_final(&self) -> &'static str {
+        "This cannot be undone."
+    }
+    fn forgotten(&self) -> &'static str {
+        "✅ Everything about you is deleted. Only your payment records stay.\n\
+         /start begins anew."
+    }
+    fn retention_note(&self, days: u32) -> String {
+        format!("🕒 Pictures and their prompts are kept {days} days.")
     }
 }

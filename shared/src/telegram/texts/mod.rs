@@ -1,6 +1,6 @@
 //! Everything the bot says, grouped by feature (one trait each: [`Common`], [`CreationTexts`],
 //! [`TrainingTexts`], [`GalleryTexts`], [`GenerationTexts`], [`UpscaleTexts`],
-//! [`RestyleTexts`], [`CreditsTexts`]; [`Texts`] is
+//! [`RestyleTexts`], [`CreditsTexts`], [`PrivacyTexts`]; [`Texts`] is
 //! all of them). One implementation per language, each in its own file with one block per
 //! feature, so a translator reads (and the compiler checks) a whole language in one place. Texts are HTML
 //! (parse mode HTML); anything a user typed is escaped with [`escape`] before it goes in.
@@ -34,6 +34,7 @@ pub trait Texts:
     + RestyleTexts
     + PackTexts
     + CreditsTexts
+    + PrivacyTexts
     + Sync
 {
 }
@@ -48,6 +49,7 @@ impl<T> Texts for T where
         + RestyleTexts
         + PackTexts
         + CreditsTexts
+        + PrivacyTexts
         + Sync
 {
 }
@@ -75,7 +77,6 @@ pub trait Common {
     fn choose_language(&self) -> &'static str;
     fn language_set(&self) -> &'static str;
     /// /privacy: what is kept, where, for how long, and what fal.ai receives.
-    fn privacy(&self) -> &'static str;
     fn unknown_command(&self) -> &'static str;
     fn fallback(&self) -> &'static str;
     fn outdated(&self) -> &'static str;
@@ -288,6 +289,26 @@ pub trait CreditsTexts {
     fn credits_returned(&self, credits: Credits) -> String;
     fn terms(&self) -> &'static str;
     fn paysupport(&self) -> &'static str;
+}
+
+/// /privacy: what is kept and for how long; forgetting everything about the user.
+pub trait PrivacyTexts {
+    /// The statement; `retention_days` is how long pictures are kept (`None`: until the
+    /// avatar is deleted).
+    fn privacy(&self, retention_days: Option<u32>) -> String;
+    fn btn_privacy(&self) -> &'static str;
+    fn btn_forget_me(&self) -> &'static str;
+    fn btn_forget_confirm(&self) -> &'static str;
+    fn forget_heading(&self) -> &'static str;
+    fn forget_avatars(&self, avatars: u32, photos: u32) -> String;
+    fn forget_generations(&self, count: u32) -> String;
+    fn forget_profile(&self) -> &'static str;
+    /// What stays, and why; `balance` stays with it.
+    fn forget_kept(&self, balance: Credits) -> String;
+    fn forget_final(&self) -> &'static str;
+    fn forgotten(&self) -> &'static str;
+    /// The gallery's word on how long pictures are kept.
+    fn retention_note(&self, days: u32) -> String;
 }
 
 /// A prompt cut to `max` characters for a one-line preview.

@@ -32,11 +32,16 @@ impl AvatarStore for DynamoStore {
     }
 
     async fn list_avatars(&self, owner: UserId) -> StoreResult<Vec<Avatar>> {
-        self.query_range(user_pk(owner), SortKeys::Prefix("AVATAR#"), true, None)
-            .await?
-            .into_iter()
-            .map(from_item)
-            .collect()
+        self.query_range(
+            user_pk(owner),
+            SortKeys::Prefix(super::AVATAR_SK_PREFIX),
+            true,
+            None,
+        )
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect()
     }
 
     async fn update_avatar(&self, avatar: &Avatar) -> StoreResult<Avatar> {

@@ -9,15 +9,21 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
 use super::{
-    DynamoStore, Item, SortKeys, TableLayout, WRITE_TOKEN, from_item, key, n, s, to_item, user_pk,
-    write_token,
+    DynamoStore, Item, SortKeys, TableLayout, WRITE_TOKEN, from_item, key, n, s, sdk_err, to_item,
+    user_pk, write_token,
 };
-use crate::domain::{Credits, LedgerEntry, NotEnoughCredits, UserId};
+use crate::domain::{Credits, LedgerEntry, NotEnoughCredits, Timestamp, UserId};
 use crate::ports::store::{Applied, CreditLedger, StoreError, StoreResult};
 
 const BALANCE: &str = "CREDITS";
 const LEDGER: &str = "LEDGER#";
 const HISTORY: &str = "HISTORY#";
+
+/// Whether an item of a user's partition is part of their books (kept when they are
+/// forgotten: payment disputes and refunds need them).
+pub(super) fn is_books(sk: &str) -> bool {
+    sk == BALANCE || sk.starts_with(LEDGER) || sk.starts_with(HISTORY)
+}
 
 fn entry_sk(key: &str) -> String {
     format!("{LEDGER}{key}")
@@ -178,6 +184,32 @@ impl CreditLedger for DynamoStore {
             }
             entries.sort_by_key(|e| std::cmp::Reverse(e.at));
             entries.truncate(limit);
+        }
+        Ok(entries)
+    }
+
+    async fn payment_entries(&self, since: Timestamp) -> StoreResult<Vec<LedgerEntry>> {
+        let mut entries = Vec::new();
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression(
+                "begins_with(#sk, :purchase) OR begins_with(#sk, :refund) OR begins_with(#sk, :reversed)",
+            )
+            .expression_attribute_names("#sk", TableLayout::SORT_KEY)
+            .expression_attribute_values(":purchase", s(entry_sk("purchase:")))
+            .expression_attribute_values(":refund", s(entry_sk("payment_refund:")))
+            .expression_attribute_values(":reversed", s(entry_sk("payment_refund_reversed:")))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for item in page.map_err(sdk_err)?.items.unwrap_or_default() {
+                let entry: LedgerEntry = from_item(item)?;
+                if entry.at >= since {
+                    entries.push(entry);
+                }
+            }
         }
         Ok(entries)
     }

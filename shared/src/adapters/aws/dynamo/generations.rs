@@ -2,9 +2,10 @@ use async_trait::async_trait;
 
 use super::commit::{Commit, Condition, CountGuard};
 use super::{
-    DynamoStore, Item, SortKeys, TableRecord, avatar_pk, from_item, to_item, with_in_flight,
+    DynamoStore, Item, SortKeys, TableLayout, TableRecord, avatar_pk, from_item, n, to_item,
+    with_in_flight,
 };
-use crate::domain::{AvatarId, Generation, GenerationId, Quota, UserId};
+use crate::domain::{AvatarId, Generation, GenerationId, Quota, Timestamp, UserId};
 use crate::ports::store::{
     CommitCost, CommitRefused, GenerationStore, StoreResult, Versioned, generation_entry,
 };
@@ -15,12 +16,16 @@ pub(super) fn generation_sk(id: GenerationId) -> String {
 
 impl TableRecord for Generation {
     fn item(&self) -> StoreResult<Item> {
-        let item = to_item(
+        let mut item = to_item(
             self,
             avatar_pk(self.avatar_id),
             generation_sk(self.id),
             "generation",
         )?;
+        // DynamoDB's TTL deletes the record once its retention is over.
+        if let Some(until) = self.keep_until {
+            item.insert(TableLayout::TTL_ATTRIBUTE.into(), n(until.as_secs()));
+        }
         Ok(with_in_flight(item, generation_entry(self)))
     }
 }
@@ -67,10 +72,12 @@ impl GenerationStore for DynamoStore {
         avatar_id: AvatarId,
         id: GenerationId,
     ) -> StoreResult<Option<Generation>> {
-        self.get(avatar_pk(avatar_id), generation_sk(id))
+        let generation: Option<Generation> = self
+            .get(avatar_pk(avatar_id), generation_sk(id))
             .await?
             .map(from_item)
-            .transpose()
+            .transpose()?;
+        Ok(generation.filter(|g| !g.expired(Timestamp::now())))
     }
 
     async fn update_generation(&self, generation: &Generation) -> StoreResult<Generation> {
@@ -110,10 +117,15 @@ impl GenerationStore for DynamoStore {
                 Some(limit),
             )
             .await?;
-        items
+        let now = Timestamp::now();
+        let generations: Vec<Generation> = items
             .into_iter()
             .take(limit as usize)
             .map(from_item)
-            .collect()
+            .collect::<StoreResult<_>>()?;
+        Ok(generations
+            .into_iter()
+            .filter(|g| !g.expired(now))
+            .collect())
     }
 }

@@ -14,6 +14,13 @@
 //! | launch count    | `USER#<uid>`      | `LAUNCHES`          | guards the training limit               |
 //! | generation count| `USER#<uid>`      | `GENERATIONS`       | guards the generation limits            |
 //! | day's spend     | `SPEND#<day>`     | `TOTAL`             | micro-dollars; TTL 40 days              |
+//! | commit cause    | `USER#<uid>`      | `CAUSE#<key>`       | TTL; the work it committed              |
+//! | chat send pace  | `PACE#CHAT#<chat>`| `NEXT`              | TTL 1 hour                              |
+//! | bot send pace   | `PACE#BOT`        | `W#<window>`        | TTL 1 hour                              |
+//!
+//! Forgetting a user (`UserStore::forget_user`) deletes everything under `USER#<uid>` but
+//! the avatars (deleted one by one before, with their children) and the books (`CREDITS`,
+//! `LEDGER#`, `HISTORY#`), and their chat's pace.
 //!
 //! Keying avatars under their owner makes ownership structural: a lookup with the wrong user
 //! id finds nothing. The sparse GSI `in_flight` (`inflight_pk`, `inflight_sk`) holds only items
@@ -100,8 +107,11 @@ fn user_pk(owner: UserId) -> String {
     format!("USER#{owner}")
 }
 
+/// Where an owner's avatars begin in their partition.
+const AVATAR_SK_PREFIX: &str = "AVATAR#";
+
 fn avatar_sk(id: AvatarId) -> String {
-    format!("AVATAR#{id}")
+    format!("{AVATAR_SK_PREFIX}{id}")
 }
 
 /// What a query reads of each item.

@@ -13,8 +13,15 @@ use crate::ports::{Reservation, SendPace};
 
 const KEEP_SECS: i64 = 3600;
 
+const NEXT: &str = "NEXT";
+
 fn chat_pk(chat: ChatId) -> String {
     format!("PACE#CHAT#{}", chat.0)
+}
+
+/// The item holding a chat's pace (forgotten with its user).
+pub(super) fn chat_key(chat: ChatId) -> (String, String) {
+    (chat_pk(chat), NEXT.into())
 }
 
 #[async_trait]
@@ -30,7 +37,7 @@ impl SendPace for DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(chat_pk(chat), "NEXT".into())))
+            .set_key(Some(key(chat_pk(chat), NEXT.into())))
             .update_expression("SET #next = :next, #exp = :expires, #entity = :pace")
             .condition_expression("attribute_not_exists(#next) OR #next <= :now")
             .expression_attribute_names("#next", "next")
@@ -49,7 +56,7 @@ impl SendPace for DynamoStore {
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
                 let next = self
-                    .get(chat_pk(chat), "NEXT".into())
+                    .get(chat_pk(chat), NEXT.into())
                     .await?
                     .and_then(|item| item.get("next")?.as_n().ok()?.parse().ok())
                     .map_or(next, Timestamp);

@@ -1,7 +1,10 @@
 use async_trait::async_trait;
 
-use super::{DynamoStore, Item, TableRecord, from_item, to_item, user_pk};
-use crate::domain::{UserId, UserProfile};
+use super::{
+    Attributes, DynamoStore, Item, SortKeys, TableRecord, from_item, key, key_parts, to_item,
+    user_pk,
+};
+use crate::domain::{ChatId, UserId, UserProfile};
 use crate::ports::store::{StoreResult, UserStore};
 
 const PROFILE: &str = "PROFILE";
@@ -27,5 +30,29 @@ impl UserStore for DynamoStore {
         } else {
             self.replace(user).await
         }
+    }
+
+    async fn forget_user(&self, id: UserId) -> StoreResult<()> {
+        // Everything in the user's partition but their avatars and their books: what is
+        // added there later is forgotten too, unless it is named here.
+        let doomed = self
+            .query_items(
+                user_pk(id),
+                SortKeys::All,
+                true,
+                None,
+                Attributes::KeyAndOwner,
+            )
+            .await?
+            .iter()
+            .map(key_parts)
+            .filter(|(_, sk)| {
+                !sk.starts_with(super::AVATAR_SK_PREFIX) && !super::credits::is_books(sk)
+            })
+            .map(|(pk, sk)| key(pk, sk))
+            .collect();
+        self.batch_delete(doomed).await?;
+        let (pk, sk) = super::pace::chat_key(ChatId(id.0));
+        self.delete(pk, sk).await
     }
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{EmbeddedStore, db_err, encode, many, one};
-use crate::domain::{Credits, LedgerEntry, NotEnoughCredits, UserId};
+use crate::domain::{Credits, LedgerEntry, NotEnoughCredits, Timestamp, UserId};
 use crate::ports::store::{Applied, CreditLedger, StoreError, StoreResult};
 
 pub(super) fn balance(conn: &Connection, owner: UserId) -> StoreResult<Credits> {
@@ -83,6 +83,21 @@ impl CreditLedger for EmbeddedStore {
                     "SELECT body FROM ledger WHERE owner = ?1 ORDER BY at DESC, rowid DESC LIMIT ?2",
                     params![owner.0, limit],
                     "ledger",
+                )
+            })
+            .await
+    }
+
+    async fn payment_entries(&self, since: Timestamp) -> StoreResult<Vec<LedgerEntry>> {
+        self.db
+            .run(move |conn| {
+                many(
+                    conn,
+                    "SELECT body FROM ledger WHERE at >= ?1 \
+                     AND (key LIKE 'purchase:%' OR key LIKE 'payment_refund:%' \
+                     OR key LIKE 'payment_refund_reversed:%')",
+                    params![since.0],
+                    "payment entries",
                 )
             })
             .await

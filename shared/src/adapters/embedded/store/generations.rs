@@ -5,7 +5,7 @@ use rusqlite::types::Value;
 use super::Commit;
 use super::counters;
 use super::{EmbeddedStore, Row, RowWrite, many, one};
-use crate::domain::{AvatarId, Generation, GenerationId, Quota, UserId};
+use crate::domain::{AvatarId, Generation, GenerationId, Quota, Timestamp, UserId};
 use crate::ports::store::{
     CommitCost, CommitRefused, GenerationStore, StoreResult, Versioned, generation_entry,
 };
@@ -64,13 +64,34 @@ impl GenerationStore for EmbeddedStore {
         id: GenerationId,
     ) -> StoreResult<Option<Generation>> {
         let (avatar_id, id) = (avatar_id.to_string(), id.to_string());
-        self.db
+        let generation: Option<Generation> = self
+            .db
             .run(move |conn| {
                 one(
                     conn,
                     "SELECT body FROM generations WHERE id = ?1 AND avatar_id = ?2",
                     params![id, avatar_id],
                     &id,
+                )
+            })
+            .await?;
+        Ok(generation.filter(|g| !g.expired(Timestamp::now())))
+    }
+
+    async fn expired_generations(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<Generation>> {
+        self.db
+            .run(move |conn| {
+                many(
+                    conn,
+                    "SELECT body FROM generations \
+                     WHERE json_extract(body, '$.keep_until') <= ?1 \
+                     ORDER BY json_extract(body, '$.keep_until') LIMIT ?2",
+                    params![now.0, limit],
+                    "expired generations",
                 )
             })
             .await
@@ -105,7 +126,8 @@ impl GenerationStore for EmbeddedStore {
         limit: u32,
     ) -> StoreResult<Vec<Generation>> {
         let key = avatar_id.to_string();
-        self.db
+        let generations: Vec<Generation> = self
+            .db
             .run(move |conn| {
                 many(
                     conn,
@@ -114,6 +136,11 @@ impl GenerationStore for EmbeddedStore {
                     &key,
                 )
             })
-            .await
+            .await?;
+        let now = Timestamp::now();
+        Ok(generations
+            .into_iter()
+            .filter(|g| !g.expired(now))
+            .collect())
     }
 }

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use rusqlite::params;
 use rusqlite::types::Value;
 
-use super::{EmbeddedStore, Row, one};
+use super::{EmbeddedStore, Row, db_err, one};
 use crate::domain::{UserId, UserProfile};
 use crate::ports::store::{StoreResult, UserStore};
 
@@ -38,5 +38,23 @@ impl UserStore for EmbeddedStore {
         } else {
             self.replace(user).await
         }
+    }
+
+    async fn forget_user(&self, id: UserId) -> StoreResult<()> {
+        // Not the avatars (deleted one by one before) nor the books (`credits`, `ledger`).
+        self.db
+            .run(move |conn| {
+                let tx = conn.transaction().map_err(db_err)?;
+                for table in ["users", "counters", "causes"] {
+                    let column = if table == "users" { "id" } else { "owner" };
+                    tx.execute(
+                        &format!("DELETE FROM {table} WHERE {column} = ?1"),
+                        params![id.0],
+                    )
+                    .map_err(db_err)?;
+                }
+                tx.commit().map_err(db_err)
+            })
+            .await
     }
 }
