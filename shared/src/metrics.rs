@@ -5,7 +5,9 @@
 //!
 //! Namespace `FluxBot`. Metrics: `TrainingsStarted`, `TrainingsCompleted`, `TrainingsFailed`
 //! (dimension `Kind`), `TrainingDuration` (seconds, `Kind`), `TrainingsTimedOut`,
-//! `WebhookRejections` (`Source`: telegram | fal), `SweepRecoveries`.
+//! `WebhookRejections` (`Source`: telegram | fal), `SweepRecoveries`, `OldestInFlightAge`
+//! (seconds, each sweep), and the same Started/Completed/Failed for every kind of paid work;
+//! the stack's dashboard (`OperatorDashboard` in template.yaml) shows them.
 
 use std::sync::OnceLock;
 

@@ -63,6 +63,24 @@ impl UserStore for FlakyStore {
     async fn forget_user(&self, id: UserId) -> StoreResult<()> {
         self.inner.forget_user(id).await
     }
+    async fn list_users(
+        &self,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> StoreResult<fluxbot::ports::UserPage> {
+        self.inner.list_users(cursor, limit).await
+    }
+    async fn note_broadcast(
+        &self,
+        user: UserId,
+        broadcast: &str,
+        until: fluxbot::domain::Timestamp,
+    ) -> StoreResult<bool> {
+        self.inner.note_broadcast(user, broadcast, until).await
+    }
+    async fn unnote_broadcast(&self, user: UserId, broadcast: &str) -> StoreResult<()> {
+        self.inner.unnote_broadcast(user, broadcast).await
+    }
 }
 
 #[async_trait]

@@ -25,7 +25,7 @@ pub const BUCKET: &str = "MediaBucket";
 
 /// The parsed template.
 pub struct Template {
-    root: Value,
+    pub root: Value,
 }
 
 impl Template {

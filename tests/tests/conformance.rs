@@ -18,6 +18,11 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn users_are_listed_page_by_page_and_noted_once() {
+                c::users_are_listed_page_by_page_and_noted_once(&*backend().await.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn forgetting_a_user_leaves_only_their_books() {
                 c::forgetting_a_user_leaves_only_their_books(&backend().await.wired).await;
             }

@@ -625,3 +625,126 @@ async fn spend_puts_the_estimates_beside_fals_bill() {
         .unwrap_err();
     assert!(err.to_string().contains("401"), "{err}");
 }
+
+/// `broadcast`: a dry run counts and sends nothing; a run stopped by Telegram sends nothing
+/// twice when run again; users who blocked the bot are skipped (and marked when found);
+/// each user gets their language; the rate stays within Telegram's limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_reaches_everyone_once_within_telegrams_rates() {
+    use fluxbot::domain::{Timestamp, UserId};
+    use fluxbot_tests::fake_telegram::updates::User;
+    let w =
+        fluxbot_tests::bot_world::BotWorld::new(fluxbot_tests::backends::aws().await, &[]).await;
+    let base = 7_300_000 + i64::from(rand::random::<u16>()) * 10;
+    let users: Vec<User> = (0..6)
+        .map(|i| User {
+            id: base + i,
+            language_code: if i % 2 == 0 { "en" } else { "ru" },
+        })
+        .collect();
+    for u in &users {
+        w.say(*u, "/start").await;
+    }
+    // One blocked the bot long ago (the bot knows); one blocked it since (it does not).
+    let mut gone = w.profile(users[0]).await.unwrap();
+    gone.active = false;
+    w.backend.store.save_user(&gone).await.unwrap();
+    w.telegram.block(users[1].id);
+    let store = w.backend.store.clone();
+    let tg = client(&w.telegram);
+    let announcement = ops::Announcement {
+        id: "winter-packs".into(),
+        ru: Some("❄️ <b>Зимние фотопакеты</b> уже здесь".into()),
+        en: Some("❄️ <b>Winter photo packs</b> are here".into()),
+    };
+    let messages = |u: User| {
+        w.telegram
+            .chat(u.id)
+            .iter()
+            .filter(|m| m.text.contains("photo packs") || m.text.contains("фотопакеты"))
+            .count()
+    };
+
+    let out = ops::broadcast(store.as_ref(), &tg, &announcement, 20, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        "dry run: 6 user(s); 5 would get it; 1 blocked the bot before\n"
+    );
+    assert!(
+        users.iter().all(|u| messages(*u) == 0),
+        "a dry run sends nothing"
+    );
+
+    // Telegram asks to slow down for a minute: the run stops, nobody is skipped for good.
+    w.telegram.inject_429("sendMessage", 600);
+    let err = ops::broadcast(store.as_ref(), &tg, &announcement, 20, false)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("run the same command again"),
+        "{err}"
+    );
+    // An earlier run had reached one user before it stopped.
+    assert!(
+        store
+            .note_broadcast(
+                UserId(users[2].id),
+                "winter-packs",
+                Timestamp::now().plus(std::time::Duration::from_secs(3600))
+            )
+            .await
+            .unwrap()
+    );
+
+    w.telegram
+        .enforce_rates(30, std::time::Duration::from_millis(100));
+    let out = ops::broadcast(store.as_ref(), &tg, &announcement, 20, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        "6 user(s): 3 sent now, 1 sent by an earlier run, 1 blocked the bot before, 1 blocked \
+         it now, 0 refused\n"
+    );
+    assert_eq!(w.telegram.rate_refusals().0, 0, "within Telegram's rates");
+    for (i, u) in users.iter().enumerate() {
+        let expected = usize::from(i >= 3);
+        assert_eq!(messages(*u), expected, "user {i}");
+    }
+    w.telegram
+        .last_message(users[4].id)
+        .says("Winter photo packs");
+    w.telegram
+        .last_message(users[3].id)
+        .says("Зимние фотопакеты");
+    assert!(
+        !w.profile(users[1]).await.unwrap().active,
+        "marked as blocked"
+    );
+
+    // Run again: nobody gets it twice.
+    let out = ops::broadcast(store.as_ref(), &tg, &announcement, 20, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        "6 user(s): 0 sent now, 4 sent by an earlier run, 2 blocked the bot before, 0 blocked \
+         it now, 0 refused\n"
+    );
+    assert!(
+        ops::broadcast(
+            store.as_ref(),
+            &tg,
+            &ops::Announcement {
+                id: "bad id!".into(),
+                ..announcement
+            },
+            20,
+            false
+        )
+        .await
+        .is_err()
+    );
+}

@@ -130,6 +130,71 @@ fn pictures_and_their_records_expire_after_the_retention() {
 }
 
 #[test]
+fn the_dashboard_shows_every_kind_of_paid_work_money_and_the_functions() {
+    let t = Template::load();
+    let sub = &t.properties("OperatorDashboard")["DashboardBody"];
+    let serde_norway::Value::Tagged(tagged) = sub else {
+        panic!("DashboardBody is a !Sub");
+    };
+    // CloudFormation fills in ${...}: every name must be a resource (or a pseudo parameter).
+    let raw = tagged.value.as_str().unwrap();
+    let names = regex_lite_names(raw);
+    for name in &names {
+        let resource = name.split('.').next().unwrap();
+        assert!(
+            resource.starts_with("AWS::") || t.resource(resource).is_mapping(),
+            "${{{name}}} names nothing"
+        );
+    }
+    let mut body = raw.to_owned();
+    for name in &names {
+        body = body.replace(&format!("${{{name}}}"), "x");
+    }
+    let body: serde_json::Value = serde_json::from_str(&body).expect("the body is JSON");
+    let text = body.to_string();
+    for kind in [
+        "Trainings",
+        "Generations",
+        "Upscales",
+        "Restyles",
+        "PhotoPacks",
+        "FirstLooks",
+    ] {
+        for phase in ["Started", "Completed", "Failed"] {
+            assert!(text.contains(&format!("{kind}{phase}")), "{kind}{phase}");
+        }
+    }
+    for metric in [
+        "CreditsRefunded",
+        "SpendCapReached",
+        "CreditsPurchased",
+        "PaymentsUnmatched",
+        "OldestInFlightAge",
+    ] {
+        assert!(text.contains(metric), "{metric}");
+    }
+    for function in [
+        "TelegramWebhookFunction",
+        "TrainingLaunchFunction",
+        "FalWebhookFunction",
+        "StatusSweepFunction",
+    ] {
+        assert!(raw.contains(&format!("${{{function}}}")), "{function}");
+    }
+    assert!(text.contains("\"Errors\"") && text.contains("\"Duration\""));
+    let url = &t.root["Outputs"]["DashboardUrl"]["Value"];
+    assert!(format!("{url:?}").contains("OperatorDashboard"));
+}
+
+/// The `${...}` names of a `!Sub` string.
+fn regex_lite_names(s: &str) -> Vec<String> {
+    s.split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_owned()))
+        .collect()
+}
+
+#[test]
 fn every_function_builds_its_own_binary_for_arm64() {
     let t = Template::load();
     let functions = t.resources_of_type("AWS::Serverless::Function");

@@ -2,6 +2,7 @@
 //! check exactly what an operator sees.
 
 mod books;
+mod broadcast;
 mod credits;
 mod spend;
 
@@ -9,6 +10,7 @@ pub use books::{
     Reconciliation, Unmatched, credit_star_payment, reconcile, reconcile_payments,
     star_transactions,
 };
+pub use broadcast::{Announcement, Tally, broadcast};
 pub use credits::{balance, grant, refund_star_payment};
 pub use spend::{Billed, ENDPOINTS, FalUsage, spend};
 

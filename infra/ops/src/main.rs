@@ -11,6 +11,7 @@
 //! fluxbot-ops [--stack <name>] reconcile-payments [--since YYYY-MM-DD] [--table <name>]
 //! fluxbot-ops [--stack <name>] credit-star-payment <user id> <charge id> [--table <name>]
 //! fluxbot-ops [--stack <name>] spend [--since YYYY-MM-DD] [--table <name>]
+//! fluxbot-ops [--stack <name>] broadcast <id> [--ru FILE] [--en FILE] [--per-second N] [--dry-run] [--table <name>]
 //! ```
 //! `spend` reads fal's usage API with `FAL_ADMIN_KEY` (an admin-scoped key; `FAL_KEY` if
 //! unset) at `FAL_API_URL` (`https://api.fal.ai/v1`).
@@ -98,6 +99,26 @@ enum Command {
         /// The first day (UTC); 7 days ago by default.
         #[arg(long)]
         since: Option<chrono::NaiveDate>,
+        #[arg(long, env = "TABLE_NAME")]
+        table: Option<String>,
+    },
+    /// Send an announcement (Telegram HTML) to every user who has not blocked the bot, in
+    /// their language; run it again with the same id to resume.
+    Broadcast {
+        /// Names the announcement: a rerun with the same id sends only to who has not got it.
+        id: String,
+        /// The Russian text (a file).
+        #[arg(long)]
+        ru: Option<std::path::PathBuf>,
+        /// The English text (a file).
+        #[arg(long)]
+        en: Option<std::path::PathBuf>,
+        /// Messages a second (Telegram allows about 30 to different chats).
+        #[arg(long, default_value_t = 20)]
+        per_second: u32,
+        /// Count who would get it; send and write nothing.
+        #[arg(long)]
+        dry_run: bool,
         #[arg(long, env = "TABLE_NAME")]
         table: Option<String>,
     },
@@ -267,6 +288,37 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
             );
             let fal = ops::FalUsage::new(base.parse()?, key.into());
             ops::spend(store.as_ref(), &fal, since, now).await
+        }
+        Command::Broadcast {
+            id,
+            ru,
+            en,
+            per_second,
+            dry_run,
+            table,
+        } => {
+            let read = |path: Option<std::path::PathBuf>| {
+                path.map(|p| {
+                    std::fs::read_to_string(&p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+                })
+                .transpose()
+            };
+            let announcement = ops::Announcement {
+                id,
+                ru: read(ru)?,
+                en: read(en)?,
+            };
+            let table = outputs.pick(table, "TableName", "--table")?;
+            let store = fluxbot::backend::Backend::aws_records(&sdk().await, &table);
+            let telegram = EnvReader::from_process().load::<TelegramSettings>()?;
+            ops::broadcast(
+                store.as_ref(),
+                &TelegramClient::new(&telegram),
+                &announcement,
+                per_second,
+                dry_run,
+            )
+            .await
         }
         Command::WebhookInfo => {
             let telegram = EnvReader::from_process().load::<TelegramSettings>()?;

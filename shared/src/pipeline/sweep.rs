@@ -55,7 +55,16 @@ impl Pipeline {
         let older_than = now.minus(self.fal_settings.status_check_interval);
         let mut cursor: Option<InFlightCursor> = None;
         loop {
+            let first_page = cursor.is_none();
             let page = self.store.list_in_flight(older_than, PAGE, cursor).await?;
+            if first_page {
+                // Oldest first: the operator's dashboard shows how long the oldest has waited.
+                let oldest = page
+                    .items
+                    .first()
+                    .map_or(0.0, |i| now.since(i.since).as_secs_f64());
+                crate::metrics::seconds("OldestInFlightAge", oldest, &[]);
+            }
             let settled: Vec<SweepReport> = futures::stream::iter(page.items)
                 .map(|item| self.sweep_item(item, now, deadline))
                 .buffer_unordered(CONCURRENCY)

@@ -12,5 +12,5 @@ pub use store::{
     Applied, AvatarStore, Cause, CauseLog, CommitCost, CommitRefused, CreditLedger,
     FalRequestOwner, FalRequests, GenerationStore, InFlightCursor, InFlightIndex, InFlightItem,
     InFlightPage, PhotoAdded, PhotoStore, RecordStore, SpendLedger, StoreError, StoreResult,
-    UpdateClaim, UpdateLog, UserStore, Versioned,
+    UpdateClaim, UpdateLog, UserPage, UserStore, Versioned,
 };

@@ -84,3 +84,37 @@ pub async fn forgetting_a_user_leaves_only_their_books(backend: &fluxbot::backen
     assert_eq!(store.list_avatars(other).await.unwrap().len(), 1);
     assert_eq!(blobs.size(&keep).await.unwrap(), Some(3));
 }
+
+/// Every profile comes back once, page by page (the operator's broadcast), and an
+/// announcement's note applies once until it is taken back.
+pub async fn users_are_listed_page_by_page_and_noted_once(store: &dyn RecordStore) {
+    let ids: Vec<UserId> = (0..5).map(|_| random_user()).collect();
+    for id in &ids {
+        store
+            .save_user(&UserProfile::new(*id, ChatId(id.0), None, T0))
+            .await
+            .unwrap();
+    }
+    let (mut seen, mut cursor, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let page = store.list_users(cursor, 2).await.unwrap();
+        pages += 1;
+        seen.extend(page.users.iter().map(|u| u.id));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(pages < 10_000, "the listing ends");
+    }
+    for id in &ids {
+        assert_eq!(seen.iter().filter(|s| *s == id).count(), 1, "{id} once");
+    }
+    assert!(pages >= 3, "paged: {pages}");
+    let until = T0.plus(secs(3600));
+    assert!(store.note_broadcast(ids[0], "news-1", until).await.unwrap());
+    assert!(!store.note_broadcast(ids[0], "news-1", until).await.unwrap());
+    assert!(store.note_broadcast(ids[1], "news-1", until).await.unwrap());
+    assert!(store.note_broadcast(ids[0], "news-2", until).await.unwrap());
+    store.unnote_broadcast(ids[0], "news-1").await.unwrap();
+    assert!(store.note_broadcast(ids[0], "news-1", until).await.unwrap());
+}

@@ -62,6 +62,12 @@ CREATE TABLE IF NOT EXISTS ledger (
     body TEXT NOT NULL,
     PRIMARY KEY (owner, key)
 );
+CREATE TABLE IF NOT EXISTS broadcasts (
+    owner INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    until INTEGER NOT NULL,
+    PRIMARY KEY (owner, id)
+);
 CREATE TABLE IF NOT EXISTS causes (
     owner INTEGER NOT NULL,
     key TEXT NOT NULL,

@@ -27,7 +27,7 @@ pub(crate) use in_flight::{avatar_entry, generation_entry, parse_in_flight_sort_
 pub use photos::{PhotoAdded, PhotoStore};
 pub use spend::SpendLedger;
 pub use updates::{UpdateClaim, UpdateLog};
-pub use users::UserStore;
+pub use users::{UserPage, UserStore};
 pub use versioned::Versioned;
 
 #[derive(Debug, thiserror::Error)]
