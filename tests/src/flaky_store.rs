@@ -209,6 +209,9 @@ impl FalRequests for FlakyStore {
     async fn delete_fal_request(&self, request_id: &str) -> StoreResult<()> {
         self.inner.delete_fal_request(request_id).await
     }
+    async fn delete_fal_requests(&self, request_ids: &[String]) -> StoreResult<()> {
+        self.inner.delete_fal_requests(request_ids).await
+    }
     async fn get_fal_request(&self, request_id: &str) -> StoreResult<Option<FalRequestOwner>> {
         self.inner.get_fal_request(request_id).await
     }

@@ -77,14 +77,14 @@ pub async fn delete_avatar(
     for generation in &generations {
         settle(store, queue, generation.clone(), now, &mut done).await?;
     }
-    let requests = avatar
+    let requests: Vec<String> = avatar
         .state
         .fal_request()
         .into_iter()
-        .chain(generations.iter().filter_map(|g| g.state.fal_request()));
-    for request in requests {
-        store.delete_fal_request(&request.request_id).await?;
-    }
+        .chain(generations.iter().filter_map(|g| g.state.fal_request()))
+        .map(|request| request.request_id.clone())
+        .collect();
+    store.delete_fal_requests(&requests).await?;
     // Files before records: if the records went first and a later step failed, nothing would
     // remember the files.
     blobs

@@ -67,6 +67,13 @@ pub trait FalRequests: Send + Sync {
     async fn get_fal_request(&self, request_id: &str) -> StoreResult<Option<FalRequestOwner>>;
     /// Forgets a request id (its avatar is being deleted). Idempotent.
     async fn delete_fal_request(&self, request_id: &str) -> StoreResult<()>;
+    /// Forgets several request ids at once (an avatar's, when it is deleted). Idempotent.
+    async fn delete_fal_requests(&self, request_ids: &[String]) -> StoreResult<()> {
+        for id in request_ids {
+            self.delete_fal_request(id).await?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
