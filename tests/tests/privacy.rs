@@ -186,6 +186,11 @@ async fn deleting_everything_leaves_only_the_books_and_settles_work_in_flight() 
 
     // /start meets a new user, who keeps their balance.
     w.bot.say(ANNA, "/start").await;
+    w.bot
+        .telegram
+        .last_message(ANNA.id)
+        .says("Welcome!")
+        .says("Create an avatar to begin");
     let profile = w.bot.profile(ANNA).await.expect("a new profile");
     assert!(profile.version <= 1, "{profile:?}");
     assert!(w.bot.avatars(ANNA).await.is_empty());

@@ -149,13 +149,6 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<String> {
-    // The operator's usual chain (profiles, SSO, credential_process), over the functions' HTTPS
-    // client: the SDK's own is compiled out of the workspace (Cargo.toml).
-    let sdk = || {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(fluxbot::adapters::aws::https_client())
-            .load()
-    };
     let outputs = match &cli.stack {
         Some(stack) => {
             ops::StackOutputs::load(&aws_sdk_cloudformation::Client::new(&sdk().await), stack)
@@ -199,13 +192,11 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
             .await
         }
         Command::Stats { table } => {
-            let table = outputs.pick(table, "TableName", "--table")?;
-            let store = fluxbot::backend::Backend::aws_records(&sdk().await, &table);
+            let store = records(&outputs, table).await?;
             ops::stats(store.as_ref(), fluxbot::domain::Timestamp::now()).await
         }
         Command::Balance { user, table } => {
-            let table = outputs.pick(table, "TableName", "--table")?;
-            let store = fluxbot::backend::Backend::aws_records(&sdk().await, &table);
+            let store = records(&outputs, table).await?;
             ops::balance(store.as_ref(), fluxbot::domain::UserId(user)).await
         }
         Command::Grant {
@@ -214,8 +205,7 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
             request_id,
             table,
         } => {
-            let table = outputs.pick(table, "TableName", "--table")?;
-            let store = fluxbot::backend::Backend::aws_records(&sdk().await, &table);
+            let store = records(&outputs, table).await?;
             ops::grant(
                 store.as_ref(),
                 fluxbot::domain::UserId(user),
@@ -229,24 +219,22 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
             charge_id,
             table,
         } => {
-            let table = outputs.pick(table, "TableName", "--table")?;
-            let store = fluxbot::backend::Backend::aws_records(&sdk().await, &table);
-            let telegram = EnvReader::from_process().load::<TelegramSettings>()?;
+            let store = records(&outputs, table).await?;
+            let telegram = telegram()?;
             ops::refund_star_payment(
                 store.as_ref(),
-                &TelegramClient::new(&telegram),
+                &telegram,
                 fluxbot::domain::UserId(user),
                 &charge_id,
             )
             .await
         }
         Command::ReconcilePayments { since, table } => {
-            let table = outputs.pick(table, "TableName", "--table")?;
-            let store = fluxbot::backend::Backend::aws_records(&sdk().await, &table);
-            let telegram = EnvReader::from_process().load::<TelegramSettings>()?;
+            let store = records(&outputs, table).await?;
+            let telegram = telegram()?;
             let (report, clean) = ops::reconcile_payments(
                 store.as_ref(),
-                &TelegramClient::new(&telegram),
+                &telegram,
                 since.map_or(fluxbot::domain::Timestamp(0), day_start),
             )
             .await?;
@@ -262,20 +250,18 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
             charge_id,
             table,
         } => {
-            let table = outputs.pick(table, "TableName", "--table")?;
-            let store = fluxbot::backend::Backend::aws_records(&sdk().await, &table);
-            let telegram = EnvReader::from_process().load::<TelegramSettings>()?;
+            let store = records(&outputs, table).await?;
+            let telegram = telegram()?;
             ops::credit_star_payment(
                 store.as_ref(),
-                &TelegramClient::new(&telegram),
+                &telegram,
                 fluxbot::domain::UserId(user),
                 &charge_id,
             )
             .await
         }
         Command::Spend { since, table } => {
-            let table = outputs.pick(table, "TableName", "--table")?;
-            let store = fluxbot::backend::Backend::aws_records(&sdk().await, &table);
+            let store = records(&outputs, table).await?;
             let key = std::env::var("FAL_ADMIN_KEY")
                 .or_else(|_| std::env::var("FAL_KEY"))
                 .map_err(|_| anyhow::anyhow!("set FAL_ADMIN_KEY (an admin-scoped fal key)"))?;
@@ -308,22 +294,18 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
                 ru: read(ru)?,
                 en: read(en)?,
             };
-            let table = outputs.pick(table, "TableName", "--table")?;
-            let store = fluxbot::backend::Backend::aws_records(&sdk().await, &table);
-            let telegram = EnvReader::from_process().load::<TelegramSettings>()?;
+            let store = records(&outputs, table).await?;
+            let telegram = telegram()?;
             ops::broadcast(
                 store.as_ref(),
-                &TelegramClient::new(&telegram),
+                &telegram,
                 &announcement,
                 per_second,
                 dry_run,
             )
             .await
         }
-        Command::WebhookInfo => {
-            let telegram = EnvReader::from_process().load::<TelegramSettings>()?;
-            ops::webhook_info(&TelegramClient::new(&telegram)).await
-        }
+        Command::WebhookInfo => ops::webhook_info(&telegram()?).await,
     }
 }
 
@@ -334,4 +316,28 @@ fn day_start(day: chrono::NaiveDate) -> fluxbot::domain::Timestamp {
             .and_utc()
             .timestamp_millis(),
     )
+}
+
+/// The operator's usual AWS chain (profiles, SSO, credential_process), over the functions'
+/// HTTPS client: the SDK's own is compiled out of the workspace (Cargo.toml).
+async fn sdk() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(fluxbot::adapters::aws::https_client())
+        .load()
+        .await
+}
+
+/// The table's records: `--table` (or `TABLE_NAME`), else the stack's `TableName` output.
+async fn records(
+    outputs: &ops::StackOutputs,
+    table: Option<String>,
+) -> anyhow::Result<std::sync::Arc<dyn fluxbot::ports::RecordStore>> {
+    let table = outputs.pick(table, "TableName", "--table")?;
+    Ok(fluxbot::backend::Backend::aws_records(&sdk().await, &table))
+}
+
+/// The Bot API client, from `TELEGRAM_TOKEN` (and `TELEGRAM_API_URL`).
+fn telegram() -> anyhow::Result<TelegramClient> {
+    let settings = EnvReader::from_process().load::<TelegramSettings>()?;
+    Ok(TelegramClient::new(&settings))
 }

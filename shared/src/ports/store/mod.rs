@@ -51,6 +51,14 @@ impl StoreError {
         StoreError::Backend(Box::new(e))
     }
 
+    /// A listing's cursor this store never gave (typed by hand, or from another table).
+    pub fn foreign_cursor(listing: &str) -> Self {
+        StoreError::Corrupt {
+            key: format!("{listing} cursor"),
+            reason: "not a cursor this store gave".into(),
+        }
+    }
+
     /// Whether the same call may succeed later. A corrupt record stays corrupt.
     pub fn is_transient(&self) -> bool {
         !matches!(self, StoreError::Corrupt { .. })

@@ -61,10 +61,7 @@ impl UserStore for DynamoStore {
             None => None,
             Some(Some((pk, sk))) => Some(key(pk.to_owned(), sk.to_owned())),
             Some(None) => {
-                return Err(StoreError::Corrupt {
-                    key: "user listing cursor".into(),
-                    reason: "not a cursor this store gave".into(),
-                });
+                return Err(StoreError::foreign_cursor("user listing"));
             }
         };
         let out = self

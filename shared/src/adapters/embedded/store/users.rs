@@ -63,10 +63,7 @@ impl UserStore for EmbeddedStore {
             None => i64::MIN,
             Some(Ok(id)) => id,
             Some(Err(_)) => {
-                return Err(StoreError::Corrupt {
-                    key: "user listing cursor".into(),
-                    reason: "not a cursor this store gave".into(),
-                });
+                return Err(StoreError::foreign_cursor("user listing"));
             }
         };
         let users: Vec<UserProfile> = self
