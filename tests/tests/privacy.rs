@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use fluxbot::domain::{AvatarStatus, BlobKey, UserId, WorkKind};
+use fluxbot::domain::{Avatar, AvatarStatus, BlobKey, UserId, WorkKind};
 use fluxbot::telegram::callback::Callback;
 use fluxbot_tests::fake_telegram::updates::{self, User};
 use fluxbot_tests::pipeline_world::PipelineWorld;
@@ -81,9 +81,9 @@ fn is_books(item: &str) -> bool {
     sk == "CREDITS" || sk.starts_with("LEDGER#") || sk.starts_with("HISTORY#")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deleting_everything_leaves_only_the_books_and_settles_work_in_flight() {
-    let w = PipelineWorld::with_env(false, STARS).await;
+/// Anna's avatars: a trained one with a delivered generation and one committed but not
+/// launched, one training at fal.ai, one queued. The three avatars, in that order.
+async fn heavy_anna(w: &PipelineWorld) -> [Avatar; 3] {
     w.grant(ANNA, 500).await;
     // A trained avatar with a delivered generation...
     let trained = w.trained_avatar(ANNA, "portrait", "").await;
@@ -101,6 +101,32 @@ async fn deleting_everything_leaves_only_the_books_and_settles_work_in_flight() 
     let queued = w.bot.queued_avatar(ANNA, "style", "Oil", "fast", 5).await;
     w.prompt_screen(ANNA, &trained).await;
     w.bot.say(ANNA, "in the mountains").await;
+    [trained, training, queued]
+}
+
+/// Nothing in the table or the bucket names Anna but her books; her avatars are gone.
+async fn only_the_books_are_left(w: &PipelineWorld, avatars: &[Avatar]) {
+    let left = items_naming(w, ANNA).await;
+    assert!(
+        left.iter().all(|item| is_books(item)),
+        "only the books name the user: {left:#?}"
+    );
+    assert!(left.iter().any(|i| i.contains("LEDGER#")), "{left:#?}");
+    assert_eq!(objects_naming(w, ANNA).await, Vec::<String>::new());
+    for avatar in avatars {
+        let found = w
+            .pipeline
+            .store
+            .get_avatar(UserId(ANNA.id), avatar.id)
+            .await;
+        assert!(found.unwrap().is_none());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_everything_leaves_only_the_books_and_settles_work_in_flight() {
+    let w = PipelineWorld::with_env(false, STARS).await;
+    let [trained, training, queued] = heavy_anna(&w).await;
     let before_forget = w.balance(ANNA).await;
     let submissions = w.fal.submissions().len();
     assert!(!objects_naming(&w, ANNA).await.is_empty());
@@ -154,25 +180,9 @@ async fn deleting_everything_leaves_only_the_books_and_settles_work_in_flight() 
     assert_eq!(w.deliver_ok(&training_sub, &late).await.status, 200);
     w.sweeps_at(&[5, 15]).await;
 
-    let left = items_naming(&w, ANNA).await;
-    assert!(
-        left.iter().all(|item| is_books(item)),
-        "only the books name the user: {left:#?}"
-    );
-    assert!(left.iter().any(|i| i.contains("LEDGER#")), "{left:#?}");
-    assert_eq!(objects_naming(&w, ANNA).await, Vec::<String>::new());
+    only_the_books_are_left(&w, &[trained, training, queued]).await;
     assert_eq!(w.paid_entries(ANNA, WorkKind::Training, true).await, 1);
     assert_eq!(w.paid_entries(ANNA, WorkKind::Generation, true).await, 1);
-    for avatar in [&trained, &training, &queued] {
-        assert!(
-            w.pipeline
-                .store
-                .get_avatar(UserId(ANNA.id), avatar.id)
-                .await
-                .unwrap()
-                .is_none()
-        );
-    }
 
     // A second tap finds nothing to delete and refunds nothing.
     w.bot
@@ -195,6 +205,58 @@ async fn deleting_everything_leaves_only_the_books_and_settles_work_in_flight() 
     assert!(profile.version <= 1, "{profile:?}");
     assert!(w.bot.avatars(ANNA).await.is_empty());
     assert_eq!(w.balance(ANNA).await, before_forget + 54);
+}
+
+/// The same deletion with every kind of DynamoDB write losing one answer in three (done by
+/// AWS, the answer lost, the SDK's retry meeting what the first attempt did): Telegram sends
+/// the confirmation again for as long as the bot answers it with an error, and the end is the
+/// same as without faults, every refund given once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_everything_survives_lost_answers_and_refunds_once() {
+    let (backend, meter) = fluxbot_tests::backends::aws_metered().await;
+    let w = PipelineWorld::on(backend, false, STARS, 1).await;
+    let avatars = heavy_anna(&w).await;
+    let before_forget = w.balance(ANNA).await;
+    w.bot.say(ANNA, "/privacy").await;
+    w.bot.tap_last(ANNA, Callback::ForgetMe).await;
+    let question = w.bot.telegram.last_message(ANNA.id);
+    for call in [
+        "dynamodb PutItem",
+        "dynamodb DeleteItem",
+        "dynamodb BatchWriteItem",
+        "dynamodb TransactWriteItems",
+        "dynamodb UpdateItem",
+    ] {
+        meter.lose_answers(call, 3);
+    }
+    let confirm = updates::callback(
+        w.bot.next_update_id(),
+        ANNA,
+        question.message_id,
+        &Callback::ConfirmForgetMe.encode(),
+    );
+    let mut deliveries = 0;
+    loop {
+        deliveries += 1;
+        assert!(deliveries < 30, "Telegram gives up long before this");
+        if w.bot.post(&confirm).await.status == 200 {
+            break;
+        }
+    }
+    assert!(meter.answers_lost() > 0, "the run lost answers");
+    drain_queue(&w).await;
+    w.bot
+        .telegram
+        .message(ANNA.id, question.message_id)
+        .says("Everything about you is deleted");
+    assert_eq!(w.balance(ANNA).await, before_forget + 54, "refunded once");
+    assert_eq!(w.paid_entries(ANNA, WorkKind::Training, true).await, 1);
+    assert_eq!(w.paid_entries(ANNA, WorkKind::Generation, true).await, 1);
+    assert!(
+        !w.fal.cancels().is_empty(),
+        "the running training is cancelled"
+    );
+    only_the_books_are_left(&w, &avatars).await;
 }
 
 /// Retention on both backends: a generation committed with `RETENTION_DAYS` carries its end

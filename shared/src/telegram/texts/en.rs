@@ -1076,7 +1076,8 @@ impl PrivacyTexts for En {
         )
     }
     fn forget_final(&self) -> &'static str {
-        "This cannot be undone."
+        "This cannot be undone. The messages already in this chat are Telegram's: delete the \
+         chat to remove them."
     }
     fn forgotten(&self) -> &'static str {
         "✅ Everything about you is deleted. Only your payment records stay.\n\
