@@ -92,7 +92,7 @@ async fn heavy_anna(w: &PipelineWorld) -> [Avatar; 3] {
     assert_eq!(w.deliver_ok(&sub, &result).await.status, 200);
     // ...one training at fal.ai...
     let training = w.bot.queued_avatar(ANNA, "style", "Ink", "fast", 5).await;
-    drain_queue(&w).await;
+    drain_queue(w).await;
     assert_eq!(
         w.avatar_now(&training).await.status(),
         AvatarStatus::Training
