@@ -97,6 +97,7 @@ pub fn menu_keyboard(t: &dyn Texts, billing: &Billing) -> Keyboard {
     keyboard.row([
         (t.btn_language().into(), Callback::ChooseLanguage),
         (t.btn_help().into(), Callback::Help),
+        (t.btn_privacy().into(), Callback::Privacy),
     ])
 }
 

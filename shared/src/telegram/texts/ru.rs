@@ -1058,7 +1058,7 @@ impl PrivacyTexts for Ru {
         )
     }
     fn btn_privacy(&self) -> &'static str {
-        "🔒 Конфиденциальность"
+        "🔒 Приватность"
     }
     fn btn_forget_me(&self) -> &'static str {
         "🗑 Удалить всё обо мне"
