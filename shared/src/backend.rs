@@ -64,6 +64,12 @@ impl Backend {
         Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table))
     }
 
+    /// The send pace in the table, shared with every function instance: an operator's
+    /// announcement waits its turn with the bot's own messages.
+    pub fn aws_pace(sdk: &SdkConfig, table: &str) -> Arc<dyn SendPace> {
+        Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table))
+    }
+
     /// The embedded backend over `dir` (created if missing): `bot.sqlite3` holds the records
     /// and the launch queue, `blobs/` the files. Everything survives a restart.
     pub fn embedded(dir: &Path) -> Result<Self, StoreError> {

@@ -651,7 +651,8 @@ async fn broadcast_reaches_everyone_once_within_telegrams_rates() {
     w.backend.store.save_user(&gone).await.unwrap();
     w.telegram.block(users[1].id);
     let store = w.backend.store.clone();
-    let tg = client(&w.telegram);
+    // Paced as the command paces it: in turn with the bot's own messages.
+    let tg = client(&w.telegram).paced(w.backend.pace.clone());
     let announcement = ops::Announcement {
         id: "winter-packs".into(),
         ru: Some("❄️ <b>Зимние фотопакеты</b> уже здесь".into()),

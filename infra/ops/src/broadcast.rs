@@ -3,7 +3,9 @@
 //! goes (`UserStore::note_broadcast`), so a run stopped half-way (a crash, Ctrl-C, Telegram
 //! asking to slow down) is resumed by running it again: nobody gets it twice. A note is taken
 //! back when the message did not go. A user Telegram says blocked the bot is marked inactive
-//! and skipped by later announcements.
+//! and skipped by later announcements. Given a paced client (`TelegramClient::paced`, as the
+//! command builds it), each message also waits its turn in the bot's shared send pace, so the
+//! announcement and the bot's own messages together stay within Telegram's rates.
 
 use std::time::Duration;
 

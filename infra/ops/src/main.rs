@@ -294,8 +294,12 @@ async fn run(cli: Cli) -> anyhow::Result<String> {
                 ru: read(ru)?,
                 en: read(en)?,
             };
-            let store = records(&outputs, table).await?;
-            let telegram = telegram()?;
+            let table = outputs.pick(table, "TableName", "--table")?;
+            let sdk = sdk().await;
+            let store = fluxbot::backend::Backend::aws_records(&sdk, &table);
+            // The bot's own send pace: the announcement and the bot's messages together stay
+            // within TELEGRAM_SENDS_PER_SECOND.
+            let telegram = telegram()?.paced(fluxbot::backend::Backend::aws_pace(&sdk, &table));
             ops::broadcast(
                 store.as_ref(),
                 &telegram,
