@@ -3,13 +3,34 @@
 //! "not found".
 
 use super::{Answer, BotResult, Turn};
-use crate::domain::{AvatarId, AvatarStatus, DialogueState, MessageRef};
+use crate::domain::{AvatarId, AvatarStatus, DialogueState, Generation, GenerationId, MessageRef};
 use crate::telegram::screens::{self, Screen};
 
 /// Generations listed on a card.
 const HISTORY: u32 = 5;
 
 impl Turn<'_> {
+    /// One of the avatar's generations, unless its retention is over.
+    pub(super) async fn generation(
+        &self,
+        avatar: AvatarId,
+        id: GenerationId,
+    ) -> BotResult<Option<Generation>> {
+        let found = self.bot.store.get_generation(avatar, id).await?;
+        Ok(found.filter(|g| g.retained(self.now, self.bot.limits.retention_days)))
+    }
+
+    /// The avatar's newest generations, at most `limit`, but those whose retention is over.
+    pub(super) async fn generations(
+        &self,
+        avatar: AvatarId,
+        limit: u32,
+    ) -> BotResult<Vec<Generation>> {
+        let mut found = self.bot.store.list_generations(avatar, limit).await?;
+        found.retain(|g| g.retained(self.now, self.bot.limits.retention_days));
+        Ok(found)
+    }
+
     pub(super) async fn show_avatars(
         &mut self,
         at: Option<MessageRef>,
@@ -38,7 +59,7 @@ impl Turn<'_> {
         }
         let min = self.bot.limits.quotas.min_photos(avatar.kind);
         let history = if avatar.status() == AvatarStatus::Completed {
-            self.bot.store.list_generations(avatar.id, HISTORY).await?
+            self.generations(avatar.id, HISTORY).await?
         } else {
             Vec::new()
         };

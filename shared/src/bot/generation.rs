@@ -163,7 +163,7 @@ impl Turn<'_> {
             Err(answer) => return Ok(answer),
         };
         // Looked up under the caller's avatar: another user's generation is not found.
-        let Some(previous) = self.bot.store.get_generation(avatar.id, previous).await? else {
+        let Some(previous) = self.generation(avatar.id, previous).await? else {
             return Ok(Answer::Alert(self.t().not_found().to_owned()));
         };
         let settings = GenerationDefaults {

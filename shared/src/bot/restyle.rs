@@ -62,7 +62,7 @@ impl Turn<'_> {
         avatar: &Avatar,
     ) -> BotResult<Vec<(GenerationId, u8, String)>> {
         let mut pictures = Vec::new();
-        for generation in self.bot.store.list_generations(avatar.id, 10).await? {
+        for generation in self.generations(avatar.id, 10).await? {
             if generation.kind() == WorkKind::Upscale {
                 continue;
             }
@@ -89,9 +89,7 @@ impl Turn<'_> {
         };
         // Looked up under the caller's avatar: another user's picture is not found.
         let kept = self
-            .bot
-            .store
-            .get_generation(avatar.id, generation)
+            .generation(avatar.id, generation)
             .await?
             .filter(|g| g.kept_picture(picture).is_some());
         if kept.is_none() {
@@ -311,7 +309,7 @@ impl Turn<'_> {
         picture: u8,
         key_of: impl FnOnce(ImageFormat) -> BlobKey,
     ) -> BotResult<Option<(BlobKey, ImageFormat, u32, u32)>> {
-        let Some(generation) = self.bot.store.get_generation(avatar.id, generation).await? else {
+        let Some(generation) = self.generation(avatar.id, generation).await? else {
             return Ok(None);
         };
         let Some(kept) = generation.kept_picture(picture) else {

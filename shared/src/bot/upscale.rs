@@ -92,7 +92,7 @@ impl Turn<'_> {
             Err(answer) => return Ok(Err(answer)),
         };
         // Looked up under the caller's avatar: another user's generation is not found.
-        let Some(source) = self.bot.store.get_generation(avatar.id, generation).await? else {
+        let Some(source) = self.generation(avatar.id, generation).await? else {
             return Ok(Err(Answer::Alert(t.not_found().to_owned())));
         };
         if source.kept_picture(picture).is_none() {

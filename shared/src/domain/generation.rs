@@ -338,6 +338,17 @@ impl Generation {
         self.keep_until.is_some_and(|until| until <= now)
     }
 
+    /// Whether the user still sees the record under a retention of `retention_days`. A record
+    /// made before records carried their end counts from when it was made, as the bucket's
+    /// lifecycle rule counts for its pictures.
+    pub fn retained(&self, now: Timestamp, retention_days: Option<u32>) -> bool {
+        let days = |d: u32| std::time::Duration::from_secs(u64::from(d) * 86_400);
+        let until = self
+            .keep_until
+            .or_else(|| retention_days.map(|d| self.created_at.plus(days(d))));
+        until.is_none_or(|until| until > now)
+    }
+
     /// A new generation, committed and queued once stored.
     pub fn queued(
         avatar: &Avatar,
@@ -914,6 +925,31 @@ mod tests {
             "request": {"request_id": "r1", "endpoint": "fal-ai/flux-lora"}, "submitted_at": 9}));
         assert_eq!(running.paid_attempt(), Some(AttemptId::LEGACY));
         assert_eq!(running.fal_request(), Some(&request("r1")));
+    }
+
+    #[test]
+    fn a_record_counts_until_its_end_or_its_age_passes_the_retention() {
+        let avatar = Avatar::draft(
+            UserId(1),
+            crate::domain::AvatarKind::Portrait,
+            crate::domain::Gender::Male,
+            crate::domain::AvatarName::parse("A").unwrap(),
+            crate::domain::Preset::Fast,
+            T0,
+        );
+        let day = Duration::from_secs(86_400);
+        let prompt = Prompt::parse("a cat").unwrap();
+        let mut g = Generation::queued(&avatar, prompt, None, GenerationDefaults::default(), T0);
+        // Made before records carried their end: counted from when it was made.
+        assert!(g.retained(T0.plus(day * 89), Some(90)));
+        assert!(!g.retained(T0.plus(day * 90), Some(90)));
+        assert!(g.retained(T0.plus(day * 10_000), None), "off keeps it");
+        assert!(!g.expired(T0.plus(day * 10_000)), "the store does not know the retention");
+        // Stamped at its commit: that end holds, whatever the setting is now.
+        g.keep_until = Some(T0.plus(day * 30));
+        assert!(!g.retained(T0.plus(day * 30), None));
+        assert!(g.expired(T0.plus(day * 30)));
+        assert!(g.retained(T0.plus(day * 29), Some(1)));
     }
 
     #[test]
