@@ -944,7 +944,10 @@ mod tests {
         assert!(g.retained(T0.plus(day * 89), Some(90)));
         assert!(!g.retained(T0.plus(day * 90), Some(90)));
         assert!(g.retained(T0.plus(day * 10_000), None), "off keeps it");
-        assert!(!g.expired(T0.plus(day * 10_000)), "the store does not know the retention");
+        assert!(
+            !g.expired(T0.plus(day * 10_000)),
+            "the store does not know the retention"
+        );
         // Stamped at its commit: that end holds, whatever the setting is now.
         g.keep_until = Some(T0.plus(day * 30));
         assert!(!g.retained(T0.plus(day * 30), None));
